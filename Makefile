@@ -1,0 +1,149 @@
+# natkit: build, test and install.
+#
+#   make                 build the library, the programs and the tests
+#   make check           install missing packages, build, run every test
+#   make SANITIZE=1      the same with ASan and UBSan (objects in build-san/)
+#   make fuzz            run each libFuzzer target for FUZZTIME seconds (clang)
+#   make install         PREFIX=/usr/local DESTDIR= honoured
+#   make demo            the six-phase flow on the NAT lab
+#   make bench           the benchmarks in tests/bench (not part of check)
+#   V=1                  show the commands
+
+PKG_CONFIG ?= pkg-config
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec/natkit
+MANDIR     ?= $(PREFIX)/share/man
+FUZZTIME   ?= 60
+FUZZCC     ?= clang
+
+ifeq ($(SANITIZE),1)
+O   ?= build-san
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer \
+       -fno-sanitize-recover=undefined
+else
+O   ?= build
+SAN :=
+endif
+
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes
+ifeq ($(WERROR),1)
+WARN     += -Werror
+endif
+PKGS     := libsodium libcjson libwebsockets libcurl miniupnpc hiredis
+# Evaluated when a recipe needs them, so that `make check` can install the
+# packages first.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lnatpmp
+ALL_CPPFLAGS = -D_GNU_SOURCE -Isrc/lib $(PKG_CFLAGS) $(CPPFLAGS)
+ALL_CFLAGS   = -std=c11 $(WARN) $(SAN) -MMD -MP $(CFLAGS)
+ALL_LDFLAGS  = $(SAN) -Wl,--as-needed $(LDFLAGS)
+ALL_LIBS     = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
+
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2);
+endif
+
+LIB_SRC   := $(wildcard src/lib/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
+LIBNAT    := $(O)/libnat.a
+
+# A client is one file src/nat-NAME.c; a daemon is a folder server/nat-NAME/
+# whose main.c holds main() and whose other files the unit tests may link.
+CLIENTS   := $(patsubst src/%.c,%,$(wildcard src/nat-*.c))
+SERVERS   := $(notdir $(wildcard server/nat-*))
+SRV_OBJ   := $(patsubst %.c,$(O)/%.o,$(filter-out %/main.c,$(wildcard server/*/*.c)))
+PROGS     := $(CLIENTS:%=$(O)/bin/%) $(SERVERS:%=$(O)/bin/%)
+
+UNIT      := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(wildcard tests/unit/test_*.c))
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+REPLAY    := $(patsubst tests/fuzz/fuzz_%.c,$(O)/tests/fuzz/replay_%,$(FUZZ_SRC))
+BENCH     := $(patsubst tests/bench/%.c,$(O)/tests/bench/%,$(wildcard tests/bench/*.c))
+MANPAGES  := $(wildcard man/*.[178])
+
+.PHONY: all check check-unit deps demo fuzz bench install uninstall clean lint
+all: $(PROGS) $(UNIT) $(REPLAY) $(BENCH)
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBNAT): $(LIB_OBJ)
+	$(call say,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+$(O)/bin/%: $(O)/src/%.o $(LIBNAT)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
+
+.SECONDEXPANSION:
+$(SERVERS:%=$(O)/bin/%): $$(patsubst %.c,$(O)/%.o,$$(wildcard server/$$(@F)/*.c)) $(LIBNAT)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
+
+$(O)/tests/unit/%: $(O)/tests/unit/%.o $(SRV_OBJ) $(LIBNAT)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS) -lcmocka
+
+$(O)/tests/fuzz/replay_%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(SRV_OBJ) $(LIBNAT)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
+
+$(O)/tests/bench/%: $(O)/tests/bench/%.o $(LIBNAT)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
+
+# The same sources, built with clang as libFuzzer targets.
+$(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(filter-out %/main.c,$(wildcard server/*/*.c))
+	@mkdir -p $(@D)
+	$(call say,FUZZCC,$@)$(FUZZCC) -D_GNU_SOURCE -Isrc/lib $(PKG_CFLAGS) -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -o $@ $^ $(ALL_LIBS)
+
+fuzz: $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
+	@for f in $^; do \
+	    n=$${f##*/fuzz_}; mkdir -p $(O)/fuzz-corpus/$$n; \
+	    echo "fuzz: $$n for $(FUZZTIME) s"; \
+	    $$f -max_total_time=$(FUZZTIME) -print_final_stats=1 \
+	        $(O)/fuzz-corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	done
+
+deps:
+	@scripts/install-deps
+
+# Packages first (the variables above read pkg-config), then the build.
+check: deps
+	@$(MAKE) --no-print-directory all
+	@O=$(O) tests/run
+
+check-unit: all
+	@O=$(O) tests/run unit
+
+bench: all
+	@O=$(O) tests/bench/run
+
+demo: all
+	@O=$(O) scripts/demo
+
+lint:
+	@for m in $(MANPAGES); do mandoc -Tlint -W warning $$m || exit 1; done
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
+	for p in $(CLIENTS); do install -m 755 $(O)/bin/$$p $(DESTDIR)$(BINDIR)/; done
+	for p in $(SERVERS); do install -m 755 $(O)/bin/$$p $(DESTDIR)$(SBINDIR)/; done
+	for s in $(wildcard scripts/nat-lab); do install -m 755 $$s $(DESTDIR)$(BINDIR)/; done
+	for m in $(MANPAGES); do s=$${m##*.}; \
+	    install -d $(DESTDIR)$(MANDIR)/man$$s; \
+	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+uninstall:
+	for p in $(CLIENTS) $(wildcard scripts/nat-lab); do rm -f $(DESTDIR)$(BINDIR)/$${p##*/}; done
+	for p in $(SERVERS); do rm -f $(DESTDIR)$(SBINDIR)/$$p; done
+	for m in $(MANPAGES); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

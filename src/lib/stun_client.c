@@ -1,0 +1,303 @@
+/*
+ * stun_client.c: STUN client transactions (RFC 8489 §6.2).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "stun_client.h"
+
+/* A stream socket's partly received message. */
+struct stun_rx {
+	int fd, stream;
+	size_t len;
+	uint8_t buf[STUN_MAX_MSG];
+};
+
+uint64_t
+stun_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int
+stun_txn_init(struct stun_txn *t, int fd, const struct sockaddr *server,
+    const void *req, size_t len, const struct stun_txn_opts *opts)
+{
+	int type;
+	socklen_t tl = sizeof(type);
+
+	if (len < STUN_HEADER_LEN || len > sizeof(t->req) ||
+	    addr_len(server) == 0) {
+		errno = len > sizeof(t->req) ? EMSGSIZE : EINVAL;
+		return -1;
+	}
+	memset(t, 0, sizeof(*t));
+	t->fd = fd;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0)
+		t->stream = type == SOCK_STREAM;
+	memcpy(&t->server, server, addr_len(server));
+	memcpy(t->req, req, len);
+	t->req_len = len;
+	if (opts != NULL)
+		t->opts = *opts;
+	if (t->opts.rto_ms == 0)
+		t->opts.rto_ms = STUN_RTO_DEFAULT;
+	if (t->opts.rc == 0)
+		t->opts.rc = STUN_RC_DEFAULT;
+	if (t->opts.rm == 0)
+		t->opts.rm = STUN_RM_DEFAULT;
+	if (t->opts.ti_ms == 0)
+		t->opts.ti_ms = STUN_TI_DEFAULT;
+	t->rto_ms = t->opts.rto_ms;
+	t->state = STUN_TXN_PENDING;
+	return 0;
+}
+
+int
+stun_txn_binding(struct stun_txn *t, int fd, const struct sockaddr *server,
+    uint32_t change, uint16_t response_port,
+    const struct stun_txn_opts *opts)
+{
+	uint8_t buf[STUN_MAX_MSG], tid[STUN_TID_LEN];
+	struct stun_enc e;
+	long len;
+
+	stun_tid_new(tid);
+	stun_enc_init(&e, buf, sizeof(buf), STUN_BINDING_REQUEST, tid);
+	if (change != 0)
+		stun_enc_change_request(&e, change);
+	if (response_port != 0)
+		stun_enc_response_port(&e, response_port);
+	stun_enc_fingerprint(&e);
+	if ((len = stun_enc_finish(&e)) == -1)
+		return -1;
+	return stun_txn_init(t, fd, server, buf, (size_t)len, opts);
+}
+
+/* Sends (or resends) t's request and schedules what comes next. */
+static void
+stun_txn_send(struct stun_txn *t, uint64_t now)
+{
+	ssize_t r;
+
+	if (t->stream)
+		r = send(t->fd, t->req, t->req_len, MSG_NOSIGNAL);
+	else
+		r = sendto(t->fd, t->req, t->req_len, 0,
+		    (struct sockaddr *)&t->server,
+		    addr_len((struct sockaddr *)&t->server));
+	if (r == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != ECONNREFUSED && errno != EINTR) {
+		t->state = STUN_TXN_FAILED;
+		t->error = errno;
+		return;
+	}
+	if (t->sent == 0)
+		t->start_ms = now;
+	t->sent++;
+	if (t->stream)
+		t->next_ms = now + t->opts.ti_ms;
+	else if (t->sent >= t->opts.rc)	/* §6.2.1: wait Rm × RTO at last */
+		t->next_ms = now + (uint64_t)t->opts.rm * t->opts.rto_ms;
+	else {
+		t->next_ms = now + t->rto_ms;
+		t->rto_ms *= 2;
+	}
+}
+
+/* Advances t's timers; returns the ms until it next needs attention. */
+static uint64_t
+stun_txn_tick(struct stun_txn *t, uint64_t now)
+{
+	if (t->state != STUN_TXN_PENDING)
+		return UINT64_MAX;
+	if (t->sent == 0 || now >= t->next_ms) {
+		if (t->sent > 0 && (t->stream || t->sent >= t->opts.rc)) {
+			t->state = STUN_TXN_TIMEDOUT;
+			t->error = ETIMEDOUT;
+			return UINT64_MAX;
+		}
+		stun_txn_send(t, now);
+		if (t->state != STUN_TXN_PENDING)
+			return UINT64_MAX;
+	}
+	return t->next_ms - now;
+}
+
+/* Hands a received message to the transaction it answers, if any. */
+static void
+stun_txn_match(struct stun_txn *txns, size_t n, int fd, const uint8_t *buf,
+    size_t len, const struct sockaddr_storage *from, uint64_t now)
+{
+	struct stun_msg m;
+	size_t i;
+
+	if (stun_msg_decode(&m, buf, len) == -1)
+		return;
+	if ((m.type & STUN_CLASS_MASK) != STUN_SUCCESS &&
+	    (m.type & STUN_CLASS_MASK) != STUN_ERROR)
+		return;
+	for (i = 0; i < n; i++) {
+		struct stun_txn *t = &txns[i];
+		socklen_t sl = sizeof(t->local);
+
+		if (t->state != STUN_TXN_PENDING || t->fd != fd ||
+		    memcmp(t->req + 4, m.tid, STUN_TID_LEN) != 0)
+			continue;
+		t->resp = m;
+		t->from = *from;
+		if (getsockname(fd, (struct sockaddr *)&t->local, &sl) == -1)
+			memset(&t->local, 0, sizeof(t->local));
+		t->rtt_ms = now - t->start_ms;
+		t->state = STUN_TXN_DONE;
+		return;
+	}
+}
+
+/* Reads what fd has and matches it; a failed stream fails its txns. */
+static void
+stun_rx_read(struct stun_rx *rx, struct stun_txn *txns, size_t n)
+{
+	struct sockaddr_storage from;
+	socklen_t fl;
+	uint8_t buf[STUN_MAX_MSG];
+	ssize_t r;
+	long fr;
+	size_t i;
+	int guard;
+
+	if (!rx->stream) {
+		/* Bounded: a flood cannot keep the loop here forever. */
+		for (guard = 0; guard < 64; guard++) {
+			fl = sizeof(from);
+			r = recvfrom(rx->fd, buf, sizeof(buf), MSG_DONTWAIT,
+			    (struct sockaddr *)&from, &fl);
+			if (r == -1)
+				return;
+			stun_txn_match(txns, n, rx->fd, buf, (size_t)r, &from,
+			    stun_now_ms());
+		}
+		return;
+	}
+	fl = sizeof(from);
+	if (getpeername(rx->fd, (struct sockaddr *)&from, &fl) == -1)
+		memset(&from, 0, sizeof(from));
+	r = recv(rx->fd, rx->buf + rx->len, sizeof(rx->buf) - rx->len,
+	    MSG_DONTWAIT);
+	if (r == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (r > 0)
+		rx->len += (size_t)r;
+	while ((fr = stun_msg_framelen(rx->buf, rx->len)) > 0 &&
+	    (size_t)fr <= rx->len) {
+		stun_txn_match(txns, n, rx->fd, rx->buf, (size_t)fr, &from,
+		    stun_now_ms());
+		memmove(rx->buf, rx->buf + fr, rx->len - (size_t)fr);
+		rx->len -= (size_t)fr;
+	}
+	if (r <= 0 || fr == -1 || (size_t)fr > sizeof(rx->buf)) {
+		/* Closed, failed or unframeable: nothing more will come. */
+		for (i = 0; i < n; i++)
+			if (txns[i].fd == rx->fd &&
+			    txns[i].state == STUN_TXN_PENDING) {
+				txns[i].state = STUN_TXN_FAILED;
+				txns[i].error = r == 0 ? ECONNRESET :
+				    r < 0 ? errno : EBADMSG;
+			}
+		rx->fd = -1;
+	}
+}
+
+int
+stun_txn_run(struct stun_txn *txns, size_t n, uint64_t deadline_ms)
+{
+	struct stun_rx *rx;
+	struct pollfd *pfd;
+	size_t i, j, nfd = 0;
+	int done = 0;
+
+	if (n == 0)
+		return 0;
+	rx = calloc(n, sizeof(*rx));
+	pfd = calloc(n, sizeof(*pfd));
+	if (rx == NULL || pfd == NULL) {
+		free(rx);
+		free(pfd);
+		for (i = 0; i < n; i++)
+			if (txns[i].state == STUN_TXN_PENDING) {
+				txns[i].state = STUN_TXN_FAILED;
+				txns[i].error = ENOMEM;
+			}
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < nfd && rx[j].fd != txns[i].fd; j++)
+			;
+		if (j == nfd) {
+			rx[nfd].fd = txns[i].fd;
+			rx[nfd].stream = txns[i].stream;
+			nfd++;
+		}
+	}
+	for (;;) {
+		uint64_t now = stun_now_ms(), wait = UINT64_MAX, w;
+		int pending = 0;
+
+		for (i = 0; i < n; i++) {
+			w = stun_txn_tick(&txns[i], now);
+			if (txns[i].state == STUN_TXN_PENDING) {
+				pending++;
+				if (w < wait)
+					wait = w;
+			}
+		}
+		if (pending == 0)
+			break;
+		if (deadline_ms != 0) {
+			if (now >= deadline_ms)
+				break;
+			if (deadline_ms - now < wait)
+				wait = deadline_ms - now;
+		}
+		for (j = 0; j < nfd; j++) {
+			pfd[j].fd = rx[j].fd;
+			pfd[j].events = POLLIN;
+			pfd[j].revents = 0;
+		}
+		if (poll(pfd, nfd, wait > 60000 ? 60000 : (int)wait) <= 0)
+			continue;
+		for (j = 0; j < nfd; j++)
+			if (pfd[j].revents != 0 && rx[j].fd != -1)
+				stun_rx_read(&rx[j], txns, n);
+	}
+	for (i = 0; i < n; i++) {
+		if (txns[i].state == STUN_TXN_PENDING) {
+			txns[i].state = STUN_TXN_TIMEDOUT;
+			txns[i].error = ETIMEDOUT;
+		}
+		done += txns[i].state == STUN_TXN_DONE;
+	}
+	free(rx);
+	free(pfd);
+	return done;
+}
+
+int
+stun_binding(struct stun_txn *t, int fd, const struct sockaddr *server,
+    uint32_t change, const struct stun_txn_opts *opts)
+{
+	if (stun_txn_binding(t, fd, server, change, 0, opts) == -1)
+		return -1;
+	if (stun_txn_run(t, 1, 0) == 1)
+		return 0;
+	errno = t->error != 0 ? t->error : ETIMEDOUT;
+	return -1;
+}
