@@ -109,7 +109,8 @@ stun_txn_send(struct stun_txn *t, uint64_t now)
 		t->next_ms = now + (uint64_t)t->opts.rm * t->opts.rto_ms;
 	else {
 		t->next_ms = now + t->rto_ms;
-		t->rto_ms *= 2;
+		if (!t->opts.constant)
+			t->rto_ms *= 2;
 	}
 }
 
@@ -119,7 +120,7 @@ stun_txn_tick(struct stun_txn *t, uint64_t now)
 {
 	if (t->state != STUN_TXN_PENDING)
 		return UINT64_MAX;
-	if (t->sent == 0 || now >= t->next_ms) {
+	if (now >= t->next_ms) {
 		if (t->sent > 0 && (t->stream || t->sent >= t->opts.rc)) {
 			t->state = STUN_TXN_TIMEDOUT;
 			t->error = ETIMEDOUT;
@@ -132,28 +133,33 @@ stun_txn_tick(struct stun_txn *t, uint64_t now)
 	return t->next_ms - now;
 }
 
-/* Hands a received message to the transaction it answers, if any. */
+/*
+ * Hands a received message to the transaction it belongs to, if any: the
+ * answer to a request, or (for hairpinning tests, RFC 5780 §4.5) the
+ * request itself arriving on another of the caller's sockets.
+ */
 static void
 stun_txn_match(struct stun_txn *txns, size_t n, int fd, const uint8_t *buf,
     size_t len, const struct sockaddr_storage *from, uint64_t now)
 {
 	struct stun_msg m;
 	size_t i;
+	int request;
 
 	if (stun_msg_decode(&m, buf, len) == -1)
 		return;
-	if ((m.type & STUN_CLASS_MASK) != STUN_SUCCESS &&
-	    (m.type & STUN_CLASS_MASK) != STUN_ERROR)
-		return;
+	request = (m.type & STUN_CLASS_MASK) == STUN_REQUEST;
 	for (i = 0; i < n; i++) {
 		struct stun_txn *t = &txns[i];
 		socklen_t sl = sizeof(t->local);
 
-		if (t->state != STUN_TXN_PENDING || t->fd != fd ||
-		    memcmp(t->req + 4, m.tid, STUN_TID_LEN) != 0)
+		if (t->state != STUN_TXN_PENDING ||
+		    memcmp(t->req + 4, m.tid, STUN_TID_LEN) != 0 ||
+		    (request && fd == t->fd) || (!request && fd != t->fd))
 			continue;
 		t->resp = m;
 		t->from = *from;
+		t->rx_fd = fd;
 		if (getsockname(fd, (struct sockaddr *)&t->local, &sl) == -1)
 			memset(&t->local, 0, sizeof(t->local));
 		t->rtt_ms = now - t->start_ms;
@@ -247,6 +253,9 @@ stun_txn_run(struct stun_txn *txns, size_t n, uint64_t deadline_ms)
 			nfd++;
 		}
 	}
+	for (i = 0; i < n; i++)
+		if (txns[i].state == STUN_TXN_PENDING && txns[i].sent == 0)
+			txns[i].next_ms = stun_now_ms() + txns[i].opts.delay_ms;
 	for (;;) {
 		uint64_t now = stun_now_ms(), wait = UINT64_MAX, w;
 		int pending = 0;

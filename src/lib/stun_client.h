@@ -24,6 +24,8 @@ struct stun_txn_opts {
 	unsigned rc;		/* most transmissions over UDP; 0: default */
 	unsigned rm;		/* last wait in RTOs; 0: default */
 	unsigned ti_ms;		/* timeout over TCP; 0: default */
+	int constant;		/* keep the RTO instead of doubling it */
+	unsigned delay_ms;	/* hold the first send this long */
 };
 
 enum stun_txn_state {
@@ -50,6 +52,7 @@ struct stun_txn {
 	int error;			/* errno of a failure */
 	struct stun_msg resp;
 	struct sockaddr_storage from;	/* where the response came from */
+	int rx_fd;			/* the socket it arrived on */
 	struct sockaddr_storage local;	/* the local address it arrived on */
 	void *user;			/* the caller's */
 };
@@ -78,7 +81,9 @@ int stun_txn_binding(struct stun_txn *t, int fd,
  * Runs the n transactions until every one has ended or deadline_ms
  * (monotonic; 0 for none) has passed, sending and retransmitting as RFC
  * 8489 says and matching responses by transaction id.  Transactions may
- * share sockets.  A transaction whose send fails ends FAILED; it does not
+ * share sockets.  A request that arrives on another socket of the set with
+ * the id of a pending transaction ends that transaction DONE as if it were
+ * its answer (the hairpinning test).  A transaction whose send fails ends FAILED; it does not
  * stop the others.  Returns the number that ended DONE.
  */
 int stun_txn_run(struct stun_txn *txns, size_t n, uint64_t deadline_ms);
