@@ -143,6 +143,7 @@ struct stun_enc {
 	uint8_t *buf;
 	size_t cap, len;
 	int err;			/* first errno seen, sticky */
+	int done;			/* FINGERPRINT added: nothing follows */
 };
 
 /* Starts a message of the given type and 16-byte id (cookie included) in
@@ -176,7 +177,12 @@ int stun_enc_padding(struct stun_enc *e, size_t len);
 int stun_enc_raw(struct stun_enc *e, uint16_t attr, const void *val,
     size_t len);
 
-/* Appends FINGERPRINT; must be the last attribute.  Returns 0 or -1. */
+/* Appends SOFTWARE (RFC 8489 §14.14) truncated to STUN_MAX_SOFTWARE
+ * characters.  Returns 0 or -1. */
+int stun_enc_software(struct stun_enc *e, const char *software);
+
+/* Appends FINGERPRINT; must be the last attribute (a later append fails
+ * with EINVAL).  Returns 0 or -1. */
 int stun_enc_fingerprint(struct stun_enc *e);
 
 /* Returns the message length (header included) with the header's length
