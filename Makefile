@@ -41,6 +41,8 @@ ALL_CPPFLAGS = -D_GNU_SOURCE -Isrc/lib $(PKG_CFLAGS) $(CPPFLAGS)
 ALL_CFLAGS   = -std=c11 $(WARN) $(SAN) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS  = $(SAN) -Wl,--as-needed $(LDFLAGS)
 ALL_LIBS     = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
+# Libraries only one program needs.
+LIBS_nat-lab-delay = -lnetfilter_queue
 
 ifeq ($(V),1)
 Q :=
@@ -79,7 +81,7 @@ $(LIBNAT): $(LIB_OBJ)
 
 $(O)/bin/%: $(O)/src/%.o $(LIBNAT)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS) $(LIBS_$(@F))
 
 .SECONDEXPANSION:
 $(SERVERS:%=$(O)/bin/%): $$(patsubst %.c,$(O)/%.o,$$(wildcard server/$$(@F)/*.c)) $(LIBNAT)
