@@ -1,0 +1,216 @@
+#!/bin/sh
+# STUN reflector benchmark: nat-reflect against coturn and against the
+# machine's ceiling (a bare recvmmsg/flip/sendmmsg loop), same load, one run.
+#
+#   O=build tests/bench/reflect.sh
+#
+# Each server gets one thread and CPU 1, the load generator CPU 0, all on
+# 127.0.0.1.  The servers take turns (ceiling, nat-reflect, coturn) for
+# BENCH_REPEATS rounds (default 3) of BENCH_SECONDS (default 10) each after
+# a 1 s warm-up; the median round counts.  Records on stdout:
+#
+#   type=run server=NAME round=N rps=R lost=N load_cpu=F server_cpu=F
+#   type=result server=NAME rps=MEDIAN min=R max=R spread=PCT
+#   type=ratio name=nat-reflect/coturn value=F goal=2.00 verdict=pass|fail
+#   type=ratio name=nat-reflect/ceiling value=F goal=0.85 verdict=pass|fail
+#
+# server_cpu is the server's CPU time (all threads) over the wall time: near
+# 1.00 means the server, not the load, was the limit.  Exit status: 0 every
+# goal met, 1 a goal missed, 77 skipped (nat-reflect or coturn missing, or
+# fewer than two CPUs), anything else an error.
+set -u
+O=${O:-build}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top" || exit 2
+secs=${BENCH_SECONDS:-10}
+rounds=${BENCH_REPEATS:-3}
+load="$O/tests/bench/stun-load"
+ceiling="$O/tests/bench/stun-ceiling"
+reflect="$O/bin/nat-reflect"
+addr=127.0.0.1
+
+for b in "$load" "$ceiling"; do
+	[ -x "$b" ] || { echo "reflect.sh: $b missing: run make" >&2; exit 2; }
+done
+if [ "$(nproc)" -lt 2 ]; then
+	echo "reflect.sh: skip: needs two CPUs, have $(nproc)"
+	exit 77
+fi
+servers=ceiling
+missing=
+if [ -x "$reflect" ]; then servers="$servers nat-reflect"
+else missing="$missing nat-reflect"; fi
+if command -v turnserver >/dev/null 2>&1; then servers="$servers coturn"
+else missing="$missing coturn"; fi
+
+tmp=$(mktemp -d /tmp/natkit-bench.XXXXXX) || exit 2
+pid=
+stop_server() {
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null
+	i=0
+	while kill -0 "$pid" 2>/dev/null && [ $i -lt 50 ]; do
+		sleep 0.1; i=$((i + 1))
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	pid=
+}
+cleanup() { stop_server; rm -rf "$tmp"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A UDP port that is free, and so is the next one (alternate ports).
+free_port() {
+	i=0
+	while [ $i -lt 50 ]; do
+		p=$(( $(od -An -N2 -tu2 /dev/urandom) % 20000 + 20000 ))
+		if [ -z "$(ss -Huan "( sport = :$p or sport = :$((p + 1)) )")" ]
+		then echo "$p"; return 0; fi
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# Waits up to 10 s until the server is up; sets port.  $1: name.
+wait_ready() {
+	i=0
+	while [ $i -lt 100 ]; do
+		kill -0 "$pid" 2>/dev/null || return 1
+		case $1 in
+		ceiling)
+			port=$(sed -n 's/^type=ready .*address=.*:\([0-9]*\)$/\1/p' \
+			    "$tmp/out")
+			[ -n "$port" ] && return 0 ;;
+		nat-reflect)
+			[ -s "$tmp/out" ] && return 0 ;;
+		coturn)
+			[ -n "$(ss -Huln "sport = :$port")" ] && return 0 ;;
+		esac
+		sleep 0.1; i=$((i + 1))
+	done
+	return 1
+}
+
+# Starts server $1 on CPU 1; sets pid and port.
+start_server() {
+	: >"$tmp/out"
+	case $1 in
+	ceiling)
+		port=
+		taskset -c 1 "$ceiling" -d $((secs * 3 + 60)) "$addr" \
+		    >"$tmp/out" 2>"$tmp/err" &
+		pid=$! ;;
+	nat-reflect)
+		port=$(free_port) || return 1
+		taskset -c 1 "$reflect" -d -t 1 -p "$port" -P $((port + 1)) \
+		    "$addr" >"$tmp/out" 2>"$tmp/err" &
+		pid=$! ;;
+	coturn)
+		port=$(free_port) || return 1
+		# Not Debian's /etc/turnserver.conf: our own, one address, one
+		# relay thread, STUN only, nothing logged per request.
+		cat >"$tmp/turnserver.conf" <<-EOF
+		listening-ip=$addr
+		listening-port=$port
+		alt-listening-port=$((port + 1))
+		relay-threads=1
+		stun-only
+		no-tls
+		no-dtls
+		no-cli
+		log-file=$tmp/turnserver.log
+		simple-log
+		pidfile=$tmp/turnserver.pid
+		EOF
+		taskset -c 1 turnserver -c "$tmp/turnserver.conf" \
+		    --no-stdout-log >"$tmp/out" 2>"$tmp/err" &
+		pid=$! ;;
+	esac
+	if ! wait_ready "$1"; then
+		echo "reflect.sh: $1 did not come up:" >&2
+		tail -n 5 "$tmp/err" "$tmp/out" >&2
+		stop_server
+		return 1
+	fi
+}
+
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+hz=$(getconf CLK_TCK)
+
+# One round of server $1; prints its type=run record.
+measure() {
+	n=0
+	until start_server "$1"; do
+		n=$((n + 1)); [ $n -lt 3 ] || return 1
+	done
+	t0=$(ticks "$pid")
+	taskset -c 0 "$load" -d "$secs" -W 1 "$addr:$port" >"$tmp/load" \
+	    2>"$tmp/load.err"
+	rc=$?
+	t1=$(ticks "$pid")
+	stop_server
+	if [ $rc -ne 0 ]; then
+		echo "reflect.sh: $1: stun-load exit $rc: $(cat "$tmp/load.err")" >&2
+		return 1
+	fi
+	awk -v name="$1" -v round="$2" -v dt=$((t1 - t0)) -v hz="$hz" '{
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+		# The load ran 1 s of warm-up too.
+		printf "type=run server=%s round=%d rps=%d lost=%s load_cpu=%s " \
+		    "server_cpu=%.2f\n", name, round, f["rps"], f["lost"],
+		    f["cpu"], dt / hz / (f["seconds"] + 1)
+	}' "$tmp/load"
+}
+
+round=1
+while [ $round -le "$rounds" ]; do
+	for s in $servers; do
+		measure "$s" "$round" >"$tmp/run" || exit 2
+		cat "$tmp/run"; cat "$tmp/run" >>"$tmp/runs"
+	done
+	round=$((round + 1))
+done
+
+awk -v servers="$servers" '
+	function median(s,   n, i, j, t, a) {
+		n = cnt[s]
+		for (i = 1; i <= n; i++) a[i] = v[s, i]
+		for (i = 2; i <= n; i++)	# insertion sort: n is small
+			for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+			}
+		lo[s] = a[1]; hi[s] = a[n]
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	function ratio(a, b, goal,   r) {
+		if (!(a in med) || !(b in med) || med[b] == 0) return
+		r = med[a] / med[b]
+		printf "type=ratio name=%s/%s value=%.2f goal=%.2f verdict=%s\n",
+		    a, b, r, goal, (r >= goal ? "pass" : "fail")
+		if (r < goal) missed = 1
+	}
+	{
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+		v[f["server"], ++cnt[f["server"]]] = f["rps"]
+	}
+	END {
+		n = split(servers, names, " ")
+		for (k = 1; k <= n; k++) {
+			s = names[k]
+			if (!cnt[s]) continue
+			med[s] = median(s)
+			printf "type=result server=%s rps=%d min=%d max=%d " \
+			    "spread=%.1f%%\n", s, med[s], lo[s], hi[s],
+			    med[s] ? 100 * (hi[s] - lo[s]) / med[s] : 0
+		}
+		ratio("nat-reflect", "coturn", 2.0)
+		ratio("nat-reflect", "ceiling", 0.85)
+		exit missed
+	}' "$tmp/runs"
+verdict=$?
+if [ -n "$missing" ]; then
+	echo "reflect.sh: skip: not measured:$missing"
+	exit 77
+fi
+exit $verdict
