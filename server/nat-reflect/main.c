@@ -1,0 +1,427 @@
+/*
+ * nat-reflect: an RFC 5780 STUN reflector on two addresses and two ports,
+ * over UDP and TCP.  This file parses the options, binds, drops
+ * privileges, starts the threads and waits for signals; reflect.c answers
+ * requests, udp.c and tcp.c move the bytes.
+ */
+#include <arpa/inet.h>
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sysexits.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "server.h"
+#include "stun.h"
+
+#ifndef NATKIT_VERSION
+#define NATKIT_VERSION	"0.1"
+#endif
+
+#define MAX_THREADS	64
+
+static const char usage_line[] =
+    "usage: nat-reflect [-bdhVv] [-c conns] [-m bytes] [-P port] [-p port]\n"
+    "                   [-r rate] [-t threads] [-u user] [-w seconds]\n"
+    "                   address [alternate-address]\n";
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fputs(usage_line, stderr);
+	exit(EX_USAGE);
+}
+
+/* Parses a decimal number in [min, max] or exits 64 naming it. */
+static long
+number_parse(const char *s, long min, long max, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno == ERANGE)
+		errx(EX_USAGE, "%s %s: invalid", what, s);
+	if (v < min)
+		errx(EX_USAGE, "%s %s: too small (at least %ld)", what, s, min);
+	if (v > max)
+		errx(EX_USAGE, "%s %s: too large (at most %ld)", what, s, max);
+	return v;
+}
+
+/* Parses a numeric IPv4 or IPv6 address, brackets allowed, no port. */
+static void
+host_parse(struct sockaddr_storage *ss, const char *text)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	char buf[INET6_ADDRSTRLEN + 2];
+	size_t n = strlen(text);
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		return;
+	}
+	if (n >= 2 && n < sizeof(buf) && text[0] == '[' && text[n - 1] == ']') {
+		memcpy(buf, text + 1, n - 2);
+		buf[n - 2] = '\0';
+		text = buf;
+	}
+	if (inet_pton(AF_INET6, text, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		return;
+	}
+	errx(EX_USAGE, "address %s: not a numeric IPv4 or IPv6 address",
+	    text);
+}
+
+/* Returns a bound socket (and a listening one for TCP), or -1. */
+static int
+sock_open(int type, const struct sockaddr_storage *ss, int reuseport)
+{
+	int fd, on = 1, saved;
+
+	if ((fd = socket(ss->ss_family, type | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
+		goto fail;
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+	if (bind(fd, (const struct sockaddr *)ss,
+	    addr_len((const struct sockaddr *)ss)) == -1)
+		goto fail;
+	if (type == SOCK_STREAM && listen(fd, 1024) == -1)
+		goto fail;
+	return fd;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+/* Returns a UDP port free on the address of ss, or 0 with errno set. */
+static uint16_t
+port_pick(const struct sockaddr_storage *ss)
+{
+	struct sockaddr_storage tmp = *ss;
+	socklen_t len = sizeof(tmp);
+	uint16_t port = 0;
+	int fd;
+
+	addr_set_port((struct sockaddr *)&tmp, 0);
+	if ((fd = sock_open(SOCK_DGRAM, &tmp, 0)) == -1)
+		return 0;
+	if (getsockname(fd, (struct sockaddr *)&tmp, &len) == 0)
+		port = addr_port((struct sockaddr *)&tmp);
+	close(fd);
+	return port;
+}
+
+static void
+fds_close(int *fd, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fd[i] != -1) {
+			close(fd[i]);
+			fd[i] = -1;
+		}
+}
+
+/*
+ * Binds every endpoint over UDP (threads sockets each) and TCP.  A port of
+ * 0 is picked once for both addresses, so that A:p and B:p share it as
+ * RFC 3489 clients expect; if another program takes it meanwhile, the
+ * whole pick is tried again.  Exits 71 when binding fails.
+ */
+static void
+endpoints_bind(struct reflect_server *srv, const uint16_t port[2],
+    int threads, int *udp)
+{
+	char buf[ADDR_STRLEN];
+	struct sockaddr_storage *ss;
+	int attempt, pi, ai, ep, t, n_port = srv->conf.n_addr;
+	uint16_t p;
+
+	for (attempt = 0; attempt < 32; attempt++) {
+		for (pi = 0; pi < n_port; pi++) {
+			p = port[pi];
+			if (p == 0 && (p = port_pick(&srv->conf.ep[pi])) == 0)
+				err(EX_OSERR, "bind %s",
+				    addr_host_str((struct sockaddr *)
+				    &srv->conf.ep[pi], buf));
+			for (ai = 0; ai < srv->conf.n_addr; ai++) {
+				ep = ai * 2 + pi;
+				ss = &srv->conf.ep[ep];
+				addr_set_port((struct sockaddr *)ss, p);
+				for (t = 0; t < threads; t++)
+					if ((udp[ep * threads + t] =
+					    sock_open(SOCK_DGRAM, ss,
+					    threads > 1)) == -1)
+						goto fail;
+				if ((srv->tcp_fd[ep] = sock_open(SOCK_STREAM,
+				    ss, 0)) == -1)
+					goto fail;
+				srv->udp_fd[ep] = udp[ep * threads];
+			}
+		}
+		return;
+fail:
+		if (port[pi] != 0 || errno != EADDRINUSE)
+			err(EX_OSERR, "bind %s", addr_str((struct sockaddr *)
+			    &srv->conf.ep[ai * 2 + pi], buf));
+		fds_close(udp, REFLECT_EP_MAX * (size_t)threads);
+		fds_close(srv->tcp_fd, REFLECT_EP_MAX);
+	}
+	errx(EX_OSERR, "bind: no port free on both addresses");
+}
+
+/* Prints "ready udp=A:p,A:P,B:p,B:P tcp=A:p,A:P,B:p,B:P". */
+static void
+ready_print(const struct reflect_server *srv)
+{
+	char buf[ADDR_STRLEN];
+	int ep;
+
+	printf("ready udp=");
+	for (ep = 0; ep < srv->n_ep; ep++)
+		printf("%s%s", ep ? "," : "", addr_str((const struct sockaddr *)
+		    &srv->conf.ep[ep], buf));
+	printf(" tcp=");
+	for (ep = 0; ep < srv->n_ep; ep++)
+		printf("%s%s", ep ? "," : "", addr_str((const struct sockaddr *)
+		    &srv->conf.ep[ep], buf));
+	printf("\n");
+	if (fflush(stdout) == EOF)
+		err(EX_OSERR, "stdout");
+}
+
+static void
+privileges_drop(const struct passwd *pw)
+{
+	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1)
+		err(EX_OSERR, "dropping privileges to %s", pw->pw_name);
+	if (setuid(0) == 0)
+		errx(EX_OSERR, "dropping privileges to %s: still root",
+		    pw->pw_name);
+}
+
+static void
+stats_log_all(struct reflect_udp_worker *uw, int n_uw,
+    struct reflect_tcp_worker *tw)
+{
+	struct reflect_stats sum;
+	int i;
+
+	memset(&sum, 0, sizeof(sum));
+	for (i = 0; i < n_uw; i++)
+		reflect_stats_sum(&sum, &uw[i].stats);
+	reflect_stats_sum(&sum, &tw->stats);
+	reflect_stats_log(&sum);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "basic", no_argument, NULL, 'b' },
+		{ "connections", required_argument, NULL, 'c' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "padding-max", required_argument, NULL, 'm' },
+		{ "alternate-port", required_argument, NULL, 'P' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "idle", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static struct reflect_server srv;
+	static struct reflect_tcp_worker tw;
+	struct reflect_udp_worker *uw;
+	struct passwd *pw = NULL;
+	const char *user = NULL;
+	uint16_t port[2] = { 3478, 3479 };
+	int ch, foreground = 0, verbose = 0, threads = 1, alt_port_set = 0;
+	int i, n_uw, *udp, sig;
+	sigset_t set;
+
+	srv.conf.pad_max = STUN_MAX_MSG;
+	srv.conf.software = "nat-reflect (natkit) " NATKIT_VERSION;
+	srv.rate = 100;
+	srv.max_conns = 1024;
+	srv.idle_ms = 10000;
+	while ((ch = getopt_long(argc, argv, "bc:dhm:P:p:r:t:u:Vvw:",
+	    longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'b':
+			srv.conf.basic = 1;
+			break;
+		case 'c':
+			srv.max_conns = (unsigned)number_parse(optarg, 1,
+			    16384, "connections");
+			break;
+		case 'd':
+			foreground = 1;
+			break;
+		case 'm':
+			srv.conf.pad_max = (size_t)number_parse(optarg, 0,
+			    STUN_MAX_MSG, "padding limit");
+			break;
+		case 'P':
+			port[1] = (uint16_t)number_parse(optarg, 0, 65535,
+			    "alternate port");
+			alt_port_set = 1;
+			break;
+		case 'p':
+			port[0] = (uint16_t)number_parse(optarg, 0, 65535,
+			    "port");
+			break;
+		case 'r':
+			srv.rate = (unsigned)number_parse(optarg, 0,
+			    100000000, "rate");
+			break;
+		case 't':
+			threads = (int)number_parse(optarg, 1, MAX_THREADS,
+			    "threads");
+			break;
+		case 'u':
+			user = optarg;
+			break;
+		case 'V':
+			printf("nat-reflect %s\n", NATKIT_VERSION);
+			return 0;
+		case 'v':
+			verbose++;
+			break;
+		case 'w':
+			srv.idle_ms = 1000 * (unsigned)number_parse(optarg, 1,
+			    3600, "idle timeout");
+			break;
+		case 'h':
+			fputs(usage_line, stdout);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || argc > 2)
+		usage();
+
+	/* Conflicts are refused before anything is opened. */
+	srv.conf.n_addr = argc;
+	host_parse(&srv.conf.ep[0], argv[0]);
+	if (argc == 2) {
+		host_parse(&srv.conf.ep[2], argv[1]);
+		if (srv.conf.ep[0].ss_family != srv.conf.ep[2].ss_family)
+			errx(EX_USAGE, "addresses %s and %s: not of one "
+			    "family", argv[0], argv[1]);
+		if (addr_host_equal((struct sockaddr *)&srv.conf.ep[0],
+		    (struct sockaddr *)&srv.conf.ep[2]))
+			errx(EX_USAGE, "alternate address %s: the same as "
+			    "the address", argv[1]);
+		if (port[0] == port[1] && port[0] != 0)
+			errx(EX_USAGE, "alternate port %u: the same as the "
+			    "port", port[1]);
+		srv.conf.ep[1] = srv.conf.ep[0];
+		srv.conf.ep[3] = srv.conf.ep[2];
+	} else if (alt_port_set) {
+		errx(EX_USAGE, "alternate port %u: needs an alternate address",
+		    port[1]);
+	}
+	srv.n_ep = argc == 2 ? 4 : 1;
+	srv.burst = srv.rate > UINT_MAX / 2 ? UINT_MAX : 2 * srv.rate;
+	if (user != NULL && (pw = getpwnam(user)) == NULL)
+		errx(EX_USAGE, "user %s: unknown", user);
+
+	reflect_log_init("nat-reflect", foreground, verbose);
+	signal(SIGPIPE, SIG_IGN);
+	for (i = 0; i < REFLECT_EP_MAX; i++)
+		srv.udp_fd[i] = srv.tcp_fd[i] = -1;
+	n_uw = srv.n_ep * threads;
+	if ((udp = malloc(sizeof(*udp) * REFLECT_EP_MAX * (size_t)threads)) ==
+	    NULL || (uw = calloc((size_t)n_uw, sizeof(*uw))) == NULL)
+		err(EX_OSERR, "malloc");
+	for (i = 0; i < REFLECT_EP_MAX * threads; i++)
+		udp[i] = -1;
+	endpoints_bind(&srv, port, threads, udp);
+	for (i = 0; i < n_uw; i++) {
+		/* A receive timeout lets the threads see the stop flag. */
+		struct timeval tv = { 0, REFLECT_POLL_MS * 1000 };
+
+		uw[i].srv = &srv;
+		uw[i].ep = i / threads;
+		uw[i].fd = udp[i];
+		setsockopt(uw[i].fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
+	if (pw != NULL)
+		privileges_drop(pw);
+	ready_print(&srv);
+	if (!foreground && daemon(0, 0) == -1)
+		err(EX_OSERR, "daemon");
+
+	/* Only this thread takes the signals, synchronously. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	for (i = 0; i < n_uw; i++)
+		if ((errno = pthread_create(&uw[i].thread, NULL,
+		    reflect_udp_run, &uw[i])) != 0)
+			err(EX_OSERR, "pthread_create");
+	tw.srv = &srv;
+	if ((errno = pthread_create(&tw.thread, NULL, reflect_tcp_run,
+	    &tw)) != 0)
+		err(EX_OSERR, "pthread_create");
+	reflect_log(LOG_INFO, "serving with %d thread%s per UDP endpoint",
+	    threads, threads > 1 ? "s" : "");
+
+	for (;;) {
+		if ((sig = sigwaitinfo(&set, NULL)) == -1)
+			continue;
+		if (sig == SIGUSR1)
+			stats_log_all(uw, n_uw, &tw);
+		else if (sig == SIGHUP)
+			reflect_log(LOG_INFO, "SIGHUP: nothing to reload");
+		else
+			break;
+	}
+	reflect_log(LOG_INFO, "signal %d: stopping", sig);
+	atomic_store(&srv.stop, 1);
+	for (i = 0; i < n_uw; i++)
+		pthread_join(uw[i].thread, NULL);
+	pthread_join(tw.thread, NULL);
+	stats_log_all(uw, n_uw, &tw);
+	fds_close(udp, REFLECT_EP_MAX * (size_t)threads);
+	fds_close(srv.tcp_fd, REFLECT_EP_MAX);
+	free(udp);
+	free(uw);
+	return 0;
+}

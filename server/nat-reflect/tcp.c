@@ -1,0 +1,333 @@
+/*
+ * tcp.c: nat-reflect's TCP loop.  One thread, one epoll set with every
+ * listener and connection.  Messages are cut from the stream by their
+ * header's length (RFC 8489 §6.2.2, no framing of RFC 4571); the number
+ * of connections is bounded, and idle ones are closed.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rate.h"
+#include "server.h"
+#include "stun.h"
+
+#define TCP_INBUF	(STUN_MAX_MSG + 4)	/* one whole request */
+#define TCP_OUTBUF	(2 * STUN_MAX_MSG)
+#define TCP_EVENTS	64
+#define TCP_LISTENER	(1ull << 32)		/* epoll data tag */
+
+struct tcp_conn {
+	int fd;				/* -1 when the slot is free */
+	int ep;
+	struct sockaddr_storage peer;
+	uint64_t last_ms;
+	size_t inlen, outlen, outoff;
+	uint8_t in[TCP_INBUF];
+	uint8_t out[TCP_OUTBUF];
+};
+
+struct tcp_state {
+	struct reflect_tcp_worker *w;
+	struct reflect_server *srv;
+	struct reflect_rate *rl;
+	int epfd;
+	struct tcp_conn *conn;
+	unsigned nconn;
+	uint64_t now_ms;
+};
+
+static uint64_t
+tcp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+tcp_conn_close(struct tcp_state *s, struct tcp_conn *c)
+{
+	close(c->fd);		/* also leaves the epoll set */
+	c->fd = -1;
+	s->nconn--;
+}
+
+static void
+tcp_conn_watch(struct tcp_state *s, struct tcp_conn *c, uint32_t events)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.u64 = (uint64_t)(c - s->conn);
+	epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Writes what is pending.  Returns 0, or -1 when the connection died. */
+static int
+tcp_conn_flush(struct tcp_state *s, struct tcp_conn *c)
+{
+	ssize_t n;
+
+	while (c->outoff < c->outlen) {
+		n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0) {
+			c->outoff += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* Read no more until the peer takes its answers. */
+			tcp_conn_watch(s, c, EPOLLOUT);
+			return 0;
+		}
+		return -1;
+	}
+	c->outoff = c->outlen = 0;
+	return 0;
+}
+
+/*
+ * Answers the whole requests in c->in while the output has room.  Returns
+ * 0, or -1 when the stream cannot be a STUN stream and must be closed.
+ */
+static int
+tcp_conn_process(struct tcp_state *s, struct tcp_conn *c)
+{
+	struct reflect_stats *st = &s->w->stats;
+	struct reflect_reply r;
+	size_t off = 0, len;
+	long fl;
+
+	while (c->outlen + STUN_MAX_MSG <= TCP_OUTBUF) {
+		fl = stun_msg_framelen(c->in + off, c->inlen - off);
+		if (fl == 0)
+			break;
+		if (fl < 0) {
+			REFLECT_STAT_ADD(st, rx, 1);
+			REFLECT_STAT_ADD(st, verdict[REFLECT_MALFORMED], 1);
+			return -1;
+		}
+		if ((size_t)fl > TCP_INBUF) {
+			REFLECT_STAT_ADD(st, rx, 1);
+			REFLECT_STAT_ADD(st, oversized, 1);
+			return -1;
+		}
+		if ((size_t)fl > c->inlen - off)
+			break;
+		REFLECT_STAT_ADD(st, rx, 1);
+		if (!reflect_rate_allow(s->rl,
+		    (const struct sockaddr *)&c->peer, s->now_ms * 1000000)) {
+			REFLECT_STAT_ADD(st, ratelimited, 1);
+		} else {
+			len = reflect_request_answer(&s->srv->conf,
+			    REFLECT_TCP, c->in + off, (size_t)fl, c->ep,
+			    (const struct sockaddr *)&c->peer,
+			    c->out + c->outlen, TCP_OUTBUF - c->outlen, &r);
+			REFLECT_STAT_ADD(st, verdict[r.verdict], 1);
+			c->outlen += len;
+		}
+		off += (size_t)fl;
+	}
+	memmove(c->in, c->in + off, c->inlen - off);
+	c->inlen -= off;
+	return 0;
+}
+
+static void
+tcp_conn_input(struct tcp_state *s, struct tcp_conn *c)
+{
+	ssize_t n;
+
+	for (;;) {
+		if (c->outlen > 0)
+			return;		/* waiting for EPOLLOUT */
+		if (c->inlen == TCP_INBUF) {
+			/* Full of requests answered only in part. */
+			if (tcp_conn_process(s, c) == -1 ||
+			    tcp_conn_flush(s, c) == -1)
+				goto close;
+			continue;
+		}
+		n = recv(c->fd, c->in + c->inlen, TCP_INBUF - c->inlen,
+		    MSG_DONTWAIT);
+		if (n == 0)
+			goto close;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			goto close;
+		}
+		c->inlen += (size_t)n;
+		c->last_ms = s->now_ms;
+		if (tcp_conn_process(s, c) == -1 ||
+		    tcp_conn_flush(s, c) == -1)
+			goto close;
+	}
+close:
+	tcp_conn_close(s, c);
+}
+
+static void
+tcp_conn_output(struct tcp_state *s, struct tcp_conn *c)
+{
+	if (tcp_conn_flush(s, c) == -1)
+		goto close;
+	if (c->outlen > 0)
+		return;
+	/* Drained: answer what waited, then read again. */
+	if (tcp_conn_process(s, c) == -1 || tcp_conn_flush(s, c) == -1)
+		goto close;
+	if (c->outlen == 0) {
+		tcp_conn_watch(s, c, EPOLLIN);
+		tcp_conn_input(s, c);
+	}
+	return;
+close:
+	tcp_conn_close(s, c);
+}
+
+static void
+tcp_accept(struct tcp_state *s, int ep)
+{
+	struct reflect_stats *st = &s->w->stats;
+	struct sockaddr_storage peer;
+	struct epoll_event ev;
+	struct tcp_conn *c = NULL;
+	socklen_t plen;
+	unsigned i;
+	int fd, k;
+
+	/* A bounded number per wakeup, so listeners cannot starve the
+	 * connections. */
+	for (k = 0; k < 64; k++) {
+		plen = sizeof(peer);
+		fd = accept4(s->srv->tcp_fd[ep], (struct sockaddr *)&peer,
+		    &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			    errno != EINTR && errno != ECONNABORTED)
+				reflect_log(LOG_WARNING, "accept: %s",
+				    strerror(errno));
+			return;
+		}
+		if (s->nconn >= s->srv->max_conns) {
+			REFLECT_STAT_ADD(st, tcp_rejected, 1);
+			close(fd);
+			continue;
+		}
+		for (i = 0; i < s->srv->max_conns; i++)
+			if (s->conn[i].fd == -1) {
+				c = &s->conn[i];
+				break;
+			}
+		c->fd = fd;
+		c->ep = ep;
+		c->peer = peer;
+		c->last_ms = s->now_ms;
+		c->inlen = c->outlen = c->outoff = 0;
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.u64 = i;
+		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			close(fd);
+			c->fd = -1;
+			continue;
+		}
+		s->nconn++;
+		REFLECT_STAT_ADD(st, tcp_accepted, 1);
+	}
+}
+
+static void
+tcp_sweep(struct tcp_state *s)
+{
+	unsigned i;
+
+	for (i = 0; i < s->srv->max_conns; i++)
+		if (s->conn[i].fd != -1 &&
+		    s->now_ms - s->conn[i].last_ms >= s->srv->idle_ms) {
+			REFLECT_STAT_ADD(&s->w->stats, tcp_idle, 1);
+			tcp_conn_close(s, &s->conn[i]);
+		}
+}
+
+void *
+reflect_tcp_run(void *arg)
+{
+	struct reflect_tcp_worker *w = arg;
+	struct epoll_event evs[TCP_EVENTS], ev;
+	struct tcp_state s;
+	uint64_t swept;
+	unsigned i;
+	int n, k;
+
+	memset(&s, 0, sizeof(s));
+	s.w = w;
+	s.srv = w->srv;
+	s.epfd = epoll_create1(EPOLL_CLOEXEC);
+	s.conn = calloc(s.srv->max_conns, sizeof(*s.conn));
+	s.rl = reflect_rate_new(s.srv->rate, s.srv->burst);
+	if (s.epfd == -1 || s.conn == NULL || s.rl == NULL) {
+		reflect_log(LOG_ERR, "tcp thread: %s", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < s.srv->max_conns; i++)
+		s.conn[i].fd = -1;
+	for (k = 0; k < REFLECT_EP_MAX; k++) {
+		if (s.srv->tcp_fd[k] == -1)
+			continue;
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.u64 = TCP_LISTENER | (uint64_t)k;
+		epoll_ctl(s.epfd, EPOLL_CTL_ADD, s.srv->tcp_fd[k], &ev);
+	}
+	swept = s.now_ms = tcp_now_ms();
+	while (!atomic_load_explicit(&s.srv->stop, memory_order_relaxed)) {
+		n = epoll_wait(s.epfd, evs, TCP_EVENTS, REFLECT_POLL_MS);
+		s.now_ms = tcp_now_ms();
+		for (k = 0; k < n; k++) {
+			struct tcp_conn *c;
+
+			if (evs[k].data.u64 & TCP_LISTENER) {
+				tcp_accept(&s, (int)(evs[k].data.u64 &
+				    0xffff));
+				continue;
+			}
+			c = &s.conn[evs[k].data.u64];
+			if (c->fd == -1)
+				continue;
+			if (evs[k].events & EPOLLOUT)
+				tcp_conn_output(&s, c);
+			else
+				tcp_conn_input(&s, c);
+		}
+		if (s.now_ms - swept >= 1000 ||
+		    s.now_ms - swept >= s.srv->idle_ms) {
+			tcp_sweep(&s);
+			swept = s.now_ms;
+		}
+	}
+out:
+	if (s.conn != NULL)
+		for (i = 0; i < s.srv->max_conns; i++)
+			if (s.conn[i].fd != -1)
+				close(s.conn[i].fd);
+	free(s.conn);
+	reflect_rate_free(s.rl);
+	if (s.epfd != -1)
+		close(s.epfd);
+	return NULL;
+}
