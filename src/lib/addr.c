@@ -3,6 +3,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,44 @@ bad:
 	memset(ss, 0, sizeof(*ss));
 	errno = EINVAL;
 	return -1;
+}
+
+int
+addr_resolve(struct sockaddr_storage *ss, const char *text,
+    uint16_t defport, int family)
+{
+	struct addrinfo hints, *res;
+	char host[256];
+	const char *colon;
+	uint16_t port = defport;
+	size_t n;
+	int rc;
+
+	if (addr_parse(ss, text, defport, 0) == 0)
+		return (family == AF_UNSPEC || ss->ss_family == family) ? 0 :
+		    (errno = ENOENT, -1);
+	if (text == NULL || text[0] == '[')
+		return -1;
+	colon = strrchr(text, ':');
+	n = colon != NULL ? (size_t)(colon - text) : strlen(text);
+	if (n == 0 || n >= sizeof(host) || memchr(text, ':', n) != NULL ||
+	    (colon != NULL && addr_parse_port(colon + 1, &port, 0) == -1)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(host, text, n);
+	host[n] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family;
+	hints.ai_socktype = SOCK_DGRAM;
+	if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+		errno = rc == EAI_SYSTEM ? errno : ENOENT;
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	addr_set_port((struct sockaddr *)ss, port);
+	return 0;
 }
 
 /* Writes the numeric host into buf of len bytes; returns 0 or -1. */

@@ -20,6 +20,15 @@
 int addr_parse(struct sockaddr_storage *ss, const char *text,
     uint16_t defport, int allow_zero);
 
+/*
+ * As addr_parse, but HOST may also be a name, looked up for family
+ * (AF_UNSPEC, AF_INET or AF_INET6; the first answer wins).  Returns 0, or
+ * -1 with errno EINVAL for bad syntax or ENOENT when the name has no
+ * address.
+ */
+int addr_resolve(struct sockaddr_storage *ss, const char *text,
+    uint16_t defport, int family);
+
 /* Writes "ADDR:PORT" or "[ADDR6]:PORT" into buf (ADDR_STRLEN bytes) and
  * returns buf; an unknown family prints "-". */
 char *addr_str(const struct sockaddr *sa, char *buf);

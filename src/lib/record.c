@@ -6,9 +6,20 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "record.h"
+
+enum record_mode
+record_mode_pick(int json, int records)
+{
+	if (json)
+		return RECORD_JSON;
+	if (records || !isatty(STDOUT_FILENO))
+		return RECORD_KV;
+	return RECORD_REPORT;
+}
 
 static const char hex[] = "0123456789ABCDEF";
 

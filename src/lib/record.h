@@ -17,6 +17,16 @@
 #define RECORD_MAX	16384	/* longest line, newline included */
 #define RECORD_MAX_KV	128	/* most pairs in a record */
 
+/*
+ * The convention every natkit program follows for stdout: JSON lines with
+ * -j; key=value records with -r or when stdout is not a terminal (a pipe,
+ * a file); otherwise a short report written for a person.
+ */
+enum record_mode { RECORD_REPORT, RECORD_KV, RECORD_JSON };
+
+/* Returns the mode for the -j and -r flags and stdout. */
+enum record_mode record_mode_pick(int json, int records);
+
 /* A record being written. */
 struct record {
 	char buf[RECORD_MAX];

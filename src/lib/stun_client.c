@@ -155,7 +155,8 @@ stun_txn_match(struct stun_txn *txns, size_t n, int fd, const uint8_t *buf,
 
 		if (t->state != STUN_TXN_PENDING ||
 		    memcmp(t->req + 4, m.tid, STUN_TID_LEN) != 0 ||
-		    (request && fd == t->fd) || (!request && fd != t->fd))
+		    (request && fd == t->fd) ||
+		    (!request && fd != t->fd && !t->any_fd))
 			continue;
 		t->resp = m;
 		t->from = *from;
@@ -245,6 +246,8 @@ stun_txn_run(struct stun_txn *txns, size_t n, uint64_t deadline_ms)
 		return 0;
 	}
 	for (i = 0; i < n; i++) {
+		if (txns[i].state == STUN_TXN_IDLE)
+			continue;
 		for (j = 0; j < nfd && rx[j].fd != txns[i].fd; j++)
 			;
 		if (j == nfd) {

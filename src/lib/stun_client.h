@@ -53,6 +53,8 @@ struct stun_txn {
 	struct stun_msg resp;
 	struct sockaddr_storage from;	/* where the response came from */
 	int rx_fd;			/* the socket it arrived on */
+	int any_fd;			/* the answer may come to any socket
+					   of the set (RESPONSE-PORT) */
 	struct sockaddr_storage local;	/* the local address it arrived on */
 	void *user;			/* the caller's */
 };

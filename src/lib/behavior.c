@@ -1,0 +1,609 @@
+/*
+ * behavior.c: NAT behaviour discovery, RFC 5780 §4.
+ *
+ * The UDP tests run in three rounds so that each round's requests can go
+ * out together: a Binding request to every server from one socket (RFC
+ * 5780 §4.3 test I, and the mapping comparison plain servers allow); then
+ * mapping test II, both filtering tests on a fresh socket (§4.4) and the
+ * hairpinning test (§4.5); then mapping test III when test II found a new
+ * mapping.  New transactions are paced (pace_ms apart); timeouts after the
+ * first round follow the measured RTT, so a negative answer (a filtered
+ * response) costs a few RTTs, not the RFC 8489 defaults.
+ */
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "behavior.h"
+#include "stun_client.h"
+
+#define SAY(pr, ...) do {						\
+	if ((pr)->o->say != NULL)					\
+		(pr)->o->say((pr)->o->say_arg, __VA_ARGS__);		\
+} while (0)
+
+/* A delta larger than this is not a pattern a peer could predict. */
+#define DELTA_MAX	16
+
+struct probe {
+	const struct behavior_opts *o;
+	struct profile *p;
+	uint64_t slot;			/* earliest start of the next txn */
+	unsigned pace;
+	struct stun_txn_opts first;	/* before the RTT is known */
+	struct stun_txn_opts quick;	/* after */
+};
+
+static void
+probe_init(struct probe *pr, struct profile *p, const struct behavior_opts *o)
+{
+	memset(pr, 0, sizeof(*pr));
+	pr->o = o;
+	pr->p = p;
+	pr->pace = o->pace_ms != 0 ? o->pace_ms : 100;
+	/* Before the RTT is known: RFC 8489 doubling from a short RTO, five
+	 * sends, then a last wait; about 4 s to call UDP blocked. */
+	pr->first.rto_ms = o->first_rto_ms != 0 ? o->first_rto_ms : 200;
+	pr->first.rc = 5;
+	pr->first.rm = 4;
+	pr->first.ti_ms = 3000;
+}
+
+/* Sets the timeouts for tests whose negative answer is the silence. */
+static void
+probe_set_rtt(struct probe *pr, unsigned rtt)
+{
+	pr->quick.rto_ms = 2 * rtt + 40;
+	pr->quick.constant = 1;
+	pr->quick.rc = 6;
+	pr->quick.rm = 2;
+	pr->quick.ti_ms = 4 * rtt + 500;
+}
+
+/* Paces t's first send after the previous new transaction. */
+static void
+probe_pace(struct probe *pr, struct stun_txn *t)
+{
+	uint64_t now = stun_now_ms(), start = pr->slot > now ? pr->slot : now;
+
+	t->opts.delay_ms = (unsigned)(start - now);
+	pr->slot = start + pr->pace;
+}
+
+static int
+udp_open(const struct probe *pr, int family)
+{
+	struct sockaddr_storage ss;
+	int fd;
+
+	if ((fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -1;
+	memset(&ss, 0, sizeof(ss));
+	if (pr->o->bind.ss_family == family)
+		ss = pr->o->bind;
+	ss.ss_family = (sa_family_t)family;
+	addr_set_port((struct sockaddr *)&ss, 0);
+	if (bind(fd, (struct sockaddr *)&ss,
+	    addr_len((struct sockaddr *)&ss)) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static uint16_t
+local_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
+		return 0;
+	return addr_port((struct sockaddr *)&ss);
+}
+
+/* The mapped address a response carries, or NULL. */
+static const struct sockaddr *
+txn_mapped(const struct stun_txn *t)
+{
+	if (t->state != STUN_TXN_DONE ||
+	    (t->resp.type & STUN_CLASS_MASK) != STUN_SUCCESS)
+		return NULL;
+	if (t->resp.has & STUN_HAS_XOR_MAPPED)
+		return (const struct sockaddr *)&t->resp.xor_mapped;
+	if (t->resp.has & STUN_HAS_MAPPED)
+		return (const struct sockaddr *)&t->resp.mapped;
+	return NULL;
+}
+
+static int
+is_local(const struct profile *p, const struct sockaddr *sa)
+{
+	int i;
+
+	for (i = 0; i < p->nlocal; i++)
+		if (addr_host_equal((const struct sockaddr *)&p->local[i], sa))
+			return 1;
+	return 0;
+}
+
+int
+behavior_local_addrs(struct profile *p)
+{
+	struct ifaddrs *ifa, *i;
+
+	if (getifaddrs(&ifa) == -1)
+		return -1;
+	p->nlocal = 0;
+	for (i = ifa; i != NULL && p->nlocal < PROFILE_MAX_LOCAL;
+	    i = i->ifa_next) {
+		if (i->ifa_addr == NULL || (i->ifa_flags & IFF_LOOPBACK))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET6 &&
+		    IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)
+		    i->ifa_addr)->sin6_addr))
+			continue;
+		if (i->ifa_addr->sa_family != AF_INET &&
+		    i->ifa_addr->sa_family != AF_INET6)
+			continue;
+		memcpy(&p->local[p->nlocal++], i->ifa_addr,
+		    addr_len(i->ifa_addr));
+	}
+	freeifaddrs(ifa);
+	return p->nlocal;
+}
+
+/* The allocation delta from ports in the order the NAT gave them. */
+static int
+delta_of(const int *port, int n)
+{
+	int i, d;
+
+	if (n < 2)
+		return PROFILE_DELTA_UNKNOWN;
+	d = port[1] - port[0];
+	for (i = 2; i < n; i++)
+		if (port[i] - port[i - 1] != d)
+			return PROFILE_DELTA_RANDOM;
+	return d > DELTA_MAX || d < -DELTA_MAX ? PROFILE_DELTA_RANDOM : d;
+}
+
+/* Round one: test I against every server from fd.  Returns the index of
+ * the server to run RFC 5780 tests with, or -1 when none answered. */
+static int
+udp_round_one(struct probe *pr, int fd, struct stun_txn *t1)
+{
+	const struct behavior_opts *o = pr->o;
+	struct profile *p = pr->p;
+	char a[ADDR_STRLEN], b[ADDR_STRLEN], c[ADDR_STRLEN];
+	int i, chosen = -1;
+	unsigned rtt = 0;
+
+	for (i = 0; i < o->nserver; i++) {
+		if (stun_txn_binding(&t1[i], fd,
+		    (const struct sockaddr *)&o->server[i], 0, 0,
+		    &pr->first) == -1)
+			return -2;
+		probe_pace(pr, &t1[i]);
+		SAY(pr, "test I: Binding request to %s",
+		    addr_str((const struct sockaddr *)&o->server[i], a));
+	}
+	stun_txn_run(t1, (size_t)o->nserver, 0);
+	p->nserver = o->nserver;
+	for (i = 0; i < o->nserver; i++) {
+		const struct sockaddr *m = txn_mapped(&t1[i]);
+
+		p->server[i].addr = o->server[i];
+		p->server[i].rtt_ms = -1;
+		if (m == NULL) {
+			SAY(pr, "test I: no answer from %s",
+			    addr_str((const struct sockaddr *)&o->server[i], a));
+			continue;
+		}
+		/* Karn: an RTT across a retransmission is ambiguous. */
+		p->server[i].rtt_ms = (int)t1[i].rtt_ms;
+		if (t1[i].sent == 1 && (rtt == 0 || t1[i].rtt_ms < rtt))
+			rtt = (unsigned)t1[i].rtt_ms;
+		if (t1[i].resp.has & STUN_HAS_OTHER_ADDRESS)
+			p->server[i].other = t1[i].resp.other_address;
+		else if (t1[i].resp.has & STUN_HAS_CHANGED_ADDRESS)
+			p->server[i].other = t1[i].resp.changed_address;
+		SAY(pr, "test I: %s says mapped %s, other address %s, %d ms",
+		    addr_str((const struct sockaddr *)&o->server[i], a),
+		    addr_str(m, b), p->server[i].other.ss_family ?
+		    addr_str((struct sockaddr *)&p->server[i].other, c) : "none",
+		    p->server[i].rtt_ms);
+		if (chosen == -1 || (p->server[chosen].other.ss_family == 0 &&
+		    p->server[i].other.ss_family != 0))
+			chosen = i;
+	}
+	if (chosen >= 0)
+		probe_set_rtt(pr, rtt != 0 ? rtt :
+		    (unsigned)p->server[chosen].rtt_ms);
+	return chosen;
+}
+
+/* Mapping from plain servers: the answers of test I compared. */
+static void
+udp_plain_mapping(struct probe *pr, const struct stun_txn *t1, int chosen)
+{
+	const struct sockaddr *m0 = txn_mapped(&t1[chosen]), *m;
+	struct profile *p = pr->p;
+	int i, same_host_differs = 0, differs = 0;
+
+	for (i = 0; i < pr->o->nserver; i++) {
+		if (i == chosen || (m = txn_mapped(&t1[i])) == NULL)
+			continue;
+		if (addr_equal(m, m0))
+			continue;
+		differs = 1;
+		same_host_differs |= addr_host_equal(
+		    (const struct sockaddr *)&pr->o->server[i],
+		    (const struct sockaddr *)&pr->o->server[chosen]);
+	}
+	for (i = 0; i < pr->o->nserver; i++)
+		if (i != chosen && txn_mapped(&t1[i]) != NULL)
+			break;
+	if (i == pr->o->nserver) {
+		SAY(pr, "mapping: one answering server without OTHER-ADDRESS "
+		    "cannot tell");
+		return;
+	}
+	/* Different servers saw different mappings: not endpoint-
+	 * independent.  Only two ports of one address tell APD from AD. */
+	if (!differs)
+		p->udp.mapping = PROFILE_EI;
+	else if (same_host_differs)
+		p->udp.mapping = PROFILE_APD;
+	SAY(pr, "mapping: plain servers saw %s mappings",
+	    differs ? "different" : "the same");
+	if (differs)
+		p->udp.nat = PROFILE_NAT_SYMMETRIC;
+}
+
+/*
+ * The binding lifetime test (RFC 5780 §4.6), all waits at once: socket X_i
+ * makes a mapping; W_i seconds later a fresh socket asks the server to
+ * answer to X_i's public port (RESPONSE-PORT), which reaches X_i only if
+ * the mapping still lives.  The lifetime is the longest wait that it and
+ * every shorter wait survived; 0 when even the shortest failed.
+ */
+static int
+behavior_lifetime(struct probe *pr, const struct sockaddr_storage *server)
+{
+	struct stun_txn t[16];
+	int fd[16], wait[8], nw = 0, i, family = server->ss_family;
+	const struct sockaddr *m;
+	int ok = 1;
+
+	for (i = 10; i <= pr->o->lifetime_max_s && nw < 8; i *= 2)
+		wait[nw++] = i;
+	if (nw == 0)
+		wait[nw++] = pr->o->lifetime_max_s;
+	memset(t, 0, sizeof(t));
+	for (i = 0; i < 2 * nw; i++)
+		fd[i] = -1;
+	for (i = 0; i < nw; i++) {
+		if ((fd[i] = udp_open(pr, family)) == -1 ||
+		    (fd[nw + i] = udp_open(pr, family)) == -1)
+			goto fail;
+		stun_txn_binding(&t[i], fd[i], (const struct sockaddr *)server,
+		    0, 0, &pr->quick);
+		probe_pace(pr, &t[i]);
+	}
+	SAY(pr, "binding lifetime: %d mappings made, checked after 10 s "
+	    "and doubling up to %d s", nw, wait[nw - 1]);
+	stun_txn_run(t, (size_t)nw, 0);
+	for (i = 0; i < nw; i++) {
+		if ((m = txn_mapped(&t[i])) == NULL)
+			continue;
+		stun_txn_binding(&t[nw + i], fd[nw + i],
+		    (const struct sockaddr *)server, 0, addr_port(m),
+		    &pr->quick);
+		t[nw + i].opts.delay_ms = (unsigned)wait[i] * 1000;
+		t[nw + i].any_fd = 1;
+	}
+	stun_txn_run(t, (size_t)(2 * nw), 0);
+	pr->p->udp.lifetime_s = 0;
+	for (i = 0; i < nw && ok; i++) {
+		ok = t[nw + i].state == STUN_TXN_DONE &&
+		    t[nw + i].rx_fd == fd[i];
+		SAY(pr, "binding lifetime: after %d s the mapping %s", wait[i],
+		    ok ? "still lived" : "was gone");
+		if (ok)
+			pr->p->udp.lifetime_s = wait[i];
+	}
+	for (i = 0; i < 2 * nw; i++)
+		close(fd[i]);
+	return 0;
+fail:
+	for (i = 0; i < 2 * nw; i++)
+		if (fd[i] != -1)
+			close(fd[i]);
+	return -1;
+}
+
+int
+behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
+{
+	struct probe pr;
+	struct stun_txn t1[PROFILE_MAX_SERVERS], t[6];
+	struct sockaddr_storage alt, srv;
+	const struct sockaddr *m1, *m2, *m3;
+	char a[ADDR_STRLEN];
+	int fa = -1, ff = -1, fh = -1, chosen, family, rc = -1, n, ports[4];
+	enum { T2, F2, F3, H, T3, T4 };
+
+	probe_init(&pr, p, o);
+	if (o->nserver < 1 || o->nserver > PROFILE_MAX_SERVERS) {
+		errno = EINVAL;
+		return -1;
+	}
+	family = o->server[0].ss_family;
+	if ((fa = udp_open(&pr, family)) == -1 ||
+	    (ff = udp_open(&pr, family)) == -1 ||
+	    (fh = udp_open(&pr, family)) == -1)
+		goto out;
+	p->udp.probed = 1;
+	if ((chosen = udp_round_one(&pr, fa, t1)) == -2)
+		goto out;
+	rc = 0;
+	if (chosen == -1) {
+		SAY(&pr, "no server answered over UDP: UDP is blocked");
+		p->udp.nat = PROFILE_NAT_UDP_BLOCKED;
+		goto out;
+	}
+	m1 = txn_mapped(&t1[chosen]);
+	memcpy(&p->udp.public, m1, addr_len(m1));
+	p->udp.preserve = addr_port(m1) == local_port(fa) ? PROFILE_YES :
+	    PROFILE_NO;
+	srv = o->server[chosen];
+
+	/* Round two: mapping test II, filtering tests II and III on a fresh
+	 * port, and hairpinning, all at once. */
+	memset(t, 0, sizeof(t));
+	n = 0;
+	if (p->server[chosen].other.ss_family != 0) {
+		alt = p->server[chosen].other;
+		addr_set_port((struct sockaddr *)&alt,
+		    addr_port((struct sockaddr *)&srv));
+		stun_txn_binding(&t[T2], fa, (struct sockaddr *)&alt, 0, 0,
+		    &pr.quick);
+		stun_txn_binding(&t[F2], ff, (struct sockaddr *)&srv,
+		    STUN_CHANGE_IP | STUN_CHANGE_PORT, 0, &pr.quick);
+		stun_txn_binding(&t[F3], ff, (struct sockaddr *)&srv,
+		    STUN_CHANGE_PORT, 0, &pr.quick);
+		probe_pace(&pr, &t[T2]);
+		probe_pace(&pr, &t[F2]);
+		probe_pace(&pr, &t[F3]);
+		SAY(&pr, "mapping test II to %s; filtering tests II and III "
+		    "from a fresh port", addr_str((struct sockaddr *)&alt, a));
+	} else {
+		SAY(&pr, "no server gave OTHER-ADDRESS: filtering unknown");
+		udp_plain_mapping(&pr, t1, chosen);
+	}
+	stun_txn_binding(&t[H], fh, m1, 0, 0, &pr.quick);
+	probe_pace(&pr, &t[H]);
+	SAY(&pr, "hairpinning: request to our own public address %s",
+	    addr_str(m1, a));
+	/* The transactions not set up above are IDLE and ignored. */
+	stun_txn_run(t, H + 1, 0);
+
+	p->udp.hairpin = t[H].state == STUN_TXN_DONE && t[H].rx_fd == fa ?
+	    PROFILE_YES : PROFILE_NO;
+	SAY(&pr, "hairpinning: %s", p->udp.hairpin == PROFILE_YES ?
+	    "our request came back to us" : "nothing came back");
+	if (t[T2].state != STUN_TXN_IDLE) {
+		if (t[F2].state == STUN_TXN_DONE)
+			p->udp.filtering = PROFILE_EI;
+		else if (t[F3].state == STUN_TXN_DONE)
+			p->udp.filtering = PROFILE_AD;
+		else
+			p->udp.filtering = PROFILE_APD;
+		SAY(&pr, "filtering: answer from the other address and port "
+		    "%s, from the other port %s", t[F2].state ==
+		    STUN_TXN_DONE ? "arrived" : "did not arrive",
+		    t[F3].state == STUN_TXN_DONE ? "arrived" : "did not arrive");
+		if ((m2 = txn_mapped(&t[T2])) == NULL)
+			SAY(&pr, "mapping test II: no answer");
+		else if (addr_equal(m1, m2)) {
+			p->udp.mapping = PROFILE_EI;
+			p->udp.delta = 0;
+			SAY(&pr, "mapping test II: same mapping %s",
+			    addr_str(m2, a));
+		} else {
+			/* Round three: test III, and one more new
+			 * destination for the allocation delta. */
+			SAY(&pr, "mapping test II: new mapping %s; test III "
+			    "to the other port", addr_str(m2, a));
+			alt = p->server[chosen].other;
+			stun_txn_binding(&t[T3], fa, (struct sockaddr *)&alt,
+			    0, 0, &pr.quick);
+			addr_set_port((struct sockaddr *)&srv, addr_port(
+			    (struct sockaddr *)&alt));
+			stun_txn_binding(&t[T4], fa, (struct sockaddr *)&srv,
+			    0, 0, &pr.quick);
+			probe_pace(&pr, &t[T3]);
+			probe_pace(&pr, &t[T4]);
+			stun_txn_run(&t[T3], 2, 0);
+			m3 = txn_mapped(&t[T3]);
+			ports[0] = addr_port(m1);
+			ports[1] = addr_port(m2);
+			if (m3 == NULL)
+				SAY(&pr, "mapping test III: no answer");
+			else if (addr_equal(m2, m3)) {
+				p->udp.mapping = PROFILE_AD;
+				p->udp.delta = delta_of(ports, 2);
+			} else {
+				p->udp.mapping = PROFILE_APD;
+				ports[2] = addr_port(m3);
+				n = 3;
+				if (txn_mapped(&t[T4]) != NULL)
+					ports[n++] = addr_port(txn_mapped(&t[T4]));
+				p->udp.delta = delta_of(ports, n);
+			}
+			if (m3 != NULL)
+				SAY(&pr, "mapping test III: %s mapping %s",
+				    addr_equal(m2, m3) ? "same" : "new",
+				    addr_str(m3, a));
+		}
+	}
+	if (is_local(p, m1))
+		p->udp.nat = PROFILE_NAT_OPEN;
+	else if (p->udp.nat == PROFILE_NAT_UNKNOWN)
+		p->udp.nat = profile_classify(p->udp.mapping, p->udp.filtering,
+		    0);
+out:
+	if (rc == -1) {
+		int e = errno;
+
+		SAY(&pr, "UDP tests failed: %s", strerror(e));
+		errno = e;
+	}
+	if (fa != -1)
+		close(fa);
+	if (ff != -1)
+		close(ff);
+	if (fh != -1)
+		close(fh);
+	if (rc == 0 && o->lifetime_max_s > 0 &&
+	    p->udp.nat != PROFILE_NAT_UDP_BLOCKED)
+		rc = behavior_lifetime(&pr, &o->server[chosen]);
+	return rc;
+}
+
+/* Connects from local port lport (0: any) to dst within timeout_ms.
+ * Returns the socket, or -1 with errno. */
+static int
+tcp_connect(const struct probe *pr, const struct sockaddr *dst,
+    uint16_t lport, unsigned timeout_ms)
+{
+	struct sockaddr_storage ss;
+	struct pollfd pfd;
+	socklen_t sl = sizeof(int);
+	int fd, on = 1, e = 0;
+
+	if ((fd = socket(dst->sa_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	memset(&ss, 0, sizeof(ss));
+	if (pr->o->bind.ss_family == dst->sa_family)
+		ss = pr->o->bind;
+	ss.ss_family = dst->sa_family;
+	addr_set_port((struct sockaddr *)&ss, lport);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+	if (bind(fd, (struct sockaddr *)&ss,
+	    addr_len((struct sockaddr *)&ss)) == -1)
+		goto fail;
+	if (connect(fd, dst, addr_len(dst)) == -1 && errno != EINPROGRESS)
+		goto fail;
+	pfd.fd = fd;
+	pfd.events = POLLOUT;
+	if (poll(&pfd, 1, (int)timeout_ms) != 1) {
+		errno = ETIMEDOUT;
+		goto fail;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) == -1 || e != 0) {
+		errno = e != 0 ? e : errno;
+		goto fail;
+	}
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* One Binding transaction over a new connection from lport; returns the
+ * connected socket (for the caller to close) or -1. */
+static int
+tcp_binding(struct probe *pr, struct stun_txn *t, const struct sockaddr *dst,
+    uint16_t lport, const struct stun_txn_opts *opts)
+{
+	char a[ADDR_STRLEN];
+	int fd;
+
+	memset(t, 0, sizeof(*t));
+	if ((fd = tcp_connect(pr, dst, lport, opts->ti_ms)) == -1) {
+		SAY(pr, "tcp: connect to %s: %s", addr_str(dst, a),
+		    strerror(errno));
+		return -1;
+	}
+	if (stun_txn_binding(t, fd, dst, 0, 0, opts) == -1) {
+		close(fd);
+		return -1;
+	}
+	stun_txn_run(t, 1, 0);
+	return fd;
+}
+
+int
+behavior_probe_tcp(struct profile *p, const struct behavior_opts *o)
+{
+	struct probe pr;
+	struct stun_txn t1, t2, t3;
+	struct sockaddr_storage alt;
+	const struct sockaddr *m1 = NULL, *m2, *m3;
+	char a[ADDR_STRLEN];
+	int fd[3] = { -1, -1, -1 }, i;
+	uint16_t lport;
+
+	probe_init(&pr, p, o);
+	p->tcp.probed = 1;
+	for (i = 0; i < o->nserver && m1 == NULL; i++) {
+		if (fd[0] != -1)
+			close(fd[0]);
+		fd[0] = tcp_binding(&pr, &t1,
+		    (const struct sockaddr *)&o->server[i], 0, &pr.first);
+		m1 = txn_mapped(&t1);
+	}
+	if (m1 == NULL) {
+		SAY(&pr, "tcp: no server answered");
+		goto out;
+	}
+	memcpy(&p->tcp.public, m1, addr_len(m1));
+	lport = local_port(fd[0]);
+	p->tcp.preserve = addr_port(m1) == lport ? PROFILE_YES : PROFILE_NO;
+	probe_set_rtt(&pr, (unsigned)t1.rtt_ms);
+	SAY(&pr, "tcp test I: mapped %s", addr_str(m1, a));
+	if (t1.resp.has & STUN_HAS_OTHER_ADDRESS) {
+		alt = t1.resp.other_address;
+		addr_set_port((struct sockaddr *)&alt,
+		    addr_port((const struct sockaddr *)&o->server[i - 1]));
+		fd[1] = tcp_binding(&pr, &t2, (struct sockaddr *)&alt, lport,
+		    &pr.quick);
+		if ((m2 = txn_mapped(&t2)) != NULL && addr_equal(m1, m2)) {
+			p->tcp.mapping = PROFILE_EI;
+			p->tcp.delta = 0;
+		} else if (m2 != NULL) {
+			fd[2] = tcp_binding(&pr, &t3,
+			    (struct sockaddr *)&t1.resp.other_address, lport,
+			    &pr.quick);
+			if ((m3 = txn_mapped(&t3)) != NULL)
+				p->tcp.mapping = addr_equal(m2, m3) ?
+				    PROFILE_AD : PROFILE_APD;
+		}
+		SAY(&pr, "tcp mapping: %s",
+		    profile_behavior_str(p->tcp.mapping));
+	}
+	if (is_local(p, m1))
+		p->tcp.nat = PROFILE_NAT_OPEN;
+	else
+		p->tcp.nat = profile_classify(p->tcp.mapping, PROFILE_UNKNOWN,
+		    0);
+out:
+	for (i = 0; i < 3; i++)
+		if (fd[i] != -1)
+			close(fd[i]);
+	return 0;
+}

@@ -1,0 +1,50 @@
+/*
+ * behavior.h: NAT behaviour discovery (RFC 5780 §4) over UDP and TCP,
+ * against RFC 5780 servers (OTHER-ADDRESS) or, with less to say, against
+ * plain RFC 8489 servers.  Fills a profile (profile.h).
+ */
+#ifndef NATKIT_BEHAVIOR_H
+#define NATKIT_BEHAVIOR_H
+
+#include <sys/socket.h>
+
+#include "profile.h"
+
+/* Something to tell a person who asked for -v; fmt has no newline. */
+typedef void behavior_say_fn(void *arg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+struct behavior_opts {
+	struct sockaddr_storage server[PROFILE_MAX_SERVERS];
+	int nserver;
+	struct sockaddr_storage bind;	/* local address; family 0: any */
+	unsigned pace_ms;		/* between new transactions; 0: 100 */
+	unsigned first_rto_ms;		/* before an RTT is known; 0: 200 */
+	int lifetime_max_s;		/* binding-lifetime test up to this;
+					   0: not run */
+	behavior_say_fn *say;		/* may be NULL */
+	void *say_arg;
+};
+
+/*
+ * Runs the UDP tests: mapping (§4.3), filtering on a fresh port (§4.4),
+ * hairpinning (§4.5), port preservation, allocation delta, RTT per
+ * server, and the binding lifetime (§4.6) when asked.  A verdict the
+ * answers do not support stays unknown.  Returns 0 (UDP blocked is a
+ * result: p->udp.nat is PROFILE_NAT_UDP_BLOCKED), or -1 with errno for a
+ * local failure (sockets).
+ */
+int behavior_probe_udp(struct profile *p, const struct behavior_opts *o);
+
+/*
+ * Runs the mapping test over TCP from one local port (filtering cannot be
+ * tested over TCP).  Returns 0, with p->tcp.nat PROFILE_NAT_UNKNOWN and
+ * public unset when no server accepted a connection, or -1 with errno.
+ */
+int behavior_probe_tcp(struct profile *p, const struct behavior_opts *o);
+
+/* Fills p->local with this host's non-loopback addresses.  Returns the
+ * number found, or -1 with errno. */
+int behavior_local_addrs(struct profile *p);
+
+#endif

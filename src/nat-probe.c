@@ -1,0 +1,200 @@
+/*
+ * nat-probe: classify the NAT this host is behind (RFC 5780), find gateway
+ * port-mapping protocols, and print the profile as one record.
+ */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+
+#include "addr.h"
+#include "behavior.h"
+#include "profile.h"
+#include "record.h"
+#include "version.h"
+
+#define STUN_PORT	3478
+
+static const char usage_line[] =
+    "usage: nat-probe [-46hjqrTVv] [-b address] [-L seconds] "
+    "-s host[:port] ...\n";
+
+static int verbose;
+
+static void __attribute__((noreturn))
+usage(int code)
+{
+	fputs(usage_line, code == 0 ? stdout : stderr);
+	exit(code);
+}
+
+static void __attribute__((format(printf, 2, 3)))
+say(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)arg;
+	if (verbose == 0)
+		return;
+	fputs("nat-probe: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* The readable report for a person at a terminal. */
+static void
+report(const struct profile *p)
+{
+	const struct profile_transport *u = &p->udp, *t = &p->tcp;
+	char a[ADDR_STRLEN];
+	int i;
+
+	printf("NAT:          %s\n", profile_nat_str(u->nat));
+	if (u->nat != PROFILE_NAT_UDP_BLOCKED) {
+		printf("public:       %s\n", u->public.ss_family ?
+		    addr_str((const struct sockaddr *)&u->public, a) : "-");
+		printf("mapping:      %s\n", profile_behavior_str(u->mapping));
+		printf("filtering:    %s\n",
+		    profile_behavior_str(u->filtering));
+		printf("hairpinning:  %s\n", profile_tri_str(u->hairpin));
+		printf("port kept:    %s\n", profile_tri_str(u->preserve));
+		if (u->delta == PROFILE_DELTA_RANDOM)
+			printf("next port:    random\n");
+		else if (u->delta != PROFILE_DELTA_UNKNOWN)
+			printf("next port:    %+d\n", u->delta);
+		if (u->lifetime_s >= 0)
+			printf("lifetime:     at least %d s\n", u->lifetime_s);
+	}
+	if (t->probed)
+		printf("tcp:          %s, public %s, mapping %s\n",
+		    profile_nat_str(t->nat), t->public.ss_family ?
+		    addr_str((const struct sockaddr *)&t->public, a) : "-",
+		    profile_behavior_str(t->mapping));
+	for (i = 0; i < p->nserver; i++) {
+		printf("server:       %s ",
+		    addr_str((const struct sockaddr *)&p->server[i].addr, a));
+		if (p->server[i].rtt_ms < 0)
+			printf("no answer\n");
+		else
+			printf("%d ms%s\n", p->server[i].rtt_ms,
+			    p->server[i].other.ss_family ? ", RFC 5780" : "");
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "records", no_argument, NULL, 'r' },
+		{ "tcp", no_argument, NULL, 'T' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct behavior_opts o;
+	struct profile p;
+	struct record r;
+	const char *line;
+	char *end;
+	int ch, json = 0, records = 0, tcp = 0, family = AF_UNSPEC;
+	long l;
+
+	memset(&o, 0, sizeof(o));
+	while ((ch = getopt_long(argc, argv, "46b:hjL:qrs:TVv", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case '4':
+			family = AF_INET;
+			break;
+		case '6':
+			family = AF_INET6;
+			break;
+		case 'b':
+			if (addr_parse(&o.bind, optarg, 0, 1) == -1)
+				errx(EX_USAGE, "local address %s: not a numeric "
+				    "address", optarg);
+			break;
+		case 'h':
+			usage(0);
+		case 'j':
+			json = 1;
+			break;
+		case 'L':
+			errno = 0;
+			l = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || l < 1 || l > 3600)
+				errx(EX_USAGE, "lifetime %s: not 1 to 3600 "
+				    "seconds", optarg);
+			o.lifetime_max_s = (int)l;
+			break;
+		case 'q':
+			verbose = 0;
+			break;
+		case 'r':
+			records = 1;
+			break;
+		case 's':
+			if (o.nserver == PROFILE_MAX_SERVERS)
+				errx(EX_USAGE, "at most %d servers",
+				    PROFILE_MAX_SERVERS);
+			break;
+		case 'T':
+			tcp = 1;
+			break;
+		case 'V':
+			printf("nat-probe %s\n", NATKIT_VERSION);
+			return 0;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage(EX_USAGE);
+		}
+		if (ch == 's') {
+			if (addr_resolve(&o.server[o.nserver], optarg,
+			    STUN_PORT, family) == -1)
+				errx(errno == EINVAL ? EX_USAGE : EX_NOHOST,
+				    "server %s: %s", optarg, errno == EINVAL ?
+				    "not host[:port]" : "unknown host");
+			o.nserver++;
+		}
+	}
+	if (optind != argc)
+		usage(EX_USAGE);
+	if (o.nserver == 0)
+		errx(EX_USAGE, "no server: give at least one -s host[:port]");
+	for (ch = 1; ch < o.nserver; ch++)
+		if (o.server[ch].ss_family != o.server[0].ss_family)
+			errx(EX_USAGE, "servers %d and 1 are of different "
+			    "address families", ch + 1);
+	o.say = say;
+
+	profile_init(&p);
+	if (behavior_local_addrs(&p) == -1)
+		warn("local addresses");
+	if (behavior_probe_udp(&p, &o) == -1)
+		err(EX_OSERR, "udp tests");
+	if (tcp && behavior_probe_tcp(&p, &o) == -1)
+		err(EX_OSERR, "tcp tests");
+
+	switch (record_mode_pick(json, records)) {
+	case RECORD_REPORT:
+		report(&p);
+		break;
+	default:
+		profile_write(&p, &r, json);
+		if ((line = record_end(&r)) == NULL)
+			err(EX_SOFTWARE, "profile record");
+		fputs(line, stdout);
+	}
+	if (fflush(stdout) == EOF)
+		err(EX_IOERR, "stdout");
+	return p.udp.nat == PROFILE_NAT_UDP_BLOCKED ? 1 : 0;
+}
