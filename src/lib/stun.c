@@ -378,7 +378,9 @@ stun_msg_decode(struct stun_msg *m, const void *buf, size_t len)
 	const uint8_t *p = buf;
 	size_t off, end, n, padded;
 	uint16_t type;
-	int after_integrity = 0;
+	/* 0: before MESSAGE-INTEGRITY; 1: after it; 2: after
+	 * MESSAGE-INTEGRITY-SHA256; 3: after FINGERPRINT. */
+	int stage = 0;
 
 	if (m == NULL) {
 		errno = EINVAL;
@@ -412,27 +414,29 @@ stun_msg_decode(struct stun_msg *m, const void *buf, size_t len)
 		padded = (n + 3) & ~(size_t)3;
 		if (padded > end - off - 4)
 			goto bad;
+		/* §14.7: FINGERPRINT is the last attribute; anything
+		 * after it is ignored, though it must still be framed. */
+		if (stage == 3)
+			continue;
 		if (type == STUN_ATTR_FINGERPRINT) {
 			if (check_fingerprint(p, off, p + off + 4, n) == -1)
 				goto bad;
 			m->has |= STUN_HAS_FINGERPRINT;
-			/* §14.7: the last attribute; anything after it is
-			 * ignored, though it must still be well framed. */
-			after_integrity = 2;
+			stage = 3;
 			continue;
 		}
 		/* §14.5: "agents MUST ignore all other attributes that
 		 * follow MESSAGE-INTEGRITY", except MESSAGE-INTEGRITY-SHA256
 		 * and FINGERPRINT; §14.6 likewise for the SHA256 one. */
-		if (after_integrity == 2 || (after_integrity == 1 &&
+		if (stage == 2 || (stage == 1 &&
 		    type != STUN_ATTR_MESSAGE_INTEGRITY_SHA256))
 			continue;
 		if (dec_attr(m, type, p + off + 4, n) == -1)
 			goto bad;
 		if (type == STUN_ATTR_MESSAGE_INTEGRITY)
-			after_integrity = 1;
+			stage = 1;
 		else if (type == STUN_ATTR_MESSAGE_INTEGRITY_SHA256)
-			after_integrity = 2;
+			stage = 2;
 	}
 	return 0;
 bad:

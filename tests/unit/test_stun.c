@@ -239,6 +239,16 @@ test_fingerprint_encoding(void **state)
 	    stun_crc32(copy, 32) ^ 0x5354554eu);
 	assert_int_equal(stun_msg_decode(&m, buf, (size_t)n), 0);
 	assert_int_equal(m.has, STUN_HAS_SOFTWARE | STUN_HAS_FINGERPRINT);
+	/* The decoder ignores what follows FINGERPRINT, a second one
+	 * included, as long as it is framed. */
+	memcpy(copy + n, "\x80\x28\x00\x04\0\0\0\0\x00\x01\x00\x00", 12);
+	copy[3] += 12;
+	assert_int_equal(stun_msg_decode(&m, copy, (size_t)n + 12), 0);
+	assert_int_equal(m.has, STUN_HAS_SOFTWARE | STUN_HAS_FINGERPRINT);
+	assert_int_equal(m.length, 20 + 12);
+	copy[n + 11] = 4;	/* the last attribute past the end */
+	assert_int_equal(stun_msg_decode(&m, copy, (size_t)n + 12), -1);
+	assert_int_equal(errno, EBADMSG);
 	/* Nothing may follow FINGERPRINT. */
 	assert_int_equal(stun_enc_software(&e, "x"), -1);
 	assert_int_equal(errno, EINVAL);
