@@ -24,7 +24,7 @@
  * attributes of an IPv6 endpoint, SOFTWARE and FINGERPRINT, or the
  * largest error answer.  Without PADDING no answer is ever longer.
  */
-#define REFLECT_ANSWER_MAX	240
+#define REFLECT_ANSWER_MAX	160
 
 /* What became of a request; the socket loops count these. */
 enum reflect_verdict {
