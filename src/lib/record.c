@@ -216,7 +216,9 @@ record_parse_json(struct record_in *in, const char *line)
 	const char *v;
 	int rc = 0;
 
-	if ((root = cJSON_Parse(line)) == NULL || !cJSON_IsObject(root)) {
+	/* Nothing may follow the object on its line. */
+	if ((root = cJSON_ParseWithOpts(line, NULL, 1)) == NULL ||
+	    !cJSON_IsObject(root)) {
 		cJSON_Delete(root);
 		return record_fail(in, "not a JSON object");
 	}
@@ -263,15 +265,17 @@ record_parse(struct record_in *in, const char *line)
 		return record_fail(in, "line too long");
 	while (*line == ' ' || *line == '\t')
 		line++, len--;
+	memcpy(in->buf, line, len);
+	in->buf[len] = '\0';
 	if (*line == '{') {
-		if (record_parse_json(in, line) == -1)
+		char copy[RECORD_MAX];
+
+		/* The flattened pairs are written over in->buf. */
+		memcpy(copy, in->buf, len + 1);
+		if (record_parse_json(in, copy) == -1)
 			return -1;
-	} else {
-		memcpy(in->buf, line, len);
-		in->buf[len] = '\0';
-		if (record_parse_kv(in) == -1)
-			return -1;
-	}
+	} else if (record_parse_kv(in) == -1)
+		return -1;
 	if ((t = record_get(in, "type")) == NULL || strcmp(t, "-") == 0)
 		return record_fail(in, "no type field");
 	return 0;
