@@ -18,7 +18,7 @@
 #include "server.h"
 #include "stun.h"
 
-#define TCP_INBUF	(STUN_MAX_MSG + 4)	/* one whole request */
+#define TCP_INBUF	4096			/* one whole request */
 #define TCP_OUTBUF	(2 * STUN_MAX_MSG)
 #define TCP_EVENTS	64
 #define TCP_LISTENER	(1ull << 32)		/* epoll data tag */

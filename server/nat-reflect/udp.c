@@ -17,9 +17,9 @@
 #include "stun.h"
 
 #define UDP_BATCH	64
-/* Larger than any answer so that a datagram too long for a request
- * shows as MSG_TRUNC rather than as a shorter, malformed one. */
-#define UDP_RXBUF	(STUN_MAX_MSG + 4)
+/* Room for a request padded to a 1500-byte MTU (RFC 5780 §7.6) and
+ * more; a longer datagram shows as MSG_TRUNC, counted as oversized. */
+#define UDP_RXBUF	4096
 
 struct udp_batch {
 	struct mmsghdr rx[UDP_BATCH];
