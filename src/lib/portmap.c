@@ -228,7 +228,11 @@ portmap_pcp_decode(struct portmap_pcp_msg *m, const uint8_t *buf, size_t len)
 		goto bad;
 	m->lifetime = get32(buf + 4);
 	m->epoch = get32(buf + 8);
+	m->len = (uint16_t)len;
 	if (m->opcode == PORTMAP_PCP_MAP) {
+		/* An error answer may come without the MAP data. */
+		if (len < PORTMAP_PCP_MAP_LEN && m->result != 0)
+			return 0;
 		if (len < PORTMAP_PCP_MAP_LEN)
 			goto bad;
 		memcpy(m->nonce, buf + 24, 12);
@@ -415,7 +419,7 @@ pcp_job_readable(struct job *j)
 		j->done = 1;
 		return;
 	}
-	if (r.opcode == PORTMAP_PCP_MAP &&
+	if (r.opcode == PORTMAP_PCP_MAP && r.len >= PORTMAP_PCP_MAP_LEN &&
 	    (memcmp(r.nonce, p->req.nonce, 12) != 0 ||
 	    r.protocol != p->req.protocol ||
 	    r.internal_port != p->req.internal_port))

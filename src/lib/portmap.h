@@ -107,6 +107,7 @@ struct portmap_pcp_msg {
 	uint8_t result;			/* responses */
 	uint32_t lifetime;		/* requested or granted, seconds */
 	uint32_t epoch;			/* responses */
+	uint16_t len;			/* responses: bytes decoded */
 	struct in6_addr client;		/* requests: our address, IPv4-mapped */
 	uint8_t nonce[12];		/* MAP */
 	uint8_t protocol;		/* MAP: IPPROTO_UDP, IPPROTO_TCP */
@@ -122,7 +123,8 @@ ssize_t portmap_pcp_encode(uint8_t *buf, size_t size,
 
 /*
  * Reads a response into m.  A NAT-PMP server's "unsupported version"
- * answer (version 0, result 1, RFC 6887 §9) is accepted with version 0.
+ * answer (version 0, result 1, RFC 6887 §9) is accepted with version 0,
+ * and so is an error answer to MAP without the MAP data (len tells).
  * Returns 0, or -1 with EBADMSG when it is short, not a response, not a
  * multiple of 4 bytes, or longer than 1100 bytes.
  */
