@@ -95,7 +95,9 @@ sock_open(int type, const struct sockaddr_storage *ss, int reuseport)
 {
 	int fd, on = 1, saved;
 
-	if ((fd = socket(ss->ss_family, type | SOCK_CLOEXEC, 0)) == -1)
+	/* Listeners do not block: the TCP thread accepts until EAGAIN. */
+	if ((fd = socket(ss->ss_family, type | SOCK_CLOEXEC |
+	    (type == SOCK_STREAM ? SOCK_NONBLOCK : 0), 0)) == -1)
 		return -1;
 	if (type == SOCK_STREAM)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));

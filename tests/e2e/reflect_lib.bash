@@ -8,8 +8,15 @@ NR_PID=
 log=$tmp/nat-reflect.log
 
 reflect_cleanup() {
+	local i
 	if [ -n "$NR_PID" ]; then
 		kill "$NR_PID" 2>/dev/null
+		# Bounded: a server that ignores SIGTERM is killed after 5 s.
+		for i in $(seq 50); do
+			kill -0 "$NR_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$NR_PID" 2>/dev/null
 		wait "$NR_PID" 2>/dev/null
 	fi
 	rm -rf "$tmp"
