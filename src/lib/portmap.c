@@ -125,18 +125,38 @@ portmap_route_parse(const char *text, struct sockaddr_storage *gw)
 int
 portmap_gateway(struct sockaddr_storage *gw)
 {
-	char buf[8192];
-	size_t n;
+	char *buf = NULL, *nb;
+	size_t len = 0, size = 0, n;
+	int r, e;
 	FILE *fp;
 
 	if ((fp = fopen("/proc/net/route", "re")) == NULL) {
 		errno = ENETUNREACH;
 		return -1;
 	}
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	/* XXX A routing table over 4 MiB is not read to its end. */
+	do {
+		if (size - len < 4096) {
+			if (size >= 4 << 20 ||
+			    (nb = realloc(buf, size + 16384)) == NULL)
+				break;
+			buf = nb;
+			size += 16384;
+		}
+		n = fread(buf + len, 1, size - len - 1, fp);
+		len += n;
+	} while (n > 0);
 	fclose(fp);
-	buf[n] = '\0';
-	return portmap_route_parse(buf, gw);
+	if (buf == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	buf[len] = '\0';
+	r = portmap_route_parse(buf, gw);
+	e = errno;
+	free(buf);
+	errno = e;
+	return r;
 }
 
 /* PCP codec (RFC 6887 §7.1, §7.2, §11.1). */
@@ -615,9 +635,11 @@ natpmp_job_init(struct natpmp_job *p, const struct sockaddr_storage *gw,
 	p->error = error;
 	p->step = step;
 	p->start = now_ms();
+	errno = 0;
 	if (initnatpmp(&p->np, 1,
 	    ((const struct sockaddr_in *)gw)->sin_addr.s_addr) < 0) {
-		errno = EMFILE;
+		if (errno == 0)
+			errno = EIO;
 		return -1;
 	}
 	p->j.fd = p->np.s;
@@ -916,19 +938,25 @@ portmap_discover(struct portmap_found *f, unsigned timeout_ms)
 	return count;
 }
 
+/* The internal port of m, host order. */
+static uint16_t
+iport_of(const struct portmap_mapping *m)
+{
+	return ntohs(((const struct sockaddr_in *)&m->internal)->sin_port);
+}
+
+/* UPnP AddPortMapping through m->igd, found by SSDP first if empty. */
 static int
-add_upnp(const struct portmap_found *f, int udp, uint16_t iport,
-    uint16_t eport, unsigned lifetime_s, unsigned timeout_ms,
-    struct portmap_mapping *m)
+map_upnp(struct portmap_mapping *m, uint16_t eport, unsigned lifetime_s,
+    unsigned timeout_ms)
 {
 	char ie[8], ee[8], life[16], got[8] = "";
-	const char *proto = udp ? "UDP" : "TCP";
+	const char *proto = m->udp ? "UDP" : "TCP";
+	uint16_t iport = iport_of(m);
 	struct in_addr lan;
 	int r;
 
-	if (f != NULL && f->igd.control_url[0] != '\0')
-		m->igd = f->igd;
-	else {
+	if (m->igd.control_url[0] == '\0') {
 		struct ssdp_job sj;
 		struct job *j = &sj.j;
 
@@ -974,20 +1002,22 @@ add_upnp(const struct portmap_found *f, int udp, uint16_t iport,
 	return 0;
 }
 
+/* NAT-PMP: a mapping request (lifetime 0 deletes, RFC 6886 §3.4), then
+ * the public address request. */
 static int
-add_natpmp(const struct portmap_found *f, int udp, uint16_t iport,
-    uint16_t eport, unsigned lifetime_s, unsigned timeout_ms,
-    struct portmap_mapping *m)
+map_natpmp(struct portmap_mapping *m, uint16_t eport, unsigned lifetime_s,
+    unsigned timeout_ms)
 {
 	struct natpmp_job nj;
 	struct job *j = &nj.j;
 	socklen_t sl = sizeof(m->internal);
+	uint16_t iport = iport_of(m);
 
-	(void)f;
-	if (natpmp_job_init(&nj, &m->gateway, NATPMP_MAP, m->error) == -1)
+	if (natpmp_job_init(&nj, &m->gateway, lifetime_s ? NATPMP_MAP :
+	    NATPMP_UNMAP, m->error) == -1)
 		return fail(m->error, errno, "NAT-PMP: %s", strerror(errno));
-	nj.mapped_twice = 1;
-	nj.udp = udp;
+	nj.mapped_twice = lifetime_s != 0;
+	nj.udp = m->udp;
 	nj.iport = iport;
 	nj.eport = eport ? eport : iport;
 	nj.lifetime = lifetime_s;
@@ -1003,16 +1033,18 @@ add_natpmp(const struct portmap_found *f, int udp, uint16_t iport,
 		errno = nj.err;
 		return -1;
 	}
+	if (lifetime_s == 0)
+		return 0;
 	sin_set(&m->external, nj.addr.pnu.publicaddress.addr.s_addr,
 	    nj.map.pnu.newportmapping.mappedpublicport);
 	m->lifetime_s = nj.map.pnu.newportmapping.lifetime;
 	return 0;
 }
 
-/* Runs one PCP MAP (lifetime 0 deletes, RFC 6887 §15). */
+/* PCP: one MAP with m's nonce (lifetime 0 deletes, RFC 6887 §15). */
 static int
-pcp_map(struct portmap_mapping *m, uint16_t eport, unsigned lifetime_s,
-    unsigned timeout_ms, struct portmap_pcp_msg *resp)
+map_pcp(struct portmap_mapping *m, uint16_t eport, unsigned lifetime_s,
+    unsigned timeout_ms)
 {
 	struct sockaddr_storage local;
 	struct in6_addr client;
@@ -1025,8 +1057,7 @@ pcp_map(struct portmap_mapping *m, uint16_t eport, unsigned lifetime_s,
 	pcp_job_init(&pj, fd, &client, m->error);
 	pj.last = lifetime_s ? PCP_MAP : PCP_DELETE;
 	pj.req.protocol = m->udp ? IPPROTO_UDP : IPPROTO_TCP;
-	pj.req.internal_port =
-	    ntohs(((struct sockaddr_in *)&m->internal)->sin_port);
+	pj.req.internal_port = iport_of(m);
 	pj.req.external_port = eport;
 	pj.map_lifetime = lifetime_s;
 	memcpy(pj.req.nonce, m->nonce, 12);
@@ -1042,8 +1073,33 @@ pcp_map(struct portmap_mapping *m, uint16_t eport, unsigned lifetime_s,
 	}
 	((struct sockaddr_in *)&m->internal)->sin_addr.s_addr =
 	    ((struct sockaddr_in *)&local)->sin_addr.s_addr;
-	*resp = pj.resp;
+	if (lifetime_s == 0)
+		return 0;
+	if (!IN6_IS_ADDR_V4MAPPED(&pj.resp.external) ||
+	    pj.resp.external_port == 0)
+		return fail(m->error, EPROTO, "PCP: the gateway granted no "
+		    "IPv4 address and port");
+	sin_set(&m->external, 0, pj.resp.external_port);
+	memcpy(&((struct sockaddr_in *)&m->external)->sin_addr,
+	    pj.resp.external.s6_addr + 12, 4);
+	m->lifetime_s = pj.resp.lifetime;
 	return 0;
+}
+
+static int
+map_any(struct portmap_mapping *m, uint16_t eport, unsigned lifetime_s,
+    unsigned timeout_ms)
+{
+	m->error[0] = '\0';
+	switch (m->proto) {
+	case PORTMAP_UPNP:
+		return map_upnp(m, eport, lifetime_s, timeout_ms);
+	case PORTMAP_NATPMP:
+		return map_natpmp(m, eport, lifetime_s, timeout_ms);
+	case PORTMAP_PCP:
+		return map_pcp(m, eport, lifetime_s, timeout_ms);
+	}
+	return fail(m->error, EINVAL, "no protocol %d", (int)m->proto);
 }
 
 int
@@ -1051,86 +1107,55 @@ portmap_add(const struct portmap_found *f, enum portmap_proto proto,
     int udp, uint16_t internal_port, uint16_t wanted_external_port,
     unsigned lifetime_s, unsigned timeout_ms, struct portmap_mapping *m)
 {
-	struct portmap_pcp_msg resp;
 	uint64_t seed;
 
 	memset(m, 0, sizeof(*m));
 	m->proto = proto;
 	m->udp = udp != 0;
+	sin_set(&m->internal, 0, internal_port);
 	if (internal_port == 0 || lifetime_s == 0)
 		return fail(m->error, EINVAL, "%s: internal port and lifetime "
 		    "must not be 0", portmap_proto_name(proto));
-	if (proto == PORTMAP_UPNP)
-		return add_upnp(f, m->udp, internal_port, wanted_external_port,
-		    lifetime_s, timeout_ms, m);
-	if (f != NULL && f->gateway.ss_family == AF_INET)
+	if (proto == PORTMAP_UPNP) {
+		if (f != NULL)
+			m->igd = f->igd;
+	} else if (f != NULL && f->gateway.ss_family == AF_INET)
 		m->gateway = f->gateway;
 	else if (portmap_gateway(&m->gateway) == -1)
 		return fail(m->error, ENETUNREACH, "%s: no default IPv4 "
-		    "gateway", portmap_proto_name(proto));
-	if (proto == PORTMAP_NATPMP)
-		return add_natpmp(f, m->udp, internal_port,
-		    wanted_external_port, lifetime_s, timeout_ms, m);
-	if (proto != PORTMAP_PCP)
-		return fail(m->error, EINVAL, "no protocol %d", (int)proto);
-	/* §11.1: the nonce proves later that we own the mapping. */
+		    "gateway", proto == PORTMAP_PCP ? "PCP" : "NAT-PMP");
+	/* RFC 6887 §11.1: the nonce proves later that the mapping is ours. */
 	if (getrandom(m->nonce, sizeof(m->nonce), 0) != sizeof(m->nonce)) {
 		seed = now_ms() ^ (uint64_t)getpid() << 32;
 		memcpy(m->nonce, &seed, sizeof(seed));
 	}
-	sin_set(&m->internal, 0, internal_port);
-	if (pcp_map(m, wanted_external_port, lifetime_s, timeout_ms,
-	    &resp) == -1)
-		return -1;
-	if (!IN6_IS_ADDR_V4MAPPED(&resp.external) || resp.external_port == 0)
-		return fail(m->error, EPROTO, "PCP: the gateway granted no "
-		    "IPv4 address and port");
-	sin_set(&m->external, 0, resp.external_port);
-	memcpy(&((struct sockaddr_in *)&m->external)->sin_addr,
-	    resp.external.s6_addr + 12, 4);
-	m->lifetime_s = resp.lifetime;
-	return 0;
+	return map_any(m, wanted_external_port, lifetime_s, timeout_ms);
+}
+
+int
+portmap_renew(struct portmap_mapping *m, unsigned lifetime_s,
+    unsigned timeout_ms)
+{
+	if (lifetime_s == 0)
+		return fail(m->error, EINVAL, "a renewal needs a lifetime");
+	/* RFC 6887 §11.2.1 and RFC 6886 §3.3: the same request again, now
+	 * suggesting the external port that was granted. */
+	return map_any(m, ntohs(((struct sockaddr_in *)&m->external)->sin_port),
+	    lifetime_s, timeout_ms);
 }
 
 int
 portmap_remove(struct portmap_mapping *m, unsigned timeout_ms)
 {
-	struct portmap_pcp_msg resp;
-	struct natpmp_job nj;
-	struct job *j = &nj.j;
 	char port[8];
 	int r;
 
 	m->error[0] = '\0';
-	switch (m->proto) {
-	case PORTMAP_UPNP:
-		snprintf(port, sizeof(port), "%u", ntohs(((struct sockaddr_in *)
-		    &m->external)->sin_port));
-		r = UPNP_DeletePortMapping(m->igd.control_url,
-		    m->igd.service_type, port, m->udp ? "UDP" : "TCP", NULL);
-		return r == 0 ? 0 : upnp_refused(m->error, "DeletePortMapping",
-		    r);
-	case PORTMAP_NATPMP:
-		/* RFC 6886 §3.4: lifetime 0 and external port 0 delete. */
-		if (natpmp_job_init(&nj, &m->gateway, NATPMP_UNMAP,
-		    m->error) == -1)
-			return fail(m->error, errno, "NAT-PMP: %s",
-			    strerror(errno));
-		nj.udp = m->udp;
-		nj.iport = ntohs(((struct sockaddr_in *)&m->internal)->sin_port);
-		natpmp_send(&nj);
-		jobs_run(&j, 1, now_ms() + timeout_ms);
-		closenatpmp(&nj.np);
-		if (!nj.j.done)
-			return fail(m->error, ETIMEDOUT, "NAT-PMP: no answer "
-			    "from the gateway in %u ms", timeout_ms);
-		if (!nj.ok) {
-			errno = nj.err;
-			return -1;
-		}
-		return 0;
-	case PORTMAP_PCP:
-		return pcp_map(m, 0, 0, timeout_ms, &resp);
-	}
-	return fail(m->error, EINVAL, "no protocol %d", (int)m->proto);
+	if (m->proto != PORTMAP_UPNP)
+		return map_any(m, 0, 0, timeout_ms);
+	snprintf(port, sizeof(port), "%u",
+	    ntohs(((struct sockaddr_in *)&m->external)->sin_port));
+	r = UPNP_DeletePortMapping(m->igd.control_url, m->igd.service_type,
+	    port, m->udp ? "UDP" : "TCP", NULL);
+	return r == 0 ? 0 : upnp_refused(m->error, "DeletePortMapping", r);
 }

@@ -2,6 +2,11 @@
  * portmap.h: port mappings on the gateway through UPnP IGD (miniupnpc),
  * NAT-PMP (RFC 6886, libnatpmp) and PCP (RFC 6887: ANNOUNCE and MAP,
  * hand-written), IPv4 only, every wait bounded.
+ *
+ * XXX The UPnP IGD's HTTP exchanges (description, SOAP) are bounded by
+ * miniupnpc's own socket timeouts (3 s to connect or send, 5 s per read),
+ * not by the timeout_ms given here; miniupnpc writes with send(), so a
+ * program using this module should ignore SIGPIPE.
  */
 #ifndef NATKIT_PORTMAP_H
 #define NATKIT_PORTMAP_H
@@ -88,6 +93,12 @@ int portmap_discover(struct portmap_found *f, unsigned timeout_ms);
 int portmap_add(const struct portmap_found *f, enum portmap_proto proto,
     int udp, uint16_t internal_port, uint16_t wanted_external_port,
     unsigned lifetime_s, unsigned timeout_ms, struct portmap_mapping *m);
+
+/* Asks again for the mapping m (the same PCP nonce, its external port) for
+ * lifetime_s, before it expires.  Returns 0 with m updated, or -1 with
+ * errno as portmap_add and the reason in m->error. */
+int portmap_renew(struct portmap_mapping *m, unsigned lifetime_s,
+    unsigned timeout_ms);
 
 /* Deletes the mapping m through the protocol that made it.  Returns 0, or
  * -1 with errno as portmap_add and the reason in m->error. */

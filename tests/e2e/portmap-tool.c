@@ -7,9 +7,9 @@
  *
  * discover prints one gateway record and one record per protocol.  hold
  * binds UDP PORT, maps it, prints the mapping, then prints every datagram
- * that arrives on PORT; a line "remove" on stdin removes the mapping, a
- * line "quit" or end of input (or -T seconds) removes it if needed and
- * exits.  Records are key=value; the error field, when present, is last
+ * that arrives on PORT; a line "renew" on stdin renews the mapping,
+ * "remove" removes it, "quit" or end of input (or -T seconds) removes it
+ * if needed and exits.  Records are key=value; the error field, when present, is last
  * and runs to the end of the line.
  * Exit: 0 done, 1 the gateway refused or did not answer, 64 usage, 71
  * system error.
@@ -151,6 +151,19 @@ hold(enum portmap_proto proto, uint16_t port, uint16_t eport,
 		    strncmp(line, "quit", 4) == 0) {
 			in_open = 0;
 			break;
+		}
+		if (strncmp(line, "renew", 5) == 0 && mapped) {
+			if (portmap_renew(&m, lifetime, wait_ms) == -1)
+				printf("type=error proto=%s errno=%s error=%s\n",
+				    portmap_proto_name(proto), strerror(errno),
+				    m.error);
+			else
+				printf("type=renewed proto=%s internal=%s "
+				    "external=%s lifetime=%u\n",
+				    portmap_proto_name(proto), addr_str(
+				    (struct sockaddr *)&m.internal, a), addr_str(
+				    (struct sockaddr *)&m.external, b),
+				    m.lifetime_s);
 		}
 		if (strncmp(line, "remove", 6) == 0 && mapped) {
 			if (portmap_remove(&m, wait_ms) == -1)

@@ -3,8 +3,8 @@
 #
 # Behind the miniupnpd router (WAN 203.0.113.17) discovery finds UPnP IGD,
 # NAT-PMP and PCP, each reporting 203.0.113.17; a UDP mapping made through
-# each lets a datagram from the public peer reach the host, and once it is
-# removed a datagram to the same address does not; UPnP's refusal comes
+# each lets a datagram from the public peer reach the host, renews to the
+# same address, and once it is removed a datagram to that address does not; UPnP's refusal comes
 # back in UPnP's words.  Behind a plain router discovery reports none of
 # them, within a second.  Exit 0 pass, 77 skip (why on the last line),
 # anything else fail.
@@ -119,6 +119,10 @@ map_test() {
 	l=$(wait_line "$T/hold.$p" "data=before-$p" 3) || l="nothing"
 	expect "$p: datagram from the public peer while mapped" "$l" \
 	    "type=datagram from=198.51.100.20:$((port + 1)) data=before-$p"
+	echo renew >&9
+	l=$(wait_line "$T/hold.$p" '^type=(renewed|error) ' 5) || l="nothing"
+	expect "$p renewal" "$l" "type=renewed proto=$p internal=192.168.7.2:$port external=$WAN:$port lifetime=$(field lifetime <<<"$l")"
+	expect "$p: DNAT rules for port $port after renewal" "$(rules "$port")" 1
 	echo remove >&9
 	l=$(wait_line "$T/hold.$p" '^type=(removed|error) ' 5) || l="nothing"
 	expect "$p removal" "$l" "type=removed proto=$p"
