@@ -383,17 +383,18 @@ main(int argc, char *argv[])
 	}
 	if (pw != NULL)
 		privileges_drop(pw);
-	ready_print(&srv);
-	if (!foreground && daemon(0, 0) == -1)
-		err(EX_OSERR, "daemon");
-
-	/* Only this thread takes the signals, synchronously. */
+	/* Only the main thread takes the signals, synchronously, and from
+	 * before the ready line: a SIGUSR1 sent on seeing it must not kill. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	ready_print(&srv);
+	if (!foreground && daemon(0, 0) == -1)
+		err(EX_OSERR, "daemon");
+
 	for (i = 0; i < n_uw; i++)
 		if ((errno = pthread_create(&uw[i].thread, NULL,
 		    reflect_udp_run, &uw[i])) != 0)
