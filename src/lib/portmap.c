@@ -357,7 +357,7 @@ jobs_run(struct job **jobs, size_t n, uint64_t deadline)
 
 /* PCP: discovery sends ANNOUNCE, then MAP, then deletes that MAP; add and
  * remove send one MAP. */
-enum pcp_step { PCP_ANNOUNCE, PCP_MAP, PCP_DELETE, PCP_END };
+enum pcp_step { PCP_ANNOUNCE, PCP_MAP, PCP_DELETE };
 
 struct pcp_job {
 	struct job j;
