@@ -44,7 +44,7 @@ struct portmap_found {
 	struct sockaddr_storage gateway;	/* AF_UNSPEC without a default route */
 	struct portmap_answer ans[PORTMAP_NPROTO];	/* by enum portmap_proto */
 	struct portmap_igd igd;			/* valid when ans[PORTMAP_UPNP].answered */
-	unsigned elapsed_ms;
+	unsigned elapsed_ms;			/* how long portmap_discover took */
 };
 
 /* A mapping that was granted, with all portmap_remove needs. */
@@ -83,7 +83,8 @@ int portmap_discover(struct portmap_found *f, unsigned timeout_ms);
 
 /*
  * Asks for a mapping of our internal_port (UDP when udp, else TCP) to
- * wanted_external_port (0: any; UPnP then asks for the internal port) for
+ * wanted_external_port (0: the gateway picks; UPnP and NAT-PMP suggest
+ * the internal port, and UPnP IGDv2 falls back to AddAnyPortMapping) for
  * lifetime_s through proto, using what f found (f may be NULL: the gateway
  * or IGD is looked up again).  Returns 0 with m filled, or -1 with errno
  * ETIMEDOUT (no answer), ECONNREFUSED (nothing serves it), ENOENT (no IGD),
