@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sysexits.h>
@@ -228,6 +229,35 @@ privileges_drop(const struct passwd *pw)
 		    pw->pw_name);
 }
 
+/*
+ * Raises the soft limit on open files to the hard one, and lowers the
+ * connection limit if the sockets and connections would not fit, so that
+ * accept does not run out of descriptors.
+ */
+static void
+files_limit(struct reflect_server *srv, int threads)
+{
+	struct rlimit rl;
+	rlim_t need, spare = 32;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	need = (rlim_t)REFLECT_EP_MAX * ((rlim_t)threads + 1) + spare;
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    srv->max_conns + need > rl.rlim_cur) {
+		srv->max_conns = rl.rlim_cur > need + 1 ?
+		    (unsigned)(rl.rlim_cur - need) : 1;
+		reflect_log(LOG_WARNING, "open files limit %llu: at most %u "
+		    "connections", (unsigned long long)rl.rlim_cur,
+		    srv->max_conns);
+	}
+}
+
 static void
 stats_log_all(struct reflect_udp_worker *uw, int n_uw,
     struct reflect_tcp_worker *tw)
@@ -362,6 +392,7 @@ main(int argc, char *argv[])
 		errx(EX_USAGE, "user %s: unknown", user);
 
 	reflect_log_init("nat-reflect", foreground, verbose);
+	files_limit(&srv, threads);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < REFLECT_EP_MAX; i++)
 		srv.udp_fd[i] = srv.tcp_fd[i] = -1;

@@ -41,6 +41,7 @@ struct tcp_state {
 	struct tcp_conn *conn;
 	unsigned nconn;
 	uint64_t now_ms;
+	uint64_t paused_until;	/* listeners off until then, 0: on */
 };
 
 static uint64_t
@@ -199,6 +200,24 @@ close:
 	tcp_conn_close(s, c);
 }
 
+/* Adds the listeners to the epoll set, or removes them. */
+static void
+tcp_listeners_watch(struct tcp_state *s, int on)
+{
+	struct epoll_event ev;
+	int k;
+
+	for (k = 0; k < REFLECT_EP_MAX; k++) {
+		if (s->srv->tcp_fd[k] == -1)
+			continue;
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.u64 = TCP_LISTENER | (uint64_t)k;
+		epoll_ctl(s->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+		    s->srv->tcp_fd[k], &ev);
+	}
+}
+
 static void
 tcp_accept(struct tcp_state *s, int ep)
 {
@@ -217,7 +236,16 @@ tcp_accept(struct tcp_state *s, int ep)
 		fd = accept4(s->srv->tcp_fd[ep], (struct sockaddr *)&peer,
 		    &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/* The pending connection stays pending and
+				 * the listener readable: rest for a second
+				 * rather than spin. */
+				reflect_log(LOG_WARNING, "accept: %s; not "
+				    "accepting for a second", strerror(errno));
+				tcp_listeners_watch(s, 0);
+				s->paused_until = s->now_ms + 1000;
+			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)
 				reflect_log(LOG_WARNING, "accept: %s",
 				    strerror(errno));
@@ -268,7 +296,7 @@ void *
 reflect_tcp_run(void *arg)
 {
 	struct reflect_tcp_worker *w = arg;
-	struct epoll_event evs[TCP_EVENTS], ev;
+	struct epoll_event evs[TCP_EVENTS];
 	struct tcp_state s;
 	uint64_t swept;
 	unsigned i;
@@ -286,14 +314,7 @@ reflect_tcp_run(void *arg)
 	}
 	for (i = 0; i < s.srv->max_conns; i++)
 		s.conn[i].fd = -1;
-	for (k = 0; k < REFLECT_EP_MAX; k++) {
-		if (s.srv->tcp_fd[k] == -1)
-			continue;
-		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN;
-		ev.data.u64 = TCP_LISTENER | (uint64_t)k;
-		epoll_ctl(s.epfd, EPOLL_CTL_ADD, s.srv->tcp_fd[k], &ev);
-	}
+	tcp_listeners_watch(&s, 1);
 	swept = s.now_ms = tcp_now_ms();
 	while (!atomic_load_explicit(&s.srv->stop, memory_order_relaxed)) {
 		n = epoll_wait(s.epfd, evs, TCP_EVENTS, REFLECT_POLL_MS);
@@ -302,8 +323,9 @@ reflect_tcp_run(void *arg)
 			struct tcp_conn *c;
 
 			if (evs[k].data.u64 & TCP_LISTENER) {
-				tcp_accept(&s, (int)(evs[k].data.u64 &
-				    0xffff));
+				if (s.paused_until == 0)
+					tcp_accept(&s, (int)(evs[k].data.u64 &
+					    0xffff));
 				continue;
 			}
 			c = &s.conn[evs[k].data.u64];
@@ -313,6 +335,10 @@ reflect_tcp_run(void *arg)
 				tcp_conn_output(&s, c);
 			else
 				tcp_conn_input(&s, c);
+		}
+		if (s.paused_until != 0 && s.now_ms >= s.paused_until) {
+			s.paused_until = 0;
+			tcp_listeners_watch(&s, 1);
 		}
 		if (s.now_ms - swept >= 1000 ||
 		    s.now_ms - swept >= s.srv->idle_ms) {

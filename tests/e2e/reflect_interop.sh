@@ -79,11 +79,27 @@ done
 grep -q "problem parsing" <<<"$out" && fail "stun could not parse: $out"
 pass "stun: Open, all four tests answered"
 
-# One address: no OTHER-ADDRESS, so natdiscovery reaches no verdict.
 reflect_stop
 r=$(stat refused) m=$(stat malformed)
 [ "$r" -eq 0 ] && [ "$m" -eq 0 ] || fail "refused or malformed: $STATS"
 pass "$STATS"
+
+# Four threads per endpoint (SO_REUSEPORT): the same verdicts.
+reflect_start -t 4 -p 0 -P 0 127.0.0.1 127.0.0.2
+p=$(port "$EP0") P=$(port "$EP1")
+out=$(timeout 30 turnutils_natdiscovery -m -f -p "$p" 127.0.0.1 2>&1) ||
+    fail "turnutils_natdiscovery -m -f (-t 4) exited $?: $out"
+want "Other addr: : 127.0.0.2:$P" "natdiscovery (-t 4)"
+want "NAT with Endpoint Independent Mapping!" "natdiscovery (-t 4)"
+want "NAT with Endpoint Independent Filtering!" "natdiscovery (-t 4)"
+pass "-t 4: independent mapping and filtering"
+
+reflect_stop
+r=$(stat refused) m=$(stat malformed)
+[ "$r" -eq 0 ] && [ "$m" -eq 0 ] || fail "refused or malformed: $STATS"
+pass "$STATS"
+
+# One address: answered, but without OTHER-ADDRESS (RFC 5780 §7.4).
 reflect_start -p 0 127.0.0.1
 [[ $READY =~ ^ready\ udp=127\.0\.0\.1:[0-9]+\ tcp=127\.0\.0\.1:[0-9]+$ ]] ||
     fail "one-address ready line: $READY"

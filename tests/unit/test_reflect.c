@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "addr.h"
+#include "../../server/nat-reflect/rate.h"
 #include "../../server/nat-reflect/reflect.h"
 #include "stun.h"
 
@@ -600,6 +601,58 @@ test_size_bound(void **state)
 	}
 }
 
+/* The rate limit: a burst at once, then the rate; sources apart; an IPv6
+ * /64 is one source; 0 is no limit. */
+static void
+test_rate(void **state)
+{
+	struct reflect_rate *rl;
+	struct sockaddr_storage a, b, c, d;
+	const uint64_t sec = 1000000000ull, t0 = 5 * sec;
+	int i, n;
+
+	(void)state;
+	sin_set(&a, "198.51.100.7", 1000);
+	sin_set(&b, "198.51.100.8", 1000);
+	sin6_set(&c, "2001:db8:1:2::1", 1000);
+	sin6_set(&d, "2001:db8:1:2:ffff::9", 2000);
+	assert_non_null(rl = reflect_rate_new(10, 20));
+	for (n = 0, i = 0; i < 100; i++)
+		n += reflect_rate_allow(rl, (struct sockaddr *)&a, t0);
+	assert_int_equal(n, 20);
+	/* Another port of the same address is the same source. */
+	addr_set_port((struct sockaddr *)&a, 2000);
+	assert_int_equal(reflect_rate_allow(rl, (struct sockaddr *)&a, t0), 0);
+	/* Another address is not. */
+	assert_int_equal(reflect_rate_allow(rl, (struct sockaddr *)&b, t0), 1);
+	/* A tenth of a second later one more; a second later ten more. */
+	assert_int_equal(reflect_rate_allow(rl, (struct sockaddr *)&a,
+	    t0 + sec / 10), 1);
+	assert_int_equal(reflect_rate_allow(rl, (struct sockaddr *)&a,
+	    t0 + sec / 10), 0);
+	for (n = 0, i = 0; i < 100; i++)
+		n += reflect_rate_allow(rl, (struct sockaddr *)&a,
+		    t0 + sec + sec / 10);
+	assert_int_equal(n, 10);
+	/* Long idle: a full burst again, no more. */
+	for (n = 0, i = 0; i < 100; i++)
+		n += reflect_rate_allow(rl, (struct sockaddr *)&a, t0 + 60 * sec);
+	assert_int_equal(n, 20);
+	/* One /64, one bucket. */
+	for (n = 0, i = 0; i < 15; i++)
+		n += reflect_rate_allow(rl, (struct sockaddr *)&c, t0);
+	for (i = 0; i < 15; i++)
+		n += reflect_rate_allow(rl, (struct sockaddr *)&d, t0);
+	assert_int_equal(n, 20);
+	reflect_rate_free(rl);
+
+	assert_non_null(rl = reflect_rate_new(0, 0));
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(reflect_rate_allow(rl, (struct sockaddr *)&a,
+		    t0), 1);
+	reflect_rate_free(rl);
+}
+
 int
 main(void)
 {
@@ -616,6 +669,7 @@ main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_not_request),
 		cmocka_unit_test(test_size_bound),
+		cmocka_unit_test(test_rate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
