@@ -194,7 +194,8 @@ ident_canon(const char *domain, const struct record_in *in, int bad,
 			continue;
 		kl = strnlen(in->key[t], RECORD_MAX);
 		vl = strnlen(in->val[t], RECORD_MAX);
-		if (kl + vl + 2 > IDENT_CANON_MAX - len) {
+		if (kl == RECORD_MAX || vl == RECORD_MAX ||
+		    kl + vl + 2 > IDENT_CANON_MAX - len) {
 			free(buf);
 			return ident_fail(bad, "record too large to sign");
 		}
@@ -640,9 +641,10 @@ ident_create(int dfd, const char *path, char *why, size_t whylen)
 	line[len++] = '\n';
 	sodium_memzero(seed, sizeof(seed));
 	/* The umask may have taken the owner's bits too. */
+	errno = EIO;		/* for a short write */
 	if (fchmod(fd, 0600) == -1 || write(fd, line, len) != (ssize_t)len ||
 	    fsync(fd) == -1)
-		err = errno != 0 ? errno : EIO;
+		err = errno;
 	sodium_memzero(line, sizeof(line));
 	if (close(fd) == -1 && err == 0)
 		err = errno;

@@ -82,8 +82,9 @@ struct ident {
 int ident_load(struct ident *id, const char *dir, int create, char *why,
     size_t whylen);
 
-/* Sets up id from a 32-byte seed (tests and tools).  Returns 0, or -1
- * with ENOMEM. */
+/* Sets up id from a 32-byte seed (tests and tools); like ident_load, it
+ * overwrites *id, which must not hold a key.  Returns 0, or -1 with
+ * ENOMEM. */
 int ident_from_seed(struct ident *id, const uint8_t seed[IDENT_SEED_LEN]);
 
 /* Wipes and frees the secret key; *id holds no key afterwards. */

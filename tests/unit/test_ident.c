@@ -284,6 +284,7 @@ test_sign_rejects(void **state)
 		{ "type=x a=1 a=1", EBADMSG },
 		{ "{\"type\":\"x\",\"a\":\"1\",\"a\":\"2\"}", EBADMSG },
 	};
+	static char big[RECORD_MAX + 10];
 	struct keys *k = *state;
 	struct record_in in;
 	char sig[IDENT_SIG_B64_LEN + 1];
@@ -295,6 +296,15 @@ test_sign_rejects(void **state)
 		    -1);
 		assert_int_equal(errno, t[i].err);
 	}
+	/* A record built by hand with a value longer than any line. */
+	memset(big, 'x', sizeof(big) - 1);
+	assert_int_equal(record_parse(&in, "type=x a=1"), 0);
+	in.val[1] = big;
+	assert_int_equal(ident_sign_record(&k->a, "record", &in, sig), -1);
+	assert_int_equal(errno, EINVAL);
+	in.n = RECORD_MAX_KV + 1;
+	assert_int_equal(ident_sign_record(&k->a, "record", &in, sig), -1);
+	assert_int_equal(errno, EINVAL);
 	assert_int_equal(record_parse(&in, "type=x"), 0);
 	assert_int_equal(ident_sign_record(&k->a, "Record", &in, sig), -1);
 	assert_int_equal(errno, EINVAL);
@@ -562,6 +572,13 @@ test_key_file(void **state)
 	assert_int_equal(ident_load(&id, sub, 1, NULL, 0), -1);
 	assert_int_equal(errno, EPERM);
 	assert_int_equal(chmod(path, 0600), 0);
+	/* Someone else's (only root can give a file away). */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 65534, (gid_t)-1), 0);
+		assert_int_equal(ident_load(&id, sub, 1, why, sizeof(why)), -1);
+		assert_int_equal(errno, EPERM);
+		assert_non_null(strstr(why, "owned by uid 65534"));
+	}
 	/* A known seed, with and without its newline. */
 	write_file(path, "natkit-ed25519 nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDus"
 	    "Axyuf2A=\n", 0600);
