@@ -426,14 +426,19 @@ main(int argc, char *argv[])
 	if (!foreground && daemon(0, 0) == -1)
 		err(EX_OSERR, "daemon");
 
-	for (i = 0; i < n_uw; i++)
-		if ((errno = pthread_create(&uw[i].thread, NULL,
-		    reflect_udp_run, &uw[i])) != 0)
-			err(EX_OSERR, "pthread_create");
+	/* From here on standard error may be gone: report through the log. */
 	tw.srv = &srv;
-	if ((errno = pthread_create(&tw.thread, NULL, reflect_tcp_run,
-	    &tw)) != 0)
-		err(EX_OSERR, "pthread_create");
+	for (i = 0; i <= n_uw; i++) {
+		int e = i < n_uw ? pthread_create(&uw[i].thread, NULL,
+		    reflect_udp_run, &uw[i]) : pthread_create(&tw.thread,
+		    NULL, reflect_tcp_run, &tw);
+
+		if (e != 0) {
+			reflect_log(LOG_ERR, "pthread_create: %s",
+			    strerror(e));
+			exit(EX_OSERR);
+		}
+	}
 	reflect_log(LOG_INFO, "serving with %d thread%s per UDP endpoint",
 	    threads, threads > 1 ? "s" : "");
 

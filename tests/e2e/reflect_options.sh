@@ -8,7 +8,7 @@ set -u
 top=${NATKIT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 
 [ -x "$bin/nat-reflect" ] || fail "no $bin/nat-reflect (run make)"
-if command -v mandoc >/dev/null; then
+if command -v mandoc >/dev/null && command -v col >/dev/null; then
 	usage=$("$bin/nat-reflect" -h | tr -s ' \n\t' ' ' | sed 's/^usage: //; s/ $//')
 	synopsis=$(mandoc -Tascii "$top/man/nat-reflect.8" | col -b |
 	    sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' |
