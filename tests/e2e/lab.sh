@@ -249,6 +249,15 @@ PATH=$work/stub:$PATH NATLAB_PREFIX=nt$$f- NATLAB_DIR=$work/lab-f lab up fc >"$w
 check "up fails when coturn does not start" test $? -ne 0
 check "a failed up leaves no namespace" test "$(lab_namespaces "nt$$f-")" -eq 0
 
+# --- spawn, ps, stop -----------------------------------------------------------
+pid=$(lab spawn pub sink -- socat -u UDP4-RECV:9999 /dev/null)
+check "spawn prints a pid ($pid)" test -n "$pid" -a -d "/proc/${pid:-x}"
+check "ps lists it" grep -q "^type=process name=sink pid=$pid host=pub program=socat running=yes" <(lab ps)
+check "ps lists coturn" grep -q "^type=process name=coturn .* running=yes" <(lab ps)
+pid=$(lab spawn pub sink2 -- socat -u UDP4-RECV:9998 /dev/null)
+lab stop sink2
+check "stop ends it" bash -c '! grep -q "name=sink2 .*running=yes" <("$0" ps)' "$L"
+
 # --- down ---------------------------------------------------------------------
 cp "$NATLAB_DIR/pids" "$work/pids"
 check "down" lab down
