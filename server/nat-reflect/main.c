@@ -386,6 +386,11 @@ main(int argc, char *argv[])
 		errx(EX_USAGE, "alternate port %u: needs an alternate address",
 		    port[1]);
 	}
+	/* Like coturn's alt-listening-port: the next port by default, and
+	 * one the kernel picks when it picks the primary. */
+	if (!alt_port_set)
+		port[1] = port[0] == 0 ? 0 : port[0] == 65535 ? 65534 :
+		    (uint16_t)(port[0] + 1);
 	srv.n_ep = argc == 2 ? 4 : 1;
 	srv.burst = srv.rate > UINT_MAX / 2 ? UINT_MAX : 2 * srv.rate;
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
