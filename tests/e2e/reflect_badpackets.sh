@@ -13,7 +13,7 @@ command -v python3 >/dev/null || skip "python3 not installed"
 python3 -c 'import random; random.Random(1).randbytes(1)' 2>/dev/null ||
     skip "python3 is older than 3.9"
 
-reflect_start -r 0 -w 1 -p 0 -P 0 127.0.0.1 127.0.0.2
+reflect_start -r 0 -w 2 -p 0 -P 0 127.0.0.1 127.0.0.2
 p=$(port "$EP0")
 tp=$(port "${TCP%%,*}")
 out=$(timeout 60 python3 "$sender" bad 127.0.0.1 "$p" "$tp") ||

@@ -239,7 +239,7 @@ def tcp(host, port):
     c = tcp_conn(host, port)
     c.sendall(msg()[:10])                 # half a header, then silence
     expect["tcp_idle"] += 1
-    tcp_closed(c, "idle", timeout=5)
+    tcp_closed(c, "idle", timeout=8)
     print("ok: tcp garbage, oversized frame and idle connection closed")
 
 
