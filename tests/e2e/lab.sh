@@ -200,7 +200,9 @@ check "delay helper stopped" bash -c '! grep -q " delay-prc " "$0/pids"' "$NATLA
 # receive PORT FILE: listens on h-upnp for one datagram for 8 s.
 rx_pids=""
 receive() {
-	lab exec h-upnp -- timeout 8 socat -u UDP4-RECV:"$1" STDOUT >"$2" 2>/dev/null &
+	# "$L", not lab: $! is then timeout's pid, and timeout passes the
+	# signal on to socat.
+	"$L" exec h-upnp -- timeout 8 socat -u UDP4-RECV:"$1" STDOUT >"$2" 2>/dev/null &
 	rx_pids="$rx_pids $!"
 }
 send() { lab exec pub -- timeout 2 socat -u - UDP4-SENDTO:203.0.113.17:"$1" <<<"$2" >/dev/null 2>&1; }
@@ -260,6 +262,9 @@ check "stop ends it" bash -c '! grep -q "name=sink2 .*running=yes" <("$0" ps)' "
 
 # --- down ---------------------------------------------------------------------
 cp "$NATLAB_DIR/pids" "$work/pids"
+left=$(for n in $(ip netns list | awk '{ print $1 }' | grep "^$NATLAB_PREFIX"); do ip netns pids "$n"; done)
+check "only the lab's own processes run in its namespaces (${left:+$(echo $left)})" \
+	bash -c 'for p in $1; do grep -q "^$p " "$0" || exit 1; done' "$work/pids" "$left"
 check "down" lab down
 check "down again" lab down
 check "no namespace with prefix $NATLAB_PREFIX" test "$(lab_namespaces "$NATLAB_PREFIX")" -eq 0
