@@ -13,8 +13,11 @@
 #   type=run server=NAME round=N try=N rps=R lost=N load_cpu=F server_cpu=F
 #       other_cpu=F disturbed=yes|no
 #   type=result server=NAME rps=MEDIAN min=R max=R spread=PCT
+#       us_per_response=F disturbed=N
 #   type=ratio name=nat-reflect/coturn value=F goal=2.00 verdict=pass|fail
+#       cost_ratio=F
 #   type=ratio name=nat-reflect/ceiling value=F goal=0.85 verdict=pass|fail
+#       cost_ratio=F
 #
 # server_cpu is the server's CPU time (all threads) over the wall time: near
 # 1.00 means the server, not the load, was the limit.  other_cpu is what
@@ -22,7 +25,10 @@
 # round the script waits (at most 10 s) for CPUs 0 and 1 to be idle, and a
 # round is disturbed when other_cpu exceeds 0.10 or neither the server nor
 # the load had 0.90 of a CPU (the host took it).  A disturbed round is run
-# again, at most twice; the last try counts.  Exit status: 0 every goal met, 1 a goal missed, 77 skipped
+# again, at most twice; the last try counts.  us_per_response is the
+# server's CPU time per response (median over rounds); cost_ratio is the
+# other server's over nat-reflect's, a figure that neighbours disturb less
+# than rps (but cache sharing and preemption still move it).  Exit status: 0 every goal met, 1 a goal missed, 77 skipped
 # (nat-reflect or coturn missing, or fewer than two CPUs), anything else an
 # error.
 set -u
@@ -225,9 +231,10 @@ while [ $round -le "$rounds" ]; do
 done
 
 awk -v servers="$servers" '
-	function median(s,   n, i, j, t, a) {
+	# Median of the values x[s, 1..cnt[s]]; sets lo[s] and hi[s].
+	function median(x, s,   n, i, j, t, a) {
 		n = cnt[s]
-		for (i = 1; i <= n; i++) a[i] = v[s, i]
+		for (i = 1; i <= n; i++) a[i] = x[s, i]
 		for (i = 2; i <= n; i++)	# insertion sort: n is small
 			for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
 				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
@@ -235,26 +242,39 @@ awk -v servers="$servers" '
 		lo[s] = a[1]; hi[s] = a[n]
 		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 	}
-	function ratio(a, b, goal,   r) {
-		if (!(a in med) || !(b in med) || med[b] == 0) return
+	# The goal is on rps; the CPU cost ratio (b over a) is printed too,
+	# as it holds better than rps when neighbours take CPU time.
+	function ratio(a, b, goal,   r, c) {
+		if (!(a in med) || !(b in med) || med[b] == 0 || us[a] == 0)
+			return
 		r = med[a] / med[b]
-		printf "type=ratio name=%s/%s value=%.2f goal=%.2f verdict=%s\n",
-		    a, b, r, goal, (r >= goal ? "pass" : "fail")
+		c = us[b] / us[a]
+		printf "type=ratio name=%s/%s value=%.2f goal=%.2f " \
+		    "verdict=%s cost_ratio=%.2f\n", a, b, r, goal,
+		    (r >= goal ? "pass" : "fail"), c
 		if (r < goal) missed = 1
 	}
 	{
 		for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-		v[f["server"], ++cnt[f["server"]]] = f["rps"]
+		k = ++cnt[f["server"]]
+		v[f["server"], k] = f["rps"]
+		u[f["server"], k] = 0
+		if (f["rps"] > 0)
+			u[f["server"], k] = f["server_cpu"] * 1e6 / f["rps"]
+		if (f["disturbed"] == "yes") dist[f["server"]]++
 	}
 	END {
 		n = split(servers, names, " ")
 		for (k = 1; k <= n; k++) {
 			s = names[k]
 			if (!cnt[s]) continue
-			med[s] = median(s)
+			us[s] = median(u, s)
+			med[s] = median(v, s)
 			printf "type=result server=%s rps=%d min=%d max=%d " \
-			    "spread=%.1f%%\n", s, med[s], lo[s], hi[s],
-			    med[s] ? 100 * (hi[s] - lo[s]) / med[s] : 0
+			    "spread=%.1f%% us_per_response=%.2f disturbed=%d\n",
+			    s, med[s], lo[s], hi[s],
+			    med[s] ? 100 * (hi[s] - lo[s]) / med[s] : 0, us[s],
+			    dist[s]
 		}
 		ratio("nat-reflect", "coturn", 2.0)
 		ratio("nat-reflect", "ceiling", 0.85)
