@@ -74,6 +74,11 @@ check "addr h-upnp" test "$(lab addr h-upnp)" = 192.168.7.2
 check "addr srv" test "$(lab addr srv)" = 198.51.100.10
 check "addr of an unknown host exits 68" bash -c '"$0" addr nosuch 2>/dev/null; [ $? -eq 68 ]' "$L"
 check "24 namespaces" test "$(lab_namespaces "$NATLAB_PREFIX")" -eq 24
+if command -v setpriv >/dev/null; then
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$L" up >"$work/nonroot" 2>&1
+	check "up as a user exits 77 ($?) and says it needs root" \
+		bash -c '[ "$1" -eq 77 ] && grep -q "needs root" "$0"' "$work/nonroot" $?
+fi
 
 # --- classification --------------------------------------------------------
 # natdiscovery FILE HOST: mapping, filtering and hairpinning, verdicts kept.
