@@ -67,10 +67,12 @@ UNIT      := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(wildcard tests/unit/t
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAY    := $(patsubst tests/fuzz/fuzz_%.c,$(O)/tests/fuzz/replay_%,$(FUZZ_SRC))
 BENCH     := $(patsubst tests/bench/%.c,$(O)/tests/bench/%,$(wildcard tests/bench/*.c))
+# Small drivers the end-to-end scripts run.
+E2E_TOOLS := $(patsubst tests/e2e/%.c,$(O)/tests/e2e/%,$(wildcard tests/e2e/*.c))
 MANPAGES  := $(wildcard man/*.[178])
 
 .PHONY: all check check-unit deps demo fuzz bench install uninstall clean lint
-all: $(PROGS) $(UNIT) $(REPLAY) $(BENCH)
+all: $(PROGS) $(UNIT) $(REPLAY) $(BENCH) $(E2E_TOOLS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
@@ -95,6 +97,9 @@ $(O)/tests/fuzz/replay_%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(SR
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
 $(O)/tests/bench/%: $(O)/tests/bench/%.o $(LIBNAT)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
+
+$(O)/tests/e2e/%: $(O)/tests/e2e/%.o $(LIBNAT)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
 # The same sources, built with clang as libFuzzer targets.

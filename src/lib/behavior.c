@@ -48,21 +48,27 @@ probe_init(struct probe *pr, struct profile *p, const struct behavior_opts *o)
 	pr->o = o;
 	pr->p = p;
 	pr->pace = o->pace_ms != 0 ? o->pace_ms : 100;
-	/* Before the RTT is known: RFC 8489 doubling from a short RTO, five
-	 * sends, then a last wait; about 4 s to call UDP blocked. */
+	/* Before the RTT is known: RFC 8489 doubling from a short RTO, held
+	 * at 800 ms, seven sends and a last wait; UDP is called blocked after
+	 * 4.6 s, and 10% loss each way misses all seven 1 time in 10^5. */
 	pr->first.rto_ms = o->first_rto_ms != 0 ? o->first_rto_ms : 200;
-	pr->first.rc = 5;
+	pr->first.max_rto_ms = 4 * pr->first.rto_ms;
+	pr->first.rc = 7;
 	pr->first.rm = 4;
 	pr->first.ti_ms = 3000;
 }
 
-/* Sets the timeouts for tests whose negative answer is the silence. */
+/*
+ * Sets the timeouts for tests whose negative answer is the silence: a
+ * resend every RTT and a half (plus 30 ms for jitter), eight sends, so
+ * that 10% loss each way fakes a "filtered" 1 time in 10^6.
+ */
 static void
 probe_set_rtt(struct probe *pr, unsigned rtt)
 {
-	pr->quick.rto_ms = 2 * rtt + 40;
+	pr->quick.rto_ms = rtt + rtt / 2 + 30;
 	pr->quick.constant = 1;
-	pr->quick.rc = 6;
+	pr->quick.rc = 8;
 	pr->quick.rm = 2;
 	pr->quick.ti_ms = 4 * rtt + 500;
 }

@@ -111,6 +111,8 @@ stun_txn_send(struct stun_txn *t, uint64_t now)
 		t->next_ms = now + t->rto_ms;
 		if (!t->opts.constant)
 			t->rto_ms *= 2;
+		if (t->opts.max_rto_ms != 0 && t->rto_ms > t->opts.max_rto_ms)
+			t->rto_ms = t->opts.max_rto_ms;
 	}
 }
 

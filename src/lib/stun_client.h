@@ -25,6 +25,7 @@ struct stun_txn_opts {
 	unsigned rm;		/* last wait in RTOs; 0: default */
 	unsigned ti_ms;		/* timeout over TCP; 0: default */
 	int constant;		/* keep the RTO instead of doubling it */
+	unsigned max_rto_ms;	/* stop doubling here; 0: no limit */
 	unsigned delay_ms;	/* hold the first send this long */
 };
 

@@ -1,0 +1,101 @@
+#!/bin/bash
+# nat-probe classifies every NAT of the lab, against nat-reflect and against
+# coturn, as coturn's turnutils_natdiscovery does; the same under 10% loss
+# and under 20 ms delay each way; UDP blocked is exit 1.
+. "$NATKIT_TOP/tests/e2e/lib.sh"
+
+lab_up
+PROBE=$NATKIT_BIN/nat-probe
+COTURN=198.51.100.10
+REFLECT=198.51.100.12:3480
+start_ready reflect 10 "$LAB" exec srv -- "$NATKIT_BIN/nat-reflect" -d \
+    -p 3480 -P 3481 198.51.100.12 198.51.100.13
+
+EI=endpoint-independent AD=address-dependent APD=address-and-port-dependent
+# host      mapping filtering nat                   hairpin exit
+MATRIX="
+h-open      $EI     $EI       open                  yes     0
+h-fc        $EI     $EI       full-cone             yes     0
+h-rc        $EI     $AD       restricted-cone       no      0
+h-prc       $EI     $APD      port-restricted-cone  no      0
+h-sym       $APD    $APD      symmetric             no      0
+h-adm       $AD     $APD      symmetric             no      0
+h-upnp      $EI     $APD      port-restricted-cone  no      0
+h-prc-b     $EI     $APD      port-restricted-cone  no      0
+h-blk       -       -         udp-blocked           -       1
+"
+
+# check LABEL HOST SERVER MAPPING FILTERING NAT HAIRPIN EXIT
+check() {
+	local label=$1 host=$2 srv=$3 out rc
+	out=$("$LAB" exec "$host" -- "$PROBE" -s "$srv")
+	rc=$?
+	expect "$label $host $srv exit" "$rc" "$8"
+	expect "$label $host $srv mapping" "$(field mapping <<<"$out")" "$4"
+	expect "$label $host $srv filtering" "$(field filtering <<<"$out")" "$5"
+	expect "$label $host $srv nat" "$(field nat <<<"$out")" "$6"
+	expect "$label $host $srv hairpin" "$(field hairpin <<<"$out")" "$7"
+	if [ "$6" != udp-blocked ]; then
+		expect "$label $host $srv public is the router's" \
+		    "$(field public <<<"$out" | cut -d: -f1)" \
+		    "$("$LAB" ls | grep "host=$host " | field wan)"
+	fi
+}
+
+# What natdiscovery said in FILE, in nat-probe's terms ("" for no verdict).
+verdict() { # FILE KIND(Mapping|Filtering)
+	sed -n "s/^NAT with \(.*\) $2!$/\1/p" "$1" | head -n 1 |
+	    sed -e 's/^Endpoint Independent$/endpoint-independent/' \
+		-e 's/^Address Dependent$/address-dependent/' \
+		-e 's/^Address and Port Dependent$/address-and-port-dependent/'
+}
+
+# Every host at once (each probe is paced on its own); IMP is "" or an
+# impairment ("loss 10", "delay 20") set on the host's router first.
+run_matrix() { # IMP
+	local imp=$1 host map filt nat hp rc router nd jobs=""
+	while read -r host map filt nat hp rc; do
+		[ -n "$host" ] || continue
+		[ -z "$imp" ] || [ "$host" != h-prc-b ] || continue
+		(
+			if [ -n "$imp" ]; then
+				router=$("$LAB" ls | grep "host=$host " | field router)
+				"$LAB" ${imp% *} "$router" "${imp#* }" ||
+				    echo "FAIL nat-lab $imp $router"
+			fi
+			label=${imp:-plain}
+			label=${label% *}
+			check "$label" "$host" $COTURN "$map" "$filt" "$nat" "$hp" "$rc"
+			check "$label" "$host" $REFLECT "$map" "$filt" "$nat" "$hp" "$rc"
+			if [ -z "$imp" ]; then
+				# Where natdiscovery reaches a verdict, both agree.
+				nd=$T/natdiscovery.$host
+				"$LAB" exec "$host" -- timeout 30 \
+				    turnutils_natdiscovery -m -f $COTURN >"$nd" 2>&1
+				m=$(verdict "$nd" Mapping)
+				f=$(verdict "$nd" Filtering)
+				[ -z "$m" ] || expect "natdiscovery $host mapping" "$m" "$map"
+				[ -z "$f" ] || expect "natdiscovery $host filtering" "$f" "$filt"
+				[ "$nat" != udp-blocked ] ||
+				    expect "natdiscovery $host: no verdict" "$m$f" ""
+			fi
+			[ -z "$imp" ] || "$LAB" ${imp% *} "$router" 0 ||
+			    echo "FAIL nat-lab ${imp% *} $router 0"
+		) >"$T/matrix.$host" 2>&1 &
+		jobs="$jobs $!"
+	done <<<"$MATRIX"
+	wait $jobs
+	cat "$T"/matrix.*
+	FAILS=$((FAILS + $(cat "$T"/matrix.* | grep -c '^FAIL')))
+	rm -f "$T"/matrix.*
+}
+
+run_matrix ""
+run_matrix "loss 10"
+run_matrix "delay 20"
+
+# UDP blocked with -T: TCP still tells the public address.
+out=$("$LAB" exec h-blk -- "$PROBE" -T -s $COTURN)
+expect "h-blk -T exit" "$?" 1
+expect "h-blk -T tcp-public" "$(field tcp-public <<<"$out" | cut -d: -f1)" 203.0.113.16
+finish
