@@ -121,7 +121,8 @@ struct stun_msg {
  * Decodes len bytes at buf into m.  Returns 0, or -1 with errno EBADMSG when
  * the bytes are not a well-formed STUN message (bad header, an attribute
  * running past the end, a malformed known attribute, a FINGERPRINT that does
- * not verify).  Never reads outside buf[0..len).
+ * not verify, bytes beyond the header's length: a stream reader cuts
+ * messages with stun_msg_framelen first).  Never reads outside buf[0..len).
  */
 int stun_msg_decode(struct stun_msg *m, const void *buf, size_t len);
 
