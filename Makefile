@@ -3,7 +3,7 @@
 #   make                 build the library, the programs and the tests
 #   make check           install missing packages, build, run every test
 #   make SANITIZE=1      the same with ASan and UBSan (objects in build-san/)
-#   make fuzz            run each libFuzzer target for FUZZTIME seconds (clang)
+#   make fuzz            run each libFuzzer target (FUZZ=names) for FUZZTIME s
 #   make install         PREFIX=/usr/local DESTDIR= honoured
 #   make demo            the six-phase flow on the NAT lab
 #   make bench           the benchmarks in tests/bench (not part of check)
@@ -16,6 +16,7 @@ SBINDIR    ?= $(PREFIX)/sbin
 LIBEXECDIR ?= $(PREFIX)/libexec/natkit
 MANDIR     ?= $(PREFIX)/share/man
 FUZZTIME   ?= 60
+FUZZ       ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZCC     ?= clang
 
 ifeq ($(SANITIZE),1)
@@ -106,9 +107,11 @@ $(O)/tests/e2e/%: $(O)/tests/e2e/%.o $(LIBNAT)
 $(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(filter-out %/main.c,$(wildcard server/*/*.c))
 	@mkdir -p $(@D)
 	$(call say,FUZZCC,$@)$(FUZZCC) -D_GNU_SOURCE -Isrc/lib $(PKG_CFLAGS) -g -O1 \
-	    -fsanitize=fuzzer,address,undefined -o $@ $^ $(ALL_LIBS)
+	    -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=undefined -o $@ $^ $(ALL_LIBS)
 
-fuzz: $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
+# FUZZ=stun picks targets; each runs FUZZTIME seconds.
+fuzz: $(FUZZ:%=$(O)/fuzz/fuzz_%)
 	@for f in $^; do \
 	    n=$${f##*/fuzz_}; mkdir -p $(O)/fuzz-corpus/$$n; \
 	    echo "fuzz: $$n for $(FUZZTIME) s"; \
