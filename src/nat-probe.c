@@ -5,6 +5,7 @@
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,10 +21,27 @@
 #define STUN_PORT	3478
 
 static const char usage_line[] =
-    "usage: nat-probe [-46hjqrTVv] [-b address] [-L seconds] "
+    "usage: nat-probe [-46GhjqrTVv] [-b address] [-L seconds] "
     "-s host[:port] ...\n";
 
 static int verbose;
+
+/* Gateway discovery runs beside the STUN tests: both mostly wait. */
+struct gw_job {
+	struct profile p;
+	const struct behavior_opts *o;
+	int n, err;
+};
+
+static void *
+gw_run(void *arg)
+{
+	struct gw_job *j = arg;
+
+	if ((j->n = behavior_gateways(&j->p, 500, j->o)) == -1)
+		j->err = errno;
+	return NULL;
+}
 
 static void __attribute__((noreturn))
 usage(int code)
@@ -45,6 +63,16 @@ say(void *arg, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+static void
+report_gateway(const char *name, const struct profile_gateway *g)
+{
+	char a[ADDR_STRLEN];
+
+	if (g->found)
+		printf("%-13s %s\n", name, addr_host_str(
+		    (const struct sockaddr *)&g->external, a));
 }
 
 /* The readable report for a person at a terminal. */
@@ -71,6 +99,11 @@ report(const struct profile *p)
 		if (u->lifetime_s >= 0)
 			printf("lifetime:     at least %d s\n", u->lifetime_s);
 	}
+	report_gateway("UPnP IGD", &p->upnp);
+	report_gateway("NAT-PMP", &p->natpmp);
+	report_gateway("PCP", &p->pcp);
+	if (p->double_nat == PROFILE_YES)
+		printf("double NAT:   yes, the gateway is behind another NAT\n");
 	if (t->probed)
 		printf("tcp:          %s, public %s, mapping %s\n",
 		    profile_nat_str(t->nat), t->public.ss_family ?
@@ -100,14 +133,16 @@ main(int argc, char **argv)
 	};
 	struct behavior_opts o;
 	struct profile p;
+	struct gw_job gw;
+	pthread_t th;
 	struct record r;
 	const char *line;
 	char *end;
-	int ch, json = 0, records = 0, tcp = 0, family = AF_UNSPEC;
+	int ch, json = 0, records = 0, tcp = 0, family = AF_UNSPEC, nogw = 0;
 	long l;
 
 	memset(&o, 0, sizeof(o));
-	while ((ch = getopt_long(argc, argv, "46b:hjL:qrs:TVv", longopts,
+	while ((ch = getopt_long(argc, argv, "46b:GhjL:qrs:TVv", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case '4':
@@ -120,6 +155,9 @@ main(int argc, char **argv)
 			if (addr_parse(&o.bind, optarg, 0, 1) == -1)
 				errx(EX_USAGE, "local address %s: not a numeric "
 				    "address", optarg);
+			break;
+		case 'G':
+			nogw = 1;
 			break;
 		case 'h':
 			usage(0);
@@ -177,10 +215,25 @@ main(int argc, char **argv)
 	o.say = say;
 
 	profile_init(&p);
+	profile_init(&gw.p);
+	gw.o = &o;
+	if (!nogw && (errno = pthread_create(&th, NULL, gw_run, &gw)) != 0)
+		err(EX_OSERR, "pthread_create");
 	if (behavior_local_addrs(&p) == -1)
 		warn("local addresses");
 	if (behavior_probe_udp(&p, &o) == -1)
 		err(EX_OSERR, "udp tests");
+	if (!nogw) {
+		pthread_join(th, NULL);
+		if (gw.n == -1) {
+			errno = gw.err;
+			warn("gateway discovery");
+		}
+		p.upnp = gw.p.upnp;
+		p.natpmp = gw.p.natpmp;
+		p.pcp = gw.p.pcp;
+		behavior_double_nat(&p);
+	}
 	if (tcp && behavior_probe_tcp(&p, &o) == -1)
 		err(EX_OSERR, "tcp tests");
 

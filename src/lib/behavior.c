@@ -22,6 +22,7 @@
 
 #include "addr.h"
 #include "behavior.h"
+#include "portmap.h"
 #include "stun_client.h"
 
 #define SAY(pr, ...) do {						\
@@ -612,4 +613,57 @@ out:
 		if (fd[i] != -1)
 			close(fd[i]);
 	return 0;
+}
+
+int
+behavior_gateways(struct profile *p, unsigned timeout_ms,
+    const struct behavior_opts *o)
+{
+	struct profile_gateway *g[PORTMAP_NPROTO];
+	struct portmap_found f;
+	struct probe pr;
+	char a[ADDR_STRLEN];
+	int i, n;
+
+	probe_init(&pr, p, o);
+	g[PORTMAP_UPNP] = &p->upnp;
+	g[PORTMAP_NATPMP] = &p->natpmp;
+	g[PORTMAP_PCP] = &p->pcp;
+	if ((n = portmap_discover(&f, timeout_ms)) == -1)
+		return -1;
+	for (i = 0; i < PORTMAP_NPROTO; i++) {
+		g[i]->found = f.ans[i].ok;
+		if (f.ans[i].ok) {
+			g[i]->external = f.ans[i].external;
+			SAY(&pr, "gateway: %s says external address %s",
+			    portmap_proto_name((enum portmap_proto)i),
+			    addr_host_str((struct sockaddr *)
+			    &f.ans[i].external, a));
+		} else
+			SAY(&pr, "gateway: %s: %s",
+			    portmap_proto_name((enum portmap_proto)i),
+			    f.ans[i].error);
+	}
+	return n;
+}
+
+void
+behavior_double_nat(struct profile *p)
+{
+	const struct profile_gateway *g[] = { &p->upnp, &p->natpmp, &p->pcp };
+	size_t i;
+
+	p->double_nat = PROFILE_DONTKNOW;
+	if (p->udp.public.ss_family == 0)
+		return;
+	for (i = 0; i < 3; i++) {
+		if (!g[i]->found)
+			continue;
+		if (!addr_host_equal((const struct sockaddr *)&g[i]->external,
+		    (const struct sockaddr *)&p->udp.public)) {
+			p->double_nat = PROFILE_YES;
+			return;
+		}
+		p->double_nat = PROFILE_NO;
+	}
 }

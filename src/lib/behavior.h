@@ -43,6 +43,20 @@ int behavior_probe_udp(struct profile *p, const struct behavior_opts *o);
  */
 int behavior_probe_tcp(struct profile *p, const struct behavior_opts *o);
 
+/*
+ * Asks the default gateway for UPnP IGD, NAT-PMP and PCP (portmap.h) and
+ * fills p->upnp, p->natpmp and p->pcp, waiting at most timeout_ms.  Call
+ * it before or during behavior_probe_udp; behavior_double_nat compares
+ * the answers afterwards.  Returns the number that answered, or -1 with
+ * errno for a local failure.
+ */
+int behavior_gateways(struct profile *p, unsigned timeout_ms,
+    const struct behavior_opts *o);
+
+/* Sets p->double_nat from the gateways' external addresses and the
+ * public address: yes when one differs. */
+void behavior_double_nat(struct profile *p);
+
 /* Fills p->local with this host's non-loopback addresses.  Returns the
  * number found, or -1 with errno. */
 int behavior_local_addrs(struct profile *p);

@@ -160,9 +160,9 @@ profile_write(const struct profile *p, struct record *r, int json)
 			list_add(list, sizeof(list), gname[i]);
 	record_str(r, "portmap", list);
 	for (i = 0; i < 3; i++)
-		record_addr(r, gname[i], g[i]->found &&
-		    g[i]->external.ss_family ?
-		    (const struct sockaddr *)&g[i]->external : NULL);
+		record_str(r, gname[i], g[i]->found &&
+		    g[i]->external.ss_family ? addr_host_str(
+		    (const struct sockaddr *)&g[i]->external, a) : NULL);
 	record_str(r, "double-nat", profile_tri_str(p->double_nat));
 	if (p->tcp.probed)
 		profile_write_transport(&p->tcp, r, "tcp-");

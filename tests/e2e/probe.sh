@@ -12,20 +12,20 @@ start_ready reflect 10 "$LAB" exec srv -- "$NATKIT_BIN/nat-reflect" -d \
     -p 3480 -P 3481 198.51.100.12 198.51.100.13
 
 EI=endpoint-independent AD=address-dependent APD=address-and-port-dependent
-# host      mapping filtering nat                   hairpin exit
+# host      mapping filtering nat                   hairpin exit portmap
 MATRIX="
-h-open      $EI     $EI       open                  yes     0
-h-fc        $EI     $EI       full-cone             yes     0
-h-rc        $EI     $AD       restricted-cone       no      0
-h-prc       $EI     $APD      port-restricted-cone  no      0
-h-sym       $APD    $APD      symmetric             no      0
-h-adm       $AD     $APD      symmetric             no      0
-h-upnp      $EI     $APD      port-restricted-cone  no      0
-h-prc-b     $EI     $APD      port-restricted-cone  no      0
-h-blk       -       -         udp-blocked           -       1
+h-open      $EI     $EI       open                  yes     0    -
+h-fc        $EI     $EI       full-cone             yes     0    -
+h-rc        $EI     $AD       restricted-cone       no      0    -
+h-prc       $EI     $APD      port-restricted-cone  no      0    -
+h-sym       $APD    $APD      symmetric             no      0    -
+h-adm       $AD     $APD      symmetric             no      0    -
+h-upnp      $EI     $APD      port-restricted-cone  no      0    upnp,natpmp,pcp
+h-prc-b     $EI     $APD      port-restricted-cone  no      0    -
+h-blk       -       -         udp-blocked           -       1    -
 "
 
-# check LABEL HOST SERVER MAPPING FILTERING NAT HAIRPIN EXIT
+# check LABEL HOST SERVER MAPPING FILTERING NAT HAIRPIN EXIT PORTMAP
 check() {
 	local label=$1 host=$2 srv=$3 out rc
 	out=$("$LAB" exec "$host" -- "$PROBE" -s "$srv")
@@ -35,6 +35,13 @@ check() {
 	expect "$label $host $srv filtering" "$(field filtering <<<"$out")" "$5"
 	expect "$label $host $srv nat" "$(field nat <<<"$out")" "$6"
 	expect "$label $host $srv hairpin" "$(field hairpin <<<"$out")" "$7"
+	expect "$label $host $srv portmap" "$(field portmap <<<"$out")" "$9"
+	if [ "$9" != - ]; then
+		# The gateway's external address is the router's, as STUN saw.
+		expect "$label $host $srv upnp" "$(field upnp <<<"$out")" \
+		    "$(field public <<<"$out" | cut -d: -f1)"
+		expect "$label $host $srv double-nat" "$(field double-nat <<<"$out")" no
+	fi
 	if [ "$6" != udp-blocked ]; then
 		expect "$label $host $srv public is the router's" \
 		    "$(field public <<<"$out" | cut -d: -f1)" \
@@ -54,7 +61,7 @@ verdict() { # FILE KIND(Mapping|Filtering)
 # impairment ("loss 10", "delay 20") set on the host's router first.
 run_matrix() { # IMP
 	local imp=$1 host map filt nat hp rc router nd jobs=""
-	while read -r host map filt nat hp rc; do
+	while read -r host map filt nat hp rc pm; do
 		[ -n "$host" ] || continue
 		[ -z "$imp" ] || [ "$host" != h-prc-b ] || continue
 		(
@@ -65,8 +72,8 @@ run_matrix() { # IMP
 			fi
 			label=${imp:-plain}
 			label=${label% *}
-			check "$label" "$host" $COTURN "$map" "$filt" "$nat" "$hp" "$rc"
-			check "$label" "$host" $REFLECT "$map" "$filt" "$nat" "$hp" "$rc"
+			check "$label" "$host" $COTURN "$map" "$filt" "$nat" "$hp" "$rc" "$pm"
+			check "$label" "$host" $REFLECT "$map" "$filt" "$nat" "$hp" "$rc" "$pm"
 			if [ -z "$imp" ]; then
 				# Where natdiscovery reaches a verdict, both agree.
 				nd=$T/natdiscovery.$host

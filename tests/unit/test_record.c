@@ -138,7 +138,7 @@ test_profile_round_trip(void **state)
 			    "public=203.0.113.14:40001 hairpin=no preserve=no "
 			    "delta=random lifetime=- local=10.0.4.2 "
 			    "servers=198.51.100.10:3478 rtt=41 portmap=upnp "
-			    "upnp=203.0.113.17:0 natpmp=- pcp=- double-nat=-\n");
+			    "upnp=203.0.113.17 natpmp=- pcp=- double-nat=-\n");
 		assert_int_equal(record_parse(&in, line), 0);
 		assert_int_equal(profile_read(&q, &in), 0);
 		assert_int_equal(q.udp.mapping, PROFILE_APD);
