@@ -72,6 +72,9 @@ BENCH     := $(patsubst tests/bench/%.c,$(O)/tests/bench/%,$(wildcard tests/benc
 E2E_TOOLS := $(patsubst tests/e2e/%.c,$(O)/tests/e2e/%,$(wildcard tests/e2e/*.c))
 MANPAGES  := $(wildcard man/*.[178])
 
+# Objects are never intermediate: keep them for the next build.
+.SECONDARY:
+
 .PHONY: all check check-unit deps demo fuzz bench install uninstall clean lint
 all: $(PROGS) $(UNIT) $(REPLAY) $(BENCH) $(E2E_TOOLS)
 
