@@ -33,7 +33,7 @@ WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes
 ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
-PKGS     := libsodium libcjson libwebsockets libcurl miniupnpc hiredis
+PKGS     := libsodium libcjson libwebsockets libcurl miniupnpc hiredis zlib
 # Evaluated when a recipe needs them, so that `make check` can install the
 # packages first.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
