@@ -221,8 +221,10 @@ while [ $round -le "$rounds" ]; do
 		while :; do
 			measure "$s" "$round" "$try" || exit 2
 			cat "$tmp/run"
-			grep -q 'disturbed=yes' "$tmp/run" && [ $try -lt 3 ] ||
-			    break
+			if ! grep -q 'disturbed=yes' "$tmp/run" ||
+			    [ $try -ge 3 ]; then
+				break
+			fi
 			try=$((try + 1))
 		done
 		cat "$tmp/run" >>"$tmp/runs"
