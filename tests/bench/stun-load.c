@@ -19,8 +19,9 @@
  *   type=load server=ADDR sent=N received=N seconds=S rps=R lost=N late=N
  *       invalid=N window=N sockets=N cpu=F
  *
- * lost: requests that timed out; late: responses to them that came after
- * all; invalid: datagrams that were not a response to an outstanding
+ * lost: requests that timed out, or that the kernel refused to send (an
+ * ICMP port unreachable from a server not listening); late: responses to
+ * timed-out requests that came after all; invalid: datagrams that were not a response to an outstanding
  * request; cpu: this program's CPU time over the wall time.
  *
  * Exit status: 0, 64 usage, 69 no response at all, 71 system error.
