@@ -4,11 +4,14 @@
 #
 #   O=build tests/bench/reflect.sh
 #
-# Each server gets one thread and CPU 1, the load generator CPU 0, all on
-# 127.0.0.1.  The servers take turns (ceiling, nat-reflect, coturn) for
-# BENCH_REPEATS rounds (default 3) of BENCH_SECONDS (default 10) each after
-# a 1 s warm-up; the median round counts.  BENCH_NICE (default 0) is the
-# niceness of both.  Records on stdout:
+# Each server runs one serving thread on CPU 1, the load generator runs on
+# CPU 0 (stun-load: 128 Binding requests outstanding from 4 sockets), all
+# on 127.0.0.1.  nat-reflect runs with -t 1 -r 0 (its per-source rate limit
+# would drop a load that comes from one address; coturn has none), coturn
+# with its own configuration (stun-only, relay-threads=1).  The servers take
+# turns (ceiling, nat-reflect, coturn) for BENCH_REPEATS rounds (default 3)
+# of BENCH_SECONDS (default 10) each after a 1 s warm-up; the median round
+# counts.  Records on stdout:
 #
 #   type=run server=NAME round=N try=N rps=R lost=N load_cpu=F server_cpu=F
 #       other_cpu=F disturbed=yes|no
@@ -28,19 +31,17 @@
 # again, at most twice; the last try counts.  us_per_response is the
 # server's CPU time per response (median over rounds); cost_ratio is the
 # other server's over nat-reflect's, a figure that neighbours disturb less
-# than rps (but cache sharing and preemption still move it).  Exit status: 0 every goal met, 1 a goal missed, 77 skipped
-# (nat-reflect or coturn missing, or fewer than two CPUs), anything else an
-# error.
+# than rps (but cache sharing and preemption still move it).
+#
+# Exit status: 0 every goal met, 1 a goal missed, 77 skipped (nat-reflect
+# or coturn missing, or fewer than two CPUs), anything else an error.
 set -u
 O=${O:-build}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 2
 secs=${BENCH_SECONDS:-10}
 rounds=${BENCH_REPEATS:-3}
-# BENCH_NICE=-10 (root) lets the server and the load win their CPUs from
-# neighbours on a shared machine, at those neighbours' expense.
-nice=${BENCH_NICE:-0}
-pin="nice -n $nice taskset -c"
+pin="taskset -c"
 load="$O/tests/bench/stun-load"
 ceiling="$O/tests/bench/stun-ceiling"
 reflect="$O/bin/nat-reflect"
@@ -49,8 +50,6 @@ addr=127.0.0.1
 for b in "$load" "$ceiling"; do
 	[ -x "$b" ] || { echo "reflect.sh: $b missing: run make" >&2; exit 2; }
 done
-nice -n "$nice" true 2>/dev/null ||
-    { echo "reflect.sh: BENCH_NICE $nice: not allowed" >&2; exit 2; }
 if [ "$(nproc)" -lt 2 ]; then
 	echo "reflect.sh: skip: needs two CPUs, have $(nproc)"
 	exit 77
