@@ -1,0 +1,424 @@
+/*
+ * nat-query: ask rendezvous servers who is online and what a peer's
+ * network looks like, verifying every record locally (nat(7) PROTOCOL);
+ * with --signal, send one signal to a peer.
+ */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include <libwebsockets.h>
+#include <sodium.h>
+
+#include "ident.h"
+#include "record.h"
+#include "rv.h"
+#include "version.h"
+
+static const char usage_line[] =
+    "usage: nat-query [-hjqrVv] [-s url ...] [-w seconds] [peer]\n"
+    "       nat-query --signal [-hjqrVv] [-s url ...] [-w seconds] peer\n";
+
+static int verbose;
+
+static void __attribute__((noreturn))
+usage(int code)
+{
+	fputs(usage_line, code == 0 ? stdout : stderr);
+	exit(code);
+}
+
+static void __attribute__((format(printf, 2, 3)))
+say(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)arg;
+	if (verbose == 0)
+		return;
+	fputs("nat-query: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static const char *
+get(const struct record_in *in, const char *key)
+{
+	const char *v = record_get(in, key);
+
+	return v != NULL ? v : "-";
+}
+
+/* Prints one record as the server sent it plus verified and reason.
+ * Returns 1 when it verified. */
+static int
+show(const char *text, const char *expect_id, const char *name,
+    enum record_mode mode, int single)
+{
+	static struct record_in in;
+	static struct record r;
+	const char *why, *line;
+	size_t i;
+	int ok;
+
+	if (record_parse(&in, text) == -1) {
+		why = in.error;
+		ok = 0;
+		in.n = 0;
+	} else if ((ok = rv_peer_verify(&in, expect_id, time(NULL),
+	    &why) == 0) && name != NULL && strcmp(get(&in, "name"),
+	    name) != 0) {
+		why = "not the name asked for";
+		ok = 0;
+	}
+	if (mode == RECORD_REPORT && single) {
+		for (i = 0; i < in.n; i++)
+			printf("%-13s %s\n", in.key[i], in.val[i]);
+		printf("%-13s %s%s%s\n", "verified", ok ? "yes" : "NO",
+		    ok ? "" : ": ", ok ? "" : why);
+	} else if (mode == RECORD_REPORT)
+		printf("%-26s  %-12s  %-20s  %-21s  %s\n", get(&in, "id"),
+		    get(&in, "name"), get(&in, "nat"), get(&in, "public"),
+		    ok ? "yes" : "NO");
+	else {
+		record_begin(&r, mode == RECORD_JSON, get(&in, "type"));
+		for (i = 0; i < in.n; i++)
+			if (strcmp(in.key[i], "type") != 0)
+				record_str(&r, in.key[i], in.val[i]);
+		record_str(&r, "verified", ok ? "yes" : "no");
+		record_str(&r, "reason", ok ? "-" : why);
+		if ((line = record_end(&r)) == NULL)
+			warn("record too large");
+		else
+			fputs(line, stdout);
+	}
+	if (!ok)
+		warnx("peer %s: record not verified: %s", get(&in, "id"), why);
+	return ok;
+}
+
+/* Looks up peer (an id, or a name) and keeps the answer in p. */
+static void
+lookup(const struct rv_url *url, int nurl, const char *peer, int wait_ms,
+    struct rv_peers *p)
+{
+	char why[512];
+	size_t i;
+
+	if (rv_peers_get(url, nurl, peer, wait_ms, 2, p, say, NULL, why,
+	    sizeof(why)) == -1) {
+		if (errno == EPROTO)
+			errx(EX_PROTOCOL, "%s", why);
+		if (errno == ENOMEM)
+			err(EX_OSERR, "query");
+		errx(EX_UNAVAILABLE, "no server answered: %s", why);
+	}
+	if (peer != NULL && p->n == 0)
+		errx(EX_NOHOST, "peer %s: unknown", peer);
+	if (peer != NULL && p->n > 1) {
+		warnx("name %s: %zu peers have it:", peer, p->n);
+		for (i = 0; i < p->n; i++)
+			fprintf(stderr, "  %s\n", p->json[i]);
+		exit(EX_NOHOST);
+	}
+}
+
+/* --signal */
+
+struct sending {
+	int welcomed, lost, done, refused;
+	char code[64], reason[200];
+};
+
+static void
+on_event(void *arg, const struct rv_event *ev)
+{
+	struct sending *st = arg;
+	const char *t;
+
+	switch (ev->type) {
+	case RV_EV_WELCOME:
+		st->welcomed = 1;
+		break;
+	case RV_EV_LOST:
+		st->lost = 1;
+		snprintf(st->reason, sizeof(st->reason), "%s", ev->reason);
+		break;
+	case RV_EV_ERROR:
+		say(NULL, "%s: error %s %s", ev->server->base, ev->code,
+		    ev->reason ? ev->reason : "");
+		if (ev->ref == NULL || strcmp(ev->ref, "1") == 0) {
+			st->refused = 1;
+			snprintf(st->code, sizeof(st->code), "%s", ev->code);
+			snprintf(st->reason, sizeof(st->reason), "%s",
+			    ev->reason ? ev->reason : "-");
+		} else
+			st->done = 1;
+		if (ev->ref == NULL)
+			return;		/* during auth: wait for the close */
+		break;
+	case RV_EV_SIGNAL:
+		/* Our own barrier: everything before it was handled. */
+		if (strcmp(ev->from, rv_session_name(ev->session)) != 0 ||
+		    ev->body == NULL || (t = record_get(ev->body, "type")) ==
+		    NULL || strcmp(t, "barrier") != 0) {
+			say(NULL, "%s: a signal from %s ignored",
+			    ev->server->base, ev->from);
+			return;
+		}
+		st->done = 1;
+		break;
+	default:
+		return;
+	}
+	rv_client_break(ev->client);
+}
+
+/* Reads the body from stdin; a request or answer without a signature is
+ * signed here as this peer's (what nat-connect does for itself). */
+static void
+read_body(const struct ident *id, struct record *r)
+{
+	static struct record_in in;
+	char line[RECORD_MAX + 2];
+	const char *t, *f;
+	size_t i;
+	int n = 0;
+
+	for (;;) {
+		if (fgets(line, sizeof(line), stdin) == NULL)
+			errx(EX_DATAERR, "stdin: no record to send");
+		n++;
+		if (line[strspn(line, " \t\r\n")] != '\0')
+			break;
+	}
+	if (record_parse(&in, line) == -1)
+		errx(EX_DATAERR, "stdin:%d: %s", n, in.error);
+	t = record_get(&in, "type");
+	f = ident_signer_field(t);
+	if (record_get(&in, "sig") != NULL || f == NULL ||
+	    strcmp(f, "from") != 0) {
+		record_begin(r, 1, t);
+		for (i = 0; i < in.n; i++)
+			if (strcmp(in.key[i], "type") != 0)
+				record_str(r, in.key[i], in.val[i]);
+	} else {
+		record_begin(r, 1, t);
+		for (i = 0; i < in.n; i++)
+			if (strcmp(in.key[i], "type") != 0 &&
+			    strcmp(in.key[i], "from") != 0 &&
+			    strcmp(in.key[i], "key") != 0)
+				record_str(r, in.key[i], in.val[i]);
+		record_str(r, "from", id->id);
+		record_str(r, "key", id->key);
+		if (ident_record_finish(id, t, r) == -1)
+			errx(EX_DATAERR, "stdin:%d: cannot sign: %s", n,
+			    ident_error());
+	}
+	if (record_end(r) == NULL)
+		errx(EX_DATAERR, "stdin:%d: record too large", n);
+}
+
+/* Sends the body to peer through the first server that takes it.
+ * Returns the exit status. */
+static int
+send_signal(const struct rv_url *url, int nurl, const char *to,
+    int wait_ms, enum record_mode mode)
+{
+	static struct record body, r;
+	struct rv_client *c;
+	struct rv_session *s;
+	struct sending st;
+	struct ident id;
+	char why[512], tag[RV_TAG_MAX + 1];
+	int i, status = EX_UNAVAILABLE;
+
+	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
+		errx(errno == EPERM || errno == EBADMSG ? EX_CONFIG : EX_OSERR,
+		    "%s", why);
+	read_body(&id, &body);
+	/* A tagged session of our own, so that presence is left alone. */
+	snprintf(tag, sizeof(tag), "q%08x", (unsigned)randombytes_random());
+	for (i = 0; i < nurl && status == EX_UNAVAILABLE; i++) {
+		memset(&st, 0, sizeof(st));
+		if ((c = rv_client_new(&id, on_event, &st, verbose > 1 ?
+		    LLL_ERR | LLL_WARN : 0)) == NULL)
+			err(EX_OSERR, "libwebsockets");
+		if ((s = rv_client_open(c, &url[i], tag, 0)) == NULL)
+			err(EX_OSERR, "session");
+		say(NULL, "connecting to %s", url[i].base);
+		if (rv_client_run(c, wait_ms) == -1 || !st.welcomed) {
+			warnx("%s: %s", url[i].base, st.lost ? st.reason :
+			    st.refused ? st.code : "timed out");
+			rv_client_free(c);
+			continue;
+		}
+		body.buf[body.len - 1] = '\0';
+		if (rv_session_signal(s, to, body.buf, "1") == -1 ||
+		    rv_session_signal(s, rv_session_name(s),
+		    "{\"type\":\"barrier\"}", "2") == -1)
+			err(EX_OSERR, "signal");
+		if (rv_client_run(c, wait_ms) == -1)
+			status = EX_TEMPFAIL;
+		else if (st.refused && strcmp(st.code, "unknown-peer") == 0)
+			status = EX_NOHOST;
+		else if (st.refused)
+			status = EX_PROTOCOL;
+		else if (st.lost)
+			status = EX_UNAVAILABLE;
+		else
+			status = 0;
+		rv_client_shutdown(c, 1000);
+		rv_client_free(c);
+		if (status == EX_TEMPFAIL)
+			warnx("%s: no answer within %d ms", url[i].base,
+			    wait_ms);
+		else if (status == EX_NOHOST)
+			warnx("peer %s: not online", to);
+		else if (status != 0)
+			warnx("%s: %s: %s", url[i].base, st.refused ? st.code :
+			    "lost", st.reason);
+		else {
+			record_begin(&r, mode == RECORD_JSON, "sent");
+			record_str(&r, "to", to);
+			record_str(&r, "server", url[i].base);
+			fputs(record_end(&r), stdout);
+		}
+	}
+	ident_free(&id);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_SIGNAL = 256 };
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "records", no_argument, NULL, 'r' },
+		{ "server", required_argument, NULL, 's' },
+		{ "signal", no_argument, NULL, OPT_SIGNAL },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct rv_url url[RV_MAX_SERVERS];
+	struct rv_peers p;
+	enum record_mode mode;
+	const char *peer, *expect;
+	char why[512], *end;
+	int ch, json = 0, records = 0, sig = 0, nurl = 0, bad = 0;
+	long wait_s = 5;
+	size_t i;
+
+	while ((ch = getopt_long(argc, argv, "hjqrs:Vvw:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			usage(0);
+		case 'j':
+			json = 1;
+			break;
+		case 'q':
+			verbose = 0;
+			break;
+		case 'r':
+			records = 1;
+			break;
+		case 's':
+			if (rv_url_list(url, &nurl, RV_MAX_SERVERS, optarg,
+			    why, sizeof(why)) == -1)
+				errx(EX_USAGE, "%s", why);
+			break;
+		case 'V':
+			printf("nat-query %s\n", NATKIT_VERSION);
+			return 0;
+		case 'v':
+			verbose++;
+			break;
+		case 'w':
+			errno = 0;
+			wait_s = strtol(optarg, &end, 10);
+			if (errno != 0 || *end != '\0' || wait_s < 1 ||
+			    wait_s > 600)
+				errx(EX_USAGE, "timeout %s: not 1 to 600 "
+				    "seconds", optarg);
+			break;
+		case OPT_SIGNAL:
+			sig = 1;
+			break;
+		default:
+			usage(EX_USAGE);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc > 1 || (sig && argc != 1))
+		usage(EX_USAGE);
+	peer = argc == 1 ? argv[0] : NULL;
+	if (rv_url_defaults(url, &nurl, RV_MAX_SERVERS, why,
+	    sizeof(why)) == -1)
+		errx(EX_CONFIG, "%s", why);
+	if (nurl == 0)
+		errx(EX_USAGE, "no server: give -s url or set NATKIT_SERVERS");
+	mode = record_mode_pick(json, records);
+
+	if (sig) {
+		/* ID, ID/TAG, or a name looked up first. */
+		const char *slash = strchr(peer, '/');
+		char idpart[IDENT_ID_LEN + 1];
+
+		if (slash != NULL) {
+			snprintf(idpart, sizeof(idpart), "%.*s",
+			    (int)(slash - peer), peer);
+			if (!ident_id_valid(idpart) ||
+			    !rv_tag_valid(slash + 1) || strcmp(slash + 1,
+			    "-") == 0)
+				errx(EX_USAGE, "peer %s: not ID/TAG", peer);
+			return send_signal(url, nurl, peer, (int)wait_s * 1000,
+			    mode);
+		}
+		if (!ident_id_valid(peer)) {
+			static struct record_in in;
+
+			lookup(url, nurl, peer, (int)wait_s * 1000, &p);
+			if (record_parse(&in, p.json[0]) == -1 ||
+			    rv_peer_verify(&in, NULL, time(NULL), NULL) == -1)
+				errx(EX_PROTOCOL, "name %s: the record does "
+				    "not verify", peer);
+			snprintf(idpart, sizeof(idpart), "%s",
+			    record_get(&in, "id"));
+			rv_peers_free(&p);
+			return send_signal(url, nurl, idpart,
+			    (int)wait_s * 1000, mode);
+		}
+		return send_signal(url, nurl, peer, (int)wait_s * 1000, mode);
+	}
+
+	lookup(url, nurl, peer, (int)wait_s * 1000, &p);
+	say(NULL, "%zu record%s from %s", p.n, p.n == 1 ? "" : "s",
+	    url[p.server].base);
+	expect = peer != NULL && ident_id_valid(peer) ? peer : NULL;
+	if (mode == RECORD_REPORT && peer == NULL) {
+		if (p.n == 0)
+			printf("no peers online at %s\n", url[p.server].base);
+		else
+			printf("%-26s  %-12s  %-20s  %-21s  %s\n", "ID",
+			    "NAME", "NAT", "PUBLIC", "VERIFIED");
+	}
+	for (i = 0; i < p.n; i++)
+		bad += !show(p.json[i], expect, peer != NULL && expect ==
+		    NULL ? peer : NULL, mode, peer != NULL);
+	rv_peers_free(&p);
+	if (fflush(stdout) == EOF)
+		err(EX_IOERR, "stdout");
+	return bad ? EX_PROTOCOL : 0;
+}

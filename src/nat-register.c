@@ -1,0 +1,364 @@
+/*
+ * nat-register: register this peer's profile with rendezvous servers,
+ * stay online, and print what happens as records (nat(7) PROTOCOL).
+ */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <sys/wait.h>
+
+#include <libwebsockets.h>
+
+#include "ident.h"
+#include "record.h"
+#include "rv.h"
+#include "version.h"
+
+#define MAX_CHILDREN	16	/* commands running at once (-e) */
+
+static const char usage_line[] =
+    "usage: nat-register [-hjqrVv] [-e command] [-n name] [-s url ...]\n";
+
+static int verbose, json, nchildren;
+static const char *command;
+static volatile sig_atomic_t got_term;
+static struct rv_client *client;
+
+static void __attribute__((noreturn))
+usage(int code)
+{
+	fputs(usage_line, code == 0 ? stdout : stderr);
+	exit(code);
+}
+
+static void __attribute__((format(printf, 1, 2)))
+say(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (verbose == 0)
+		return;
+	fputs("nat-register: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+on_signal(int sig)
+{
+	if (sig != SIGCHLD)
+		got_term = 1;
+	if (client != NULL)
+		rv_client_interrupt(client);
+}
+
+/* Prints one record and flushes: every line is an event someone waits for. */
+static void
+emit(struct record *r)
+{
+	const char *line;
+
+	if ((line = record_end(r)) == NULL) {
+		warn("record");
+		return;
+	}
+	if (fputs(line, stdout) == EOF || fflush(stdout) == EOF) {
+		warn("stdout");
+		got_term = 1;
+	}
+}
+
+/* Runs the command with the request record on its standard input, as
+ * inetd would; its output goes to our standard error. */
+static void
+spawn(const char *line)
+{
+	size_t len = strlen(line), off = 0;
+	ssize_t n;
+	pid_t pid;
+	int p[2];
+
+	if (nchildren >= MAX_CHILDREN) {
+		warnx("%d commands still running; request not passed on",
+		    nchildren);
+		return;
+	}
+	if (pipe2(p, O_CLOEXEC) == -1) {
+		warn("pipe");
+		return;
+	}
+	if ((pid = fork()) == -1) {
+		warn("fork");
+		close(p[0]);
+		close(p[1]);
+		return;
+	}
+	if (pid == 0) {
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
+		if (dup2(p[0], STDIN_FILENO) == -1 ||
+		    dup2(STDERR_FILENO, STDOUT_FILENO) == -1)
+			_exit(EX_OSERR);
+		close_range(3, ~0U, 0);
+		execl("/bin/sh", "sh", "-c", command, (char *)NULL);
+		_exit(127);
+	}
+	nchildren++;
+	say("started command, pid %ld", (long)pid);
+	close(p[0]);
+	/* One record is far less than a pipe holds: this does not block. */
+	while (off < len && (n = write(p[1], line + off, len - off)) > 0)
+		off += (size_t)n;
+	close(p[1]);
+}
+
+static void
+reap(void)
+{
+	pid_t pid;
+	int st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		nchildren--;
+		if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+			warnx("command (pid %ld) exited %d", (long)pid,
+			    WEXITSTATUS(st));
+		else if (WIFSIGNALED(st))
+			warnx("command (pid %ld) killed by signal %d",
+			    (long)pid, WTERMSIG(st));
+	}
+}
+
+/* A request is printed as it was signed, type first; anything else as a
+ * signal record with the body's type and from renamed. */
+static void
+on_signal_event(const struct rv_event *ev)
+{
+	const struct record_in *b = ev->body;
+	const char *t, *k, *signer;
+	size_t i, idlen = strcspn(ev->from, "/");
+	struct record r;
+
+	if (b == NULL) {
+		warnx("%s: signal from %s is not a record; dropped",
+		    ev->server->base, ev->from);
+		return;
+	}
+	t = record_get(b, "type");
+	if (strcmp(t, "request") == 0) {
+		signer = record_get(b, "from");
+		if (ident_verify_record(IDENT_DOMAIN_REQUEST, b, NULL) == -1) {
+			warnx("%s: request from %s: %s; dropped",
+			    ev->server->base, ev->from, ident_error());
+			return;
+		}
+		if (strlen(signer) != idlen ||
+		    strncmp(signer, ev->from, idlen) != 0) {
+			warnx("%s: request signed by %s came from %s; dropped",
+			    ev->server->base, signer, ev->from);
+			return;
+		}
+		record_begin(&r, json, "request");
+		for (i = 0; i < b->n; i++)
+			if (strcmp(b->key[i], "type") != 0)
+				record_str(&r, b->key[i], b->val[i]);
+		emit(&r);
+		if (command != NULL && r.err == 0)
+			spawn(r.buf);
+		return;
+	}
+	record_begin(&r, json, "signal");
+	record_str(&r, "from", ev->from);
+	for (i = 0; i < b->n; i++) {
+		k = b->key[i];
+		if (strcmp(k, "type") == 0)
+			k = "body-type";
+		else if (strcmp(k, "from") == 0)
+			k = "body-from";
+		record_str(&r, k, b->val[i]);
+	}
+	emit(&r);
+}
+
+static void
+on_event(void *arg, const struct rv_event *ev)
+{
+	struct record r;
+
+	(void)arg;
+	switch (ev->type) {
+	case RV_EV_WELCOME:
+		say("%s: authenticated", ev->server->base);
+		break;
+	case RV_EV_REGISTERED:
+	case RV_EV_REREGISTERED:
+		record_begin(&r, json, ev->type == RV_EV_REGISTERED ?
+		    "registered" : "reregistered");
+		record_str(&r, "id", ev->id);
+		record_str(&r, "server", ev->server->base);
+		record_int(&r, "seq", ev->seq);
+		emit(&r);
+		break;
+	case RV_EV_SIGNAL:
+		on_signal_event(ev);
+		break;
+	case RV_EV_ERROR:
+		warnx("%s: %s%s%s", ev->server->base, ev->code,
+		    ev->reason != NULL ? ": " : "",
+		    ev->reason != NULL ? ev->reason : "");
+		break;
+	case RV_EV_LOST:
+		record_begin(&r, json, "lost");
+		record_str(&r, "server", ev->server->base);
+		record_str(&r, "reason", ev->reason);
+		emit(&r);
+		break;
+	}
+}
+
+/* Reads the profile: the first record on stdin, which must be one. */
+static void
+read_profile(struct record_in *in)
+{
+	char line[RECORD_MAX + 2];
+	const char *t;
+	int n = 0;
+
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		n++;
+		if (line[strspn(line, " \t\r\n")] == '\0')
+			continue;
+		if (strchr(line, '\n') == NULL && !feof(stdin))
+			errx(EX_DATAERR, "stdin:%d: line too long", n);
+		if (record_parse(in, line) == -1)
+			errx(EX_DATAERR, "stdin:%d: %s", n, in->error);
+		if (strcmp(t = record_get(in, "type"), "profile") != 0)
+			errx(EX_DATAERR, "stdin:%d: a %s record, not a profile",
+			    n, t);
+		return;
+	}
+	if (ferror(stdin))
+		err(EX_IOERR, "stdin");
+	errx(EX_DATAERR, "stdin: no profile record (pipe nat-probe in)");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "exec", required_argument, NULL, 'e' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "name", required_argument, NULL, 'n' },
+		{ "records", no_argument, NULL, 'r' },
+		{ "server", required_argument, NULL, 's' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static struct record_in profile;
+	struct rv_url url[RV_MAX_SERVERS];
+	struct sigaction sa;
+	struct ident id;
+	const char *name = "-";
+	char why[512];
+	int ch, i, nurl = 0;
+
+	while ((ch = getopt_long(argc, argv, "e:hjn:qrs:Vv", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'e':
+			command = optarg;
+			break;
+		case 'h':
+			usage(0);
+		case 'j':
+			json = 1;
+			break;
+		case 'n':
+			if (!rv_name_valid(optarg))
+				errx(EX_USAGE, "name %s: not 1 to 32 of "
+				    "A-Z a-z 0-9 . _ -", optarg);
+			name = optarg;
+			break;
+		case 'q':
+			verbose = 0;
+			break;
+		case 'r':
+			break;		/* records are the only output */
+		case 's':
+			if (rv_url_list(url, &nurl, RV_MAX_SERVERS, optarg,
+			    why, sizeof(why)) == -1)
+				errx(EX_USAGE, "%s", why);
+			break;
+		case 'V':
+			printf("nat-register %s\n", NATKIT_VERSION);
+			return 0;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			usage(EX_USAGE);
+		}
+	}
+	if (optind != argc)
+		usage(EX_USAGE);
+	if (rv_url_defaults(url, &nurl, RV_MAX_SERVERS, why,
+	    sizeof(why)) == -1)
+		errx(EX_CONFIG, "%s", why);
+	if (nurl == 0)
+		errx(EX_USAGE, "no server: give -s url or set NATKIT_SERVERS");
+
+	read_profile(&profile);
+	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
+		errx(errno == EPERM || errno == EBADMSG ? EX_CONFIG : EX_OSERR,
+		    "%s", why);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	if ((client = rv_client_new(&id, on_event, NULL, verbose > 1 ?
+	    LLL_ERR | LLL_WARN | LLL_NOTICE : verbose ? LLL_ERR | LLL_WARN :
+	    0)) == NULL)
+		err(EX_OSERR, "libwebsockets");
+	if (rv_client_set_profile(client, name, &profile) == -1)
+		errx(EX_DATAERR, "stdin: the profile does not make a peer "
+		    "record: %s", errno == EMSGSIZE ? "too large" :
+		    strerror(errno));
+	for (i = 0; i < nurl; i++)
+		if (rv_client_open(client, &url[i], NULL, RV_RECONNECT) == NULL)
+			err(EX_OSERR, "session");
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_flags = SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
+	say("peer %s, %d server%s", id.id, nurl, nurl == 1 ? "" : "s");
+
+	while (!got_term) {
+		if (rv_client_run(client, -1) == -1 && errno != EINTR)
+			errx(EX_SOFTWARE, "the event loop failed");
+		reap();
+	}
+	say("unregistering");
+	if (rv_client_shutdown(client, 2000) == -1)
+		warnx("some servers did not close in time");
+	rv_client_free(client);
+	client = NULL;
+	ident_free(&id);
+	reap();
+	return 0;
+}
