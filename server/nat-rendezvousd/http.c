@@ -1,0 +1,396 @@
+/*
+ * http.c: nat-rendezvousd's HTTP API (nat(7) PROTOCOL): /healthz,
+ * /metrics and the /v1 routes, JSON in and out.  Bodies are read whole
+ * (at most 8192 bytes) before they are parsed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rvd.h"
+
+#define RVD_PAGE_MAX	100
+#define RVD_PAGE_DEFAULT 50
+#define RVD_TTL_MAX	3600
+
+/* The HTTP status of each error code. */
+static const unsigned rvd_http_status[RV_NERR] = {
+	200, 400, 400, 400, 413, 401, 403, 403, 409, 400, 429, 404, 503
+};
+
+/* Writes a whole response and ends the transaction.  Returns what the
+ * callback returns. */
+static int
+rvd_http_reply(struct lws *wsi, unsigned status, const char *type,
+    const char *body, size_t len)
+{
+	unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE,
+	    *end = hdr + sizeof(hdr) - 1;
+	unsigned char *out;
+	int rc;
+
+	if (lws_add_http_common_headers(wsi, status, type, (lws_filepos_t)len,
+	    &p, end) || lws_add_http_header_by_token(wsi,
+	    WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store",
+	    8, &p, end) ||
+	    lws_finalize_write_http_header(wsi, hdr + LWS_PRE, &p, end))
+		return -1;
+	if ((out = malloc(LWS_PRE + len + 1)) == NULL)
+		return -1;
+	memcpy(out + LWS_PRE, body, len);
+	rc = lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+	free(out);
+	if (rc < 0)
+		return -1;
+	return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+static int
+rvd_http_json(struct lws *wsi, unsigned status, const char *body, size_t len)
+{
+	return rvd_http_reply(wsi, status, "application/json", body, len);
+}
+
+static int
+rvd_http_error(struct lws *wsi, enum rvmsg_err e, const char *reason)
+{
+	char buf[512];
+	int n;
+
+	rvd_reject(e);
+	n = snprintf(buf, sizeof(buf), "{\"error\":\"%s\",\"reason\":\"%s\"}",
+	    rvmsg_code(e), reason);
+	return rvd_http_json(wsi, rvd_http_status[e], buf, (size_t)n);
+}
+
+/* Errors of the HTTP layer itself: no route, no method. */
+static int
+rvd_http_fail(struct lws *wsi, unsigned status, const char *code,
+    const char *reason)
+{
+	char buf[256];
+	int n = snprintf(buf, sizeof(buf), "{\"error\":\"%s\",\"reason\":\"%s\"}",
+	    code, reason);
+
+	return rvd_http_json(wsi, status, buf, (size_t)n);
+}
+
+/* A growing response body, for the peer list. */
+struct rvd_buf {
+	char *p;
+	size_t len, cap;
+};
+
+static int
+rvd_buf_add(struct rvd_buf *b, const char *s, size_t n)
+{
+	char *np;
+
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->cap + n + 1) * 2;
+
+		if ((np = realloc(b->p, cap)) == NULL)
+			return -1;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+struct rvd_list {
+	struct rvd_buf b;
+	char last[IDENT_ID_LEN + 1];
+	int n;
+};
+
+static int
+rvd_list_one(const struct store_rec *rec, void *arg)
+{
+	struct rvd_list *l = arg;
+
+	if ((l->n++ > 0 && rvd_buf_add(&l->b, ",", 1) == -1) ||
+	    rvd_buf_add(&l->b, rec->json, rec->len) == -1)
+		return -1;
+	memcpy(l->last, rec->id, sizeof(l->last));
+	return 0;
+}
+
+static int
+rvd_http_list(struct lws *wsi)
+{
+	char limit_b[32], cursor_b[64], name_b[64];
+	const char *after = NULL, *only = NULL, *limit_s, *cursor, *name;
+	struct rvd_list l;
+	long limit = RVD_PAGE_DEFAULT;
+	char *end;
+	int more, n, rc;
+
+	/* lws copies "key=value" and returns where the value starts. */
+	if ((limit_s = lws_get_urlarg_by_name(wsi, "limit=", limit_b,
+	    sizeof(limit_b))) != NULL) {
+		limit = strtol(limit_s, &end, 10);
+		if (*limit_s == '\0' || *end != '\0' || limit < 1 ||
+		    limit > RVD_PAGE_MAX)
+			return rvd_http_error(wsi, RV_BAD_FIELD,
+			    "limit: from 1 to 100");
+	}
+	if ((cursor = lws_get_urlarg_by_name(wsi, "cursor=", cursor_b,
+	    sizeof(cursor_b))) != NULL) {
+		if (!ident_id_valid(cursor))
+			return rvd_http_error(wsi, RV_BAD_FIELD,
+			    "cursor: not a peer id");
+		after = cursor;
+	}
+	if ((name = lws_get_urlarg_by_name(wsi, "name=", name_b,
+	    sizeof(name_b))) != NULL) {
+		if (!rvmsg_name_valid(name))
+			return rvd_http_error(wsi, RV_BAD_FIELD,
+			    "name: 1 to 32 of A-Z a-z 0-9 . _ -");
+		only = name;
+	}
+	memset(&l, 0, sizeof(l));
+	if (rvd_buf_add(&l.b, "{\"peers\":[", 10) == -1 ||
+	    (n = rvd.store->ops->list(rvd.store, after, only, (int)limit,
+	    rvd_list_one, &l, &more)) < 0) {
+		free(l.b.p);
+		return rvd_http_error(wsi, RV_BUSY, "out of memory");
+	}
+	if (more && n > 0) {
+		char tail[64];
+
+		snprintf(tail, sizeof(tail), "],\"next\":\"%s\"}", l.last);
+		rc = rvd_buf_add(&l.b, tail, strlen(tail));
+	} else
+		rc = rvd_buf_add(&l.b, "],\"next\":null}", 14);
+	rc = rc == -1 ? rvd_http_error(wsi, RV_BUSY, "out of memory") :
+	    rvd_http_json(wsi, 200, l.b.p, l.b.len);
+	free(l.b.p);
+	return rc;
+}
+
+static int
+rvd_http_get(struct lws *wsi, const char *uri)
+{
+	static char buf[4096];
+	static char rbuf[RVMSG_RECORD_MAX + 1];
+	struct store_rec rec;
+	int n;
+
+	if (strcmp(uri, "/healthz") == 0) {
+		n = snprintf(buf, sizeof(buf), "{\"status\":\"ok\","
+		    "\"sessions\":%u,\"peers\":%zu}", rvd.st.sessions,
+		    rvd.store->ops->count(rvd.store));
+		return rvd_http_json(wsi, 200, buf, (size_t)n);
+	}
+	if (strcmp(uri, "/metrics") == 0) {
+		size_t len = rvd_metrics(buf, sizeof(buf));
+
+		return rvd_http_reply(wsi, 200,
+		    "text/plain; version=0.0.4", buf, len);
+	}
+	if (strcmp(uri, "/v1/peers") == 0)
+		return rvd_http_list(wsi);
+	if (strncmp(uri, "/v1/peers/", 10) == 0 && ident_id_valid(uri + 10)) {
+		if (rvd.store->ops->get(rvd.store, uri + 10, &rec, rbuf,
+		    sizeof(rbuf)) == -1)
+			return rvd_http_error(wsi, RV_UNKNOWN_PEER,
+			    "no such peer online");
+		return rvd_http_json(wsi, 200, rec.json, rec.len);
+	}
+	if (strcmp(uri, RVD_WS_PATH) == 0)
+		return rvd_http_fail(wsi, 400, "bad-type",
+		    "this path takes a WebSocket upgrade");
+	return rvd_http_fail(wsi, 404, "not-found", "no such path");
+}
+
+static int
+rvd_http_post_peer(struct lws *wsi, struct rvmsg *m)
+{
+	const char *reason;
+	enum rvmsg_err e;
+	long long seq, ttl = m->ttl > RVD_TTL_MAX ? RVD_TTL_MAX : m->ttl;
+	char buf[128];
+	int n;
+
+	if ((e = rvd_record_put(m->record, NULL, rvd.unix_now + ttl, &seq,
+	    &reason)) != RV_OK)
+		return rvd_http_error(wsi, e, reason);
+	{
+		static char rbuf[RVMSG_RECORD_MAX + 1];
+		struct store_rec rec;
+
+		/* The record's own expiry may cut the TTL short. */
+		if (rvd.store->ops->get(rvd.store, cJSON_GetObjectItem(
+		    m->record, "id")->valuestring, &rec, rbuf,
+		    sizeof(rbuf)) == 0 && rec.deadline > 0)
+			ttl = rec.deadline - rvd.unix_now;
+		n = snprintf(buf, sizeof(buf),
+		    "{\"id\":\"%s\",\"seq\":\"%lld\",\"ttl\":%lld}", rec.id,
+		    seq, ttl);
+	}
+	return rvd_http_json(wsi, 200, buf, (size_t)n);
+}
+
+static int
+rvd_http_post_unregister(struct lws *wsi, const char *id, struct rvmsg *m)
+{
+	static struct record_in in;
+	const char *reason;
+	enum rvmsg_err e;
+	long long seq;
+	char buf[64];
+	int n;
+
+	if (strcmp(id, m->id) != 0)
+		return rvd_http_error(wsi, RV_WRONG_ID,
+		    "the body's id is not the path's");
+	if ((e = rvmsg_flatten(m->root, "unregister", &in, NULL, &reason)) !=
+	    RV_OK)
+		return rvd_http_error(wsi, e, reason);
+	if (ident_verify_record(IDENT_DOMAIN_UNREGISTER, &in, id) == -1)
+		return rvd_http_error(wsi, errno == EACCES ? RV_WRONG_ID :
+		    errno == EPERM ? RV_BAD_SIG : RV_BAD_FIELD, ident_error());
+	seq = strtoll(record_get(&in, "seq"), NULL, 10);
+	if (rvd.store->ops->del(rvd.store, id, seq, rvd.unix_now) == -1)
+		return errno == ESTALE ? rvd_http_error(wsi, RV_REPLAY,
+		    "seq is not greater than the last one") :
+		    rvd_http_error(wsi, RV_UNKNOWN_PEER, "no such peer online");
+	n = snprintf(buf, sizeof(buf), "{\"id\":\"%s\"}", id);
+	return rvd_http_json(wsi, 200, buf, (size_t)n);
+}
+
+static int
+rvd_http_post_signal(struct lws *wsi, struct rvmsg *m)
+{
+	static char buf[2 * RVMSG_MAX + 256];
+	size_t len;
+	int n;
+
+	/* Over HTTP nobody is authenticated: the sender is "-". */
+	if ((len = rvd_signal_build(buf, sizeof(buf), "-", "", m->body)) == 0)
+		return rvd_http_error(wsi, RV_TOO_LARGE,
+		    "the signal is too large");
+	if ((n = rvd_deliver(m->to_id, m->to_tag, buf, len)) == 0)
+		return rvd_http_error(wsi, RV_UNKNOWN_PEER,
+		    "no session of that peer");
+	rvd.st.signals_total++;
+	len = (size_t)snprintf(buf, sizeof(buf), "{\"delivered\":%d}", n);
+	return rvd_http_json(wsi, 202, buf, len);
+}
+
+/* The whole body of a POST is in s->rx. */
+static int
+rvd_http_post(struct lws *wsi, struct rvd_sess *s)
+{
+	char uri[128], id[IDENT_ID_LEN + 1];
+	enum rvmsg_ctx ctx;
+	struct rvmsg m;
+	int rc;
+
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_POST_URI) <= 0)
+		return rvd_http_fail(wsi, 404, "not-found", "no such path");
+	if (strcmp(uri, "/v1/peers") == 0)
+		ctx = RVMSG_POST_PEER;
+	else if (strcmp(uri, "/v1/signal") == 0)
+		ctx = RVMSG_POST_SIGNAL;
+	else if (strncmp(uri, "/v1/peers/", 10) == 0 &&
+	    strlen(uri) == 10 + IDENT_ID_LEN + 11 &&
+	    strcmp(uri + 10 + IDENT_ID_LEN, "/unregister") == 0) {
+		memcpy(id, uri + 10, IDENT_ID_LEN);
+		id[IDENT_ID_LEN] = '\0';
+		if (!ident_id_valid(id))
+			return rvd_http_fail(wsi, 404, "not-found",
+			    "no such path");
+		ctx = RVMSG_POST_UNREGISTER;
+	} else
+		return rvd_http_fail(wsi, 404, "not-found", "no such path");
+	if (s->http_status == 1)
+		return rvd_http_error(wsi, RV_TOO_LARGE,
+		    "bodies are at most 8192 bytes");
+	if (rvmsg_parse(&m, s->rx != NULL ? s->rx : "", s->rx_len, ctx) == -1)
+		rc = rvd_http_error(wsi, m.err, m.reason);
+	else if (ctx == RVMSG_POST_PEER)
+		rc = rvd_http_post_peer(wsi, &m);
+	else if (ctx == RVMSG_POST_SIGNAL)
+		rc = rvd_http_post_signal(wsi, &m);
+	else
+		rc = rvd_http_post_unregister(wsi, id, &m);
+	rvmsg_free(&m);
+	return rc;
+}
+
+static void
+rvd_http_reset(struct rvd_sess *s)
+{
+	free(s->rx);
+	s->rx = NULL;
+	s->rx_len = 0;
+	s->http_status = 0;
+}
+
+int
+rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+    void *user, void *in, size_t len)
+{
+	struct rvd_sess *s = user;
+	char clen[24];
+	int rc;
+
+	if (s == NULL && (reason == LWS_CALLBACK_HTTP ||
+	    reason == LWS_CALLBACK_HTTP_BODY ||
+	    reason == LWS_CALLBACK_HTTP_BODY_COMPLETION))
+		return -1;
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		rvd.st.http_requests_total++;
+		rvd_http_reset(s);
+		if (!rvd_rate_allow(s))
+			return rvd_http_error(wsi, RV_RATE,
+			    "more than the requests a second allowed");
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+			if (lws_hdr_copy(wsi, clen, sizeof(clen),
+			    WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+			    strtoul(clen, NULL, 10) > RVMSG_MAX)
+				return rvd_http_error(wsi, RV_TOO_LARGE,
+				    "bodies are at most 8192 bytes");
+			/* Slow bodies are cut off (slowloris). */
+			lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+			    rvd.conf.http_timeout);
+			if (lws_hdr_total_length(wsi,
+			    WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+				return rvd_http_post(wsi, s);
+			return 0;	/* the body follows */
+		}
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0)
+			return rvd_http_get(wsi, in);
+		return rvd_http_fail(wsi, 405, "bad-method",
+		    "only GET and POST");
+	case LWS_CALLBACK_HTTP_BODY:
+		if (s->http_status == 1)
+			return 0;
+		if (s->rx_len + len > RVMSG_MAX) {
+			s->http_status = 1;	/* answered at the end */
+			return 0;
+		}
+		if (s->rx == NULL && (s->rx = malloc(RVMSG_MAX)) == NULL)
+			return -1;
+		memcpy(s->rx + s->rx_len, in, len);
+		s->rx_len += (uint32_t)len;
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+		rc = rvd_http_post(wsi, s);
+		rvd_http_reset(s);
+		return rc;
+	case LWS_CALLBACK_CLOSED_HTTP:
+		if (s != NULL)	/* none when closed before the headers */
+			rvd_http_reset(s);
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}

@@ -1,0 +1,477 @@
+/*
+ * nat-rendezvousd: the rendezvous server (phases II to IV and VI): peers
+ * register signed records over a WebSocket or HTTP, ask who is online,
+ * and send each other signals.  This file parses the options, binds the
+ * listeners, drops privileges and runs the loop; ws.c and http.c speak
+ * the protocol, sess.c keeps the sessions, store_mem.c the records.
+ */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "rvd.h"
+
+#ifndef NATKIT_VERSION
+#define NATKIT_VERSION	"0.1"
+#endif
+
+#define RVD_LISTEN_MAX	8
+
+static const char usage_line[] =
+    "usage: nat-rendezvousd [-dhnVv] [-b burst] [-C conns] "
+    "[-c certfile -k keyfile]\n"
+    "                       [-f file] [-g seconds] [-i seconds] "
+    "[-l [address:]port]\n"
+    "                       [-m conns] [-N name] [-P peers] [-Q bytes] "
+    "[-r rate]\n"
+    "                       [-t seconds] [-u user]\n";
+
+static const struct option longopts[] = {
+	{ "burst", required_argument, NULL, 'b' },
+	{ "per-address", required_argument, NULL, 'C' },
+	{ "cert", required_argument, NULL, 'c' },
+	{ "debug", no_argument, NULL, 'd' },
+	{ "file", required_argument, NULL, 'f' },
+	{ "grace", required_argument, NULL, 'g' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "ping", required_argument, NULL, 'i' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "listen", required_argument, NULL, 'l' },
+	{ "connections", required_argument, NULL, 'm' },
+	{ "name", required_argument, NULL, 'N' },
+	{ "check", no_argument, NULL, 'n' },
+	{ "peers", required_argument, NULL, 'P' },
+	{ "queue", required_argument, NULL, 'Q' },
+	{ "rate", required_argument, NULL, 'r' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ NULL, 0, NULL, 0 }
+};
+
+struct rvd_listen {
+	char host[64];		/* "" for every address */
+	int port;
+	struct lws_vhost *vh;
+};
+
+struct rvd_opts {
+	struct rvd_listen l[RVD_LISTEN_MAX];
+	int n_listen, foreground, check, depth, conns_set;
+	const char *cert, *key, *user;
+};
+
+static volatile sig_atomic_t rvd_stop;
+static int rvd_libev;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fputs(usage_line, stderr);
+	exit(EX_USAGE);
+}
+
+/* Parses a decimal number in [min, max] or exits 64 naming it. */
+static long
+number_parse(const char *s, long min, long max, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno == ERANGE)
+		errx(EX_USAGE, "%s %s: invalid", what, s);
+	if (v < min)
+		errx(EX_USAGE, "%s %s: too small (at least %ld)", what, s, min);
+	if (v > max)
+		errx(EX_USAGE, "%s %s: too large (at most %ld)", what, s, max);
+	return v;
+}
+
+/* "[address:]port", the address an IPv4 one, a bracketed IPv6 one or a
+ * name lws can resolve to an interface. */
+static void
+listen_parse(struct rvd_opts *o, const char *arg)
+{
+	struct rvd_listen *l;
+	const char *colon = strrchr(arg, ':'), *port = arg;
+	size_t n = 0;
+
+	if (o->n_listen == RVD_LISTEN_MAX)
+		errx(EX_USAGE, "listen %s: at most %d listeners", arg,
+		    RVD_LISTEN_MAX);
+	l = &o->l[o->n_listen];
+	memset(l, 0, sizeof(*l));
+	if (colon != NULL) {
+		const char *h = arg;
+
+		n = (size_t)(colon - arg);
+		if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+			h++;
+			n -= 2;
+		} else if (memchr(arg, ':', n) != NULL)
+			errx(EX_USAGE, "listen %s: an IPv6 address goes in "
+			    "brackets", arg);
+		if (n == 0 || n >= sizeof(l->host))
+			errx(EX_USAGE, "listen %s: bad address", arg);
+		memcpy(l->host, h, n);
+		l->host[n] = '\0';
+		port = colon + 1;
+	}
+	l->port = (int)number_parse(port, 0, 65535, "listen port");
+	o->n_listen++;
+}
+
+static void opt_apply(struct rvd_opts *o, int ch, const char *arg);
+
+/* Reads "name value" lines (the long option names) from path. */
+static void
+file_read(struct rvd_opts *o, const char *path)
+{
+	char line[512], *p, *name, *val;
+	const struct option *lo;
+	unsigned lineno = 0;
+	FILE *f;
+
+	if (++o->depth > 4)
+		errx(EX_CONFIG, "%s: files include each other", path);
+	if ((f = fopen(path, "r")) == NULL)
+		err(EX_CONFIG, "%s", path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if ((p = strchr(line, '#')) != NULL)
+			*p = '\0';
+		name = strtok(line, " \t\r\n");
+		if (name == NULL)
+			continue;
+		val = strtok(NULL, " \t\r\n");
+		for (lo = longopts; lo->name != NULL; lo++)
+			if (strcmp(lo->name, name) == 0)
+				break;
+		if (lo->name == NULL || lo->val == 'h' || lo->val == 'V' ||
+		    lo->val == 'n' || lo->val == 'd')
+			errx(EX_CONFIG, "%s:%u: %s: unknown setting", path,
+			    lineno, name);
+		if ((lo->has_arg == required_argument) != (val != NULL) ||
+		    strtok(NULL, " \t\r\n") != NULL)
+			errx(EX_CONFIG, "%s:%u: %s: %s", path, lineno, name,
+			    val == NULL ? "needs a value" : "one value only");
+		opt_apply(o, lo->val, val != NULL ? strdup(val) : NULL);
+	}
+	if (ferror(f))
+		err(EX_CONFIG, "%s", path);
+	fclose(f);
+	o->depth--;
+}
+
+static void
+opt_apply(struct rvd_opts *o, int ch, const char *arg)
+{
+	struct rvd_conf *c = &rvd.conf;
+
+	switch (ch) {
+	case 'b':
+		c->burst = (unsigned)number_parse(arg, 1, 100000, "burst");
+		break;
+	case 'C':
+		c->per_ip = (unsigned)number_parse(arg, 1, 65535,
+		    "connections per address");
+		break;
+	case 'c':
+		o->cert = arg;
+		break;
+	case 'd':
+		o->foreground = 1;
+		break;
+	case 'f':
+		file_read(o, arg);
+		break;
+	case 'g':
+		c->grace = (int)number_parse(arg, 0, 3600, "grace");
+		break;
+	case 'i':
+		c->ping = (int)number_parse(arg, 1, 300, "ping interval");
+		break;
+	case 'k':
+		o->key = arg;
+		break;
+	case 'l':
+		listen_parse(o, arg);
+		break;
+	case 'm':
+		c->max_conns = (unsigned)number_parse(arg, 1, 1000000,
+		    "connections");
+		o->conns_set = 1;
+		break;
+	case 'N':
+		if (c->n_names == (int)(sizeof(c->names) /
+		    sizeof(c->names[0])))
+			errx(EX_USAGE, "name %s: at most 8 names", arg);
+		if (strlen(arg) > RVMSG_HOST_MAX || strchr(arg, ':') != NULL)
+			errx(EX_USAGE, "name %s: not a host name", arg);
+		c->names[c->n_names++] = arg;
+		break;
+	case 'n':
+		o->check = 1;
+		break;
+	case 'P':
+		c->max_peers = (size_t)number_parse(arg, 1, 10000000, "peers");
+		break;
+	case 'Q':
+		c->queue_max = (unsigned)number_parse(arg, 1024, 16777216,
+		    "queue bytes");
+		break;
+	case 'r':
+		c->rate = (unsigned)number_parse(arg, 0, 1000000, "rate");
+		break;
+	case 't':
+		c->http_timeout = (int)number_parse(arg, 1, 3600, "timeout");
+		break;
+	case 'u':
+		o->user = arg;
+		break;
+	case 'v':
+		c->verbose++;
+		break;
+	default:
+		usage();
+	}
+}
+
+/*
+ * Raises the soft limit on open files to the hard one and keeps the
+ * connection limit below it, so that lws never spins on accept at EMFILE
+ * (LWS.md).  Returns the limit.
+ */
+static size_t
+files_limit(struct rvd_opts *o)
+{
+	struct rlimit rl;
+	rlim_t spare = 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max > 1048576 ? 1048576 : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1048576)
+		rl.rlim_cur = 1048576;
+	if (rl.rlim_cur < spare * 2)
+		errx(EX_OSERR, "open files limit %llu: too low",
+		    (unsigned long long)rl.rlim_cur);
+	if (!o->conns_set || rvd.conf.max_conns > rl.rlim_cur - spare) {
+		if (o->conns_set)
+			warnx("connections %u: more than the open files "
+			    "limit allows, using %llu", rvd.conf.max_conns,
+			    (unsigned long long)(rl.rlim_cur - spare));
+		rvd.conf.max_conns = (unsigned)(rl.rlim_cur - spare);
+	}
+	return (size_t)rl.rlim_cur;
+}
+
+static void
+privileges_drop(const struct passwd *pw)
+{
+	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1)
+		err(EX_OSERR, "dropping privileges to %s", pw->pw_name);
+	if (setuid(0) == 0)
+		errx(EX_OSERR, "dropping privileges to %s: still root",
+		    pw->pw_name);
+}
+
+static void
+on_signal(int sig)
+{
+	rvd_stop = 1;
+	/* With libev, lws breaks its loop on SIGINT. */
+	if (rvd_libev && sig != SIGINT)
+		kill(getpid(), SIGINT);
+	else if (rvd.ctx != NULL)
+		lws_cancel_service(rvd.ctx);
+}
+
+static const struct lws_protocols rvd_protocols[] = {
+	{ RVD_SUBPROTO, rvd_ws_callback, sizeof(struct rvd_sess), 512, 0,
+	    NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+/* No lws PING timers: sess.c pings from one wheel (LWS.md). */
+static const lws_retry_bo_t rvd_retry = {
+	.secs_since_valid_ping = 0, .secs_since_valid_hangup = 0
+};
+
+static struct lws_context *
+context_make(size_t nofile, int libev)
+{
+	struct lws_context_creation_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+	    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+	    (libev ? LWS_SERVER_OPTION_LIBEV : 0);
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.rlimit_nofile = (int)nofile;
+	info.max_http_header_pool = 1024;
+	return lws_create_context(&info);
+}
+
+static void
+vhosts_make(struct rvd_opts *o)
+{
+	struct lws_context_creation_info info;
+	char name[16];
+	int i;
+
+	for (i = 0; i < o->n_listen; i++) {
+		memset(&info, 0, sizeof(info));
+		snprintf(name, sizeof(name), "l%d", i);
+		info.vhost_name = name;
+		info.port = o->l[i].port;
+		info.iface = o->l[i].host[0] != '\0' ? o->l[i].host : NULL;
+		info.protocols = rvd_protocols;
+		info.ssl_cert_filepath = o->cert;
+		info.ssl_private_key_filepath = o->key;
+		info.options = o->cert != NULL ?
+		    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
+		info.retry_and_idle_policy = &rvd_retry;
+		info.timeout_secs = (unsigned)rvd.conf.http_timeout;
+		info.timeout_secs_ah_idle = (unsigned)rvd.conf.http_timeout;
+		info.keepalive_timeout = rvd.conf.http_timeout;
+		if ((o->l[i].vh = lws_create_vhost(rvd.ctx, &info)) == NULL)
+			errx(EX_OSERR, "listen %s%s%d: cannot bind%s",
+			    o->l[i].host, o->l[i].host[0] ? ":" : "",
+			    o->l[i].port, o->cert != NULL ?
+			    " or load the certificate" : "");
+		o->l[i].port = lws_get_vhost_listen_port(o->l[i].vh);
+	}
+}
+
+/* Prints "ready http=ADDR:PORT[,...] ws=/v1/ws" (https with TLS). */
+static void
+ready_print(const struct rvd_opts *o)
+{
+	int i;
+	int v6;
+
+	printf("ready %s=", o->cert != NULL ? "https" : "http");
+	for (i = 0; i < o->n_listen; i++) {
+		v6 = strchr(o->l[i].host, ':') != NULL;
+		printf("%s%s%s%s:%d", i ? "," : "", v6 ? "[" : "",
+		    o->l[i].host[0] ? o->l[i].host : "*", v6 ? "]" : "",
+		    o->l[i].port);
+	}
+	printf(" ws=%s\n", RVD_WS_PATH);
+	if (fflush(stdout) == EOF)
+		err(EX_OSERR, "stdout");
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct rvd_opts o;
+	struct passwd *pw = NULL;
+	struct sigaction sa;
+	size_t nofile;
+	int ch;
+
+	rvd.conf.grace = 10;
+	rvd.conf.ping = 30;
+	rvd.conf.auth_timeout = 10;
+	rvd.conf.http_timeout = 10;
+	rvd.conf.per_ip = 64;
+	rvd.conf.rate = 20;
+	rvd.conf.burst = 40;
+	rvd.conf.queue_max = 65536;
+	rvd.conf.max_peers = 100000;
+	while ((ch = getopt_long(argc, argv, "b:C:c:df:g:hi:k:l:m:N:nP:Q:r:"
+	    "t:u:Vv", longopts, NULL)) != -1) {
+		if (ch == 'h') {
+			fputs(usage_line, stdout);
+			return 0;
+		}
+		if (ch == 'V') {
+			printf("nat-rendezvousd %s\n", NATKIT_VERSION);
+			return 0;
+		}
+		if (ch == '?')
+			usage();
+		opt_apply(&o, ch, optarg);
+	}
+	if (optind != argc)
+		usage();
+	/* Conflicts are refused before anything is opened. */
+	if ((o.cert == NULL) != (o.key == NULL))
+		errx(EX_USAGE, "%s: needs %s too", o.cert != NULL ?
+		    "-c certfile" : "-k keyfile", o.cert != NULL ?
+		    "-k keyfile" : "-c certfile");
+	if (o.cert != NULL && (access(o.cert, R_OK) == -1 ||
+	    access(o.key, R_OK) == -1))
+		err(EX_CONFIG, "%s", access(o.cert, R_OK) == -1 ? o.cert :
+		    o.key);
+	if (rvd.conf.burst < 1)
+		rvd.conf.burst = 1;
+	if (o.n_listen == 0)
+		listen_parse(&o, o.cert != NULL ? "443" : "80");
+	if (o.user != NULL && (pw = getpwnam(o.user)) == NULL)
+		errx(EX_USAGE, "user %s: unknown", o.user);
+	if (o.check)
+		return 0;
+
+	rvd_log_init(o.foreground, rvd.conf.verbose);
+	if (sodium_init() == -1)
+		errx(EX_OSERR, "sodium_init failed");
+	nofile = files_limit(&o);
+	if (rvd_sess_init(nofile) == -1 ||
+	    (rvd.store = store_mem_new(rvd.conf.max_peers)) == NULL)
+		err(EX_OSERR, "malloc");
+	signal(SIGPIPE, SIG_IGN);
+	rvd_libev = 1;
+	if ((rvd.ctx = context_make(nofile, 1)) == NULL) {
+		rvd_log(LOG_NOTICE, "libev not available: using poll");
+		rvd_libev = 0;
+		if ((rvd.ctx = context_make(nofile, 0)) == NULL)
+			errx(EX_OSERR, "cannot create the lws context");
+	}
+	vhosts_make(&o);
+	if (pw != NULL)
+		privileges_drop(pw);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	if (!rvd_libev)
+		sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGHUP, &sa, NULL);
+	lws_sul_schedule(rvd.ctx, 0, &rvd.tick, rvd_tick, LWS_US_PER_SEC);
+	ready_print(&o);
+	if (!o.foreground && daemon(0, 0) == -1)
+		err(EX_OSERR, "daemon");
+	rvd_log(LOG_INFO, "serving with %s", rvd_libev ? "libev" : "poll");
+	if (rvd_libev)
+		lws_service(rvd.ctx, 0);
+	else
+		while (!rvd_stop && lws_service(rvd.ctx, 0) >= 0)
+			;
+	rvd_log(LOG_INFO, "stopping");
+	lws_context_destroy(rvd.ctx);
+	rvd.store->ops->free(rvd.store);
+	return 0;
+}

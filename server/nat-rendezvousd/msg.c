@@ -1,0 +1,343 @@
+/*
+ * msg.c: parsing and checking the rendezvous protocol's JSON messages
+ * (nat(7) PROTOCOL) into struct rvmsg.  Every field is checked for its
+ * type and length here, so that the session code only deals with values
+ * it can use.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "msg.h"
+
+static const char *const rvmsg_codes[RV_NERR] = {
+	"ok", "bad-json", "bad-type", "bad-field", "too-large",
+	"not-authenticated", "bad-signature", "wrong-id", "replay",
+	"expired", "rate-limited", "unknown-peer", "busy"
+};
+
+const char *
+rvmsg_code(enum rvmsg_err e)
+{
+	return (unsigned)e < RV_NERR ? rvmsg_codes[e] : "bad-type";
+}
+
+static int
+rvmsg_fail(struct rvmsg *m, enum rvmsg_err e, const char *reason)
+{
+	m->err = e;
+	m->reason = reason;
+	errno = EBADMSG;
+	return -1;
+}
+
+static int
+rvmsg_charset(const char *s, size_t min, size_t max, const char *set)
+{
+	size_t n = strlen(s);
+
+	if (strcmp(s, "-") == 0)
+		return 1;
+	return n >= min && n <= max && strspn(s, set) == n;
+}
+
+int
+rvmsg_tag_valid(const char *s)
+{
+	return rvmsg_charset(s, 1, RVMSG_TAG_MAX,
+	    "abcdefghijklmnopqrstuvwxyz0123456789");
+}
+
+int
+rvmsg_name_valid(const char *s)
+{
+	return rvmsg_charset(s, 1, RVMSG_NAME_MAX,
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-");
+}
+
+int
+rvmsg_to_split(const char *to, char id[IDENT_ID_LEN + 1],
+    char tag[RVMSG_TAG_MAX + 1])
+{
+	const char *slash = strchr(to, '/');
+	size_t n = slash != NULL ? (size_t)(slash - to) : strlen(to);
+
+	if (n != IDENT_ID_LEN)
+		return -1;
+	memcpy(id, to, n);
+	id[n] = '\0';
+	if (!ident_id_valid(id))
+		return -1;
+	tag[0] = '\0';
+	if (slash != NULL) {
+		/* "-" is the presence sessions' tag, not an address. */
+		if (strlen(slash + 1) > RVMSG_TAG_MAX ||
+		    strcmp(slash + 1, "-") == 0 || !rvmsg_tag_valid(slash + 1))
+			return -1;
+		strcpy(tag, slash + 1);
+	}
+	return 0;
+}
+
+/* Returns the string member name of o, or NULL when it is missing or not
+ * a string of at most max bytes. */
+static const char *
+rvmsg_str(const cJSON *o, const char *name, size_t max)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (!cJSON_IsString(it) || strlen(it->valuestring) > max)
+		return NULL;
+	return it->valuestring;
+}
+
+/* Returns 1 when it is a number holding an integer from 0 to 2^53. */
+static int
+rvmsg_int(const cJSON *it, long long *v)
+{
+	double d;
+
+	if (!cJSON_IsNumber(it))
+		return 0;
+	d = it->valuedouble;
+	if (!(d >= 0 && d <= 9007199254740992.0) || floor(d) != d)
+		return 0;
+	*v = (long long)d;
+	return 1;
+}
+
+/* A decimal integer from 0 to 2^53 as text. */
+static int
+rvmsg_dec(const char *s, long long *v)
+{
+	long long x = 0;
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 16 || strspn(s, "0123456789") != n ||
+	    (n > 1 && s[0] == '0'))
+		return 0;
+	for (i = 0; i < n; i++)
+		x = x * 10 + (s[i] - '0');
+	if (x > 9007199254740992LL)
+		return 0;
+	*v = x;
+	return 1;
+}
+
+enum rvmsg_err
+rvmsg_flatten(const cJSON *obj, const char *want_type, struct record_in *in,
+    struct record *norm, const char **reason)
+{
+	const cJSON *it;
+	const char *v, *type;
+	char num[24];
+	size_t used = 0, kl, vl, i;
+	long long x;
+
+	in->n = 0;
+	in->error = NULL;
+	if (!cJSON_IsObject(obj)) {
+		*reason = "the record is not an object";
+		return RV_BAD_FIELD;
+	}
+	cJSON_ArrayForEach(it, obj) {
+		if (cJSON_IsString(it))
+			v = it->valuestring;
+		else if (rvmsg_int(it, &x)) {
+			snprintf(num, sizeof(num), "%lld", x);
+			v = num;
+		} else {
+			*reason = "a record value is not a string";
+			return RV_BAD_FIELD;
+		}
+		kl = strlen(it->string) + 1;
+		vl = strlen(v) + 1;
+		if (in->n == RECORD_MAX_KV || used + kl + vl > sizeof(in->buf)) {
+			*reason = "the record is too large";
+			return RV_TOO_LARGE;
+		}
+		in->key[in->n] = memcpy(in->buf + used, it->string, kl);
+		used += kl;
+		in->val[in->n++] = memcpy(in->buf + used, v, vl);
+		used += vl;
+	}
+	if ((type = record_get(in, "type")) == NULL ||
+	    strcmp(type, want_type) != 0) {
+		*reason = "the record is not of the expected type";
+		return RV_BAD_FIELD;
+	}
+	if (strcmp(want_type, "peer") == 0) {
+		if ((v = record_get(in, "name")) == NULL ||
+		    !rvmsg_name_valid(v)) {
+			*reason = "name: 1 to 32 of A-Z a-z 0-9 . _ - or \"-\"";
+			return RV_BAD_FIELD;
+		}
+		if ((v = record_get(in, "expires")) == NULL ||
+		    !rvmsg_dec(v, &x)) {
+			*reason = "expires: not unix seconds";
+			return RV_BAD_FIELD;
+		}
+	}
+	if (strcmp(want_type, "auth") != 0 &&
+	    ((v = record_get(in, "seq")) == NULL || !rvmsg_dec(v, &x))) {
+		*reason = "seq: not a decimal integer";
+		return RV_BAD_FIELD;
+	}
+	if ((v = record_get(in, "id")) == NULL || !ident_id_valid(v)) {
+		*reason = "id: not a peer id";
+		return RV_BAD_FIELD;
+	}
+	if (norm != NULL) {
+		record_begin(norm, 1, type);
+		for (i = 0; i < in->n; i++)
+			if (1 &&
+			    strcmp(in->key[i], "type") != 0)
+				record_str(norm, in->key[i], in->val[i]);
+		if (record_end(norm) == NULL ||
+		    norm->len - 1 > RVMSG_RECORD_MAX) {
+			*reason = "the record is larger than 4096 bytes";
+			return RV_TOO_LARGE;
+		}
+		norm->buf[--norm->len] = '\0';	/* no newline */
+	}
+	return RV_OK;
+}
+
+static int
+rvmsg_parse_auth(struct rvmsg *m)
+{
+	const cJSON *r = m->root;
+
+	if ((m->id = rvmsg_str(r, "id", IDENT_ID_LEN)) == NULL ||
+	    !ident_id_valid(m->id))
+		return rvmsg_fail(m, RV_BAD_FIELD, "id: not a peer id");
+	if ((m->key = rvmsg_str(r, "key", IDENT_KEY_B64_LEN)) == NULL ||
+	    strlen(m->key) != IDENT_KEY_B64_LEN)
+		return rvmsg_fail(m, RV_BAD_FIELD, "key: not a public key");
+	if ((m->nonce = rvmsg_str(r, "nonce", 128)) == NULL)
+		return rvmsg_fail(m, RV_BAD_FIELD, "nonce: missing");
+	if ((m->server = rvmsg_str(r, "server", RVMSG_HOST_MAX)) == NULL ||
+	    m->server[0] == '\0')
+		return rvmsg_fail(m, RV_BAD_FIELD, "server: missing");
+	if ((m->tag = rvmsg_str(r, "tag", RVMSG_TAG_MAX)) == NULL ||
+	    !rvmsg_tag_valid(m->tag))
+		return rvmsg_fail(m, RV_BAD_FIELD,
+		    "tag: \"-\" or 1 to 16 of a-z 0-9");
+	if ((m->sig = rvmsg_str(r, "sig", IDENT_SIG_B64_LEN)) == NULL ||
+	    strlen(m->sig) != IDENT_SIG_B64_LEN)
+		return rvmsg_fail(m, RV_BAD_FIELD, "sig: not a signature");
+	return 0;
+}
+
+static int
+rvmsg_parse_signal(struct rvmsg *m)
+{
+	const char *to = rvmsg_str(m->root, "to", RVMSG_TO_MAX);
+
+	if (to == NULL || rvmsg_to_split(to, m->to_id, m->to_tag) == -1)
+		return rvmsg_fail(m, RV_BAD_FIELD, "to: not ID or ID/TAG");
+	m->body = cJSON_GetObjectItemCaseSensitive(m->root, "body");
+	if (!cJSON_IsObject(m->body))
+		return rvmsg_fail(m, RV_BAD_FIELD, "body: not an object");
+	return 0;
+}
+
+static int
+rvmsg_parse_ws(struct rvmsg *m)
+{
+	const char *type = rvmsg_str(m->root, "type", 32);
+
+	if (type == NULL)
+		return rvmsg_fail(m, RV_BAD_TYPE, "no type");
+	if (strcmp(type, "auth") == 0) {
+		m->type = RVMSG_AUTH;
+		return rvmsg_parse_auth(m);
+	}
+	if (strcmp(type, "register") == 0) {
+		m->type = RVMSG_REGISTER;
+		m->record = cJSON_GetObjectItemCaseSensitive(m->root, "record");
+		if (!cJSON_IsObject(m->record))
+			return rvmsg_fail(m, RV_BAD_FIELD,
+			    "record: not an object");
+		return 0;
+	}
+	if (strcmp(type, "signal") == 0) {
+		m->type = RVMSG_SIGNAL;
+		return rvmsg_parse_signal(m);
+	}
+	if (strcmp(type, "unregister") == 0) {
+		m->type = RVMSG_UNREGISTER;
+		return 0;
+	}
+	return rvmsg_fail(m, RV_BAD_TYPE, "unknown message type");
+}
+
+int
+rvmsg_parse(struct rvmsg *m, const char *buf, size_t len, enum rvmsg_ctx ctx)
+{
+	const cJSON *it;
+	const char *end = NULL;
+
+	memset(m, 0, sizeof(*m));
+	m->ttl = -1;
+	if (len > RVMSG_MAX)
+		return rvmsg_fail(m, RV_TOO_LARGE, "larger than 8192 bytes");
+	if (len == 0 || memchr(buf, '\0', len) != NULL)
+		return rvmsg_fail(m, RV_BAD_JSON, "not a JSON object");
+	m->root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+	if (m->root == NULL || !cJSON_IsObject(m->root))
+		return rvmsg_fail(m, RV_BAD_JSON, "not a JSON object");
+	/* Only white space may follow the object. */
+	while (end != NULL && end < buf + len &&
+	    (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+		end++;
+	if (end != buf + len)
+		return rvmsg_fail(m, RV_BAD_JSON, "bytes after the object");
+	it = cJSON_GetObjectItemCaseSensitive(m->root, "ref");
+	if (it != NULL) {
+		if (!cJSON_IsString(it) ||
+		    strlen(it->valuestring) > RVMSG_REF_MAX)
+			return rvmsg_fail(m, RV_BAD_FIELD,
+			    "ref: not a string of at most 64 bytes");
+		m->ref = it->valuestring;
+	}
+	switch (ctx) {
+	case RVMSG_WS:
+		return rvmsg_parse_ws(m);
+	case RVMSG_POST_PEER:
+		m->type = RVMSG_REGISTER;
+		m->record = cJSON_GetObjectItemCaseSensitive(m->root, "record");
+		if (!cJSON_IsObject(m->record))
+			return rvmsg_fail(m, RV_BAD_FIELD,
+			    "record: not an object");
+		if (!rvmsg_int(cJSON_GetObjectItemCaseSensitive(m->root,
+		    "ttl"), &m->ttl) || m->ttl < 1)
+			return rvmsg_fail(m, RV_BAD_FIELD,
+			    "ttl: not a positive number of seconds");
+		return 0;
+	case RVMSG_POST_UNREGISTER:
+		m->type = RVMSG_UNREGISTER;
+		if ((it = cJSON_GetObjectItemCaseSensitive(m->root, "type")) ==
+		    NULL || !cJSON_IsString(it) ||
+		    strcmp(it->valuestring, "unregister") != 0)
+			return rvmsg_fail(m, RV_BAD_TYPE,
+			    "type: not \"unregister\"");
+		if ((m->id = rvmsg_str(m->root, "id", IDENT_ID_LEN)) == NULL ||
+		    !ident_id_valid(m->id))
+			return rvmsg_fail(m, RV_BAD_FIELD, "id: not a peer id");
+		return 0;
+	case RVMSG_POST_SIGNAL:
+		m->type = RVMSG_SIGNAL;
+		return rvmsg_parse_signal(m);
+	}
+	return rvmsg_fail(m, RV_BAD_TYPE, "unknown context");
+}
+
+void
+rvmsg_free(struct rvmsg *m)
+{
+	cJSON_Delete(m->root);
+	m->root = NULL;
+}

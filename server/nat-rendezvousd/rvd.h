@@ -1,0 +1,151 @@
+/*
+ * rvd.h: what nat-rendezvousd's modules share: the configuration, the
+ * counters, the sessions and the one-thread server state.  Everything
+ * runs in libwebsockets' service thread; nothing here is locked.
+ */
+#ifndef NATKIT_RVD_H
+#define NATKIT_RVD_H
+
+#include <libwebsockets.h>
+#include <stdint.h>
+#include <syslog.h>
+
+#include "ident.h"
+#include "msg.h"
+#include "store.h"
+
+#define RVD_WS_PATH	"/v1/ws"
+#define RVD_SUBPROTO	"natkit.v1"
+#define RVD_WHEEL	512	/* liveness wheel slots, seconds */
+#define RVD_IP_SLOTS	8192	/* per-address connection counters */
+
+struct rvd_conf {
+	int grace;		/* -g: seconds a record outlives its session */
+	int ping;		/* -i: seconds between pings */
+	int auth_timeout;	/* seconds from hello to auth */
+	int http_timeout;	/* -t: seconds for an HTTP request */
+	unsigned per_ip;	/* -C: connections per source address */
+	unsigned rate, burst;	/* -r, -b: messages a second per session */
+	unsigned queue_max;	/* -Q: bytes queued to one session */
+	unsigned max_conns;	/* -m: connections in all */
+	size_t max_peers;	/* -P: records in the store */
+	int verbose;
+	const char *names[8];	/* -N: host names the auth may name */
+	int n_names;
+};
+
+/* Counters for /metrics. */
+struct rvd_stats {
+	uint64_t sessions_total, registrations_total, signals_total;
+	uint64_t signals_delivered, http_requests_total;
+	uint64_t rejections[RV_NERR];
+	uint64_t conn_refused_ip, conn_refused_full, closed_slow;
+	uint64_t closed_idle, closed_auth_timeout;
+	unsigned conns;		/* TCP connections open */
+	unsigned sessions;	/* WebSocket sessions open */
+	unsigned authed;
+};
+
+/* One queued outgoing message: LWS_PRE bytes of headroom, then len. */
+struct rvd_out {
+	struct rvd_out *next;
+	uint32_t len;
+	unsigned char buf[];	/* LWS_PRE + len */
+};
+
+/* What a session needs only until it authenticates. */
+struct rvd_pending {
+	char nonce[64];			/* base64 of 32 bytes */
+	char host[RVMSG_HOST_MAX + 1];	/* the Host header */
+};
+
+enum rvd_state { RVD_HTTP, RVD_HELLO, RVD_AUTHED, RVD_CLOSING };
+
+/*
+ * Per-connection data (lws user space), for HTTP requests and WebSocket
+ * sessions alike.  Kept small: buffers exist only while in use.
+ */
+struct rvd_sess {
+	struct lws *wsi;
+	struct rvd_sess *hnext;		/* sessions of one id hash slot */
+	struct rvd_sess *wnext, **wprev;	/* liveness wheel slot */
+	struct rvd_pending *pend;	/* until auth */
+	char *rx;			/* message being reassembled */
+	struct rvd_out *qhead, *qtail;	/* to send */
+	uint32_t rx_len, q_bytes;
+	uint64_t tat;			/* rate limit: theoretical arrival, µs */
+	uint32_t last_rx, ping_at, due;	/* seconds since start */
+	uint16_t ip_slot;		/* + 1, 0: not counted */
+	uint8_t state, too_large, pinged, closing, http_status;
+	char id[IDENT_ID_LEN + 1];
+	char tag[RVMSG_TAG_MAX + 1];	/* "" for presence */
+};
+
+struct rvd {
+	struct rvd_conf conf;
+	struct rvd_stats st;
+	struct store *store;
+	struct lws_context *ctx;
+	struct rvd_sess **sess_b;	/* sessions by id */
+	size_t sess_nb;
+	struct rvd_sess *wheel[RVD_WHEEL];
+	uint16_t ip_count[RVD_IP_SLOTS];
+	uint16_t *fd_slot;		/* fd -> ip slot + 1 */
+	int fd_max;
+	uint32_t now;			/* seconds since start */
+	long long unix_now;
+	uint64_t now_ms;
+	lws_sorted_usec_list_t tick;
+};
+
+extern struct rvd rvd;
+
+/* log.c: stderr with -d, syslog otherwise; lws logs go here too. */
+void rvd_log_init(int foreground, int verbose);
+void rvd_log(int prio, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* sess.c: the session table, liveness, limits and delivery. */
+int rvd_sess_init(size_t fds);
+void rvd_sess_add(struct rvd_sess *s);
+void rvd_sess_remove(struct rvd_sess *s);
+/* Delivers msg (a whole JSON text) to the sessions "to" names: every
+ * presence session of id when tag is "", else the sessions of id/tag.
+ * Returns how many it reached, here and through the store. */
+int rvd_deliver(const char *id, const char *tag, const char *msg,
+    size_t len);
+int rvd_sess_online(const char *id);
+void rvd_wheel_put(struct rvd_sess *s, uint32_t due);
+void rvd_wheel_del(struct rvd_sess *s);
+void rvd_clock(void);
+void rvd_tick(lws_sorted_usec_list_t *sul);
+/* Connection accounting; in is the accepted fd. */
+int rvd_conn_filter(int fd);
+void rvd_conn_closed(int fd);
+/* Returns 1 when one more message is allowed for s (GCRA), else 0. */
+int rvd_rate_allow(struct rvd_sess *s);
+
+/* ws.c */
+int rvd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+    void *user, void *in, size_t len);
+/* Queues msg to s; closes s when its queue would exceed the limit.
+ * Returns 0 or -1. */
+int rvd_ws_send(struct rvd_sess *s, const char *msg, size_t len);
+/* Checks and stores a peer record for id (NULL: any) with deadline.
+ * Returns RV_OK with *seq set, or an error with *reason. */
+enum rvmsg_err rvd_record_put(const cJSON *obj, const char *id,
+    long long deadline, long long *seq, const char **reason);
+void rvd_reject(enum rvmsg_err e);
+/* Builds the signal message from FROM[/TAG] with body; returns its
+ * length, or 0 when it does not fit in cap. */
+size_t rvd_signal_build(char *buf, size_t cap, const char *from,
+    const char *tag, const cJSON *body);
+
+/* http.c */
+int rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+    void *user, void *in, size_t len);
+
+/* metrics.c: writes the Prometheus text into buf; returns its length. */
+size_t rvd_metrics(char *buf, size_t cap);
+
+#endif

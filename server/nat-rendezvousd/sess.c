@@ -1,0 +1,292 @@
+/*
+ * sess.c: nat-rendezvousd's sessions: the table of authenticated sessions
+ * by peer id, the liveness wheel (one timer for the whole server, not one
+ * per session), the per-address connection limit, the per-session rate
+ * limit and the delivery of signals.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "rvd.h"
+
+struct rvd rvd;
+
+static struct timespec rvd_t0;
+
+static uint32_t
+rvd_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s != '\0')
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+int
+rvd_sess_init(size_t fds)
+{
+	rvd.sess_nb = 32768;
+	if ((rvd.sess_b = calloc(rvd.sess_nb, sizeof(*rvd.sess_b))) == NULL ||
+	    (rvd.fd_slot = calloc(fds, sizeof(*rvd.fd_slot))) == NULL)
+		return -1;
+	rvd.fd_max = (int)fds;
+	clock_gettime(CLOCK_MONOTONIC, &rvd_t0);
+	rvd_clock();
+	return 0;
+}
+
+void
+rvd_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	rvd.now_ms = (uint64_t)(ts.tv_sec - rvd_t0.tv_sec) * 1000 +
+	    (uint64_t)(ts.tv_nsec / 1000000) + 1;
+	rvd.now = (uint32_t)(rvd.now_ms / 1000);
+	rvd.unix_now = (long long)time(NULL);
+}
+
+void
+rvd_sess_add(struct rvd_sess *s)
+{
+	struct rvd_sess **b = &rvd.sess_b[rvd_hash(s->id) & (rvd.sess_nb - 1)];
+
+	s->hnext = *b;
+	*b = s;
+	rvd.st.authed++;
+}
+
+void
+rvd_sess_remove(struct rvd_sess *s)
+{
+	struct rvd_sess **pp = &rvd.sess_b[rvd_hash(s->id) &
+	    (rvd.sess_nb - 1)];
+
+	for (; *pp != NULL; pp = &(*pp)->hnext)
+		if (*pp == s) {
+			*pp = s->hnext;
+			rvd.st.authed--;
+			break;
+		}
+	s->hnext = NULL;
+}
+
+int
+rvd_sess_online(const char *id)
+{
+	struct rvd_sess *s = rvd.sess_b[rvd_hash(id) & (rvd.sess_nb - 1)];
+	int n = 0;
+
+	for (; s != NULL; s = s->hnext)
+		if (s->tag[0] == '\0' && strcmp(s->id, id) == 0)
+			n++;
+	return n;
+}
+
+int
+rvd_deliver(const char *id, const char *tag, const char *msg, size_t len)
+{
+	struct rvd_sess *s = rvd.sess_b[rvd_hash(id) & (rvd.sess_nb - 1)];
+	struct rvd_sess *next;
+	int n = 0, r;
+
+	for (; s != NULL; s = next) {
+		next = s->hnext;
+		if (strcmp(s->tag, tag) == 0 && strcmp(s->id, id) == 0 &&
+		    !s->closing && rvd_ws_send(s, msg, len) == 0)
+			n++;
+	}
+	if (n == 0 && (r = rvd.store->ops->publish(rvd.store,
+	    id, msg, len)) > 0)
+		n = r;
+	return n;
+}
+
+void
+rvd_wheel_put(struct rvd_sess *s, uint32_t due)
+{
+	struct rvd_sess **b;
+
+	rvd_wheel_del(s);
+	if (due <= rvd.now)
+		due = rvd.now + 1;
+	s->due = due;
+	b = &rvd.wheel[due % RVD_WHEEL];
+	s->wnext = *b;
+	if (*b != NULL)
+		(*b)->wprev = &s->wnext;
+	s->wprev = b;
+	*b = s;
+}
+
+void
+rvd_wheel_del(struct rvd_sess *s)
+{
+	if (s->wprev == NULL)
+		return;
+	*s->wprev = s->wnext;
+	if (s->wnext != NULL)
+		s->wnext->wprev = s->wprev;
+	s->wprev = NULL;
+	s->wnext = NULL;
+}
+
+/* Closes s from outside its callbacks. */
+static void
+rvd_kill(struct rvd_sess *s)
+{
+	s->closing = 1;
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* A session came due: it did not authenticate in time, or has been
+ * quiet for a ping interval. */
+static void
+rvd_due(struct rvd_sess *s)
+{
+	uint32_t ping = (uint32_t)rvd.conf.ping;
+
+	if (s->state != RVD_AUTHED) {
+		rvd.st.closed_auth_timeout++;
+		rvd_kill(s);
+		return;
+	}
+	if (s->pinged && s->last_rx < s->ping_at) {
+		rvd.st.closed_idle++;
+		rvd_kill(s);
+		return;
+	}
+	if (rvd.now - s->last_rx >= ping) {
+		s->pinged = 1;
+		s->ping_at = rvd.now;
+		lws_callback_on_writable(s->wsi);
+		rvd_wheel_put(s, rvd.now + ping);
+	} else {
+		s->pinged = 0;
+		rvd_wheel_put(s, s->last_rx + ping);
+	}
+}
+
+void
+rvd_tick(lws_sorted_usec_list_t *sul)
+{
+	static uint32_t done;
+	static unsigned trim;
+	struct rvd_sess *s, *next, **b;
+	uint32_t t, prev = done;
+
+	rvd_clock();
+	/* Every second up to now, at most once round the wheel. */
+	if (rvd.now - prev > RVD_WHEEL)
+		prev = rvd.now - RVD_WHEEL;
+	for (t = prev + 1; t <= rvd.now; t++) {
+		b = &rvd.wheel[t % RVD_WHEEL];
+		for (s = *b; s != NULL; s = next) {
+			next = s->wnext;
+			if (s->due <= rvd.now) {
+				rvd_wheel_del(s);
+				rvd_due(s);
+			}
+		}
+	}
+	done = rvd.now;
+	/* XXX O(records) each second; a Redis store expires by itself. */
+	rvd.store->ops->sweep(rvd.store, rvd.unix_now);
+	/* Give memory back after a crowd left (LWS.md: RSS stays high). */
+	if (++trim % 60 == 0 && rvd.st.conns < 64)
+		malloc_trim(0);
+	lws_sul_schedule(rvd.ctx, 0, sul, rvd_tick, LWS_US_PER_SEC);
+}
+
+/* The counter slot of an address: IPv4, or the /64 of an IPv6 one. */
+static unsigned
+rvd_ip_slot(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+	uint32_t h = 2166136261u;
+	const uint8_t *p;
+	size_t i, n;
+
+	if (ss->ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		p = s6->sin6_addr.s6_addr + 12;
+		n = 4;
+	} else if (ss->ss_family == AF_INET6) {
+		p = s6->sin6_addr.s6_addr;
+		n = 8;
+	} else {
+		p = (const uint8_t *)&s4->sin_addr;
+		n = 4;
+	}
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h % RVD_IP_SLOTS;
+}
+
+int
+rvd_conn_filter(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	unsigned slot;
+
+	if (fd < 0 || fd >= rvd.fd_max || rvd.st.conns >= rvd.conf.max_conns) {
+		rvd.st.conn_refused_full++;
+		return -1;
+	}
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
+		return -1;
+	slot = rvd_ip_slot(&ss);
+	if (rvd.ip_count[slot] >= rvd.conf.per_ip) {
+		rvd.st.conn_refused_ip++;
+		return -1;
+	}
+	rvd.ip_count[slot]++;
+	rvd.fd_slot[fd] = (uint16_t)(slot + 1);
+	rvd.st.conns++;
+	return 0;
+}
+
+void
+rvd_conn_closed(int fd)
+{
+	unsigned slot;
+
+	if (fd < 0 || fd >= rvd.fd_max || rvd.fd_slot[fd] == 0)
+		return;
+	slot = rvd.fd_slot[fd] - 1u;
+	rvd.fd_slot[fd] = 0;
+	if (rvd.ip_count[slot] > 0)
+		rvd.ip_count[slot]--;
+	rvd.st.conns--;
+}
+
+int
+rvd_rate_allow(struct rvd_sess *s)
+{
+	uint64_t t = 1000000 / (rvd.conf.rate ? rvd.conf.rate : 1);
+	uint64_t tau = t * (rvd.conf.burst > 0 ? rvd.conf.burst - 1 : 0);
+	struct timespec ts;
+	uint64_t now;
+
+	if (rvd.conf.rate == 0)
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)(ts.tv_sec - rvd_t0.tv_sec) * 1000000 +
+	    (uint64_t)ts.tv_nsec / 1000 + 1;
+	if (s->tat < now)
+		s->tat = now;
+	if (s->tat - now > tau)
+		return 0;
+	s->tat += t;
+	return 1;
+}

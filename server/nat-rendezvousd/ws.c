@@ -1,0 +1,553 @@
+/*
+ * ws.c: the WebSocket session (nat(7) PROTOCOL): hello and nonce, auth,
+ * register, signal, unregister; message reassembly, the bounded send
+ * queue and liveness.  The lws callback for every connection starts here
+ * and hands HTTP requests to http.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "rvd.h"
+
+static char rvd_recbuf[RVMSG_RECORD_MAX + 1];
+
+void
+rvd_reject(enum rvmsg_err e)
+{
+	if ((unsigned)e < RV_NERR)
+		rvd.st.rejections[e]++;
+}
+
+/* Appends s (escaped) as a JSON string. */
+static size_t
+rvd_json_str(char *p, size_t cap, const char *s)
+{
+	size_t n = 0;
+
+	if (cap < 3)
+		return 0;
+	p[n++] = '"';
+	for (; *s != '\0' && n + 8 < cap; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			p[n++] = '\\';
+			p[n++] = (char)c;
+		} else if (c < 0x20)
+			n += (size_t)snprintf(p + n, cap - n, "\\u%04x", c);
+		else
+			p[n++] = (char)c;
+	}
+	p[n++] = '"';
+	p[n] = '\0';
+	return n;
+}
+
+int
+rvd_ws_send(struct rvd_sess *s, const char *msg, size_t len)
+{
+	struct rvd_out *o;
+
+	if (s->closing)
+		return -1;
+	if (s->q_bytes + len > rvd.conf.queue_max) {
+		/* A reader this slow gets closed, not an ever longer queue. */
+		rvd.st.closed_slow++;
+		s->closing = 1;
+		lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK,
+		    LWS_TO_KILL_ASYNC);
+		return -1;
+	}
+	if ((o = malloc(sizeof(*o) + LWS_PRE + len)) == NULL)
+		return -1;
+	o->next = NULL;
+	o->len = (uint32_t)len;
+	memcpy(o->buf + LWS_PRE, msg, len);
+	if (s->qtail != NULL)
+		s->qtail->next = o;
+	else
+		s->qhead = o;
+	s->qtail = o;
+	s->q_bytes += (uint32_t)len;
+	lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+/* Sends {"type":"error","code":...,"reason":...,"ref":...} and counts. */
+static void
+rvd_ws_error(struct rvd_sess *s, enum rvmsg_err e, const char *reason,
+    const char *ref)
+{
+	char buf[512];
+	size_t n;
+
+	rvd_reject(e);
+	n = (size_t)snprintf(buf, sizeof(buf),
+	    "{\"type\":\"error\",\"code\":\"%s\",\"reason\":", rvmsg_code(e));
+	n += rvd_json_str(buf + n, sizeof(buf) - n - 64, reason);
+	if (ref != NULL) {
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"ref\":");
+		n += rvd_json_str(buf + n, sizeof(buf) - n - 2, ref);
+	}
+	buf[n++] = '}';
+	rvd_ws_send(s, buf, n);
+}
+
+/* Ends the session after what is queued, with a close code. */
+static void
+rvd_ws_close_after(struct rvd_sess *s, int code)
+{
+	s->state = RVD_CLOSING;
+	s->http_status = code == LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE ? 1 : 2;
+	lws_callback_on_writable(s->wsi);
+}
+
+static void
+rvd_ws_hello(struct rvd_sess *s)
+{
+	uint8_t nonce[32];
+	char buf[160];
+	int n;
+
+	randombytes_buf(nonce, sizeof(nonce));
+	sodium_bin2base64(s->pend->nonce, sizeof(s->pend->nonce), nonce,
+	    sizeof(nonce), sodium_base64_VARIANT_ORIGINAL);
+	n = snprintf(buf, sizeof(buf),
+	    "{\"type\":\"hello\",\"nonce\":\"%s\",\"version\":1}",
+	    s->pend->nonce);
+	rvd_ws_send(s, buf, (size_t)n);
+}
+
+/* Returns 1 when the client's "server" names this connection. */
+static int
+rvd_server_ok(const struct rvd_sess *s, const char *server)
+{
+	int i;
+
+	if (strcasecmp(server, s->pend->host) != 0)
+		return 0;
+	if (rvd.conf.n_names == 0)
+		return 1;
+	for (i = 0; i < rvd.conf.n_names; i++) {
+		size_t n = strlen(rvd.conf.names[i]);
+
+		if (strncasecmp(server, rvd.conf.names[i], n) == 0 &&
+		    (server[n] == '\0' || server[n] == ':'))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+rvd_ws_auth(struct rvd_sess *s, struct rvmsg *m)
+{
+	static struct record_in in;
+	struct store_rec rec;
+	const char *reason;
+	enum rvmsg_err e;
+	char buf[128];
+	int n;
+
+	if (s->state != RVD_HELLO) {
+		rvd_ws_error(s, RV_BAD_TYPE, "already authenticated", m->ref);
+		return;
+	}
+	if ((e = rvmsg_flatten(m->root, "auth", &in, NULL, &reason)) !=
+	    RV_OK) {
+		rvd_ws_error(s, e, reason, m->ref);
+		return;
+	}
+	if (ident_verify_record(IDENT_DOMAIN_AUTH, &in, NULL) == -1) {
+		e = errno == EACCES ? RV_WRONG_ID : errno == EPERM ?
+		    RV_BAD_SIG : RV_BAD_FIELD;
+		rvd_ws_error(s, e, ident_error(), m->ref);
+		if (e != RV_BAD_FIELD)
+			rvd_ws_close_after(s, LWS_CLOSE_STATUS_POLICY_VIOLATION);
+		return;
+	}
+	if (strcmp(m->nonce, s->pend->nonce) != 0) {
+		rvd_ws_error(s, RV_BAD_SIG, "the nonce is not this session's",
+		    m->ref);
+		rvd_ws_close_after(s, LWS_CLOSE_STATUS_POLICY_VIOLATION);
+		return;
+	}
+	if (!rvd_server_ok(s, m->server)) {
+		rvd_ws_error(s, RV_BAD_SIG, "server does not name this server",
+		    m->ref);
+		rvd_ws_close_after(s, LWS_CLOSE_STATUS_POLICY_VIOLATION);
+		return;
+	}
+	memcpy(s->id, m->id, sizeof(s->id));
+	strcpy(s->tag, strcmp(m->tag, "-") == 0 ? "" : m->tag);
+	free(s->pend);
+	s->pend = NULL;
+	s->state = RVD_AUTHED;
+	rvd_sess_add(s);
+	/* A presence session back within the grace holds the record again;
+	 * one registered over HTTP keeps its TTL. */
+	if (s->tag[0] == '\0' && rvd.store->ops->get(rvd.store, s->id, &rec,
+	    rvd_recbuf, sizeof(rvd_recbuf)) == 0 && rec.deadline != 0 &&
+	    rec.deadline <= rvd.unix_now + rvd.conf.grace)
+		rvd.store->ops->expire(rvd.store, s->id, 0);
+	rvd_wheel_put(s, rvd.now + (uint32_t)rvd.conf.ping);
+	n = snprintf(buf, sizeof(buf),
+	    "{\"type\":\"welcome\",\"id\":\"%s\",\"tag\":\"%s\"}", s->id,
+	    s->tag[0] != '\0' ? s->tag : "-");
+	rvd_ws_send(s, buf, (size_t)n);
+	if (rvd.conf.verbose >= 2)
+		rvd_log(LOG_DEBUG, "session %s/%s authenticated", s->id,
+		    s->tag[0] != '\0' ? s->tag : "-");
+}
+
+enum rvmsg_err
+rvd_record_put(const cJSON *obj, const char *id, long long deadline,
+    long long *seq, const char **reason)
+{
+	static struct record_in in;
+	static struct record norm;
+	struct store_rec rec;
+	long long expires;
+	enum rvmsg_err e;
+
+	if ((e = rvmsg_flatten(obj, "peer", &in, &norm, reason)) != RV_OK)
+		return e;
+	if (ident_verify_record(IDENT_DOMAIN_RECORD, &in, id) == -1) {
+		*reason = ident_error();
+		return errno == EACCES ? RV_WRONG_ID : errno == EPERM ?
+		    RV_BAD_SIG : RV_BAD_FIELD;
+	}
+	if (ident_record_fresh(&in, rvd.unix_now, seq) == -1) {
+		*reason = errno == ETIMEDOUT ? "the record has expired" :
+		    "seq or expires: malformed";
+		return errno == ETIMEDOUT ? RV_EXPIRED : RV_BAD_FIELD;
+	}
+	expires = strtoll(record_get(&in, "expires"), NULL, 10);
+	if (expires > rvd.unix_now + 86400) {
+		*reason = "expires is more than 24 hours ahead";
+		return RV_BAD_FIELD;
+	}
+	memset(&rec, 0, sizeof(rec));
+	memcpy(rec.id, record_get(&in, "id"), IDENT_ID_LEN);
+	snprintf(rec.name, sizeof(rec.name), "%s", record_get(&in, "name"));
+	rec.seq = *seq;
+	rec.expires = expires;
+	rec.deadline = deadline;
+	if (deadline != 0 && deadline > expires)
+		rec.deadline = expires;
+	rec.json = norm.buf;
+	rec.len = norm.len;
+	if (rvd.store->ops->put(rvd.store, &rec, rvd.unix_now) == -1) {
+		if (errno == ESTALE) {
+			*reason = "seq is not greater than the last one";
+			return RV_REPLAY;
+		}
+		*reason = "the server holds as many peers as it can";
+		return RV_BUSY;
+	}
+	rvd.st.registrations_total++;
+	return RV_OK;
+}
+
+static void
+rvd_ws_register(struct rvd_sess *s, struct rvmsg *m)
+{
+	const char *reason;
+	enum rvmsg_err e;
+	long long seq;
+	char buf[128];
+	int n;
+
+	if (s->tag[0] != '\0') {
+		rvd_ws_error(s, RV_BAD_TYPE, "a tagged session does not "
+		    "register", m->ref);
+		return;
+	}
+	if ((e = rvd_record_put(m->record, s->id, 0, &seq, &reason)) !=
+	    RV_OK) {
+		rvd_ws_error(s, e, reason, m->ref);
+		return;
+	}
+	n = snprintf(buf, sizeof(buf),
+	    "{\"type\":\"registered\",\"id\":\"%s\",\"seq\":\"%lld\"}", s->id,
+	    seq);
+	rvd_ws_send(s, buf, (size_t)n);
+}
+
+/*
+ * Builds {"type":"signal","from":FROM,"body":BODY} in buf.  Returns its
+ * length, or 0 when it does not fit.
+ */
+size_t
+rvd_signal_build(char *buf, size_t cap, const char *from, const char *tag,
+    const cJSON *body)
+{
+	int n = snprintf(buf, cap, "{\"type\":\"signal\",\"from\":\"%s%s%s\","
+	    "\"body\":", from, tag[0] != '\0' ? "/" : "", tag);
+	size_t len;
+
+	if (n < 0 || (size_t)n + 8 >= cap ||
+	    !cJSON_PrintPreallocated((cJSON *)body, buf + n,
+	    (int)(cap - (size_t)n - 2), 0))
+		return 0;
+	len = (size_t)n + strlen(buf + n);
+	buf[len++] = '}';
+	buf[len] = '\0';
+	return len;
+}
+
+static void
+rvd_ws_signal(struct rvd_sess *s, struct rvmsg *m)
+{
+	static char buf[2 * RVMSG_MAX + 256];
+	size_t len;
+
+	if ((len = rvd_signal_build(buf, sizeof(buf), s->id, s->tag,
+	    m->body)) == 0) {
+		rvd_ws_error(s, RV_TOO_LARGE, "the signal is too large", m->ref);
+		return;
+	}
+	if (rvd_deliver(m->to_id, m->to_tag, buf, len) == 0) {
+		rvd_ws_error(s, RV_UNKNOWN_PEER, "no session of that peer",
+		    m->ref);
+		return;
+	}
+	rvd.st.signals_total++;
+	if (rvd.conf.verbose >= 2)
+		rvd_log(LOG_DEBUG, "signal %s -> %s%s%s", s->id, m->to_id,
+		    m->to_tag[0] != '\0' ? "/" : "", m->to_tag);
+}
+
+/* Handles one whole message. */
+static void
+rvd_ws_message(struct rvd_sess *s, const char *buf, size_t len)
+{
+	struct rvmsg m;
+
+	if (!rvd_rate_allow(s)) {
+		rvd_ws_error(s, RV_RATE, "more than the messages a second "
+		    "allowed", NULL);
+		return;
+	}
+	if (rvmsg_parse(&m, buf, len, RVMSG_WS) == -1) {
+		rvd_ws_error(s, m.err, m.reason, m.ref);
+		rvmsg_free(&m);
+		return;
+	}
+	if (m.type != RVMSG_AUTH && s->state != RVD_AUTHED)
+		rvd_ws_error(s, RV_NOT_AUTH, "send auth first", m.ref);
+	else
+		switch (m.type) {
+		case RVMSG_AUTH:
+			rvd_ws_auth(s, &m);
+			break;
+		case RVMSG_REGISTER:
+			rvd_ws_register(s, &m);
+			break;
+		case RVMSG_SIGNAL:
+			rvd_ws_signal(s, &m);
+			break;
+		case RVMSG_UNREGISTER:
+			if (s->tag[0] == '\0')
+				rvd.store->ops->del(rvd.store, s->id, -1,
+				    rvd.unix_now);
+			break;
+		default:
+			break;
+		}
+	rvmsg_free(&m);
+}
+
+/* A piece of a message arrived (lws hands out frames in pieces). */
+static void
+rvd_ws_receive(struct rvd_sess *s, const char *in, size_t len)
+{
+	int first = lws_is_first_fragment(s->wsi);
+	int final = lws_is_final_fragment(s->wsi) &&
+	    lws_remaining_packet_payload(s->wsi) == 0;
+	char *p;
+
+	s->last_rx = rvd.now;
+	if (s->state == RVD_CLOSING)
+		return;
+	if (first && s->rx_len == 0 && lws_frame_is_binary(s->wsi)) {
+		/* XXX binary messages are kept for the relay of a later
+		 * version; the reply goes once per message. */
+		if (final)
+			rvd_ws_error(s, RV_BAD_TYPE, "binary messages are "
+			    "reserved for the relay", NULL);
+		return;
+	}
+	if (lws_frame_is_binary(s->wsi))
+		return;
+	/* One piece that is a whole message needs no copy. */
+	if (s->rx == NULL && final && s->rx_len == 0) {
+		rvd_ws_message(s, in, len);
+		return;
+	}
+	if (s->rx_len + len > RVMSG_MAX) {
+		free(s->rx);
+		s->rx = NULL;
+		s->rx_len = 0;
+		rvd_ws_error(s, RV_TOO_LARGE, "messages are at most 8192 bytes",
+		    NULL);
+		rvd_ws_close_after(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
+		return;
+	}
+	if (s->rx == NULL && (s->rx = malloc(RVMSG_MAX)) == NULL) {
+		rvd_ws_error(s, RV_BUSY, "out of memory", NULL);
+		return;
+	}
+	p = s->rx + s->rx_len;
+	memcpy(p, in, len);
+	s->rx_len += (uint32_t)len;
+	if (final) {
+		rvd_ws_message(s, s->rx, s->rx_len);
+		free(s->rx);
+		s->rx = NULL;
+		s->rx_len = 0;
+	}
+}
+
+static int
+rvd_ws_writeable(struct rvd_sess *s)
+{
+	unsigned char ping[LWS_PRE + 1];
+	struct rvd_out *o;
+	int i;
+
+	if (s->pinged == 1) {
+		s->pinged = 2;
+		if (lws_write(s->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+			return -1;
+	}
+	/* Several writes a callback; stop when lws had to buffer. */
+	for (i = 0; i < 16 && (o = s->qhead) != NULL; i++) {
+		s->qhead = o->next;
+		if (s->qhead == NULL)
+			s->qtail = NULL;
+		s->q_bytes -= o->len;
+		if (lws_write(s->wsi, o->buf + LWS_PRE, o->len,
+		    LWS_WRITE_TEXT) < (int)o->len) {
+			free(o);
+			return -1;
+		}
+		free(o);
+		if (lws_partial_buffered(s->wsi))
+			break;
+	}
+	if (s->qhead != NULL) {
+		lws_callback_on_writable(s->wsi);
+		return 0;
+	}
+	if (s->state == RVD_CLOSING) {
+		lws_close_reason(s->wsi, s->http_status == 1 ?
+		    LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE :
+		    LWS_CLOSE_STATUS_POLICY_VIOLATION, NULL, 0);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+rvd_ws_closed(struct rvd_sess *s)
+{
+	struct rvd_out *o;
+
+	rvd_wheel_del(s);
+	if (s->state == RVD_AUTHED || (s->state == RVD_CLOSING && s->id[0])) {
+		rvd_sess_remove(s);
+		/* Phase VI: the record outlives its last presence session
+		 * by the grace period only. */
+		if (s->tag[0] == '\0' && rvd_sess_online(s->id) == 0) {
+			struct store_rec rec;
+
+			if (rvd.store->ops->get(rvd.store, s->id, &rec,
+			    rvd_recbuf, sizeof(rvd_recbuf)) == 0 &&
+			    rec.deadline == 0)
+				rvd.store->ops->expire(rvd.store, s->id,
+				    rvd.unix_now + rvd.conf.grace);
+		}
+	}
+	while ((o = s->qhead) != NULL) {
+		s->qhead = o->next;
+		free(o);
+	}
+	s->qtail = NULL;
+	s->q_bytes = 0;
+	free(s->rx);
+	s->rx = NULL;
+	free(s->pend);
+	s->pend = NULL;
+	if (rvd.st.sessions > 0)
+		rvd.st.sessions--;
+	s->state = RVD_HTTP;
+	s->id[0] = '\0';
+}
+
+/* Is the upgrade for our path?  Returns 0 to accept it. */
+static int
+rvd_ws_filter(struct lws *wsi)
+{
+	char uri[32];
+
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
+	    strcmp(uri, RVD_WS_PATH) != 0)
+		return -1;
+	return 0;
+}
+
+int
+rvd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+    void *user, void *in, size_t len)
+{
+	struct rvd_sess *s = user;
+
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return rvd_conn_filter((int)(intptr_t)in) == -1 ? -1 : 0;
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		/* The fd is gone by WSI_DESTROY: remember it here. */
+		lws_set_opaque_user_data(wsi, (void *)(intptr_t)
+		    (lws_get_socket_fd(wsi) + 1));
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		rvd_conn_closed((int)(intptr_t)lws_get_opaque_user_data(wsi) -
+		    1);
+		lws_set_opaque_user_data(wsi, NULL);
+		return 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return rvd_ws_filter(wsi);
+	case LWS_CALLBACK_ESTABLISHED:
+		memset(s, 0, sizeof(*s));
+		s->wsi = wsi;
+		s->last_rx = rvd.now;
+		rvd.st.sessions++;
+		rvd.st.sessions_total++;
+		if ((s->pend = calloc(1, sizeof(*s->pend))) == NULL)
+			return -1;
+		if (lws_hdr_copy(wsi, s->pend->host, sizeof(s->pend->host),
+		    WSI_TOKEN_HOST) < 0)
+			s->pend->host[0] = '\0';
+		s->state = RVD_HELLO;
+		rvd_wheel_put(s, rvd.now + (uint32_t)rvd.conf.auth_timeout);
+		rvd_ws_hello(s);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		rvd_ws_receive(s, in, len);
+		return 0;
+	case LWS_CALLBACK_RECEIVE_PONG:
+		s->last_rx = rvd.now;
+		return 0;
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return rvd_ws_writeable(s);
+	case LWS_CALLBACK_CLOSED:
+		rvd_ws_closed(s);
+		return 0;
+	default:
+		return rvd_http_callback(wsi, reason, user, in, len);
+	}
+}
