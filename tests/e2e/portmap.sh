@@ -8,42 +8,11 @@
 # back in UPnP's words.  Behind a plain router discovery reports none of
 # them, within a second.  Exit 0 pass, 77 skip (why on the last line),
 # anything else fail.
-set -u
-export LC_ALL=C
-: "${NATKIT_BIN:?run me through tests/run}" "${NATKIT_TOP:?run me through tests/run}"
-LAB=$NATKIT_TOP/scripts/nat-lab
-T=$(mktemp -d /tmp/natkit-portmap.XXXXXX)
-PIDS=""
-LAB_IS_UP=0
-FAILS=0
+. "$NATKIT_TOP/tests/e2e/lib.sh"
 WAN=203.0.113.17
+TOOL=$(dirname "$NATKIT_BIN")/tests/e2e/portmap-tool
+[ -x "$TOOL" ] || fail "no $TOOL: run make first"
 
-cleanup() {
-	local p
-	exec 9>&- 2>/dev/null
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do
-		for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null
-	done
-	[ "$LAB_IS_UP" = 1 ] && "$LAB" down >/dev/null 2>&1
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-skip() { echo "$*"; exit 77; }
-fail() { echo "FAIL: $*"; exit 1; }
-expect() {
-	if [ "$2" = "$3" ]; then
-		echo "ok   $1: $2"
-	else
-		echo "FAIL $1: got '$2', want '$3'"
-		FAILS=$((FAILS + 1))
-	fi
-}
-# field KEY < record: the value of KEY (values before error= have no spaces).
-field() { tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
 # wait_line FILE REGEX SECONDS: prints the first matching line, or fails.
 wait_line() {
 	local i
@@ -55,31 +24,7 @@ wait_line() {
 }
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
-[ "$(id -u)" -eq 0 ] || skip "needs root for network namespaces"
-[ -x "$LAB" ] || skip "no scripts/nat-lab"
-for c in miniupnpd stund turnserver socat nft cc pkg-config; do
-	command -v "$c" >/dev/null || skip "$c is not installed"
-done
-
-# The driver.  XXX The Makefile does not build tests/e2e/*.c yet; until it
-# does, build it here against the library of the build being tested.
-O_DIR=$(dirname "$NATKIT_BIN")
-TOOL=$O_DIR/tests/e2e/portmap-tool
-if [ ! -x "$TOOL" ]; then
-	[ -f "$O_DIR/libnat.a" ] || skip "no $O_DIR/libnat.a: run make first"
-	san=""
-	case $O_DIR in *-san) san="-fsanitize=address,undefined" ;; esac
-	# shellcheck disable=SC2046,SC2086
-	cc -std=c11 -D_GNU_SOURCE -g $san -I"$NATKIT_TOP/src/lib" \
-	    -o "$T/portmap-tool" "$NATKIT_TOP/tests/e2e/portmap-tool.c" \
-	    "$O_DIR/libnat.a" $(pkg-config --libs miniupnpc) -lnatpmp ||
-		fail "cannot build portmap-tool"
-	TOOL=$T/portmap-tool
-fi
-
-export NATLAB_PREFIX="pm$$-" NATLAB_DIR="$T/lab"
-LAB_IS_UP=1
-"$LAB" up upnp,prc >"$T/lab-up.log" 2>&1 || { cat "$T/lab-up.log"; fail "nat-lab up"; }
+lab_up upnp,prc
 grep -q "Port forwarding is now enabled" "$T/lab/miniupnpd.log" ||
 	{ cat "$T/lab-up.log"; fail "miniupnpd did not enable port forwarding"; }
 
