@@ -424,12 +424,9 @@ rv_peers_one(const struct rv_url *u, const char *what, int timeout_ms,
 		if (byid)
 			snprintf(path, sizeof(path), "/v1/peers/%s", what);
 		else
-			snprintf(path, sizeof(path), "/v1/peers%s%s%s%s%s",
-			    esc || *cursor ? "?" : "", esc ? "name=" : "",
-			    esc ? esc : "", esc && *cursor ? "&" : "",
-			    *cursor ? "cursor=" : "");
-		if (!byid && *cursor)
-			strncat(path, cursor, sizeof(path) - strlen(path) - 1);
+			snprintf(path, sizeof(path), "/v1/peers?limit=100%s%s"
+			    "%s%s", esc ? "&name=" : "", esc ? esc : "",
+			    *cursor ? "&cursor=" : "", cursor);
 		if (rv_http(u, "GET", path, NULL, timeout_ms, &res) == -1) {
 			snprintf(why, whylen, "%s: %s", u->base, res.error);
 			rv_http_free(&res);
