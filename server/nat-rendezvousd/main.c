@@ -426,6 +426,8 @@ main(int argc, char *argv[])
 	    access(o.key, R_OK) == -1))
 		err(EX_CONFIG, "%s", access(o.cert, R_OK) == -1 ? o.cert :
 		    o.key);
+	/* One timeout for slow clients: the HTTP request and the auth. */
+	rvd.conf.auth_timeout = rvd.conf.http_timeout;
 	if (rvd.conf.burst < 1)
 		rvd.conf.burst = 1;
 	if (o.n_listen == 0)

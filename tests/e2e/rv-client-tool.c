@@ -557,8 +557,11 @@ do_tally(int secs, int serve)
 			snprintf(k, sizeof(k), "%s%s%s", cJSON_IsString(t) ?
 			    t->valuestring : "?", cJSON_IsString(c) ? ":" : "",
 			    cJSON_IsString(c) ? c->valuestring : "");
-			if (serve && strcmp(k, "signal") == 0) {
-				cJSON *f = cJSON_GetObjectItem(root, "from");
+			cJSON *f = cJSON_GetObjectItem(root, "from");
+
+			/* Signals over HTTP come from "-": no one to answer. */
+			if (serve && strcmp(k, "signal") == 0 &&
+			    cJSON_IsString(f) && strcmp(f->valuestring, "-")) {
 				char *body = cJSON_PrintUnformatted(
 				    cJSON_GetObjectItem(root, "body"));
 				char out[16384];

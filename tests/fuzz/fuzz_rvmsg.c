@@ -1,0 +1,67 @@
+/*
+ * fuzz_rvmsg.c: libFuzzer target for nat-rendezvousd's message parser
+ * (server/nat-rendezvousd/msg.c): the first byte picks what the bytes
+ * after it are (a WebSocket message or one of the POST bodies), and what
+ * parses goes on through the record flattening, the signature check and
+ * the signal builder, as the server would take it.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../server/nat-rendezvousd/msg.h"
+#include "../../server/nat-rendezvousd/rvd.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct record_in in;
+	static struct record norm;
+	static char out[2 * RVMSG_MAX + 256];
+	enum rvmsg_ctx ctx;
+	const char *reason;
+	struct rvmsg m;
+
+	if (size < 1)
+		return 0;
+	ctx = (enum rvmsg_ctx)(data[0] % 4);
+	if (rvmsg_parse(&m, (const char *)data + 1, size - 1, ctx) == 0) {
+		switch (m.type) {
+		case RVMSG_REGISTER:
+			if (rvmsg_flatten(m.record, "peer", &in, &norm,
+			    &reason) == RV_OK)
+				ident_verify_record(IDENT_DOMAIN_RECORD, &in,
+				    NULL);
+			break;
+		case RVMSG_AUTH:
+			if (rvmsg_flatten(m.root, "auth", &in, NULL,
+			    &reason) == RV_OK)
+				ident_verify_record(IDENT_DOMAIN_AUTH, &in,
+				    m.id);
+			break;
+		case RVMSG_UNREGISTER:
+			if (ctx == RVMSG_POST_UNREGISTER)
+				rvmsg_flatten(m.root, "unregister", &in, NULL,
+				    &reason);
+			break;
+		case RVMSG_SIGNAL:
+			/* What is forwarded is JSON again. */
+			if (rvd_signal_build(out, sizeof(out), m.to_id,
+			    m.to_tag, m.body) > 0) {
+				cJSON *back = cJSON_Parse(out);
+
+				if (back == NULL)
+					abort();
+				cJSON_Delete(back);
+			}
+			break;
+		default:
+			break;
+		}
+	} else if (m.reason == NULL)
+		abort();
+	rvmsg_free(&m);
+	return 0;
+}

@@ -1,0 +1,350 @@
+/*
+ * Unit tests for nat-rendezvousd's message parser (server/nat-rendezvousd/
+ * msg.c): a table of every message type, valid and malformed, then the
+ * record flattening that signatures are checked on.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ident.h"
+#include "../../server/nat-rendezvousd/msg.h"
+#include "record.h"
+
+#define ID	"aaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define KEY	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+#define SIG	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="
+
+struct rvmsg_case {
+	const char *name;
+	enum rvmsg_ctx ctx;
+	const char *in;
+	enum rvmsg_err err;		/* RV_OK: parses */
+	enum rvmsg_type type;
+};
+
+static const struct rvmsg_case cases[] = {
+	/* auth */
+	{ "auth", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID "\",\"key\":\""
+	    KEY "\",\"nonce\":\"bm9uY2U=\",\"server\":\"h:1\",\"tag\":\"-\","
+	    "\"sig\":\"" SIG "\"}", RV_OK, RVMSG_AUTH },
+	{ "auth tagged", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID "\","
+	    "\"key\":\"" KEY "\",\"nonce\":\"n\",\"server\":\"h\",\"tag\":"
+	    "\"c0nn3ct\",\"sig\":\"" SIG "\"}", RV_OK, RVMSG_AUTH },
+	{ "auth bad id", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"AAAA\","
+	    "\"key\":\"" KEY "\",\"nonce\":\"n\",\"server\":\"h\",\"tag\":"
+	    "\"-\",\"sig\":\"" SIG "\"}", RV_BAD_FIELD, RVMSG_AUTH },
+	{ "auth id number", RVMSG_WS, "{\"type\":\"auth\",\"id\":5,"
+	    "\"key\":\"" KEY "\",\"nonce\":\"n\",\"server\":\"h\",\"tag\":"
+	    "\"-\",\"sig\":\"" SIG "\"}", RV_BAD_FIELD, RVMSG_AUTH },
+	{ "auth short key", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID "\","
+	    "\"key\":\"AAAA\",\"nonce\":\"n\",\"server\":\"h\",\"tag\":\"-\","
+	    "\"sig\":\"" SIG "\"}", RV_BAD_FIELD, RVMSG_AUTH },
+	{ "auth no nonce", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID "\","
+	    "\"key\":\"" KEY "\",\"server\":\"h\",\"tag\":\"-\",\"sig\":\""
+	    SIG "\"}", RV_BAD_FIELD, RVMSG_AUTH },
+	{ "auth empty server", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID
+	    "\",\"key\":\"" KEY "\",\"nonce\":\"n\",\"server\":\"\",\"tag\":"
+	    "\"-\",\"sig\":\"" SIG "\"}", RV_BAD_FIELD, RVMSG_AUTH },
+	{ "auth bad tag", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID "\","
+	    "\"key\":\"" KEY "\",\"nonce\":\"n\",\"server\":\"h\",\"tag\":"
+	    "\"UPPER\",\"sig\":\"" SIG "\"}", RV_BAD_FIELD, RVMSG_AUTH },
+	{ "auth long tag", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID "\","
+	    "\"key\":\"" KEY "\",\"nonce\":\"n\",\"server\":\"h\",\"tag\":"
+	    "\"abcdefghijklmnopq\",\"sig\":\"" SIG "\"}", RV_BAD_FIELD,
+	    RVMSG_AUTH },
+	{ "auth no sig", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID "\","
+	    "\"key\":\"" KEY "\",\"nonce\":\"n\",\"server\":\"h\",\"tag\":"
+	    "\"-\"}", RV_BAD_FIELD, RVMSG_AUTH },
+	/* register */
+	{ "register", RVMSG_WS, "{\"type\":\"register\",\"record\":{}}",
+	    RV_OK, RVMSG_REGISTER },
+	{ "register no record", RVMSG_WS, "{\"type\":\"register\"}",
+	    RV_BAD_FIELD, RVMSG_REGISTER },
+	{ "register record string", RVMSG_WS, "{\"type\":\"register\","
+	    "\"record\":\"type=peer\"}", RV_BAD_FIELD, RVMSG_REGISTER },
+	/* signal */
+	{ "signal", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID "\","
+	    "\"body\":{\"a\":[1,2]},\"ref\":\"r1\"}", RV_OK, RVMSG_SIGNAL },
+	{ "signal tag", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID
+	    "/abc\",\"body\":{}}", RV_OK, RVMSG_SIGNAL },
+	{ "signal tag dash", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID
+	    "/-\",\"body\":{}}", RV_BAD_FIELD, RVMSG_SIGNAL },
+	{ "signal empty tag", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID
+	    "/\",\"body\":{}}", RV_BAD_FIELD, RVMSG_SIGNAL },
+	{ "signal bad to", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"bob\","
+	    "\"body\":{}}", RV_BAD_FIELD, RVMSG_SIGNAL },
+	{ "signal to number", RVMSG_WS, "{\"type\":\"signal\",\"to\":7,"
+	    "\"body\":{}}", RV_BAD_FIELD, RVMSG_SIGNAL },
+	{ "signal body array", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID
+	    "\",\"body\":[]}", RV_BAD_FIELD, RVMSG_SIGNAL },
+	{ "signal no body", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID
+	    "\"}", RV_BAD_FIELD, RVMSG_SIGNAL },
+	{ "signal ref number", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID
+	    "\",\"body\":{},\"ref\":1}", RV_BAD_FIELD, RVMSG_NONE },
+	/* unregister */
+	{ "unregister", RVMSG_WS, "{\"type\":\"unregister\"}", RV_OK,
+	    RVMSG_UNREGISTER },
+	{ "unknown fields ignored", RVMSG_WS, "{\"type\":\"unregister\","
+	    "\"x\":[{}]}", RV_OK, RVMSG_UNREGISTER },
+	/* anything */
+	{ "empty", RVMSG_WS, "", RV_BAD_JSON, RVMSG_NONE },
+	{ "not json", RVMSG_WS, "hello", RV_BAD_JSON, RVMSG_NONE },
+	{ "array", RVMSG_WS, "[1]", RV_BAD_JSON, RVMSG_NONE },
+	{ "string", RVMSG_WS, "\"auth\"", RV_BAD_JSON, RVMSG_NONE },
+	{ "truncated", RVMSG_WS, "{\"type\":\"sig", RV_BAD_JSON, RVMSG_NONE },
+	{ "two objects", RVMSG_WS, "{\"type\":\"unregister\"}{}",
+	    RV_BAD_JSON, RVMSG_NONE },
+	{ "trailing space", RVMSG_WS, "{\"type\":\"unregister\"} \n", RV_OK,
+	    RVMSG_UNREGISTER },
+	{ "no type", RVMSG_WS, "{\"to\":\"x\"}", RV_BAD_TYPE, RVMSG_NONE },
+	{ "type number", RVMSG_WS, "{\"type\":1}", RV_BAD_TYPE, RVMSG_NONE },
+	{ "unknown type", RVMSG_WS, "{\"type\":\"hello\"}", RV_BAD_TYPE,
+	    RVMSG_NONE },
+	/* HTTP bodies */
+	{ "post peer", RVMSG_POST_PEER, "{\"record\":{},\"ttl\":60}", RV_OK,
+	    RVMSG_REGISTER },
+	{ "post peer no ttl", RVMSG_POST_PEER, "{\"record\":{}}",
+	    RV_BAD_FIELD, RVMSG_REGISTER },
+	{ "post peer ttl 0", RVMSG_POST_PEER, "{\"record\":{},\"ttl\":0}",
+	    RV_BAD_FIELD, RVMSG_REGISTER },
+	{ "post peer ttl string", RVMSG_POST_PEER, "{\"record\":{},"
+	    "\"ttl\":\"60\"}", RV_BAD_FIELD, RVMSG_REGISTER },
+	{ "post peer ttl fraction", RVMSG_POST_PEER, "{\"record\":{},"
+	    "\"ttl\":1.5}", RV_BAD_FIELD, RVMSG_REGISTER },
+	{ "post unregister", RVMSG_POST_UNREGISTER, "{\"type\":\"unregister\","
+	    "\"id\":\"" ID "\",\"key\":\"" KEY "\",\"seq\":\"2\",\"sig\":\""
+	    SIG "\"}", RV_OK, RVMSG_UNREGISTER },
+	{ "post unregister wrong type", RVMSG_POST_UNREGISTER,
+	    "{\"type\":\"peer\",\"id\":\"" ID "\"}", RV_BAD_TYPE,
+	    RVMSG_UNREGISTER },
+	{ "post unregister bad id", RVMSG_POST_UNREGISTER,
+	    "{\"type\":\"unregister\",\"id\":\"x\"}", RV_BAD_FIELD,
+	    RVMSG_UNREGISTER },
+	{ "post signal", RVMSG_POST_SIGNAL, "{\"to\":\"" ID "\",\"body\":"
+	    "{\"k\":\"v\"}}", RV_OK, RVMSG_SIGNAL },
+	{ "post signal no to", RVMSG_POST_SIGNAL, "{\"body\":{}}",
+	    RV_BAD_FIELD, RVMSG_SIGNAL },
+};
+
+static void
+test_table(void **state)
+{
+	struct rvmsg m;
+	size_t i;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct rvmsg_case *c = &cases[i];
+
+		rc = rvmsg_parse(&m, c->in, strlen(c->in), c->ctx);
+		if (rc != (c->err == RV_OK ? 0 : -1) ||
+		    (rc == -1 && m.err != c->err) ||
+		    (c->type != RVMSG_NONE && m.type != c->type))
+			fail_msg("%s: rc %d err %s type %d (%s)", c->name, rc,
+			    rvmsg_code(m.err), m.type,
+			    m.reason ? m.reason : "");
+		if (rc == -1)
+			assert_non_null(m.reason);
+		rvmsg_free(&m);
+	}
+}
+
+static void
+test_fields(void **state)
+{
+	const char *s = "{\"type\":\"signal\",\"to\":\"" ID "/t1\","
+	    "\"body\":{\"a\":1},\"ref\":\"abc\"}";
+	struct rvmsg m;
+
+	(void)state;
+	assert_int_equal(rvmsg_parse(&m, s, strlen(s), RVMSG_WS), 0);
+	assert_string_equal(m.to_id, ID);
+	assert_string_equal(m.to_tag, "t1");
+	assert_string_equal(m.ref, "abc");
+	assert_true(cJSON_IsObject(m.body));
+	rvmsg_free(&m);
+	/* The ref survives a failed parse, for the error to carry. */
+	s = "{\"type\":\"signal\",\"to\":\"x\",\"ref\":\"r9\"}";
+	assert_int_equal(rvmsg_parse(&m, s, strlen(s), RVMSG_WS), -1);
+	assert_string_equal(m.ref, "r9");
+	rvmsg_free(&m);
+}
+
+static void
+test_limits(void **state)
+{
+	char *big = malloc(RVMSG_MAX + 2);
+	struct rvmsg m;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, ' ', RVMSG_MAX + 1);
+	memcpy(big, "{\"type\":\"unregister\"}", 21);
+	assert_int_equal(rvmsg_parse(&m, big, RVMSG_MAX, RVMSG_WS), 0);
+	rvmsg_free(&m);
+	assert_int_equal(rvmsg_parse(&m, big, RVMSG_MAX + 1, RVMSG_WS), -1);
+	assert_int_equal(m.err, RV_TOO_LARGE);
+	rvmsg_free(&m);
+	/* An embedded NUL is not JSON. */
+	assert_int_equal(rvmsg_parse(&m, "{\"type\":\"unregister\"}\0x", 23,
+	    RVMSG_WS), -1);
+	assert_int_equal(m.err, RV_BAD_JSON);
+	rvmsg_free(&m);
+	free(big);
+}
+
+static void
+test_valid_names(void **state)
+{
+	char id[IDENT_ID_LEN + 1], tag[RVMSG_TAG_MAX + 1];
+
+	(void)state;
+	assert_true(rvmsg_name_valid("alice.home-2_x"));
+	assert_true(rvmsg_name_valid("-"));
+	assert_false(rvmsg_name_valid(""));
+	assert_false(rvmsg_name_valid("a b"));
+	assert_false(rvmsg_name_valid("abcdefghijabcdefghijabcdefghijabc"));
+	assert_true(rvmsg_tag_valid("abc123"));
+	assert_false(rvmsg_tag_valid("a-b"));
+	assert_int_equal(rvmsg_to_split(ID, id, tag), 0);
+	assert_string_equal(tag, "");
+	assert_int_equal(rvmsg_to_split(ID "/x", id, tag), 0);
+	assert_string_equal(tag, "x");
+	assert_int_equal(rvmsg_to_split(ID "x", id, tag), -1);
+	assert_int_equal(rvmsg_to_split("A" ID, id, tag), -1);
+	assert_string_equal(rvmsg_code(RV_RATE), "rate-limited");
+	assert_string_equal(rvmsg_code(RV_UNKNOWN_PEER), "unknown-peer");
+}
+
+/* A signed peer record of a test key, as the JSON object text. */
+static char *
+signed_record(struct ident *id, const char *name, const char *seq)
+{
+	static struct record r;
+
+	record_begin(&r, 1, "peer");
+	record_str(&r, "id", id->id);
+	record_str(&r, "key", id->key);
+	record_str(&r, "name", name);
+	record_str(&r, "seq", seq);
+	record_str(&r, "expires", "2000000000");
+	record_str(&r, "nat", "symmetric");
+	assert_int_equal(ident_record_finish(id, IDENT_DOMAIN_RECORD, &r), 0);
+	assert_non_null(record_end(&r));
+	return strdup(r.buf);
+}
+
+static void
+test_flatten(void **state)
+{
+	static struct record_in in;
+	static struct record norm;
+	uint8_t seed[IDENT_SEED_LEN] = { 7 };
+	struct ident id = { 0 };
+	const char *reason;
+	cJSON *obj;
+	char *text;
+
+	(void)state;
+	assert_int_equal(ident_from_seed(&id, seed), 0);
+	text = signed_record(&id, "alice", "5");
+	obj = cJSON_Parse(text);
+	assert_int_equal(rvmsg_flatten(obj, "peer", &in, &norm, &reason),
+	    RV_OK);
+	assert_int_equal(ident_verify_record(IDENT_DOMAIN_RECORD, &in, id.id),
+	    0);
+	/* The stored form is the same record, without its newline. */
+	assert_int_equal(strncmp(norm.buf, text, norm.len), 0);
+	assert_int_equal(norm.len + 1, strlen(text));
+	/* seq as a number verifies the same. */
+	cJSON_ReplaceItemInObject(obj, "seq", cJSON_CreateNumber(5));
+	assert_int_equal(rvmsg_flatten(obj, "peer", &in, &norm, &reason),
+	    RV_OK);
+	assert_int_equal(ident_verify_record(IDENT_DOMAIN_RECORD, &in, NULL),
+	    0);
+	assert_non_null(strstr(norm.buf, "\"seq\":\"5\""));
+	/* Altered in transit. */
+	cJSON_ReplaceItemInObject(obj, "nat", cJSON_CreateString("open"));
+	assert_int_equal(rvmsg_flatten(obj, "peer", &in, NULL, &reason),
+	    RV_OK);
+	assert_int_equal(ident_verify_record(IDENT_DOMAIN_RECORD, &in, NULL),
+	    -1);
+	assert_int_equal(errno, EPERM);
+	/* Values other than strings and integers. */
+	cJSON_ReplaceItemInObject(obj, "nat", cJSON_CreateTrue());
+	assert_int_equal(rvmsg_flatten(obj, "peer", &in, NULL, &reason),
+	    RV_BAD_FIELD);
+	cJSON_ReplaceItemInObject(obj, "nat", cJSON_CreateNumber(1.5));
+	assert_int_equal(rvmsg_flatten(obj, "peer", &in, NULL, &reason),
+	    RV_BAD_FIELD);
+	cJSON_ReplaceItemInObject(obj, "nat", cJSON_CreateObject());
+	assert_int_equal(rvmsg_flatten(obj, "peer", &in, NULL, &reason),
+	    RV_BAD_FIELD);
+	cJSON_Delete(obj);
+	free(text);
+	/* A bad name, the wrong type. */
+	text = signed_record(&id, "a b", "1");
+	obj = cJSON_Parse(text);
+	assert_int_equal(rvmsg_flatten(obj, "peer", &in, NULL, &reason),
+	    RV_BAD_FIELD);
+	assert_int_equal(rvmsg_flatten(obj, "auth", &in, NULL, &reason),
+	    RV_BAD_FIELD);
+	cJSON_Delete(obj);
+	free(text);
+	/* A seq that is not a decimal integer. */
+	text = signed_record(&id, "x", "01");
+	obj = cJSON_Parse(text);
+	assert_int_equal(rvmsg_flatten(obj, "peer", &in, NULL, &reason),
+	    RV_BAD_FIELD);
+	cJSON_Delete(obj);
+	free(text);
+	ident_free(&id);
+}
+
+static void
+test_flatten_large(void **state)
+{
+	static struct record_in in;
+	static struct record norm;
+	const char *reason;
+	char pad[5000];
+	cJSON *obj;
+
+	(void)state;
+	memset(pad, 'x', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	obj = cJSON_CreateObject();
+	cJSON_AddStringToObject(obj, "type", "peer");
+	cJSON_AddStringToObject(obj, "id", ID);
+	cJSON_AddStringToObject(obj, "name", "-");
+	cJSON_AddStringToObject(obj, "seq", "1");
+	cJSON_AddStringToObject(obj, "expires", "1");
+	cJSON_AddStringToObject(obj, "pad", pad);
+	assert_int_equal(rvmsg_flatten(obj, "peer", &in, &norm, &reason),
+	    RV_TOO_LARGE);
+	cJSON_Delete(obj);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_valid_names),
+		cmocka_unit_test(test_flatten),
+		cmocka_unit_test(test_flatten_large),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
