@@ -465,31 +465,6 @@ ssdp_job_timer(struct job *j)
 	j->next_ms = now_ms() + 150;
 }
 
-/* Finds header name in an SSDP answer; returns its value and length. */
-static const char *
-ssdp_header(const char *msg, size_t len, const char *name, size_t *vlen)
-{
-	const char *p = msg, *end = msg + len, *eol;
-	size_t nl = strlen(name);
-
-	for (; p < end; p = eol + 1) {
-		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			eol = end;
-		if ((size_t)(eol - p) > nl && p[nl] == ':' &&
-		    strncasecmp(p, name, nl) == 0) {
-			const char *v = p + nl + 1, *e = eol;
-
-			while (v < e && (*v == ' ' || *v == '\t'))
-				v++;
-			while (e > v && (e[-1] == '\r' || e[-1] == ' '))
-				e--;
-			*vlen = (size_t)(e - v);
-			return v;
-		}
-	}
-	return NULL;
-}
-
 static void
 ssdp_job_readable(struct job *j)
 {
@@ -504,10 +479,10 @@ ssdp_job_readable(struct job *j)
 		return;
 	buf[n] = '\0';
 	if (strncmp(buf, "HTTP/1.1 200", 12) != 0 ||
-	    (loc = ssdp_header(buf, (size_t)n, "LOCATION", &ll)) == NULL ||
-	    (st = ssdp_header(buf, (size_t)n, "ST", &sl)) == NULL || ll == 0)
+	    (loc = portmap_ssdp_header(buf, (size_t)n, "LOCATION", &ll)) == NULL ||
+	    (st = portmap_ssdp_header(buf, (size_t)n, "ST", &sl)) == NULL || ll == 0)
 		return;
-	if ((usn = ssdp_header(buf, (size_t)n, "USN", &ul)) == NULL) {
+	if ((usn = portmap_ssdp_header(buf, (size_t)n, "USN", &ul)) == NULL) {
 		usn = "";
 		ul = 0;
 	}

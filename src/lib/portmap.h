@@ -151,4 +151,9 @@ const char *portmap_pcp_result_str(unsigned code);
  * "not authorized/refused", or "unknown result". */
 const char *portmap_natpmp_result_str(unsigned code);
 
+/* Finds the header name (case-insensitive) in the len bytes of an SSDP
+ * answer; returns its value, trimmed, with *vlen its length, or NULL. */
+const char *portmap_ssdp_header(const char *msg, size_t len,
+    const char *name, size_t *vlen);
+
 #endif

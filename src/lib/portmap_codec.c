@@ -1,6 +1,7 @@
 /*
  * portmap_codec.c: the pure parts of gateway port mapping: the default
- * gateway from /proc/net/route, the PCP message codec (RFC 6887 §7.1,
+ * gateway from /proc/net/route, SSDP headers (UPnP discovery), the PCP
+ * message codec (RFC 6887 §7.1,
  * §7.2, §11.1) and the result codes of PCP and NAT-PMP (RFC 6886 §3.5) in
  * words.  No sockets: unit-tested and fuzzable on their own.
  */
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "portmap.h"
 /*
@@ -236,4 +238,29 @@ portmap_natpmp_result_str(unsigned code)
 	};
 
 	return code < sizeof(s) / sizeof(s[0]) ? s[code] : "unknown result";
+}
+
+const char *
+portmap_ssdp_header(const char *msg, size_t len, const char *name,
+    size_t *vlen)
+{
+	const char *p = msg, *end = msg + len, *eol;
+	size_t nl = strlen(name);
+
+	for (; p < end; p = eol + 1) {
+		if ((eol = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			eol = end;
+		if ((size_t)(eol - p) > nl && p[nl] == ':' &&
+		    strncasecmp(p, name, nl) == 0) {
+			const char *v = p + nl + 1, *e = eol;
+
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			while (e > v && (e[-1] == '\r' || e[-1] == ' '))
+				e--;
+			*vlen = (size_t)(e - v);
+			return v;
+		}
+	}
+	return NULL;
 }

@@ -1,7 +1,7 @@
 /*
- * fuzz_pcp.c: libFuzzer target for the PCP response decoder (RFC 6887),
- * which reads what a gateway sends.  A message that decodes is encoded
- * again and must decode to the same fields.
+ * fuzz_pcp.c: libFuzzer target for what a gateway sends: PCP responses
+ * (RFC 6887) and SSDP answers.  A PCP message that decodes is encoded
+ * again and decoded once more.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +18,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t buf[1100];
 	ssize_t n;
 
+	const char *v;
+	size_t vl;
+
+	if ((v = portmap_ssdp_header((const char *)data, size, "LOCATION",
+	    &vl)) != NULL && (v < (const char *)data ||
+	    v + vl > (const char *)data + size))
+		abort();
 	memset(&m, 0, sizeof(m));
 	if (portmap_pcp_decode(&m, data, size) == -1)
 		return 0;
