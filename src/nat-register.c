@@ -75,7 +75,8 @@ emit(struct record *r)
 	}
 	if (fputs(line, stdout) == EOF || fflush(stdout) == EOF) {
 		warn("stdout");
-		got_term = 1;
+		got_term = 1;		/* nobody reads the events: stop */
+		rv_client_interrupt(client);
 	}
 }
 

@@ -69,6 +69,10 @@ register() {
 	start_ready "$name" 10 "$LAB" exec "$host" -- env NATKIT_HOME="$T/$name" \
 	    sh -c 'f=$1; shift; exec "$@" <"$f"' sh "$T/$name.profile" \
 	    "$B/nat-register" -s "$URL" -n "$name" "$@"
+	case $READY in
+	type=registered\ *) ;;
+	*) cat "$T/$name.err" "$T/rvd.err"; fail "$name did not register: $READY" ;;
+	esac
 }
 register alice h-prc
 ALICE=$LAST_PID A=$(field id <<<"$READY")

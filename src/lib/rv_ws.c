@@ -1,0 +1,686 @@
+/*
+ * rv_ws.c: the rendezvous client's WebSocket sessions (nat(7) PROTOCOL,
+ * RFC 6455) over libwebsockets: hello, auth, register, signals, and
+ * reconnection on a jittered exponential backoff driven by lws timers.
+ * The interface is in rv.h.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ident.h"
+#include "record.h"
+#include "rv.h"
+
+enum rv_state {
+	RV_IDLE,		/* waiting to (re)connect */
+	RV_CONNECTING,		/* TCP, TLS, the upgrade */
+	RV_AUTH,		/* waiting for hello, then welcome */
+	RV_UP,			/* welcomed */
+	RV_CLOSING,		/* sending what is queued, then closing */
+	RV_DEAD,
+};
+
+struct rv_msg {
+	struct rv_msg *next;
+	size_t len;
+	unsigned char buf[];	/* LWS_PRE bytes of headroom, then len */
+};
+
+struct rv_session {
+	struct rv_client *c;
+	struct rv_session *next;
+	const struct rv_url *u;
+	char tag[RV_TAG_MAX + 1];
+	char name[IDENT_ID_LEN + RV_TAG_MAX + 2];
+	int flags, presence;
+	struct lws *wsi;
+	enum rv_state state;
+	unsigned attempt;	/* reconnections since the last success */
+	int lost_told;		/* LOST was reported for this outage */
+	int registered;		/* the record is registered on this session */
+	int ever;		/* registered (or welcomed) once */
+	int again;		/* the next success is a re-registration */
+	lws_sorted_usec_list_t sul;
+	struct rv_msg *txq, **txtail;
+	char rx[RV_MSG_MAX + 1];
+	size_t rxlen;
+	int rxbad;
+	char why[160];		/* why the connection ended */
+};
+
+struct rv_client {
+	const struct ident *id;
+	rv_event_fn fn;
+	void *arg;
+	struct lws_context *ctx;
+	struct rv_session *sessions;
+	char name[40];
+	struct record_in *profile;	/* NULL: nothing to register */
+	struct record rec;		/* scratch for signed records */
+	struct record_in body;		/* a signal's body, flattened */
+	long long last_seq;
+	lws_sorted_usec_list_t refresh, timeout;
+	volatile sig_atomic_t intr;
+	int brk, timed_out, shutting;
+};
+
+static const uint32_t rv_lws_ms[] = { 1000 };
+/* lws pings a quiet session after 20 s and drops it after 50 s without
+ * an answer; reconnection is ours (rv_backoff_default). */
+static const lws_retry_bo_t rv_idle = {
+	.retry_ms_table = rv_lws_ms,
+	.retry_ms_table_count = 1,
+	.secs_since_valid_ping = 20,
+	.secs_since_valid_hangup = 50,
+};
+
+static void rv_connect(struct rv_session *s);
+static void rv_reconnect_cb(lws_sorted_usec_list_t *sul);
+
+static void
+rv_emit(struct rv_session *s, struct rv_event *ev)
+{
+	ev->client = s->c;
+	ev->session = s;
+	ev->server = s->u;
+	s->c->fn(s->c->arg, ev);
+}
+
+static void
+rv_txq_free(struct rv_session *s)
+{
+	struct rv_msg *m;
+
+	while ((m = s->txq) != NULL) {
+		s->txq = m->next;
+		free(m);
+	}
+	s->txtail = &s->txq;
+}
+
+static int
+rv_queue(struct rv_session *s, const char *text)
+{
+	size_t len = strlen(text);
+	struct rv_msg *m;
+
+	if (len > RV_MSG_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (s->wsi == NULL) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if ((m = malloc(sizeof(*m) + LWS_PRE + len)) == NULL)
+		return -1;
+	m->next = NULL;
+	m->len = len;
+	memcpy(m->buf + LWS_PRE, text, len);
+	*s->txtail = m;
+	s->txtail = &m->next;
+	lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+/* The session ended or never started: tell, then retry or stop. */
+static void
+rv_lost(struct rv_session *s, const char *why)
+{
+	struct rv_client *c = s->c;
+	struct rv_event ev = { .type = RV_EV_LOST };
+	enum rv_state was = s->state;
+
+	if (was == RV_IDLE || was == RV_DEAD)
+		return;
+	s->wsi = NULL;
+	s->registered = 0;
+	rv_txq_free(s);
+	s->rxlen = 0;
+	if (s->ever)
+		s->again = 1;
+	if (c->shutting || was == RV_CLOSING) {
+		s->state = RV_DEAD;
+		return;
+	}
+	ev.reason = s->why[0] != '\0' ? s->why : why;
+	if (!(s->flags & RV_RECONNECT)) {
+		s->state = RV_DEAD;
+		rv_emit(s, &ev);
+		return;
+	}
+	s->state = RV_IDLE;
+	if (!s->lost_told) {
+		s->lost_told = 1;
+		rv_emit(s, &ev);
+	}
+	lws_sul_schedule(c->ctx, 0, &s->sul, rv_reconnect_cb,
+	    (lws_usec_t)rv_backoff_delay(&rv_backoff_default, s->attempt,
+	    randombytes_random()) * LWS_US_PER_MS);
+	if (s->attempt < 64)
+		s->attempt++;
+}
+
+/* Sends the signed peer record with a fresh seq. */
+static int
+rv_register(struct rv_session *s)
+{
+	struct rv_client *c = s->c;
+	long long seq = rv_now_ms();
+	char *msg;
+	int rc;
+
+	if (seq <= c->last_seq)
+		seq = c->last_seq + 1;
+	if (rv_peer_record(&c->rec, c->id, c->name, seq, seq / 1000 +
+	    RV_EXPIRES_S, c->profile) == -1)
+		return -1;
+	c->last_seq = seq;
+	c->rec.buf[--c->rec.len] = '\0';	/* the newline */
+	if ((msg = malloc(c->rec.len + 40)) == NULL)
+		return -1;
+	snprintf(msg, c->rec.len + 40, "{\"type\":\"register\",\"record\":%s}",
+	    c->rec.buf);
+	rc = rv_queue(s, msg);
+	free(msg);
+	return rc;
+}
+
+/* Answers hello with the signed auth record. */
+static int
+rv_auth(struct rv_session *s, const cJSON *m)
+{
+	const cJSON *nonce = cJSON_GetObjectItemCaseSensitive(m, "nonce");
+	const cJSON *ver = cJSON_GetObjectItemCaseSensitive(m, "version");
+	struct record *r = &s->c->rec;
+
+	if (!cJSON_IsString(nonce) || strlen(nonce->valuestring) > 128 ||
+	    !cJSON_IsNumber(ver) || ver->valuedouble != 1) {
+		snprintf(s->why, sizeof(s->why), "bad hello from the server");
+		return -1;
+	}
+	record_begin(r, 1, "auth");
+	record_str(r, "id", s->c->id->id);
+	record_str(r, "key", s->c->id->key);
+	record_str(r, "nonce", nonce->valuestring);
+	record_str(r, "server", s->u->hostport);
+	record_str(r, "tag", s->tag);
+	if (ident_record_finish(s->c->id, IDENT_DOMAIN_AUTH, r) == -1 ||
+	    record_end(r) == NULL) {
+		snprintf(s->why, sizeof(s->why), "cannot sign: %s",
+		    ident_error());
+		return -1;
+	}
+	r->buf[--r->len] = '\0';
+	return rv_queue(s, r->buf);
+}
+
+static const char *
+rv_jstr(const cJSON *m, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Handles one message from the server.  Returns -1 to close. */
+static int
+rv_handle(struct rv_session *s, const char *text)
+{
+	struct rv_client *c = s->c;
+	struct rv_event ev;
+	const char *type, *v;
+	const cJSON *body, *seq;
+	cJSON *m;
+	char *bj = NULL;
+	int rc = 0;
+
+	memset(&ev, 0, sizeof(ev));
+	if ((m = cJSON_Parse(text)) == NULL ||
+	    (type = rv_jstr(m, "type")) == NULL) {
+		snprintf(s->why, sizeof(s->why), "a message from the server "
+		    "is not a JSON object with a type");
+		cJSON_Delete(m);
+		return -1;
+	}
+	if (strcmp(type, "hello") == 0 && s->state == RV_AUTH) {
+		rc = rv_auth(s, m);
+	} else if (strcmp(type, "welcome") == 0 && s->state == RV_AUTH) {
+		if ((v = rv_jstr(m, "id")) == NULL ||
+		    strcmp(v, c->id->id) != 0 || (v = rv_jstr(m, "tag")) ==
+		    NULL || strcmp(v, s->tag) != 0) {
+			snprintf(s->why, sizeof(s->why), "welcome for "
+			    "another id or tag");
+			rc = -1;
+		} else {
+			s->state = RV_UP;
+			lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
+			s->why[0] = '\0';
+			if (!s->presence) {
+				s->attempt = 0;
+				s->lost_told = 0;
+				s->ever = 1;
+			}
+			ev.type = RV_EV_WELCOME;
+			rv_emit(s, &ev);
+			if (s->presence && c->profile != NULL &&
+			    s->state == RV_UP && rv_register(s) == -1) {
+				snprintf(s->why, sizeof(s->why), "cannot make "
+				    "the peer record: %s", strerror(errno));
+				rc = -1;
+			}
+		}
+	} else if (strcmp(type, "registered") == 0 && s->state == RV_UP) {
+		seq = cJSON_GetObjectItemCaseSensitive(m, "seq");
+		ev.type = s->again ? RV_EV_REREGISTERED : RV_EV_REGISTERED;
+		ev.id = c->id->id;
+		ev.seq = cJSON_IsString(seq) ? strtoll(seq->valuestring,
+		    NULL, 10) : cJSON_IsNumber(seq) ?
+		    (long long)seq->valuedouble : c->last_seq;
+		s->registered = s->ever = 1;
+		s->again = 0;
+		s->attempt = 0;
+		s->lost_told = 0;
+		rv_emit(s, &ev);
+	} else if (strcmp(type, "signal") == 0 && s->state == RV_UP) {
+		body = cJSON_GetObjectItemCaseSensitive(m, "body");
+		if ((ev.from = rv_jstr(m, "from")) != NULL &&
+		    cJSON_IsObject(body) &&
+		    (bj = cJSON_PrintUnformatted(body)) != NULL) {
+			ev.type = RV_EV_SIGNAL;
+			ev.body_json = bj;
+			ev.body = record_parse(&c->body, bj) == 0 ?
+			    &c->body : NULL;
+			rv_emit(s, &ev);
+		}
+	} else if (strcmp(type, "error") == 0) {
+		ev.type = RV_EV_ERROR;
+		ev.code = rv_jstr(m, "code");
+		ev.reason = rv_jstr(m, "reason");
+		ev.ref = rv_jstr(m, "ref");
+		if (ev.code == NULL)
+			ev.code = "-";
+		if (s->state == RV_AUTH)
+			snprintf(s->why, sizeof(s->why), "refused: %s%s%s",
+			    ev.code, ev.reason ? ": " : "",
+			    ev.reason ? ev.reason : "");
+		rv_emit(s, &ev);
+	}
+	/* Anything else is from a later version of the protocol. */
+	cJSON_free(bj);
+	cJSON_Delete(m);
+	return rc;
+}
+
+static int
+rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct rv_session *s = lws_get_opaque_user_data(wsi);
+	struct rv_msg *m;
+	char code[8];
+
+	(void)user;
+	/* A late callback of a connection this session gave up on. */
+	if (s == NULL || (s->wsi != NULL && s->wsi != wsi))
+		return 0;
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		snprintf(s->why, sizeof(s->why), "%s", in != NULL ?
+		    (const char *)in : "cannot connect");
+		rv_lost(s, "cannot connect");
+		break;
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		s->state = RV_AUTH;
+		s->why[0] = '\0';
+		/* hello, auth and welcome must be done within 10 s. */
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 10);
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (lws_is_first_fragment(wsi)) {
+			s->rxlen = 0;
+			s->rxbad = 0;
+		}
+		if (s->rxlen + len > RV_MSG_MAX)
+			s->rxbad = 1;
+		else {
+			memcpy(s->rx + s->rxlen, in, len);
+			s->rxlen += len;
+		}
+		if (!lws_is_final_fragment(wsi))
+			break;
+		if (s->rxbad) {
+			snprintf(s->why, sizeof(s->why), "a message from the "
+			    "server is too large");
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+			    NULL, 0);
+			return -1;
+		}
+		s->rx[s->rxlen] = '\0';
+		s->rxlen = 0;
+		if (rv_handle(s, s->rx) == -1) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+			    NULL, 0);
+			return -1;
+		}
+		break;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		if ((m = s->txq) != NULL) {
+			if ((s->txq = m->next) == NULL)
+				s->txtail = &s->txq;
+			if (lws_write(wsi, m->buf + LWS_PRE, m->len,
+			    LWS_WRITE_TEXT) < (int)m->len) {
+				free(m);
+				return -1;
+			}
+			free(m);
+			if (s->txq != NULL) {
+				lws_callback_on_writable(wsi);
+				break;
+			}
+		}
+		if (s->state == RV_CLOSING) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+			return -1;
+		}
+		break;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (len >= 2 && s->why[0] == '\0') {
+			snprintf(code, sizeof(code), "%u", ((unsigned char *)
+			    in)[0] << 8 | ((unsigned char *)in)[1]);
+			snprintf(s->why, sizeof(s->why), "closed by the server "
+			    "(%s%s%.*s)", code, len > 2 ? " " : "",
+			    (int)(len > 2 ? len - 2 : 0), (char *)in + 2);
+		}
+		break;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		rv_lost(s, "connection closed");
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct lws_protocols rv_protocols[] = {
+	{ "natkit.v1", rv_callback, 0, RV_MSG_MAX, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static void
+rv_connect(struct rv_session *s)
+{
+	struct lws_client_connect_info i;
+
+	memset(&i, 0, sizeof(i));
+	i.context = s->c->ctx;
+	i.address = s->u->host;
+	i.port = s->u->port;
+	i.ssl_connection = s->u->tls ? LCCSCF_USE_SSL : 0;
+	i.path = "/v1/ws";
+	i.host = s->u->hostport;
+	i.protocol = "natkit.v1";
+	i.opaque_user_data = s;
+	i.retry_and_idle_policy = &rv_idle;
+	i.pwsi = &s->wsi;
+	s->state = RV_CONNECTING;
+	s->why[0] = '\0';
+	if (lws_client_connect_via_info(&i) == NULL)
+		rv_lost(s, "cannot connect");	/* a no-op if lws told */
+}
+
+static void
+rv_reconnect_cb(lws_sorted_usec_list_t *sul)
+{
+	rv_connect(lws_container_of(sul, struct rv_session, sul));
+}
+
+static void
+rv_refresh_cb(lws_sorted_usec_list_t *sul)
+{
+	struct rv_client *c = lws_container_of(sul, struct rv_client, refresh);
+	struct rv_session *s;
+
+	for (s = c->sessions; s != NULL; s = s->next)
+		if (s->presence && s->state == RV_UP)
+			(void)rv_register(s);
+	lws_sul_schedule(c->ctx, 0, &c->refresh, rv_refresh_cb,
+	    (lws_usec_t)RV_REFRESH_S * LWS_USEC_PER_SEC);
+}
+
+static void
+rv_timeout_cb(lws_sorted_usec_list_t *sul)
+{
+	lws_container_of(sul, struct rv_client, timeout)->timed_out = 1;
+}
+
+struct rv_client *
+rv_client_new(const struct ident *id, rv_event_fn fn, void *arg,
+    int log_level)
+{
+	struct lws_context_creation_info info;
+	struct rv_client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->id = id;
+	c->fn = fn;
+	c->arg = arg;
+	lws_set_log_level(log_level, NULL);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = rv_protocols;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.timeout_secs = 10;
+	info.user = c;
+	if ((c->ctx = lws_create_context(&info)) == NULL) {
+		free(c);
+		errno = EIO;
+		return NULL;
+	}
+	return c;
+}
+
+int
+rv_client_set_profile(struct rv_client *c, const char *name,
+    const struct record_in *profile)
+{
+	if (c->profile == NULL && (c->profile = malloc(sizeof(*c->profile))) ==
+	    NULL)
+		return -1;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	*c->profile = *profile;
+	/* The copy's pointers must point into the copy's buffer. */
+	{
+		size_t k;
+
+		for (k = 0; k < profile->n; k++) {
+			c->profile->key[k] = c->profile->buf +
+			    (profile->key[k] - profile->buf);
+			c->profile->val[k] = c->profile->buf +
+			    (profile->val[k] - profile->buf);
+		}
+	}
+	/* Try it once now, so that a bad profile fails here. */
+	if (rv_peer_record(&c->rec, c->id, name, 0, 0, c->profile) == -1) {
+		free(c->profile);
+		c->profile = NULL;
+		return -1;
+	}
+	lws_sul_schedule(c->ctx, 0, &c->refresh, rv_refresh_cb,
+	    (lws_usec_t)RV_REFRESH_S * LWS_USEC_PER_SEC);
+	return 0;
+}
+
+struct rv_session *
+rv_client_open(struct rv_client *c, const struct rv_url *u, const char *tag,
+    int flags)
+{
+	struct rv_session *s;
+
+	if (tag == NULL)
+		tag = "-";
+	if (!rv_tag_valid(tag)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->c = c;
+	s->u = u;
+	s->flags = flags;
+	s->presence = strcmp(tag, "-") == 0;
+	snprintf(s->tag, sizeof(s->tag), "%s", tag);
+	snprintf(s->name, sizeof(s->name), "%s%s%s", c->id->id,
+	    s->presence ? "" : "/", s->presence ? "" : tag);
+	s->txtail = &s->txq;
+	s->state = RV_IDLE;
+	s->next = c->sessions;
+	c->sessions = s;
+	lws_sul_schedule(c->ctx, 0, &s->sul, rv_reconnect_cb, 1);
+	return s;
+}
+
+int
+rv_session_signal(struct rv_session *s, const char *to, const char *body_json,
+    const char *ref)
+{
+	cJSON *m, *body;
+	char *text;
+	int rc;
+
+	if (s->state != RV_UP) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if ((body = cJSON_Parse(body_json)) == NULL || !cJSON_IsObject(body)) {
+		cJSON_Delete(body);
+		errno = EINVAL;
+		return -1;
+	}
+	if ((m = cJSON_CreateObject()) == NULL) {
+		cJSON_Delete(body);
+		errno = ENOMEM;
+		return -1;
+	}
+	cJSON_AddStringToObject(m, "type", "signal");
+	cJSON_AddStringToObject(m, "to", to);
+	cJSON_AddItemToObject(m, "body", body);
+	if (ref != NULL)
+		cJSON_AddStringToObject(m, "ref", ref);
+	if ((text = cJSON_PrintUnformatted(m)) == NULL) {
+		cJSON_Delete(m);
+		errno = ENOMEM;
+		return -1;
+	}
+	rc = rv_queue(s, text);
+	cJSON_free(text);
+	cJSON_Delete(m);
+	return rc;
+}
+
+const char *
+rv_session_name(const struct rv_session *s)
+{
+	return s->name;
+}
+
+int
+rv_client_run(struct rv_client *c, int timeout_ms)
+{
+	c->timed_out = 0;
+	if (timeout_ms >= 0)
+		lws_sul_schedule(c->ctx, 0, &c->timeout, rv_timeout_cb,
+		    (lws_usec_t)timeout_ms * LWS_US_PER_MS);
+	while (!c->brk && !c->intr && !c->timed_out)
+		if (lws_service(c->ctx, 0) < 0)
+			break;
+	lws_sul_cancel(&c->timeout);
+	if (c->brk) {
+		c->brk = 0;
+		return 0;
+	}
+	if (c->intr) {
+		c->intr = 0;
+		errno = EINTR;
+		return -1;
+	}
+	errno = c->timed_out ? ETIMEDOUT : EIO;
+	return -1;
+}
+
+void
+rv_client_break(struct rv_client *c)
+{
+	c->brk = 1;
+}
+
+void
+rv_client_interrupt(struct rv_client *c)
+{
+	c->intr = 1;
+	lws_cancel_service(c->ctx);
+}
+
+int
+rv_client_shutdown(struct rv_client *c, int timeout_ms)
+{
+	struct rv_session *s;
+	int busy;
+
+	c->shutting = 1;
+	lws_sul_cancel(&c->refresh);
+	for (s = c->sessions; s != NULL; s = s->next) {
+		lws_sul_cancel(&s->sul);
+		if (s->state == RV_UP) {
+			s->state = RV_CLOSING;
+			if (s->registered)
+				(void)rv_queue(s, "{\"type\":\"unregister\"}");
+			lws_callback_on_writable(s->wsi);
+		} else if (s->wsi != NULL && s->state != RV_DEAD) {
+			s->state = RV_CLOSING;
+			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK,
+			    LWS_TO_KILL_ASYNC);
+		} else
+			s->state = RV_DEAD;
+	}
+	c->timed_out = 0;
+	lws_sul_schedule(c->ctx, 0, &c->timeout, rv_timeout_cb,
+	    (lws_usec_t)timeout_ms * LWS_US_PER_MS);
+	for (;;) {
+		for (busy = 0, s = c->sessions; s != NULL; s = s->next)
+			busy |= s->state != RV_DEAD;
+		if (!busy || c->timed_out || lws_service(c->ctx, 0) < 0)
+			break;
+	}
+	lws_sul_cancel(&c->timeout);
+	if (busy) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return 0;
+}
+
+void
+rv_client_free(struct rv_client *c)
+{
+	struct rv_session *s;
+
+	if (c == NULL)
+		return;
+	c->shutting = 1;
+	lws_context_destroy(c->ctx);
+	while ((s = c->sessions) != NULL) {
+		c->sessions = s->next;
+		rv_txq_free(s);
+		free(s);
+	}
+	free(c->profile);
+	free(c);
+}
