@@ -402,6 +402,11 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_CLIENT_CLOSED:
 		rv_lost(s, "connection closed");
 		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* A connection lws ended without telling either of the above
+		 * (killed while connecting). */
+		rv_lost(s, "connection ended");
+		break;
 	default:
 		break;
 	}
@@ -457,7 +462,11 @@ rv_refresh_cb(lws_sorted_usec_list_t *sul)
 static void
 rv_timeout_cb(lws_sorted_usec_list_t *sul)
 {
-	lws_container_of(sul, struct rv_client, timeout)->timed_out = 1;
+	struct rv_client *c = lws_container_of(sul, struct rv_client, timeout);
+
+	c->timed_out = 1;
+	/* Else lws_service goes on to wait for the next event. */
+	lws_cancel_service(c->ctx);
 }
 
 struct rv_client *

@@ -74,7 +74,9 @@ register() {
 	*) cat "$T/$name.err" "$T/rvd.err"; fail "$name did not register: $READY" ;;
 	esac
 }
-register alice h-prc
+# alice also has a server that is not there (nobody holds .99).
+DOWN=http://198.51.100.99:80
+register alice h-prc -s $DOWN
 ALICE=$LAST_PID A=$(field id <<<"$READY")
 expect "alice registered" "$(field type <<<"$READY") $(field server <<<"$READY")" \
     "registered $URL"
@@ -108,6 +110,12 @@ expect "unknown name: exit" "$RC" 68
 query h-prc -s http://$SRV:81 -s "$URL" "$B_ID"
 expect "failover: exit" "$RC" 0
 expect "failover" "$(field verified <<<"$OUT")" yes
+# One that does not answer at all costs at most -w.
+t=$EPOCHREALTIME
+OUT=$("$LAB" exec h-prc -- "$B/nat-query" -w 1 -s $DOWN -s "$URL" "$B_ID" 2>/dev/null)
+expect "failover past a silent server: exit" "$?" 0
+expect "failover past a silent server within -w 1" \
+    "$(awk "BEGIN { print ($EPOCHREALTIME - $t < 1.8) }")" 1
 
 # A signed request from alice reaches bob's nat-register and -e command.
 out=$(echo "type=request note=hello" | "$LAB" exec h-prc -- \
@@ -181,8 +189,11 @@ for ((i = 0; i < (GRACE + 6) * 10; i++)); do
 done
 expect "bob gone after a crash" "$RC" 68
 echo "     bob was listed $(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $t }") s after the crash (grace $GRACE s)"
+t=$EPOCHREALTIME
 kill -TERM "$ALICE"
 gone "$ALICE" 5 || fail "nat-register did not exit on SIGTERM"
+expect "alice stops within 2 s, a server down or not" \
+    "$(awk "BEGIN { print ($EPOCHREALTIME - $t < 2) }")" 1
 wait "$ALICE"
 expect "alice exits 0 on SIGTERM" "$?" 0
 query h-sym -s "$URL" "$A"
