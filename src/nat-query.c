@@ -124,9 +124,16 @@ lookup(const struct rv_url *url, int nurl, const char *peer, int wait_ms,
 	if (peer != NULL && p->n == 0)
 		errx(EX_NOHOST, "peer %s: unknown", peer);
 	if (peer != NULL && p->n > 1) {
-		warnx("name %s: %zu peers have it:", peer, p->n);
-		for (i = 0; i < p->n; i++)
-			fprintf(stderr, "  %s\n", p->json[i]);
+		static struct record_in in;
+
+		warnx("name %s: %zu peers have it; ask by id:", peer, p->n);
+		for (i = 0; i < p->n; i++) {
+			if (record_parse(&in, p->json[i]) == -1)
+				continue;
+			fprintf(stderr, "  %s %s%s\n", get(&in, "id"),
+			    get(&in, "nat"), rv_peer_verify(&in, NULL,
+			    time(NULL), NULL) == 0 ? "" : " (not verified)");
+		}
 		exit(EX_NOHOST);
 	}
 }
@@ -264,8 +271,13 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 		body.buf[body.len - 1] = '\0';
 		if (rv_session_signal(s, to, body.buf, "1") == -1 ||
 		    rv_session_signal(s, rv_session_name(s),
-		    "{\"type\":\"barrier\"}", "2") == -1)
+		    "{\"type\":\"barrier\"}", "2") == -1) {
+			if (errno == EMSGSIZE)
+				errx(EX_DATAERR, "stdin: the record is larger "
+				    "than a message may be (%d bytes)",
+				    RV_MSG_MAX);
 			err(EX_OSERR, "signal");
+		}
 		if (rv_client_run(c, wait_ms) == -1)
 			status = EX_TEMPFAIL;
 		else if (st.refused && strcmp(st.code, "unknown-peer") == 0)

@@ -178,6 +178,15 @@ expect "bob re-registered" "$(grep '^type=reregistered ' "$T/bob.out" | field id
 query h-prc -s "$URL"
 expect "both listed again" "$(grep -c ' verified=yes ' <<<"$OUT")" 2
 
+# A second peer calls itself bob: the name is no longer an answer.
+mkdir -m 700 "$T/bob2"
+cp "$T/alice.profile" "$T/bob2.profile"
+register bob2 h-prc -n bob
+query h-prc -s "$URL" bob
+expect "an ambiguous name: exit" "$RC" 68
+expect "an ambiguous name: both listed" "$(grep -c "^  [a-z2-7]\{26\} " "$T/query.err")" 2
+kill "$LAST_PID"
+
 # A crashed nat-register: bob is gone within the grace period (and the
 # server's sweep); a stopped one: alice is gone at once.
 kill -9 "$BOB"
