@@ -91,6 +91,12 @@ expect "alice sees bob" "$(field name <<<"$OUT") $(field nat <<<"$OUT") $(field 
     "bob symmetric yes"
 expect "bob's public address is his router's" "$(field public <<<"$OUT" | cut -d: -f1)" \
     203.0.113.14
+miss=0
+for kv in $(cat "$T/bob.profile"); do
+	case $kv in type=*) continue ;; esac
+	grep -qF -- " $kv " <<<"$OUT " || { echo "missing: $kv"; miss=$((miss + 1)); }
+done
+expect "bob's record carries his whole profile" "$miss" 0
 query h-sym -s "$URL" alice
 expect "bob sees alice by name: exit" "$RC" 0
 expect "bob sees alice by name" "$(field id <<<"$OUT") $(field nat <<<"$OUT") $(field verified <<<"$OUT")" \
@@ -189,7 +195,7 @@ kill "$LAST_PID"
 
 # A crashed nat-register: bob is gone within the grace period (and the
 # server's sweep); a stopped one: alice is gone at once.
-kill -9 "$BOB"
+{ kill -9 "$BOB" && wait "$BOB"; } 2>/dev/null
 t=$EPOCHREALTIME
 for ((i = 0; i < (GRACE + 6) * 10; i++)); do
 	query h-prc -s "$URL" "$B_ID"
