@@ -500,21 +500,19 @@ int
 rv_client_set_profile(struct rv_client *c, const char *name,
     const struct record_in *profile)
 {
+	size_t k;
+
 	if (c->profile == NULL && (c->profile = malloc(sizeof(*c->profile))) ==
 	    NULL)
 		return -1;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	*c->profile = *profile;
 	/* The copy's pointers must point into the copy's buffer. */
-	{
-		size_t k;
-
-		for (k = 0; k < profile->n; k++) {
-			c->profile->key[k] = c->profile->buf +
-			    (profile->key[k] - profile->buf);
-			c->profile->val[k] = c->profile->buf +
-			    (profile->val[k] - profile->buf);
-		}
+	for (k = 0; k < profile->n; k++) {
+		c->profile->key[k] = c->profile->buf +
+		    (profile->key[k] - profile->buf);
+		c->profile->val[k] = c->profile->buf +
+		    (profile->val[k] - profile->buf);
 	}
 	/* Try it once now, so that a bad profile fails here. */
 	if (rv_peer_record(&c->rec, c->id, name, 0, 0, c->profile) == -1) {
