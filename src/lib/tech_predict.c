@@ -1,0 +1,127 @@
+/*
+ * tech_predict.c: port prediction (RFC 5128 §3.4): when the peer's NAT
+ * maps a new port per destination but allocates them with a fixed step
+ * (nat-probe's "delta"), the port it opens toward us is near its
+ * server-reflexive port plus a few steps, so we check those.  The peer
+ * side only answers and checks back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "tech_check.h"
+
+#define PREDICT_MS	4000
+#define PREDICT_STEPS	32	/* ports checked: srflx + k·delta, k=1..32 */
+#define PREDICT_MAX_DELTA 64
+
+/* 1 when p maps per destination with a usable step. */
+static int
+predictable(const struct profile *p)
+{
+	return tc_dependent(p) && p->udp.delta != PROFILE_DELTA_UNKNOWN &&
+	    p->udp.delta != PROFILE_DELTA_RANDOM && p->udp.delta != 0 &&
+	    abs(p->udp.delta) <= PREDICT_MAX_DELTA;
+}
+
+static int
+predict_applies(const struct tech_env *e, char *why)
+{
+	const struct profile *me = &e->self.prof, *peer = &e->peer.prof;
+	const struct profile *dep = tc_dependent(peer) ? peer : me;
+	const char *who = dep == peer ? "peer's" : "our";
+
+	if (tc_udp_blocked(me) || tc_udp_blocked(peer)) {
+		snprintf(why, TECH_WHY_LEN, "%s network blocks UDP",
+		    tc_udp_blocked(me) ? "our" : "peer's");
+		return 0;
+	}
+	if (!tc_dependent(peer) && !tc_dependent(me)) {
+		snprintf(why, TECH_WHY_LEN, "both NATs map endpoint-"
+		    "independently: nothing to predict");
+		return 0;
+	}
+	if (tc_dependent(peer) && tc_dependent(me)) {
+		snprintf(why, TECH_WHY_LEN, "both NATs map per destination: "
+		    "a prediction needs one side with a stable port");
+		return 0;
+	}
+	if (dep->udp.delta == PROFILE_DELTA_RANDOM)
+		snprintf(why, TECH_WHY_LEN, "%s NAT allocates ports at random "
+		    "(nat-probe found no step): nothing to predict", who);
+	else if (dep->udp.delta == PROFILE_DELTA_UNKNOWN)
+		snprintf(why, TECH_WHY_LEN, "%s port allocation step was not "
+		    "measured", who);
+	else if (!predictable(dep))
+		snprintf(why, TECH_WHY_LEN, "%s allocation step %d is too "
+		    "large to predict", who, dep->udp.delta);
+	else
+		return 84;
+	return 0;
+}
+
+/* Checks from the peer's address are ours to answer back. */
+static int
+predict_claim(struct tc_state *s, const struct sockaddr *from)
+{
+	return addr_host_equal(from, (const struct sockaddr *)
+	    &s->e->peer.prof.udp.public);
+}
+
+static void
+predict_why(struct tc_state *s, char *why)
+{
+	char b[128];
+
+	if (predictable(&s->e->peer.prof)) {
+		snprintf(b, sizeof(b), "none of %d predicted ports (step %d) "
+		    "was the one the peer's NAT opened", PREDICT_STEPS,
+		    s->e->peer.prof.udp.delta);
+		tc_state_why(s, b, why);
+	} else
+		tc_state_why(s, "the peer did not find our predicted port",
+		    why);
+}
+
+static int
+predict_start(struct tech_env *e, void **state, uint64_t now, char *why)
+{
+	const struct profile *peer = &e->peer.prof;
+	const struct cand *c = tc_cand(&e->peer, CAND_SRFLX);
+	struct sockaddr_storage a;
+	struct tc_state *s;
+	int k;
+
+	if ((s = tc_state_new(e, "predict", PREDICT_STEPS + 8, 20, PREDICT_MS,
+	    now, why)) == NULL)
+		return -1;
+	s->claim = predict_claim;
+	s->why_failed = predict_why;
+	if (predictable(peer) && c != NULL)
+		for (k = 1; k <= PREDICT_STEPS; k++) {
+			long port = addr_port((const struct sockaddr *)
+			    &c->addr) + (long)k * peer->udp.delta;
+
+			if (port < 1024 || port > 65535)
+				break;
+			a = c->addr;
+			addr_set_port((struct sockaddr *)&a, (uint16_t)port);
+			tc_add(&s->l, e->fd, (struct sockaddr *)&a, CAND_PRFLX,
+			    0, now);
+		}
+	*state = s;
+	return 0;
+}
+
+const struct technique tech_predict = {
+	.name = "predict",
+	.applies = predict_applies,
+	.start = predict_start,
+	.pollfds = NULL,
+	.input = tc_state_input,
+	.tick = tc_state_tick,
+	.stop = tc_state_stop,
+	.describe = tc_state_describe,
+	.max_ms = PREDICT_MS,
+};

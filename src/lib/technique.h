@@ -1,0 +1,151 @@
+/*
+ * technique.h: NAT traversal techniques, one table row each (nat(7)
+ * TECHNIQUES), and the candidates the two sides exchange (the host,
+ * server-reflexive and relayed candidates of RFC 8445 §5.1.1, plus the
+ * "mapped" ones a gateway gave through UPnP IGD, NAT-PMP or PCP).
+ *
+ * A technique is a row: a name; applies(), which says from both sides'
+ * profiles and candidates whether it can work and how well (a score, for
+ * the order), or why not in words; and start/input/tick/stop, driven by
+ * the engine (connect.h) from one poll loop.  A new technique is one new
+ * file tech_NAME.c defining `const struct technique tech_NAME` and one
+ * row in technique_table (technique.c).
+ */
+#ifndef NATKIT_TECHNIQUE_H
+#define NATKIT_TECHNIQUE_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "ident.h"
+#include "profile.h"
+
+struct portmap_mapping;
+
+enum cand_type {
+	CAND_HOST,		/* a local interface address */
+	CAND_SRFLX,		/* what a STUN server saw */
+	CAND_MAPPED,		/* a gateway port mapping */
+	CAND_PRFLX,		/* where the peer's packets really came from */
+	CAND_RELAY,		/* through the rendezvous server */
+};
+
+#define CAND_MAX	16
+#define TECH_TOKEN_LEN	16	/* bytes; both sides know it from the offer */
+#define TECH_WHY_LEN	256
+
+struct cand {
+	enum cand_type type;
+	int tcp;			/* 0 UDP, 1 TCP */
+	struct sockaddr_storage addr;
+};
+
+/* One side of the connection as the other learns it from the signed
+ * offer or answer. */
+struct tech_side {
+	char id[IDENT_ID_LEN + 1];
+	struct profile prof;
+	struct cand cand[CAND_MAX];
+	int ncand;
+};
+
+/* What every technique of one connection attempt shares. */
+struct tech_env {
+	struct tech_side self, peer;
+	int initiator;			/* breaks ties: roles, who paces */
+	int fd;				/* the UDP socket self's candidates
+					   were gathered on */
+	struct sockaddr_storage stun;	/* a STUN server, family 0: none */
+	uint8_t token[TECH_TOKEN_LEN];	/* in every probe, both ways */
+	/* Refinements for the engine (connect.h), which sets them. */
+	uint64_t pace_next;		/* the shared pacer: no new binding
+					   before this (monotonic ms) */
+	unsigned pace_ms;		/* >= 5, RFC 8445 §14.2 Ta */
+	int rx_claimed;			/* the request being handed round has
+					   been taken by a higher-ranked
+					   technique: the others leave its
+					   source alone */
+	struct portmap_mapping *mapping; /* self's gateway mapping, or NULL */
+};
+
+/* A path that works. */
+struct tech_path {
+	int tcp;
+	int fd;				/* now the caller's */
+	struct sockaddr_storage local, remote;
+	const char *technique;
+	uint64_t ms;			/* from start to working */
+	/* Refinement: the pair as candidates, for the report.  seen is
+	 * self's address as the peer sees it (family 0: unknown). */
+	enum cand_type ltype, rtype;
+	struct sockaddr_storage seen;
+};
+
+enum tech_status {
+	TECH_RUNNING,
+	TECH_DONE,			/* *path is filled: on the initiator a
+					   pair works (a success response
+					   came back), and the engine
+					   nominates it; on the responder the
+					   initiator nominated a pair on one of
+					   the technique's own sockets (the
+					   engine handles nominations on e->fd) */
+	TECH_FAILED,			/* why says so in words */
+};
+
+struct technique {
+	const char *name;
+	/* Returns a score (higher runs first) when the technique can work
+	 * between e->self and e->peer, or 0 with why (TECH_WHY_LEN) saying
+	 * why not. */
+	int (*applies)(const struct tech_env *e, char *why);
+	/* Starts an attempt; *state is its own.  Returns 0, or -1 with why. */
+	int (*start)(struct tech_env *e, void **state, uint64_t now, char *why);
+	/* Fills up to n pollfds with the sockets it reads; returns how many.
+	 * e->fd is read by the engine, which hands its datagrams to every
+	 * running technique's input with fd == e->fd. */
+	int (*pollfds)(void *state, struct pollfd *p, int n);
+	/* A datagram from `from` arrived on fd (or, for TCP, fd is readable
+	 * and buf is NULL). */
+	enum tech_status (*input)(void *state, int fd, const uint8_t *buf,
+	    size_t len, const struct sockaddr *from, uint64_t now,
+	    struct tech_path *path, char *why);
+	/* Timers; *next is when to call again (monotonic ms). */
+	enum tech_status (*tick)(void *state, uint64_t now, uint64_t *next,
+	    struct tech_path *path, char *why);
+	/* Ends the attempt and frees state; won says its path is in use (so
+	 * its socket must stay open and its mapping stay in place). */
+	void (*stop)(void *state, int won);
+	/* Refinement: writes the candidate pairs it used, for the attempt
+	 * report ("srflx:udp:A->srflx:udp:B,+3"), into buf of len bytes;
+	 * may be NULL. */
+	void (*describe)(void *state, char *buf, size_t len);
+	unsigned max_ms;		/* gives up after this long */
+};
+
+/* The table, in no particular order, ended by NULL. */
+extern const struct technique *const technique_table[];
+
+/* Returns 1 and books the next slot when a new NAT binding (a new
+ * socket, or a first packet to a new remote address) may be made now, 0
+ * when it must wait until e->pace_next: the techniques of one attempt
+ * share this pacer (RFC 8445 §14.2). */
+int tech_pace(struct tech_env *e, uint64_t now);
+
+/* Returns the name of a candidate type ("srflx"). */
+const char *cand_type_str(enum cand_type t);
+
+/*
+ * Writes cands as one record value: comma-separated TYPE:PROTO:ADDR:PORT
+ * ("srflx:udp:203.0.113.13:40000", IPv6 as "[…]:port") into buf of len
+ * bytes.  Returns 0, or -1 with EMSGSIZE.
+ */
+int cand_list_write(const struct cand *c, int n, char *buf, size_t len);
+
+/* Parses such a value into c (at most CAND_MAX).  Returns the number
+ * read, or -1 with EBADMSG. */
+int cand_list_parse(struct cand *c, const char *text);
+
+#endif

@@ -1,0 +1,349 @@
+/*
+ * tech-tool: drives the traversal engine (src/lib/connect.h) from the
+ * end-to-end tests, with the two sides' offers exchanged through files
+ * instead of the rendezvous server.
+ *
+ *   tech-tool -s STUN -P PROFILEFILE -o MYSIDE -i PEERSIDE [-I] [-w secs]
+ *       [-n name]
+ *
+ * It reads its nat-probe profile from PROFILEFILE, gathers candidates,
+ * writes its side as one record to MYSIDE (through a temporary name and
+ * rename), waits for PEERSIDE, runs the engine (-I: as the initiator, which
+ * makes the token), and prints one record per attempt, the path, and the
+ * peer's message once the path carried one each way:
+ *
+ *   type=attempt technique= outcome= ms= cands= why=
+ *   type=path technique= proto= local= remote= cands= ms=
+ *   type=message text= ms=
+ *   type=nopath why=
+ *
+ * Exit: 0 a path carried the messages, 1 no path (or no message), 64
+ * usage, 65 a bad profile or side record, 71 system error, 75 the peer's
+ * side never appeared.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "connect.h"
+#include "record.h"
+#include "stun_client.h"
+#include "technique.h"
+
+static uint64_t t0;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: tech-tool -s STUN -P PROFILEFILE -o MYSIDE "
+	    "-i PEERSIDE [-I] [-w secs] [-n name]\n");
+	exit(EX_USAGE);
+}
+
+/* Reads the first record of type `type` in path into in. */
+static int
+read_record(const char *path, const char *type, struct record_in *in)
+{
+	static char line[RECORD_MAX];
+	FILE *f;
+	const char *t;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (record_parse(in, line) == -1)
+			continue;
+		if ((t = record_get(in, "type")) != NULL && strcmp(t, type) == 0) {
+			fclose(f);
+			return 0;
+		}
+	}
+	fclose(f);
+	errno = EBADMSG;
+	return -1;
+}
+
+static void
+hex(const uint8_t *b, size_t n, char *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static int
+unhex(const char *s, uint8_t *b, size_t n)
+{
+	size_t i;
+	unsigned v;
+
+	if (s == NULL || strlen(s) != 2 * n)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (sscanf(s + 2 * i, "%2x", &v) != 1)
+			return -1;
+		b[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+static int
+write_side(const struct tech_env *e, const char *path, const char *name)
+{
+	struct record r;
+	char cands[1024], tok[2 * TECH_TOKEN_LEN + 1], tmp[4096];
+	const char *line;
+	FILE *f;
+
+	profile_write(&e->self.prof, &r, 0);
+	if (cand_list_write(e->self.cand, e->self.ncand, cands,
+	    sizeof(cands)) == -1)
+		return -1;
+	hex(e->token, TECH_TOKEN_LEN, tok);
+	record_str(&r, "id", name);
+	record_str(&r, "cands", cands);
+	record_str(&r, "token", e->initiator ? tok : "-");
+	if ((line = record_end(&r)) == NULL)
+		return -1;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((f = fopen(tmp, "w")) == NULL)
+		return -1;
+	/* type=profile first: the profile's reader takes the same record. */
+	fputs(line, f);
+	if (fclose(f) == EOF || rename(tmp, path) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+report(const struct connect_attempt *a, void *arg)
+{
+	struct record r;
+
+	(void)arg;
+	record_begin(&r, 0, "attempt");
+	record_str(&r, "technique", a->technique);
+	record_str(&r, "outcome", a->outcome);
+	record_int(&r, "ms", (long long)a->ms);
+	record_str(&r, "cands", a->cands);
+	record_str(&r, "why", a->why);
+	fputs(record_end(&r), stdout);
+	fflush(stdout);
+}
+
+/* Sends "M:text" until the peer's message and its acknowledgement of ours
+ * arrived, answering "A" to each of its messages and late checks; then
+ * lingers a second for the peer.  Returns 0 or -1 (timed out). */
+static int
+prove_udp(const struct tech_env *e, const struct tech_path *p,
+    const char *text, unsigned wait_ms)
+{
+	char msg[256], buf[2048];
+	struct pollfd pfd;
+	struct sockaddr_storage from;
+	uint64_t now, end = stun_now_ms() + wait_ms, next = 0, linger = 0;
+	uint64_t ka = 0;
+	int got = 0, acked = 0;
+	size_t ml;
+
+	snprintf(msg, sizeof(msg), "M:%s", text);
+	ml = strlen(msg);
+	pfd.fd = p->fd;
+	pfd.events = POLLIN;
+	while ((now = stun_now_ms()) < end) {
+		if (linger != 0 && now >= linger)
+			return 0;
+		if (!acked && now >= next) {
+			(void)sendto(p->fd, msg, ml, 0, (struct sockaddr *)
+			    &p->remote, addr_len((struct sockaddr *)&p->remote));
+			next = now + 100;
+		}
+		(void)connect_keepalive(p, now, &ka);
+		if (poll(&pfd, 1, 20) <= 0)
+			continue;
+		for (;;) {
+			socklen_t fl = sizeof(from);
+			ssize_t n = recvfrom(p->fd, buf, sizeof(buf) - 1, 0,
+			    (struct sockaddr *)&from, &fl);
+
+			if (n < 0)
+				break;
+			if (connect_answer(e, p->fd, buf, (size_t)n,
+			    (struct sockaddr *)&from))
+				continue;
+			buf[n] = '\0';
+			if (n >= 2 && buf[0] == 'M' && buf[1] == ':') {
+				(void)sendto(p->fd, "A", 1, 0, (struct sockaddr *)
+				    &from, fl);
+				if (!got) {
+					struct record r;
+
+					got = 1;
+					record_begin(&r, 0, "message");
+					record_str(&r, "text", buf + 2);
+					record_int(&r, "ms", (long long)
+					    (stun_now_ms() - t0));
+					fputs(record_end(&r), stdout);
+					fflush(stdout);
+				}
+			} else if (n == 1 && buf[0] == 'A')
+				acked = 1;
+		}
+		if (got && acked && linger == 0)
+			linger = now + 1000;
+	}
+	return got && acked ? 0 : -1;
+}
+
+static int
+prove_tcp(const struct tech_path *p, const char *text, unsigned wait_ms)
+{
+	char msg[256], buf[512];
+	struct pollfd pfd;
+	uint64_t end = stun_now_ms() + wait_ms, now;
+	size_t have = 0;
+	struct record r;
+
+	snprintf(msg, sizeof(msg), "M:%s\n", text);
+	if (write(p->fd, msg, strlen(msg)) != (ssize_t)strlen(msg))
+		return -1;
+	pfd.fd = p->fd;
+	pfd.events = POLLIN;
+	while ((now = stun_now_ms()) < end && have < sizeof(buf) - 1) {
+		ssize_t n;
+		char *nl;
+
+		if (poll(&pfd, 1, (int)(end - now)) <= 0)
+			continue;
+		if ((n = read(p->fd, buf + have, sizeof(buf) - 1 - have)) <= 0)
+			return -1;
+		have += (size_t)n;
+		buf[have] = '\0';
+		if ((nl = strchr(buf, '\n')) != NULL) {
+			*nl = '\0';
+			record_begin(&r, 0, "message");
+			record_str(&r, "text", buf + 2);
+			record_int(&r, "ms", (long long)(stun_now_ms() - t0));
+			fputs(record_end(&r), stdout);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct tech_env e;
+	static struct record_in in;
+	struct tech_path path;
+	struct record r;
+	const char *stun = NULL, *pfile = NULL, *mine = NULL, *theirs = NULL;
+	const char *name = "-", *v;
+	char why[TECH_WHY_LEN], cands[CONNECT_CANDS_LEN], text[128];
+	unsigned wait_s = 20;
+	uint64_t end;
+	int ch, rc;
+
+	while ((ch = getopt(argc, argv, "s:P:o:i:Iw:n:")) != -1) {
+		switch (ch) {
+		case 's': stun = optarg; break;
+		case 'P': pfile = optarg; break;
+		case 'o': mine = optarg; break;
+		case 'i': theirs = optarg; break;
+		case 'I': e.initiator = 1; break;
+		case 'n': name = optarg; break;
+		case 'w':
+			wait_s = (unsigned)strtoul(optarg, NULL, 10);
+			if (wait_s == 0 || wait_s > 600)
+				usage();
+			break;
+		default: usage();
+		}
+	}
+	if (stun == NULL || pfile == NULL || mine == NULL || theirs == NULL ||
+	    optind != argc)
+		usage();
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (addr_parse(&e.stun, stun, 3478, 0) == -1) {
+		fprintf(stderr, "tech-tool: bad STUN server %s\n", stun);
+		return EX_USAGE;
+	}
+	if (read_record(pfile, "profile", &in) == -1 ||
+	    profile_read(&e.self.prof, &in) == -1) {
+		fprintf(stderr, "tech-tool: %s: no usable profile record\n",
+		    pfile);
+		return EX_DATAERR;
+	}
+	if (e.initiator && getrandom(e.token, sizeof(e.token), 0) !=
+	    sizeof(e.token))
+		return EX_OSERR;
+	if (connect_gather(&e, 0, 2000, why) == -1) {
+		fprintf(stderr, "tech-tool: gather: %s\n", why);
+		return EX_OSERR;
+	}
+	if (why[0] != '\0')
+		fprintf(stderr, "tech-tool: gather: %s\n", why);
+	if (write_side(&e, mine, name) == -1) {
+		fprintf(stderr, "tech-tool: %s: %s\n", mine, strerror(errno));
+		connect_unmap(&e);
+		return EX_OSERR;
+	}
+	end = stun_now_ms() + wait_s * 1000ull;
+	while (access(theirs, R_OK) == -1 && stun_now_ms() < end)
+		usleep(20000);
+	if (read_record(theirs, "profile", &in) == -1) {
+		fprintf(stderr, "tech-tool: %s: the peer's side did not appear "
+		    "in %u s\n", theirs, wait_s);
+		connect_unmap(&e);
+		return EX_TEMPFAIL;
+	}
+	if (profile_read(&e.peer.prof, &in) == -1 ||
+	    (rc = cand_list_parse(e.peer.cand, record_get(&in, "cands"))) ==
+	    -1 || (!e.initiator && unhex(record_get(&in, "token"), e.token,
+	    sizeof(e.token)) == -1)) {
+		fprintf(stderr, "tech-tool: %s: bad side record\n", theirs);
+		connect_unmap(&e);
+		return EX_DATAERR;
+	}
+	e.peer.ncand = rc;
+	if ((v = record_get(&in, "id")) != NULL)
+		snprintf(e.peer.id, sizeof(e.peer.id), "%s", v);
+	t0 = stun_now_ms();
+	if (connect_run(&e, 15000, report, NULL, &path, why) == -1) {
+		record_begin(&r, 0, "nopath");
+		record_str(&r, "why", why);
+		fputs(record_end(&r), stdout);
+		return 1;
+	}
+	connect_path_cands(&e, &path, cands, sizeof(cands));
+	record_begin(&r, 0, "path");
+	record_str(&r, "technique", path.technique);
+	record_str(&r, "proto", path.tcp ? "tcp" : "udp");
+	record_addr(&r, "local", (struct sockaddr *)&path.local);
+	record_addr(&r, "remote", (struct sockaddr *)&path.remote);
+	record_str(&r, "cands", cands);
+	record_int(&r, "ms", (long long)path.ms);
+	fputs(record_end(&r), stdout);
+	snprintf(text, sizeof(text), "hello-from-%s", name);
+	rc = path.tcp ? prove_tcp(&path, text, 5000) :
+	    prove_udp(&e, &path, text, 5000);
+	connect_unmap(&e);
+	if (rc == -1) {
+		record_begin(&r, 0, "nopath");
+		record_str(&r, "why", "the path carried no message both ways "
+		    "in 5 s");
+		fputs(record_end(&r), stdout);
+		return 1;
+	}
+	return 0;
+}
