@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 
 #include "addr.h"
 #include "behavior.h"
+#include "log.h"
 #include "profile.h"
 #include "record.h"
 #include "version.h"
@@ -41,28 +41,6 @@ gw_run(void *arg)
 	if ((j->n = behavior_gateways(&j->p, 500, j->o)) == -1)
 		j->err = errno;
 	return NULL;
-}
-
-static void __attribute__((noreturn))
-usage(int code)
-{
-	fputs(usage_line, code == 0 ? stdout : stderr);
-	exit(code);
-}
-
-static void __attribute__((format(printf, 2, 3)))
-say(void *arg, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)arg;
-	if (verbose == 0)
-		return;
-	fputs("nat-probe: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static void
@@ -160,7 +138,7 @@ main(int argc, char **argv)
 			nogw = 1;
 			break;
 		case 'h':
-			usage(0);
+			log_usage(usage_line, 0);
 		case 'j':
 			json = 1;
 			break;
@@ -193,7 +171,7 @@ main(int argc, char **argv)
 			verbose++;
 			break;
 		default:
-			usage(EX_USAGE);
+			log_usage(usage_line, EX_USAGE);
 		}
 		if (ch == 's') {
 			if (addr_resolve(&o.server[o.nserver], optarg,
@@ -205,14 +183,15 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc)
-		usage(EX_USAGE);
+		log_usage(usage_line, EX_USAGE);
 	if (o.nserver == 0)
 		errx(EX_USAGE, "no server: give at least one -s host[:port]");
 	for (ch = 1; ch < o.nserver; ch++)
 		if (o.server[ch].ss_family != o.server[0].ss_family)
 			errx(EX_USAGE, "servers %d and 1 are of different "
 			    "address families", ch + 1);
-	o.say = say;
+	log_init("nat-probe", 0, verbose);
+	o.say = log_say;
 
 	profile_init(&p);
 	profile_init(&gw.p);

@@ -6,7 +6,6 @@
 #include <err.h>
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <sodium.h>
 
 #include "ident.h"
+#include "log.h"
 #include "record.h"
 #include "rv.h"
 #include "version.h"
@@ -26,28 +26,6 @@ static const char usage_line[] =
     "       nat-query --signal [-hjqrVv] [-s url ...] [-w seconds] peer\n";
 
 static int verbose;
-
-static void __attribute__((noreturn))
-usage(int code)
-{
-	fputs(usage_line, code == 0 ? stdout : stderr);
-	exit(code);
-}
-
-static void __attribute__((format(printf, 2, 3)))
-say(void *arg, const char *fmt, ...)
-{
-	va_list ap;
-
-	(void)arg;
-	if (verbose == 0)
-		return;
-	fputs("nat-query: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static const char *
 get(const struct record_in *in, const char *key)
@@ -113,7 +91,7 @@ lookup(const struct rv_url *url, int nurl, const char *peer, int wait_ms,
 	char why[512];
 	size_t i;
 
-	if (rv_peers_get(url, nurl, peer, wait_ms, 2, p, say, NULL, why,
+	if (rv_peers_get(url, nurl, peer, wait_ms, 2, p, log_say, NULL, why,
 	    sizeof(why)) == -1) {
 		if (errno == EPROTO)
 			errx(EX_PROTOCOL, "%s", why);
@@ -160,7 +138,7 @@ on_event(void *arg, const struct rv_event *ev)
 		snprintf(st->reason, sizeof(st->reason), "%s", ev->reason);
 		break;
 	case RV_EV_ERROR:
-		say(NULL, "%s: error %s %s", ev->server->base, ev->code,
+		log_say(NULL, "%s: error %s %s", ev->server->base, ev->code,
 		    ev->reason ? ev->reason : "");
 		if (ev->ref == NULL || strcmp(ev->ref, "1") == 0) {
 			st->refused = 1;
@@ -177,7 +155,7 @@ on_event(void *arg, const struct rv_event *ev)
 		if (strcmp(ev->from, rv_session_name(ev->session)) != 0 ||
 		    ev->body == NULL || (t = record_get(ev->body, "type")) ==
 		    NULL || strcmp(t, "barrier") != 0) {
-			say(NULL, "%s: a signal from %s ignored",
+			log_say(NULL, "%s: a signal from %s ignored",
 			    ev->server->base, ev->from);
 			return;
 		}
@@ -261,7 +239,7 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 			err(EX_OSERR, "libwebsockets");
 		if ((s = rv_client_open(c, &url[i], tag, 0)) == NULL)
 			err(EX_OSERR, "session");
-		say(NULL, "connecting to %s", url[i].base);
+		log_say(NULL, "connecting to %s", url[i].base);
 		if (rv_client_run(c, wait_ms) == -1 || !st.welcomed) {
 			warnx("%s: %s", url[i].base, st.lost ? st.reason :
 			    st.refused ? st.code : "timed out");
@@ -335,7 +313,7 @@ main(int argc, char **argv)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
-			usage(0);
+			log_usage(usage_line, 0);
 		case 'j':
 			json = 1;
 			break;
@@ -368,13 +346,14 @@ main(int argc, char **argv)
 			sig = 1;
 			break;
 		default:
-			usage(EX_USAGE);
+			log_usage(usage_line, EX_USAGE);
 		}
 	}
+	log_init("nat-query", 0, verbose);
 	argc -= optind;
 	argv += optind;
 	if (argc > 1 || (sig && argc != 1))
-		usage(EX_USAGE);
+		log_usage(usage_line, EX_USAGE);
 	peer = argc == 1 ? argv[0] : NULL;
 	if (rv_url_defaults(url, &nurl, RV_MAX_SERVERS, why,
 	    sizeof(why)) == -1)
@@ -416,7 +395,7 @@ main(int argc, char **argv)
 	}
 
 	lookup(url, nurl, peer, (int)wait_s * 1000, &p);
-	say(NULL, "%zu record%s from %s", p.n, p.n == 1 ? "" : "s",
+	log_say(NULL, "%zu record%s from %s", p.n, p.n == 1 ? "" : "s",
 	    url[p.server].base);
 	expect = peer != NULL && ident_id_valid(peer) ? peer : NULL;
 	if (mode == RECORD_REPORT && peer == NULL) {

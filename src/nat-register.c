@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include <libwebsockets.h>
 
 #include "ident.h"
+#include "log.h"
 #include "record.h"
 #include "rv.h"
 #include "version.h"
@@ -32,27 +32,6 @@ static int verbose, json, nchildren;
 static const char *command;
 static volatile sig_atomic_t got_term;
 static struct rv_client *client;
-
-static void __attribute__((noreturn))
-usage(int code)
-{
-	fputs(usage_line, code == 0 ? stdout : stderr);
-	exit(code);
-}
-
-static void __attribute__((format(printf, 1, 2)))
-say(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (verbose == 0)
-		return;
-	fputs("nat-register: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 static void
 on_signal(int sig)
@@ -118,7 +97,7 @@ spawn(const char *line)
 		_exit(127);
 	}
 	nchildren++;
-	say("started command, pid %ld", (long)pid);
+	log_say(NULL, "started command, pid %ld", (long)pid);
 	close(p[0]);
 	/* One record is far less than a pipe holds: this does not block. */
 	while (off < len && (n = write(p[1], line + off, len - off)) > 0)
@@ -202,7 +181,7 @@ on_event(void *arg, const struct rv_event *ev)
 	(void)arg;
 	switch (ev->type) {
 	case RV_EV_WELCOME:
-		say("%s: authenticated", ev->server->base);
+		log_say(NULL, "%s: authenticated", ev->server->base);
 		break;
 	case RV_EV_REGISTERED:
 	case RV_EV_REREGISTERED:
@@ -284,7 +263,7 @@ main(int argc, char **argv)
 			command = optarg;
 			break;
 		case 'h':
-			usage(0);
+			log_usage(usage_line, 0);
 		case 'j':
 			json = 1;
 			break;
@@ -311,11 +290,12 @@ main(int argc, char **argv)
 			verbose++;
 			break;
 		default:
-			usage(EX_USAGE);
+			log_usage(usage_line, EX_USAGE);
 		}
 	}
+	log_init("nat-register", 0, verbose);
 	if (optind != argc)
-		usage(EX_USAGE);
+		log_usage(usage_line, EX_USAGE);
 	if (rv_url_defaults(url, &nurl, RV_MAX_SERVERS, why,
 	    sizeof(why)) == -1)
 		errx(EX_CONFIG, "%s", why);
@@ -347,14 +327,14 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_flags = SA_NOCLDSTOP;
 	sigaction(SIGCHLD, &sa, NULL);
-	say("peer %s, %d server%s", id.id, nurl, nurl == 1 ? "" : "s");
+	log_say(NULL, "peer %s, %d server%s", id.id, nurl, nurl == 1 ? "" : "s");
 
 	while (!got_term) {
 		if (rv_client_run(client, -1) == -1 && errno != EINTR)
 			errx(EX_SOFTWARE, "the event loop failed");
 		reap();
 	}
-	say("unregistering");
+	log_say(NULL, "unregistering");
 	if (rv_client_shutdown(client, 2000) == -1)
 		warnx("some servers did not close in time");
 	rv_client_free(client);

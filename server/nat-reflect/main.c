@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "log.h"
 #include "server.h"
 #include "stun.h"
 
@@ -252,7 +253,7 @@ files_limit(struct reflect_server *srv, int threads)
 	    srv->max_conns + need > rl.rlim_cur) {
 		srv->max_conns = rl.rlim_cur > need + 1 ?
 		    (unsigned)(rl.rlim_cur - need) : 1;
-		reflect_log(LOG_WARNING, "open files limit %llu: at most %u "
+		log_msg(LOG_WARNING, "open files limit %llu: at most %u "
 		    "connections", (unsigned long long)rl.rlim_cur,
 		    srv->max_conns);
 	}
@@ -396,7 +397,7 @@ main(int argc, char *argv[])
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
 		errx(EX_USAGE, "user %s: unknown", user);
 
-	reflect_log_init("nat-reflect", foreground, verbose);
+	log_init("nat-reflect", !foreground, verbose);
 	files_limit(&srv, threads);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < REFLECT_EP_MAX; i++)
@@ -439,12 +440,12 @@ main(int argc, char *argv[])
 		    NULL, reflect_tcp_run, &tw);
 
 		if (e != 0) {
-			reflect_log(LOG_ERR, "pthread_create: %s",
+			log_msg(LOG_ERR, "pthread_create: %s",
 			    strerror(e));
 			exit(EX_OSERR);
 		}
 	}
-	reflect_log(LOG_INFO, "serving with %d thread%s per UDP endpoint",
+	log_msg(LOG_INFO, "serving with %d thread%s per UDP endpoint",
 	    threads, threads > 1 ? "s" : "");
 
 	for (;;) {
@@ -453,11 +454,11 @@ main(int argc, char *argv[])
 		if (sig == SIGUSR1)
 			stats_log_all(uw, n_uw, &tw);
 		else if (sig == SIGHUP)
-			reflect_log(LOG_INFO, "SIGHUP: nothing to reload");
+			log_msg(LOG_INFO, "SIGHUP: nothing to reload");
 		else
 			break;
 	}
-	reflect_log(LOG_INFO, "signal %d: stopping", sig);
+	log_msg(LOG_INFO, "signal %d: stopping", sig);
 	atomic_store(&srv.stop, 1);
 	for (i = 0; i < n_uw; i++)
 		pthread_join(uw[i].thread, NULL);

@@ -69,11 +69,4 @@ void reflect_stats_sum(struct reflect_stats *sum,
 /* Logs sum as one "stats key=value ..." line at LOG_NOTICE. */
 void reflect_stats_log(const struct reflect_stats *sum);
 
-/* Sends log lines to stderr (foreground) or syslog; verbose 0 shows
- * LOG_NOTICE and worse, 1 adds LOG_INFO, 2 LOG_DEBUG. */
-void reflect_log_init(const char *prog, int foreground, int verbose);
-
-void reflect_log(int prio, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 #endif

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "rate.h"
+#include "log.h"
 #include "server.h"
 #include "stun.h"
 
@@ -241,13 +242,13 @@ tcp_accept(struct tcp_state *s, int ep)
 				/* The pending connection stays pending and
 				 * the listener readable: rest for a second
 				 * rather than spin. */
-				reflect_log(LOG_WARNING, "accept: %s; not "
+				log_msg(LOG_WARNING, "accept: %s; not "
 				    "accepting for a second", strerror(errno));
 				tcp_listeners_watch(s, 0);
 				s->paused_until = s->now_ms + 1000;
 			} else if (errno != EAGAIN && errno != EWOULDBLOCK &&
 			    errno != EINTR && errno != ECONNABORTED)
-				reflect_log(LOG_WARNING, "accept: %s",
+				log_msg(LOG_WARNING, "accept: %s",
 				    strerror(errno));
 			return;
 		}
@@ -309,7 +310,7 @@ reflect_tcp_run(void *arg)
 	s.conn = calloc(s.srv->max_conns, sizeof(*s.conn));
 	s.rl = reflect_rate_new(s.srv->rate, s.srv->burst);
 	if (s.epfd == -1 || s.conn == NULL || s.rl == NULL) {
-		reflect_log(LOG_ERR, "tcp thread: %s", strerror(errno));
+		log_msg(LOG_ERR, "tcp thread: %s", strerror(errno));
 		goto out;
 	}
 	for (i = 0; i < s.srv->max_conns; i++)

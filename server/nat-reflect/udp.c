@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "rate.h"
+#include "log.h"
 #include "server.h"
 #include "stun.h"
 
@@ -80,7 +81,7 @@ reflect_udp_run(void *arg)
 	b = calloc(1, sizeof(*b));
 	rl = reflect_rate_new(srv->rate, srv->burst);
 	if (b == NULL || rl == NULL) {
-		reflect_log(LOG_ERR, "udp thread: out of memory");
+		log_msg(LOG_ERR, "udp thread: out of memory");
 		free(b);
 		reflect_rate_free(rl);
 		return NULL;
@@ -100,7 +101,7 @@ reflect_udp_run(void *arg)
 		if (n <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EINTR &&
 			    errno != EWOULDBLOCK)
-				reflect_log(LOG_WARNING, "recvmmsg: %s",
+				log_msg(LOG_WARNING, "recvmmsg: %s",
 				    strerror(errno));
 			continue;
 		}
