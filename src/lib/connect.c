@@ -229,7 +229,7 @@ struct run {
 	int score;
 	void *st;
 	enum { R_RUNNING, R_DONE, R_FAILED } state;
-	uint64_t next;
+	uint64_t next, failed_ms;	/* failed_ms: since the start */
 	char why[TECH_WHY_LEN];
 };
 
@@ -382,11 +382,11 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 	struct pollfd pfd[MAX_POLL];
 	struct tc_in in;
 	uint8_t buf[STUN_MAX_MSG];
-	char cands[CONNECT_CANDS_LEN], w[TECH_WHY_LEN];
+	char cands[CONNECT_CANDS_LEN], w[TECH_WHY_LEN], punch_why[TECH_WHY_LEN];
 	uint64_t t0 = stun_now_ms(), now, deadline = t0 + timeout_ms, next;
-	int nrun = 0, i, k, n, nfd, running, deadline_hit = 0;
+	int nrun = 0, i, k, n, nfd, running, deadline_hit = 0, rot = 0;
 
-	why[0] = '\0';
+	why[0] = punch_why[0] = '\0';
 	memset(path, 0, sizeof(*path));
 	memset(runs, 0, sizeof(runs));
 	e->pace_next = t0;
@@ -399,6 +399,8 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 		w[0] = '\0';
 		if ((score = t->applies(e, w)) <= 0) {
 			report_one(report, arg, t->name, "skipped", 0, "-", w);
+			if (strcmp(t->name, "punch") == 0 || punch_why[0] == '\0')
+				snprintf(punch_why, sizeof(punch_why), "%s", w);
 			why_add(why, "%s: %s", t->name, w);
 			continue;
 		}
@@ -407,10 +409,10 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 		nrun++;
 	}
 	if (nrun == 0) {
-		char tmp[TECH_WHY_LEN];
-
-		snprintf(tmp, sizeof(tmp), "no technique can work (%s)", why);
-		snprintf(why, TECH_WHY_LEN, "%s", tmp);
+		/* Hole punching's reason is the general one; every
+		 * technique's is in its own report. */
+		snprintf(why, TECH_WHY_LEN, "no direct path: %s",
+		    punch_why[0] ? punch_why : "none applies");
 		connect_unmap(e);
 		errno = ENETUNREACH;
 		return -1;
@@ -429,8 +431,10 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 		/* Timers first: they send the checks. */
 		next = deadline;
 		running = 0;
-		for (i = 0; i < nrun && winner == NULL; i++) {
-			struct run *r = &runs[i];
+		/* Round robin: the techniques share the pacer fairly. */
+		rot++;
+		for (k = 0; k < nrun && winner == NULL; k++) {
+			struct run *r = &runs[(k + rot) % nrun];
 			enum tech_status s;
 
 			if (r->state != R_RUNNING)
@@ -446,6 +450,7 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 				}
 				if (s == TECH_FAILED) {
 					r->state = R_FAILED;
+					r->failed_ms = now - t0;
 					snprintf(r->why, sizeof(r->why), "%s",
 					    w);
 					continue;
@@ -590,7 +595,8 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 		run_describe(r, cands, sizeof(cands));
 		if (r->state == R_FAILED) {
 			report_one(report, arg, r->t->name, "failed",
-			    now - t0, cands, r->why);
+			    r->failed_ms ? r->failed_ms : now - t0, cands,
+			    r->why);
 			why_add(why, "%s: %s", r->t->name, r->why);
 		} else if (winner != NULL) {
 			snprintf(w, sizeof(w), "%s found a path first",

@@ -309,6 +309,7 @@ bd_tick(void *state, uint64_t now, uint64_t *next, struct tech_path *path,
 	struct tc_state *s = state;
 	struct bd *b = s->x;
 	uint64_t round_end;
+	enum tech_status st;
 
 	if (now >= s->end)
 		return tc_state_tick(state, now, next, path, why);
@@ -318,7 +319,17 @@ bd_tick(void *state, uint64_t now, uint64_t *next, struct tech_path *path,
 		b->in_round = 0;
 	}
 	bd_grow(s, now);
-	return tc_state_tick(state, now, next, path, why);
+	st = tc_state_tick(state, now, next, path, why);
+	/* The next socket or probe as soon as the pacer allows, the next
+	 * round when this one has its count. */
+	if (b->in_round < (b->sym ? BD_SOCKETS : BD_PROBES)) {
+		uint64_t t = s->e->pace_next > now ? s->e->pace_next : now + 1;
+
+		if (t < *next)
+			*next = t;
+	} else if (b->round + 1 < BD_ROUNDS && round_end < *next)
+		*next = round_end;
+	return st;
 }
 
 static int

@@ -7,6 +7,7 @@
  * candidates; the data path's own handshake (QUIC) authenticates the peer.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,8 +394,18 @@ tc_pair_str(const struct tech_env *e, int fd, const struct sockaddr *seen,
 	    NULL) {
 		local = c->addr;
 		lt = CAND_SRFLX;
-	} else
+	} else {
 		(void)getsockname(fd, (struct sockaddr *)&local, &sl);
+		/* A socket bound to any address: name our host address. */
+		if ((c = tc_cand(&e->self, CAND_HOST)) != NULL &&
+		    local.ss_family == AF_INET && ((struct sockaddr_in *)
+		    &local)->sin_addr.s_addr == htonl(INADDR_ANY)) {
+			uint16_t port = addr_port((struct sockaddr *)&local);
+
+			local = c->addr;
+			addr_set_port((struct sockaddr *)&local, port);
+		}
+	}
 	snprintf(buf, len, "%s:udp:%s->%s:udp:%s", cand_type_str(lt),
 	    addr_str((struct sockaddr *)&local, a), cand_type_str(rtype),
 	    addr_str(remote, b));

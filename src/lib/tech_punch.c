@@ -36,7 +36,7 @@ punch_applies(const struct tech_env *e, char *why)
 	if (tc_dependent(me) && tc_dependent(peer) && !same_nat(e)) {
 		snprintf(why, TECH_WHY_LEN, "peer is behind %s and so are we "
 		    "(%s): neither side can learn the port the other's NAT "
-		    "opens toward it, no direct path (relay needed)",
+		    "opens toward it (relay needed)",
 		    tc_mapping_words(peer->udp.mapping),
 		    tc_mapping_words(me->udp.mapping));
 		return 0;
