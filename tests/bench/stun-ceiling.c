@@ -141,21 +141,23 @@ main(int argc, char *argv[])
 		    ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
 	fflush(stdout);
 
+	for (i = 0; i < batch; i++) {
+		iov[i].iov_base = buf[i];
+		msg[i].msg_hdr.msg_name = &from[i];
+		msg[i].msg_hdr.msg_iov = &iov[i];
+		msg[i].msg_hdr.msg_iovlen = 1;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (!stop) {
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		if (t.tv_sec - t0.tv_sec >= seconds)
 			break;
+		/* What the previous batch changed: lengths, and the order. */
 		for (i = 0; i < batch; i++) {
-			iov[i].iov_base = buf[i];
 			iov[i].iov_len = BUF_LEN;
 			msg[i].msg_hdr.msg_name = &from[i];
 			msg[i].msg_hdr.msg_namelen = sizeof(from[i]);
 			msg[i].msg_hdr.msg_iov = &iov[i];
-			msg[i].msg_hdr.msg_iovlen = 1;
-			msg[i].msg_hdr.msg_control = NULL;
-			msg[i].msg_hdr.msg_controllen = 0;
-			msg[i].msg_hdr.msg_flags = 0;
 		}
 		n = recvmmsg(fd, msg, (unsigned)batch, MSG_WAITFORONE, NULL);
 		if (n < 0) {
