@@ -1,0 +1,130 @@
+#!/bin/bash
+# The traversal matrix: every pair of the lab's NAT types (and two hosts
+# behind the same NAT) runs the engine through tech-tool, with the two
+# sides' offers exchanged through files.  Every pair gets a direct path
+# that carries a message both ways, except where both sides map per
+# destination (symmetric, address-dependent) or one side blocks UDP: there
+# both sides say "no direct path" and exit 1 (relay comes later).  The
+# birthday pairs run again a few times.  Prints the table it asserts.
+. "$NATKIT_TOP/tests/e2e/lib.sh"
+
+TOOL=$NATKIT_BIN/../tests/e2e/tech-tool
+PROBE=$NATKIT_BIN/nat-probe
+STUN=198.51.100.10
+[ -x "$TOOL" ] || fail "$TOOL not built (make)"
+lab_up
+
+HOSTS="h-open h-fc h-rc h-prc h-sym h-adm h-upnp h-blk"
+EXTRA="h-prc2 h-sym2 h-prc-b"
+mkdir -p "$T/prof" "$T/pairs"
+
+# Each host's profile, once, all at once.
+for h in $HOSTS $EXTRA; do
+	"$LAB" exec "$h" -- "$PROBE" -s $STUN >"$T/prof/$h" 2>"$T/prof/$h.err" &
+	PIDS="$PIDS $!"
+done
+wait
+for h in $HOSTS $EXTRA; do
+	grep -q '^type=profile ' "$T/prof/$h" || fail "no profile for $h: $(cat "$T/prof/$h.err")"
+done
+
+# The pairs: the initiator first.
+PAIRS=""
+set -- $HOSTS
+while [ $# -gt 0 ]; do
+	a=$1; shift
+	for b in "$@"; do PAIRS="$PAIRS $a:$b"; done
+done
+PAIRS="$PAIRS h-prc:h-prc2 h-sym:h-sym2 h-prc:h-prc-b"
+# The birthday pairs again, both roles, to show it is not flaky.
+BIRTHDAY="h-prc:h-sym h-sym:h-prc h-prc:h-adm h-adm:h-prc h-prc2:h-sym2 h-sym2:h-prc2"
+for i in 1 2; do PAIRS="$PAIRS $BIRTHDAY"; done
+
+# no_direct A B: both map per destination, or one blocks UDP.
+dependent() { case $1 in h-sym | h-sym2 | h-adm) return 0 ;; esac; return 1; }
+no_direct() {
+	[ "$1" = h-blk ] || [ "$2" = h-blk ] && return 0
+	dependent "$1" && dependent "$2"
+}
+
+unescape() { printf '%b' "$(sed 's/%\([0-9A-Fa-f][0-9A-Fa-f]\)/\\x\1/g')"; }
+
+# run_pair N A B: both sides at once; results in $T/pairs/N.
+run_pair() {
+	local n=$1 a=$2 b=$3 d=$T/pairs/$1
+	mkdir -p "$d"
+	"$LAB" exec "$a" -- "$TOOL" -s $STUN -P "$T/prof/$a" -o "$d/a.side" \
+	    -i "$d/b.side" -I -n "$a" -w 30 >"$d/a.out" 2>"$d/a.err" &
+	local pa=$!
+	"$LAB" exec "$b" -- "$TOOL" -s $STUN -P "$T/prof/$b" -o "$d/b.side" \
+	    -i "$d/a.side" -n "$b" -w 30 >"$d/b.out" 2>"$d/b.err" &
+	local pb=$!
+	PIDS="$PIDS $pa $pb"
+	wait $pa; echo $? >"$d/a.rc"
+	wait $pb; echo $? >"$d/b.rc"
+}
+
+# check N A B: asserts and prints the table row.
+check() {
+	local n=$1 a=$2 b=$3 d=$T/pairs/$1 ra rb ta tb ma mb wa
+	ra=$(cat "$d/a.rc") rb=$(cat "$d/b.rc")
+	if no_direct "$a" "$b"; then
+		expect "$a-$b exit" "$ra/$rb" "1/1"
+		wa=$(grep '^type=nopath ' "$d/a.out" | field why | unescape)
+		case $wa in
+		"no direct path: "*) echo "ok   $a-$b reason: $wa" ;;
+		*) expect "$a-$b reason" "$wa" "no direct path: ..." ;;
+		esac
+		printf 'ROW %-18s %-9s %6s %6s  %s\n' "$a-$b" none - - "$wa" >>"$T/table"
+		return
+	fi
+	expect "$a-$b exit" "$ra/$rb" "0/0"
+	ta=$(grep '^type=path ' "$d/a.out" | field technique)
+	tb=$(grep '^type=path ' "$d/b.out" | field technique)
+	expect "$a-$b same technique both sides" "$tb" "$ta"
+	case $ta in '' | relay) expect "$a-$b technique" "${ta:-none}" "direct (not relay)" ;; esac
+	expect "$a-$b message to $a" "$(grep '^type=message ' "$d/a.out" | field text)" "hello-from-$b"
+	expect "$a-$b message to $b" "$(grep '^type=message ' "$d/b.out" | field text)" "hello-from-$a"
+	ma=$(grep '^type=path ' "$d/a.out" | field ms)
+	mb=$(grep '^type=message ' "$d/a.out" | field ms)
+	printf 'ROW %-18s %-9s %6s %6s  %s\n' "$a-$b" "${ta:--}" "${ma:--}" "${mb:--}" \
+	    "$(grep '^type=path ' "$d/a.out" | field cands)" >>"$T/table"
+	if [ "$ra/$rb" != 0/0 ]; then
+		sed 's/^/    a| /' "$d/a.out" "$d/a.err" | unescape
+		sed 's/^/    b| /' "$d/b.out" "$d/b.err" | unescape
+	fi
+}
+
+# Batches of pairs that share no host, run at once; conntrack is flushed
+# between batches so that no pair sees another's mappings.
+t0=$SECONDS
+n=0
+left=$PAIRS
+while [ -n "${left// /}" ]; do
+	used=" " batch="" rest=""
+	for p in $left; do
+		a=${p%%:*} b=${p#*:}
+		# Hosts behind one router share its NAT: keep them apart too.
+		ka=${a%-b} kb=${b%-b}
+		case $used in *" $ka "* | *" $kb "*) rest="$rest $p"; continue ;; esac
+		used="$used$ka $kb "
+		batch="$batch $p"
+	done
+	left=$rest
+	"$LAB" flush all >/dev/null 2>&1
+	jobs_=""
+	for p in $batch; do
+		n=$((n + 1))
+		echo "$n ${p%%:*} ${p#*:}" >>"$T/order"
+		run_pair $n "${p%%:*}" "${p#*:}" &
+		jobs_="$jobs_ $!"
+		PIDS="$PIDS $!"
+	done
+	wait $jobs_
+done
+while read -r i a b; do check "$i" "$a" "$b"; done <"$T/order"
+echo
+echo "pair               technique  path_ms  ttfb_ms  candidates or reason"
+sed 's/^ROW //' "$T/table"
+echo "$n runs in $((SECONDS - t0)) s"
+finish
