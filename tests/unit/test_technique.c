@@ -1,0 +1,288 @@
+/*
+ * test_technique: candidate lists, which techniques apply to which pair of
+ * profiles (and why not), the shared pacer, and the birthday sizing.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "addr.h"
+#include "tech_check.h"
+#include "technique.h"
+
+static void
+test_cand_round_trip(void **state)
+{
+	struct cand c[4], d[CAND_MAX];
+	char buf[512];
+	int i, n;
+
+	(void)state;
+	memset(c, 0, sizeof(c));
+	c[0].type = CAND_HOST;
+	assert_int_equal(addr_parse(&c[0].addr, "10.0.3.2:40000", 0, 0), 0);
+	c[1].type = CAND_SRFLX;
+	assert_int_equal(addr_parse(&c[1].addr, "203.0.113.13:40000", 0, 0),
+	    0);
+	c[2].type = CAND_MAPPED;
+	c[2].tcp = 1;
+	assert_int_equal(addr_parse(&c[2].addr, "[2001:db8::1]:5", 0, 0), 0);
+	c[3].type = CAND_PRFLX;
+	assert_int_equal(addr_parse(&c[3].addr, "203.0.113.14:51122", 0, 0),
+	    0);
+	assert_int_equal(cand_list_write(c, 4, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "host:udp:10.0.3.2:40000,"
+	    "srflx:udp:203.0.113.13:40000,mapped:tcp:[2001:db8::1]:5,"
+	    "prflx:udp:203.0.113.14:51122");
+	n = cand_list_parse(d, buf);
+	assert_int_equal(n, 4);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(d[i].type, c[i].type);
+		assert_int_equal(d[i].tcp, c[i].tcp);
+		assert_true(addr_equal((struct sockaddr *)&d[i].addr,
+		    (struct sockaddr *)&c[i].addr));
+	}
+	assert_int_equal(cand_list_write(c, 0, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "-");
+	assert_int_equal(cand_list_parse(d, "-"), 0);
+	/* Too small a buffer: EMSGSIZE, and nothing half written. */
+	errno = 0;
+	assert_int_equal(cand_list_write(c, 4, buf, 40), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	assert_string_equal(buf, "");
+	assert_string_equal(cand_type_str(CAND_RELAY), "relay");
+	assert_string_equal(cand_type_str((enum cand_type)99), "?");
+}
+
+static void
+test_cand_malformed(void **state)
+{
+	static const char *bad[] = {
+		"", ",", "host:udp:10.0.0.1:1,", ",host:udp:10.0.0.1:1",
+		"host:udp:10.0.0.1:1,,host:udp:10.0.0.1:2",
+		"host:udp:10.0.0.1", "host:udp:10.0.0.1:0",
+		"host:udp:10.0.0.1:70000", "host:sctp:10.0.0.1:1",
+		"hostx:udp:10.0.0.1:1", "host", "host:udp", ":udp:10.0.0.1:1",
+		"host:udp:example.org:1", "host:udp:[2001:db8::1]",
+		"host:udp:10.0.0.1:1 ", "HOST:udp:10.0.0.1:1",
+	};
+	struct cand d[CAND_MAX];
+	char many[2048] = "";
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		if (cand_list_parse(d, bad[i]) != -1 || errno != EBADMSG)
+			fail_msg("accepted '%s'", bad[i]);
+	}
+	assert_int_equal(cand_list_parse(d, NULL), -1);
+	/* One more than CAND_MAX. */
+	for (i = 0; i <= CAND_MAX; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many),
+		    "%shost:udp:10.0.0.1:%zu", i ? "," : "", i + 1);
+	assert_int_equal(cand_list_parse(d, many), -1);
+	*strrchr(many, ',') = '\0';
+	assert_int_equal(cand_list_parse(d, many), CAND_MAX);
+}
+
+/* A profile for one of the lab's NAT types. */
+static void
+mk(struct tech_side *s, const char *kind, const char *pub, int delta)
+{
+	struct profile *p = &s->prof;
+	struct {
+		const char *kind;
+		enum profile_behavior m, f;
+		enum profile_nat nat;
+	} t[] = {
+		{ "open", PROFILE_EI, PROFILE_EI, PROFILE_NAT_OPEN },
+		{ "fc", PROFILE_EI, PROFILE_EI, PROFILE_NAT_FULL_CONE },
+		{ "rc", PROFILE_EI, PROFILE_AD, PROFILE_NAT_RESTRICTED },
+		{ "prc", PROFILE_EI, PROFILE_APD, PROFILE_NAT_PORT_RESTRICTED },
+		{ "upnp", PROFILE_EI, PROFILE_APD, PROFILE_NAT_PORT_RESTRICTED },
+		{ "sym", PROFILE_APD, PROFILE_APD, PROFILE_NAT_SYMMETRIC },
+		{ "adm", PROFILE_AD, PROFILE_APD, PROFILE_NAT_SYMMETRIC },
+		{ "blk", PROFILE_UNKNOWN, PROFILE_UNKNOWN,
+		    PROFILE_NAT_UDP_BLOCKED },
+	};
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	profile_init(p);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (strcmp(t[i].kind, kind) == 0)
+			break;
+	assert_true(i < sizeof(t) / sizeof(t[0]));
+	p->udp.probed = 1;
+	p->udp.mapping = t[i].m;
+	p->udp.filtering = t[i].f;
+	p->udp.nat = t[i].nat;
+	p->udp.delta = delta;
+	if (t[i].nat == PROFILE_NAT_UDP_BLOCKED)
+		return;
+	assert_int_equal(addr_parse(&p->udp.public, pub, 0, 0), 0);
+	s->cand[0].type = CAND_HOST;
+	assert_int_equal(addr_parse(&s->cand[0].addr, "10.9.9.9:4000", 0, 0),
+	    0);
+	s->cand[1].type = CAND_SRFLX;
+	s->cand[1].addr = p->udp.public;
+	s->ncand = 2;
+	if (strcmp(kind, "upnp") == 0) {
+		p->upnp.found = 1;
+		s->cand[1].type = CAND_MAPPED;
+	}
+}
+
+static const struct technique *
+tech(const char *name)
+{
+	int i;
+
+	for (i = 0; technique_table[i] != NULL; i++)
+		if (strcmp(technique_table[i]->name, name) == 0)
+			return technique_table[i];
+	fail_msg("no technique %s", name);
+	return NULL;
+}
+
+static void
+test_applies(void **state)
+{
+	/* self, peer, peer's delta, the techniques that apply (in table
+	 * order), and a phrase of one skipped technique's reason. */
+	static const struct {
+		const char *self, *peer;
+		int delta;
+		const char *apply, *skipped, *why;
+	} t[] = {
+		{ "open", "sym", PROFILE_DELTA_RANDOM, "direct,punch",
+		    "birthday", "takes anyone's packets" },
+		{ "fc", "prc", 0, "direct,punch", "predict", "nothing to predict" },
+		{ "prc", "fc", 0, "direct,punch", "portmap", "no mapped candidate" },
+		{ "prc", "prc", 0, "punch", "direct", "neither side is public" },
+		{ "rc", "prc", 0, "punch", "birthday", "no ports to guess" },
+		{ "prc", "sym", PROFILE_DELTA_RANDOM, "punch,birthday",
+		    "predict", "allocates ports at random" },
+		{ "sym", "prc", 0, "punch,birthday", "direct", "symmetric" },
+		{ "prc", "adm", PROFILE_DELTA_RANDOM, "punch,birthday", "tcp",
+		    "not probed" },
+		{ "rc", "sym", PROFILE_DELTA_RANDOM, "punch", "birthday",
+		    "filters by address only" },
+		{ "sym", "rc", 0, "punch", "birthday",
+		    "filters by address only" },
+		{ "prc", "sym", 2, "punch,predict", "birthday",
+		    "prediction covers it" },
+		{ "sym", "sym", PROFILE_DELTA_RANDOM, "", "punch",
+		    "relay needed" },
+		{ "adm", "sym", PROFILE_DELTA_RANDOM, "", "birthday",
+		    "both NATs map per destination" },
+		{ "blk", "open", 0, "", "direct", "our network blocks UDP" },
+		{ "fc", "blk", 0, "", "punch", "peer's network blocks UDP" },
+		{ "upnp", "sym", PROFILE_DELTA_RANDOM, "portmap,punch",
+		    "birthday", "gateway mapping" },
+		{ "sym", "upnp", 0, "portmap,punch", "direct", "neither side" },
+	};
+	static struct tech_env e;
+	char got[128], why[TECH_WHY_LEN];
+	size_t i;
+	int j;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		mk(&e.self, t[i].self, "203.0.113.13:40000", 0);
+		mk(&e.peer, t[i].peer, "203.0.113.14:50000", t[i].delta);
+		got[0] = '\0';
+		for (j = 0; technique_table[j] != NULL; j++) {
+			why[0] = '\0';
+			if (technique_table[j]->applies(&e, why) > 0)
+				snprintf(got + strlen(got), sizeof(got) -
+				    strlen(got), "%s%s", got[0] ? "," : "",
+				    technique_table[j]->name);
+			else if (why[0] == '\0')
+				fail_msg("%s: %s-%s: no reason",
+				    technique_table[j]->name, t[i].self,
+				    t[i].peer);
+		}
+		if (strcmp(got, t[i].apply) != 0)
+			fail_msg("%s-%s: got '%s', want '%s'", t[i].self,
+			    t[i].peer, got, t[i].apply);
+		why[0] = '\0';
+		assert_int_equal(tech(t[i].skipped)->applies(&e, why), 0);
+		if (strstr(why, t[i].why) == NULL)
+			fail_msg("%s-%s %s: '%s' lacks '%s'", t[i].self,
+			    t[i].peer, t[i].skipped, why, t[i].why);
+	}
+	/* Two symmetric hosts behind one NAT meet on their LAN. */
+	mk(&e.self, "sym", "203.0.113.14:40000", 0);
+	mk(&e.peer, "sym", "203.0.113.14:50000", PROFILE_DELTA_RANDOM);
+	assert_true(tech("punch")->applies(&e, why) > 0);
+	/* Ranking: direct before port mapping before guessing before
+	 * punching. */
+	mk(&e.self, "upnp", "203.0.113.17:40000", 0);
+	mk(&e.peer, "fc", "203.0.113.11:50000", 0);
+	assert_true(tech("direct")->applies(&e, why) >
+	    tech("portmap")->applies(&e, why));
+	mk(&e.self, "prc", "203.0.113.13:40000", 0);
+	mk(&e.peer, "sym", "203.0.113.14:50000", PROFILE_DELTA_RANDOM);
+	assert_true(tech("birthday")->applies(&e, why) >
+	    tech("punch")->applies(&e, why));
+}
+
+static void
+test_pace(void **state)
+{
+	static struct tech_env e;
+
+	(void)state;
+	e.pace_ms = 0;			/* below the floor: 5 ms */
+	e.pace_next = 1000;
+	assert_int_equal(tech_pace(&e, 999), 0);
+	assert_int_equal(tech_pace(&e, 1000), 1);
+	assert_int_equal(tech_pace(&e, 1004), 0);
+	assert_int_equal(tech_pace(&e, 1005), 1);
+	e.pace_ms = 20;
+	assert_int_equal(tech_pace(&e, 1010), 1);
+	assert_int_equal(tech_pace(&e, 1029), 0);
+	assert_int_equal(tech_pace(&e, 1030), 1);
+}
+
+static void
+test_birthday_sizing(void **state)
+{
+	double d, apd, adm;
+
+	(void)state;
+	/* The figures in tech_birthday.c's comment. */
+	d = birthday_distinct(1024, 800);
+	assert_true(d > 555 && d < 556);
+	apd = birthday_miss(64512, 800, 900);
+	adm = birthday_miss(64512, d, 900);
+	assert_true(apd > 1.2e-5 && apd < 1.4e-5);
+	assert_true(adm > 3.9e-4 && adm < 4.0e-4);
+	/* Each round under 1/1000, two rounds far under. */
+	assert_true(adm < 1e-3 && adm * adm < 1e-6);
+	/* Sanity: nothing probed never hits; everything probed always does. */
+	assert_true(birthday_miss(64512, 800, 0) == 1.0);
+	assert_true(birthday_miss(1000, 500, 600) == 0.0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cand_round_trip),
+		cmocka_unit_test(test_cand_malformed),
+		cmocka_unit_test(test_applies),
+		cmocka_unit_test(test_pace),
+		cmocka_unit_test(test_birthday_sizing),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
