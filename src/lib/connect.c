@@ -79,6 +79,8 @@ gather_mapped(struct tech_env *e, uint16_t lport, unsigned timeout_ms,
 		}
 		why_add(why, "%s refused: %s", portmap_proto_name(proto[i]),
 		    m->error);
+		why_add(e->map_why, "%s refused: %s",
+		    portmap_proto_name(proto[i]), m->error);
 	}
 	free(m);
 }
@@ -98,6 +100,7 @@ connect_gather(struct tech_env *e, uint16_t port, unsigned timeout_ms,
 	why[0] = '\0';
 	e->self.ncand = 0;
 	e->mapping = NULL;
+	e->map_why[0] = '\0';
 	if ((e->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0)) == -1) {
 		snprintf(why, TECH_WHY_LEN, "socket: %s", strerror(errno));

@@ -30,7 +30,9 @@ portmap_applies(const struct tech_env *e, char *why)
 	}
 	if (has_mapped(&e->self) || has_mapped(&e->peer))
 		return 90;
-	if (me->upnp.found || me->natpmp.found || me->pcp.found)
+	if (e->map_why[0] != '\0')
+		snprintf(why, TECH_WHY_LEN, "%s", e->map_why);
+	else if (me->upnp.found || me->natpmp.found || me->pcp.found)
 		snprintf(why, TECH_WHY_LEN, "our gateway speaks %s but "
 		    "granted no mapping, and the peer offers none",
 		    me->upnp.found ? "UPnP" : me->natpmp.found ? "NAT-PMP" :

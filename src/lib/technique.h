@@ -68,6 +68,7 @@ struct tech_env {
 					   technique: the others leave its
 					   source alone */
 	struct portmap_mapping *mapping; /* self's gateway mapping, or NULL */
+	char map_why[TECH_WHY_LEN];	/* why the gateway gave none, or "" */
 };
 
 /* A path that works. */

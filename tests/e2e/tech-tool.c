@@ -300,7 +300,7 @@ main(int argc, char *argv[])
 	}
 	end = stun_now_ms() + wait_s * 1000ull;
 	while (access(theirs, R_OK) == -1 && stun_now_ms() < end)
-		usleep(20000);
+		usleep(2000);
 	if (read_record(theirs, "profile", &in) == -1) {
 		fprintf(stderr, "tech-tool: %s: the peer's side did not appear "
 		    "in %u s\n", theirs, wait_s);
