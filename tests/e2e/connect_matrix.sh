@@ -149,4 +149,23 @@ for i in 1 2 3; do
 done
 "$LAB" delay r-prc 0 >/dev/null
 "$LAB" delay r-prc2 0 >/dev/null
+
+# With TCP probed too (nat-probe -T), a UDP-blocked side still gets a
+# direct path by TCP simultaneous open through the masquerading NATs.
+for h in h-blk h-open h-prc; do
+	"$LAB" exec "$h" -- "$PROBE" -T -s $STUN >"$T/prof/$h.tcp" 2>/dev/null
+	expect "$h -T tcp-mapping" "$(field tcp-mapping <"$T/prof/$h.tcp")" endpoint-independent
+	cp "$T/prof/$h.tcp" "$T/prof/$h"
+done
+for p in h-blk:h-open h-prc:h-blk; do
+	a=${p%%:*} b=${p#*:}
+	n=$((n + 1))
+	"$LAB" flush all >/dev/null 2>&1
+	run_pair $n "$a" "$b"
+	d=$T/pairs/$n
+	expect "$a-$b tcp exit" "$(cat "$d/a.rc")/$(cat "$d/b.rc")" 0/0
+	expect "$a-$b tcp technique" "$(grep '^type=path ' "$d/a.out" | field technique)/$(grep '^type=path ' "$d/b.out" | field proto)" tcp/tcp
+	expect "$a-$b tcp message" "$(grep '^type=message ' "$d/b.out" | field text)" "hello-from-$a"
+	echo "tcp: $a-$b path after $(grep '^type=path ' "$d/a.out" | field ms) ms"
+done
 finish
