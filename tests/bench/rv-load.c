@@ -21,7 +21,8 @@
  *
  * -m pairs opens -P pairs of sessions; each pair's sender sends signals
  * to its receiver: natkit {"type":"signal","to":ID,"body":BODY}, PeerJS
- * {"type":"OFFER","dst":ID,"payload":BODY}, BODY holding the send time.
+ * {"type":"OFFER","dst":ID,"payload":BODY}, BODY holding the send time
+ * and an ICE candidate, as strings (natkit's bodies hold strings only).
  * With -r 0 every sender keeps -w signals in flight (as fast as the server
  * goes); with -r R the senders send R signals a second in all, paced
  * every 100 us.  After a 1 s warm-up it counts for -d seconds.
@@ -337,9 +338,9 @@ signal_send(struct pair *p)
 	int n;
 
 	n = snprintf(buf, sizeof(buf), kind == K_NATKIT ?
-	    "{\"type\":\"signal\",\"to\":\"%s\",\"body\":{\"t\":%lld,"
+	    "{\"type\":\"signal\",\"to\":\"%s\",\"body\":{\"t\":\"%lld\","
 	    "\"c\":\"%s\"}}" :
-	    "{\"type\":\"OFFER\",\"dst\":\"%s\",\"payload\":{\"t\":%lld,"
+	    "{\"type\":\"OFFER\",\"dst\":\"%s\",\"payload\":{\"t\":\"%lld\","
 	    "\"c\":\"%s\"}}", p->to, (long long)now_ns(), BODY_PAD);
 	ws_text(p->s, buf, (size_t)n);
 	p->inflight++;
@@ -378,12 +379,12 @@ json_str(const char *msg, size_t len, const char *key, char *out,
 static void
 latency(const char *msg, size_t len)
 {
-	const char *p = HAS(msg, len, "\"t\":");
+	const char *p = HAS(msg, len, "\"t\":\"");
 	int64_t t, us;
 
 	if (p == NULL)
 		return;
-	t = strtoll(p + 4, NULL, 10);
+	t = strtoll(p + 5, NULL, 10);
 	us = (now_ns() - t) / 1000;
 	if (us < 0)
 		us = 0;
