@@ -10,6 +10,8 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -333,6 +335,45 @@ context_make(size_t nofile, int libev)
 	return lws_create_context(&info);
 }
 
+/*
+ * Binds l's address and port once to learn whether lws can (lws 4.1
+ * keeps retrying a listener it cannot bind, for interfaces that are not
+ * up yet, and reports success) and to pick the port for port 0.  Exits
+ * 71 when it cannot bind.
+ */
+static void
+listen_check(struct rvd_listen *l)
+{
+	struct addrinfo hints, *ai;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char port[8];
+	int fd, on = 1, e;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%d", l->port);
+	if ((e = getaddrinfo(l->host[0] ? l->host : NULL, port, &hints,
+	    &ai)) != 0) {
+		if (e == EAI_NONAME)
+			return;		/* an interface name: lws knows */
+		errx(EX_OSERR, "listen %s:%d: %s", l->host, l->port,
+		    gai_strerror(e));
+	}
+	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
+	    -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+	    sizeof(on)) == -1 || bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) == -1)
+		err(EX_OSERR, "listen %s%s%d", l->host, l->host[0] ? ":" : "",
+		    l->port);
+	l->port = ntohs(ss.ss_family == AF_INET6 ?
+	    ((struct sockaddr_in6 *)&ss)->sin6_port :
+	    ((struct sockaddr_in *)&ss)->sin_port);
+	close(fd);
+	freeaddrinfo(ai);
+}
+
 static void
 vhosts_make(struct rvd_opts *o)
 {
@@ -341,6 +382,7 @@ vhosts_make(struct rvd_opts *o)
 	int i;
 
 	for (i = 0; i < o->n_listen; i++) {
+		listen_check(&o->l[i]);
 		memset(&info, 0, sizeof(info));
 		snprintf(name, sizeof(name), "l%d", i);
 		info.vhost_name = name;
@@ -360,7 +402,10 @@ vhosts_make(struct rvd_opts *o)
 			    o->l[i].host, o->l[i].host[0] ? ":" : "",
 			    o->l[i].port, o->cert != NULL ?
 			    " or load the certificate" : "");
-		o->l[i].port = lws_get_vhost_listen_port(o->l[i].vh);
+		if (lws_get_vhost_listen_port(o->l[i].vh) != o->l[i].port)
+			errx(EX_OSERR, "listen %s%s%d: port taken meanwhile",
+			    o->l[i].host, o->l[i].host[0] ? ":" : "",
+			    o->l[i].port);
 	}
 }
 

@@ -415,13 +415,15 @@ rvd_ws_receive(struct rvd_sess *s, const char *in, size_t len)
 static int
 rvd_ws_writeable(struct rvd_sess *s)
 {
-	unsigned char ping[LWS_PRE + 1];
+	unsigned char ping[LWS_PRE + 1] = { 0 };
 	struct rvd_out *o;
 	int i;
 
 	if (s->pinged == 1) {
 		s->pinged = 2;
-		if (lws_write(s->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+		/* lws passes up no empty pong: one byte of payload. */
+		ping[LWS_PRE] = 'p';
+		if (lws_write(s->wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0)
 			return -1;
 	}
 	/* Several writes a callback; stop when lws had to buffer. */
@@ -525,6 +527,8 @@ rvd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		memset(s, 0, sizeof(*s));
 		s->wsi = wsi;
 		s->last_rx = rvd.now;
+		/* The HTTP timeouts end here: the wheel takes over. */
+		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
 		rvd.st.sessions++;
 		rvd.st.sessions_total++;
 		if ((s->pend = calloc(1, sizeof(*s->pend))) == NULL)

@@ -671,7 +671,12 @@ run(void)
 			    len);
 			free(b);
 		} else if (strcmp(w[0], "flood") == 0 && n >= 3) {
-			char *text = strstr(line, w[2]);
+			char *text = w[2];
+			int j;
+
+			/* The rest of the line, spaces and all. */
+			for (j = 3; j < n; j++)
+				w[j][-1] = ' ';
 
 			for (i = 0; i < atoi(w[1]); i++)
 				frame_send(1, 1, text, strlen(text));

@@ -42,7 +42,7 @@ extra|usage
 LIST
 "$RVD" -n -l 127.0.0.1:0
 expect "-n checks and exits" "$?" 0
-"$RVD" -d -l 192.0.2.1:0 >/dev/null 2>&1
+timeout 5 "$RVD" -d -l 192.0.2.1:0 >/dev/null 2>&1
 expect "binding an address not ours exits" "$?" 71
 printf 'listen 127.0.0.1:0\nbogus 1\n' >"$T/bad.conf"
 "$RVD" -n -f "$T/bad.conf" >/dev/null 2>&1
@@ -76,11 +76,13 @@ jget() { sed 's/^[0-9]* //' | python3 -c "import json,sys; v=json.load(sys.stdin
 id_of() { "$TOOL" -k "$1" id; }
 
 # ws NAME LINES...: runs a script as NAME's key; prints the exit status.
-N=0
+# The logs are numbered through a file: ws runs in a subshell.
+echo 0 >"$T/n"
 ws() {
-	local name=$1 rc
+	local name=$1 rc N
 	shift
-	N=$((N + 1))
+	N=$(($(cat "$T/n") + 1))
+	echo "$N" >"$T/n"
 	printf '%s\n' "$@" | "$TOOL" -w 8 -k "$name" run "$ADDR" \
 	    >"$T/ws$N.log" 2>&1
 	rc=$?
@@ -134,9 +136,6 @@ for p in p1 p2 p3 p4; do
 	r=$(http POST /v1/peers "$("$TOOL" -k "$p" record 5 30)")
 	expect "POST register $p" "$(code <<<"$r") $(jget '["seq"]' <<<"$r")" "200 5"
 done
-r=$(http POST /v1/peers "$("$TOOL" -k ttl record 1 2)")
-expect "POST register ttl 2" "$(code <<<"$r") $(jget '["ttl"]' <<<"$r")" "200 2"
-expect "TTL record there" "$(http GET "/v1/peers/$(id_of ttl)" | code)" 200
 body=$("$TOOL" -k p1 record 5 30)
 expect "POST replayed registration" "$(http POST /v1/peers "$body" | jget '["error"]')" replay
 expect "POST altered record" "$(http POST /v1/peers "${body/203.0.113.7/203.0.113.8}" |
@@ -145,14 +144,14 @@ expect "POST bad JSON" "$(http POST /v1/peers '{"record":' | jget '["error"]')" 
 expect "POST wrong type" "$(http POST /v1/peers '{"record":[],"ttl":5}' | jget '["error"]')" bad-field
 big=$(head -c 9000 /dev/zero | tr '\0' x)
 expect "POST too large" "$(http POST /v1/peers "{\"x\":\"$big\"}" | code)" 413
-r=$(http POST /v1/peers "$("$TOOL" -k old record 1 30 -5)")
+r=$(http POST /v1/peers "$("$TOOL" -k old -- record 1 30 -5)")
 expect "POST expired record" "$(jget '["error"]' <<<"$r")" expired
 r=$(http POST /v1/peers "$("$TOOL" -k far record 1 30 90000)")
 expect "POST record 25 h ahead" "$(jget '["error"]' <<<"$r")" bad-field
 
-# Pages: 6 peers (honest, p1-p4, ttl) in id order, 2 a page.
+# Pages: 5 peers (honest, p1-p4) in id order, 2 a page.
 all=$(http GET '/v1/peers?limit=100' | jget '["peers"]' | tr -d "'" | grep -o "id: [a-z2-7]*" | wc -l)
-expect "list all" "$all" 6
+expect "list all" "$all" 5
 cursor= seen=
 for ((i = 0; i < 10; i++)); do
 	r=$(http GET "/v1/peers?limit=2${cursor:+&cursor=$cursor}")
@@ -166,6 +165,10 @@ sorted=$(tr ' ' '\n' <<<"$seen" | grep . | sort | tr '\n' ' ')
 expect "pages in id order, each peer once" "$(tr ' ' '\n' <<<"$seen" | grep . | tr '\n' ' ')" "$sorted"
 expect "name filter" "$(http GET '/v1/peers?name=honest' | jget '["peers"][0]["id"]')" "$HONEST"
 expect "name filter, no match" "$(http GET '/v1/peers?name=nobody')" '200 {"peers":[],"next":null}'
+
+r=$(http POST /v1/peers "$("$TOOL" -k ttl record 1 2)")
+expect "POST register ttl 2" "$(code <<<"$r") $(jget '["ttl"]' <<<"$r")" "200 2"
+expect "TTL record there" "$(http GET "/v1/peers/$(id_of ttl)" | code)" 200
 
 # Signed unregister.
 P1=$(id_of p1)
@@ -240,14 +243,15 @@ expect "replayed registration" "$(ws mallory "${HELLO[@]}" \
     "register 6" "expect error code=replay" "register 9 expires=-10" \
     "expect error code=expired" "register 9" "expect registered seq=9")" 0
 honest_check "altered and replayed records"
-ws mallory "${HELLO[@]}" \
+expect "flood" "$(ws mallory "${HELLO[@]}" \
     "flood 200 {\"type\":\"signal\",\"to\":\"$MALLORY\",\"body\":{}}" \
-    "tally 3" "signal @mallory {\"after\":1}" "expect signal" >/dev/null
+    "tally 3" "signal @mallory {\"after\":1}" "expect signal")" 0
+N=$(cat "$T/n")
 f=$(cat "$T/ws$N.log")
 limited=$(sed -n 's/^tally error:rate-limited //p' <<<"$f")
 passed=$(sed -n 's/^tally signal //p' <<<"$f")
 expect "flood: most refused" "$([ "${limited:-0}" -ge 150 ] && echo yes)" yes
-expect "flood: a burst passed" "$([ "${passed:-0}" -ge 40 ] && [ "$passed" -le 50 ] && echo yes)" yes
+expect "flood: a burst passed" "$([ "${passed:-0}" -ge 35 ] && [ "$passed" -le 50 ] && echo yes)" yes
 expect "flood: the session works again" "$(grep -c '"after":1' "$T/ws$N.log")" 1
 honest_check "flood"
 expect "garbage frames" "$(ws mallory "${HELLO[@]}" \
