@@ -54,7 +54,9 @@ struct tech_side {
 /* What every technique of one connection attempt shares. */
 struct tech_env {
 	struct tech_side self, peer;
-	int initiator;			/* breaks ties: roles, who paces */
+	int initiator;			/* breaks ties: roles, who paces;
+					   exactly one side has it: it
+					   nominates the pair both use */
 	int fd;				/* the UDP socket self's candidates
 					   were gathered on */
 	struct sockaddr_storage stun;	/* a STUN server, family 0: none */
@@ -108,8 +110,10 @@ struct technique {
 	 * e->fd is read by the engine, which hands its datagrams to every
 	 * running technique's input with fd == e->fd. */
 	int (*pollfds)(void *state, struct pollfd *p, int n);
-	/* A datagram from `from` arrived on fd (or, for TCP, fd is readable
-	 * and buf is NULL). */
+	/* A datagram from `from` arrived on fd (or fd, which pollfds asked
+	 * POLLOUT for, is ready: buf and from are NULL).  On e->fd the
+	 * engine has already answered a check; e->rx_claimed says whether a
+	 * higher-ranked technique took its source. */
 	enum tech_status (*input)(void *state, int fd, const uint8_t *buf,
 	    size_t len, const struct sockaddr *from, uint64_t now,
 	    struct tech_path *path, char *why);

@@ -54,10 +54,10 @@ run_pair() {
 	local n=$1 a=$2 b=$3 d=$T/pairs/$1
 	mkdir -p "$d"
 	"$LAB" exec "$a" -- "$TOOL" -s $STUN -P "$T/prof/$a" -o "$d/a.side" \
-	    -i "$d/b.side" -I -n "$a" -w 30 >"$d/a.out" 2>"$d/a.err" &
+	    -i "$d/b.side" -I -n "$a" -w 30 ${HOLD:-} >"$d/a.out" 2>"$d/a.err" &
 	local pa=$!
 	"$LAB" exec "$b" -- "$TOOL" -s $STUN -P "$T/prof/$b" -o "$d/b.side" \
-	    -i "$d/a.side" -n "$b" -w 30 >"$d/b.out" 2>"$d/b.err" &
+	    -i "$d/a.side" -n "$b" -w 30 ${HOLD:-} >"$d/b.out" 2>"$d/b.err" &
 	local pb=$!
 	PIDS="$PIDS $pa $pb"
 	wait $pa; echo $? >"$d/a.rc"
@@ -149,6 +149,29 @@ for i in 1 2 3; do
 done
 "$LAB" delay r-prc 0 >/dev/null
 "$LAB" delay r-prc2 0 >/dev/null
+
+# Keepalives keep a path past the 30 s conntrack gives a once-used UDP
+# mapping; without them the same kind of path dies.  Both pairs hold 40 s
+# at once.
+"$LAB" flush all >/dev/null 2>&1
+ka=$((n + 1)) nka=$((n + 2)) n=$((n + 2))
+HOLD="-H 40" run_pair $ka h-prc h-prc2 &
+p1=$!
+HOLD="-H 40 -K" run_pair $nka h-sym h-fc &
+p2=$!
+PIDS="$PIDS $p1 $p2"
+wait $p1 $p2
+d=$T/pairs/$ka
+expect "h-prc-h-prc2 held 40 s with keepalives: exit" "$(cat "$d/a.rc")/$(cat "$d/b.rc")" 0/0
+expect "h-prc-h-prc2 held 40 s with keepalives: second message" \
+    "$(grep '^type=message ' "$d/b.out" | tail -n 1 | field text)" again-from-h-prc
+d=$T/pairs/$nka
+expect "h-sym-h-fc held 40 s without keepalives: exit" "$(cat "$d/a.rc")/$(cat "$d/b.rc")" 1/1
+expect "h-sym-h-fc held 40 s without keepalives: first message" \
+    "$(grep '^type=message ' "$d/a.out" | head -n 1 | field text)" hello-from-h-fc
+expect "h-sym-h-fc held 40 s without keepalives: reason" \
+    "$(grep '^type=nopath ' "$d/a.out" | field why | unescape)" \
+    "the path died while held without keepalives"
 
 # With TCP probed too (nat-probe -T), a UDP-blocked side still gets a
 # direct path by TCP simultaneous open through the masquerading NATs.

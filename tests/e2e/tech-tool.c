@@ -4,13 +4,15 @@
  * instead of the rendezvous server.
  *
  *   tech-tool -s STUN -P PROFILEFILE -o MYSIDE -i PEERSIDE [-I] [-w secs]
- *       [-n name]
+ *       [-n name] [-H secs [-K]]
  *
  * It reads its nat-probe profile from PROFILEFILE, gathers candidates,
  * writes its side as one record to MYSIDE (through a temporary name and
  * rename), waits for PEERSIDE, runs the engine (-I: as the initiator, which
  * makes the token), and prints one record per attempt, the path, and the
- * peer's message once the path carried one each way:
+ * peer's message once the path carried one each way.  With -H it then
+ * holds the path that long, sending keepalives (none with -K) and
+ * answering checks, and exchanges a second message ("again-from-NAME"):
  *
  *   type=attempt technique= outcome= ms= cands= why=
  *   type=path technique= proto= local= remote= cands= ms=
@@ -43,7 +45,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: tech-tool -s STUN -P PROFILEFILE -o MYSIDE "
-	    "-i PEERSIDE [-I] [-w secs] [-n name]\n");
+	    "-i PEERSIDE [-I] [-w secs] [-n name] [-H secs [-K]]\n");
 	exit(EX_USAGE);
 }
 
@@ -144,13 +146,12 @@ report(const struct connect_attempt *a, void *arg)
  * lingers a second for the peer.  Returns 0 or -1 (timed out). */
 static int
 prove_udp(const struct tech_env *e, const struct tech_path *p,
-    const char *text, unsigned wait_ms)
+    const char *text, unsigned wait_ms, uint64_t *ka, int keepalive)
 {
 	char msg[256], buf[2048];
 	struct pollfd pfd;
 	struct sockaddr_storage from;
 	uint64_t now, end = stun_now_ms() + wait_ms, next = 0, linger = 0;
-	uint64_t ka = 0;
 	int got = 0, acked = 0;
 	size_t ml;
 
@@ -166,7 +167,8 @@ prove_udp(const struct tech_env *e, const struct tech_path *p,
 			    &p->remote, addr_len((struct sockaddr *)&p->remote));
 			next = now + 100;
 		}
-		(void)connect_keepalive(p, now, &ka);
+		if (keepalive)
+			(void)connect_keepalive(p, now, ka);
 		if (poll(&pfd, 1, 20) <= 0)
 			continue;
 		for (;;) {
@@ -201,6 +203,43 @@ prove_udp(const struct tech_env *e, const struct tech_path *p,
 			linger = now + 1000;
 	}
 	return got && acked ? 0 : -1;
+}
+
+/* Holds the path for secs: keepalives (unless not wanted), late checks
+ * answered, the peer's leftover messages dropped. */
+static void
+hold_udp(const struct tech_env *e, const struct tech_path *p, unsigned secs,
+    uint64_t *ka, int keepalive)
+{
+	char buf[2048];
+	struct pollfd pfd;
+	struct sockaddr_storage from;
+	uint64_t now, end = stun_now_ms() + secs * 1000ull;
+
+	pfd.fd = p->fd;
+	pfd.events = POLLIN;
+	while ((now = stun_now_ms()) < end) {
+		if (keepalive)
+			(void)connect_keepalive(p, now, ka);
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		for (;;) {
+			socklen_t fl = sizeof(from);
+			ssize_t n = recvfrom(p->fd, buf, sizeof(buf), 0,
+			    (struct sockaddr *)&from, &fl);
+
+			if (n < 0)
+				break;
+			if (connect_answer(e, p->fd, buf, (size_t)n,
+			    (struct sockaddr *)&from))
+				continue;
+			/* A first message whose acknowledgement was lost;
+			 * the second round's wait for that round. */
+			if (n > 8 && memcmp(buf, "M:hello-", 8) == 0)
+				(void)sendto(p->fd, "A", 1, 0,
+				    (struct sockaddr *)&from, fl);
+		}
+	}
 }
 
 static int
@@ -249,12 +288,18 @@ main(int argc, char *argv[])
 	const char *stun = NULL, *pfile = NULL, *mine = NULL, *theirs = NULL;
 	const char *name = "-", *v;
 	char why[TECH_WHY_LEN], cands[CONNECT_CANDS_LEN], text[128];
-	unsigned wait_s = 20;
-	uint64_t end;
-	int ch, rc;
+	unsigned wait_s = 20, hold = 0;
+	uint64_t end, ka = 0;
+	int ch, rc, keepalive = 1;
 
-	while ((ch = getopt(argc, argv, "s:P:o:i:Iw:n:")) != -1) {
+	while ((ch = getopt(argc, argv, "s:P:o:i:Iw:n:H:K")) != -1) {
 		switch (ch) {
+		case 'H':
+			hold = (unsigned)strtoul(optarg, NULL, 10);
+			if (hold == 0 || hold > 300)
+				usage();
+			break;
+		case 'K': keepalive = 0; break;
 		case 's': stun = optarg; break;
 		case 'P': pfile = optarg; break;
 		case 'o': mine = optarg; break;
@@ -336,7 +381,20 @@ main(int argc, char *argv[])
 	fputs(record_end(&r), stdout);
 	snprintf(text, sizeof(text), "hello-from-%s", name);
 	rc = path.tcp ? prove_tcp(&path, text, 5000) :
-	    prove_udp(&e, &path, text, 5000);
+	    prove_udp(&e, &path, text, 5000, &ka, keepalive);
+	if (rc == 0 && hold > 0 && !path.tcp) {
+		hold_udp(&e, &path, hold, &ka, keepalive);
+		snprintf(text, sizeof(text), "again-from-%s", name);
+		if (prove_udp(&e, &path, text, 5000, &ka, keepalive) == -1) {
+			record_begin(&r, 0, "nopath");
+			record_str(&r, "why", keepalive ? "the path died while "
+			    "held with keepalives" : "the path died while held "
+			    "without keepalives");
+			fputs(record_end(&r), stdout);
+			connect_unmap(&e);
+			return 1;
+		}
+	}
 	connect_unmap(&e);
 	if (rc == -1) {
 		record_begin(&r, 0, "nopath");
