@@ -273,6 +273,84 @@ test_birthday_sizing(void **state)
 	assert_true(birthday_miss(1000, 500, 600) == 0.0);
 }
 
+/* Builds a Binding request as tc_send_check does, with user as USERNAME. */
+static size_t
+check_msg(uint8_t *buf, const uint8_t tid[STUN_TID_LEN], const char *user,
+    const char *tech)
+{
+	struct stun_enc enc;
+
+	stun_enc_init(&enc, buf, 256, STUN_BINDING_REQUEST, tid);
+	stun_enc_raw(&enc, STUN_ATTR_USERNAME, user, strlen(user));
+	if (tech != NULL) {
+		stun_enc_raw(&enc, TC_ATTR_USE_CANDIDATE, NULL, 0);
+		stun_enc_raw(&enc, TC_ATTR_TECHNIQUE, tech, strlen(tech));
+	}
+	stun_enc_fingerprint(&enc);
+	return (size_t)stun_enc_finish(&enc);
+}
+
+static void
+test_checks(void **state)
+{
+	static struct tech_env e;
+	static struct tc_in in;
+	struct tc_list l;
+	struct sockaddr_storage peer, other;
+	struct stun_enc enc;
+	uint8_t buf[256], tid[STUN_TID_LEN];
+	char hex[2 * TECH_TOKEN_LEN + 1];
+	size_t n;
+	int i;
+
+	(void)state;
+	for (i = 0; i < TECH_TOKEN_LEN; i++) {
+		e.token[i] = (uint8_t)(0xa0 + i);
+		sprintf(hex + 2 * i, "%02x", e.token[i]);
+	}
+	stun_tid_new(tid);
+	/* Our token: a check; with USE-CANDIDATE: a nomination naming its
+	 * technique. */
+	n = check_msg(buf, tid, hex, NULL);
+	assert_int_equal(tc_parse(&e, buf, n, &in), TC_REQUEST);
+	assert_false(in.nominate);
+	n = check_msg(buf, tid, hex, "birthday");
+	assert_int_equal(tc_parse(&e, buf, n, &in), TC_REQUEST);
+	assert_true(in.nominate);
+	assert_string_equal(in.tech, "birthday");
+	/* Another connection's token, none, or not STUN: not ours. */
+	hex[0] = hex[0] == 'a' ? 'b' : 'a';
+	n = check_msg(buf, tid, hex, NULL);
+	assert_int_equal(tc_parse(&e, buf, n, &in), TC_OTHER);
+	n = check_msg(buf, tid, "", NULL);
+	assert_int_equal(tc_parse(&e, buf, n, &in), TC_OTHER);
+	assert_int_equal(tc_parse(&e, "\x40quic", 5, &in), TC_OTHER);
+	/* A success response matches its pair by id and source only. */
+	assert_int_equal(tc_list_init(&l, 4, 3, 50, 500), 0);
+	assert_int_equal(addr_parse(&peer, "203.0.113.14:51122", 0, 0), 0);
+	assert_int_equal(addr_parse(&other, "203.0.113.14:51123", 0, 0), 0);
+	assert_int_equal(tc_add(&l, 7, (struct sockaddr *)&peer, CAND_SRFLX,
+	    0, 0), 0);
+	assert_int_equal(tc_add(&l, 7, (struct sockaddr *)&peer, CAND_SRFLX,
+	    1, 0), 0);
+	assert_int_equal(l.n, 1);
+	stun_enc_init(&enc, buf, sizeof(buf), STUN_BINDING_SUCCESS,
+	    l.p[0].tid);
+	stun_enc_addr(&enc, STUN_ATTR_XOR_MAPPED_ADDRESS,
+	    (struct sockaddr *)&other);
+	n = (size_t)stun_enc_finish(&enc);
+	assert_int_equal(tc_parse(&e, buf, n, &in), TC_RESPONSE);
+	assert_int_equal(tc_response(&l, 8, &in, (struct sockaddr *)&peer), -1);
+	assert_int_equal(tc_response(&l, 7, &in, (struct sockaddr *)&other),
+	    -1);
+	assert_false(l.p[0].ok);
+	assert_int_equal(tc_response(&l, 7, &in, (struct sockaddr *)&peer), 0);
+	assert_true(l.p[0].ok);
+	assert_true(addr_equal((struct sockaddr *)&l.p[0].seen,
+	    (struct sockaddr *)&other));
+	tc_list_free(&l);
+}
+
 int
 main(void)
 {
@@ -282,6 +360,7 @@ main(void)
 		cmocka_unit_test(test_applies),
 		cmocka_unit_test(test_pace),
 		cmocka_unit_test(test_birthday_sizing),
+		cmocka_unit_test(test_checks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
