@@ -282,9 +282,10 @@ rvd_http_post_signal(struct lws *wsi, struct rvmsg *m)
 	return rvd_http_json(wsi, 202, buf, len);
 }
 
-/* The whole body of a POST is in s->rx. */
+/* The whole body of a POST is body, or it was too large.  s may be
+ * gone once the reply is written: it is not touched here. */
 static int
-rvd_http_post(struct lws *wsi, struct rvd_sess *s)
+rvd_http_post(struct lws *wsi, const char *body, size_t len, int too_large)
 {
 	char uri[128], id[IDENT_ID_LEN + 1];
 	enum rvmsg_ctx ctx;
@@ -308,10 +309,10 @@ rvd_http_post(struct lws *wsi, struct rvd_sess *s)
 		ctx = RVMSG_POST_UNREGISTER;
 	} else
 		return rvd_http_fail(wsi, 404, "not-found", "no such path");
-	if (s->http_status == 1)
+	if (too_large)
 		return rvd_http_error(wsi, RV_TOO_LARGE,
 		    "bodies are at most 8192 bytes");
-	if (rvmsg_parse(&m, s->rx != NULL ? s->rx : "", s->rx_len, ctx) == -1)
+	if (rvmsg_parse(&m, body != NULL ? body : "", len, ctx) == -1)
 		rc = rvd_http_error(wsi, m.err, m.reason);
 	else if (ctx == RVMSG_POST_PEER)
 		rc = rvd_http_post_peer(wsi, &m);
@@ -362,7 +363,7 @@ rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			    rvd.conf.http_timeout);
 			if (lws_hdr_total_length(wsi,
 			    WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
-				return rvd_http_post(wsi, s);
+				return rvd_http_post(wsi, NULL, 0, 0);
 			return 0;	/* the body follows */
 		}
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0)
@@ -381,11 +382,19 @@ rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		memcpy(s->rx + s->rx_len, in, len);
 		s->rx_len += (uint32_t)len;
 		return 0;
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-		rc = rvd_http_post(wsi, s);
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+		/* Finishing the transaction may free s: take the body. */
+		char *body = s->rx;
+		size_t blen = s->rx_len;
+		int big = s->http_status == 1;
+
+		s->rx = NULL;
 		rvd_http_reset(s);
+		lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+		rc = rvd_http_post(wsi, body, blen, big);
+		free(body);
 		return rc;
+	}
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (s != NULL)	/* none when closed before the headers */
 			rvd_http_reset(s);

@@ -65,6 +65,7 @@ static const struct option longopts[] = {
 };
 
 struct rvd_listen {
+	char name[16];		/* the vhost's: lws keeps the pointer */
 	char host[64];		/* "" for every address */
 	int port;
 	struct lws_vhost *vh;
@@ -172,7 +173,18 @@ file_read(struct rvd_opts *o, const char *path)
 		    strtok(NULL, " \t\r\n") != NULL)
 			errx(EX_CONFIG, "%s:%u: %s: %s", path, lineno, name,
 			    val == NULL ? "needs a value" : "one value only");
-		opt_apply(o, lo->val, val != NULL ? strdup(val) : NULL);
+		if (val != NULL) {
+			/* Kept for the life of the process, off the heap. */
+			static char pool[64][256];
+			static int used;
+
+			if (used == 64 || strlen(val) >= sizeof(pool[0]))
+				errx(EX_CONFIG, "%s:%u: %s: %s", path, lineno,
+				    name, used == 64 ? "too many settings" :
+				    "value too long");
+			val = strcpy(pool[used++], val);
+		}
+		opt_apply(o, lo->val, val);
 	}
 	if (ferror(f))
 		err(EX_CONFIG, "%s", path);
@@ -378,14 +390,13 @@ static void
 vhosts_make(struct rvd_opts *o)
 {
 	struct lws_context_creation_info info;
-	char name[16];
 	int i;
 
 	for (i = 0; i < o->n_listen; i++) {
 		listen_check(&o->l[i]);
 		memset(&info, 0, sizeof(info));
-		snprintf(name, sizeof(name), "l%d", i);
-		info.vhost_name = name;
+		snprintf(o->l[i].name, sizeof(o->l[i].name), "l%d", i);
+		info.vhost_name = o->l[i].name;
 		info.port = o->l[i].port;
 		info.iface = o->l[i].host[0] != '\0' ? o->l[i].host : NULL;
 		info.protocols = rvd_protocols;
