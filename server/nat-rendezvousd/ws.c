@@ -361,6 +361,17 @@ rvd_ws_message(struct rvd_sess *s, const char *buf, size_t len)
 	rvmsg_free(&m);
 }
 
+/* The reassembly buffer's size for n bytes: powers of two from 1 KiB. */
+static size_t
+rvd_rx_cap(size_t n)
+{
+	size_t cap = 1024;
+
+	while (cap < n)
+		cap *= 2;
+	return cap;
+}
+
 /* A piece of a message arrived (lws hands out frames in pieces). */
 static void
 rvd_ws_receive(struct rvd_sess *s, const char *in, size_t len)
@@ -397,9 +408,16 @@ rvd_ws_receive(struct rvd_sess *s, const char *in, size_t len)
 		rvd_ws_close_after(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
 		return;
 	}
-	if (s->rx == NULL && (s->rx = malloc(RVMSG_MAX)) == NULL) {
-		rvd_ws_error(s, RV_BUSY, "out of memory", NULL);
-		return;
+	/* Grown as pieces come, so that a session sending a message
+	 * slowly holds what it sent, not the most it could. */
+	if (s->rx == NULL || s->rx_len + len > rvd_rx_cap(s->rx_len)) {
+		size_t cap = rvd_rx_cap(s->rx_len + len);
+
+		if ((p = realloc(s->rx, cap)) == NULL) {
+			rvd_ws_error(s, RV_BUSY, "out of memory", NULL);
+			return;
+		}
+		s->rx = p;
 	}
 	p = s->rx + s->rx_len;
 	memcpy(p, in, len);
