@@ -3,7 +3,7 @@
  * PeerJS server, over plain WebSocket on loopback.
  *
  *   rv-load [-b source] [-d seconds] [-k salt] [-n sessions] [-P pairs]
- *           [-p pid] [-r rate] [-w window] -T natkit|peerjs -m idle|pairs
+ *           [-p pid] [-r rate] [-v] [-w window] -T natkit|peerjs -m idle|pairs
  *           host:port
  *
  * One process, one epoll loop, non-blocking sockets and a WebSocket client
@@ -25,7 +25,9 @@
  * and an ICE candidate, as strings (natkit's bodies hold strings only).
  * With -r 0 every sender keeps -w signals in flight (as fast as the server
  * goes); with -r R the senders send R signals a second in all, paced
- * every 100 us.  After a 1 s warm-up it counts for -d seconds.
+ * every 100 us.  After a 1 s warm-up it counts for -d seconds; -v says on
+ * stderr, every second, how many signals arrived, how many took over 1 ms
+ * and the slowest.
  *
  * Then one record on stdout:
  *
@@ -120,6 +122,8 @@ static unsigned opened, up, failed, logging_in;
 static uint64_t sent, received, errors;
 static uint32_t *hist;
 static uint64_t hist_over, lat_max;
+static uint64_t sec_n, sec_slow, sec_max;	/* -v: this second */
+static int verbose;
 static int counting;
 static volatile sig_atomic_t stop, snap;
 static uint32_t rnd_state = 2463534242u;
@@ -390,6 +394,11 @@ latency(const char *msg, size_t len)
 		us = 0;
 	if ((uint64_t)us > lat_max)
 		lat_max = (uint64_t)us;
+	sec_n++;
+	if (us > 1000)
+		sec_slow++;
+	if ((uint64_t)us > sec_max)
+		sec_max = (uint64_t)us;
 	if (us < HIST_US)
 		hist[us]++;
 	else
@@ -872,7 +881,7 @@ pace_tick(void)
 static void
 run_pairs(int secs, unsigned window, uint64_t rate, long pid)
 {
-	int64_t t0 = now_ns(), t, start, end;
+	int64_t t0 = now_ns(), t, start, end, sec_end = 0;
 	double ramp, c0, wall0;
 	uint64_t s0, s1;
 	struct itimerspec its;
@@ -915,7 +924,18 @@ run_pairs(int secs, unsigned window, uint64_t rate, long pid)
 	c0 = 0;
 	wall0 = 0;
 	while (!stop && (t = now_ns()) < end) {
+		if (verbose && counting && t >= sec_end) {
+			fprintf(stderr, "rv-load: second %d: received %llu, "
+			    "over 1 ms %llu, max %llu us\n",
+			    (int)((sec_end - start) / 1000000000),
+			    (unsigned long long)sec_n,
+			    (unsigned long long)sec_slow,
+			    (unsigned long long)sec_max);
+			sec_n = sec_slow = sec_max = 0;
+			sec_end += 1000000000;
+		}
 		if (!counting && t >= start) {
+			sec_end = start + 1000000000;
 			counting = 1;
 			s0 = server_ticks(pid);
 			c0 = cpu_self();
@@ -943,7 +963,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: rv-load [-b source] [-d seconds] [-k salt] "
 	    "[-n sessions] [-P pairs]\n"
-	    "               [-p pid] [-r rate] [-w window] "
+	    "               [-p pid] [-r rate] [-v] [-w window] "
 	    "-T natkit|peerjs -m idle|pairs\n"
 	    "               host:port\n");
 	exit(EX_USAGE);
@@ -962,7 +982,7 @@ main(int argc, char *argv[])
 	char *colon, host[64];
 	uint32_t i;
 
-	while ((ch = getopt(argc, argv, "b:d:hk:m:n:P:p:r:T:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:d:hk:m:n:P:p:r:T:vw:")) != -1) {
 		switch (ch) {
 		case 'b':
 			source = optarg;
@@ -990,6 +1010,9 @@ main(int argc, char *argv[])
 			break;
 		case 'T':
 			type = optarg;
+			break;
+		case 'v':
+			verbose = 1;
 			break;
 		case 'w':
 			window = (unsigned)number(optarg, 1, 1024, "window");
