@@ -376,7 +376,6 @@ rvd_rx_cap(size_t n)
 static void
 rvd_ws_receive(struct rvd_sess *s, const char *in, size_t len)
 {
-	int first = lws_is_first_fragment(s->wsi);
 	int final = lws_is_final_fragment(s->wsi) &&
 	    lws_remaining_packet_payload(s->wsi) == 0;
 	char *p;
@@ -384,16 +383,15 @@ rvd_ws_receive(struct rvd_sess *s, const char *in, size_t len)
 	s->last_rx = rvd.now;
 	if (s->state == RVD_CLOSING)
 		return;
-	if (first && s->rx_len == 0 && lws_frame_is_binary(s->wsi)) {
+	if (lws_frame_is_binary(s->wsi)) {
 		/* XXX binary messages are kept for the relay of a later
-		 * version; the reply goes once per message. */
+		 * version (opaque frames between two sessions); the reply
+		 * goes once per message. */
 		if (final)
 			rvd_ws_error(s, RV_BAD_TYPE, "binary messages are "
 			    "reserved for the relay", NULL);
 		return;
 	}
-	if (lws_frame_is_binary(s->wsi))
-		return;
 	/* One piece that is a whole message needs no copy. */
 	if (s->rx == NULL && final && s->rx_len == 0) {
 		rvd_ws_message(s, in, len);

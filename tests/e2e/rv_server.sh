@@ -44,6 +44,9 @@ LIST
 expect "-n checks and exits" "$?" 0
 timeout 5 "$RVD" -d -l 192.0.2.1:0 >/dev/null 2>&1
 expect "binding an address not ours exits" "$?" 71
+printf '# a comment\nlisten 127.0.0.1:0\ngrace 5\nname rv.example.org\n' >"$T/good.conf"
+"$RVD" -n -f "$T/good.conf"
+expect "a good configuration file" "$?" 0
 printf 'listen 127.0.0.1:0\nbogus 1\n' >"$T/bad.conf"
 "$RVD" -n -f "$T/bad.conf" >/dev/null 2>&1
 expect "a bad configuration file exits" "$?" 78
@@ -315,6 +318,26 @@ expect "the honest session saw every check" "$(grep -c '"check"' "$T/honest.log"
 kill -TERM "$RVD_PID"
 wait "$RVD_PID"
 expect "SIGTERM: exit 0" "$?" 0
+
+# A reader too slow for what it is sent is closed; its sender goes on.
+start_ready rvq 10 "$RVD" -d -l 127.0.0.1:0 -r 0
+QADDR=$(sed -n 's/^ready http=\([^ ]*\) .*/\1/p' <<<"$READY")
+QPID=$LAST_PID
+printf '%s\n' "${HELLO[@]}" "sleep 4" "expect-close" |
+    "$TOOL" -w 10 -k victim run "$QADDR" >"$T/victim.log" 2>&1 &
+VICTIM=$!
+sleep 0.5
+pad=$(head -c 7000 /dev/zero | tr '\0' y)
+printf '%s\n' "${HELLO[@]}" \
+    "flood 1500 {\"type\":\"signal\",\"to\":\"$(id_of victim)\",\"body\":{\"p\":\"$pad\"}}" \
+    "tally 2" "signal @sender {\"still\":1}" "expect signal" |
+    "$TOOL" -w 10 -k sender run "$QADDR" >"$T/sender.log" 2>&1
+expect "slow reader: the sender goes on" "$?" 0
+wait "$VICTIM"
+expect "slow reader: closed" "$(tail -n 1 "$T/victim.log" | cut -c1-6)" closed
+m=$(curl -s -m 5 "http://$QADDR/metrics")
+expect "slow reader counted" "$(sed -n 's/^natkit_sessions_closed_total{reason="slow-reader"} //p' <<<"$m")" 1
+kill "$QPID"
 
 # Privileges dropped after binding.
 if id nobody >/dev/null 2>&1; then
