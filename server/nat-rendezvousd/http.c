@@ -15,7 +15,7 @@
 #define RVD_TTL_MAX	3600
 
 /* The HTTP status of each error code. */
-static const unsigned rvd_http_status[RV_NERR] = {
+static const unsigned rvd_mark[RV_NERR] = {
 	200, 400, 400, 400, 413, 401, 403, 403, 409, 400, 429, 404, 503
 };
 
@@ -61,7 +61,7 @@ rvd_http_error(struct lws *wsi, enum rvmsg_err e, const char *reason)
 	rvd_reject(e);
 	n = snprintf(buf, sizeof(buf), "{\"error\":\"%s\",\"reason\":\"%s\"}",
 	    rvmsg_code(e), reason);
-	return rvd_http_json(wsi, rvd_http_status[e], buf, (size_t)n);
+	return rvd_http_json(wsi, rvd_mark[e], buf, (size_t)n);
 }
 
 /* Errors of the HTTP layer itself: no route, no method. */
@@ -330,7 +330,7 @@ rvd_http_reset(struct rvd_sess *s)
 	free(s->rx);
 	s->rx = NULL;
 	s->rx_len = 0;
-	s->http_status = 0;
+	s->mark = 0;
 }
 
 int
@@ -371,10 +371,10 @@ rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		return rvd_http_fail(wsi, 405, "bad-method",
 		    "only GET and POST");
 	case LWS_CALLBACK_HTTP_BODY:
-		if (s->http_status == 1)
+		if (s->mark == 1)
 			return 0;
 		if (s->rx_len + len > RVMSG_MAX) {
-			s->http_status = 1;	/* answered at the end */
+			s->mark = 1;	/* answered at the end */
 			return 0;
 		}
 		if (s->rx == NULL && (s->rx = malloc(RVMSG_MAX)) == NULL)
@@ -386,7 +386,7 @@ rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		/* Finishing the transaction may free s: take the body. */
 		char *body = s->rx;
 		size_t blen = s->rx_len;
-		int big = s->http_status == 1;
+		int big = s->mark == 1;
 
 		s->rx = NULL;
 		rvd_http_reset(s);

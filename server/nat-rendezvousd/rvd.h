@@ -75,8 +75,9 @@ struct rvd_sess {
 	uint32_t rx_len, q_bytes;
 	uint64_t tat;			/* rate limit: theoretical arrival, µs */
 	uint32_t last_rx, ping_at, due;	/* seconds since start */
-	uint16_t ip_slot;		/* + 1, 0: not counted */
-	uint8_t state, too_large, pinged, closing, http_status;
+	uint8_t state, pinged, closing;
+	/* HTTP: 1 the body was too large; closing: 1 with 1009, 2 with 1008 */
+	uint8_t mark;
 	char id[IDENT_ID_LEN + 1];
 	char tag[RVMSG_TAG_MAX + 1];	/* "" for presence */
 };

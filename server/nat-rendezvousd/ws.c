@@ -102,7 +102,7 @@ static void
 rvd_ws_close_after(struct rvd_sess *s, int code)
 {
 	s->state = RVD_CLOSING;
-	s->http_status = code == LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE ? 1 : 2;
+	s->mark = code == LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE ? 1 : 2;
 	lws_callback_on_writable(s->wsi);
 }
 
@@ -462,7 +462,7 @@ rvd_ws_writeable(struct rvd_sess *s)
 		return 0;
 	}
 	if (s->state == RVD_CLOSING) {
-		lws_close_reason(s->wsi, s->http_status == 1 ?
+		lws_close_reason(s->wsi, s->mark == 1 ?
 		    LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE :
 		    LWS_CLOSE_STATUS_POLICY_VIOLATION, NULL, 0);
 		return -1;
