@@ -1,0 +1,839 @@
+/*
+ * nat-connect: reach a peer through its NAT (nat(7) phases IV and V):
+ * send a signed offer through the rendezvous server, verify the signed
+ * answer, run the traversal engine, report every attempt, then carry
+ * stdin and stdout over the path, or print the path for another program.
+ */
+#include <err.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sys/socket.h>
+
+#include <libwebsockets.h>
+#include <sodium.h>
+
+#include "addr.h"
+#include "connect.h"
+#include "ident.h"
+#include "log.h"
+#include "offer.h"
+#include "record.h"
+#include "rv.h"
+#include "stun_client.h"
+#include "version.h"
+
+static const char usage_line[] =
+    "usage: nat-connect [-hjqrVv] [-k seconds] [-P profile] [-p port] "
+    "[-s url ...]\n"
+    "                   [-w seconds] [--print] [--stun host[:port]] peer\n"
+    "       nat-connect --accept [-hjqrVv] [-k seconds] [-P profile] "
+    "[-p port]\n"
+    "                   [-s url ...] [-w seconds] [--print] "
+    "[--stun host[:port]]\n";
+
+/*
+ * The datagram pipe: every datagram starts with a type byte outside the
+ * ranges RFC 7983 gives STUN (0-3), DTLS, TURN channels and RTP, then a
+ * 32-bit sequence number.  HELLO (seq 0 asks, 1 answers) proves the
+ * peer left its engine; END says its stdin ended, ENDACK answers it.
+ */
+#define DG_DATA		0xd0
+#define DG_END		0xd1
+#define DG_ENDACK	0xd2
+#define DG_HELLO	0xd3
+#define DG_HDR		5
+#define DG_PAYLOAD	1200
+#define DG_RESEND_MS	100
+#define DG_READY_MS	5000	/* the peer must answer HELLO this soon */
+#define DG_END_TRIES	20
+
+static int verbose, json, records, print_mode;
+static FILE *recs;		/* where records go, or NULL */
+static uint64_t t0;
+static struct tech_env env;
+static int gathered;
+
+/* Reports a total failure: a warning, a type=failed record, and exit. */
+static void __attribute__((noreturn, format(printf, 2, 3)))
+fail(int code, const char *fmt, ...)
+{
+	struct record r;
+	char why[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	warnx("%s", why);
+	if (recs != NULL) {
+		record_begin(&r, json, "failed");
+		record_str(&r, "reason", why);
+		record_int(&r, "exit", code);
+		record_int(&r, "ms", (long long)(stun_now_ms() - t0));
+		fputs(record_end(&r), recs);
+		fflush(recs);
+	}
+	if (gathered)
+		connect_unmap(&env);
+	exit(code);
+}
+
+static void
+emit(struct record *r)
+{
+	const char *line = record_end(r);
+
+	if (recs != NULL && line != NULL) {
+		fputs(line, recs);
+		fflush(recs);
+	}
+}
+
+/* One line per attempt with -v, one record with -j or -r. */
+static void
+report(const struct connect_attempt *a, void *arg)
+{
+	struct record r;
+
+	(void)arg;
+	if (strcmp(a->outcome, "won") == 0)
+		log_say(NULL, "%s: won in %.1f s: %s", a->technique,
+		    a->ms / 1000.0, a->cands);
+	else if (strcmp(a->outcome, "skipped") == 0)
+		log_say(NULL, "%s: skipped: %s", a->technique, a->why);
+	else
+		log_say(NULL, "%s: %s after %.1f s: %s", a->technique,
+		    a->outcome, a->ms / 1000.0, a->why);
+	record_begin(&r, json, "attempt");
+	record_str(&r, "technique", a->technique);
+	record_str(&r, "outcome", a->outcome);
+	record_int(&r, "ms", (long long)a->ms);
+	record_str(&r, "cands", a->cands);
+	record_str(&r, "why", a->why[0] ? a->why : "-");
+	emit(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Signalling through the rendezvous server */
+
+struct sig {
+	int welcomed, lost, refused, delivered, answered;
+	char code[64], reason[256];
+	struct record_in answer;
+};
+
+static void
+on_event(void *arg, const struct rv_event *ev)
+{
+	struct sig *st = arg;
+	const char *t;
+
+	switch (ev->type) {
+	case RV_EV_WELCOME:
+		st->welcomed = 1;
+		break;
+	case RV_EV_LOST:
+		st->lost = 1;
+		snprintf(st->reason, sizeof(st->reason), "%s", ev->reason);
+		break;
+	case RV_EV_ERROR:
+		log_say(NULL, "%s: error %s %s", ev->server->base, ev->code,
+		    ev->reason ? ev->reason : "");
+		st->refused = 1;
+		snprintf(st->code, sizeof(st->code), "%s", ev->code);
+		snprintf(st->reason, sizeof(st->reason), "%s",
+		    ev->reason ? ev->reason : "-");
+		if (ev->ref == NULL)
+			return;		/* during auth: wait for the close */
+		break;
+	case RV_EV_SIGNAL:
+		t = ev->body != NULL ? record_get(ev->body, "type") : NULL;
+		if (t != NULL && strcmp(t, "barrier") == 0 &&
+		    strcmp(ev->from, rv_session_name(ev->session)) == 0)
+			st->delivered = 1;
+		else if (t != NULL && strcmp(t, "answer") == 0 &&
+		    !st->answered && record_parse(&st->answer,
+		    ev->body_json) == 0)
+			st->answered = 1;
+		else {
+			log_say(NULL, "%s: a signal from %s ignored",
+			    ev->server->base, ev->from);
+			return;
+		}
+		break;
+	default:
+		return;
+	}
+	rv_client_break(ev->client);
+}
+
+/* Opens a tagged session on the first server that welcomes us. */
+static struct rv_client *
+sig_open(const struct ident *id, const struct rv_url *url, int nurl,
+    int wait_ms, struct sig *st, struct rv_session **s)
+{
+	struct rv_client *c;
+	char tag[RV_TAG_MAX + 1], last[300] = "no server";
+	int i;
+
+	snprintf(tag, sizeof(tag), "c%08x", (unsigned)randombytes_random());
+	for (i = 0; i < nurl; i++) {
+		memset(st, 0, sizeof(*st));
+		if ((c = rv_client_new(id, on_event, st, verbose > 2 ?
+		    LLL_ERR | LLL_WARN : 0)) == NULL)
+			fail(EX_OSERR, "libwebsockets: %s", strerror(errno));
+		if ((*s = rv_client_open(c, &url[i], tag, 0)) == NULL)
+			fail(EX_OSERR, "session: %s", strerror(errno));
+		log_say(NULL, "signalling through %s", url[i].base);
+		if (rv_client_run(c, wait_ms) == 0 && st->welcomed)
+			return c;
+		snprintf(last, sizeof(last), "%s: %s", url[i].base, st->lost ?
+		    st->reason : st->refused ? st->code : "timed out");
+		warnx("%s", last);
+		rv_client_free(c);
+	}
+	fail(EX_UNAVAILABLE, "no server took a session: %s", last);
+}
+
+/* Sends body to `to` and waits until the server passed it on. */
+static void
+sig_send(struct rv_client *c, struct rv_session *s, struct sig *st,
+    const char *to, const char *body, int wait_ms)
+{
+	if (rv_session_signal(s, to, body, "1") == -1)
+		fail(errno == EMSGSIZE ? EX_SOFTWARE : EX_OSERR,
+		    "signal to %s: %s", to, strerror(errno));
+	if (rv_session_signal(s, rv_session_name(s), "{\"type\":\"barrier\"}",
+	    "2") == -1)
+		fail(EX_OSERR, "signal: %s", strerror(errno));
+	while (!st->delivered && !st->refused && !st->lost && !st->answered)
+		if (rv_client_run(c, wait_ms) == -1)
+			fail(EX_UNAVAILABLE, "the server did not confirm the "
+			    "signal within %d s", wait_ms / 1000);
+	if (st->refused && strcmp(st->code, "unknown-peer") == 0)
+		fail(1, "peer %s is offline: the server has no session of it",
+		    to);
+	if (st->refused)
+		fail(EX_PROTOCOL, "the server refused the signal: %s: %s",
+		    st->code, st->reason);
+	if (st->lost && !st->delivered)
+		fail(EX_UNAVAILABLE, "lost the server: %s", st->reason);
+}
+
+/* ------------------------------------------------------------------ */
+/* Who is who */
+
+/* Fetches id's verified record from the servers; 0, or -1 when none has
+ * it. */
+static int
+fetch_record(const struct rv_url *url, int nurl, const char *id, int wait_ms,
+    struct record_in *in)
+{
+	struct rv_peers p;
+	const char *why;
+	char w[512];
+
+	if (rv_peers_get(url, nurl, id, wait_ms, 1, &p, log_say, NULL, w,
+	    sizeof(w)) == -1) {
+		rv_peers_free(&p);
+		fail(errno == EPROTO ? EX_PROTOCOL : EX_UNAVAILABLE,
+		    "no server answered: %s", w);
+	}
+	if (p.n == 0) {
+		rv_peers_free(&p);
+		return -1;
+	}
+	if (record_parse(in, p.json[0]) == -1 ||
+	    rv_peer_verify(in, id, time(NULL), &why) == -1) {
+		rv_peers_free(&p);
+		fail(EX_PROTOCOL, "the server's record of %s does not "
+		    "verify: %s", id, record_get(in, "id") ? why : in->error);
+	}
+	rv_peers_free(&p);
+	return 0;
+}
+
+/* Resolves peer (an id, an alias, or a name the server knows) to an id. */
+static void
+resolve(const struct rv_url *url, int nurl, const char *peer, int wait_ms,
+    char id[IDENT_ID_LEN + 1])
+{
+	static struct record_in in;
+	struct rv_peers p;
+	char w[512];
+	size_t i;
+
+	if (ident_id_valid(peer)) {
+		snprintf(id, IDENT_ID_LEN + 1, "%s", peer);
+		return;
+	}
+	switch (offer_alias(NULL, peer, id, w, sizeof(w))) {
+	case 1:
+		log_say(NULL, "%s is %s (aliases)", peer, id);
+		return;
+	case -1:
+		fail(EX_CONFIG, "%s", w);
+	}
+	if (!rv_name_valid(peer))
+		fail(EX_USAGE, "peer %s: neither a peer id nor a name", peer);
+	if (rv_peers_get(url, nurl, peer, wait_ms, 1, &p, log_say, NULL, w,
+	    sizeof(w)) == -1)
+		fail(EX_UNAVAILABLE, "no server answered: %s", w);
+	if (p.n == 0)
+		fail(EX_NOHOST, "peer %s: no such name online", peer);
+	if (p.n > 1) {
+		warnx("name %s: %zu peers have it; give an id or an alias:",
+		    peer, p.n);
+		for (i = 0; i < p.n; i++)
+			if (record_parse(&in, p.json[i]) == 0)
+				fprintf(stderr, "  %s %s\n",
+				    record_get(&in, "id") ? record_get(&in,
+				    "id") : "-", record_get(&in, "nat") ?
+				    record_get(&in, "nat") : "-");
+		fail(EX_NOHOST, "peer %s: ambiguous name", peer);
+	}
+	if (record_parse(&in, p.json[0]) == -1 || record_get(&in, "id") ==
+	    NULL || !ident_id_valid(record_get(&in, "id")))
+		fail(EX_PROTOCOL, "name %s: the server's record has no id",
+		    peer);
+	snprintf(id, IDENT_ID_LEN + 1, "%s", record_get(&in, "id"));
+	rv_peers_free(&p);
+	log_say(NULL, "%s is %s", peer, id);
+}
+
+/* Reads the first profile record of path into p. */
+static void
+read_profile_file(const char *path, struct profile *p)
+{
+	static struct record_in in;
+	char line[RECORD_MAX + 2];
+	FILE *f;
+	int n = 0;
+
+	if ((f = fopen(path, "r")) == NULL)
+		fail(EX_NOINPUT, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		n++;
+		if (record_parse(&in, line) == 0 && record_get(&in, "type") &&
+		    strcmp(record_get(&in, "type"), "profile") == 0) {
+			fclose(f);
+			if (profile_read(p, &in) == -1)
+				fail(EX_DATAERR, "%s:%d: a bad profile", path,
+				    n);
+			return;
+		}
+	}
+	fclose(f);
+	fail(EX_DATAERR, "%s: no profile record", path);
+}
+
+/* Reads one line from stdin a byte at a time: what follows is data. */
+static void
+read_request(struct record_in *in)
+{
+	char line[RECORD_MAX + 2];
+	size_t n = 0;
+	ssize_t r;
+
+	while (n < sizeof(line) - 1 && (r = read(STDIN_FILENO, line + n,
+	    1)) == 1 && line[n] != '\n')
+		n++;
+	line[n] = '\0';
+	if (n == 0)
+		fail(EX_DATAERR, "stdin: no request record (nat-register "
+		    "prints it; nat-register -e runs nat-connect --accept "
+		    "with it)");
+	if (record_parse(in, line) == -1)
+		fail(EX_DATAERR, "stdin:1: %s", in->error);
+	if (record_get(in, "type") == NULL || strcmp(record_get(in, "type"),
+	    "request") != 0)
+		fail(EX_DATAERR, "stdin:1: a %s record, not a request",
+		    record_get(in, "type"));
+}
+
+/* ------------------------------------------------------------------ */
+/* Carrying data */
+
+static void
+dg_send(const struct tech_path *p, int type, uint32_t seq, const void *data,
+    size_t len)
+{
+	uint8_t b[DG_HDR + DG_PAYLOAD];
+
+	b[0] = (uint8_t)type;
+	b[1] = (uint8_t)(seq >> 24);
+	b[2] = (uint8_t)(seq >> 16);
+	b[3] = (uint8_t)(seq >> 8);
+	b[4] = (uint8_t)seq;
+	if (len > 0)
+		memcpy(b + DG_HDR, data, len);
+	(void)sendto(p->fd, b, DG_HDR + len, 0,
+	    (const struct sockaddr *)&p->remote,
+	    addr_len((const struct sockaddr *)&p->remote));
+}
+
+static int
+write_all(int fd, const uint8_t *b, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		if ((w = write(fd, b, n)) <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* stdin to the peer and the peer to stdout over a UDP path, one datagram
+ * per read; returns when both sides ended.  Unreliable by design until
+ * the encrypted stream arrives (nat-connect(1) CAVEATS). */
+static void
+pipe_udp(const struct tech_path *p, int wait_s)
+{
+	uint8_t buf[2048];
+	struct pollfd pfd[2];
+	struct sockaddr_storage from;
+	struct record r;
+	uint64_t now, ka = 0, next_hello = 0, next_end = 0, first = 0;
+	uint64_t ready_by = stun_now_ms() + DG_READY_MS, heard = 0;
+	unsigned long long sent = 0, got = 0;
+	uint32_t seq = 0;
+	int ready = 0, in_eof = 0, end_acked = 0, end_tries = 0, peer_end = 0;
+
+	pfd[0].fd = p->fd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = STDIN_FILENO;
+	for (;;) {
+		now = stun_now_ms();
+		if (!ready && now >= ready_by)
+			fail(1, "the path carried nothing for %.1f s after it "
+			    "was found", DG_READY_MS / 1000.0);
+		if (!ready && now >= next_hello) {
+			dg_send(p, DG_HELLO, 0, NULL, 0);
+			next_hello = now + DG_RESEND_MS;
+		}
+		if (in_eof && !end_acked && end_tries < DG_END_TRIES &&
+		    now >= next_end) {
+			dg_send(p, DG_END, seq, NULL, 0);
+			end_tries++;
+			next_end = now + DG_RESEND_MS;
+		}
+		if (in_eof && (end_acked || end_tries >= DG_END_TRIES) &&
+		    peer_end)
+			break;
+		if (in_eof && now - heard > (uint64_t)wait_s * 1000)
+			fail(EX_TEMPFAIL, "the peer went silent: nothing for "
+			    "%d s after our end", wait_s);
+		(void)connect_keepalive(p, now, &ka);
+		pfd[1].events = ready && !in_eof ? POLLIN : 0;
+		if (poll(pfd, 2, 50) <= 0)
+			continue;
+		if (pfd[1].revents != 0) {
+			ssize_t n = read(STDIN_FILENO, buf, DG_PAYLOAD);
+
+			if (n < 0 && errno != EINTR && errno != EAGAIN)
+				fail(EX_IOERR, "stdin: %s", strerror(errno));
+			if (n == 0) {
+				in_eof = 1;
+				heard = now;
+				log_say(NULL, "stdin ended; telling the peer");
+			} else if (n > 0) {
+				dg_send(p, DG_DATA, seq++, buf, (size_t)n);
+				sent += (unsigned long long)n;
+			}
+		}
+		for (;;) {
+			socklen_t fl = sizeof(from);
+			ssize_t n = recvfrom(p->fd, buf, sizeof(buf), 0,
+			    (struct sockaddr *)&from, &fl);
+
+			if (n < 0)
+				break;
+			if (connect_answer(&env, p->fd, buf, (size_t)n,
+			    (struct sockaddr *)&from))
+				continue;
+			if (n < DG_HDR || !addr_equal((struct sockaddr *)&from,
+			    (const struct sockaddr *)&p->remote))
+				continue;
+			heard = stun_now_ms();
+			if (!ready)
+				log_say(NULL, "the peer is on the path");
+			ready = 1;
+			switch (buf[0]) {
+			case DG_HELLO:
+				if (buf[4] == 0)
+					dg_send(p, DG_HELLO, 1, NULL, 0);
+				break;
+			case DG_DATA:
+				if (first == 0)
+					first = heard;
+				got += (unsigned long long)(n - DG_HDR);
+				if (write_all(STDOUT_FILENO, buf + DG_HDR,
+				    (size_t)(n - DG_HDR)) == -1)
+					fail(EX_IOERR, "stdout: %s",
+					    strerror(errno));
+				break;
+			case DG_END:
+				dg_send(p, DG_ENDACK, 0, NULL, 0);
+				if (!peer_end)
+					log_say(NULL, "the peer's input ended");
+				peer_end = 1;
+				break;
+			case DG_ENDACK:
+				end_acked = 1;
+				break;
+			}
+		}
+	}
+	record_begin(&r, json, "closed");
+	record_int(&r, "sent", (long long)sent);
+	record_int(&r, "received", (long long)got);
+	record_int(&r, "first-byte-ms", first ? (long long)(first - t0) : -1);
+	record_int(&r, "ms", (long long)(stun_now_ms() - t0));
+	emit(&r);
+}
+
+/* The same over a TCP path (simultaneous open): a plain byte stream. */
+static void
+pipe_tcp(const struct tech_path *p)
+{
+	uint8_t buf[16384];
+	struct pollfd pfd[2];
+	int in_eof = 0, peer_eof = 0;
+	ssize_t n;
+
+	pfd[0].fd = p->fd;
+	pfd[1].fd = STDIN_FILENO;
+	while (!in_eof || !peer_eof) {
+		pfd[0].events = peer_eof ? 0 : POLLIN;
+		pfd[1].events = in_eof ? 0 : POLLIN;
+		if (poll(pfd, 2, -1) <= 0)
+			continue;
+		if (pfd[1].revents != 0) {
+			if ((n = read(STDIN_FILENO, buf, sizeof(buf))) <= 0) {
+				in_eof = 1;
+				shutdown(p->fd, SHUT_WR);
+			} else if (write_all(p->fd, buf, (size_t)n) == -1)
+				fail(1, "the peer closed the path: %s",
+				    strerror(errno));
+		}
+		if (pfd[0].revents != 0) {
+			if ((n = read(p->fd, buf, sizeof(buf))) <= 0)
+				peer_eof = 1;
+			else if (write_all(STDOUT_FILENO, buf, (size_t)n) == -1)
+				fail(EX_IOERR, "stdout: %s", strerror(errno));
+		}
+	}
+}
+
+/* --print: the path as one record, then keepalives for hold_s. */
+static void
+print_path(const struct tech_path *p, int hold_s)
+{
+	struct record r;
+	struct pollfd pfd;
+	struct sockaddr_storage from;
+	char cands[CONNECT_CANDS_LEN];
+	uint8_t buf[2048];
+	uint64_t end, ka = 0;
+	FILE *save = recs;
+
+	connect_path_cands(&env, p, cands, sizeof(cands));
+	record_begin(&r, json, "path");
+	record_str(&r, "proto", p->tcp ? "tcp" : "udp");
+	record_addr(&r, "local", (const struct sockaddr *)&p->local);
+	record_addr(&r, "remote", (const struct sockaddr *)&p->remote);
+	record_str(&r, "technique", p->technique);
+	record_str(&r, "cands", cands);
+	record_int(&r, "ms", (long long)(stun_now_ms() - t0));
+	recs = stdout;
+	emit(&r);
+	recs = save;
+	if (p->tcp)
+		return;
+	end = stun_now_ms() + (uint64_t)hold_s * 1000;
+	pfd.fd = p->fd;
+	pfd.events = POLLIN;
+	while (stun_now_ms() < end) {
+		(void)connect_keepalive(p, stun_now_ms(), &ka);
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		for (;;) {
+			socklen_t fl = sizeof(from);
+			ssize_t n = recvfrom(p->fd, buf, sizeof(buf), 0,
+			    (struct sockaddr *)&from, &fl);
+
+			if (n < 0)
+				break;
+			(void)connect_answer(&env, p->fd, buf, (size_t)n,
+			    (struct sockaddr *)&from);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+
+static int
+parse_secs(const char *s, int lo, int hi, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < lo || v > hi)
+		errx(EX_USAGE, "%s %s: not %d to %d seconds", what, s, lo, hi);
+	return (int)v;
+}
+
+int
+main(int argc, char **argv)
+{
+	enum { OPT_ACCEPT = 256, OPT_PRINT, OPT_STUN };
+	static const struct option longopts[] = {
+		{ "accept", no_argument, NULL, OPT_ACCEPT },
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "print", no_argument, NULL, OPT_PRINT },
+		{ "records", no_argument, NULL, 'r' },
+		{ "server", required_argument, NULL, 's' },
+		{ "stun", required_argument, NULL, OPT_STUN },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static struct record_in in;
+	static struct record r;
+	static struct offer mine, theirs;
+	static struct sig st;
+	struct rv_url url[RV_MAX_SERVERS];
+	struct rv_client *c;
+	struct rv_session *s;
+	struct tech_path path;
+	struct ident id;
+	const char *pfile = NULL, *stun = NULL;
+	char why[512], w[OFFER_WHY_LEN], peer[IDENT_ID_LEN + 1], to[64];
+	uint8_t eph_sk[crypto_box_SECRETKEYBYTES];
+	int ch, accept = 0, nurl = 0, wait_s = 10, hold_s = 1, lport = 0;
+	int wait_ms;
+	uint64_t deadline;
+
+	t0 = stun_now_ms();
+	while ((ch = getopt_long(argc, argv, "hjk:P:p:qrs:Vvw:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'h':
+			log_usage(usage_line, 0);
+		case 'j':
+			json = 1;
+			break;
+		case 'k':
+			hold_s = parse_secs(optarg, 0, 3600, "keepalive");
+			break;
+		case 'P':
+			pfile = optarg;
+			break;
+		case 'p':
+			lport = parse_secs(optarg, 1, 65535, "port");
+			break;
+		case 'q':
+			verbose = 0;
+			break;
+		case 'r':
+			records = 1;
+			break;
+		case 's':
+			if (rv_url_list(url, &nurl, RV_MAX_SERVERS, optarg,
+			    why, sizeof(why)) == -1)
+				errx(EX_USAGE, "%s", why);
+			break;
+		case 'V':
+			printf("nat-connect %s\n", NATKIT_VERSION);
+			return 0;
+		case 'v':
+			verbose++;
+			break;
+		case 'w':
+			wait_s = parse_secs(optarg, 1, 600, "timeout");
+			break;
+		case OPT_ACCEPT:
+			accept = 1;
+			break;
+		case OPT_PRINT:
+			print_mode = 1;
+			break;
+		case OPT_STUN:
+			stun = optarg;
+			break;
+		default:
+			log_usage(usage_line, EX_USAGE);
+		}
+	}
+	log_init("nat-connect", 0, verbose);
+	argc -= optind;
+	argv += optind;
+	if (accept ? argc != 0 : argc != 1)
+		log_usage(usage_line, EX_USAGE);
+	if (rv_url_defaults(url, &nurl, RV_MAX_SERVERS, why,
+	    sizeof(why)) == -1)
+		errx(EX_CONFIG, "%s", why);
+	if (nurl == 0)
+		errx(EX_USAGE, "no server: give -s url or set NATKIT_SERVERS");
+	if (stun != NULL && addr_resolve(&env.stun, stun, 3478, 0) == -1)
+		errx(EX_USAGE, "STUN server %s: not host[:port]", stun);
+	/* stdout carries data unless it carries the path record. */
+	recs = print_mode ? stdout : json || records ? stderr : NULL;
+	wait_ms = wait_s * 1000;
+	signal(SIGPIPE, SIG_IGN);
+	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
+		fail(errno == EPERM || errno == EBADMSG ? EX_CONFIG : EX_OSERR,
+		    "%s", why);
+
+	if (accept) {
+		read_request(&in);
+		if (offer_verify(&theirs, &in, 0, id.id, NULL, NULL,
+		    time(NULL), w) == -1)
+			fail(EX_PROTOCOL, "offer refused: %s", w);
+		snprintf(peer, sizeof(peer), "%s", theirs.from);
+		log_say(NULL, "offer from %s (%s), techniques %s", peer,
+		    profile_nat_str(theirs.prof.udp.nat), theirs.techniques);
+	} else
+		resolve(url, nurl, argv[0], wait_ms, peer);
+	if (strcmp(peer, id.id) == 0)
+		fail(EX_USAGE, "peer %s is this peer", peer);
+
+	/* Self's profile: a file, or our own record on the server. */
+	if (pfile != NULL)
+		read_profile_file(pfile, &env.self.prof);
+	else if (fetch_record(url, nurl, id.id, wait_ms, &in) == -1)
+		fail(EX_NOHOST, "this peer (%s) is not registered: run "
+		    "nat-register, or give its profile with -P", id.id);
+	else if (profile_read(&env.self.prof, &in) == -1)
+		fail(EX_DATAERR, "our own record's profile does not parse");
+	if (env.stun.ss_family == 0 && env.self.prof.nserver > 0)
+		env.stun = env.self.prof.server[0].addr;
+	snprintf(env.self.id, sizeof(env.self.id), "%s", id.id);
+	snprintf(env.peer.id, sizeof(env.peer.id), "%s", peer);
+
+	if (!accept) {
+		/* The peer's registered profile picks the techniques. */
+		if (fetch_record(url, nurl, peer, wait_ms, &in) == -1)
+			fail(1, "peer %s is offline: no server lists it", peer);
+		if (profile_read(&env.peer.prof, &in) == -1)
+			fail(EX_PROTOCOL, "peer %s: its record's profile does "
+			    "not parse", peer);
+		env.initiator = 1;
+	} else {
+		env.peer.prof = theirs.prof;
+		memcpy(env.peer.cand, theirs.cand, sizeof(env.peer.cand));
+		env.peer.ncand = theirs.ncand;
+		memcpy(env.token, theirs.token, sizeof(env.token));
+	}
+	if (connect_gather(&env, (uint16_t)lport, 2000, w) == -1)
+		fail(EX_OSERR, "gather: %s", w);
+	gathered = 1;
+	if (w[0] != '\0')
+		log_say(NULL, "gather: %s", w);
+
+	/* The offer or the answer. */
+	memset(&mine, 0, sizeof(mine));
+	offer_random(&mine);
+	mine.answer = accept;
+	snprintf(mine.from, sizeof(mine.from), "%s", id.id);
+	snprintf(mine.to, sizeof(mine.to), "%s", peer);
+	mine.expires = (long long)time(NULL) + OFFER_EXPIRES_S;
+	mine.prof = env.self.prof;
+	memcpy(mine.cand, env.self.cand, sizeof(mine.cand));
+	mine.ncand = env.self.ncand;
+	crypto_box_keypair(mine.eph, eph_sk);	/* for the stream to come */
+	c = sig_open(&id, url, nurl, wait_ms, &st, &s);
+	if (accept) {
+		snprintf(mine.nonce, sizeof(mine.nonce), "%s", theirs.nonce);
+		if (strcmp(theirs.tag, "-") == 0)
+			snprintf(to, sizeof(to), "%s", peer);
+		else
+			snprintf(to, sizeof(to), "%s/%s", peer, theirs.tag);
+	} else {
+		memcpy(env.token, mine.token, sizeof(env.token));
+		offer_techniques(&env, mine.techniques,
+		    sizeof(mine.techniques));
+		snprintf(mine.tag, sizeof(mine.tag), "%s",
+		    strchr(rv_session_name(s), '/') + 1);
+		snprintf(to, sizeof(to), "%s", peer);
+	}
+	if (offer_write(&r, 1, &id, &mine) == -1)
+		fail(EX_SOFTWARE, "cannot sign our %s: %s", accept ? "answer" :
+		    "offer", ident_error()[0] ? ident_error() :
+		    strerror(errno));
+	r.buf[r.len - 1] = '\0';
+	log_say(NULL, "sending our %s to %s", accept ? "answer" : "offer", to);
+	sig_send(c, s, &st, to, r.buf, wait_ms);
+	if (!accept) {
+		deadline = stun_now_ms() + (uint64_t)wait_ms;
+		while (!st.answered) {
+			uint64_t now = stun_now_ms();
+
+			if (st.lost)
+				fail(EX_UNAVAILABLE, "lost the server while "
+				    "waiting for the answer: %s", st.reason);
+			if (now >= deadline || rv_client_run(c,
+			    (int)(deadline - now)) == -1)
+				fail(EX_TEMPFAIL, "peer %s is offline: no "
+				    "answer within %d s", peer, wait_s);
+		}
+		if (offer_verify(&theirs, &st.answer, 1, id.id, peer,
+		    mine.nonce, time(NULL), w) == -1)
+			fail(EX_PROTOCOL, "answer refused: %s", w);
+		log_say(NULL, "answer from %s (%s), %d candidates", peer,
+		    profile_nat_str(theirs.prof.udp.nat), theirs.ncand);
+		env.peer.prof = theirs.prof;
+		memcpy(env.peer.cand, theirs.cand, sizeof(env.peer.cand));
+		env.peer.ncand = theirs.ncand;
+	}
+	rv_client_shutdown(c, 500);
+	rv_client_free(c);
+	ident_free(&id);
+
+	if (connect_run(&env, 15000, report, NULL, &path, w) == -1) {
+		gathered = 0;
+		if (errno == ENETUNREACH && strstr(w, "relay") == NULL)
+			fail(1, "%s (relay needed)", w);
+		fail(1, "%s", w);
+	}
+	if (!print_mode) {
+		char cands[CONNECT_CANDS_LEN];
+
+		connect_path_cands(&env, &path, cands, sizeof(cands));
+		log_say(NULL, "path: %s by %s", cands, path.technique);
+		record_begin(&r, json, "path");
+		record_str(&r, "proto", path.tcp ? "tcp" : "udp");
+		record_addr(&r, "local", (struct sockaddr *)&path.local);
+		record_addr(&r, "remote", (struct sockaddr *)&path.remote);
+		record_str(&r, "technique", path.technique);
+		record_str(&r, "cands", cands);
+		record_int(&r, "ms", (long long)(stun_now_ms() - t0));
+		emit(&r);
+		if (path.tcp)
+			pipe_tcp(&path);
+		else
+			pipe_udp(&path, wait_s);
+		connect_unmap(&env);
+	} else
+		print_path(&path, hold_s);
+	/* XXX with --print a gateway mapping stays until its lease ends:
+	 * the next program needs it. */
+	sodium_memzero(eph_sk, sizeof(eph_sk));
+	close(path.fd);
+	return 0;
+}
