@@ -30,7 +30,8 @@ rec_make(struct store_rec *r, int i, const char *name, long long seq,
 	char *j = json[k++ % 16];
 
 	memset(r, 0, sizeof(*r));
-	snprintf(r->id, sizeof(r->id), "aaaaaaaaaaaaaaaaaaaa%06d", i);
+	snprintf(r->id, sizeof(r->id), "aaaaaaaaaaaaaaaaaaaa%06u",
+	    (unsigned)i % 1000000u);
 	snprintf(r->name, sizeof(r->name), "%s", name);
 	r->seq = seq;
 	r->expires = NOW + 3600;
