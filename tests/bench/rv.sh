@@ -253,7 +253,7 @@ pairs_run() {
 		o = other / hz / (w1 - w0)
 		if (o < 0) o = 0
 		printf "%s other_cpu=%.2f disturbed=%s\n", $0, o,
-		    o > 0.10 ? "yes" : "no"
+		    (o > 0.10 ? "yes" : "no")
 	}' "$tmp/run.raw" | tee "$tmp/run"
 }
 
