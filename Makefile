@@ -33,7 +33,8 @@ WARN     := -Wall -Wextra -Wshadow -Wmissing-prototypes
 ifeq ($(WERROR),1)
 WARN     += -Werror
 endif
-PKGS     := libsodium libcjson libwebsockets libcurl miniupnpc hiredis zlib
+PKGS     := libsodium libcjson libwebsockets libcurl miniupnpc hiredis zlib \
+            libngtcp2 libngtcp2_crypto_gnutls gnutls
 # Evaluated when a recipe needs them, so that `make check` can install the
 # packages first.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
