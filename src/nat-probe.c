@@ -13,6 +13,7 @@
 
 #include "addr.h"
 #include "behavior.h"
+#include "cli.h"
 #include "log.h"
 #include "profile.h"
 #include "record.h"
@@ -115,9 +116,7 @@ main(int argc, char **argv)
 	pthread_t th;
 	struct record r;
 	const char *line;
-	char *end;
 	int ch, json = 0, records = 0, tcp = 0, family = AF_UNSPEC, nogw = 0;
-	long l;
 
 	memset(&o, 0, sizeof(o));
 	while ((ch = getopt_long(argc, argv, "46b:GhjL:qrs:TVv", longopts,
@@ -143,12 +142,8 @@ main(int argc, char **argv)
 			json = 1;
 			break;
 		case 'L':
-			errno = 0;
-			l = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || l < 1 || l > 3600)
-				errx(EX_USAGE, "lifetime %s: not 1 to 3600 "
-				    "seconds", optarg);
-			o.lifetime_max_s = (int)l;
+			o.lifetime_max_s = (int)cli_number(optarg, 1, 3600,
+			    "lifetime");
 			break;
 		case 'q':
 			verbose = 0;

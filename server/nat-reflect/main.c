@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "cli.h"
 #include "log.h"
 #include "server.h"
 #include "stun.h"
@@ -44,24 +45,6 @@ usage(void)
 {
 	fputs(usage_line, stderr);
 	exit(EX_USAGE);
-}
-
-/* Parses a decimal number in [min, max] or exits 64 naming it. */
-static long
-number_parse(const char *s, long min, long max, const char *what)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno == ERANGE)
-		errx(EX_USAGE, "%s %s: invalid", what, s);
-	if (v < min)
-		errx(EX_USAGE, "%s %s: too small (at least %ld)", what, s, min);
-	if (v > max)
-		errx(EX_USAGE, "%s %s: too large (at most %ld)", what, s, max);
-	return v;
 }
 
 /* Parses a numeric IPv4 or IPv6 address, brackets allowed, no port. */
@@ -314,31 +297,31 @@ main(int argc, char *argv[])
 			srv.conf.basic = 1;
 			break;
 		case 'c':
-			srv.max_conns = (unsigned)number_parse(optarg, 1,
+			srv.max_conns = (unsigned)cli_number(optarg, 1,
 			    16384, "connections");
 			break;
 		case 'd':
 			foreground = 1;
 			break;
 		case 'm':
-			srv.conf.pad_max = (size_t)number_parse(optarg, 0,
+			srv.conf.pad_max = (size_t)cli_number(optarg, 0,
 			    STUN_MAX_MSG, "padding limit");
 			break;
 		case 'P':
-			port[1] = (uint16_t)number_parse(optarg, 0, 65535,
+			port[1] = (uint16_t)cli_number(optarg, 0, 65535,
 			    "alternate port");
 			alt_port_set = 1;
 			break;
 		case 'p':
-			port[0] = (uint16_t)number_parse(optarg, 0, 65535,
+			port[0] = (uint16_t)cli_number(optarg, 0, 65535,
 			    "port");
 			break;
 		case 'r':
-			srv.rate = (unsigned)number_parse(optarg, 0,
+			srv.rate = (unsigned)cli_number(optarg, 0,
 			    100000000, "rate");
 			break;
 		case 't':
-			threads = (int)number_parse(optarg, 1, MAX_THREADS,
+			threads = (int)cli_number(optarg, 1, MAX_THREADS,
 			    "threads");
 			break;
 		case 'u':
@@ -351,7 +334,7 @@ main(int argc, char *argv[])
 			verbose++;
 			break;
 		case 'w':
-			srv.idle_ms = 1000 * (unsigned)number_parse(optarg, 1,
+			srv.idle_ms = 1000 * (unsigned)cli_number(optarg, 1,
 			    3600, "idle timeout");
 			break;
 		case 'h':

@@ -1,0 +1,27 @@
+/*
+ * cli.c: command-line helpers for the programs' main files.
+ */
+#include <err.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sysexits.h>
+
+#include "cli.h"
+
+long long
+cli_number(const char *s, long long min, long long max, const char *what)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno == ERANGE)
+		errx(EX_USAGE, "%s %s: invalid", what, s);
+	if (v < min)
+		errx(EX_USAGE, "%s %s: too small (at least %lld)", what, s, min);
+	if (v > max)
+		errx(EX_USAGE, "%s %s: too large (at most %lld)", what, s, max);
+	return v;
+}
