@@ -24,6 +24,8 @@
 #include <linux/netfilter.h>
 #include <libnetfilter_queue/libnetfilter_queue.h>
 
+#include "cli.h"
+
 /* Packets held at once; a full ring lets the newest packet through at once. */
 #define DELAY_RING 65536
 
@@ -52,20 +54,6 @@ now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static long
-number(const char *s, long min, long max, const char *what)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-		errx(EX_USAGE, "%s %s: not a number from %ld to %ld",
-		    what, s, min, max);
-	return v;
 }
 
 static int
@@ -125,10 +113,10 @@ main(int argc, char *argv[])
 	while ((ch = getopt(argc, argv, "hq:w:")) != -1) {
 		switch (ch) {
 		case 'q':
-			queue = number(optarg, 0, 65535, "queue");
+			queue = cli_number(optarg, 0, 65535, "queue");
 			break;
 		case 'w':
-			seconds = number(optarg, 1, 7 * 86400, "run time");
+			seconds = cli_number(optarg, 1, 7 * 86400, "run time");
 			break;
 		default:
 			usage();
@@ -136,7 +124,7 @@ main(int argc, char *argv[])
 	}
 	if (argc - optind != 1)
 		usage();
-	ms = number(argv[optind], 0, 60000, "delay");
+	ms = cli_number(argv[optind], 0, 60000, "delay");
 	delay_ns = (int64_t)ms * 1000000;
 
 	memset(&sa, 0, sizeof(sa));

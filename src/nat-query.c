@@ -15,6 +15,7 @@
 #include <libwebsockets.h>
 #include <sodium.h>
 
+#include "cli.h"
 #include "ident.h"
 #include "log.h"
 #include "record.h"
@@ -304,7 +305,7 @@ main(int argc, char **argv)
 	struct rv_peers p;
 	enum record_mode mode;
 	const char *peer, *expect;
-	char why[512], *end;
+	char why[512];
 	int ch, json = 0, records = 0, sig = 0, nurl = 0, bad = 0;
 	long wait_s = 5;
 	size_t i;
@@ -335,12 +336,7 @@ main(int argc, char **argv)
 			verbose++;
 			break;
 		case 'w':
-			errno = 0;
-			wait_s = strtol(optarg, &end, 10);
-			if (errno != 0 || *end != '\0' || wait_s < 1 ||
-			    wait_s > 600)
-				errx(EX_USAGE, "timeout %s: not 1 to 600 "
-				    "seconds", optarg);
+			wait_s = cli_number(optarg, 1, 600, "timeout");
 			break;
 		case OPT_SIGNAL:
 			sig = 1;
