@@ -1,0 +1,818 @@
+/*
+ * session.c: one bidirectional QUIC stream (RFC 9000) between two peer
+ * ids, ngtcp2 over datagrams the caller carries; TLS in session_tls.c.
+ *
+ * The initiator opens stream 0 as soon as its handshake completes and
+ * sends a zero-length STREAM frame on it, so that the responder knows the
+ * stream and may write first.  Data written is kept in the send ring
+ * until the peer acknowledges it (ngtcp2 does not copy stream data);
+ * data received waits in the receive ring, whose free space is the
+ * flow-control window the peer is given back as the application reads.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <ngtcp2/ngtcp2.h>
+#include <ngtcp2/ngtcp2_crypto.h>
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+
+#include "ident.h"
+#include "session.h"
+#include "session_tls.h"
+
+#define SESSION_CIDLEN	16
+
+struct session {
+	struct session_peer peer;	/* first: the TLS pointer */
+	ngtcp2_conn *conn;
+	gnutls_session_t tls;
+	gnutls_certificate_credentials_t cred;
+	int client;
+	struct sockaddr_storage local, remote;
+	socklen_t locallen, remotelen;
+	int64_t sid;			/* the stream, -1 before it opens */
+	int announced;			/* the initiator sent the stream's
+					   first frame */
+	int confirmed;			/* handshake confirmed */
+	int pkts;			/* since the last pacing update */
+	int got_crypto;			/* a packet decrypted */
+
+	uint8_t *tx;			/* send ring */
+	uint64_t tx_acked, tx_sent, tx_end;
+	int tx_fin;			/* FIN wanted after tx_end */
+	int tx_fin_sent;
+
+	uint8_t *rx;			/* receive ring */
+	uint64_t rx_read, rx_end;
+	int rx_fin, rx_reset;
+
+	int closed;			/* over: why says why */
+	int close_pending;		/* closebuf waits to be sent */
+	uint8_t closebuf[SESSION_DGRAM_MAX];
+	size_t closelen;
+	char why[256];
+};
+
+static void session_say(struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+session_say(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->why[0] != '\0')
+		return;		/* the first reason is the one to tell */
+	va_start(ap, fmt);
+	vsnprintf(s->why, sizeof(s->why), fmt, ap);
+	va_end(ap);
+}
+
+static uint64_t
+session_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NGTCP2_SECONDS + (uint64_t)ts.tv_nsec;
+}
+
+static socklen_t
+session_addrlen(const struct sockaddr *sa)
+{
+	if (sa == NULL)
+		return 0;
+	if (sa->sa_family == AF_INET)
+		return sizeof(struct sockaddr_in);
+	if (sa->sa_family == AF_INET6)
+		return sizeof(struct sockaddr_in6);
+	return 0;
+}
+
+static ngtcp2_conn *
+session_get_conn(ngtcp2_crypto_conn_ref *ref)
+{
+	return ((struct session *)ref->user_data)->conn;
+}
+
+static void
+session_rand(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *ctx)
+{
+	(void)ctx;
+	(void)gnutls_rnd(GNUTLS_RND_RANDOM, dest, len);
+}
+
+static int
+session_new_cid(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token,
+    size_t cidlen, void *arg)
+{
+	(void)conn;
+	(void)arg;
+	if (gnutls_rnd(GNUTLS_RND_RANDOM, cid->data, cidlen) != 0 ||
+	    gnutls_rnd(GNUTLS_RND_RANDOM, token,
+	    NGTCP2_STATELESS_RESET_TOKENLEN) != 0)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	cid->datalen = cidlen;
+	return 0;
+}
+
+/* Stream data arrives in order; the window given to the peer never
+ * exceeds the free space of the ring. */
+static int
+session_recv_stream(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
+    uint64_t off, const uint8_t *data, size_t len, void *arg, void *sarg)
+{
+	struct session *s = arg;
+	size_t pos, n;
+
+	(void)conn;
+	(void)sarg;
+	if (s->sid < 0 && !s->client && ngtcp2_is_bidi_stream(sid))
+		s->sid = sid;
+	if (sid != s->sid)
+		return 0;
+	if (off != s->rx_end || s->rx_end + len - s->rx_read > SESSION_RX_CAP)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	while (len > 0) {
+		pos = (size_t)(s->rx_end % SESSION_RX_CAP);
+		n = SESSION_RX_CAP - pos;
+		if (n > len)
+			n = len;
+		memcpy(s->rx + pos, data, n);
+		s->rx_end += n;
+		data += n;
+		len -= n;
+	}
+	if (flags & NGTCP2_STREAM_DATA_FLAG_FIN)
+		s->rx_fin = 1;
+	return 0;
+}
+
+static int
+session_acked(ngtcp2_conn *conn, int64_t sid, uint64_t off, uint64_t len,
+    void *arg, void *sarg)
+{
+	struct session *s = arg;
+
+	(void)conn;
+	(void)sarg;
+	if (sid == s->sid && off + len > s->tx_acked && off + len <= s->tx_end)
+		s->tx_acked = off + len;
+	return 0;
+}
+
+static int
+session_stream_open(ngtcp2_conn *conn, int64_t sid, void *arg)
+{
+	struct session *s = arg;
+
+	(void)conn;
+	if (s->sid < 0 && !s->client && ngtcp2_is_bidi_stream(sid))
+		s->sid = sid;
+	return 0;
+}
+
+static int
+session_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
+    uint64_t code, void *arg, void *sarg)
+{
+	struct session *s = arg;
+
+	(void)conn;
+	(void)flags;
+	(void)code;
+	(void)sarg;
+	if (sid == s->sid && s->tx_fin_sent)
+		s->tx_acked = s->tx_end;	/* closed both ways: all acked */
+	return 0;
+}
+
+static int
+session_stream_reset(ngtcp2_conn *conn, int64_t sid, uint64_t size,
+    uint64_t code, void *arg, void *sarg)
+{
+	struct session *s = arg;
+
+	(void)conn;
+	(void)size;
+	(void)sarg;
+	if (sid == s->sid) {
+		s->rx_reset = 1;
+		session_say(s, "peer reset the stream (code %llu)",
+		    (unsigned long long)code);
+	}
+	return 0;
+}
+
+static int
+session_recv_crypto(ngtcp2_conn *conn, ngtcp2_crypto_level level,
+    uint64_t off, const uint8_t *data, size_t len, void *arg)
+{
+	struct session *s = arg;
+
+	s->got_crypto = 1;
+	return ngtcp2_crypto_recv_crypto_data_cb(conn, level, off, data, len,
+	    arg);
+}
+
+static int
+session_handshake_completed(ngtcp2_conn *conn, void *arg)
+{
+	struct session *s = arg;
+	int64_t sid;
+
+	if (!s->peer.verified)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	if (s->client && s->sid < 0) {
+		if (ngtcp2_conn_open_bidi_stream(conn, &sid, NULL) != 0)
+			return NGTCP2_ERR_CALLBACK_FAILURE;
+		s->sid = sid;
+	}
+	/* The responder's handshake completes only after the initiator's
+	 * certificate passed; the initiator waits for HANDSHAKE_DONE. */
+	if (!s->client)
+		s->confirmed = 1;
+	return 0;
+}
+
+static int
+session_handshake_confirmed(ngtcp2_conn *conn, void *arg)
+{
+	struct session *s = arg;
+
+	(void)conn;
+	if (!s->peer.verified)
+		return NGTCP2_ERR_CALLBACK_FAILURE;
+	s->confirmed = 1;
+	return 0;
+}
+
+static const ngtcp2_callbacks session_callbacks = {
+	.client_initial = ngtcp2_crypto_client_initial_cb,
+	.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb,
+	.recv_crypto_data = session_recv_crypto,
+	.handshake_completed = session_handshake_completed,
+	.encrypt = ngtcp2_crypto_encrypt_cb,
+	.decrypt = ngtcp2_crypto_decrypt_cb,
+	.hp_mask = ngtcp2_crypto_hp_mask_cb,
+	.recv_stream_data = session_recv_stream,
+	.acked_stream_data_offset = session_acked,
+	.stream_open = session_stream_open,
+	.stream_close = session_stream_close,
+	.recv_retry = ngtcp2_crypto_recv_retry_cb,
+	.rand = session_rand,
+	.get_new_connection_id = session_new_cid,
+	.update_key = ngtcp2_crypto_update_key_cb,
+	.stream_reset = session_stream_reset,
+	.handshake_confirmed = session_handshake_confirmed,
+	.delete_crypto_aead_ctx = ngtcp2_crypto_delete_crypto_aead_ctx_cb,
+	.delete_crypto_cipher_ctx = ngtcp2_crypto_delete_crypto_cipher_ctx_cb,
+	.get_path_challenge_data = ngtcp2_crypto_get_path_challenge_data_cb,
+	.version_negotiation = ngtcp2_crypto_version_negotiation_cb,
+};
+
+static void
+session_path(struct session *s, ngtcp2_path *p, const struct sockaddr *from)
+{
+	p->local.addr = (ngtcp2_sockaddr *)&s->local;
+	p->local.addrlen = s->locallen;
+	if (from != NULL && session_addrlen(from) != 0) {
+		p->remote.addr = (ngtcp2_sockaddr *)from;
+		p->remote.addrlen = session_addrlen(from);
+	} else {
+		p->remote.addr = (ngtcp2_sockaddr *)&s->remote;
+		p->remote.addrlen = s->remotelen;
+	}
+	p->user_data = NULL;
+}
+
+/* Makes the ngtcp2 connection: the client's at once, the server's from
+ * the header of the client's first Initial. */
+static int
+session_conn_new(struct session *s, const ngtcp2_pkt_hd *hd)
+{
+	ngtcp2_settings set;
+	ngtcp2_transport_params params;
+	ngtcp2_cid dcid, scid;
+	ngtcp2_path path;
+	int rv;
+
+	ngtcp2_settings_default(&set);
+	set.initial_ts = session_now();
+	set.cc_algo = NGTCP2_CC_ALGO_BBR;
+	set.handshake_timeout = SESSION_HANDSHAKE_MS * NGTCP2_MILLISECONDS;
+	set.max_tx_udp_payload_size = SESSION_DGRAM_MAX;
+	set.max_window = SESSION_RX_CAP;
+	set.max_stream_window = SESSION_RX_CAP;
+	ngtcp2_transport_params_default(&params);
+	params.initial_max_stream_data_bidi_local = SESSION_RX_CAP;
+	params.initial_max_stream_data_bidi_remote = SESSION_RX_CAP;
+	params.initial_max_data = SESSION_RX_CAP;
+	params.initial_max_streams_bidi = s->client ? 0 : 1;
+	params.initial_max_streams_uni = 0;
+	params.max_idle_timeout = SESSION_IDLE_MS * NGTCP2_MILLISECONDS;
+	params.active_connection_id_limit = 4;
+	scid.datalen = SESSION_CIDLEN;
+	session_rand(scid.data, scid.datalen, NULL);
+	session_path(s, &path, NULL);
+	if (s->client) {
+		dcid.datalen = SESSION_CIDLEN;
+		session_rand(dcid.data, dcid.datalen, NULL);
+		rv = ngtcp2_conn_client_new(&s->conn, &dcid, &scid, &path,
+		    NGTCP2_PROTO_VER_V1, &session_callbacks, &set, &params,
+		    NULL, s);
+	} else {
+		params.original_dcid = hd->dcid;
+		rv = ngtcp2_conn_server_new(&s->conn, &hd->scid, &scid,
+		    &path, hd->version, &session_callbacks, &set, &params,
+		    NULL, s);
+	}
+	if (rv != 0) {
+		s->conn = NULL;
+		session_say(s, "cannot make the QUIC connection: %s",
+		    ngtcp2_strerror(rv));
+		errno = rv == NGTCP2_ERR_NOMEM ? ENOMEM : EINVAL;
+		return -1;
+	}
+	ngtcp2_conn_set_tls_native_handle(s->conn, s->tls);
+	return 0;
+}
+
+struct session *
+session_new(const struct ident *self, const char *peer_id, int client,
+    const struct sockaddr *local, const struct sockaddr *remote, char *why,
+    size_t whylen)
+{
+	struct session *s;
+	int e;
+
+	if (why != NULL && whylen > 0)
+		why[0] = '\0';
+	if (peer_id == NULL || !ident_id_valid(peer_id) ||
+	    session_addrlen(local) == 0 || session_addrlen(remote) == 0) {
+		if (why != NULL)
+			snprintf(why, whylen, "bad peer id or address");
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->tx = malloc(SESSION_TX_CAP)) == NULL ||
+	    (s->rx = malloc(SESSION_RX_CAP)) == NULL) {
+		e = errno;
+		if (why != NULL)
+			snprintf(why, whylen, "out of memory");
+		session_free(s);
+		errno = e;
+		return NULL;
+	}
+	s->client = client != 0;
+	s->sid = -1;
+	s->peer.ref.get_conn = session_get_conn;
+	s->peer.ref.user_data = s;
+	snprintf(s->peer.expect, sizeof(s->peer.expect), "%s", peer_id);
+	s->locallen = session_addrlen(local);
+	memcpy(&s->local, local, s->locallen);
+	s->remotelen = session_addrlen(remote);
+	memcpy(&s->remote, remote, s->remotelen);
+	if (session_tls_cred_new(self, &s->cred, why, whylen) != 0 ||
+	    session_tls_new(&s->tls, s->cred, s->client, &s->peer, why,
+	    whylen) != 0 ||
+	    (s->client && session_conn_new(s, NULL) != 0)) {
+		e = errno;
+		if (why != NULL && s->why[0] != '\0')
+			snprintf(why, whylen, "%s", s->why);
+		session_free(s);
+		errno = e;
+		return NULL;
+	}
+	return s;
+}
+
+void
+session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->conn != NULL)
+		ngtcp2_conn_del(s->conn);
+	if (s->tls != NULL)
+		gnutls_deinit(s->tls);
+	if (s->cred != NULL)
+		gnutls_certificate_free_credentials(s->cred);
+	free(s->tx);
+	free(s->rx);
+	free(s);
+}
+
+/* Ends the connection after the ngtcp2 error rv: why is set, and a
+ * CONNECTION_CLOSE is queued unless the peer closed first. */
+static void
+session_fail(struct session *s, int rv)
+{
+	ngtcp2_connection_close_error cc;
+	ngtcp2_path_storage ps;
+	ngtcp2_ssize n;
+	uint8_t alert;
+
+	if (s->closed)
+		return;
+	s->closed = 1;
+	if (s->conn == NULL)
+		return;
+	if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_CLOSING) {
+		ngtcp2_conn_get_connection_close_error(s->conn, &cc);
+		if (cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION)
+			session_say(s, "peer closed the connection");
+		else if (cc.error_code >= NGTCP2_CRYPTO_ERROR &&
+		    cc.error_code <= NGTCP2_CRYPTO_ERROR + 0xff)
+			session_say(s, "peer refused the TLS handshake "
+			    "(alert %u): it may expect another id than ours",
+			    (unsigned)(cc.error_code - NGTCP2_CRYPTO_ERROR));
+		else if (cc.error_code == NGTCP2_NO_ERROR)
+			session_say(s, "peer closed the connection");
+		else
+			session_say(s, "peer closed the connection with "
+			    "error 0x%llx", (unsigned long long)cc.error_code);
+		return;
+	}
+	if (s->peer.why[0] != '\0')
+		session_say(s, "%s", s->peer.why);
+	else if (rv == NGTCP2_ERR_IDLE_CLOSE)
+		session_say(s, "no datagram from the peer for %d s",
+		    SESSION_IDLE_MS / 1000);
+	else if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT)
+		session_say(s, "no handshake with the peer within %d s",
+		    SESSION_HANDSHAKE_MS / 1000);
+	else
+		session_say(s, "QUIC connection failed: %s",
+		    ngtcp2_strerror(rv));
+	if (rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT ||
+	    rv == NGTCP2_ERR_DROP_CONN)
+		return;
+	ngtcp2_connection_close_error_default(&cc);
+	alert = ngtcp2_conn_get_tls_alert(s->conn);
+	if (rv == NGTCP2_ERR_CRYPTO && alert != 0)
+		ngtcp2_connection_close_error_set_transport_error_tls_alert(
+		    &cc, alert, NULL, 0);
+	else
+		ngtcp2_connection_close_error_set_transport_error_liberr(&cc,
+		    rv, NULL, 0);
+	ngtcp2_path_storage_zero(&ps);
+	n = ngtcp2_conn_write_connection_close(s->conn, &ps.path, NULL,
+	    s->closebuf, sizeof(s->closebuf), &cc, session_now());
+	if (n > 0) {
+		s->closelen = (size_t)n;
+		s->close_pending = 1;
+	}
+}
+
+int
+session_input(struct session *s, const uint8_t *dgram, size_t len,
+    const struct sockaddr *from)
+{
+	ngtcp2_pkt_hd hd;
+	ngtcp2_path path;
+	ngtcp2_pkt_info pi = { 0 };
+	int rv;
+
+	if (s->closed) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	if (s->conn == NULL) {
+		if (ngtcp2_accept(&hd, dgram, len) != 0) {
+			errno = EBADMSG;
+			return -1;
+		}
+		if (session_conn_new(s, &hd) != 0)
+			return -1;
+	}
+	session_path(s, &path, from);
+	rv = ngtcp2_conn_read_pkt(s->conn, &path, &pi, dgram, len,
+	    session_now());
+	if (!s->client && !s->got_crypto) {
+		/* A responder's first Initial that did not decrypt (forged,
+		 * damaged) must not fix the connection ids: wait for the
+		 * next one. */
+		ngtcp2_conn_del(s->conn);
+		s->conn = NULL;
+		gnutls_deinit(s->tls);
+		s->tls = NULL;
+		if (session_tls_new(&s->tls, s->cred, 0, &s->peer, NULL,
+		    0) != 0) {
+			s->closed = 1;
+			session_say(s, "cannot set up TLS again");
+			errno = ENOMEM;
+			return -1;
+		}
+		return 0;
+	}
+	if (rv != 0 && (ngtcp2_err_is_fatal(rv) || rv == NGTCP2_ERR_DRAINING ||
+	    rv == NGTCP2_ERR_CLOSING || rv == NGTCP2_ERR_CRYPTO ||
+	    rv == NGTCP2_ERR_DROP_CONN)) {
+		session_fail(s, rv);
+		errno = ECONNRESET;
+		return -1;
+	}
+	return 0;	/* a packet that does not decrypt is dropped */
+}
+
+int
+session_output(struct session *s, uint8_t *buf, size_t cap, size_t *len)
+{
+	ngtcp2_path_storage ps;
+	ngtcp2_vec v[2];
+	ngtcp2_ssize n, sent;
+	uint64_t now = session_now();
+	size_t pos, cnt, left, quantum;
+	uint32_t flags;
+	int64_t sid;
+
+	*len = 0;
+	if (cap < SESSION_DGRAM_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (s->close_pending) {
+		memcpy(buf, s->closebuf, s->closelen);
+		*len = s->closelen;
+		s->close_pending = 0;
+		return 0;
+	}
+	if (s->closed || s->conn == NULL)
+		return 0;
+	ngtcp2_path_storage_zero(&ps);
+	for (sid = s->sid;;) {
+		cnt = 0;
+		flags = 0;
+		left = (size_t)(s->tx_end - s->tx_sent);
+		if (sid >= 0 && left > 0) {
+			pos = (size_t)(s->tx_sent % SESSION_TX_CAP);
+			v[0].base = s->tx + pos;
+			v[0].len = SESSION_TX_CAP - pos < left ?
+			    SESSION_TX_CAP - pos : left;
+			cnt = 1;
+			if (v[0].len < left) {
+				v[1].base = s->tx;
+				v[1].len = left - v[0].len;
+				cnt = 2;
+			}
+		}
+		if (sid >= 0 && s->tx_fin && !s->tx_fin_sent)
+			flags |= NGTCP2_WRITE_STREAM_FLAG_FIN;
+		/* The initiator's first frame on the stream, maybe empty. */
+		if (sid >= 0 && cnt == 0 && flags == 0 &&
+		    (!s->client || s->announced))
+			sid = -1;
+		sent = -1;
+		n = ngtcp2_conn_writev_stream(s->conn, &ps.path, NULL, buf,
+		    cap, &sent, flags, sid, cnt ? v : NULL, cnt, now);
+		if (n == NGTCP2_ERR_STREAM_DATA_BLOCKED ||
+		    n == NGTCP2_ERR_STREAM_SHUT_WR ||
+		    n == NGTCP2_ERR_STREAM_NOT_FOUND) {
+			if (sid < 0)
+				break;
+			sid = -1;	/* send what else there is */
+			continue;
+		}
+		if (n < 0) {
+			session_fail(s, (int)n);
+			return session_output(s, buf, cap, len);
+		}
+		if (sent >= 0 && sid >= 0) {
+			s->announced = 1;
+			s->tx_sent += (uint64_t)sent;
+			if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) &&
+			    s->tx_sent == s->tx_end)
+				s->tx_fin_sent = 1;
+		}
+		*len = (size_t)n;
+		break;
+	}
+	/* Pacing: tell ngtcp2 when a burst ends. */
+	quantum = ngtcp2_conn_get_send_quantum(s->conn) / SESSION_DGRAM_MAX;
+	if (*len == 0 || ++s->pkts >= (int)(quantum ? quantum : 1)) {
+		ngtcp2_conn_update_pkt_tx_time(s->conn, now);
+		s->pkts = 0;
+	}
+	return 0;
+}
+
+uint64_t
+session_expiry(struct session *s)
+{
+	if (s->close_pending)
+		return 0;
+	if (s->conn == NULL || s->closed)
+		return UINT64_MAX;
+	return ngtcp2_conn_get_expiry(s->conn);
+}
+
+int
+session_timeout(struct session *s)
+{
+	int rv;
+
+	if (s->closed) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	if (s->conn == NULL)
+		return 0;
+	rv = ngtcp2_conn_handle_expiry(s->conn, session_now());
+	if (rv != 0) {
+		session_fail(s, rv);
+		errno = rv == NGTCP2_ERR_IDLE_CLOSE ||
+		    rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT ? ETIMEDOUT : ECONNRESET;
+		return -1;
+	}
+	return 0;
+}
+
+int
+session_established(struct session *s)
+{
+	return !s->closed && s->confirmed && s->peer.verified;
+}
+
+ssize_t
+session_write(struct session *s, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	size_t room, pos, n, done = 0;
+
+	if (s->closed) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	if (s->tx_fin) {
+		errno = EPIPE;
+		return -1;
+	}
+	room = SESSION_TX_CAP - (size_t)(s->tx_end - s->tx_acked);
+	if (len > room)
+		len = room;
+	if (len == 0 && room == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	while (done < len) {
+		pos = (size_t)(s->tx_end % SESSION_TX_CAP);
+		n = SESSION_TX_CAP - pos;
+		if (n > len - done)
+			n = len - done;
+		memcpy(s->tx + pos, p + done, n);
+		s->tx_end += n;
+		done += n;
+	}
+	return (ssize_t)done;
+}
+
+int
+session_shutdown_write(struct session *s)
+{
+	if (s->closed) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	s->tx_fin = 1;
+	return 0;
+}
+
+int
+session_write_done(struct session *s)
+{
+	return s->tx_fin_sent && s->tx_acked == s->tx_end;
+}
+
+ssize_t
+session_read(struct session *s, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	size_t pos, n, done = 0, avail;
+
+	avail = (size_t)(s->rx_end - s->rx_read);
+	if (!session_established(s) && !(s->closed && s->confirmed)) {
+		errno = s->closed ? ECONNRESET : EAGAIN;
+		return -1;
+	}
+	if (s->rx_reset) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	if (avail == 0) {
+		if (s->rx_fin)
+			return 0;
+		errno = s->closed ? ECONNRESET : EAGAIN;
+		return -1;
+	}
+	if (len > avail)
+		len = avail;
+	while (done < len) {
+		pos = (size_t)(s->rx_read % SESSION_RX_CAP);
+		n = SESSION_RX_CAP - pos;
+		if (n > len - done)
+			n = len - done;
+		memcpy(p + done, s->rx + pos, n);
+		s->rx_read += n;
+		done += n;
+	}
+	if (s->conn != NULL && !s->closed) {
+		ngtcp2_conn_extend_max_stream_offset(s->conn, s->sid, done);
+		ngtcp2_conn_extend_max_offset(s->conn, done);
+	}
+	return (ssize_t)done;
+}
+
+int
+session_close(struct session *s)
+{
+	ngtcp2_connection_close_error cc;
+	ngtcp2_path_storage ps;
+	ngtcp2_ssize n;
+
+	if (s->closed)
+		return 0;
+	s->closed = 1;
+	session_say(s, "closed");
+	if (s->conn == NULL)
+		return 0;
+	ngtcp2_connection_close_error_default(&cc);
+	ngtcp2_connection_close_error_set_application_error(&cc, 0, NULL, 0);
+	ngtcp2_path_storage_zero(&ps);
+	n = ngtcp2_conn_write_connection_close(s->conn, &ps.path, NULL,
+	    s->closebuf, sizeof(s->closebuf), &cc, session_now());
+	if (n > 0) {
+		s->closelen = (size_t)n;
+		s->close_pending = 1;
+	}
+	return 0;
+}
+
+int
+session_migrate(struct session *s, const struct sockaddr *local,
+    const struct sockaddr *remote)
+{
+	struct sockaddr_storage ol = s->local, orm = s->remote;
+	socklen_t oll = s->locallen, orl = s->remotelen;
+	ngtcp2_path path;
+	int rv;
+
+	if (s->closed) {
+		errno = ECONNRESET;
+		return -1;
+	}
+	if ((local != NULL && session_addrlen(local) == 0) ||
+	    (remote != NULL && session_addrlen(remote) == 0)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (s->client && !session_established(s)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	if (local != NULL) {
+		s->locallen = session_addrlen(local);
+		memcpy(&s->local, local, s->locallen);
+	}
+	if (remote != NULL) {
+		s->remotelen = session_addrlen(remote);
+		memcpy(&s->remote, remote, s->remotelen);
+	}
+	if (!s->client || s->conn == NULL)
+		return 0;
+	session_path(s, &path, NULL);
+	rv = ngtcp2_conn_initiate_immediate_migration(s->conn, &path,
+	    session_now());
+	if (rv != 0) {
+		s->local = ol;
+		s->locallen = oll;
+		s->remote = orm;
+		s->remotelen = orl;
+		errno = rv == NGTCP2_ERR_CONN_ID_BLOCKED ? EAGAIN : EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+session_closed(struct session *s, char *why, size_t whylen)
+{
+	if (!s->closed)
+		return 0;
+	if (why != NULL && whylen > 0)
+		snprintf(why, whylen, "%s", s->why);
+	return 1;
+}
+
+int
+session_is_quic(const uint8_t *buf, size_t len)
+{
+	return len > 0 && (buf[0] & 0x40) != 0;
+}
