@@ -341,6 +341,10 @@ session_conn_new(struct session *s, const ngtcp2_pkt_hd *hd)
 		return -1;
 	}
 	ngtcp2_conn_set_tls_native_handle(s->conn, s->tls);
+	/* PINGs keep an idle connection, and the NAT bindings on its
+	 * path, alive. */
+	ngtcp2_conn_set_keep_alive_timeout(s->conn,
+	    SESSION_KEEPALIVE_MS * NGTCP2_MILLISECONDS);
 	return 0;
 }
 
@@ -798,6 +802,26 @@ session_migrate(struct session *s, const struct sockaddr *local,
 		errno = rv == NGTCP2_ERR_CONN_ID_BLOCKED ? EAGAIN : EINVAL;
 		return -1;
 	}
+	return 0;
+}
+
+int
+session_path_get(struct session *s, struct sockaddr_storage *local,
+    struct sockaddr_storage *remote)
+{
+	const ngtcp2_path *p;
+
+	if (s->conn == NULL) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	p = ngtcp2_conn_get_path(s->conn);
+	memset(local, 0, sizeof(*local));
+	memset(remote, 0, sizeof(*remote));
+	if (p->local.addrlen <= sizeof(*local))
+		memcpy(local, p->local.addr, p->local.addrlen);
+	if (p->remote.addrlen <= sizeof(*remote))
+		memcpy(remote, p->remote.addr, p->remote.addrlen);
 	return 0;
 }
 

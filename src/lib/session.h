@@ -31,6 +31,7 @@
 #define SESSION_DGRAM_MAX	1452	/* largest datagram given out */
 #define SESSION_IDLE_MS		30000	/* idle timeout */
 #define SESSION_HANDSHAKE_MS	10000	/* handshake timeout */
+#define SESSION_KEEPALIVE_MS	10000	/* a PING after this much silence */
 
 struct session;
 
@@ -51,10 +52,12 @@ struct session *session_new(const struct ident *self, const char *peer_id,
 int session_input(struct session *s, const uint8_t *dgram, size_t len,
     const struct sockaddr *from);
 
-/* Writes the next datagram to send (at most cap bytes, cap at least
- * SESSION_DGRAM_MAX) to buf and its size to *len; *len 0 means nothing
- * to send now (call again after input, a write or a timeout).  Returns 0,
- * or -1 with errno ECONNRESET (the connection failed) or EINVAL. */
+/* Writes the next datagram to send on the current path (at most cap
+ * bytes, cap at least SESSION_DGRAM_MAX) to buf and its size to *len;
+ * *len 0 means nothing to send now (call again after input, a write or a
+ * timeout).  After a failure or session_close it gives out the
+ * CONNECTION_CLOSE once, then nothing.  Returns 0, or -1 with errno
+ * EINVAL (cap too small). */
 int session_output(struct session *s, uint8_t *buf, size_t cap, size_t *len);
 
 /* Returns when session_timeout is next due, in CLOCK_MONOTONIC
@@ -101,6 +104,12 @@ int session_close(struct session *s);
  * or ECONNRESET. */
 int session_migrate(struct session *s, const struct sockaddr *local,
     const struct sockaddr *remote);
+
+/* Writes the path the connection uses now (after a migration, the new
+ * one once QUIC switched to it) to local and remote.  Returns 0, or -1
+ * with errno ENOTCONN (a responder before the first datagram). */
+int session_path_get(struct session *s, struct sockaddr_storage *local,
+    struct sockaddr_storage *remote);
 
 /* Returns 1 when the connection is over (closed, failed, timed out),
  * writing why in words ("peer presented key of id X, expected Y") to why

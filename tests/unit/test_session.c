@@ -44,6 +44,7 @@ struct wire {
 	struct end e[2];		/* 0: initiator, 1: responder */
 	unsigned loss;			/* per mille, each way */
 	unsigned flip;			/* damage every flip-th datagram */
+	int flipfirst;			/* damage the first */
 	uint32_t rng;
 	unsigned long dgrams, dropped, flipped;
 	uint8_t first[SESSION_DGRAM_MAX];	/* the initiator's first */
@@ -203,7 +204,8 @@ wire_run(struct wire *w, int (*done)(struct wire *), double limit)
 					w->dropped++;
 					continue;
 				}
-				if (w->flip && w->dgrams % w->flip == 0) {
+				if ((w->flip && w->dgrams % w->flip == 0) ||
+				    (w->flipfirst && w->dgrams == 1)) {
 					memcpy(bad, buf, len);
 					bad[wire_rand(w) % len] ^=
 					    (uint8_t)(1u << (wire_rand(w) % 8));
@@ -387,6 +389,35 @@ test_tamper(void **state)
 	transfer("damaged", MIB, 0, 37, 5);
 }
 
+/* A damaged first Initial does not fix the responder's connection. */
+static void
+test_tamper_first(void **state)
+{
+	struct wire w;
+
+	(void)state;
+	wire_init(&w, id2.id, id1.id);
+	w.flipfirst = 1;
+	assert_true(wire_run(&w, both_established, 5));
+	assert_int_equal(w.flipped, 1);
+	wire_free(&w);
+}
+
+/* Larger transfers for the rates in the report, when asked. */
+static void
+test_rate(void **state)
+{
+	const char *e = getenv("SESSION_BENCH");
+	size_t n;
+
+	(void)state;
+	if (e == NULL)
+		skip();
+	n = (size_t)strtoul(e, NULL, 10) * MIB;
+	transfer("clean", n, 0, 0, 60);
+	transfer("2% loss", n, 20, 0, 60);
+}
+
 static void
 test_loss(void **state)
 {
@@ -456,15 +487,17 @@ half_sent(struct wire *w)
 	return w->e[0].got > MIB / 2 && w->e[1].got > MIB / 2;
 }
 
-/* Relay to direct mid-transfer: new labels on both sides. */
+/* Relay to direct mid-transfer, 2% loss: new labels on both sides. */
 static void
 test_migrate(void **state)
 {
 	struct wire w;
 	struct sockaddr_in cl, sl;
+	struct sockaddr_storage l, r;
 
 	(void)state;
 	wire_init(&w, id2.id, id1.id);
+	w.loss = 20;
 	w.e[0].tosend = w.e[1].tosend = 2 * MIB;
 	w.e[0].fin = w.e[1].fin = 1;
 	assert_true(wire_run(&w, half_sent, 5));
@@ -478,6 +511,13 @@ test_migrate(void **state)
 	w.e[1].local = sl;
 	assert_true(wire_run(&w, both_eof, 5));
 	check_data(&w);
+	/* Both ends use the new path. */
+	assert_int_equal(session_path_get(w.e[0].s, &l, &r), 0);
+	assert_memory_equal(&l, &cl, sizeof(cl));
+	assert_memory_equal(&r, &sl, sizeof(sl));
+	assert_int_equal(session_path_get(w.e[1].s, &l, &r), 0);
+	assert_memory_equal(&l, &sl, sizeof(sl));
+	assert_memory_equal(&r, &cl, sizeof(cl));
 	wire_free(&w);
 }
 
@@ -531,7 +571,9 @@ main(void)
 		cmocka_unit_test(test_wrong_id_server),
 		cmocka_unit_test(test_transfer),
 		cmocka_unit_test(test_tamper),
+		cmocka_unit_test(test_tamper_first),
 		cmocka_unit_test(test_loss),
+		cmocka_unit_test(test_rate),
 		cmocka_unit_test(test_half_close),
 		cmocka_unit_test(test_responder_first),
 		cmocka_unit_test(test_migrate),
