@@ -1,0 +1,270 @@
+/*
+ * Unit tests for the connect offer and answer (offer.h): a round trip in
+ * both record forms, and every way a record from the other side can be
+ * wrong — a field altered after signing, another signer, another
+ * addressee, another offer's nonce, an expired one, a bad field — each
+ * refused with its errno and its words.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "addr.h"
+#include "ident.h"
+#include "offer.h"
+#include "record.h"
+
+#define NOW	1800000000LL
+
+static struct ident alice, bob, eve;
+static struct offer o, got;
+static struct record r;
+static struct record_in in;
+static char why[OFFER_WHY_LEN];
+
+static int
+setup(void **state)
+{
+	uint8_t seed[IDENT_SEED_LEN];
+
+	(void)state;
+	memset(seed, 1, sizeof(seed));
+	assert_int_equal(ident_from_seed(&alice, seed), 0);
+	memset(seed, 2, sizeof(seed));
+	assert_int_equal(ident_from_seed(&bob, seed), 0);
+	memset(seed, 3, sizeof(seed));
+	assert_int_equal(ident_from_seed(&eve, seed), 0);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	ident_free(&alice);
+	ident_free(&bob);
+	ident_free(&eve);
+	return 0;
+}
+
+/* Alice's offer to Bob. */
+static void
+make_offer(int answer, const struct ident *from, const char *to)
+{
+	memset(&o, 0, sizeof(o));
+	o.answer = answer;
+	snprintf(o.from, sizeof(o.from), "%s", from->id);
+	snprintf(o.to, sizeof(o.to), "%s", to);
+	snprintf(o.tag, sizeof(o.tag), "c1234abcd");
+	snprintf(o.nonce, sizeof(o.nonce), "00112233445566778899aabbccddeeff");
+	snprintf(o.techniques, sizeof(o.techniques), "direct,punch");
+	o.expires = NOW + OFFER_EXPIRES_S;
+	memset(o.token, 0xab, sizeof(o.token));
+	memset(o.eph, 0x42, sizeof(o.eph));
+	profile_init(&o.prof);
+	o.prof.udp.probed = 1;
+	o.prof.udp.mapping = PROFILE_EI;
+	o.prof.udp.filtering = PROFILE_APD;
+	o.prof.udp.nat = PROFILE_NAT_PORT_RESTRICTED;
+	o.ncand = 2;
+	o.cand[0].type = CAND_HOST;
+	assert_int_equal(addr_parse(&o.cand[0].addr, "10.0.0.2:4000", 0, 0), 0);
+	o.cand[1].type = CAND_SRFLX;
+	assert_int_equal(addr_parse(&o.cand[1].addr, "203.0.113.13:40000", 0,
+	    0), 0);
+}
+
+static void
+write_parse(int json, const struct ident *signer)
+{
+	assert_int_equal(offer_write(&r, json, signer, &o), 0);
+	assert_int_equal(record_parse(&in, r.buf), 0);
+}
+
+static void
+test_round_trip(void **state)
+{
+	int json;
+
+	(void)state;
+	for (json = 0; json <= 1; json++) {
+		make_offer(0, &alice, bob.id);
+		write_parse(json, &alice);
+		assert_int_equal(offer_verify(&got, &in, 0, bob.id, NULL,
+		    NULL, NOW, why), 0);
+		assert_string_equal(got.from, alice.id);
+		assert_string_equal(got.tag, "c1234abcd");
+		assert_string_equal(got.nonce, o.nonce);
+		assert_string_equal(got.techniques, "direct,punch");
+		assert_memory_equal(got.token, o.token, sizeof(o.token));
+		assert_memory_equal(got.eph, o.eph, sizeof(o.eph));
+		assert_int_equal(got.ncand, 2);
+		assert_int_equal(got.cand[1].type, CAND_SRFLX);
+		assert_int_equal(got.prof.udp.nat, PROFILE_NAT_PORT_RESTRICTED);
+		/* Bob's answer, with the offer's nonce. */
+		make_offer(1, &bob, alice.id);
+		write_parse(json, &bob);
+		assert_null(record_get(&in, "token"));
+		assert_int_equal(offer_verify(&got, &in, 1, alice.id, bob.id,
+		    o.nonce, NOW, why), 0);
+		assert_int_equal(got.ncand, 2);
+	}
+}
+
+/* Replaces the value of key in the text record r.buf and parses it. */
+static void
+alter(const char *key, const char *val)
+{
+	static char line[RECORD_MAX];
+	char pat[64], *p, *e;
+
+	snprintf(pat, sizeof(pat), " %s=", key);
+	assert_non_null(p = strstr(r.buf, pat));
+	p += strlen(pat);
+	e = p + strcspn(p, " \n");
+	snprintf(line, sizeof(line), "%.*s%s%s", (int)(p - r.buf), r.buf, val,
+	    e);
+	assert_int_equal(record_parse(&in, line), 0);
+}
+
+static void
+refused(int answer, const char *expect_from, const char *nonce, int err,
+    const char *words)
+{
+	errno = 0;
+	assert_int_equal(offer_verify(&got, &in, answer, answer ? alice.id :
+	    bob.id, expect_from, nonce, NOW, why), -1);
+	assert_int_equal(errno, err);
+	if (strstr(why, words) == NULL)
+		fail_msg("why: \"%s\" lacks \"%s\"", why, words);
+}
+
+static void
+test_altered(void **state)
+{
+	static const char *const fields[][2] = {
+		{ "cands", "host:udp:10.6.6.6:6" },
+		{ "token", "00000000000000000000000000000000" },
+		{ "tag", "evil" },
+		{ "mapping", "address-dependent" },
+		{ "eph", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%3D" },
+		{ "expires", "1900000000" },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		make_offer(0, &alice, bob.id);
+		assert_int_equal(offer_write(&r, 0, &alice, &o), 0);
+		alter(fields[i][0], fields[i][1]);
+		refused(0, NULL, NULL, EPERM, "was altered on the way");
+	}
+	make_offer(1, &bob, alice.id);
+	assert_int_equal(offer_write(&r, 0, &bob, &o), 0);
+	alter("cands", "srflx:udp:198.51.100.66:1");
+	refused(1, bob.id, o.nonce, EPERM, "signature does not verify");
+}
+
+static void
+test_wrong_signer(void **state)
+{
+	(void)state;
+	/* Eve answers in her own name for Bob. */
+	make_offer(1, &eve, alice.id);
+	write_parse(0, &eve);
+	refused(1, bob.id, o.nonce, EACCES, "not by");
+	/* Eve claims to be Bob but signs with her key. */
+	make_offer(1, &eve, alice.id);
+	assert_int_equal(offer_write(&r, 0, &eve, &o), 0);
+	alter("from", bob.id);
+	refused(1, bob.id, o.nonce, EACCES, "does not verify");
+	/* An answer signed under the request domain. */
+	make_offer(0, &bob, alice.id);
+	write_parse(0, &bob);
+	refused(1, bob.id, NULL, EBADMSG, "not an answer");
+}
+
+static void
+test_wrong_to_nonce_expired(void **state)
+{
+	(void)state;
+	make_offer(0, &alice, eve.id);
+	write_parse(0, &alice);
+	refused(0, NULL, NULL, EXDEV, "addressed to");
+	make_offer(1, &bob, alice.id);
+	write_parse(1, &bob);
+	refused(1, bob.id, "ffeeddccbbaa99887766554433221100", ESTALE,
+	    "another offer");
+	make_offer(1, &bob, alice.id);
+	o.expires = NOW - 5;
+	write_parse(0, &bob);
+	refused(1, bob.id, o.nonce, ETIMEDOUT, "expired 5 s ago");
+}
+
+static void
+test_bad_fields(void **state)
+{
+	(void)state;
+	assert_int_equal(record_parse(&in, "type=request from=x"), 0);
+	refused(0, NULL, NULL, EBADMSG, "does not verify");
+	assert_int_equal(record_parse(&in, "type=profile mapping=-"), 0);
+	refused(0, NULL, NULL, EBADMSG, "not a request");
+	/* Well signed, but a value that does not parse. */
+	make_offer(0, &alice, bob.id);
+	o.ncand = 0;
+	write_parse(0, &alice);
+	assert_int_equal(offer_verify(&got, &in, 0, bob.id, NULL, NULL, NOW,
+	    why), 0);
+	assert_int_equal(got.ncand, 0);
+}
+
+static void
+test_alias(void **state)
+{
+	char dir[] = "/tmp/test_offer.XXXXXX", path[64], id[IDENT_ID_LEN + 1];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(offer_alias(dir, "bob", id, why, sizeof(why)), 0);
+	snprintf(path, sizeof(path), "%s/aliases", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fprintf(f, "# peers\nalice %s\n\nbob %s  # the one\n", alice.id, bob.id);
+	fclose(f);
+	assert_int_equal(offer_alias(dir, "bob", id, why, sizeof(why)), 1);
+	assert_string_equal(id, bob.id);
+	assert_int_equal(offer_alias(dir, "carol", id, why, sizeof(why)), 0);
+	assert_non_null(f = fopen(path, "a"));
+	fprintf(f, "carol not-an-id\n");
+	fclose(f);
+	assert_int_equal(offer_alias(dir, "bob", id, why, sizeof(why)), -1);
+	assert_int_equal(errno, EBADMSG);
+	assert_non_null(strstr(why, "aliases:5:"));
+	unlink(path);
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_altered),
+		cmocka_unit_test(test_wrong_signer),
+		cmocka_unit_test(test_wrong_to_nonce_expired),
+		cmocka_unit_test(test_bad_fields),
+		cmocka_unit_test(test_alias),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
