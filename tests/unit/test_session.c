@@ -47,6 +47,11 @@ struct wire {
 	int flipfirst;			/* damage the first */
 	uint32_t rng;
 	unsigned long dgrams, dropped, flipped;
+	unsigned hold;			/* initiator datagrams to hold back */
+	unsigned nheld;
+	uint8_t held[8][SESSION_DGRAM_MAX];
+	size_t heldlen[8];
+	struct sockaddr_in heldfrom;
 	uint8_t first[SESSION_DGRAM_MAX];	/* the initiator's first */
 	size_t firstlen;
 };
@@ -133,6 +138,17 @@ wire_init(struct wire *w, const char *cexpect, const char *sexpect)
 	crypto_generichash_init(&w->e[1].h, NULL, 0, 32);
 }
 
+/* Delivers the datagrams held back, late, from where they were sent. */
+static void
+wire_release(struct wire *w)
+{
+	unsigned i;
+
+	for (i = 0; i < w->nheld; i++)
+		(void)session_input(w->e[1].s, w->held[i], w->heldlen[i],
+		    (struct sockaddr *)&w->heldfrom);
+}
+
 static void
 wire_free(struct wire *w)
 {
@@ -200,6 +216,12 @@ wire_run(struct wire *w, int (*done)(struct wire *), double limit)
 					w->firstlen = len;
 				}
 				w->dgrams++;
+				if (i == 0 && w->nheld < w->hold) {
+					memcpy(w->held[w->nheld], buf, len);
+					w->heldlen[w->nheld++] = len;
+					w->heldfrom = a->local;
+					continue;
+				}
 				if (w->loss && wire_rand(w) % 1000 < w->loss) {
 					w->dropped++;
 					continue;
@@ -230,7 +252,7 @@ both_established(struct wire *w)
 }
 
 static int
-either_closed(struct wire *w)
+both_closed(struct wire *w)
 {
 	return session_closed(w->e[0].s, NULL, 0) &&
 	    session_closed(w->e[1].s, NULL, 0);
@@ -324,7 +346,7 @@ wrong_id(int side)
 
 	wire_init(&w, side == 0 ? id3.id : id2.id,
 	    side == 1 ? id3.id : id1.id);
-	assert_true(wire_run(&w, either_closed, 3));
+	assert_true(wire_run(&w, both_closed, 3));
 	assert_false(session_established(w.e[0].s));
 	assert_false(session_established(w.e[1].s));
 	assert_true(session_closed(w.e[side].s, why, sizeof(why)));
@@ -437,6 +459,7 @@ static void
 test_half_close(void **state)
 {
 	struct wire w;
+	char why[256];
 	ssize_t n;
 
 	(void)state;
@@ -453,6 +476,12 @@ test_half_close(void **state)
 	assert_true(wire_run(&w, both_eof, 3));
 	check_data(&w);
 	assert_true(session_write_done(w.e[0].s));
+	/* Both done: the initiator closes, the responder is told. */
+	assert_int_equal(session_close(w.e[0].s), 0);
+	assert_true(wire_run(&w, both_closed, 3));
+	assert_true(session_closed(w.e[1].s, why, sizeof(why)));
+	assert_string_equal(why, "peer closed the connection");
+	assert_int_equal(session_read(w.e[1].s, why, sizeof(why)), 0);
 	wire_free(&w);
 }
 
@@ -487,7 +516,20 @@ half_sent(struct wire *w)
 	return w->e[0].got > MIB / 2 && w->e[1].got > MIB / 2;
 }
 
-/* Relay to direct mid-transfer, 2% loss: new labels on both sides. */
+static int
+held_all(struct wire *w)
+{
+	return w->nheld == w->hold;
+}
+
+static int
+quarter_more(struct wire *w)
+{
+	return w->e[1].got > MIB * 3 / 4;
+}
+
+/* Relay to direct mid-transfer, 2% loss: new labels on both sides, and
+ * datagrams the relay delivers late on the old path. */
 static void
 test_migrate(void **state)
 {
@@ -501,6 +543,8 @@ test_migrate(void **state)
 	w.e[0].tosend = w.e[1].tosend = 2 * MIB;
 	w.e[0].fin = w.e[1].fin = 1;
 	assert_true(wire_run(&w, half_sent, 5));
+	w.hold = 8;
+	assert_true(wire_run(&w, held_all, 5));
 	label(&cl, "10.0.0.2", 41000);
 	label(&sl, "203.0.113.9", 52000);
 	assert_int_equal(session_migrate(w.e[0].s, (struct sockaddr *)&cl,
@@ -509,6 +553,8 @@ test_migrate(void **state)
 	    NULL), 0);
 	w.e[0].local = cl;
 	w.e[1].local = sl;
+	assert_true(wire_run(&w, quarter_more, 5));
+	wire_release(&w);
 	assert_true(wire_run(&w, both_eof, 5));
 	check_data(&w);
 	/* Both ends use the new path. */
