@@ -4,10 +4,7 @@
  *
  * The initiator opens stream 0 as soon as its handshake completes and
  * sends a zero-length STREAM frame on it, so that the responder knows the
- * stream and may write first.  Data written is kept in the send ring
- * until the peer acknowledges it (ngtcp2 does not copy stream data);
- * data received waits in the receive ring, whose free space is the
- * flow-control window the peer is given back as the application reads.
+ * stream and may write first.  The stream's rings: session_stream.c.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -24,40 +21,9 @@
 
 #include "ident.h"
 #include "session.h"
-#include "session_tls.h"
+#include "session_int.h"
 
 #define SESSION_CIDLEN	16
-
-struct session {
-	struct session_peer peer;	/* first: the TLS pointer */
-	ngtcp2_conn *conn;
-	gnutls_session_t tls;
-	gnutls_certificate_credentials_t cred;
-	int client;
-	struct sockaddr_storage local, remote;
-	socklen_t locallen, remotelen;
-	int64_t sid;			/* the stream, -1 before it opens */
-	int announced;			/* the initiator sent the stream's
-					   first frame */
-	int confirmed;			/* handshake confirmed */
-	int pkts;			/* since the last pacing update */
-	int got_crypto;			/* a packet decrypted */
-
-	uint8_t *tx;			/* send ring */
-	uint64_t tx_acked, tx_sent, tx_end;
-	int tx_fin;			/* FIN wanted after tx_end */
-	int tx_fin_sent;
-
-	uint8_t *rx;			/* receive ring */
-	uint64_t rx_read, rx_end;
-	int rx_fin, rx_reset;
-
-	int closed;			/* over: why says why */
-	int close_pending;		/* closebuf waits to be sent */
-	uint8_t closebuf[SESSION_DGRAM_MAX];
-	size_t closelen;
-	char why[256];
-};
 
 static void session_say(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -119,51 +85,6 @@ session_new_cid(ngtcp2_conn *conn, ngtcp2_cid *cid, uint8_t *token,
 	    NGTCP2_STATELESS_RESET_TOKENLEN) != 0)
 		return NGTCP2_ERR_CALLBACK_FAILURE;
 	cid->datalen = cidlen;
-	return 0;
-}
-
-/* Stream data arrives in order; the window given to the peer never
- * exceeds the free space of the ring. */
-static int
-session_recv_stream(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
-    uint64_t off, const uint8_t *data, size_t len, void *arg, void *sarg)
-{
-	struct session *s = arg;
-	size_t pos, n;
-
-	(void)conn;
-	(void)sarg;
-	if (s->sid < 0 && !s->client && ngtcp2_is_bidi_stream(sid))
-		s->sid = sid;
-	if (sid != s->sid)
-		return 0;
-	if (off != s->rx_end || s->rx_end + len - s->rx_read > SESSION_RX_CAP)
-		return NGTCP2_ERR_CALLBACK_FAILURE;
-	while (len > 0) {
-		pos = (size_t)(s->rx_end % SESSION_RX_CAP);
-		n = SESSION_RX_CAP - pos;
-		if (n > len)
-			n = len;
-		memcpy(s->rx + pos, data, n);
-		s->rx_end += n;
-		data += n;
-		len -= n;
-	}
-	if (flags & NGTCP2_STREAM_DATA_FLAG_FIN)
-		s->rx_fin = 1;
-	return 0;
-}
-
-static int
-session_acked(ngtcp2_conn *conn, int64_t sid, uint64_t off, uint64_t len,
-    void *arg, void *sarg)
-{
-	struct session *s = arg;
-
-	(void)conn;
-	(void)sarg;
-	if (sid == s->sid && off + len > s->tx_acked && off + len <= s->tx_end)
-		s->tx_acked = off + len;
 	return 0;
 }
 
@@ -645,95 +566,6 @@ session_established(struct session *s)
 	return !s->closed && s->confirmed && s->peer.verified;
 }
 
-ssize_t
-session_write(struct session *s, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	size_t room, pos, n, done = 0;
-
-	if (s->closed) {
-		errno = ECONNRESET;
-		return -1;
-	}
-	if (s->tx_fin) {
-		errno = EPIPE;
-		return -1;
-	}
-	room = SESSION_TX_CAP - (size_t)(s->tx_end - s->tx_acked);
-	if (len > room)
-		len = room;
-	if (len == 0 && room == 0) {
-		errno = EAGAIN;
-		return -1;
-	}
-	while (done < len) {
-		pos = (size_t)(s->tx_end % SESSION_TX_CAP);
-		n = SESSION_TX_CAP - pos;
-		if (n > len - done)
-			n = len - done;
-		memcpy(s->tx + pos, p + done, n);
-		s->tx_end += n;
-		done += n;
-	}
-	return (ssize_t)done;
-}
-
-int
-session_shutdown_write(struct session *s)
-{
-	if (s->closed) {
-		errno = ECONNRESET;
-		return -1;
-	}
-	s->tx_fin = 1;
-	return 0;
-}
-
-int
-session_write_done(struct session *s)
-{
-	return s->tx_fin_sent && s->tx_acked == s->tx_end;
-}
-
-ssize_t
-session_read(struct session *s, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	size_t pos, n, done = 0, avail;
-
-	avail = (size_t)(s->rx_end - s->rx_read);
-	if (!session_established(s) && !(s->closed && s->confirmed)) {
-		errno = s->closed ? ECONNRESET : EAGAIN;
-		return -1;
-	}
-	if (s->rx_reset) {
-		errno = ECONNRESET;
-		return -1;
-	}
-	if (avail == 0) {
-		if (s->rx_fin)
-			return 0;
-		errno = s->closed ? ECONNRESET : EAGAIN;
-		return -1;
-	}
-	if (len > avail)
-		len = avail;
-	while (done < len) {
-		pos = (size_t)(s->rx_read % SESSION_RX_CAP);
-		n = SESSION_RX_CAP - pos;
-		if (n > len - done)
-			n = len - done;
-		memcpy(p + done, s->rx + pos, n);
-		s->rx_read += n;
-		done += n;
-	}
-	if (s->conn != NULL && !s->closed) {
-		ngtcp2_conn_extend_max_stream_offset(s->conn, s->sid, done);
-		ngtcp2_conn_extend_max_offset(s->conn, done);
-	}
-	return (ssize_t)done;
-}
-
 int
 session_close(struct session *s)
 {
@@ -833,10 +665,4 @@ session_closed(struct session *s, char *why, size_t whylen)
 	if (why != NULL && whylen > 0)
 		snprintf(why, whylen, "%s", s->why);
 	return 1;
-}
-
-int
-session_is_quic(const uint8_t *buf, size_t len)
-{
-	return len > 0 && (buf[0] & 0x40) != 0;
 }

@@ -18,7 +18,7 @@
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
 #include "ident.h"
-#include "session_tls.h"
+#include "session_int.h"
 
 /* TLS 1.3 only, X25519 and Ed25519 only; QUIC has no middlebox
  * compatibility mode (RFC 9001 §8.4). */

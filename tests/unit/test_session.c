@@ -22,7 +22,7 @@
 
 #include "ident.h"
 #include "session.h"
-#include "session_tls.h"
+#include "session_int.h"
 
 #define MIB	(1024 * 1024)
 
