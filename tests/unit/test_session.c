@@ -355,6 +355,8 @@ wrong_id(int side)
 	assert_string_equal(why, want);
 	assert_true(session_closed(w.e[!side].s, why, sizeof(why)));
 	assert_non_null(strstr(why, "peer refused the TLS handshake"));
+	print_message("session: %s refused: \"%s\", the other side: "
+	    "\"%s\"\n", side == 0 ? "initiator" : "responder", want, why);
 	assert_int_equal(session_write(w.e[0].s, "x", 1), -1);
 	assert_int_equal(errno, ECONNRESET);
 	wire_free(&w);
@@ -374,10 +376,11 @@ test_wrong_id_server(void **state)
 	wrong_id(1);
 }
 
-/* Sends n bytes each way with FIN; prints the rate. */
+/* Sends n bytes each way (one way: from the initiator only) with FIN;
+ * prints the rate. */
 static void
-transfer(const char *name, size_t n, unsigned loss, unsigned flip,
-    double limit)
+transfer_way(const char *name, size_t n, int oneway, unsigned loss,
+    unsigned flip, double limit)
 {
 	struct wire w;
 	double t0;
@@ -385,16 +388,25 @@ transfer(const char *name, size_t n, unsigned loss, unsigned flip,
 	wire_init(&w, id2.id, id1.id);
 	w.loss = loss;
 	w.flip = flip;
-	w.e[0].tosend = w.e[1].tosend = n;
+	w.e[0].tosend = n;
+	w.e[1].tosend = oneway ? 0 : n;
 	w.e[0].fin = w.e[1].fin = 1;
 	t0 = now_s();
 	assert_true(wire_run(&w, both_eof, limit));
 	check_data(&w);
-	print_message("session: %s: %zu KiB each way in %.3f s (%.1f MiB/s "
+	print_message("session: %s: %zu KiB %s in %.3f s (%.1f MiB/s "
 	    "total), %lu datagrams, %lu dropped, %lu damaged\n", name,
-	    n / 1024, now_s() - t0, 2.0 * n / MIB / (now_s() - t0), w.dgrams,
+	    n / 1024, oneway ? "one way" : "each way", now_s() - t0,
+	    (oneway ? 1.0 : 2.0) * n / MIB / (now_s() - t0), w.dgrams,
 	    w.dropped, w.flipped);
 	wire_free(&w);
+}
+
+static void
+transfer(const char *name, size_t n, unsigned loss, unsigned flip,
+    double limit)
+{
+	transfer_way(name, n, 0, loss, flip, limit);
 }
 
 static void
@@ -438,6 +450,8 @@ test_rate(void **state)
 	n = (size_t)strtoul(e, NULL, 10) * MIB;
 	transfer("clean", n, 0, 0, 60);
 	transfer("2% loss", n, 20, 0, 60);
+	transfer_way("clean", n, 1, 0, 0, 60);
+	transfer_way("2% loss", n, 1, 20, 0, 60);
 }
 
 static void
