@@ -354,10 +354,14 @@ session_fail(struct session *s, int rv)
 		ngtcp2_conn_get_connection_close_error(s->conn, &cc);
 		if (cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION)
 			session_say(s, "peer closed the connection");
+		else if (cc.error_code == NGTCP2_CRYPTO_ERROR + 42)
+			session_say(s, "peer refused the TLS handshake "
+			    "(alert 42, bad certificate): it expects another "
+			    "id than ours");
 		else if (cc.error_code >= NGTCP2_CRYPTO_ERROR &&
 		    cc.error_code <= NGTCP2_CRYPTO_ERROR + 0xff)
 			session_say(s, "peer refused the TLS handshake "
-			    "(alert %u): it may expect another id than ours",
+			    "(alert %u)",
 			    (unsigned)(cc.error_code - NGTCP2_CRYPTO_ERROR));
 		else if (cc.error_code == NGTCP2_NO_ERROR)
 			session_say(s, "peer closed the connection");
@@ -407,6 +411,12 @@ session_input(struct session *s, const uint8_t *dgram, size_t len,
 	int rv;
 
 	if (s->closed) {
+		/* In the closing state, answer with the CONNECTION_CLOSE
+		 * again, in case it was lost (RFC 9000 §10.2.1). */
+		if (s->closelen > 0 && s->close_resends < 8) {
+			s->close_pending = 1;
+			s->close_resends++;
+		}
 		errno = ECONNRESET;
 		return -1;
 	}

@@ -59,6 +59,7 @@ struct session {
 	int close_pending;		/* closebuf waits to be sent */
 	uint8_t closebuf[SESSION_DGRAM_MAX];
 	size_t closelen;
+	int close_resends;		/* times it was sent again */
 	char why[256];
 };
 

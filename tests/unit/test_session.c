@@ -338,7 +338,7 @@ test_handshake(void **state)
 /* The side that expects another id refuses, saying which; the other
  * side learns the handshake was refused. */
 static void
-wrong_id(int side)
+wrong_id(int side, unsigned loss)
 {
 	struct wire w;
 	char why[256], want[256];
@@ -346,7 +346,8 @@ wrong_id(int side)
 
 	wire_init(&w, side == 0 ? id3.id : id2.id,
 	    side == 1 ? id3.id : id1.id);
-	assert_true(wire_run(&w, both_closed, 3));
+	w.loss = loss;
+	assert_true(wire_run(&w, both_closed, 5));
 	assert_false(session_established(w.e[0].s));
 	assert_false(session_established(w.e[1].s));
 	assert_true(session_closed(w.e[side].s, why, sizeof(why)));
@@ -366,14 +367,16 @@ static void
 test_wrong_id_client(void **state)
 {
 	(void)state;
-	wrong_id(0);
+	wrong_id(0, 0);
+	wrong_id(0, 300);	/* a lost CONNECTION_CLOSE is sent again */
 }
 
 static void
 test_wrong_id_server(void **state)
 {
 	(void)state;
-	wrong_id(1);
+	wrong_id(1, 0);
+	wrong_id(1, 300);
 }
 
 /* Sends n bytes each way (one way: from the initiator only) with FIN;
