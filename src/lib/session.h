@@ -76,8 +76,13 @@ int session_established(struct session *s);
 
 /* Queues up to len bytes of data for the peer and returns how many, or
  * -1 with errno EAGAIN (the send ring is full), EPIPE (after
- * session_shutdown_write) or ECONNRESET. */
+ * session_shutdown_write) or ECONNRESET.  Data queued before the session
+ * is established goes out only once the peer's certificate passed. */
 ssize_t session_write(struct session *s, const void *buf, size_t len);
+
+/* Returns how many bytes session_write would take now (0 when the ring
+ * is full, after session_shutdown_write or once closed). */
+size_t session_write_room(struct session *s);
 
 /* Ends the stream toward the peer after the data queued (a QUIC FIN: the
  * peer reads end of file, the other direction goes on).  Returns 0, or

@@ -90,6 +90,14 @@ session_write(struct session *s, const void *buf, size_t len)
 	return (ssize_t)done;
 }
 
+size_t
+session_write_room(struct session *s)
+{
+	if (s->closed || s->tx_fin)
+		return 0;
+	return SESSION_TX_CAP - (size_t)(s->tx_end - s->tx_acked);
+}
+
 int
 session_shutdown_write(struct session *s)
 {

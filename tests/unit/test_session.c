@@ -347,7 +347,15 @@ wrong_id(int side, unsigned loss)
 	wire_init(&w, side == 0 ? id3.id : id2.id,
 	    side == 1 ? id3.id : id1.id);
 	w.loss = loss;
+	/* Queued at once: it must never be readable on the other side. */
+	assert_int_equal(session_write(w.e[0].s, "secret", 6), 6);
+	assert_int_equal(session_write(w.e[1].s, "secret", 6), 6);
 	assert_true(wire_run(&w, both_closed, 5));
+	assert_int_equal(session_read(w.e[0].s, why, sizeof(why)), -1);
+	assert_int_equal(errno, ECONNRESET);
+	assert_int_equal(session_read(w.e[1].s, why, sizeof(why)), -1);
+	assert_int_equal(errno, ECONNRESET);
+	assert_int_equal(w.e[0].got + w.e[1].got, 0);
 	assert_false(session_established(w.e[0].s));
 	assert_false(session_established(w.e[1].s));
 	assert_true(session_closed(w.e[side].s, why, sizeof(why)));
@@ -360,6 +368,7 @@ wrong_id(int side, unsigned loss)
 	    "\"%s\"\n", side == 0 ? "initiator" : "responder", want, why);
 	assert_int_equal(session_write(w.e[0].s, "x", 1), -1);
 	assert_int_equal(errno, ECONNRESET);
+	assert_int_equal(session_write_room(w.e[0].s), 0);
 	wire_free(&w);
 }
 
@@ -489,6 +498,9 @@ test_half_close(void **state)
 	n = session_write(w.e[0].s, "x", 1);
 	assert_int_equal(n, -1);
 	assert_int_equal(errno, EPIPE);
+	assert_int_equal(session_write_room(w.e[0].s), 0);
+	assert_in_range(session_write_room(w.e[1].s),
+	    SESSION_TX_CAP - 512 * 1024, SESSION_TX_CAP);
 	w.e[1].fin = 1;
 	assert_true(wire_run(&w, both_eof, 3));
 	check_data(&w);
