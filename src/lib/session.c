@@ -239,6 +239,9 @@ session_conn_new(struct session *s, const ngtcp2_pkt_hd *hd)
 	params.initial_max_streams_uni = 0;
 	params.max_idle_timeout = SESSION_IDLE_MS * NGTCP2_MILLISECONDS;
 	params.active_connection_id_limit = 4;
+	/* Keep QUIC's fixed bit (RFC 9287): it tells QUIC from STUN on a
+	 * shared socket (session_is_quic). */
+	params.grease_quic_bit = 0;
 	scid.datalen = SESSION_CIDLEN;
 	session_rand(scid.data, scid.datalen, NULL);
 	session_path(s, &path, NULL);

@@ -45,6 +45,11 @@ struct wire {
 	unsigned loss;			/* per mille, each way */
 	unsigned flip;			/* damage every flip-th datagram */
 	int flipfirst;			/* damage the first */
+	unsigned mess;			/* every mess-th: swap with the next
+					   and deliver twice */
+	uint8_t late[SESSION_DGRAM_MAX + 64];
+	size_t latelen;
+	int latefrom;
 	uint32_t rng;
 	unsigned long dgrams, dropped, flipped;
 	unsigned hold;			/* initiator datagrams to hold back */
@@ -236,8 +241,25 @@ wire_run(struct wire *w, int (*done)(struct wire *), double limit)
 					    (struct sockaddr *)&a->local);
 					continue;
 				}
+				if (w->mess && w->dgrams % w->mess == 0 &&
+				    w->latelen == 0) {
+					memcpy(w->late, buf, len);
+					w->latelen = len;
+					w->latefrom = i;
+					continue;
+				}
 				(void)session_input(b->s, buf, len,
 				    (struct sockaddr *)&a->local);
+				if (w->latelen > 0 && w->latefrom == i) {
+					/* After its successor, twice. */
+					(void)session_input(b->s, w->late,
+					    w->latelen,
+					    (struct sockaddr *)&a->local);
+					(void)session_input(b->s, w->late,
+					    w->latelen,
+					    (struct sockaddr *)&a->local);
+					w->latelen = 0;
+				}
 			}
 		}
 	}
@@ -433,6 +455,22 @@ test_tamper(void **state)
 {
 	(void)state;
 	transfer("damaged", MIB, 0, 37, 5);
+}
+
+/* A relay that reorders and duplicates datagrams. */
+static void
+test_reorder(void **state)
+{
+	struct wire w;
+
+	(void)state;
+	wire_init(&w, id2.id, id1.id);
+	w.mess = 7;
+	w.e[0].tosend = w.e[1].tosend = MIB;
+	w.e[0].fin = w.e[1].fin = 1;
+	assert_true(wire_run(&w, both_eof, 5));
+	check_data(&w);
+	wire_free(&w);
 }
 
 /* A damaged first Initial does not fix the responder's connection. */
@@ -647,6 +685,7 @@ main(void)
 		cmocka_unit_test(test_transfer),
 		cmocka_unit_test(test_tamper),
 		cmocka_unit_test(test_tamper_first),
+		cmocka_unit_test(test_reorder),
 		cmocka_unit_test(test_loss),
 		cmocka_unit_test(test_rate),
 		cmocka_unit_test(test_half_close),
