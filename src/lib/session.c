@@ -106,11 +106,15 @@ session_stream_close(ngtcp2_conn *conn, uint32_t flags, int64_t sid,
 	struct session *s = arg;
 
 	(void)conn;
-	(void)flags;
 	(void)code;
 	(void)sarg;
-	if (sid == s->sid && s->tx_fin_sent)
-		s->tx_acked = s->tx_end;	/* closed both ways: all acked */
+	/* Closed both ways without a reset: every byte each way, both FINs
+	 * included, was delivered and acknowledged. */
+	if (sid == s->sid && s->tx_fin_sent && s->rx_fin && !s->rx_reset &&
+	    !(flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET)) {
+		s->tx_acked = s->tx_end;
+		s->finished = 1;
+	}
 	return 0;
 }
 
@@ -571,6 +575,12 @@ session_timeout(struct session *s)
 		return -1;
 	}
 	return 0;
+}
+
+int
+session_finished(struct session *s)
+{
+	return s->finished;
 }
 
 int

@@ -94,12 +94,17 @@ int session_shutdown_write(struct session *s);
  * ECONNRESET (the connection failed, or the peer reset the stream). */
 ssize_t session_read(struct session *s, void *buf, size_t len);
 
-/* Returns 1 when every byte written, the FIN included, was acknowledged
- * by the peer, else 0. */
+/* Returns 1 when the FIN was sent and every byte written was
+ * acknowledged by the peer, else 0. */
 int session_write_done(struct session *s);
 
-/* Closes the connection cleanly: session_output gives out a
- * CONNECTION_CLOSE once, and the session is closed.  Returns 0. */
+/* Returns 1 when the stream is over both ways: every byte each way, both
+ * FINs included, was delivered and acknowledged, so that session_close
+ * loses nothing once session_read gave 0; else 0. */
+int session_finished(struct session *s);
+
+/* Closes the connection (after session_finished: cleanly): session_output
+ * gives out a CONNECTION_CLOSE, and the session is closed.  Returns 0. */
 int session_close(struct session *s);
 
 /* Moves the connection to a new path (the initiator starts QUIC

@@ -54,6 +54,7 @@ struct session {
 	uint8_t *rx;			/* receive ring */
 	uint64_t rx_read, rx_end;
 	int rx_fin, rx_reset;
+	int finished;			/* the stream closed both ways */
 
 	int closed;			/* over: why says why */
 	int close_pending;		/* closebuf waits to be sent */

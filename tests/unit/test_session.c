@@ -281,6 +281,12 @@ both_closed(struct wire *w)
 }
 
 static int
+both_finished(struct wire *w)
+{
+	return session_finished(w->e[0].s) && session_finished(w->e[1].s);
+}
+
+static int
 both_eof(struct wire *w)
 {
 	return w->e[0].eof && w->e[1].eof;
@@ -533,6 +539,8 @@ test_half_close(void **state)
 	w.e[1].tosend = 512 * 1024;	/* no FIN yet */
 	assert_true(wire_run(&w, c_eof, 3));
 	assert_false(w.e[0].eof);
+	assert_false(session_finished(w.e[0].s));
+	assert_false(session_finished(w.e[1].s));
 	n = session_write(w.e[0].s, "x", 1);
 	assert_int_equal(n, -1);
 	assert_int_equal(errno, EPIPE);
@@ -543,6 +551,7 @@ test_half_close(void **state)
 	assert_true(wire_run(&w, both_eof, 3));
 	check_data(&w);
 	assert_true(session_write_done(w.e[0].s));
+	assert_true(wire_run(&w, both_finished, 3));
 	/* Both done: the initiator closes, the responder is told. */
 	assert_int_equal(session_close(w.e[0].s), 0);
 	assert_true(wire_run(&w, both_closed, 3));
