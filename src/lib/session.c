@@ -41,12 +41,20 @@ session_say(struct session *s, const char *fmt, ...)
 }
 
 static uint64_t
-session_now(void)
+session_monotonic(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * NGTCP2_SECONDS + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t (*session_clock)(void) = session_monotonic;
+
+static uint64_t
+session_now(void)
+{
+	return session_clock();
 }
 
 static socklen_t
@@ -380,8 +388,8 @@ session_fail(struct session *s, int rv)
 	if (s->peer.why[0] != '\0')
 		session_say(s, "%s", s->peer.why);
 	else if (rv == NGTCP2_ERR_IDLE_CLOSE)
-		session_say(s, "no datagram from the peer for %d s",
-		    SESSION_IDLE_MS / 1000);
+		session_say(s, "no datagram from the peer within the idle "
+		    "timeout (%d s)", SESSION_IDLE_MS / 1000);
 	else if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT)
 		session_say(s, "no handshake with the peer within %d s",
 		    SESSION_HANDSHAKE_MS / 1000);

@@ -64,6 +64,10 @@ struct session {
 	char why[256];
 };
 
+/* The clock of every session: CLOCK_MONOTONIC in nanoseconds; tests may
+ * point it to a clock of their own. */
+extern uint64_t (*session_clock)(void);
+
 /* ngtcp2's recv_stream_data callback: copies the stream's data to the
  * receive ring. */
 int session_recv_stream(ngtcp2_conn *conn, uint32_t flags, int64_t sid,

@@ -209,7 +209,7 @@ wire_run(struct wire *w, int (*done)(struct wire *), double limit)
 			struct end *a = &w->e[i], *b = &w->e[!i];
 
 			end_app(a);
-			if (session_expiry(a->s) <= now_ns())
+			if (session_expiry(a->s) <= session_clock())
 				(void)session_timeout(a->s);
 			for (k = 0; k < 64; k++) {
 				assert_int_equal(session_output(a->s, buf,
@@ -604,6 +604,71 @@ quarter_more(struct wire *w)
 	return w->e[1].got > MIB * 3 / 4;
 }
 
+static uint64_t fake_ns;
+
+static uint64_t
+fake_clock(void)
+{
+	return fake_ns;
+}
+
+static int rounds;
+
+static int
+rounds_done(struct wire *w)
+{
+	(void)w;
+	return rounds-- <= 0;
+}
+
+/* Lets fake time pass in steps of 500 ms, carrying datagrams at each. */
+static void
+wire_idle(struct wire *w, int seconds)
+{
+	int i;
+
+	for (i = 0; i < 2 * seconds; i++) {
+		fake_ns += 500000000u;
+		rounds = 4;
+		(void)wire_run(w, rounds_done, 1);
+	}
+}
+
+/* An idle connection lives on its keep-alive PINGs; once the path goes
+ * dead, both sides give up after the idle timeout. */
+static void
+test_idle(void **state)
+{
+	uint64_t (*real)(void) = session_clock;
+	struct wire w;
+	char why[256], want[256];
+	unsigned long before;
+
+	(void)state;
+	fake_ns = now_ns();
+	session_clock = fake_clock;
+	wire_init(&w, id2.id, id1.id);
+	assert_true(wire_run(&w, both_established, 3));
+	before = w.dgrams;
+	wire_idle(&w, 3 * SESSION_IDLE_MS / 1000);
+	assert_false(session_closed(w.e[0].s, NULL, 0));
+	assert_false(session_closed(w.e[1].s, NULL, 0));
+	/* Some PINGs and their ACKs, no more. */
+	assert_in_range(w.dgrams - before, 4, 64);
+	w.loss = 1000;
+	/* The timer restarts at the first PING sent after the last datagram
+	 * received: up to a keep-alive period later. */
+	wire_idle(&w, (SESSION_IDLE_MS + SESSION_KEEPALIVE_MS) / 1000 + 2);
+	snprintf(want, sizeof(want), "no datagram from the peer within the "
+	    "idle timeout (%d s)", SESSION_IDLE_MS / 1000);
+	assert_true(session_closed(w.e[0].s, why, sizeof(why)));
+	assert_string_equal(why, want);
+	assert_true(session_closed(w.e[1].s, why, sizeof(why)));
+	assert_string_equal(why, want);
+	wire_free(&w);
+	session_clock = real;
+}
+
 /* Relay to direct mid-transfer, 2% loss: new labels on both sides, and
  * datagrams the relay delivers late on the old path. */
 static void
@@ -700,6 +765,7 @@ main(void)
 		cmocka_unit_test(test_half_close),
 		cmocka_unit_test(test_responder_first),
 		cmocka_unit_test(test_migrate),
+		cmocka_unit_test(test_idle),
 		cmocka_unit_test(test_is_quic),
 	};
 
