@@ -669,6 +669,32 @@ test_idle(void **state)
 	session_clock = real;
 }
 
+/* Nobody answers: the initiator gives up after the handshake timeout. */
+static void
+test_no_answer(void **state)
+{
+	uint64_t (*real)(void) = session_clock;
+	struct wire w;
+	char why[256], want[256];
+
+	(void)state;
+	fake_ns = now_ns();
+	session_clock = fake_clock;
+	wire_init(&w, id2.id, id1.id);
+	w.loss = 1000;
+	wire_idle(&w, SESSION_HANDSHAKE_MS / 1000 - 1);
+	assert_false(session_closed(w.e[0].s, NULL, 0));
+	wire_idle(&w, 2);
+	snprintf(want, sizeof(want), "no handshake with the peer within "
+	    "%d s", SESSION_HANDSHAKE_MS / 1000);
+	assert_true(session_closed(w.e[0].s, why, sizeof(why)));
+	assert_string_equal(why, want);
+	assert_int_equal(session_timeout(w.e[0].s), -1);
+	assert_int_equal(errno, ECONNRESET);
+	wire_free(&w);
+	session_clock = real;
+}
+
 /* Relay to direct mid-transfer, 2% loss: new labels on both sides, and
  * datagrams the relay delivers late on the old path. */
 static void
@@ -766,6 +792,7 @@ main(void)
 		cmocka_unit_test(test_responder_first),
 		cmocka_unit_test(test_migrate),
 		cmocka_unit_test(test_idle),
+		cmocka_unit_test(test_no_answer),
 		cmocka_unit_test(test_is_quic),
 	};
 
