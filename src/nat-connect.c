@@ -311,6 +311,21 @@ resolve(const struct rv_url *url, int nurl, const char *peer, int wait_ms,
 	log_say(NULL, "%s is %s", peer, id);
 }
 
+/* Takes the first of a record's "servers" (the STUN servers nat-probe
+ * used) as the one to gather the server-reflexive candidate from. */
+static void
+stun_from(const struct record_in *in, struct sockaddr_storage *ss)
+{
+	const char *v = in != NULL ? record_get(in, "servers") : NULL;
+	char first[300];
+
+	if (v == NULL || strcmp(v, "-") == 0)
+		return;
+	snprintf(first, sizeof(first), "%.*s", (int)strcspn(v, ","), v);
+	if (addr_parse(ss, first, 3478, 0) == -1)
+		memset(ss, 0, sizeof(*ss));
+}
+
 /* Reads the first profile record of path into p. */
 static void
 read_profile_file(const char *path, struct profile *p)
@@ -723,6 +738,8 @@ main(int argc, char **argv)
 		fail(EX_DATAERR, "our own record's profile does not parse");
 	if (env.stun.ss_family == 0 && env.self.prof.nserver > 0)
 		env.stun = env.self.prof.server[0].addr;
+	if (env.stun.ss_family == 0)
+		stun_from(pfile != NULL ? NULL : &in, &env.stun);
 	snprintf(env.self.id, sizeof(env.self.id), "%s", id.id);
 	snprintf(env.peer.id, sizeof(env.peer.id), "%s", peer);
 
