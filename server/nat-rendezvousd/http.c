@@ -16,7 +16,8 @@
 
 /* The HTTP status of each error code. */
 static const unsigned rvd_mark[RV_NERR] = {
-	200, 400, 400, 400, 413, 401, 403, 403, 409, 400, 429, 404, 503
+	200, 400, 400, 400, 413, 401, 403, 403, 409, 400, 429, 404, 503,
+	429, 403
 };
 
 /* Writes a whole response and ends the transaction.  Returns what the

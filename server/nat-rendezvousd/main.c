@@ -37,8 +37,8 @@ static const char usage_line[] =
     "                       [-f file] [-g seconds] [-i seconds] "
     "[-l [address:]port]\n"
     "                       [-m conns] [-N name] [-P peers] [-Q bytes] "
-    "[-r rate]\n"
-    "                       [-t seconds] [-u user]\n";
+    "[-R bytes]\n"
+    "                       [-r rate] [-T seconds] [-t seconds] [-u user]\n";
 
 static const struct option longopts[] = {
 	{ "burst", required_argument, NULL, 'b' },
@@ -56,7 +56,9 @@ static const struct option longopts[] = {
 	{ "check", no_argument, NULL, 'n' },
 	{ "peers", required_argument, NULL, 'P' },
 	{ "queue", required_argument, NULL, 'Q' },
+	{ "relay-bytes", required_argument, NULL, 'R' },
 	{ "rate", required_argument, NULL, 'r' },
+	{ "relay-time", required_argument, NULL, 'T' },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "version", no_argument, NULL, 'V' },
@@ -249,8 +251,16 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 		c->queue_max = (unsigned)number_parse(arg, 1024, 16777216,
 		    "queue bytes");
 		break;
+	case 'R':
+		c->relay_bytes = (uint64_t)number_parse(arg, 1400, 1L << 40,
+		    "relay bytes");
+		break;
 	case 'r':
 		c->rate = (unsigned)number_parse(arg, 0, 1000000, "rate");
+		break;
+	case 'T':
+		c->relay_time = (unsigned)number_parse(arg, 1, 86400,
+		    "relay seconds");
 		break;
 	case 't':
 		c->http_timeout = (int)number_parse(arg, 1, 3600, "timeout");
@@ -457,8 +467,10 @@ main(int argc, char *argv[])
 	rvd.conf.burst = 40;
 	rvd.conf.queue_max = 65536;
 	rvd.conf.max_peers = 100000;
-	while ((ch = getopt_long(argc, argv, "b:C:c:df:g:hi:k:l:m:N:nP:Q:r:"
-	    "t:u:Vv", longopts, NULL)) != -1) {
+	rvd.conf.relay_bytes = 64ull << 20;
+	rvd.conf.relay_time = 600;
+	while ((ch = getopt_long(argc, argv, "b:C:c:df:g:hi:k:l:m:N:nP:Q:R:r:"
+	    "T:t:u:Vv", longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			fputs(usage_line, stdout);
 			return 0;

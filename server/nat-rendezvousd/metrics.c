@@ -97,6 +97,19 @@ rvd_metrics(char *buf, size_t cap)
 	    (unsigned long long)rvd.st.closed_slow,
 	    (unsigned long long)rvd.st.closed_idle,
 	    (unsigned long long)rvd.st.closed_auth_timeout);
+	rvd_metric(&b, "relays", "gauge", "Relays paired and open.",
+	    rvd.st.relays);
+	rvd_metric(&b, "relays_total", "counter", "Relays paired.",
+	    rvd.st.relays_total);
+	rvd_metric(&b, "relay_bytes_total", "counter",
+	    "Payload bytes relayed, both ways.", rvd.st.relay_bytes_total);
+	rvd_metric(&b, "relay_frames_total", "counter", "Relay frames "
+	    "forwarded.", rvd.st.relay_frames_total);
+	rvd_metric(&b, "relay_frames_dropped_total", "counter", "Relay "
+	    "frames dropped because the receiver was behind.",
+	    rvd.st.relay_dropped);
+	rvd_metric(&b, "relays_limited_total", "counter", "Relays ended "
+	    "by their byte or time limit.", rvd.st.relay_limited);
 	rvd_metric(&b, "memory_heap_bytes", "gauge",
 	    "Heap in use (mallinfo2 uordblks).", mi.uordblks);
 	rvd_metric(&b, "memory_rss_bytes", "gauge", "Resident set size.",

@@ -14,7 +14,8 @@
 static const char *const rvmsg_codes[RV_NERR] = {
 	"ok", "bad-json", "bad-type", "bad-field", "too-large",
 	"not-authenticated", "bad-signature", "wrong-id", "replay",
-	"expired", "rate-limited", "unknown-peer", "busy"
+	"expired", "rate-limited", "unknown-peer", "busy", "relay-limit",
+	"relay-refused"
 };
 
 const char *
@@ -271,6 +272,15 @@ rvmsg_parse_ws(struct rvmsg *m)
 		m->type = RVMSG_UNREGISTER;
 		return 0;
 	}
+	if (strcmp(type, "relay") == 0) {
+		const char *to = rvmsg_str(m->root, "to", RVMSG_TO_MAX);
+
+		m->type = RVMSG_RELAY;
+		if (to == NULL || rvmsg_to_split(to, m->to_id, m->to_tag) == -1)
+			return rvmsg_fail(m, RV_BAD_FIELD,
+			    "to: not ID or ID/TAG");
+		return 0;
+	}
 	return rvmsg_fail(m, RV_BAD_TYPE, "unknown message type");
 }
 
@@ -340,4 +350,27 @@ rvmsg_free(struct rvmsg *m)
 {
 	cJSON_Delete(m->root);
 	m->root = NULL;
+}
+
+int
+rvmsg_relay_frame(const unsigned char *buf, size_t len, uint32_t *relay,
+    const unsigned char **payload, size_t *plen)
+{
+	if (len < RVMSG_RELAY_HDR) {
+		errno = EBADMSG;
+		return -1;
+	}
+	if (len - RVMSG_RELAY_HDR > RVMSG_RELAY_PAYLOAD) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	*relay = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
+	    (uint32_t)buf[2] << 8 | buf[3];
+	if (*relay == 0) {
+		errno = EBADMSG;
+		return -1;
+	}
+	*payload = buf + RVMSG_RELAY_HDR;
+	*plen = len - RVMSG_RELAY_HDR;
+	return 0;
 }

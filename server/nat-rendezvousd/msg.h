@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ident.h"
 #include "record.h"
@@ -26,7 +27,8 @@
 enum rvmsg_err {
 	RV_OK, RV_BAD_JSON, RV_BAD_TYPE, RV_BAD_FIELD, RV_TOO_LARGE,
 	RV_NOT_AUTH, RV_BAD_SIG, RV_WRONG_ID, RV_REPLAY, RV_EXPIRED,
-	RV_RATE, RV_UNKNOWN_PEER, RV_BUSY, RV_NERR
+	RV_RATE, RV_UNKNOWN_PEER, RV_BUSY, RV_RELAY_LIMIT, RV_RELAY_REFUSED,
+	RV_NERR
 };
 
 /* What a parse expects: a WebSocket message from a client, or the body
@@ -35,7 +37,13 @@ enum rvmsg_ctx { RVMSG_WS, RVMSG_POST_PEER, RVMSG_POST_UNREGISTER,
 	RVMSG_POST_SIGNAL };
 
 enum rvmsg_type { RVMSG_NONE, RVMSG_AUTH, RVMSG_REGISTER, RVMSG_SIGNAL,
-	RVMSG_UNREGISTER };
+	RVMSG_UNREGISTER, RVMSG_RELAY };
+
+/* A relay frame (nat(7) PROTOCOL, Relay): one binary WebSocket message,
+ * the relay id (4 bytes, network order), then at most 1400 bytes. */
+#define RVMSG_RELAY_HDR		4
+#define RVMSG_RELAY_PAYLOAD	1400
+#define RVMSG_RELAY_FRAME_MAX	(RVMSG_RELAY_HDR + RVMSG_RELAY_PAYLOAD)
 
 /* A parsed message.  Strings and objects point into root. */
 struct rvmsg {
@@ -46,7 +54,7 @@ struct rvmsg {
 	const char *id, *key, *nonce, *server, *tag, *sig;
 	const cJSON *record;		/* register: the peer record */
 	long long ttl;			/* POST /v1/peers: -1 when absent */
-	/* signal: "to" split into id and tag ("" for none) */
+	/* signal, relay: "to" split into id and tag ("" for none) */
 	char to_id[IDENT_ID_LEN + 1], to_tag[RVMSG_TAG_MAX + 1];
 	const cJSON *body;		/* signal: an object */
 	enum rvmsg_err err;		/* why the parse failed */
@@ -66,6 +74,15 @@ int rvmsg_parse(struct rvmsg *m, const char *buf, size_t len,
     enum rvmsg_ctx ctx);
 
 void rvmsg_free(struct rvmsg *m);
+
+/*
+ * Splits a relay frame of len bytes into its relay id and payload (which
+ * points into buf).  Returns 0, or -1 with errno EBADMSG (shorter than
+ * the header, or a relay id of 0) or EMSGSIZE (a payload over 1400
+ * bytes).
+ */
+int rvmsg_relay_frame(const unsigned char *buf, size_t len, uint32_t *relay,
+    const unsigned char **payload, size_t *plen);
 
 /*
  * Flattens a JSON object (a peer record, an auth message or an

@@ -30,6 +30,8 @@ struct rvd_conf {
 	unsigned max_conns;	/* -m: connections in all */
 	size_t max_peers;	/* -P: records in the store */
 	int verbose;
+	uint64_t relay_bytes;	/* -R: payload bytes one relay carries */
+	unsigned relay_time;	/* -T: seconds one relay lives */
 	const char *names[8];	/* -N: host names the auth may name */
 	int n_names;
 };
@@ -41,6 +43,9 @@ struct rvd_stats {
 	uint64_t rejections[RV_NERR];
 	uint64_t conn_refused_ip, conn_refused_full, closed_slow;
 	uint64_t closed_idle, closed_auth_timeout;
+	uint64_t relays_total, relay_bytes_total, relay_frames_total;
+	uint64_t relay_dropped, relay_limited;
+	unsigned relays;	/* relays paired and open */
 	unsigned conns;		/* TCP connections open */
 	unsigned sessions;	/* WebSocket sessions open */
 	unsigned authed;
@@ -50,6 +55,7 @@ struct rvd_stats {
 struct rvd_out {
 	struct rvd_out *next;
 	uint32_t len;
+	uint8_t binary;		/* a relay frame */
 	unsigned char buf[];	/* LWS_PRE + len */
 };
 
@@ -57,6 +63,26 @@ struct rvd_out {
 struct rvd_pending {
 	char nonce[64];			/* base64 of 32 bytes */
 	char host[RVMSG_HOST_MAX + 1];	/* the Host header */
+};
+
+#define RVD_RELAY_PER_SESS	4	/* relays and asks one session holds */
+#define RVD_RELAY_WAIT		10	/* seconds an ask waits for its pair */
+
+/*
+ * A relay between two authenticated sessions (nat(7) PROTOCOL, Relay):
+ * a asked for b; while b is NULL the ask waits for b's matching ask.
+ * Each session lists its relays through the link of its side.
+ */
+struct rvd_relay {
+	struct rvd_relay *gnext, **gprev;	/* every relay */
+	struct rvd_sess *a, *b;
+	struct rvd_relay *anext, *bnext;	/* a's list, b's list */
+	uint32_t id, since;		/* since: asked, then paired (s) */
+	int paired;
+	uint64_t bytes;			/* payload carried both ways */
+	char to_id[IDENT_ID_LEN + 1];	/* whom a asked for */
+	char to_tag[RVMSG_TAG_MAX + 1];
+	char ref[RVMSG_REF_MAX + 1];	/* a's ref */
 };
 
 enum rvd_state { RVD_HTTP, RVD_HELLO, RVD_AUTHED, RVD_CLOSING };
@@ -72,6 +98,7 @@ struct rvd_sess {
 	struct rvd_pending *pend;	/* until auth */
 	char *rx;			/* message being reassembled */
 	struct rvd_out *qhead, *qtail;	/* to send */
+	struct rvd_relay *relays;	/* its relays and asks */
 	uint32_t rx_len, q_bytes;
 	uint64_t tat;			/* rate limit: theoretical arrival, µs */
 	uint32_t last_rx, ping_at, due;	/* seconds since start */
@@ -97,6 +124,8 @@ struct rvd {
 	long long unix_now;
 	uint64_t now_ms;
 	lws_sorted_usec_list_t tick;
+	struct rvd_relay *relay_all;
+	uint32_t relay_next;		/* the last relay id given */
 };
 
 extern struct rvd rvd;
@@ -116,6 +145,9 @@ void rvd_sess_remove(struct rvd_sess *s);
 int rvd_deliver(const char *id, const char *tag, const char *msg,
     size_t len);
 int rvd_sess_online(const char *id);
+/* Returns an open authenticated session of id/tag ("" for presence), or
+ * NULL. */
+struct rvd_sess *rvd_sess_find(const char *id, const char *tag);
 void rvd_wheel_put(struct rvd_sess *s, uint32_t due);
 void rvd_wheel_del(struct rvd_sess *s);
 void rvd_clock(void);
@@ -132,6 +164,15 @@ int rvd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 /* Queues msg to s; closes s when its queue would exceed the limit.
  * Returns 0 or -1. */
 int rvd_ws_send(struct rvd_sess *s, const char *msg, size_t len);
+/* The same for a text (binary 0) or binary message. */
+int rvd_ws_send_frame(struct rvd_sess *s, const void *msg, size_t len,
+    int binary);
+/* Sends an error message with reason and ref (NULL: none) and counts it. */
+void rvd_ws_error(struct rvd_sess *s, enum rvmsg_err e, const char *reason,
+    const char *ref);
+/* Appends s to p (cap bytes) as an escaped JSON string; returns its
+ * length. */
+size_t rvd_json_str(char *p, size_t cap, const char *s);
 /* Checks and stores a peer record for id (NULL: any) with deadline.
  * Returns RV_OK with *seq set, or an error with *reason. */
 enum rvmsg_err rvd_record_put(const cJSON *obj, const char *id,
@@ -141,6 +182,18 @@ void rvd_reject(enum rvmsg_err e);
  * length, or 0 when it does not fit in cap. */
 size_t rvd_signal_build(char *buf, size_t cap, const char *from,
     const char *tag, const cJSON *body);
+
+/* relay.c: pairing asks, forwarding frames within the limits. */
+/* s asked for a relay with to_id/to_tag ("" for a presence session). */
+void rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,
+    const char *ref);
+/* A whole binary message from s. */
+void rvd_relay_frame(struct rvd_sess *s, const unsigned char *buf,
+    size_t len);
+/* s is closing: its relays and asks end. */
+void rvd_relay_sess_closed(struct rvd_sess *s);
+/* Once a second: asks that waited too long, relays past their time. */
+void rvd_relay_sweep(void);
 
 /* http.c */
 int rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,

@@ -91,6 +91,18 @@ rvd_sess_online(const char *id)
 	return n;
 }
 
+struct rvd_sess *
+rvd_sess_find(const char *id, const char *tag)
+{
+	struct rvd_sess *s = rvd.sess_b[rvd_hash(id) & (rvd.sess_nb - 1)];
+
+	for (; s != NULL; s = s->hnext)
+		if (!s->closing && s->state == RVD_AUTHED &&
+		    strcmp(s->tag, tag) == 0 && strcmp(s->id, id) == 0)
+			return s;
+	return NULL;
+}
+
 int
 rvd_deliver(const char *id, const char *tag, const char *msg, size_t len)
 {
@@ -198,6 +210,7 @@ rvd_tick(lws_sorted_usec_list_t *sul)
 		}
 	}
 	done = rvd.now;
+	rvd_relay_sweep();
 	/* XXX O(records) each second; a Redis store expires by itself. */
 	rvd.store->ops->sweep(rvd.store, rvd.unix_now);
 	/* Give memory back after a crowd left (LWS.md: RSS stays high). */

@@ -23,7 +23,7 @@ rvd_reject(enum rvmsg_err e)
 }
 
 /* Appends s (escaped) as a JSON string. */
-static size_t
+size_t
 rvd_json_str(char *p, size_t cap, const char *s)
 {
 	size_t n = 0;
@@ -50,6 +50,13 @@ rvd_json_str(char *p, size_t cap, const char *s)
 int
 rvd_ws_send(struct rvd_sess *s, const char *msg, size_t len)
 {
+	return rvd_ws_send_frame(s, msg, len, 0);
+}
+
+int
+rvd_ws_send_frame(struct rvd_sess *s, const void *msg, size_t len,
+    int binary)
+{
 	struct rvd_out *o;
 
 	if (s->closing)
@@ -66,6 +73,7 @@ rvd_ws_send(struct rvd_sess *s, const char *msg, size_t len)
 		return -1;
 	o->next = NULL;
 	o->len = (uint32_t)len;
+	o->binary = binary != 0;
 	memcpy(o->buf + LWS_PRE, msg, len);
 	if (s->qtail != NULL)
 		s->qtail->next = o;
@@ -78,7 +86,7 @@ rvd_ws_send(struct rvd_sess *s, const char *msg, size_t len)
 }
 
 /* Sends {"type":"error","code":...,"reason":...,"ref":...} and counts. */
-static void
+void
 rvd_ws_error(struct rvd_sess *s, enum rvmsg_err e, const char *reason,
     const char *ref)
 {
@@ -355,6 +363,9 @@ rvd_ws_message(struct rvd_sess *s, const char *buf, size_t len)
 				rvd.store->ops->del(rvd.store, s->id, -1,
 				    rvd.unix_now);
 			break;
+		case RVMSG_RELAY:
+			rvd_relay_ask(s, m.to_id, m.to_tag, m.ref);
+			break;
 		default:
 			break;
 		}
@@ -378,31 +389,35 @@ rvd_ws_receive(struct rvd_sess *s, const char *in, size_t len)
 {
 	int final = lws_is_final_fragment(s->wsi) &&
 	    lws_remaining_packet_payload(s->wsi) == 0;
+	int bin = lws_frame_is_binary(s->wsi);
+	size_t max = bin ? RVMSG_RELAY_FRAME_MAX : RVMSG_MAX;
 	char *p;
 
 	s->last_rx = rvd.now;
 	if (s->state == RVD_CLOSING)
 		return;
-	if (lws_frame_is_binary(s->wsi)) {
-		/* XXX binary messages are kept for the relay of a later
-		 * version (opaque frames between two sessions); the reply
-		 * goes once per message. */
+	/* Binary messages are relay frames (relay.c), for authenticated
+	 * sessions only, and kept out of the message rate: the relay's
+	 * limits are bytes and time. */
+	if (bin && s->state != RVD_AUTHED) {
 		if (final)
-			rvd_ws_error(s, RV_BAD_TYPE, "binary messages are "
-			    "reserved for the relay", NULL);
+			rvd_ws_error(s, RV_NOT_AUTH, "send auth first", NULL);
 		return;
 	}
 	/* One piece that is a whole message needs no copy. */
 	if (s->rx == NULL && final && s->rx_len == 0) {
-		rvd_ws_message(s, in, len);
+		if (bin)
+			rvd_relay_frame(s, (const unsigned char *)in, len);
+		else
+			rvd_ws_message(s, in, len);
 		return;
 	}
-	if (s->rx_len + len > RVMSG_MAX) {
+	if (s->rx_len + len > max) {
 		free(s->rx);
 		s->rx = NULL;
 		s->rx_len = 0;
-		rvd_ws_error(s, RV_TOO_LARGE, "messages are at most 8192 bytes",
-		    NULL);
+		rvd_ws_error(s, RV_TOO_LARGE, bin ? "relay frames are at most "
+		    "1404 bytes" : "messages are at most 8192 bytes", NULL);
 		rvd_ws_close_after(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
 		return;
 	}
@@ -421,7 +436,11 @@ rvd_ws_receive(struct rvd_sess *s, const char *in, size_t len)
 	memcpy(p, in, len);
 	s->rx_len += (uint32_t)len;
 	if (final) {
-		rvd_ws_message(s, s->rx, s->rx_len);
+		if (bin)
+			rvd_relay_frame(s, (const unsigned char *)s->rx,
+			    s->rx_len);
+		else
+			rvd_ws_message(s, s->rx, s->rx_len);
 		free(s->rx);
 		s->rx = NULL;
 		s->rx_len = 0;
@@ -449,7 +468,8 @@ rvd_ws_writeable(struct rvd_sess *s)
 			s->qtail = NULL;
 		s->q_bytes -= o->len;
 		if (lws_write(s->wsi, o->buf + LWS_PRE, o->len,
-		    LWS_WRITE_TEXT) < (int)o->len) {
+		    o->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) <
+		    (int)o->len) {
 			free(o);
 			return -1;
 		}
@@ -476,6 +496,7 @@ rvd_ws_closed(struct rvd_sess *s)
 	struct rvd_out *o;
 
 	rvd_wheel_del(s);
+	rvd_relay_sess_closed(s);
 	if (s->state == RVD_AUTHED || (s->state == RVD_CLOSING && s->id[0])) {
 		rvd_sess_remove(s);
 		/* Phase VI: the record outlives its last presence session

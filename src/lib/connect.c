@@ -220,6 +220,10 @@ connect_path_cands(const struct tech_env *e, const struct tech_path *p,
 	    (const struct sockaddr *)&p->local;
 
 	(void)e;
+	if (p->rv != NULL) {
+		snprintf(buf, len, "relay:%s", p->rv_peer);
+		return;
+	}
 	snprintf(buf, len, "%s:%s:%s->%s:%s:%s", cand_type_str(p->ltype),
 	    p->tcp ? "tcp" : "udp", addr_str(l, a), cand_type_str(p->rtype),
 	    p->tcp ? "tcp" : "udp", addr_str((const struct sockaddr *)
@@ -231,7 +235,7 @@ struct run {
 	const struct technique *t;
 	int score;
 	void *st;
-	enum { R_RUNNING, R_DONE, R_FAILED } state;
+	enum { R_RUNNING, R_DONE, R_FAILED, R_HELD } state;
 	uint64_t next, failed_ms;	/* failed_ms: since the start */
 	char why[TECH_WHY_LEN];
 };
@@ -369,6 +373,28 @@ dispatch(struct tech_env *e, struct run *runs, int nrun, struct run *only,
 	return 0;
 }
 
+/* A technique reported TECH_DONE with path: it wins, unless it is a
+ * fallback and others still run, when it is held (with its path) until
+ * they have failed.  Returns 1 when r won. */
+static int
+done(struct run *r, struct run *runs, int nrun, struct tech_path *path,
+    struct tech_path *held_path, struct run **held)
+{
+	int i;
+
+	if (r->t->fallback)
+		for (i = 0; i < nrun; i++)
+			if (&runs[i] != r && runs[i].state == R_RUNNING) {
+				r->state = R_HELD;
+				*held_path = *path;
+				*held = r;
+				memset(path, 0, sizeof(*path));
+				return 0;
+			}
+	r->state = R_DONE;
+	return 1;
+}
+
 static int
 by_score(const void *a, const void *b)
 {
@@ -382,6 +408,8 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
     connect_report_fn *report, void *arg, struct tech_path *path, char *why)
 {
 	struct run runs[MAX_RUNS], *winner = NULL, *owner[MAX_POLL];
+	struct run *held = NULL;
+	struct tech_path held_path;
 	struct pollfd pfd[MAX_POLL];
 	struct tc_in in;
 	uint8_t buf[STUN_MAX_MSG];
@@ -447,9 +475,12 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 				w[0] = '\0';
 				s = r->t->tick(r->st, now, &r->next, path, w);
 				if (s == TECH_DONE) {
-					r->state = R_DONE;
-					winner = r;
-					break;
+					if (done(r, runs, nrun, path,
+					    &held_path, &held)) {
+						winner = r;
+						break;
+					}
+					continue;
 				}
 				if (s == TECH_FAILED) {
 					r->state = R_FAILED;
@@ -463,7 +494,16 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 			if (r->next < next)
 				next = r->next;
 		}
-		if (winner != NULL || running == 0)
+		if (winner != NULL)
+			break;
+		/* Nothing direct worked: the held fallback wins. */
+		if (held != NULL && (running == 0 || now >= deadline)) {
+			winner = held;
+			winner->state = R_DONE;
+			*path = held_path;
+			break;
+		}
+		if (running == 0)
 			break;
 		if (now >= deadline) {
 			deadline_hit = 1;
@@ -492,6 +532,25 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 				continue;
 			if (owner[i] != NULL && owner[i]->state != R_RUNNING)
 				continue;
+			if (owner[i] != NULL && owner[i]->t->ready != NULL) {
+				struct run *r = owner[i];
+				enum tech_status s;
+
+				w[0] = '\0';
+				s = r->t->ready(r->st, pfd[i].fd,
+				    pfd[i].revents, now, path, w);
+				if (s == TECH_DONE) {
+					if (done(r, runs, nrun, path,
+					    &held_path, &held))
+						winner = r;
+				} else if (s == TECH_FAILED) {
+					r->state = R_FAILED;
+					r->failed_ms = now - t0;
+					snprintf(r->why, sizeof(r->why), "%s",
+					    w);
+				}
+				continue;
+			}
 			if (owner[i] != NULL && (pfd[i].events & POLLOUT)) {
 				struct run *r = owner[i];
 				enum tech_status s;
@@ -622,7 +681,7 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 		errno = ETIMEDOUT;
 		return -1;
 	}
-	if (e->initiator && nominate(e, path, 0) == -1) {
+	if (e->initiator && path->rv == NULL && nominate(e, path, 0) == -1) {
 		snprintf(w, sizeof(w), "the pair worked but the peer did not "
 		    "answer our nomination in %.1f s",
 		    CONNECT_NOMINATE_MS / 1000.0);

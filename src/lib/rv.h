@@ -255,4 +255,50 @@ int rv_client_shutdown(struct rv_client *c, int timeout_ms);
 /* Frees the client and its sessions. */
 void rv_client_free(struct rv_client *c);
 
+/* ------------------------------------------------------------------ */
+/* Relay (nat(7) PROTOCOL, Relay): datagrams through the server between
+ * this session and one session of the peer that asked for this one. */
+
+#define RV_RELAY_MTU	1400	/* payload bytes of one relay datagram */
+#define RV_RELAY_QUEUE	64	/* datagrams held until read; more drop */
+
+enum rv_relay_state {
+	RV_RELAY_NONE,		/* not asked */
+	RV_RELAY_ASKED,		/* waiting for the peer's ask */
+	RV_RELAY_UP,		/* datagrams flow */
+	RV_RELAY_ENDED,		/* refused, out of bytes or time, or the
+				   session or the peer's ended */
+};
+
+/*
+ * Asks the server for a relay between s and peer (ID or ID/TAG, the
+ * session the peer asks from); the relay is up when the peer asked for
+ * s too.  One relay per session.  Returns 0, or -1 with errno ENOTCONN
+ * (not welcomed), EALREADY (asked before) or as rv_session_signal.
+ */
+int rv_relay_open(struct rv_session *s, const char *peer);
+
+/* Returns the relay's state, with *why (when not NULL) saying why it
+ * ended, in words. */
+enum rv_relay_state rv_relay_state(const struct rv_session *s,
+    const char **why);
+
+/* Queues one datagram of at most RV_RELAY_MTU bytes.  Returns 0, or -1
+ * with errno ENOTCONN (the relay is not up), EMSGSIZE, ENOBUFS (too much
+ * waits to be sent: the datagram is dropped) or ENOMEM. */
+int rv_relay_send(struct rv_session *s, const void *buf, size_t len);
+
+/* Takes the oldest datagram received into buf (len bytes; a longer one
+ * is cut).  Returns its length, or -1 with errno EAGAIN (none waits). */
+long rv_relay_recv(struct rv_session *s, void *buf, size_t len);
+
+/* Returns the socket of the session's connection (to poll for POLLIN,
+ * then call rv_client_service), or -1 when it has none. */
+int rv_session_fd(const struct rv_session *s);
+
+/* Services the client once without waiting: reads what arrived, sends
+ * what is queued, runs due timers (events are reported from here).
+ * Returns 0, or -1 with errno EIO. */
+int rv_client_service(struct rv_client *c);
+
 #endif

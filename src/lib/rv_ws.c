@@ -9,6 +9,7 @@
 #include <libwebsockets.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,23 @@ enum rv_state {
 struct rv_msg {
 	struct rv_msg *next;
 	size_t len;
+	int binary;
 	unsigned char buf[];	/* LWS_PRE bytes of headroom, then len */
+};
+
+/* Relay frames waiting to be sent, at most: more are dropped. */
+#define RV_RELAY_TXMAX	(256 * 1024)
+#define RV_RELAY_REF	"rv-relay"
+
+/* A session's relay: its id, and the datagrams received, in a ring. */
+struct rv_relay {
+	enum rv_relay_state state;
+	uint32_t id;
+	char peer[IDENT_ID_LEN + RV_TAG_MAX + 2];
+	char why[160];
+	unsigned head, n;
+	uint16_t len[RV_RELAY_QUEUE];
+	unsigned char buf[RV_RELAY_QUEUE][RV_RELAY_MTU];
 };
 
 struct rv_session {
@@ -50,7 +67,9 @@ struct rv_session {
 	struct rv_msg *txq, **txtail;
 	char rx[RV_MSG_MAX + 1];
 	size_t rxlen;
-	int rxbad;
+	int rxbad, rxbin;
+	struct rv_relay *relay;	/* NULL until asked */
+	size_t txbin;		/* relay bytes queued */
 	char why[160];		/* why the connection ended */
 };
 
@@ -102,6 +121,38 @@ rv_txq_free(struct rv_session *s)
 		free(m);
 	}
 	s->txtail = &s->txq;
+	s->txbin = 0;
+}
+
+/* The relay ended, with why. */
+static void
+rv_relay_end(struct rv_session *s, const char *why)
+{
+	if (s->relay == NULL || s->relay->state == RV_RELAY_ENDED)
+		return;
+	s->relay->state = RV_RELAY_ENDED;
+	snprintf(s->relay->why, sizeof(s->relay->why), "%s", why);
+}
+
+/* A binary message: a relay frame (nat(7) PROTOCOL, Relay). */
+static void
+rv_relay_input(struct rv_session *s, const unsigned char *b, size_t len)
+{
+	struct rv_relay *r = s->relay;
+	uint32_t id;
+	unsigned k;
+
+	if (r == NULL || r->state != RV_RELAY_UP || len < 4 ||
+	    len - 4 > RV_RELAY_MTU)
+		return;
+	id = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+	    (uint32_t)b[2] << 8 | b[3];
+	if (id != r->id || r->n == RV_RELAY_QUEUE)
+		return;		/* a datagram: dropped when nobody reads */
+	k = (r->head + r->n) % RV_RELAY_QUEUE;
+	r->len[k] = (uint16_t)(len - 4);
+	memcpy(r->buf[k], b + 4, len - 4);
+	r->n++;
 }
 
 static int
@@ -122,6 +173,7 @@ rv_queue(struct rv_session *s, const char *text)
 		return -1;
 	m->next = NULL;
 	m->len = len;
+	m->binary = 0;
 	memcpy(m->buf + LWS_PRE, text, len);
 	*s->txtail = m;
 	s->txtail = &m->next;
@@ -142,6 +194,7 @@ rv_lost(struct rv_session *s, const char *why)
 	s->wsi = NULL;
 	s->registered = 0;
 	rv_txq_free(s);
+	rv_relay_end(s, "the session to the server ended");
 	s->rxlen = 0;
 	if (s->ever)
 		s->again = 1;
@@ -299,6 +352,21 @@ rv_handle(struct rv_session *s, const char *text)
 			    &c->body : NULL;
 			rv_emit(s, &ev);
 		}
+	} else if (strcmp(type, "relay-ok") == 0 && s->state == RV_UP) {
+		seq = cJSON_GetObjectItemCaseSensitive(m, "id");
+		v = rv_jstr(m, "peer");
+		if (s->relay != NULL && s->relay->state == RV_RELAY_ASKED &&
+		    cJSON_IsNumber(seq) && seq->valuedouble >= 1 &&
+		    seq->valuedouble <= 4294967295.0 && v != NULL &&
+		    strcmp(v, s->relay->peer) == 0) {
+			s->relay->id = (uint32_t)seq->valuedouble;
+			s->relay->state = RV_RELAY_UP;
+		}
+	} else if (strcmp(type, "relay-closed") == 0) {
+		seq = cJSON_GetObjectItemCaseSensitive(m, "id");
+		if (s->relay != NULL && cJSON_IsNumber(seq) &&
+		    (uint32_t)seq->valuedouble == s->relay->id)
+			rv_relay_end(s, "the peer's session ended");
 	} else if (strcmp(type, "error") == 0) {
 		ev.type = RV_EV_ERROR;
 		ev.code = rv_jstr(m, "code");
@@ -310,6 +378,19 @@ rv_handle(struct rv_session *s, const char *text)
 			snprintf(s->why, sizeof(s->why), "refused: %s%s%s",
 			    ev.code, ev.reason ? ": " : "",
 			    ev.reason ? ev.reason : "");
+		seq = cJSON_GetObjectItemCaseSensitive(m, "id");
+		/* The relay's end: its id, or its ask's ref. */
+		if (s->relay != NULL && ((cJSON_IsNumber(seq) &&
+		    s->relay->state == RV_RELAY_UP &&
+		    (uint32_t)seq->valuedouble == s->relay->id) ||
+		    (s->relay->state == RV_RELAY_ASKED && ev.ref != NULL &&
+		    strcmp(ev.ref, RV_RELAY_REF) == 0))) {
+			char w[160];
+
+			snprintf(w, sizeof(w), "%s%s%s", ev.code,
+			    ev.reason ? ": " : "", ev.reason ? ev.reason : "");
+			rv_relay_end(s, w);
+		}
 		rv_emit(s, &ev);
 	}
 	/* Anything else is from a later version of the protocol. */
@@ -346,6 +427,7 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		if (lws_is_first_fragment(wsi)) {
 			s->rxlen = 0;
 			s->rxbad = 0;
+			s->rxbin = lws_frame_is_binary(wsi);
 		}
 		if (s->rxlen + len > RV_MSG_MAX)
 			s->rxbad = 1;
@@ -363,6 +445,11 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			return -1;
 		}
 		s->rx[s->rxlen] = '\0';
+		if (s->rxbin) {
+			rv_relay_input(s, (unsigned char *)s->rx, s->rxlen);
+			s->rxlen = 0;
+			break;
+		}
 		s->rxlen = 0;
 		if (rv_handle(s, s->rx) == -1) {
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
@@ -374,8 +461,11 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		if ((m = s->txq) != NULL) {
 			if ((s->txq = m->next) == NULL)
 				s->txtail = &s->txq;
+			if (m->binary)
+				s->txbin -= m->len;
 			if (lws_write(wsi, m->buf + LWS_PRE, m->len,
-			    LWS_WRITE_TEXT) < (int)m->len) {
+			    m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) <
+			    (int)m->len) {
 				free(m);
 				return -1;
 			}
@@ -686,8 +776,121 @@ rv_client_free(struct rv_client *c)
 	while ((s = c->sessions) != NULL) {
 		c->sessions = s->next;
 		rv_txq_free(s);
+		free(s->relay);
 		free(s);
 	}
 	free(c->profile);
 	free(c);
+}
+
+int
+rv_relay_open(struct rv_session *s, const char *peer)
+{
+	char msg[160];
+
+	if (s->state != RV_UP || s->wsi == NULL) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (s->relay != NULL && s->relay->state != RV_RELAY_ENDED) {
+		errno = EALREADY;
+		return -1;
+	}
+	if (strlen(peer) >= sizeof(s->relay->peer) || strchr(peer, '"') !=
+	    NULL || strchr(peer, '\\') != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (s->relay == NULL && (s->relay = malloc(sizeof(*s->relay))) ==
+	    NULL)
+		return -1;
+	memset(s->relay, 0, offsetof(struct rv_relay, len));
+	snprintf(s->relay->peer, sizeof(s->relay->peer), "%s", peer);
+	snprintf(msg, sizeof(msg), "{\"type\":\"relay\",\"to\":\"%s\","
+	    "\"ref\":\"" RV_RELAY_REF "\"}", peer);
+	if (rv_queue(s, msg) == -1)
+		return -1;
+	s->relay->state = RV_RELAY_ASKED;
+	return 0;
+}
+
+enum rv_relay_state
+rv_relay_state(const struct rv_session *s, const char **why)
+{
+	if (why != NULL)
+		*why = s->relay != NULL ? s->relay->why : "";
+	return s->relay != NULL ? s->relay->state : RV_RELAY_NONE;
+}
+
+int
+rv_relay_send(struct rv_session *s, const void *buf, size_t len)
+{
+	struct rv_msg *m;
+	unsigned char *p;
+
+	if (s->relay == NULL || s->relay->state != RV_RELAY_UP ||
+	    s->wsi == NULL) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (len > RV_RELAY_MTU) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (s->txbin + len + 4 > RV_RELAY_TXMAX) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	if ((m = malloc(sizeof(*m) + LWS_PRE + 4 + len)) == NULL)
+		return -1;
+	m->next = NULL;
+	m->len = 4 + len;
+	m->binary = 1;
+	p = m->buf + LWS_PRE;
+	p[0] = (unsigned char)(s->relay->id >> 24);
+	p[1] = (unsigned char)(s->relay->id >> 16);
+	p[2] = (unsigned char)(s->relay->id >> 8);
+	p[3] = (unsigned char)s->relay->id;
+	memcpy(p + 4, buf, len);
+	*s->txtail = m;
+	s->txtail = &m->next;
+	s->txbin += m->len;
+	lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+long
+rv_relay_recv(struct rv_session *s, void *buf, size_t len)
+{
+	struct rv_relay *r = s->relay;
+	size_t n;
+
+	if (r == NULL || r->n == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	n = r->len[r->head] < len ? r->len[r->head] : len;
+	memcpy(buf, r->buf[r->head], n);
+	r->head = (r->head + 1) % RV_RELAY_QUEUE;
+	r->n--;
+	return (long)n;
+}
+
+int
+rv_session_fd(const struct rv_session *s)
+{
+	if (s->wsi == NULL)
+		return -1;
+	return (int)lws_get_socket_fd(s->wsi);
+}
+
+int
+rv_client_service(struct rv_client *c)
+{
+	/* A negative timeout: service what is ready, do not wait. */
+	if (lws_service(c->ctx, -1) < 0) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
 }

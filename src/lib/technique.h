@@ -23,6 +23,10 @@
 #include "profile.h"
 
 struct portmap_mapping;
+struct rv_client;
+struct rv_session;
+
+#define TECH_RV_PEER_LEN	48	/* "ID/TAG" and its terminator */
 
 enum cand_type {
 	CAND_HOST,		/* a local interface address */
@@ -71,6 +75,12 @@ struct tech_env {
 					   source alone */
 	struct portmap_mapping *mapping; /* self's gateway mapping, or NULL */
 	char map_why[TECH_WHY_LEN];	/* why the gateway gave none, or "" */
+	/* Refinement: the relay (tech_relay.c) needs self's rendezvous
+	 * session for this attempt and the peer's, as ID/TAG; rv NULL or
+	 * rv_peer "" leaves it out. */
+	struct rv_client *rv;
+	struct rv_session *rv_sess;
+	char rv_peer[TECH_RV_PEER_LEN];
 };
 
 /* A path that works. */
@@ -84,6 +94,11 @@ struct tech_path {
 	 * self's address as the peer sees it (family 0: unknown). */
 	enum cand_type ltype, rtype;
 	struct sockaddr_storage seen;
+	/* Refinement: a relayed path has fd -1 and carries datagrams with
+	 * rv_relay_send/rv_relay_recv on rv (rv.h) to rv_peer; NULL for a
+	 * direct path. */
+	struct rv_session *rv;
+	char rv_peer[TECH_RV_PEER_LEN];
 };
 
 enum tech_status {
@@ -128,6 +143,15 @@ struct technique {
 	 * may be NULL. */
 	void (*describe)(void *state, char *buf, size_t len);
 	unsigned max_ms;		/* gives up after this long */
+	/* Refinement: a last resort (the relay): the engine holds its
+	 * TECH_DONE until every other technique has failed or the deadline
+	 * came, so a direct path always wins over it. */
+	int fallback;
+	/* Refinement: when not NULL, the engine calls this for the fds
+	 * pollfds gave (a stream the technique reads itself) instead of
+	 * reading datagrams from them. */
+	enum tech_status (*ready)(void *state, int fd, short revents,
+	    uint64_t now, struct tech_path *path, char *why);
 };
 
 /* The table, in no particular order, ended by NULL. */

@@ -4,7 +4,7 @@
  * instead of the rendezvous server.
  *
  *   tech-tool -s STUN -P PROFILEFILE -o MYSIDE -i PEERSIDE [-I] [-w secs]
- *       [-n name] [-H secs [-K]]
+ *       [-n name] [-H secs [-K]] [-r URL [-N] [-B bytes]]
  *
  * It reads its nat-probe profile from PROFILEFILE, gathers candidates,
  * writes its side as one record to MYSIDE (through a temporary name and
@@ -18,6 +18,16 @@
  *   type=path technique= proto= local= remote= cands= ms=
  *   type=message text= ms=
  *   type=nopath why=
+ *
+ * With -r it also holds a tagged session to the rendezvous server at URL
+ * (a fresh identity each run), names it in its side as rv=ID/TAG, and
+ * lets the engine relay through it (-N: names it but never asks for the
+ * relay; with -H it then holds the session that long after no path).  A relayed path is "proto=relay local=ID/TAG remote=ID/TAG".
+ * With -B it then sends that many bytes over the relay in 1400-byte
+ * datagrams and reports what the server said:
+ *
+ *   type=bulk sent= received= state=up|ended why=
+ *   type=rverror code= reason=
  *
  * Exit: 0 a path carried the messages, 1 no path (or no message), 64
  * usage, 65 a bad profile or side record, 71 system error, 75 the peer's
@@ -35,17 +45,50 @@
 
 #include "addr.h"
 #include "connect.h"
+#include "ident.h"
 #include "record.h"
+#include "rv.h"
 #include "stun_client.h"
 #include "technique.h"
 
 static uint64_t t0;
+static int welcomed, lost;
+
+static void
+rv_event(void *arg, const struct rv_event *ev)
+{
+	struct record r;
+
+	(void)arg;
+	switch (ev->type) {
+	case RV_EV_WELCOME:
+		welcomed = 1;
+		rv_client_break(ev->client);
+		break;
+	case RV_EV_LOST:
+		lost = 1;
+		fprintf(stderr, "tech-tool: rendezvous session lost: %s\n",
+		    ev->reason ? ev->reason : "-");
+		rv_client_break(ev->client);
+		break;
+	case RV_EV_ERROR:
+		record_begin(&r, 0, "rverror");
+		record_str(&r, "code", ev->code);
+		record_str(&r, "reason", ev->reason ? ev->reason : "-");
+		fputs(record_end(&r), stdout);
+		fflush(stdout);
+		break;
+	default:
+		break;
+	}
+}
 
 static void
 usage(void)
 {
 	fprintf(stderr, "usage: tech-tool -s STUN -P PROFILEFILE -o MYSIDE "
-	    "-i PEERSIDE [-I] [-w secs] [-n name] [-H secs [-K]]\n");
+	    "-i PEERSIDE [-I] [-w secs] [-n name] [-H secs [-K]]\n"
+	    "                 [-r URL [-N] [-B bytes]]\n");
 	exit(EX_USAGE);
 }
 
@@ -98,7 +141,8 @@ unhex(const char *s, uint8_t *b, size_t n)
 }
 
 static int
-write_side(const struct tech_env *e, const char *path, const char *name)
+write_side(const struct tech_env *e, const char *path, const char *name,
+    const char *rvname)
 {
 	struct record r;
 	char cands[1024], tok[2 * TECH_TOKEN_LEN + 1], tmp[4096];
@@ -113,6 +157,7 @@ write_side(const struct tech_env *e, const char *path, const char *name)
 	record_str(&r, "id", name);
 	record_str(&r, "cands", cands);
 	record_str(&r, "token", e->initiator ? tok : "-");
+	record_str(&r, "rv", rvname != NULL ? rvname : "-");
 	if ((line = record_end(&r)) == NULL)
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -278,6 +323,110 @@ prove_tcp(const struct tech_path *p, const char *text, unsigned wait_ms)
 	return -1;
 }
 
+/* The relay's prove_udp: "M:text" until the peer's message and its
+ * acknowledgement arrived, then a second's linger. */
+static int
+prove_relay(struct tech_env *e, const struct tech_path *p, const char *text,
+    unsigned wait_ms)
+{
+	char msg[256], buf[RV_RELAY_MTU + 1];
+	struct pollfd pfd;
+	uint64_t now, end = stun_now_ms() + wait_ms, next = 0, linger = 0;
+	int got = 0, acked = 0;
+	long n;
+
+	snprintf(msg, sizeof(msg), "M:%s", text);
+	while ((now = stun_now_ms()) < end) {
+		if (linger != 0 && now >= linger)
+			return 0;
+		if (!acked && now >= next) {
+			(void)rv_relay_send(p->rv, msg, strlen(msg));
+			next = now + 100;
+		}
+		pfd.fd = rv_session_fd(p->rv);
+		pfd.events = POLLIN;
+		if (pfd.fd >= 0)
+			(void)poll(&pfd, 1, 10);
+		/* The peer may leave first, once both messages went. */
+		if (rv_client_service(e->rv) == -1 ||
+		    rv_relay_state(p->rv, NULL) != RV_RELAY_UP)
+			return got && acked ? 0 : -1;
+		while ((n = rv_relay_recv(p->rv, buf, sizeof(buf) - 1)) >= 0) {
+			buf[n] = '\0';
+			if (n >= 2 && buf[0] == 'M' && buf[1] == ':') {
+				(void)rv_relay_send(p->rv, "A", 1);
+				if (!got) {
+					struct record r;
+
+					got = 1;
+					record_begin(&r, 0, "message");
+					record_str(&r, "text", buf + 2);
+					record_int(&r, "ms", (long long)
+					    (stun_now_ms() - t0));
+					fputs(record_end(&r), stdout);
+					fflush(stdout);
+				}
+			} else if (n == 1 && buf[0] == 'A')
+				acked = 1;
+		}
+		if (got && acked && linger == 0)
+			linger = now + 1000;
+	}
+	return got && acked ? 0 : -1;
+}
+
+/* Sends bytes over the relay in full datagrams (leftovers of the proof
+ * are not counted), counts what comes back, and stops when all is sent
+ * and 3 s passed without a datagram, or the relay ended.  Returns 0
+ * when the relay stayed up. */
+static int
+bulk_relay(struct tech_env *e, const struct tech_path *p,
+    unsigned long long bytes)
+{
+	unsigned char d[RV_RELAY_MTU], buf[RV_RELAY_MTU];
+	unsigned long long sent = 0, got = 0;
+	uint64_t now, quiet = stun_now_ms(), end = quiet + 120000;
+	struct pollfd pfd;
+	struct record r;
+	const char *why = "";
+	enum rv_relay_state st = RV_RELAY_UP;
+	long n;
+
+	memset(d, 'B', sizeof(d));
+	while ((now = stun_now_ms()) < end) {
+		while (sent < bytes) {
+			size_t k = bytes - sent < sizeof(d) ?
+			    (size_t)(bytes - sent) : sizeof(d);
+
+			if (rv_relay_send(p->rv, d, k) == -1)
+				break;
+			sent += k;
+		}
+		pfd.fd = rv_session_fd(p->rv);
+		pfd.events = POLLIN;
+		if (pfd.fd >= 0)
+			(void)poll(&pfd, 1, 5);
+		(void)rv_client_service(e->rv);
+		while ((n = rv_relay_recv(p->rv, buf, sizeof(buf))) >= 0)
+			if (n > 0 && buf[0] == 'B') {
+				got += (unsigned long long)n;
+				quiet = now;
+			}
+		if ((st = rv_relay_state(p->rv, &why)) != RV_RELAY_UP)
+			break;
+		if (sent >= bytes && now - quiet > 3000)
+			break;
+	}
+	record_begin(&r, 0, "bulk");
+	record_int(&r, "sent", (long long)sent);
+	record_int(&r, "received", (long long)got);
+	record_str(&r, "state", st == RV_RELAY_UP ? "up" : "ended");
+	record_str(&r, "why", why[0] ? why : "-");
+	fputs(record_end(&r), stdout);
+	fflush(stdout);
+	return st == RV_RELAY_UP ? 0 : -1;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -286,14 +435,24 @@ main(int argc, char *argv[])
 	struct tech_path path;
 	struct record r;
 	const char *stun = NULL, *pfile = NULL, *mine = NULL, *theirs = NULL;
-	const char *name = "-", *v;
+	const char *name = "-", *v, *rvurl = NULL;
+	static struct ident id;
+	struct rv_url url;
+	struct rv_client *rvc = NULL;
+	unsigned long long bulk = 0;
+	int norelay = 0;
 	char why[TECH_WHY_LEN], cands[CONNECT_CANDS_LEN], text[128];
 	unsigned wait_s = 20, hold = 0;
 	uint64_t end, ka = 0;
 	int ch, rc, keepalive = 1;
 
-	while ((ch = getopt(argc, argv, "s:P:o:i:Iw:n:H:K")) != -1) {
+	while ((ch = getopt(argc, argv, "B:s:P:o:i:Iw:n:H:KNr:")) != -1) {
 		switch (ch) {
+		case 'B':
+			bulk = strtoull(optarg, NULL, 10);
+			break;
+		case 'N': norelay = 1; break;
+		case 'r': rvurl = optarg; break;
 		case 'H':
 			hold = (unsigned)strtoul(optarg, NULL, 10);
 			if (hold == 0 || hold > 300)
@@ -338,14 +497,43 @@ main(int argc, char *argv[])
 	}
 	if (why[0] != '\0')
 		fprintf(stderr, "tech-tool: gather: %s\n", why);
-	if (write_side(&e, mine, name) == -1) {
+	if (rvurl != NULL) {
+		uint8_t seed[IDENT_SEED_LEN];
+
+		if (rv_url_parse(&url, rvurl) == -1) {
+			fprintf(stderr, "tech-tool: bad server URL %s\n", rvurl);
+			return EX_USAGE;
+		}
+		if (getrandom(seed, sizeof(seed), 0) != sizeof(seed) ||
+		    ident_from_seed(&id, seed) == -1 ||
+		    (rvc = rv_client_new(&id, rv_event, NULL, 0)) == NULL ||
+		    (e.rv_sess = rv_client_open(rvc, &url, "tech", 0)) ==
+		    NULL) {
+			fprintf(stderr, "tech-tool: rendezvous client: %s\n",
+			    strerror(errno));
+			return EX_OSERR;
+		}
+		(void)rv_client_run(rvc, 5000);
+		if (!welcomed) {
+			fprintf(stderr, "tech-tool: no welcome from %s\n",
+			    rvurl);
+			return EX_UNAVAILABLE;
+		}
+		if (!norelay)
+			e.rv = rvc;
+	}
+	if (write_side(&e, mine, name, rvc != NULL ?
+	    rv_session_name(e.rv_sess) : NULL) == -1) {
 		fprintf(stderr, "tech-tool: %s: %s\n", mine, strerror(errno));
 		connect_unmap(&e);
 		return EX_OSERR;
 	}
 	end = stun_now_ms() + wait_s * 1000ull;
-	while (access(theirs, R_OK) == -1 && stun_now_ms() < end)
+	while (access(theirs, R_OK) == -1 && stun_now_ms() < end) {
+		if (rvc != NULL)
+			(void)rv_client_service(rvc);
 		usleep(2000);
+	}
 	if (read_record(theirs, "profile", &in) == -1) {
 		fprintf(stderr, "tech-tool: %s: the peer's side did not appear "
 		    "in %u s\n", theirs, wait_s);
@@ -363,23 +551,59 @@ main(int argc, char *argv[])
 	e.peer.ncand = rc;
 	if ((v = record_get(&in, "id")) != NULL)
 		snprintf(e.peer.id, sizeof(e.peer.id), "%s", v);
+	if (e.rv != NULL && (v = record_get(&in, "rv")) != NULL &&
+	    strcmp(v, "-") != 0)
+		snprintf(e.rv_peer, sizeof(e.rv_peer), "%s", v);
 	t0 = stun_now_ms();
 	if (connect_run(&e, 15000, report, NULL, &path, why) == -1) {
 		record_begin(&r, 0, "nopath");
 		record_str(&r, "why", why);
 		fputs(record_end(&r), stdout);
+		if (rvc != NULL) {
+			/* -H keeps the session, so that an ask for a relay
+			 * finds it there (and is refused). */
+			end = stun_now_ms() + hold * 1000ull;
+			while (stun_now_ms() < end) {
+				(void)rv_client_service(rvc);
+				usleep(10000);
+			}
+			(void)rv_client_shutdown(rvc, 1000);
+			rv_client_free(rvc);
+		}
 		return 1;
 	}
 	connect_path_cands(&e, &path, cands, sizeof(cands));
 	record_begin(&r, 0, "path");
 	record_str(&r, "technique", path.technique);
-	record_str(&r, "proto", path.tcp ? "tcp" : "udp");
-	record_addr(&r, "local", (struct sockaddr *)&path.local);
-	record_addr(&r, "remote", (struct sockaddr *)&path.remote);
+	if (path.rv != NULL) {
+		record_str(&r, "proto", "relay");
+		record_str(&r, "local", rv_session_name(path.rv));
+		record_str(&r, "remote", path.rv_peer);
+	} else {
+		record_str(&r, "proto", path.tcp ? "tcp" : "udp");
+		record_addr(&r, "local", (struct sockaddr *)&path.local);
+		record_addr(&r, "remote", (struct sockaddr *)&path.remote);
+	}
 	record_str(&r, "cands", cands);
 	record_int(&r, "ms", (long long)path.ms);
 	fputs(record_end(&r), stdout);
 	snprintf(text, sizeof(text), "hello-from-%s", name);
+	if (path.rv != NULL) {
+		rc = prove_relay(&e, &path, text, 5000);
+		if (rc == 0 && bulk > 0 && bulk_relay(&e, &path, bulk) == -1)
+			rc = 1;
+		else if (rc == -1) {
+			record_begin(&r, 0, "nopath");
+			record_str(&r, "why", "the relay carried no message "
+			    "both ways in 5 s");
+			fputs(record_end(&r), stdout);
+		}
+		(void)rv_client_shutdown(rvc, 1000);
+		rv_client_free(rvc);
+		ident_free(&id);
+		connect_unmap(&e);
+		return rc == 0 ? 0 : 1;
+	}
 	rc = path.tcp ? prove_tcp(&path, text, 5000) :
 	    prove_udp(&e, &path, text, 5000, &ka, keepalive);
 	if (rc == 0 && hold > 0 && !path.tcp) {

@@ -26,6 +26,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	/* 'B' first: the rest is a relay frame (a binary message). */
+	if (data[0] == 'B') {
+		const unsigned char *p;
+		uint32_t id;
+		size_t n;
+
+		if (rvmsg_relay_frame(data + 1, size - 1, &id, &p, &n) == 0 &&
+		    (p != data + 1 + RVMSG_RELAY_HDR || n + RVMSG_RELAY_HDR !=
+		    size - 1 || id == 0))
+			abort();
+		return 0;
+	}
 	ctx = (enum rvmsg_ctx)(data[0] % 4);
 	if (rvmsg_parse(&m, (const char *)data + 1, size - 1, ctx) == 0) {
 		switch (m.type) {

@@ -87,6 +87,19 @@ static const struct rvmsg_case cases[] = {
 	    "\",\"body\":[]}", RV_BAD_FIELD, RVMSG_SIGNAL },
 	{ "signal no body", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID
 	    "\"}", RV_BAD_FIELD, RVMSG_SIGNAL },
+	/* relay (nat(7) PROTOCOL, Relay) */
+	{ "relay", RVMSG_WS, "{\"type\":\"relay\",\"to\":\"" ID "/t1\","
+	    "\"ref\":\"r\"}", RV_OK, RVMSG_RELAY },
+	{ "relay presence", RVMSG_WS, "{\"type\":\"relay\",\"to\":\"" ID
+	    "\"}", RV_OK, RVMSG_RELAY },
+	{ "relay no to", RVMSG_WS, "{\"type\":\"relay\"}", RV_BAD_FIELD,
+	    RVMSG_RELAY },
+	{ "relay bad to", RVMSG_WS, "{\"type\":\"relay\",\"to\":\"" ID
+	    "/A-B\"}", RV_BAD_FIELD, RVMSG_RELAY },
+	{ "relay to number", RVMSG_WS, "{\"type\":\"relay\",\"to\":7}",
+	    RV_BAD_FIELD, RVMSG_RELAY },
+	{ "relay-ok from a client", RVMSG_WS, "{\"type\":\"relay-ok\","
+	    "\"id\":1}", RV_BAD_TYPE, RVMSG_NONE },
 	{ "signal ref number", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID
 	    "\",\"body\":{},\"ref\":1}", RV_BAD_FIELD, RVMSG_NONE },
 	/* unregister */
@@ -200,6 +213,35 @@ test_limits(void **state)
 	assert_int_equal(m.err, RV_BAD_JSON);
 	rvmsg_free(&m);
 	free(big);
+}
+
+static void
+test_relay_frame(void **state)
+{
+	unsigned char f[RVMSG_RELAY_FRAME_MAX + 1] = { 0, 0, 1, 2, 'h', 'i' };
+	const unsigned char *p;
+	uint32_t id;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(rvmsg_relay_frame(f, 6, &id, &p, &n), 0);
+	assert_int_equal(id, 258);
+	assert_int_equal(n, 2);
+	assert_memory_equal(p, "hi", 2);
+	assert_int_equal(rvmsg_relay_frame(f, 4, &id, &p, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(rvmsg_relay_frame(f, RVMSG_RELAY_FRAME_MAX, &id, &p,
+	    &n), 0);
+	assert_int_equal(n, RVMSG_RELAY_PAYLOAD);
+	assert_int_equal(rvmsg_relay_frame(f, RVMSG_RELAY_FRAME_MAX + 1, &id,
+	    &p, &n), -1);
+	assert_int_equal(errno, EMSGSIZE);
+	assert_int_equal(rvmsg_relay_frame(f, 3, &id, &p, &n), -1);
+	assert_int_equal(errno, EBADMSG);
+	f[2] = f[3] = 0;	/* id 0 is no relay */
+	assert_int_equal(rvmsg_relay_frame(f, 6, &id, &p, &n), -1);
+	assert_string_equal(rvmsg_code(RV_RELAY_LIMIT), "relay-limit");
+	assert_string_equal(rvmsg_code(RV_RELAY_REFUSED), "relay-refused");
 }
 
 static void
@@ -342,6 +384,7 @@ main(void)
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_valid_names),
+		cmocka_unit_test(test_relay_frame),
 		cmocka_unit_test(test_flatten),
 		cmocka_unit_test(test_flatten_large),
 	};
