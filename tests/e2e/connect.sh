@@ -17,7 +17,7 @@ GRACE=20
 t0=$SECONDS
 command -v nc >/dev/null || skip "nc (netcat-openbsd) is not installed"
 lab_up
-start_ready rvd 10 "$LAB" exec srv -- "${NATKIT_RVD:-$B/nat-rendezvousd}" -d -v -v -g $GRACE \
+start_ready rvd 10 "$LAB" exec srv -- "$B/nat-rendezvousd" -d -v -v -g $GRACE \
     -l $SRV:80
 expect "server ready line" "$READY" "ready http=$SRV:80 ws=/v1/ws"
 
@@ -55,18 +55,18 @@ esac
 EOF
 chmod +x "$T/accept.sh"
 
-# register HOST [NAME]: nat-register on HOST with its own key.
+# register HOST [NAME [HOME]]: nat-register on HOST with the key in HOME.
 register() {
-	local h=$1 name=${2:-$1}
-	mkdir -p -m 700 "$T/home/$name"
-	start_ready "reg-$name" 10 "$LAB" exec "$h" -- env NATKIT_HOME="$T/home/$name" \
+	local h=$1 name=${2:-$1} home=${3:-${2:-$1}}
+	mkdir -p -m 700 "$T/home/$home"
+	start_ready "reg-$home" 10 "$LAB" exec "$h" -- env NATKIT_HOME="$T/home/$home" \
 	    sh -c 'f=$1; shift; exec "$@" <"$f"' sh "$T/prof/$h" \
 	    "$B/nat-register" -v -s "$URL" -n "$name" -e "$T/accept.sh $name"
 	case $READY in
 	type=registered\ *) ;;
-	*) cat "$T/reg-$name.err"; fail "$name did not register: $READY" ;;
+	*) cat "$T/reg-$home.err"; fail "$home did not register: $READY" ;;
 	esac
-	eval "ID_${name//-/_}=$(field id <<<"$READY") PID_${name//-/_}=$LAST_PID"
+	eval "ID_${home//-/_}=$(field id <<<"$READY") PID_${home//-/_}=$LAST_PID"
 }
 for h in $ALL; do register "$h"; done
 id_of() { local v=ID_${1//-/_}; echo "${!v}"; }
@@ -282,12 +282,31 @@ expect "altered offer: exit" "$?" 76
 expect "altered offer: reason" "$(tail -n 1 "$T/offer.err")" \
     "nat-connect: offer refused: the offer from $PRC was altered on the way: its signature does not verify"
 
-# A peer whose nat-register crashed: still listed (grace), but offline.
-{ kill -9 "$PID_h_rc" && wait "$PID_h_rc"; } 2>/dev/null
+# A second peer calls itself mute: the name is refused with both listed;
+# an alias says which one is meant, and wins over the server.
+echo mute >"$T/mode.mute2"
+register h-sym mute mute2
+"$LAB" exec h-prc -- env NATKIT_HOME="$T/home/h-prc" "$B/nat-connect" \
+    -s "$URL" -w 2 mute </dev/null >/dev/null 2>"$T/ambiguous.err"
+expect "ambiguous name: exit" "$?" 68
+expect "ambiguous name: both listed" \
+    "$(grep -c -e "^  $MUTE " -e "^  $(id_of mute2) " "$T/ambiguous.err")" 2
+printf '# test\nmute %s\n' "$(id_of mute2)" >"$T/home/h-prc/aliases"
 "$LAB" exec h-prc -- env NATKIT_HOME="$T/home/h-prc" "$B/nat-connect" -r \
+    -s "$URL" -w 1 mute </dev/null >/dev/null 2>"$T/alias.err"
+expect "alias: exit" "$?" 75
+expect "alias: the alias's peer" "$(rec failed "$T/alias.err" | field reason | unescape)" \
+    "peer $(id_of mute2) is offline: no answer within 1 s"
+rm "$T/home/h-prc/aliases"
+
+# A peer whose nat-register crashed: still listed (grace), but offline;
+# -j: the failure as JSON on stderr.
+{ kill -9 "$PID_h_rc" && wait "$PID_h_rc"; } 2>/dev/null
+"$LAB" exec h-prc -- env NATKIT_HOME="$T/home/h-prc" "$B/nat-connect" -j \
     -s "$URL" -w 2 h-rc </dev/null >/dev/null 2>"$T/crash.err"
 rc=$?
-why=$(rec failed "$T/crash.err" | field reason | unescape)
+why=$(grep '^{' "$T/crash.err" | jq -r 'select(.type == "failed") | .reason')
+expect "crashed peer: -j record's exit" "$(grep '^{' "$T/crash.err" | jq -r 'select(.type == "failed") | .exit')" "$rc"
 case $rc:$why in
 1:"peer $(id_of h-rc) is offline"* | 75:"peer $(id_of h-rc) is offline"*) echo "ok   crashed peer: exit $rc: $why" ;;
 *) expect "crashed peer" "$rc:$why" "1 or 75: peer ... is offline" ;;
