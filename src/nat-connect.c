@@ -129,6 +129,7 @@ report(const struct connect_attempt *a, void *arg)
 struct sig {
 	int welcomed, lost, refused, delivered, answered;
 	char code[64], reason[256];
+	char answer_from[TECH_RV_PEER_LEN];	/* the session it came from */
 	struct record_in answer;
 };
 
@@ -163,8 +164,11 @@ on_event(void *arg, const struct rv_event *ev)
 			st->delivered = 1;
 		else if (t != NULL && strcmp(t, "answer") == 0 &&
 		    !st->answered && record_parse(&st->answer,
-		    ev->body_json) == 0)
+		    ev->body_json) == 0) {
 			st->answered = 1;
+			snprintf(st->answer_from, sizeof(st->answer_from),
+			    "%s", ev->from);
+		}
 		else {
 			log_say(NULL, "%s: a signal from %s ignored",
 			    ev->server->base, ev->from);
@@ -392,6 +396,10 @@ dg_send(const struct tech_path *p, int type, uint32_t seq, const void *data,
 	b[4] = (uint8_t)seq;
 	if (len > 0)
 		memcpy(b + DG_HDR, data, len);
+	if (p->rv != NULL) {
+		(void)rv_relay_send(p->rv, b, DG_HDR + len);
+		return;
+	}
 	(void)sendto(p->fd, b, DG_HDR + len, 0,
 	    (const struct sockaddr *)&p->remote,
 	    addr_len((const struct sockaddr *)&p->remote));
@@ -411,15 +419,44 @@ write_all(int fd, const uint8_t *b, size_t n)
 	return 0;
 }
 
-/* stdin to the peer and the peer to stdout over a UDP path, one datagram
- * per read; returns when both sides ended.  Unreliable by design until
- * the encrypted stream arrives (nat-connect(1) CAVEATS). */
+/* Takes the next datagram of the path: from the UDP socket (STUN of ours
+ * answered and skipped), or from the relay.  Returns its length, or -1
+ * when none waits. */
+static ssize_t
+dg_recv(const struct tech_path *p, uint8_t *buf, size_t len)
+{
+	struct sockaddr_storage from;
+	socklen_t fl;
+	ssize_t n;
+	const char *why;
+
+	if (p->rv != NULL) {
+		if (rv_relay_state(p->rv, &why) != RV_RELAY_UP)
+			fail(1, "the relay ended: %s", why ? why : "-");
+		return rv_relay_recv(p->rv, buf, len);
+	}
+	for (;;) {
+		fl = sizeof(from);
+		if ((n = recvfrom(p->fd, buf, len, 0, (struct sockaddr *)&from,
+		    &fl)) < 0)
+			return -1;
+		if (connect_answer(&env, p->fd, buf, (size_t)n,
+		    (struct sockaddr *)&from))
+			continue;
+		if (addr_equal((struct sockaddr *)&from,
+		    (const struct sockaddr *)&p->remote))
+			return n;
+	}
+}
+
+/* stdin to the peer and the peer to stdout over a UDP path or the relay,
+ * one datagram per read; returns when both sides ended.  Unreliable by
+ * design until the encrypted stream arrives (nat-connect(1) CAVEATS). */
 static void
 pipe_udp(const struct tech_path *p, int wait_s)
 {
 	uint8_t buf[2048];
 	struct pollfd pfd[2];
-	struct sockaddr_storage from;
 	struct record r;
 	uint64_t now, ka = 0, next_hello = 0, next_end = 0, first = 0;
 	uint64_t ready_by = stun_now_ms() + DG_READY_MS, heard = 0;
@@ -427,10 +464,12 @@ pipe_udp(const struct tech_path *p, int wait_s)
 	uint32_t seq = 0;
 	int ready = 0, in_eof = 0, end_acked = 0, end_tries = 0, peer_end = 0;
 
-	pfd[0].fd = p->fd;
+	pfd[0].fd = p->rv != NULL ? rv_session_fd(p->rv) : p->fd;
 	pfd[0].events = POLLIN;
 	pfd[1].fd = STDIN_FILENO;
 	for (;;) {
+		if (p->rv != NULL && rv_client_service(env.rv) == -1)
+			fail(EX_UNAVAILABLE, "lost the server that relays");
 		now = stun_now_ms();
 		if (!ready && now >= ready_by)
 			fail(1, "the path carried nothing for %.1f s after it "
@@ -451,11 +490,13 @@ pipe_udp(const struct tech_path *p, int wait_s)
 		if (in_eof && now - heard > (uint64_t)wait_s * 1000)
 			fail(EX_TEMPFAIL, "the peer went silent: nothing for "
 			    "%d s after our end", wait_s);
-		(void)connect_keepalive(p, now, &ka);
+		if (p->rv == NULL)
+			(void)connect_keepalive(p, now, &ka);
 		pfd[1].events = ready && !in_eof ? POLLIN : 0;
-		if (poll(pfd, 2, 50) <= 0)
+		if (poll(pfd, 2, p->rv != NULL ? 10 : 50) <= 0 &&
+		    p->rv == NULL)
 			continue;
-		if (pfd[1].revents != 0) {
+		if (pfd[1].events != 0 && pfd[1].revents != 0) {
 			ssize_t n = read(STDIN_FILENO, buf, DG_PAYLOAD);
 
 			if (n < 0 && errno != EINTR && errno != EAGAIN)
@@ -470,17 +511,11 @@ pipe_udp(const struct tech_path *p, int wait_s)
 			}
 		}
 		for (;;) {
-			socklen_t fl = sizeof(from);
-			ssize_t n = recvfrom(p->fd, buf, sizeof(buf), 0,
-			    (struct sockaddr *)&from, &fl);
+			ssize_t n = dg_recv(p, buf, sizeof(buf));
 
 			if (n < 0)
 				break;
-			if (connect_answer(&env, p->fd, buf, (size_t)n,
-			    (struct sockaddr *)&from))
-				continue;
-			if (n < DG_HDR || !addr_equal((struct sockaddr *)&from,
-			    (const struct sockaddr *)&p->remote))
+			if (n < DG_HDR)
 				continue;
 			heard = stun_now_ms();
 			if (!ready)
@@ -553,6 +588,30 @@ pipe_tcp(const struct tech_path *p)
 	}
 }
 
+/* The path record: a relayed one names the two sessions. */
+static void
+path_record(struct record *r, const struct tech_path *p)
+{
+	char cands[CONNECT_CANDS_LEN];
+
+	connect_path_cands(&env, p, cands, sizeof(cands));
+	record_begin(r, json, "path");
+	if (p->rv != NULL) {
+		record_str(r, "proto", "relay");
+		record_str(r, "local", rv_session_name(p->rv));
+		record_str(r, "remote", p->rv_peer);
+		snprintf(cands, sizeof(cands), "relay:%s->relay:%s",
+		    rv_session_name(p->rv), p->rv_peer);
+	} else {
+		record_str(r, "proto", p->tcp ? "tcp" : "udp");
+		record_addr(r, "local", (const struct sockaddr *)&p->local);
+		record_addr(r, "remote", (const struct sockaddr *)&p->remote);
+	}
+	record_str(r, "technique", p->technique);
+	record_str(r, "cands", cands);
+	record_int(r, "ms", (long long)(stun_now_ms() - t0));
+}
+
 /* --print: the path as one record, then keepalives for hold_s. */
 static void
 print_path(const struct tech_path *p, int hold_s)
@@ -560,23 +619,15 @@ print_path(const struct tech_path *p, int hold_s)
 	struct record r;
 	struct pollfd pfd;
 	struct sockaddr_storage from;
-	char cands[CONNECT_CANDS_LEN];
 	uint8_t buf[2048];
 	uint64_t end, ka = 0;
 	FILE *save = recs;
 
-	connect_path_cands(&env, p, cands, sizeof(cands));
-	record_begin(&r, json, "path");
-	record_str(&r, "proto", p->tcp ? "tcp" : "udp");
-	record_addr(&r, "local", (const struct sockaddr *)&p->local);
-	record_addr(&r, "remote", (const struct sockaddr *)&p->remote);
-	record_str(&r, "technique", p->technique);
-	record_str(&r, "cands", cands);
-	record_int(&r, "ms", (long long)(stun_now_ms() - t0));
+	path_record(&r, p);
 	recs = stdout;
 	emit(&r);
 	recs = save;
-	if (p->tcp)
+	if (p->tcp || p->rv != NULL)
 		return;
 	end = stun_now_ms() + (uint64_t)hold_s * 1000;
 	pfd.fd = p->fd;
@@ -638,7 +689,8 @@ main(int argc, char **argv)
 	struct tech_path path;
 	struct ident id;
 	const char *pfile = NULL, *stun = NULL;
-	char why[512], w[OFFER_WHY_LEN], peer[IDENT_ID_LEN + 1], to[64];
+	char why[512], w[OFFER_WHY_LEN], peer[IDENT_ID_LEN + 1];
+	char to[TECH_RV_PEER_LEN];
 	uint8_t eph_sk[crypto_box_SECRETKEYBYTES];
 	int ch, accept = 0, nurl = 0, wait_s = 10, hold_s = 1, lport = 0;
 	int wait_ms;
@@ -818,28 +870,26 @@ main(int argc, char **argv)
 		memcpy(env.peer.cand, theirs.cand, sizeof(env.peer.cand));
 		env.peer.ncand = theirs.ncand;
 	}
-	rv_client_shutdown(c, 500);
-	rv_client_free(c);
-	ident_free(&id);
-
+	/* The session stays for the relay, the engine's last resort. */
+	env.rv = c;
+	env.rv_sess = s;
+	snprintf(env.rv_peer, sizeof(env.rv_peer), "%s", accept ? to :
+	    st.answer_from);
 	if (connect_run(&env, 15000, report, NULL, &path, w) == -1) {
 		gathered = 0;
 		if (errno == ENETUNREACH && strstr(w, "relay") == NULL)
 			fail(1, "%s (relay needed)", w);
 		fail(1, "%s", w);
 	}
+	if (path.rv == NULL) {
+		/* A direct path needs the server no more. */
+		rv_client_shutdown(c, 500);
+		rv_client_free(c);
+		env.rv = NULL;
+	}
 	if (!print_mode) {
-		char cands[CONNECT_CANDS_LEN];
-
-		connect_path_cands(&env, &path, cands, sizeof(cands));
-		log_say(NULL, "path: %s by %s", cands, path.technique);
-		record_begin(&r, json, "path");
-		record_str(&r, "proto", path.tcp ? "tcp" : "udp");
-		record_addr(&r, "local", (struct sockaddr *)&path.local);
-		record_addr(&r, "remote", (struct sockaddr *)&path.remote);
-		record_str(&r, "technique", path.technique);
-		record_str(&r, "cands", cands);
-		record_int(&r, "ms", (long long)(stun_now_ms() - t0));
+		path_record(&r, &path);
+		log_say(NULL, "path found by %s", path.technique);
 		emit(&r);
 		if (path.tcp)
 			pipe_tcp(&path);
@@ -851,6 +901,12 @@ main(int argc, char **argv)
 	/* XXX with --print a gateway mapping stays until its lease ends:
 	 * the next program needs it. */
 	sodium_memzero(eph_sk, sizeof(eph_sk));
-	close(path.fd);
+	if (path.fd != -1)
+		close(path.fd);
+	if (env.rv != NULL) {
+		rv_client_shutdown(env.rv, 500);
+		rv_client_free(env.rv);
+	}
+	ident_free(&id);
 	return 0;
 }
