@@ -420,20 +420,23 @@ write_all(int fd, const uint8_t *b, size_t n)
 }
 
 /* Takes the next datagram of the path: from the UDP socket (STUN of ours
- * answered and skipped), or from the relay.  Returns its length, or -1
- * when none waits. */
+ * answered and skipped), or from the relay.  Returns its length, -1 when
+ * none waits, or -2 when the relay ended (why in *why). */
 static ssize_t
-dg_recv(const struct tech_path *p, uint8_t *buf, size_t len)
+dg_recv(const struct tech_path *p, uint8_t *buf, size_t len,
+    const char **why)
 {
 	struct sockaddr_storage from;
 	socklen_t fl;
 	ssize_t n;
-	const char *why;
 
 	if (p->rv != NULL) {
-		if (rv_relay_state(p->rv, &why) != RV_RELAY_UP)
-			fail(1, "the relay ended: %s", why ? why : "-");
-		return rv_relay_recv(p->rv, buf, len);
+		if ((n = rv_relay_recv(p->rv, buf, len)) >= 0)
+			return n;
+		*why = NULL;
+		if (rv_relay_state(p->rv, why) != RV_RELAY_UP)
+			return -2;
+		return -1;
 	}
 	for (;;) {
 		fl = sizeof(from);
@@ -511,8 +514,20 @@ pipe_udp(const struct tech_path *p, int wait_s)
 			}
 		}
 		for (;;) {
-			ssize_t n = dg_recv(p, buf, sizeof(buf));
+			const char *why;
+			ssize_t n = dg_recv(p, buf, sizeof(buf), &why);
 
+			/* A peer that ended may leave before our end's
+			 * acknowledgement: then its session and the relay
+			 * go with it. */
+			if (n == -2 && peer_end) {
+				end_acked = 1;
+				in_eof = 1;
+				break;
+			}
+			if (n == -2)
+				fail(1, "the relay ended: %s", why ? why :
+				    "-");
 			if (n < 0)
 				break;
 			if (n < DG_HDR)
