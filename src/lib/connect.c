@@ -652,7 +652,8 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 	for (i = 0; i < nrun; i++) {
 		struct run *r = &runs[i];
 
-		if (r == winner)
+		/* A held fallback waits for the nomination's outcome. */
+		if (r == winner || r == held)
 			continue;
 		run_describe(r, cands, sizeof(cands));
 		if (r->state == R_FAILED) {
@@ -691,9 +692,27 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 		snprintf(why, TECH_WHY_LEN, "%s: %s", winner->t->name, w);
 		if (winner->st != NULL)
 			winner->t->stop(winner->st, 0);
-		connect_unmap(e);
-		errno = ETIMEDOUT;
-		return -1;
+		winner->st = NULL;
+		if (held == NULL || held == winner) {
+			connect_unmap(e);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		/* The peer may have taken the relay already (its direct
+		 * techniques ended first): so do we. */
+		winner = held;
+		winner->state = R_DONE;
+		*path = held_path;
+		why[0] = '\0';
+	} else if (held != NULL && held != winner) {
+		run_describe(held, cands, sizeof(cands));
+		snprintf(w, sizeof(w), "%s found a path first",
+		    winner->t->name);
+		report_one(report, arg, held->t->name, "stopped",
+		    stun_now_ms() - t0, cands, w);
+		if (held->st != NULL)
+			held->t->stop(held->st, 0);
+		held->st = NULL;
 	}
 	if (path->technique == NULL)
 		path->technique = winner->t->name;
@@ -707,4 +726,18 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 	if (strcmp(path->technique, "portmap") != 0)
 		connect_unmap(e);
 	return 0;
+}
+
+int
+connect_upgrade(struct tech_env *e, unsigned timeout_ms,
+    connect_report_fn *report, void *arg, struct tech_path *path, char *why)
+{
+	struct rv_client *rv = e->rv;
+	int r;
+
+	/* Without a client the relay row does not apply. */
+	e->rv = NULL;
+	r = connect_run(e, timeout_ms, report, arg, path, why);
+	e->rv = rv;
+	return r;
 }

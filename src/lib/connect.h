@@ -60,6 +60,18 @@ int connect_gather(struct tech_env *e, uint16_t port, unsigned timeout_ms,
 int connect_run(struct tech_env *e, unsigned timeout_ms,
     connect_report_fn *report, void *arg, struct tech_path *path, char *why);
 
+/*
+ * Keep trying direct after a relayed path (nat(7) TECHNIQUES, relay):
+ * runs the direct techniques again, the relay row left out, on e->fd
+ * for at most timeout_ms, as connect_run does; both sides call it at
+ * about the same time while the relay carries their data.  Returns 0
+ * with a direct path in path (the caller moves its data there and may
+ * leave the relay), or -1 as connect_run.  XXX it blocks for up to
+ * timeout_ms: the relay is not serviced meanwhile.
+ */
+int connect_upgrade(struct tech_env *e, unsigned timeout_ms,
+    connect_report_fn *report, void *arg, struct tech_path *path, char *why);
+
 /* Removes self's gateway mapping, if any (call at the end when the
  * port-mapping technique won).  Returns 0, or -1 with errno. */
 int connect_unmap(struct tech_env *e);

@@ -3,8 +3,9 @@
 # sides map per destination, or one blocks UDP) get a relayed path from
 # tech-tool with a real server on the lab's public side, and carry a
 # message both ways; a pair with a direct path still takes it; a relay the
-# peer never asked for is refused; the server's byte limit ends a relay
-# with relay-limit; /metrics counts the relayed bytes.
+# peer never asked for is refused; a relayed pair upgrades to the direct
+# path when one appears; the server's byte limit ends a relay with
+# relay-limit; /metrics counts the relayed bytes.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 
 TOOL=$NATKIT_BIN/../tests/e2e/tech-tool
@@ -99,6 +100,23 @@ esac
 expect "h-prc-h-prc2: the relay stopped" \
     "$(grep '^type=attempt technique=relay ' "$d/a.out" | field outcome)" stopped
 
+# Keep trying direct: with the candidates hidden from the first run the
+# relay wins, then connect_upgrade finds the direct path and the second
+# message goes over it.
+n=$((n + 1))
+d=$T/pairs/$n
+run_pair $n h-prc h-prc2 -U -U
+expect "upgrade: exit" "$(cat "$d/a.rc")/$(cat "$d/b.rc")" 0/0
+techs() { sed -n 's/^type=path technique=\([^ ]*\) .*/\1/p' "$1" | tr '\n' ' '; }
+pa=$(techs "$d/a.out") pb=$(techs "$d/b.out")
+expect "upgrade: relay, then direct, both sides" "$pa/$pb" "relay punch /relay punch "
+expect "upgrade: message over the relay" "$(grep '^type=message ' "$d/b.out" | head -n 1 | field text)" hello-from-h-prc
+expect "upgrade: message over the direct path" \
+    "$(grep '^type=message ' "$d/a.out" | tail -n 1 | field text)/$(grep '^type=message ' "$d/b.out" | tail -n 1 | field text)" \
+    upgraded-from-h-prc2/upgraded-from-h-prc
+echo "     upgrade: direct path $(grep '^type=path ' "$d/a.out" | tail -n 1 | field ms) ms into the second run"
+[ "$(cat "$d/a.rc")/$(cat "$d/b.rc")" = 0/0 ] || dump "$d"
+
 # A relay to a session that never asks for one is refused by the server.
 n=$((n + 1))
 d=$T/pairs/$n
@@ -133,7 +151,7 @@ rt=$(sed -n 's/^natkit_relays_total //p' <<<"$M")
 rl=$(sed -n 's/^natkit_relays_limited_total //p' <<<"$M")
 echo "     metrics: relay_bytes_total=$rb relays_total=$rt relays_limited_total=$rl"
 [ "${rb:-0}" -gt 100000 ] || expect "relayed bytes counted" "${rb:-none}" "> 100000"
-expect "relays paired" "$rt" "$(($(echo $RELAY | wc -w) + 2))"
+expect "relays paired" "$rt" "$(($(echo $RELAY | wc -w) + 3))"
 expect "relays limited" "$rl" 1
 expect "relays open after all left" "$(sed -n 's/^natkit_relays //p' <<<"$M")" 0
 finish

@@ -4,7 +4,7 @@
  * instead of the rendezvous server.
  *
  *   tech-tool -s STUN -P PROFILEFILE -o MYSIDE -i PEERSIDE [-I] [-w secs]
- *       [-n name] [-H secs [-K]] [-r URL [-N] [-B bytes]]
+ *       [-n name] [-H secs [-K]] [-r URL [-N] [-B bytes] [-U]]
  *
  * It reads its nat-probe profile from PROFILEFILE, gathers candidates,
  * writes its side as one record to MYSIDE (through a temporary name and
@@ -28,6 +28,11 @@
  *
  *   type=bulk sent= received= state=up|ended why=
  *   type=rverror code= reason=
+ *
+ * -U (a test of the upgrade) hides the peer's candidates from the first
+ * run, so that the relay wins, then runs connect_upgrade with them for up
+ * to 10 s; a direct path it finds is a second type=path record, and
+ * carries "upgraded-from-NAME" both ways.
  *
  * Exit: 0 a path carried the messages, 1 no path (or no message), 64
  * usage, 65 a bad profile or side record, 71 system error, 75 the peer's
@@ -88,7 +93,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: tech-tool -s STUN -P PROFILEFILE -o MYSIDE "
 	    "-i PEERSIDE [-I] [-w secs] [-n name] [-H secs [-K]]\n"
-	    "                 [-r URL [-N] [-B bytes]]\n");
+	    "                 [-r URL [-N] [-B bytes] [-U]]\n");
 	exit(EX_USAGE);
 }
 
@@ -440,18 +445,19 @@ main(int argc, char *argv[])
 	struct rv_url url;
 	struct rv_client *rvc = NULL;
 	unsigned long long bulk = 0;
-	int norelay = 0;
+	int norelay = 0, upgrade = 0, ncand = 0;
 	char why[TECH_WHY_LEN], cands[CONNECT_CANDS_LEN], text[128];
 	unsigned wait_s = 20, hold = 0;
 	uint64_t end, ka = 0;
 	int ch, rc, keepalive = 1;
 
-	while ((ch = getopt(argc, argv, "B:s:P:o:i:Iw:n:H:KNr:")) != -1) {
+	while ((ch = getopt(argc, argv, "B:s:P:o:i:Iw:n:H:KNr:U")) != -1) {
 		switch (ch) {
 		case 'B':
 			bulk = strtoull(optarg, NULL, 10);
 			break;
 		case 'N': norelay = 1; break;
+		case 'U': upgrade = 1; break;
 		case 'r': rvurl = optarg; break;
 		case 'H':
 			hold = (unsigned)strtoul(optarg, NULL, 10);
@@ -555,6 +561,10 @@ main(int argc, char *argv[])
 	    strcmp(v, "-") != 0)
 		snprintf(e.rv_peer, sizeof(e.rv_peer), "%s", v);
 	t0 = stun_now_ms();
+	if (upgrade) {
+		ncand = e.peer.ncand;
+		e.peer.ncand = 0;
+	}
 	if (connect_run(&e, 15000, report, NULL, &path, why) == -1) {
 		record_begin(&r, 0, "nopath");
 		record_str(&r, "why", why);
@@ -592,6 +602,35 @@ main(int argc, char *argv[])
 		rc = prove_relay(&e, &path, text, 5000);
 		if (rc == 0 && bulk > 0 && bulk_relay(&e, &path, bulk) == -1)
 			rc = 1;
+		if (rc == 0 && upgrade) {
+			e.peer.ncand = ncand;
+			if (connect_upgrade(&e, 10000, report, NULL, &path,
+			    why) == -1) {
+				record_begin(&r, 0, "noupgrade");
+				record_str(&r, "why", why);
+				fputs(record_end(&r), stdout);
+				rc = 1;
+			} else {
+				connect_path_cands(&e, &path, cands,
+				    sizeof(cands));
+				record_begin(&r, 0, "path");
+				record_str(&r, "technique", path.technique);
+				record_str(&r, "proto", path.tcp ? "tcp" :
+				    "udp");
+				record_addr(&r, "local", (struct sockaddr *)
+				    &path.local);
+				record_addr(&r, "remote", (struct sockaddr *)
+				    &path.remote);
+				record_str(&r, "cands", cands);
+				record_int(&r, "ms", (long long)path.ms);
+				fputs(record_end(&r), stdout);
+				snprintf(text, sizeof(text),
+				    "upgraded-from-%s", name);
+				rc = path.tcp ? prove_tcp(&path, text, 5000) :
+				    prove_udp(&e, &path, text, 5000, &ka,
+				    keepalive);
+			}
+		}
 		else if (rc == -1) {
 			record_begin(&r, 0, "nopath");
 			record_str(&r, "why", "the relay carried no message "
