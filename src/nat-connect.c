@@ -625,6 +625,7 @@ path_record(struct record *r, const struct tech_path *p)
 	record_str(r, "technique", p->technique);
 	record_str(r, "cands", cands);
 	record_int(r, "ms", (long long)(stun_now_ms() - t0));
+	record_int(r, "traversal-ms", (long long)p->ms);
 }
 
 /* --print: the path as one record, then keepalives for hold_s. */

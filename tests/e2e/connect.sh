@@ -17,6 +17,12 @@ GRACE=20
 t0=$SECONDS
 command -v nc >/dev/null || skip "nc (netcat-openbsd) is not installed"
 lab_up
+# The benchmark (tests/bench/connect.sh) delays every router's WAN.
+if [ -n "${CONNECT_DELAY:-}" ]; then
+	for r in open fc rc prc sym adm upnp blk; do
+		"$LAB" delay "$r" "$CONNECT_DELAY" || fail "nat-lab delay $r"
+	done
+fi
 start_ready rvd 10 "$LAB" exec srv -- "$B/nat-rendezvousd" -d -v -v -g $GRACE \
     -l $SRV:80
 expect "server ready line" "$READY" "ready http=$SRV:80 ws=/v1/ws"
@@ -91,7 +97,7 @@ rec() { grep "^type=$1 " "$2" | head -n 1; }
 
 # check N A B: asserts and adds the table row.
 check() {
-	local n=$1 a=$2 b=$3 d=$T/pairs/$1 rc acc ta tb why ttfb
+	local n=$1 a=$2 b=$3 d=$T/pairs/$1 rc acc ta tb why ttfb pms
 	rc=$(cat "$d/rc")
 	acc=$T/acc/$b.$(id_of "$a")
 	# The responder may still be finishing its side.
@@ -111,8 +117,9 @@ check() {
 	expect "$a-$b bytes to $a intact" "$(cmp -s "$d/data" "$T/msg.$b" && echo yes)" yes
 	expect "$a-$b bytes to $b intact" "$(cmp -s "$acc.out" "$T/msg.$a" && echo yes)" yes
 	ttfb=$(rec closed "$d/err" | field first-byte-ms)
-	printf 'ROW %-18s %-9s %8s  %s\n' "$a-$b" "${ta:--}" "${ttfb:--}" \
-	    "$(rec path "$d/err" | field cands)" >>"$T/table"
+	pms=$(rec path "$d/err" | field traversal-ms)
+	printf 'ROW %-18s %-9s %8s %8s  %s\n' "$a-$b" "${ta:--}" "${pms:--}" \
+	    "${ttfb:--}" "$(rec path "$d/err" | field cands)" >>"$T/table"
 	if [ "$rc" != 0 ] || [ -z "$ta" ]; then
 		sed 's/^/    a| /' "$d/err" | unescape | tail -n 20
 		sed 's/^/    b| /' "$acc.err" | unescape | tail -n 20
@@ -164,7 +171,7 @@ for _ in $(seq 40); do
 done
 while read -r i a b; do check "$i" "$a" "$b"; done <"$T/order"
 echo
-echo "pair               technique  ttfb_ms  candidates or reason"
+echo "pair               technique  trav_ms  ttfb_ms  candidates or reason"
 sed 's/^ROW //' "$T/table"
 echo "$n pairs through the server in $((SECONDS - t0)) s"
 # Keep the evidence while debugging: CONNECT_KEEP=DIR.
