@@ -484,25 +484,44 @@ ident_say(char *why, size_t whylen, const char *fmt, ...)
 #define LOAD_FAIL(err, brief, ...) \
 	(ident_say(why, whylen, __VA_ARGS__), ident_fail((err), (brief)))
 
-/* Finds the key directory: given, $NATKIT_HOME, $XDG_CONFIG_HOME/natkit,
- * $HOME/.config/natkit. */
-static int
-ident_dir(const char *given, char *dir, size_t len, char *why, size_t whylen)
+int
+ident_home(char *dir, size_t len)
 {
 	const char *e;
 	int n;
 
-	if (given != NULL && given[0] != '\0')
-		n = snprintf(dir, len, "%s", given);
-	else if ((e = getenv("NATKIT_HOME")) != NULL && e[0] != '\0')
+	if ((e = getenv("NATKIT_HOME")) != NULL && e[0] != '\0')
 		n = snprintf(dir, len, "%s", e);
 	else if ((e = getenv("XDG_CONFIG_HOME")) != NULL && e[0] == '/')
 		n = snprintf(dir, len, "%s/natkit", e);
 	else if ((e = getenv("HOME")) != NULL && e[0] != '\0')
 		n = snprintf(dir, len, "%s/.config/natkit", e);
+	else {
+		errno = ENOENT;
+		return -1;
+	}
+	if (n < 0 || (size_t)n >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* Finds the key directory: given, else ident_home's. */
+static int
+ident_dir(const char *given, char *dir, size_t len, char *why, size_t whylen)
+{
+	int n;
+
+	if (given != NULL && given[0] != '\0')
+		n = snprintf(dir, len, "%s", given);
+	else if (ident_home(dir, len - sizeof(IDENT_FILE) - 1) == -1)
+		return errno == ENOENT ? LOAD_FAIL(ENOENT, "no key directory",
+		    "no key directory: neither NATKIT_HOME nor HOME is set") :
+		    LOAD_FAIL(ENAMETOOLONG, "key directory name too long",
+		    "key directory name too long");
 	else
-		return LOAD_FAIL(ENOENT, "no key directory",
-		    "no key directory: neither NATKIT_HOME nor HOME is set");
+		n = (int)strlen(dir);
 	if (n < 0 || (size_t)n >= len - sizeof(IDENT_FILE) - 1)
 		return LOAD_FAIL(ENAMETOOLONG, "key directory name too long",
 		    "key directory name too long");

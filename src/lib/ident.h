@@ -69,6 +69,14 @@ struct ident {
 };
 
 /*
+ * Writes natkit's directory, where the key, aliases and servers files
+ * live, into dir (len bytes): $NATKIT_HOME, else $XDG_CONFIG_HOME/natkit,
+ * else $HOME/.config/natkit.  Returns 0, or -1 with ENOENT (none of them
+ * is set) or ENAMETOOLONG.
+ */
+int ident_home(char *dir, size_t len);
+
+/*
  * Loads the key pair from dir/id_ed25519 (dir NULL: the default directory
  * above), creating the directory (0700) and a new key (0600) when they are
  * missing and create is not 0.  Refuses a key file that is not a regular

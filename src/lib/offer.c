@@ -236,21 +236,16 @@ int
 offer_alias(const char *dir, const char *name, char id[IDENT_ID_LEN + 1],
     char *why, size_t whylen)
 {
-	char path[1024], line[512], a[128], b[128], extra[2];
-	const char *env;
+	char path[1024], home[900], line[512], a[128], b[128], extra[2];
 	FILE *f;
 	int ln = 0, n, found = 0;
 
-	if (dir != NULL)
-		snprintf(path, sizeof(path), "%s/aliases", dir);
-	else if ((env = getenv("NATKIT_HOME")) != NULL && *env != '\0')
-		snprintf(path, sizeof(path), "%s/aliases", env);
-	else if ((env = getenv("XDG_CONFIG_HOME")) != NULL && *env != '\0')
-		snprintf(path, sizeof(path), "%s/natkit/aliases", env);
-	else if ((env = getenv("HOME")) != NULL && *env != '\0')
-		snprintf(path, sizeof(path), "%s/.config/natkit/aliases", env);
-	else
-		return 0;
+	if (dir == NULL) {
+		if (ident_home(home, sizeof(home)) == -1)
+			return 0;
+		dir = home;
+	}
+	snprintf(path, sizeof(path), "%s/aliases", dir);
 	if ((f = fopen(path, "r")) == NULL) {
 		if (errno == ENOENT)
 			return 0;

@@ -130,8 +130,8 @@ rv_url_list(struct rv_url *u, int *n, int max, const char *list, char *why,
 int
 rv_url_defaults(struct rv_url *u, int *n, int max, char *why, size_t whylen)
 {
-	const char *env, *home;
-	char path[4096], buf[8192];
+	const char *env;
+	char home[4000], path[4096], buf[8192];
 	size_t len;
 	FILE *f;
 
@@ -139,14 +139,9 @@ rv_url_defaults(struct rv_url *u, int *n, int max, char *why, size_t whylen)
 		return 0;
 	if ((env = getenv("NATKIT_SERVERS")) != NULL && *env != '\0')
 		return rv_url_list(u, n, max, env, why, whylen);
-	if ((env = getenv("NATKIT_HOME")) != NULL && *env != '\0')
-		snprintf(path, sizeof(path), "%s/servers", env);
-	else if ((env = getenv("XDG_CONFIG_HOME")) != NULL && *env != '\0')
-		snprintf(path, sizeof(path), "%s/natkit/servers", env);
-	else if ((home = getenv("HOME")) != NULL && *home != '\0')
-		snprintf(path, sizeof(path), "%s/.config/natkit/servers", home);
-	else
+	if (ident_home(home, sizeof(home)) == -1)
 		return 0;
+	snprintf(path, sizeof(path), "%s/servers", home);
 	if ((f = fopen(path, "r")) == NULL) {
 		if (errno == ENOENT)
 			return 0;
