@@ -202,17 +202,6 @@ ready_print(const struct reflect_server *srv)
 		err(EX_OSERR, "stdout");
 }
 
-static void
-privileges_drop(const struct passwd *pw)
-{
-	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
-	    setuid(pw->pw_uid) == -1)
-		err(EX_OSERR, "dropping privileges to %s", pw->pw_name);
-	if (setuid(0) == 0)
-		errx(EX_OSERR, "dropping privileges to %s: still root",
-		    pw->pw_name);
-}
-
 /*
  * Raises the soft limit on open files to the hard one, and lowers the
  * connection limit if the sockets and connections would not fit, so that
@@ -402,7 +391,7 @@ main(int argc, char *argv[])
 		setsockopt(uw[i].fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	}
 	if (pw != NULL)
-		privileges_drop(pw);
+		cli_privileges_drop(pw);
 	/* Only the main thread takes the signals, synchronously, and from
 	 * before the ready line: a SIGUSR1 sent on seeing it must not kill. */
 	sigemptyset(&set);

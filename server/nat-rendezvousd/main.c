@@ -23,6 +23,7 @@
 
 #include <sodium.h>
 
+#include "cli.h"
 #include "rvd.h"
 
 #ifndef NATKIT_VERSION
@@ -89,24 +90,6 @@ usage(void)
 	exit(EX_USAGE);
 }
 
-/* Parses a decimal number in [min, max] or exits 64 naming it. */
-static long
-number_parse(const char *s, long min, long max, const char *what)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || errno == ERANGE)
-		errx(EX_USAGE, "%s %s: invalid", what, s);
-	if (v < min)
-		errx(EX_USAGE, "%s %s: too small (at least %ld)", what, s, min);
-	if (v > max)
-		errx(EX_USAGE, "%s %s: too large (at most %ld)", what, s, max);
-	return v;
-}
-
 /* "[address:]port", the address an IPv4 one, a bracketed IPv6 one or a
  * name lws can resolve to an interface. */
 static void
@@ -137,7 +120,7 @@ listen_parse(struct rvd_opts *o, const char *arg)
 		l->host[n] = '\0';
 		port = colon + 1;
 	}
-	l->port = (int)number_parse(port, 0, 65535, "listen port");
+	l->port = (int)cli_number(port, 0, 65535, "listen port");
 	o->n_listen++;
 }
 
@@ -201,10 +184,10 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 
 	switch (ch) {
 	case 'b':
-		c->burst = (unsigned)number_parse(arg, 1, 100000, "burst");
+		c->burst = (unsigned)cli_number(arg, 1, 100000, "burst");
 		break;
 	case 'C':
-		c->per_ip = (unsigned)number_parse(arg, 1, 65535,
+		c->per_ip = (unsigned)cli_number(arg, 1, 65535,
 		    "connections per address");
 		break;
 	case 'c':
@@ -217,10 +200,10 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 		file_read(o, arg);
 		break;
 	case 'g':
-		c->grace = (int)number_parse(arg, 0, 3600, "grace");
+		c->grace = (int)cli_number(arg, 0, 3600, "grace");
 		break;
 	case 'i':
-		c->ping = (int)number_parse(arg, 1, 300, "ping interval");
+		c->ping = (int)cli_number(arg, 1, 300, "ping interval");
 		break;
 	case 'k':
 		o->key = arg;
@@ -229,7 +212,7 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 		listen_parse(o, arg);
 		break;
 	case 'm':
-		c->max_conns = (unsigned)number_parse(arg, 1, 1000000,
+		c->max_conns = (unsigned)cli_number(arg, 1, 1000000,
 		    "connections");
 		o->conns_set = 1;
 		break;
@@ -245,25 +228,25 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 		o->check = 1;
 		break;
 	case 'P':
-		c->max_peers = (size_t)number_parse(arg, 1, 10000000, "peers");
+		c->max_peers = (size_t)cli_number(arg, 1, 10000000, "peers");
 		break;
 	case 'Q':
-		c->queue_max = (unsigned)number_parse(arg, 1024, 16777216,
+		c->queue_max = (unsigned)cli_number(arg, 1024, 16777216,
 		    "queue bytes");
 		break;
 	case 'R':
-		c->relay_bytes = (uint64_t)number_parse(arg, 1400, 1L << 40,
+		c->relay_bytes = (uint64_t)cli_number(arg, 1400, 1L << 40,
 		    "relay bytes");
 		break;
 	case 'r':
-		c->rate = (unsigned)number_parse(arg, 0, 1000000, "rate");
+		c->rate = (unsigned)cli_number(arg, 0, 1000000, "rate");
 		break;
 	case 'T':
-		c->relay_time = (unsigned)number_parse(arg, 1, 86400,
+		c->relay_time = (unsigned)cli_number(arg, 1, 86400,
 		    "relay seconds");
 		break;
 	case 't':
-		c->http_timeout = (int)number_parse(arg, 1, 3600, "timeout");
+		c->http_timeout = (int)cli_number(arg, 1, 3600, "timeout");
 		break;
 	case 'u':
 		o->user = arg;
@@ -307,17 +290,6 @@ files_limit(struct rvd_opts *o)
 		rvd.conf.max_conns = (unsigned)(rl.rlim_cur - spare);
 	}
 	return (size_t)rl.rlim_cur;
-}
-
-static void
-privileges_drop(const struct passwd *pw)
-{
-	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
-	    setuid(pw->pw_uid) == -1)
-		err(EX_OSERR, "dropping privileges to %s", pw->pw_name);
-	if (setuid(0) == 0)
-		errx(EX_OSERR, "dropping privileges to %s: still root",
-		    pw->pw_name);
 }
 
 static void
@@ -522,7 +494,7 @@ main(int argc, char *argv[])
 	}
 	vhosts_make(&o);
 	if (pw != NULL)
-		privileges_drop(pw);
+		cli_privileges_drop(pw);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);

@@ -3,9 +3,12 @@
  */
 #include <err.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -24,4 +27,15 @@ cli_number(const char *s, long long min, long long max, const char *what)
 	if (v > max)
 		errx(EX_USAGE, "%s %s: too large (at most %lld)", what, s, max);
 	return v;
+}
+
+void
+cli_privileges_drop(const struct passwd *pw)
+{
+	if (setgroups(1, &pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1)
+		err(EX_OSERR, "dropping privileges to %s", pw->pw_name);
+	if (setuid(0) == 0)
+		errx(EX_OSERR, "dropping privileges to %s: still root",
+		    pw->pw_name);
 }

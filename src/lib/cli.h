@@ -11,4 +11,10 @@
 long long cli_number(const char *s, long long min, long long max,
     const char *what);
 
+struct passwd;
+
+/* Drops root for the user pw (groups, gid, then uid) and checks that root
+ * cannot be had back; exits 71 (EX_OSERR) when either fails. */
+void cli_privileges_drop(const struct passwd *pw);
+
 #endif
