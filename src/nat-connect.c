@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "addr.h"
+#include "cli.h"
 #include "connect.h"
 #include "ident.h"
 #include "log.h"
@@ -667,19 +668,6 @@ print_path(const struct tech_path *p, int hold_s)
 
 /* ------------------------------------------------------------------ */
 
-static int
-parse_secs(const char *s, int lo, int hi, const char *what)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || v < lo || v > hi)
-		errx(EX_USAGE, "%s %s: not %d to %d seconds", what, s, lo, hi);
-	return (int)v;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -722,13 +710,13 @@ main(int argc, char **argv)
 			json = 1;
 			break;
 		case 'k':
-			hold_s = parse_secs(optarg, 0, 3600, "keepalive");
+			hold_s = (int)cli_number(optarg, 0, 3600, "keepalive");
 			break;
 		case 'P':
 			pfile = optarg;
 			break;
 		case 'p':
-			lport = parse_secs(optarg, 1, 65535, "port");
+			lport = (int)cli_number(optarg, 1, 65535, "port");
 			break;
 		case 'q':
 			verbose = 0;
@@ -748,7 +736,7 @@ main(int argc, char **argv)
 			verbose++;
 			break;
 		case 'w':
-			wait_s = parse_secs(optarg, 1, 600, "timeout");
+			wait_s = (int)cli_number(optarg, 1, 600, "timeout");
 			break;
 		case OPT_ACCEPT:
 			accept = 1;
