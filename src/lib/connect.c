@@ -297,8 +297,11 @@ nominate(struct tech_env *e, struct tech_path *p, uint64_t deadline)
 			next_send = now + rto;
 			rto = rto * 2 > 400 ? 400 : rto * 2;
 		}
-		if (poll(pfd, (nfds_t)nfd, (int)((next_send < end ? next_send :
-		    end) - now)) <= 0)
+		k = poll(pfd, (nfds_t)nfd, e->idle != NULL ? TECH_IDLE_MS :
+		    (int)((next_send < end ? next_send : end) - now));
+		if (e->idle != NULL)
+			e->idle(e->hook_arg);
+		if (k <= 0)
 			continue;
 		for (i = 0; i < nfd; i++) {
 			if (!(pfd[i].revents & POLLIN))
@@ -523,8 +526,12 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 				owner[nfd + k] = &runs[i];
 			nfd += n;
 		}
-		if (poll(pfd, (nfds_t)nfd, (int)(next > now ? next - now :
-		    0)) <= 0)
+		if (e->idle != NULL && next > now + TECH_IDLE_MS)
+			next = now + TECH_IDLE_MS;
+		k = poll(pfd, (nfds_t)nfd, (int)(next > now ? next - now : 0));
+		if (e->idle != NULL)
+			e->idle(e->hook_arg);
+		if (k <= 0)
 			continue;
 		now = stun_now_ms();
 		for (i = 0; i < nfd && winner == NULL; i++) {
@@ -638,6 +645,10 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 				default:
 					/* Not ours (RFC 7983: the data
 					 * path's). */
+					if (e->data != NULL)
+						e->data(e->hook_arg, e->fd,
+						    buf, (size_t)len,
+						    (struct sockaddr *)&from);
 					break;
 				}
 			}
