@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "conf.h"
 #include "rvd.h"
 
 #ifndef NATKIT_VERSION
@@ -126,55 +127,11 @@ listen_parse(struct rvd_opts *o, const char *arg)
 
 static void opt_apply(struct rvd_opts *o, int ch, const char *arg);
 
-/* Reads "name value" lines (the long option names) from path. */
+/* A setting of a -f file (conf.h), as if it were an option. */
 static void
-file_read(struct rvd_opts *o, const char *path)
+file_apply(void *o, int ch, const char *arg)
 {
-	char line[512], *p, *name, *val;
-	const struct option *lo;
-	unsigned lineno = 0;
-	FILE *f;
-
-	if (++o->depth > 4)
-		errx(EX_CONFIG, "%s: files include each other", path);
-	if ((f = fopen(path, "r")) == NULL)
-		err(EX_CONFIG, "%s", path);
-	while (fgets(line, sizeof(line), f) != NULL) {
-		lineno++;
-		if ((p = strchr(line, '#')) != NULL)
-			*p = '\0';
-		name = strtok(line, " \t\r\n");
-		if (name == NULL)
-			continue;
-		val = strtok(NULL, " \t\r\n");
-		for (lo = longopts; lo->name != NULL; lo++)
-			if (strcmp(lo->name, name) == 0)
-				break;
-		if (lo->name == NULL || lo->val == 'h' || lo->val == 'V' ||
-		    lo->val == 'n' || lo->val == 'd')
-			errx(EX_CONFIG, "%s:%u: %s: unknown setting", path,
-			    lineno, name);
-		if ((lo->has_arg == required_argument) != (val != NULL) ||
-		    strtok(NULL, " \t\r\n") != NULL)
-			errx(EX_CONFIG, "%s:%u: %s: %s", path, lineno, name,
-			    val == NULL ? "needs a value" : "one value only");
-		if (val != NULL) {
-			/* Kept for the life of the process, off the heap. */
-			static char pool[64][256];
-			static int used;
-
-			if (used == 64 || strlen(val) >= sizeof(pool[0]))
-				errx(EX_CONFIG, "%s:%u: %s: %s", path, lineno,
-				    name, used == 64 ? "too many settings" :
-				    "value too long");
-			val = strcpy(pool[used++], val);
-		}
-		opt_apply(o, lo->val, val);
-	}
-	if (ferror(f))
-		err(EX_CONFIG, "%s", path);
-	fclose(f);
-	o->depth--;
+	opt_apply(o, ch, arg);
 }
 
 static void
@@ -197,7 +154,7 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 		o->foreground = 1;
 		break;
 	case 'f':
-		file_read(o, arg);
+		conf_read(arg, longopts, "dhnV", file_apply, o);
 		break;
 	case 'g':
 		c->grace = (int)cli_number(arg, 0, 3600, "grace");

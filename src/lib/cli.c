@@ -12,6 +12,21 @@
 
 #include "cli.h"
 
+static const char *cli_where;
+
+void
+cli_context(const char *where)
+{
+	cli_where = where;
+}
+
+/* Reports a bad number where it came from. */
+#define CLI_BAD(fmt, ...) do {						\
+	if (cli_where != NULL)						\
+		errx(EX_CONFIG, "%s: " fmt, cli_where, __VA_ARGS__);	\
+	errx(EX_USAGE, fmt, __VA_ARGS__);				\
+} while (0)
+
 long long
 cli_number(const char *s, long long min, long long max, const char *what)
 {
@@ -21,11 +36,13 @@ cli_number(const char *s, long long min, long long max, const char *what)
 	errno = 0;
 	v = strtoll(s, &end, 10);
 	if (*s == '\0' || *end != '\0' || errno == ERANGE)
-		errx(EX_USAGE, "%s %s: invalid", what, s);
+		CLI_BAD("%s %s: invalid", what, s);
 	if (v < min)
-		errx(EX_USAGE, "%s %s: too small (at least %lld)", what, s, min);
+		CLI_BAD("%s %s: too small (at least %lld)", what, s,
+		    min);
 	if (v > max)
-		errx(EX_USAGE, "%s %s: too large (at most %lld)", what, s, max);
+		CLI_BAD("%s %s: too large (at most %lld)", what, s,
+		    max);
 	return v;
 }
 

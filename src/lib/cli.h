@@ -11,6 +11,11 @@
 long long cli_number(const char *s, long long min, long long max,
     const char *what);
 
+/* Names where the arguments cli_number checks come from ("FILE:LINE"),
+ * or NULL for the command line: its failures then read "WHERE: WHAT S:
+ * ..." and exit 78 (EX_CONFIG).  where must live until the next call. */
+void cli_context(const char *where);
+
 struct passwd;
 
 /* Drops root for the user pw (groups, gid, then uid) and checks that root
