@@ -25,6 +25,7 @@
 
 #include "addr.h"
 #include "cli.h"
+#include "conf.h"
 #include "log.h"
 #include "server.h"
 #include "stun.h"
@@ -36,9 +37,9 @@
 #define MAX_THREADS	64
 
 static const char usage_line[] =
-    "usage: nat-reflect [-bdhVv] [-c conns] [-m bytes] [-P port] [-p port]\n"
-    "                   [-r rate] [-t threads] [-u user] [-w seconds]\n"
-    "                   address [alternate-address]\n";
+    "usage: nat-reflect [-bdhnVv] [-c conns] [-f file] [-m bytes] [-P port]\n"
+    "                   [-p port] [-r rate] [-t threads] [-u user]\n"
+    "                   [-w seconds] [address [alternate-address]]\n";
 
 static void __attribute__((noreturn))
 usage(void)
@@ -46,6 +47,8 @@ usage(void)
 	fputs(usage_line, stderr);
 	exit(EX_USAGE);
 }
+
+static void file_apply(void *o, int ch, const char *arg);
 
 /* Parses a numeric IPv4 or IPv6 address, brackets allowed, no port. */
 static void
@@ -245,131 +248,189 @@ stats_log_all(struct reflect_udp_worker *uw, int n_uw,
 	reflect_stats_log(&sum);
 }
 
+enum { OPT_ADDRESS = 256, OPT_ALTERNATE };
+
+static const struct option longopts[] = {
+	{ "basic", no_argument, NULL, 'b' },
+	{ "connections", required_argument, NULL, 'c' },
+	{ "debug", no_argument, NULL, 'd' },
+	{ "file", required_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "padding-max", required_argument, NULL, 'm' },
+	{ "check", no_argument, NULL, 'n' },
+	{ "alternate-port", required_argument, NULL, 'P' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "rate", required_argument, NULL, 'r' },
+	{ "threads", required_argument, NULL, 't' },
+	{ "user", required_argument, NULL, 'u' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "idle", required_argument, NULL, 'w' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* What a -f file may hold besides the options: the operands. */
+static struct option file_opts[sizeof(longopts) / sizeof(longopts[0]) + 2];
+
+/* The settings before they are checked together. */
+struct reflect_opts {
+	struct reflect_server *srv;
+	const char *user, *addr[2];
+	uint16_t port[2];
+	int foreground, verbose, threads, alt_port_set, check;
+};
+
+static void
+opt_apply(struct reflect_opts *o, int ch, const char *arg)
+{
+	struct reflect_server *srv = o->srv;
+
+	switch (ch) {
+	case 'b':
+		srv->conf.basic = 1;
+		break;
+	case 'c':
+		srv->max_conns = (unsigned)cli_number(arg, 1, 16384,
+		    "connections");
+		break;
+	case 'd':
+		o->foreground = 1;
+		break;
+	case 'f':
+		conf_read(arg, file_opts, "dhnV", file_apply, o);
+		break;
+	case 'm':
+		srv->conf.pad_max = (size_t)cli_number(arg, 0, STUN_MAX_MSG,
+		    "padding limit");
+		break;
+	case 'n':
+		o->check = 1;
+		break;
+	case 'P':
+		o->port[1] = (uint16_t)cli_number(arg, 0, 65535,
+		    "alternate port");
+		o->alt_port_set = 1;
+		break;
+	case 'p':
+		o->port[0] = (uint16_t)cli_number(arg, 0, 65535, "port");
+		break;
+	case 'r':
+		srv->rate = (unsigned)cli_number(arg, 0, 100000000, "rate");
+		break;
+	case 't':
+		o->threads = (int)cli_number(arg, 1, MAX_THREADS, "threads");
+		break;
+	case 'u':
+		o->user = arg;
+		break;
+	case 'v':
+		o->verbose++;
+		break;
+	case 'w':
+		srv->idle_ms = 1000 * (unsigned)cli_number(arg, 1, 3600,
+		    "idle timeout");
+		break;
+	case OPT_ADDRESS:
+		o->addr[0] = arg;
+		break;
+	case OPT_ALTERNATE:
+		o->addr[1] = arg;
+		break;
+	default:
+		usage();
+	}
+}
+
+static void
+file_apply(void *o, int ch, const char *arg)
+{
+	opt_apply(o, ch, arg);
+}
+
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "basic", no_argument, NULL, 'b' },
-		{ "connections", required_argument, NULL, 'c' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "padding-max", required_argument, NULL, 'm' },
-		{ "alternate-port", required_argument, NULL, 'P' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "threads", required_argument, NULL, 't' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "idle", required_argument, NULL, 'w' },
-		{ NULL, 0, NULL, 0 }
-	};
 	static struct reflect_server srv;
 	static struct reflect_tcp_worker tw;
+	struct reflect_opts o = { &srv, NULL, { NULL, NULL }, { 3478, 3479 },
+	    0, 0, 1, 0, 0 };
 	struct reflect_udp_worker *uw;
 	struct passwd *pw = NULL;
-	const char *user = NULL;
-	uint16_t port[2] = { 3478, 3479 };
-	int ch, foreground = 0, verbose = 0, threads = 1, alt_port_set = 0;
-	int i, n_uw, *udp, sig;
+	int ch, i, n_uw, n_addr, threads, *udp, sig;
+	uint16_t *port = o.port;
 	sigset_t set;
 
+	memcpy(file_opts, longopts, sizeof(longopts));
+	file_opts[sizeof(longopts) / sizeof(longopts[0]) - 1] = (struct option)
+	    { "address", required_argument, NULL, OPT_ADDRESS };
+	file_opts[sizeof(longopts) / sizeof(longopts[0])] = (struct option)
+	    { "alternate-address", required_argument, NULL, OPT_ALTERNATE };
 	srv.conf.pad_max = STUN_MAX_MSG;
 	srv.conf.software = "nat-reflect (natkit) " NATKIT_VERSION;
 	srv.rate = 100;
 	srv.max_conns = 1024;
 	srv.idle_ms = 10000;
-	while ((ch = getopt_long(argc, argv, "bc:dhm:P:p:r:t:u:Vvw:",
+	while ((ch = getopt_long(argc, argv, "bc:df:hm:nP:p:r:t:u:Vvw:",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'b':
-			srv.conf.basic = 1;
-			break;
-		case 'c':
-			srv.max_conns = (unsigned)cli_number(optarg, 1,
-			    16384, "connections");
-			break;
-		case 'd':
-			foreground = 1;
-			break;
-		case 'm':
-			srv.conf.pad_max = (size_t)cli_number(optarg, 0,
-			    STUN_MAX_MSG, "padding limit");
-			break;
-		case 'P':
-			port[1] = (uint16_t)cli_number(optarg, 0, 65535,
-			    "alternate port");
-			alt_port_set = 1;
-			break;
-		case 'p':
-			port[0] = (uint16_t)cli_number(optarg, 0, 65535,
-			    "port");
-			break;
-		case 'r':
-			srv.rate = (unsigned)cli_number(optarg, 0,
-			    100000000, "rate");
-			break;
-		case 't':
-			threads = (int)cli_number(optarg, 1, MAX_THREADS,
-			    "threads");
-			break;
-		case 'u':
-			user = optarg;
-			break;
 		case 'V':
 			printf("nat-reflect %s\n", NATKIT_VERSION);
 			return 0;
-		case 'v':
-			verbose++;
-			break;
-		case 'w':
-			srv.idle_ms = 1000 * (unsigned)cli_number(optarg, 1,
-			    3600, "idle timeout");
-			break;
 		case 'h':
 			fputs(usage_line, stdout);
 			return 0;
 		default:
-			usage();
+			opt_apply(&o, ch, optarg);
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1 || argc > 2)
+	if (argc > 2)
 		usage();
+	/* Operands replace the file's addresses. */
+	if (argc > 0) {
+		o.addr[0] = argv[0];
+		o.addr[1] = argc == 2 ? argv[1] : NULL;
+	}
+	if (o.addr[0] == NULL)
+		usage();
+	n_addr = o.addr[1] != NULL ? 2 : 1;
+	threads = o.threads;
 
 	/* Conflicts are refused before anything is opened. */
-	srv.conf.n_addr = argc;
-	host_parse(&srv.conf.ep[0], argv[0]);
-	if (argc == 2) {
-		host_parse(&srv.conf.ep[2], argv[1]);
+	srv.conf.n_addr = n_addr;
+	host_parse(&srv.conf.ep[0], o.addr[0]);
+	if (n_addr == 2) {
+		host_parse(&srv.conf.ep[2], o.addr[1]);
 		if (srv.conf.ep[0].ss_family != srv.conf.ep[2].ss_family)
 			errx(EX_USAGE, "addresses %s and %s: not of one "
-			    "family", argv[0], argv[1]);
+			    "family", o.addr[0], o.addr[1]);
 		if (addr_host_equal((struct sockaddr *)&srv.conf.ep[0],
 		    (struct sockaddr *)&srv.conf.ep[2]))
 			errx(EX_USAGE, "alternate address %s: the same as "
-			    "the address", argv[1]);
+			    "the address", o.addr[1]);
 		if (port[0] == port[1] && port[0] != 0)
 			errx(EX_USAGE, "alternate port %u: the same as the "
 			    "port", port[1]);
 		srv.conf.ep[1] = srv.conf.ep[0];
 		srv.conf.ep[3] = srv.conf.ep[2];
-	} else if (alt_port_set) {
+	} else if (o.alt_port_set) {
 		errx(EX_USAGE, "alternate port %u: needs an alternate address",
 		    port[1]);
 	}
 	/* Like coturn's alt-listening-port: the next port by default, and
 	 * one the kernel picks when it picks the primary. */
-	if (!alt_port_set)
+	if (!o.alt_port_set)
 		port[1] = port[0] == 0 ? 0 : port[0] == 65535 ? 65534 :
 		    (uint16_t)(port[0] + 1);
-	srv.n_ep = argc == 2 ? 4 : 1;
+	srv.n_ep = n_addr == 2 ? 4 : 1;
 	srv.burst = srv.rate > UINT_MAX / 2 ? UINT_MAX : 2 * srv.rate;
-	if (user != NULL && (pw = getpwnam(user)) == NULL)
-		errx(EX_USAGE, "user %s: unknown", user);
+	if (o.user != NULL && (pw = getpwnam(o.user)) == NULL)
+		errx(EX_USAGE, "user %s: unknown", o.user);
+	if (o.check)
+		return 0;
 
-	log_init("nat-reflect", !foreground, verbose);
+	log_init("nat-reflect", !o.foreground, o.verbose);
 	files_limit(&srv, threads);
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < REFLECT_EP_MAX; i++)
@@ -401,7 +462,7 @@ main(int argc, char *argv[])
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	ready_print(&srv);
-	if (!foreground && daemon(0, 0) == -1)
+	if (!o.foreground && daemon(0, 0) == -1)
 		err(EX_OSERR, "daemon");
 
 	/* From here on standard error may be gone: report through the log. */
@@ -426,7 +487,8 @@ main(int argc, char *argv[])
 		if (sig == SIGUSR1)
 			stats_log_all(uw, n_uw, &tw);
 		else if (sig == SIGHUP)
-			log_msg(LOG_INFO, "SIGHUP: nothing to reload");
+			log_msg(LOG_INFO, "SIGHUP: ignored; a changed "
+			    "setting applies on restart");
 		else
 			break;
 	}

@@ -1,6 +1,6 @@
 /*
  * conf.h: the daemons' configuration files (nat-rendezvousd(8) and
- * nat-reflect(8), section CONFIGURATION FILE): one setting a line, the
+ * nat-reflect(8), option -f): one setting a line, the
  * long name of a command-line option and its value, '#' starting a
  * comment.  One reader for both daemons, so that both files read alike.
  * Like cli.h it prints and exits, so only main files call it.
