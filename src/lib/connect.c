@@ -299,8 +299,8 @@ nominate(struct tech_env *e, struct tech_path *p, uint64_t deadline)
 		}
 		k = poll(pfd, (nfds_t)nfd, e->idle != NULL ? TECH_IDLE_MS :
 		    (int)((next_send < end ? next_send : end) - now));
-		if (e->idle != NULL)
-			e->idle(e->hook_arg);
+		if (e->idle != NULL && e->idle(e->hook_arg) != 0)
+			break;
 		if (k <= 0)
 			continue;
 		for (i = 0; i < nfd; i++) {
@@ -419,6 +419,7 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 	char cands[CONNECT_CANDS_LEN], w[TECH_WHY_LEN], punch_why[TECH_WHY_LEN];
 	uint64_t t0 = stun_now_ms(), now, deadline = t0 + timeout_ms, next;
 	int nrun = 0, i, k, n, nfd, running, deadline_hit = 0, rot = 0;
+	int cancelled = 0;
 
 	why[0] = punch_why[0] = '\0';
 	memset(path, 0, sizeof(*path));
@@ -529,8 +530,10 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 		if (e->idle != NULL && next > now + TECH_IDLE_MS)
 			next = now + TECH_IDLE_MS;
 		k = poll(pfd, (nfds_t)nfd, (int)(next > now ? next - now : 0));
-		if (e->idle != NULL)
-			e->idle(e->hook_arg);
+		if (e->idle != NULL && e->idle(e->hook_arg) != 0) {
+			cancelled = 1;
+			break;
+		}
 		if (k <= 0)
 			continue;
 		now = stun_now_ms();
@@ -677,6 +680,11 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 			    winner->t->name);
 			report_one(report, arg, r->t->name, "stopped",
 			    now - t0, cands, w);
+		} else if (cancelled) {
+			snprintf(w, sizeof(w), "the caller stopped the "
+			    "attempt");
+			report_one(report, arg, r->t->name, "stopped",
+			    now - t0, cands, w);
 		} else {
 			snprintf(w, sizeof(w), "nothing worked before the "
 			    "deadline of %.1f s", timeout_ms / 1000.0);
@@ -690,7 +698,9 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 	}
 	if (winner == NULL) {
 		connect_unmap(e);
-		errno = ETIMEDOUT;
+		if (cancelled)
+			snprintf(why, TECH_WHY_LEN, "stopped by the caller");
+		errno = cancelled ? ECANCELED : ETIMEDOUT;
 		return -1;
 	}
 	if (e->initiator && path->rv == NULL && nominate(e, path, 0) == -1) {

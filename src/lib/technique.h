@@ -83,10 +83,11 @@ struct tech_env {
 	char rv_peer[TECH_RV_PEER_LEN];
 	/* Refinement: a caller that carries data while the engine runs
 	 * (over the relay, trying direct again: connect_upgrade) sets
-	 * idle, which the engine calls at least every TECH_IDLE_MS, and
-	 * data, which gets every datagram on e->fd that is not STUN of
-	 * this connection (RFC 7983: the data path's). */
-	void (*idle)(void *arg);
+	 * idle, which the engine calls at least every TECH_IDLE_MS (a
+	 * non-zero return stops the engine: connect_run fails with
+	 * ECANCELED), and data, which gets every datagram on e->fd that is
+	 * not STUN of this connection (RFC 7983: the data path's). */
+	int (*idle)(void *arg);
 	void (*data)(void *arg, int fd, const uint8_t *buf, size_t len,
 	    const struct sockaddr *from);
 	void *hook_arg;
