@@ -4,7 +4,7 @@
 #   make check           install missing packages, build, run every test
 #   make SANITIZE=1      the same with ASan and UBSan (objects in build-san/)
 #   make fuzz            run each libFuzzer target (FUZZ=names) for FUZZTIME s
-#   make install         PREFIX=/usr/local DESTDIR= honoured
+#   make install         PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc honoured
 #   make demo            the six-phase flow on the NAT lab
 #   make bench           the benchmarks in tests/bench (not part of check)
 #   V=1                  show the commands
@@ -15,6 +15,9 @@ BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 LIBEXECDIR ?= $(PREFIX)/libexec/natkit
 MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share/natkit
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
 FUZZTIME   ?= 60
 FUZZ       ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZCC     ?= clang
@@ -72,6 +75,8 @@ BENCH     := $(patsubst tests/bench/%.c,$(O)/tests/bench/%,$(wildcard tests/benc
 # Small drivers the end-to-end scripts run.
 E2E_TOOLS := $(patsubst tests/e2e/%.c,$(O)/tests/e2e/%,$(wildcard tests/e2e/*.c))
 MANPAGES  := $(wildcard man/*.[178])
+UNITS     := $(wildcard scripts/systemd/*.service)
+CONFS     := $(wildcard scripts/systemd/*.conf)
 
 # Objects are never intermediate: keep them for the next build.
 .SECONDARY:
@@ -151,11 +156,26 @@ install: $(PROGS)
 	for m in $(MANPAGES); do s=$${m##*.}; \
 	    install -d $(DESTDIR)$(MANDIR)/man$$s; \
 	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	@# The units with this install's paths; the example configurations
+	@# in DATADIR, and in SYSCONFDIR/natkit unless one is there already.
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/natkit
+	for u in $(UNITS); do \
+	    sed -e 's|/usr/local/sbin|$(SBINDIR)|g' \
+	        -e 's|/etc/natkit|$(SYSCONFDIR)/natkit|g' $$u \
+	        >$(DESTDIR)$(UNITDIR)/$${u##*/} && \
+	    chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
+	for c in $(CONFS); do install -m 644 $$c $(DESTDIR)$(DATADIR)/; \
+	    [ -e $(DESTDIR)$(SYSCONFDIR)/natkit/$${c##*/} ] || \
+	    install -m 644 $$c $(DESTDIR)$(SYSCONFDIR)/natkit/; done
 
 uninstall:
 	for p in $(CLIENTS) $(wildcard scripts/nat-lab); do rm -f $(DESTDIR)$(BINDIR)/$${p##*/}; done
 	for p in $(SERVERS); do rm -f $(DESTDIR)$(SBINDIR)/$$p; done
 	for m in $(MANPAGES); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
+	for f in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$${f##*/}; done
+	for f in $(CONFS); do rm -f $(DESTDIR)$(DATADIR)/$${f##*/}; done
+	@# What SYSCONFDIR/natkit holds is the administrator's: left alone.
 
 clean:
 	rm -rf build build-san
