@@ -225,7 +225,7 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 	struct sending st;
 	struct ident id;
 	char why[512], tag[RV_TAG_MAX + 1];
-	int i, status = EX_UNAVAILABLE;
+	int i, k, n, order[RV_MAX_SERVERS], status = EX_UNAVAILABLE;
 
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
 		errx(errno == EPERM || errno == EBADMSG ? EX_CONFIG : EX_OSERR,
@@ -233,7 +233,15 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 	read_body(&id, &body);
 	/* A tagged session of our own, so that presence is left alone. */
 	snprintf(tag, sizeof(tag), "q%08x", (unsigned)randombytes_random());
-	for (i = 0; i < nurl && status == EX_UNAVAILABLE; i++) {
+	/* Servers that were silent to the lookup last (rv_url_silent). */
+	for (k = n = 0; k < nurl; k++)
+		if (!rv_url_silent(&url[k]))
+			order[n++] = k;
+	for (k = 0; k < nurl; k++)
+		if (rv_url_silent(&url[k]))
+			order[n++] = k;
+	for (k = 0; k < nurl && status == EX_UNAVAILABLE; k++) {
+		i = order[k];
 		memset(&st, 0, sizeof(st));
 		if ((c = rv_client_new(&id, on_event, &st, verbose > 1 ?
 		    LLL_ERR | LLL_WARN : 0)) == NULL)

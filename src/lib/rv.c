@@ -484,17 +484,58 @@ rv_peers_one(const struct rv_url *u, const char *what, int timeout_ms,
 	return rc;
 }
 
+/*
+ * The servers that did not answer in this process (timed out), asked last
+ * from then on, so that a silent server costs one timeout per process and
+ * not one per question.  Keyed by URL, not by index, since callers pass
+ * the same servers in different arrays.
+ */
+static struct rv_url rv_mute[RV_MAX_SERVERS];
+static int rv_nmute;
+
+static int
+rv_mute_find(const struct rv_url *u)
+{
+	int i;
+
+	for (i = 0; i < rv_nmute; i++)
+		if (rv_mute[i].tls == u->tls &&
+		    strcmp(rv_mute[i].hostport, u->hostport) == 0)
+			return i;
+	return -1;
+}
+
+static void
+rv_mute_set(const struct rv_url *u, int silent)
+{
+	int i = rv_mute_find(u);
+
+	if (silent && i == -1 && rv_nmute < RV_MAX_SERVERS)
+		rv_mute[rv_nmute++] = *u;
+	else if (!silent && i != -1)
+		rv_mute[i] = rv_mute[--rv_nmute];
+}
+
+int
+rv_url_silent(const struct rv_url *u)
+{
+	return rv_mute_find(u) != -1;
+}
+
 int
 rv_peers_get(const struct rv_url *u, int n, const char *what,
     int timeout_ms, int rounds, struct rv_peers *out, rv_say_fn say,
     void *arg, char *why, size_t whylen)
 {
-	int round, i, unknown = 0, proto = 0, err = ECONNREFUSED;
+	int round, i, k, order[RV_MAX_SERVERS], unknown = 0, proto = 0;
+	int e, err = ECONNREFUSED;
 	unsigned ms;
-	size_t k;
+	size_t j;
 
 	memset(out, 0, sizeof(*out));
 	snprintf(why, whylen, "no server");
+	if (n > RV_MAX_SERVERS)
+		n = RV_MAX_SERVERS;
 	for (round = 0; round < rounds; round++) {
 		if (round > 0) {
 			ms = rv_backoff_delay(&rv_backoff_default,
@@ -502,17 +543,29 @@ rv_peers_get(const struct rv_url *u, int n, const char *what,
 			say(arg, "no server answered; again in %u ms", ms);
 			usleep(ms * 1000);
 		}
-		for (i = 0; i < n; i++) {
-			say(arg, "asking %s", u[i].base);
+		/* Those that answered before first, each part in order. */
+		for (i = k = 0; i < n; i++)
+			if (!rv_url_silent(&u[i]))
+				order[k++] = i;
+		for (i = 0; i < n; i++)
+			if (rv_url_silent(&u[i]))
+				order[k++] = i;
+		for (k = 0; k < n; k++) {
+			i = order[k];
+			say(arg, "asking %s%s", u[i].base, rv_url_silent(&u[i]) ?
+			    " (silent before)" : "");
 			if (rv_peers_one(&u[i], what, timeout_ms, out, why,
 			    whylen) == 0) {
+				rv_mute_set(&u[i], 0);
 				out->server = i;
 				return 0;
 			}
-			for (k = 0; k < out->n; k++)	/* a partial list */
-				cJSON_free(out->json[k]);
+			e = errno;
+			for (j = 0; j < out->n; j++)	/* a partial list */
+				cJSON_free(out->json[j]);
 			out->n = 0;
-			if (errno == ENOENT) {
+			rv_mute_set(&u[i], e == ETIMEDOUT);
+			if ((errno = e) == ENOENT) {
 				say(arg, "%s: no such peer", u[i].base);
 				unknown = 1;
 			} else if (errno == EPROTO) {

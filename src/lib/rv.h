@@ -145,8 +145,9 @@ typedef void (*rv_say_fn)(void *arg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
- * Asks the servers u[0..n-1] in order, for up to rounds passes with a
- * jittered backoff between passes, until one answers: with what NULL, for
+ * Asks the servers u[0..n-1] in order (but those that were silent before
+ * last: rv_url_silent), for up to rounds passes with a jittered backoff
+ * between passes, until one answers: with what NULL, for
  * every peer (GET /v1/peers, following "next" for up to RV_LIST_PAGES
  * pages); with what a peer id, for that peer (GET /v1/peers/ID); with
  * what a name, for the peers registered under it (?name=).  A server that
@@ -159,6 +160,13 @@ typedef void (*rv_say_fn)(void *arg, const char *fmt, ...)
 int rv_peers_get(const struct rv_url *u, int n, const char *what,
     int timeout_ms, int rounds, struct rv_peers *out, rv_say_fn say,
     void *arg, char *why, size_t whylen);
+
+/* Returns 1 when server u timed out on the last question rv_peers_get
+ * put to it in this process, else 0.  rv_peers_get asks such servers
+ * after the others (in the order given otherwise), so that one that is
+ * down costs one timeout per process; a caller trying servers in turn
+ * for a session may do the same. */
+int rv_url_silent(const struct rv_url *u);
 
 void rv_peers_free(struct rv_peers *p);
 

@@ -127,6 +127,16 @@ expect "--signal past a silent server" "$?:$out" \
 expect "... within one timeout (-w 2, under 6 s)" "$(within 6 "$T0")" 1
 wait_for "$T/bob.out" '^type=signal ' 5
 expect "bob got it" "$(grep '^type=signal ' "$T/bob.out" | field body-type)" hello
+# By name: the lookup meets the silent server once, the signal goes
+# straight to the live one (two timeouts would be 8 s).
+T0=$EPOCHREALTIME
+out=$(echo "type=hello n=2" | NATKIT_HOME=$T/alice "$B/nat-query" --signal \
+    -w 4 -s "$SILENT" -s "$LIVE" bob 2>"$T/signal.err")
+expect "--signal by name past a silent server" "$?:$out" \
+    "0:type=sent to=$BOB server=$LIVE"
+expect "... within one timeout (-w 4, under 7 s)" "$(within 7 "$T0")" 1
+wait_for "$T/bob.out" '^type=signal .* n=2' 5
+expect "bob got the second" "$(grep -c '^type=signal .* n=2' "$T/bob.out")" 1
 
 # --- nat-register on two servers, the first down ----------------------------
 export NATKIT_HOME=$T/carol
