@@ -12,6 +12,29 @@
 #include "cli.h"
 #include "conf.h"
 
+/*
+ * Copies a value for the life of the process: the program keeps pointers
+ * to values, as to argv.  The copies stay reachable from here, so that
+ * a leak checker does not take them for lost.
+ */
+static char *
+conf_keep(const char *val, const char *path)
+{
+	static char **kept;
+	static size_t n, cap;
+	char **k;
+
+	if (n == cap) {
+		if ((k = realloc(kept, (cap * 2 + 16) * sizeof(*k))) == NULL)
+			err(EX_OSERR, "%s", path);
+		kept = k;
+		cap = cap * 2 + 16;
+	}
+	if ((kept[n] = strdup(val)) == NULL)
+		err(EX_OSERR, "%s", path);
+	return kept[n++];
+}
+
 void
 conf_read(const char *path, const struct option *opts, const char *deny,
     conf_apply_fn apply, void *arg)
@@ -52,9 +75,8 @@ conf_read(const char *path, const struct option *opts, const char *deny,
 		    strtok(NULL, " \t\r\n") != NULL)
 			errx(EX_CONFIG, "%s:%u: %s: %s", path, lineno, name,
 			    val == NULL ? "needs a value" : "one value only");
-		/* The program keeps pointers to values, as to argv. */
-		if (val != NULL && (val = strdup(val)) == NULL)
-			err(EX_OSERR, "%s", path);
+		if (val != NULL)
+			val = conf_keep(val, path);
 		snprintf(where, sizeof(where), "%s:%u", path, lineno);
 		cli_context(where);
 		apply(arg, o->val, val);
