@@ -45,7 +45,7 @@ PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lnatpmp
 ALL_CPPFLAGS = -D_GNU_SOURCE -Isrc/lib $(PKG_CFLAGS) $(CPPFLAGS)
 ALL_CFLAGS   = -std=c11 $(WARN) $(SAN) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS  = $(SAN) -Wl,--as-needed $(LDFLAGS)
-ALL_LIBS     = $(PKG_LIBS) -lpthread -lm $(LDLIBS)
+ALL_LIBS     = $(PKG_LIBS) -lev -lpthread -lm $(LDLIBS)
 # Libraries only one program needs.
 LIBS_nat-lab-delay = -lnetfilter_queue
 

@@ -182,9 +182,13 @@ rvd_http_get(struct lws *wsi, const char *uri)
 	int n;
 
 	if (strcmp(uri, "/healthz") == 0) {
-		n = snprintf(buf, sizeof(buf), "{\"status\":\"ok\","
-		    "\"sessions\":%u,\"peers\":%zu}", rvd.st.sessions,
-		    rvd.store->ops->count(rvd.store));
+		/* degraded: a shared store that cannot reach its peers'
+		 * instances; this one still serves its own. */
+		n = snprintf(buf, sizeof(buf), "{\"status\":\"%s\","
+		    "\"sessions\":%u,\"peers\":%zu}",
+		    rvd.store->ops->degraded != NULL &&
+		    rvd.store->ops->degraded(rvd.store) ? "degraded" : "ok",
+		    rvd.st.sessions, rvd.store->ops->count(rvd.store));
 		return rvd_http_json(wsi, 200, buf, (size_t)n);
 	}
 	if (strcmp(uri, "/metrics") == 0) {

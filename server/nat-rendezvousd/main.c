@@ -21,6 +21,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include <ev.h>
 #include <sodium.h>
 
 #include "cli.h"
@@ -34,32 +35,37 @@
 #define RVD_LISTEN_MAX	8
 
 static const char usage_line[] =
-    "usage: nat-rendezvousd [-dhnVv] [-b burst] [-C conns] "
-    "[-c certfile -k keyfile]\n"
-    "                       [-f file] [-g seconds] [-i seconds] "
-    "[-l [address:]port]\n"
+    "usage: nat-rendezvousd [-dhnVv] [-A passfile] [-b burst] [-C conns]\n"
+    "                       [-c certfile -k keyfile] [-E seconds] [-f file]\n"
+    "                       [-g seconds] [-i seconds] [-l [address:]port] "
+    "[-M rate]\n"
     "                       [-m conns] [-N name] [-P peers] [-Q bytes] "
     "[-R bytes]\n"
-    "                       [-r rate] [-T seconds] [-t seconds] [-u user]\n";
+    "                       [-r redis://host[:port][/db]] [-T seconds] "
+    "[-t seconds]\n"
+    "                       [-u user]\n";
 
 static const struct option longopts[] = {
+	{ "redis-password-file", required_argument, NULL, 'A' },
 	{ "burst", required_argument, NULL, 'b' },
 	{ "per-address", required_argument, NULL, 'C' },
 	{ "cert", required_argument, NULL, 'c' },
 	{ "debug", no_argument, NULL, 'd' },
+	{ "redis-ttl", required_argument, NULL, 'E' },
 	{ "file", required_argument, NULL, 'f' },
 	{ "grace", required_argument, NULL, 'g' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "ping", required_argument, NULL, 'i' },
 	{ "key", required_argument, NULL, 'k' },
 	{ "listen", required_argument, NULL, 'l' },
+	{ "rate", required_argument, NULL, 'M' },
 	{ "connections", required_argument, NULL, 'm' },
 	{ "name", required_argument, NULL, 'N' },
 	{ "check", no_argument, NULL, 'n' },
 	{ "peers", required_argument, NULL, 'P' },
 	{ "queue", required_argument, NULL, 'Q' },
 	{ "relay-bytes", required_argument, NULL, 'R' },
-	{ "rate", required_argument, NULL, 'r' },
+	{ "redis", required_argument, NULL, 'r' },
 	{ "relay-time", required_argument, NULL, 'T' },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "user", required_argument, NULL, 'u' },
@@ -140,6 +146,12 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 	struct rvd_conf *c = &rvd.conf;
 
 	switch (ch) {
+	case 'A':
+		c->redis_pass_file = arg;
+		break;
+	case 'E':
+		c->redis_ttl = (int)cli_number(arg, 2, 3600, "redis ttl");
+		break;
 	case 'b':
 		c->burst = (unsigned)cli_number(arg, 1, 100000, "burst");
 		break;
@@ -195,8 +207,11 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 		c->relay_bytes = (uint64_t)cli_number(arg, 1400, 1L << 40,
 		    "relay bytes");
 		break;
-	case 'r':
+	case 'M':
 		c->rate = (unsigned)cli_number(arg, 0, 1000000, "rate");
+		break;
+	case 'r':
+		c->redis = arg;
 		break;
 	case 'T':
 		c->relay_time = (unsigned)cli_number(arg, 1, 86400,
@@ -271,12 +286,19 @@ static const lws_retry_bo_t rvd_retry = {
 	.secs_since_valid_ping = 0, .secs_since_valid_hangup = 0
 };
 
+/*
+ * With a loop (libev, for Redis), lws runs on it instead of its own, so
+ * that hiredis shares it.
+ */
 static struct lws_context *
-context_make(size_t nofile, int libev)
+context_make(size_t nofile, int libev, struct ev_loop *loop)
 {
 	struct lws_context_creation_info info;
+	void *foreign[1] = { loop };
 
 	memset(&info, 0, sizeof(info));
+	if (loop != NULL)
+		info.foreign_loops = foreign;
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
 	    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 	    (libev ? LWS_SERVER_OPTION_LIBEV : 0);
@@ -359,6 +381,39 @@ vhosts_make(struct rvd_opts *o)
 	}
 }
 
+/*
+ * The Redis password: the first line of the -A file, else
+ * NATKIT_REDIS_PASSWORD, else none.  Never an argument: those show in
+ * ps(1).
+ */
+static const char *
+redis_password(const char *path)
+{
+	static char pw[512];
+	FILE *f;
+
+	if (path == NULL)
+		return getenv("NATKIT_REDIS_PASSWORD");
+	if ((f = fopen(path, "r")) == NULL)
+		err(EX_CONFIG, "%s", path);
+	if (fgets(pw, sizeof(pw), f) == NULL)
+		errx(EX_CONFIG, "%s: empty", path);
+	fclose(f);
+	pw[strcspn(pw, "\r\n")] = '\0';
+	if (pw[0] == '\0')
+		errx(EX_CONFIG, "%s: empty", path);
+	return pw;
+}
+
+static void
+loop_stop(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	rvd_stop = 1;
+	ev_break(loop, EVBREAK_ALL);
+}
+
 /* Prints "ready http=ADDR:PORT[,...] ws=/v1/ws" (https with TLS). */
 static void
 ready_print(const struct rvd_opts *o)
@@ -382,10 +437,14 @@ int
 main(int argc, char *argv[])
 {
 	static struct rvd_opts o;
+	static ev_signal sig_int, sig_term;
+	struct store_redis_conf rc;
+	struct ev_loop *loop = NULL;
 	struct passwd *pw = NULL;
 	struct sigaction sa;
+	char rhost[256];
 	size_t nofile;
-	int ch;
+	int ch, rport, rdb;
 
 	rvd.conf.grace = 10;
 	rvd.conf.ping = 30;
@@ -398,8 +457,9 @@ main(int argc, char *argv[])
 	rvd.conf.max_peers = 100000;
 	rvd.conf.relay_bytes = 64ull << 20;
 	rvd.conf.relay_time = 600;
-	while ((ch = getopt_long(argc, argv, "b:C:c:df:g:hi:k:l:m:N:nP:Q:R:r:"
-	    "T:t:u:Vv", longopts, NULL)) != -1) {
+	rvd.conf.redis_ttl = 15;
+	while ((ch = getopt_long(argc, argv, "A:b:C:c:dE:f:g:hi:k:l:M:m:N:nP:"
+	    "Q:R:r:T:t:u:Vv", longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			fputs(usage_line, stdout);
 			return 0;
@@ -431,6 +491,20 @@ main(int argc, char *argv[])
 		listen_parse(&o, o.cert != NULL ? "443" : "80");
 	if (o.user != NULL && (pw = getpwnam(o.user)) == NULL)
 		errx(EX_USAGE, "user %s: unknown", o.user);
+	memset(&rc, 0, sizeof(rc));
+	if (rvd.conf.redis != NULL) {
+		if (store_redis_url(rvd.conf.redis, rhost, sizeof(rhost),
+		    &rport, &rdb) == -1)
+			errx(EX_USAGE, "redis %s: not redis://host[:port][/db] "
+			    "(the password goes in -A or NATKIT_REDIS_PASSWORD)",
+			    rvd.conf.redis);
+		rc.url = rvd.conf.redis;
+		rc.password = redis_password(rvd.conf.redis_pass_file);
+		rc.ttl = rvd.conf.redis_ttl;
+		rc.max = rvd.conf.max_peers;
+		rc.inbox = rvd_inbox;
+	} else if (rvd.conf.redis_pass_file != NULL)
+		errx(EX_USAGE, "-A passfile: needs -r");
 	if (o.check)
 		return 0;
 
@@ -438,15 +512,22 @@ main(int argc, char *argv[])
 	if (sodium_init() == -1)
 		errx(EX_OSERR, "sodium_init failed");
 	nofile = files_limit(&o);
-	if (rvd_sess_init(nofile) == -1 ||
+	if (rvd_sess_init(nofile) == -1)
+		err(EX_OSERR, "malloc");
+	if (rc.url == NULL &&
 	    (rvd.store = store_mem_new(rvd.conf.max_peers)) == NULL)
 		err(EX_OSERR, "malloc");
 	signal(SIGPIPE, SIG_IGN);
 	rvd_libev = 1;
-	if ((rvd.ctx = context_make(nofile, 1)) == NULL) {
+	if (rc.url != NULL && (loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+		errx(EX_OSERR, "cannot create the libev loop");
+	if ((rvd.ctx = context_make(nofile, 1, loop)) == NULL) {
+		if (loop != NULL)
+			errx(EX_OSERR, "-r needs libwebsockets' libev support "
+			    "(libwebsockets-evlib-ev)");
 		rvd_log(LOG_NOTICE, "libev not available: using poll");
 		rvd_libev = 0;
-		if ((rvd.ctx = context_make(nofile, 0)) == NULL)
+		if ((rvd.ctx = context_make(nofile, 0, NULL)) == NULL)
 			errx(EX_OSERR, "cannot create the lws context");
 	}
 	vhosts_make(&o);
@@ -454,7 +535,8 @@ main(int argc, char *argv[])
 		cli_privileges_drop(pw);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
+	if (loop == NULL)
+		sigaction(SIGTERM, &sa, NULL);
 	if (!rvd_libev)
 		sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
@@ -463,6 +545,17 @@ main(int argc, char *argv[])
 	ready_print(&o);
 	if (!o.foreground && daemon(0, 0) == -1)
 		err(EX_OSERR, "daemon");
+	if (loop != NULL) {
+		/* Our loop, so our signals: lws watches none on it. */
+		ev_loop_fork(loop);
+		ev_signal_init(&sig_int, loop_stop, SIGINT);
+		ev_signal_start(loop, &sig_int);
+		ev_signal_init(&sig_term, loop_stop, SIGTERM);
+		ev_signal_start(loop, &sig_term);
+		rc.loop = loop;
+		if ((rvd.store = store_redis_new(&rc)) == NULL)
+			err(EX_OSERR, "redis");
+	}
 	rvd_log(LOG_INFO, "serving with %s", rvd_libev ? "libev" : "poll");
 	if (rvd_libev)
 		lws_service(rvd.ctx, 0);

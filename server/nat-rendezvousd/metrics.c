@@ -110,6 +110,21 @@ rvd_metrics(char *buf, size_t cap)
 	    rvd.st.relay_dropped);
 	rvd_metric(&b, "relays_limited_total", "counter", "Relays ended "
 	    "by their byte or time limit.", rvd.st.relay_limited);
+	if (rvd.store->ops->degraded != NULL) {
+		unsigned long long v[3];
+
+		store_redis_stats(rvd.store, v);
+		rvd_metric(&b, "redis_degraded", "gauge", "1 while Redis is "
+		    "unreachable and only this instance's peers are served.",
+		    (unsigned long long)rvd.store->ops->degraded(rvd.store));
+		rvd_metric(&b, "redis_published_total", "counter", "Messages "
+		    "published to Redis (changes and other instances' "
+		    "inboxes).", v[0]);
+		rvd_metric(&b, "redis_inbox_total", "counter", "Messages "
+		    "other instances sent to this one.", v[1]);
+		rvd_metric(&b, "redis_reconnects_total", "counter", "Times "
+		    "Redis came back after being unreachable.", v[2]);
+	}
 	rvd_metric(&b, "memory_heap_bytes", "gauge",
 	    "Heap in use (mallinfo2 uordblks).", mi.uordblks);
 	rvd_metric(&b, "memory_rss_bytes", "gauge", "Resident set size.",

@@ -79,29 +79,46 @@ relay_tell(struct rvd_sess *s, const struct rvd_relay *r, enum rvmsg_err e,
 	rvd_ws_send(s, buf, n);
 }
 
+/* Hands a message to the instance of r's other side. */
+static void
+relay_send_remote(const struct rvd_relay *r, const void *msg, size_t len)
+{
+	if (r->inst[0] != '\0' && rvd.store->ops->send != NULL)
+		rvd.store->ops->send(rvd.store, r->inst, msg, len);
+}
+
 /* Ends r for both sides with code e (RV_OK: closed by a session). */
 static void
 relay_end(struct rvd_relay *r, enum rvmsg_err e, const char *reason)
 {
+	char m[160];
+	int n;
+
 	if (e == RV_RELAY_LIMIT)
 		rvd.st.relay_limited++;
 	relay_tell(r->a, r, e, reason);
 	relay_tell(r->b, r, e, reason);
+	/* "C RID CODE REASON" to the other instance. */
+	if (r->inst[0] != '\0' && r->paired) {
+		n = snprintf(m, sizeof(m), "C %u %d %s", (unsigned)r->rid,
+		    (int)e, reason);
+		relay_send_remote(r, m, (size_t)n < sizeof(m) ? (size_t)n :
+		    sizeof(m) - 1);
+	}
 	relay_free(r);
 }
 
-/* Sends relay-ok for r to s, naming the other side. */
+/* Sends relay-ok for r to s, naming the other side, ID[/TAG]. */
 static void
-relay_ok(struct rvd_sess *s, const struct rvd_relay *r,
-    const struct rvd_sess *peer, const char *ref)
+relay_ok_to(struct rvd_sess *s, const struct rvd_relay *r, const char *peer,
+    const char *ref)
 {
 	char buf[256];
 	size_t n;
 
 	n = (size_t)snprintf(buf, sizeof(buf), "{\"type\":\"relay-ok\","
-	    "\"id\":%u,\"peer\":\"%s%s%s\",\"bytes\":%llu,\"seconds\":%u",
-	    (unsigned)r->id, peer->id, peer->tag[0] != '\0' ? "/" : "",
-	    peer->tag, (unsigned long long)rvd.conf.relay_bytes,
+	    "\"id\":%u,\"peer\":\"%s\",\"bytes\":%llu,\"seconds\":%u",
+	    (unsigned)r->id, peer, (unsigned long long)rvd.conf.relay_bytes,
 	    rvd.conf.relay_time);
 	if (ref != NULL && ref[0] != '\0') {
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"ref\":");
@@ -109,6 +126,17 @@ relay_ok(struct rvd_sess *s, const struct rvd_relay *r,
 	}
 	buf[n++] = '}';
 	rvd_ws_send(s, buf, n);
+}
+
+static void
+relay_ok(struct rvd_sess *s, const struct rvd_relay *r,
+    const struct rvd_sess *peer, const char *ref)
+{
+	char p[RVMSG_TO_MAX];
+
+	snprintf(p, sizeof(p), "%s%s%s", peer->id, peer->tag[0] != '\0' ?
+	    "/" : "", peer->tag);
+	relay_ok_to(s, r, p, ref);
 }
 
 static unsigned
@@ -122,6 +150,278 @@ relay_count(const struct rvd_sess *s)
 	return n;
 }
 
+static unsigned relay_count(const struct rvd_sess *s);
+
+/* A new ask of s for to_id/to_tag; NULL (told to s) without memory. */
+static struct rvd_relay *
+relay_new(struct rvd_sess *s, const char *to_id, const char *to_tag,
+    const char *ref)
+{
+	struct rvd_relay *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		rvd_ws_error(s, RV_BUSY, "out of memory", ref);
+		return NULL;
+	}
+	/* Ids are not secrets (only the two sessions can use one); they
+	 * only need to differ among the relays alive. */
+	if (++rvd.relay_next == 0)
+		rvd.relay_next = 1;
+	r->id = rvd.relay_next;
+	r->a = s;
+	r->since = rvd.now;
+	snprintf(r->to_id, sizeof(r->to_id), "%s", to_id);
+	snprintf(r->to_tag, sizeof(r->to_tag), "%s", to_tag);
+	snprintf(r->ref, sizeof(r->ref), "%s", ref != NULL ? ref : "");
+	r->anext = s->relays;
+	s->relays = r;
+	r->gnext = rvd.relay_all;
+	if (r->gnext != NULL)
+		r->gnext->gprev = &r->gnext;
+	r->gprev = &rvd.relay_all;
+	rvd.relay_all = r;
+	return r;
+}
+
+/*
+ * Relays across instances (a shared store): each side's instance keeps a
+ * relay for its own session and learns the other's relay id.  An ask for
+ * a session on another instance is passed there ("A IID RID FROM TO");
+ * the instance that sees both asks pairs them and answers "K IID RID
+ * THEIR-RID"; frames go as "F" and the frame under the receiver's relay
+ * id; "C RID CODE REASON" ends the other side.  An ask that arrives
+ * before its local counterpart waits here as a remote ask.
+ */
+struct relay_rask {
+	struct relay_rask *next;
+	char inst[STORE_IID_LEN + 1];
+	uint32_t rid, since;
+	char from[RVMSG_TO_MAX], to[RVMSG_TO_MAX];
+};
+
+static struct relay_rask *relay_rasks;
+static unsigned relay_nrasks;
+
+#define RELAY_RASK_MAX	4096
+
+static void
+relay_pair_remote(struct rvd_relay *r, const char *inst, uint32_t rid)
+{
+	snprintf(r->inst, sizeof(r->inst), "%s", inst);
+	r->rid = rid;
+	r->paired = 1;
+	r->since = rvd.now;
+	rvd.st.relays++;
+	rvd.st.relays_total++;
+}
+
+static void
+relay_ask_remote(struct rvd_sess *s, const char *to_id, const char *to_tag,
+    const char *ref, const char *inst)
+{
+	char me[RVMSG_TO_MAX], peer[RVMSG_TO_MAX], m[256];
+	struct relay_rask **pp, *q;
+	struct rvd_relay *r;
+	int n;
+
+	snprintf(me, sizeof(me), "%s%s%s", s->id, s->tag[0] ? "/" : "",
+	    s->tag);
+	snprintf(peer, sizeof(peer), "%s%s%s", to_id, to_tag[0] ? "/" : "",
+	    to_tag);
+	for (r = s->relays; r != NULL; r = relay_next(r, s))
+		if (r->a == s && r->inst[0] != '\0' &&
+		    strcmp(r->to_id, to_id) == 0 &&
+		    strcmp(r->to_tag, to_tag) == 0) {
+			if (r->paired)
+				relay_ok_to(s, r, peer, ref);
+			return;
+		}
+	if (relay_count(s) >= RVD_RELAY_PER_SESS) {
+		rvd_ws_error(s, RV_BUSY, "too many relays on this session",
+		    ref);
+		return;
+	}
+	if ((r = relay_new(s, to_id, to_tag, ref)) == NULL)
+		return;
+	snprintf(r->inst, sizeof(r->inst), "%s", inst);
+	for (pp = &relay_rasks; (q = *pp) != NULL; pp = &q->next)
+		if (strcmp(q->from, peer) == 0 && strcmp(q->to, me) == 0)
+			break;
+	if (q != NULL) {
+		*pp = q->next;
+		relay_nrasks--;
+		relay_pair_remote(r, q->inst, q->rid);
+		n = snprintf(m, sizeof(m), "K %s %u %u",
+		    store_redis_iid(rvd.store), (unsigned)q->rid,
+		    (unsigned)r->id);
+		relay_send_remote(r, m, (size_t)n);
+		relay_ok_to(s, r, peer, ref);
+		free(q);
+		return;
+	}
+	n = snprintf(m, sizeof(m), "A %s %u %s %s", store_redis_iid(rvd.store),
+	    (unsigned)r->id, me, peer);
+	relay_send_remote(r, m, (size_t)n);
+}
+
+static struct rvd_relay *
+relay_by_id(uint32_t id)
+{
+	struct rvd_relay *r;
+
+	/* XXX a walk of every relay: fine for hundreds. */
+	for (r = rvd.relay_all; r != NULL; r = r->gnext)
+		if (r->id == id && r->inst[0] != '\0')
+			return r;
+	return NULL;
+}
+
+/* The words of msg (at most n) in w, terminated; the last one takes the
+ * rest of the line.  Returns how many. */
+static int
+relay_words(char *buf, size_t cap, const char *msg, size_t len, char **w,
+    int n)
+{
+	int k = 0;
+	char *p;
+
+	if (len >= cap)
+		return 0;
+	memcpy(buf, msg, len);
+	buf[len] = '\0';
+	for (p = buf; k < n && *p != '\0'; k++) {
+		w[k] = p;
+		if (k == n - 1)
+			return k + 1;
+		if ((p = strchr(p, ' ')) == NULL)
+			return k + 1;
+		*p++ = '\0';
+	}
+	return k;
+}
+
+void
+rvd_relay_remote(const char *msg, size_t len)
+{
+	char buf[512], id[IDENT_ID_LEN + 1], tag[RVMSG_TAG_MAX + 1], m[128];
+	struct rvd_relay *r, *next;
+	struct relay_rask *q, **pp;
+	struct rvd_sess *t, *to;
+	char *w[5];
+	uint32_t rid;
+	int n;
+
+	if (len == 0)
+		return;
+	if (msg[0] == 'F') {
+		/* "F" and a frame under our relay id. */
+		if (len < 1 + RVMSG_RELAY_HDR)
+			return;
+		rid = (uint32_t)(unsigned char)msg[1] << 24 |
+		    (uint32_t)(unsigned char)msg[2] << 16 |
+		    (uint32_t)(unsigned char)msg[3] << 8 |
+		    (unsigned char)msg[4];
+		if ((r = relay_by_id(rid)) == NULL || !r->paired ||
+		    (to = r->a) == NULL)
+			return;
+		if (to->closing || to->q_bytes + len - 1 >
+		    rvd.conf.queue_max / 2) {
+			rvd.st.relay_dropped++;
+			return;
+		}
+		if (rvd_ws_send_frame(to, msg + 1, len - 1, 1) == 0) {
+			r->bytes += len - 1 - RVMSG_RELAY_HDR;
+			rvd.st.relay_bytes_total += len - 1 - RVMSG_RELAY_HDR;
+			rvd.st.relay_frames_total++;
+		}
+		return;
+	}
+	n = relay_words(buf, sizeof(buf), msg, len, w, 5);
+	if (msg[0] == 'A' && n == 5) {
+		/* "A IID RID FROM TO" */
+		if (rvmsg_to_split(w[4], id, tag) == -1 ||
+		    (t = rvd_sess_find(id, tag)) == NULL ||
+		    (rid = (uint32_t)strtoul(w[2], NULL, 10)) == 0)
+			return;
+		for (r = t->relays; r != NULL; r = relay_next(r, t)) {
+			char peer[RVMSG_TO_MAX];
+
+			snprintf(peer, sizeof(peer), "%s%s%s", r->to_id,
+			    r->to_tag[0] ? "/" : "", r->to_tag);
+			if (r->a == t && !r->paired && r->inst[0] != '\0' &&
+			    strcmp(peer, w[3]) == 0)
+				break;
+		}
+		if (r != NULL) {
+			relay_pair_remote(r, w[1], rid);
+			n = snprintf(m, sizeof(m), "K %s %u %u",
+			    store_redis_iid(rvd.store), (unsigned)rid,
+			    (unsigned)r->id);
+			relay_send_remote(r, m, (size_t)n);
+			relay_ok_to(t, r, w[3], r->ref);
+			return;
+		}
+		if (relay_nrasks >= RELAY_RASK_MAX ||
+		    (q = calloc(1, sizeof(*q))) == NULL)
+			return;
+		snprintf(q->inst, sizeof(q->inst), "%s", w[1]);
+		q->rid = rid;
+		q->since = rvd.now;
+		snprintf(q->from, sizeof(q->from), "%s", w[3]);
+		snprintf(q->to, sizeof(q->to), "%s", w[4]);
+		q->next = relay_rasks;
+		relay_rasks = q;
+		relay_nrasks++;
+		return;
+	}
+	if (msg[0] == 'K' && n >= 4) {
+		/* "K IID OUR-RID THEIR-RID" */
+		char peer[RVMSG_TO_MAX];
+
+		if ((r = relay_by_id((uint32_t)strtoul(w[2], NULL, 10))) ==
+		    NULL || r->paired || r->a == NULL)
+			return;
+		relay_pair_remote(r, w[1], (uint32_t)strtoul(w[3], NULL, 10));
+		snprintf(peer, sizeof(peer), "%s%s%s", r->to_id,
+		    r->to_tag[0] ? "/" : "", r->to_tag);
+		relay_ok_to(r->a, r, peer, r->ref);
+		return;
+	}
+	if (msg[0] == 'C' && n >= 3) {
+		/* "C OUR-RID CODE REASON" */
+		int code = atoi(w[2]);
+
+		if ((r = relay_by_id((uint32_t)strtoul(w[1], NULL, 10))) ==
+		    NULL)
+			return;
+		r->inst[0] = '\0';	/* nothing to tell back */
+		relay_end(r, code >= 0 && code < RV_NERR ?
+		    (enum rvmsg_err)code : RV_OK, n >= 4 ? w[3] :
+		    "the other session closed");
+		return;
+	}
+	if (msg[0] == 'X' && n >= 2) {
+		/* "X IID": that instance is gone ("*": every other). */
+		for (r = rvd.relay_all; r != NULL; r = next) {
+			next = r->gnext;
+			if (r->inst[0] != '\0' && (strcmp(w[1], "*") == 0 ||
+			    strcmp(w[1], r->inst) == 0)) {
+				r->inst[0] = '\0';
+				relay_end(r, RV_OK, "the other session's "
+				    "server is unreachable");
+			}
+		}
+		for (pp = &relay_rasks; (q = *pp) != NULL;)
+			if (strcmp(w[1], "*") == 0 ||
+			    strcmp(q->inst, w[1]) == 0) {
+				*pp = q->next;
+				relay_nrasks--;
+				free(q);
+			} else
+				pp = &q->next;
+	}
+}
+
 void
 rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,
     const char *ref)
@@ -130,8 +430,14 @@ rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,
 	struct rvd_relay *r;
 
 	if ((t = rvd_sess_find(to_id, to_tag)) == NULL) {
-		rvd_ws_error(s, RV_UNKNOWN_PEER, "no session of that peer",
-		    ref);
+		const char *inst = rvd.store->ops->home != NULL ?
+		    rvd.store->ops->home(rvd.store, to_id) : NULL;
+
+		if (inst != NULL)
+			relay_ask_remote(s, to_id, to_tag, ref, inst);
+		else
+			rvd_ws_error(s, RV_UNKNOWN_PEER,
+			    "no session of that peer", ref);
 		return;
 	}
 	if (t == s) {
@@ -140,8 +446,9 @@ rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,
 	}
 	/* Asked before by s: the same relay (or the same wait). */
 	for (r = s->relays; r != NULL; r = relay_next(r, s)) {
-		if (r->a == s && r->b == NULL && strcmp(r->to_id, to_id) ==
-		    0 && strcmp(r->to_tag, to_tag) == 0)
+		if (r->a == s && r->b == NULL && !r->paired &&
+		    strcmp(r->to_id, to_id) == 0 &&
+		    strcmp(r->to_tag, to_tag) == 0)
 			return;
 		if (r->b != NULL && (r->a == s ? r->b : r->a) == t) {
 			relay_ok(s, r, t, ref);
@@ -150,8 +457,9 @@ rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,
 	}
 	/* t's ask for s makes the pair. */
 	for (r = t->relays; r != NULL; r = relay_next(r, t))
-		if (r->a == t && r->b == NULL && strcmp(r->to_id, s->id) ==
-		    0 && strcmp(r->to_tag, s->tag) == 0)
+		if (r->a == t && r->b == NULL && r->inst[0] == '\0' &&
+		    strcmp(r->to_id, s->id) == 0 &&
+		    strcmp(r->to_tag, s->tag) == 0)
 			break;
 	if (r != NULL) {
 		if (relay_count(s) >= RVD_RELAY_PER_SESS) {
@@ -178,27 +486,7 @@ rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,
 		    ref);
 		return;
 	}
-	if ((r = calloc(1, sizeof(*r))) == NULL) {
-		rvd_ws_error(s, RV_BUSY, "out of memory", ref);
-		return;
-	}
-	/* Ids are not secrets (only the two sessions can use one); they
-	 * only need to differ among the relays alive. */
-	if (++rvd.relay_next == 0)
-		rvd.relay_next = 1;
-	r->id = rvd.relay_next;
-	r->a = s;
-	r->since = rvd.now;
-	snprintf(r->to_id, sizeof(r->to_id), "%s", to_id);
-	snprintf(r->to_tag, sizeof(r->to_tag), "%s", to_tag);
-	snprintf(r->ref, sizeof(r->ref), "%s", ref != NULL ? ref : "");
-	r->anext = s->relays;
-	s->relays = r;
-	r->gnext = rvd.relay_all;
-	if (r->gnext != NULL)
-		r->gnext->gprev = &r->gnext;
-	r->gprev = &rvd.relay_all;
-	rvd.relay_all = r;
+	(void)relay_new(s, to_id, to_tag, ref);
 }
 
 void
@@ -217,7 +505,7 @@ rvd_relay_frame(struct rvd_sess *s, const unsigned char *buf, size_t len)
 		return;
 	}
 	for (r = s->relays; r != NULL; r = relay_next(r, s))
-		if (r->id == id && r->b != NULL)
+		if (r->id == id && r->paired)
 			break;
 	if (r == NULL) {
 		/* Errors for frames go through the message rate. */
@@ -234,6 +522,26 @@ rvd_relay_frame(struct rvd_sess *s, const unsigned char *buf, size_t len)
 	}
 	if (r->bytes + plen > rvd.conf.relay_bytes) {
 		relay_end(r, RV_RELAY_LIMIT, "the relay carried its bytes");
+		return;
+	}
+	if (r->inst[0] != '\0') {
+		/* The other side is on another instance: "F" and the
+		 * frame under its relay id there. */
+		unsigned char *f = malloc(1 + len);
+
+		if (f == NULL)
+			return;
+		f[0] = 'F';
+		f[1] = (unsigned char)(r->rid >> 24);
+		f[2] = (unsigned char)(r->rid >> 16);
+		f[3] = (unsigned char)(r->rid >> 8);
+		f[4] = (unsigned char)r->rid;
+		memcpy(f + 1 + RVMSG_RELAY_HDR, payload, plen);
+		relay_send_remote(r, f, 1 + len);
+		free(f);
+		r->bytes += plen;
+		rvd.st.relay_bytes_total += plen;
+		rvd.st.relay_frames_total++;
 		return;
 	}
 	to = r->a == s ? r->b : r->a;
@@ -271,13 +579,22 @@ rvd_relay_sweep(void)
 {
 	struct rvd_relay *r, *next;
 
+	struct relay_rask *q, **pp;
+
 	for (r = rvd.relay_all; r != NULL; r = next) {
 		next = r->gnext;
-		if (r->b == NULL && rvd.now - r->since >= RVD_RELAY_WAIT)
+		if (!r->paired && rvd.now - r->since >= RVD_RELAY_WAIT)
 			relay_end(r, RV_RELAY_REFUSED, "the peer did not ask "
 			    "for this relay");
-		else if (r->b != NULL && rvd.now - r->since >=
+		else if (r->paired && rvd.now - r->since >=
 		    rvd.conf.relay_time)
 			relay_end(r, RV_RELAY_LIMIT, "the relay's time is up");
 	}
+	for (pp = &relay_rasks; (q = *pp) != NULL;)
+		if (rvd.now - q->since >= RVD_RELAY_WAIT) {
+			*pp = q->next;
+			relay_nrasks--;
+			free(q);
+		} else
+			pp = &q->next;
 }

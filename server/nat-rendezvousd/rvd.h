@@ -25,7 +25,7 @@ struct rvd_conf {
 	int auth_timeout;	/* seconds from hello to auth */
 	int http_timeout;	/* -t: seconds for an HTTP request */
 	unsigned per_ip;	/* -C: connections per source address */
-	unsigned rate, burst;	/* -r, -b: messages a second per session */
+	unsigned rate, burst;	/* -M, -b: messages a second per session */
 	unsigned queue_max;	/* -Q: bytes queued to one session */
 	unsigned max_conns;	/* -m: connections in all */
 	size_t max_peers;	/* -P: records in the store */
@@ -34,6 +34,9 @@ struct rvd_conf {
 	unsigned relay_time;	/* -T: seconds one relay lives */
 	const char *names[8];	/* -N: host names the auth may name */
 	int n_names;
+	const char *redis;	/* -r: the Redis URL, or NULL */
+	const char *redis_pass_file;	/* -A */
+	int redis_ttl;		/* -E: seconds */
 };
 
 /* Counters for /metrics. */
@@ -83,6 +86,10 @@ struct rvd_relay {
 	char to_id[IDENT_ID_LEN + 1];	/* whom a asked for */
 	char to_tag[RVMSG_TAG_MAX + 1];
 	char ref[RVMSG_REF_MAX + 1];	/* a's ref */
+	/* The other side on another instance (b is NULL): its instance
+	 * ("" for none) and its relay id there. */
+	char inst[STORE_IID_LEN + 1];
+	uint32_t rid;
 };
 
 enum rvd_state { RVD_HTTP, RVD_HELLO, RVD_AUTHED, RVD_CLOSING };
@@ -145,6 +152,8 @@ void rvd_sess_remove(struct rvd_sess *s);
 int rvd_deliver(const char *id, const char *tag, const char *msg,
     size_t len);
 int rvd_sess_online(const char *id);
+/* A message from another instance (store.h, store_inbox_fn). */
+void rvd_inbox(const char *msg, size_t len);
 /* Returns an open authenticated session of id/tag ("" for presence), or
  * NULL. */
 struct rvd_sess *rvd_sess_find(const char *id, const char *tag);
@@ -194,6 +203,8 @@ void rvd_relay_frame(struct rvd_sess *s, const unsigned char *buf,
 void rvd_relay_sess_closed(struct rvd_sess *s);
 /* Once a second: asks that waited too long, relays past their time. */
 void rvd_relay_sweep(void);
+/* A relay message from another instance's inbox (A, K, C, F or X). */
+void rvd_relay_remote(const char *msg, size_t len);
 
 /* http.c */
 int rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -54,11 +55,27 @@ rvd_clock(void)
 	rvd.unix_now = (long long)time(NULL);
 }
 
+/* Returns how many sessions of id, any tag, are in the table. */
+static int
+rvd_sess_any(const char *id)
+{
+	struct rvd_sess *s = rvd.sess_b[rvd_hash(id) & (rvd.sess_nb - 1)];
+	int n = 0;
+
+	for (; s != NULL; s = s->hnext)
+		if (strcmp(s->id, id) == 0)
+			n++;
+	return n;
+}
+
 void
 rvd_sess_add(struct rvd_sess *s)
 {
 	struct rvd_sess **b = &rvd.sess_b[rvd_hash(s->id) & (rvd.sess_nb - 1)];
 
+	/* A shared store learns where the id's sessions are. */
+	if (rvd.store->ops->sessions != NULL && rvd_sess_any(s->id) == 0)
+		rvd.store->ops->sessions(rvd.store, s->id, 1);
 	s->hnext = *b;
 	*b = s;
 	rvd.st.authed++;
@@ -74,6 +91,9 @@ rvd_sess_remove(struct rvd_sess *s)
 		if (*pp == s) {
 			*pp = s->hnext;
 			rvd.st.authed--;
+			if (rvd.store->ops->sessions != NULL &&
+			    rvd_sess_any(s->id) == 0)
+				rvd.store->ops->sessions(rvd.store, s->id, 0);
 			break;
 		}
 	s->hnext = NULL;
@@ -103,12 +123,14 @@ rvd_sess_find(const char *id, const char *tag)
 	return NULL;
 }
 
-int
-rvd_deliver(const char *id, const char *tag, const char *msg, size_t len)
+/* Delivers msg to the sessions of id/tag on this instance. */
+static int
+rvd_deliver_here(const char *id, const char *tag, const char *msg,
+    size_t len)
 {
 	struct rvd_sess *s = rvd.sess_b[rvd_hash(id) & (rvd.sess_nb - 1)];
 	struct rvd_sess *next;
-	int n = 0, r;
+	int n = 0;
 
 	for (; s != NULL; s = next) {
 		next = s->hnext;
@@ -116,10 +138,52 @@ rvd_deliver(const char *id, const char *tag, const char *msg, size_t len)
 		    !s->closing && rvd_ws_send(s, msg, len) == 0)
 			n++;
 	}
-	if (n == 0 && (r = rvd.store->ops->publish(rvd.store,
-	    id, msg, len)) > 0)
+	return n;
+}
+
+int
+rvd_deliver(const char *id, const char *tag, const char *msg, size_t len)
+{
+	char to[RVMSG_TO_MAX];
+	int n, r;
+
+	if ((n = rvd_deliver_here(id, tag, msg, len)) > 0)
+		return n;
+	/* None here: the instances that have sessions of id (a shared
+	 * store) pass it to theirs.  Counted as one each: the answer
+	 * cannot wait for theirs. */
+	snprintf(to, sizeof(to), "%s%s%s", id, tag[0] != '\0' ? "/" : "",
+	    tag);
+	if ((r = rvd.store->ops->publish(rvd.store, to, msg, len)) > 0)
 		n = r;
 	return n;
+}
+
+void
+rvd_inbox(const char *msg, size_t len)
+{
+	char id[IDENT_ID_LEN + 1], tag[RVMSG_TAG_MAX + 1], to[RVMSG_TO_MAX];
+	const char *sp;
+	size_t n;
+
+	if (len < 2 || msg[1] != ' ') {
+		rvd_relay_remote(msg, len);
+		return;
+	}
+	if (msg[0] != 'T') {
+		rvd_relay_remote(msg, len);
+		return;
+	}
+	/* "T TO MSG": a signal for sessions here. */
+	if ((sp = memchr(msg + 2, ' ', len - 2)) == NULL ||
+	    (n = (size_t)(sp - msg - 2)) >= sizeof(to))
+		return;
+	memcpy(to, msg + 2, n);
+	to[n] = '\0';
+	if (rvmsg_to_split(to, id, tag) == -1)
+		return;
+	if (rvd_deliver_here(id, tag, sp + 1, len - n - 3) > 0)
+		rvd.st.signals_delivered++;
 }
 
 void

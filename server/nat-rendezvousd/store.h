@@ -73,6 +73,19 @@ struct store_ops {
 	int (*publish)(struct store *st, const char *to, const char *msg,
 	    size_t len);
 	void (*free)(struct store *st);
+	/* The rest is for a store shared by instances; store_mem leaves
+	 * them NULL. */
+	/* This instance's sessions of id went from none to some (up 1) or
+	 * back (up 0), so that the others know where to send for id. */
+	void (*sessions)(struct store *st, const char *id, int up);
+	/* Returns the instance, other than this one, holding a session of
+	 * id, or NULL. */
+	const char *(*home)(struct store *st, const char *id);
+	/* Hands msg to instance inst's inbox.  Returns 0, or -1. */
+	int (*send)(struct store *st, const char *inst, const void *msg,
+	    size_t len);
+	/* Returns 1 while the shared part is unreachable (degraded). */
+	int (*degraded)(struct store *st);
 };
 
 struct store {
@@ -82,5 +95,54 @@ struct store {
 /* Returns an in-memory store of at most max records (and as many
  * remembered seqs), or NULL with errno set. */
 struct store *store_mem_new(size_t max);
+
+/*
+ * store_redis.c: the records in Redis, shared by every instance that
+ * names the same Redis, with a full copy in memory (a store_mem) kept
+ * current from Redis' change channel, so that get, list and count never
+ * wait for Redis.  Writes go to the copy at once and to Redis
+ * asynchronously, on loop (a libev loop).  Messages other instances send
+ * to this one come to inbox (struct store_inbox).
+ */
+#define STORE_IID_LEN	16	/* an instance id: hex */
+
+/* What arrives in this instance's inbox: msg, and "X IID" (or "X *")
+ * when an instance (or every other one) became unreachable. */
+typedef void (*store_inbox_fn)(const char *msg, size_t len);
+
+struct store_redis_conf {
+	const char *url;	/* redis://host[:port][/db] */
+	const char *password;	/* NULL: none */
+	int ttl;		/* seconds presence outlives its instance */
+	size_t max;		/* records, as store_mem_new */
+	store_inbox_fn inbox;
+	void *loop;		/* struct ev_loop * */
+};
+
+/* Returns a Redis store (that connects in the background), or NULL with
+ * errno EINVAL (a bad URL) or ENOMEM. */
+struct store *store_redis_new(const struct store_redis_conf *c);
+/* Returns this instance's id. */
+const char *store_redis_iid(struct store *st);
+/* Counters for /metrics: published, received, reconnects. */
+void store_redis_stats(struct store *st, unsigned long long v[3]);
+
+/* Pure parts, for the unit tests. */
+/* Parses a redis:// URL into host (cap bytes), port and db.  Returns 0,
+ * or -1 with errno EINVAL. */
+int store_redis_url(const char *url, char *host, size_t cap, int *port,
+    int *db);
+/* Writes the key of id's kind ('p' the record, 's' the last seq) into
+ * buf: "nk:{ID}:p"; the braces keep both in one Redis Cluster slot. */
+size_t store_redis_key(char *buf, size_t cap, const char *id, char kind);
+/* Encodes rec from instance iid as a change message "P IID ID SEQ EXPIRES
+ * DEADLINE NAME JSON" into buf.  Returns its length, or 0 when it does
+ * not fit. */
+size_t store_redis_rec_encode(char *buf, size_t cap, const char *iid,
+    const struct store_rec *rec);
+/* Decodes such a message of len bytes into rec (json pointing into msg)
+ * and iid.  Returns 0, or -1 with errno EBADMSG. */
+int store_redis_rec_decode(const char *msg, size_t len,
+    char iid[STORE_IID_LEN + 1], struct store_rec *rec);
 
 #endif

@@ -53,7 +53,7 @@ expect "a bad configuration file exits" "$?" 78
 
 # --- the server ---------------------------------------------------------
 start_ready rvd 10 "$RVD" -d -l 127.0.0.1:0 -l 127.0.0.1:0 -g 2 -i 2 -t 3 \
-    -C 20 -r 20 -b 40
+    -C 20 -M 20 -b 40
 [[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+),127\.0\.0\.1:([0-9]+)\ ws=/v1/ws$ ]] ||
     fail "ready line: $READY"
 RVD_PID=$LAST_PID
@@ -320,7 +320,7 @@ wait "$RVD_PID"
 expect "SIGTERM: exit 0" "$?" 0
 
 # A reader too slow for what it is sent is closed; its sender goes on.
-start_ready rvq 10 "$RVD" -d -l 127.0.0.1:0 -r 0
+start_ready rvq 10 "$RVD" -d -l 127.0.0.1:0 -M 0
 QADDR=$(sed -n 's/^ready http=\([^ ]*\) .*/\1/p' <<<"$READY")
 QPID=$LAST_PID
 printf '%s\n' "${HELLO[@]}" "sleep 4" "expect-close" |
