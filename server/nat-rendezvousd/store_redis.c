@@ -123,6 +123,7 @@ static const char rs_lua_expire[] =
 
 static void rs_connect(struct store_redis *sr);
 static void rs_down(struct store_redis *sr, const char *why);
+static void rs_take(struct store_redis *sr, struct rs_ent *e);
 
 /* Pure parts. */
 
@@ -357,7 +358,9 @@ rs_inst_lost(struct store_redis *sr, int i)
 
 	for (k = 0; k < sr->nb; k++)
 		for (e = sr->b[k]; e != NULL; e = e->next) {
-			if (e->home == i) {
+			if (e->home == i && (e->where & 1))
+				rs_take(sr, e);	/* its session is here too */
+			else if (e->home == i) {
 				/* Forgotten, seq and all: Redis remembers the
 				 * seq, and the record may come back. */
 				sr->mem->ops->del(sr->mem, e->id, -1, LLONG_MAX);
@@ -997,10 +1000,21 @@ static int
 rs_put(struct store *st, const struct store_rec *rec, long long now)
 {
 	struct store_redis *sr = (struct store_redis *)st;
+	struct store_rec old;
 	struct rs_ent *e;
 
-	if (sr->mem->ops->put(sr->mem, rec, now) == -1)
-		return -1;
+	if (sr->mem->ops->put(sr->mem, rec, now) == -1) {
+		/* The same signed record that another instance holds: a
+		 * peer registered with both (Redis' script agrees). */
+		if (errno != ESTALE || sr->mem->ops->get(sr->mem, rec->id,
+		    &old, sr->rbuf, sizeof(sr->rbuf)) == -1 ||
+		    old.seq != rec->seq || old.len != rec->len ||
+		    memcmp(old.json, rec->json, rec->len) != 0) {
+			errno = ESTALE;
+			return -1;
+		}
+		sr->mem->ops->expire(sr->mem, rec->id, rec->deadline);
+	}
 	if ((e = rs_find(sr, rec->id, 1)) != NULL) {
 		e->home = 0;
 		e->expires = rec->expires;

@@ -22,12 +22,14 @@
  *   signal TO|@NAME JSON-OBJECT [ref=R]
  *   unregister | resend | send TEXT | garbage N | binary N | big N
  *   fragments TEXT | flood N TEXT | nopong | sleep SECS
+ *   frame TEXT        a relay frame of TEXT under the last relay-ok's id
  *   tally SECS        read for SECS, print "tally TYPE[:CODE] N" lines
  *   serve SECS        send every signal's body back to its sender
  *   expect-close [CODE]                      the server closes (code)
  *   close
  *
- * Messages received are printed as "< TEXT".  Exit: 0 every check held,
+ * Messages received are printed as "< TEXT"; a binary one (a relay frame)
+ * as if it were {"type":"frame","id":N,"data":"PAYLOAD"}.  Exit: 0 every check held,
  * 1 one did not (the reason on stderr), 64 usage, 69 no connection.
  */
 #include <arpa/inet.h>
@@ -52,6 +54,7 @@
 #define MSG_MAX	(1 << 20)
 
 static int fd = -1, wait_s = 5, nopong, lineno, close_code = -1;
+static unsigned relay_id;	/* of the last relay-ok */
 static char dial[300], nonce[128], lastsent[65536];
 static size_t lastlen;
 static struct ident me;
@@ -215,6 +218,14 @@ msg_recv(char *out, size_t cap, uint64_t deadline)
 			close_code = len >= 2 ? rbuf[hl] << 8 | rbuf[hl + 1] :
 			    1005;
 			frame_send(1, 8, rbuf + hl, len >= 2 ? 2 : 0);
+		} else if (op == 2 && fin && len >= 4 && got == 0) {
+			/* A relay frame, shown as a message. */
+			got = (size_t)snprintf(out, cap, "{\"type\":\"frame\","
+			    "\"id\":%u,\"data\":\"%.*s\"}",
+			    (unsigned)rbuf[hl] << 24 | (unsigned)rbuf[hl + 1] <<
+			    16 | (unsigned)rbuf[hl + 2] << 8 | rbuf[hl + 3],
+			    (int)(len - 4), (char *)rbuf + hl + 4);
+			op = 1;
 		} else if (op == 1 || op == 0) {
 			if (got + len >= cap)
 				die("message too long");
@@ -354,6 +365,9 @@ do_expect(char **w, int n)
 	if (strcmp(w[0], "hello") == 0)
 		snprintf(nonce, sizeof(nonce), "%s", cJSON_GetObjectItem(root,
 		    "nonce")->valuestring);
+	if (strcmp(w[0], "relay-ok") == 0 &&
+	    cJSON_IsNumber(cJSON_GetObjectItem(root, "id")))
+		relay_id = (unsigned)cJSON_GetObjectItem(root, "id")->valuedouble;
 	cJSON_Delete(root);
 }
 
@@ -622,6 +636,20 @@ run(void)
 		/* "send" and "fragments" take the rest of the line. */
 		if (strncmp(p, "send ", 5) == 0) {
 			text_send(p + 5, strlen(p + 5));
+			continue;
+		}
+		if (strncmp(p, "frame ", 6) == 0) {
+			unsigned char f[1404];
+			size_t fl = strlen(p + 6);
+
+			if (fl > 1400)
+				die("frame: at most 1400 bytes");
+			f[0] = (unsigned char)(relay_id >> 24);
+			f[1] = (unsigned char)(relay_id >> 16);
+			f[2] = (unsigned char)(relay_id >> 8);
+			f[3] = (unsigned char)relay_id;
+			memcpy(f + 4, p + 6, fl);
+			frame_send(1, 2, f, 4 + fl);
 			continue;
 		}
 		if (strncmp(p, "fragments ", 10) == 0) {
