@@ -2,9 +2,9 @@
  * rv-load: a load generator for rendezvous servers, nat-rendezvousd or the
  * PeerJS server, over plain WebSocket on loopback.
  *
- *   rv-load [-b source] [-d seconds] [-k salt] [-n sessions] [-P pairs]
- *           [-p pid] [-r rate] [-v] [-w window] -T natkit|peerjs -m idle|pairs
- *           host:port
+ *   rv-load [-Rv] [-b source] [-d seconds] [-k salt] [-n sessions]
+ *           [-P pairs] [-p pid] [-r rate] [-S host:port] [-w window]
+ *           -T natkit|peerjs -m idle|pairs host:port
  *
  * One process, one epoll loop, non-blocking sockets and a WebSocket client
  * of its own (RFC 6455: the upgrade, masked text frames, pong), so that
@@ -13,6 +13,10 @@
  * server wants: natkit completes hello and auth (nat(7) PROTOCOL) with a
  * key of its own (a seed derived from -k and its number); PeerJS opens
  * /peerjs?key=peerjs&id=ID&token=TOKEN and waits for OPEN.
+ *
+ * -R (natkit) registers a signed peer record on each session once it is
+ * welcome, so that the server lists it.  -S puts the pairs' receivers on
+ * another server (another instance sharing the first one's presence).
  *
  * -m idle opens -n sessions (at most 128 logging in at once) and keeps
  * them until -d seconds have passed or SIGTERM/SIGINT; it answers pings
@@ -109,8 +113,9 @@ struct pair {
 };
 
 static enum kind kind;
-static struct sockaddr_in dst, src;
-static char hostport[64];
+static struct sockaddr_in dst, src, dst2;
+static char hostport[64], hostport2[64];
+static int reg, have2;
 static const char *salt = "rv-load";
 static struct conn *conns;
 static uint32_t nconns, *dirty;
@@ -187,7 +192,8 @@ session_key(uint32_t num, unsigned char pk[32], unsigned char sk[64],
  * is over ident.h's canonical form: the fields but sig, sorted by key.
  */
 static int
-auth_build(char *buf, size_t cap, uint32_t num, const char *nonce)
+auth_build(char *buf, size_t cap, uint32_t num, const char *nonce,
+    const char *hp)
 {
 	unsigned char pk[32], sk[64], sig[64];
 	char id[IDENT_ID_LEN + 1], key[IDENT_KEY_B64_LEN + 1];
@@ -196,8 +202,7 @@ auth_build(char *buf, size_t cap, uint32_t num, const char *nonce)
 
 	session_key(num, pk, sk, id, key);
 	n = snprintf(canon, sizeof(canon), "natkit auth v1\nid=%s\nkey=%s\n"
-	    "nonce=%s\nserver=%s\ntag=-\ntype=auth\n", id, key, nonce,
-	    hostport);
+	    "nonce=%s\nserver=%s\ntag=-\ntype=auth\n", id, key, nonce, hp);
 	if (n < 0 || (size_t)n >= sizeof(canon))
 		return -1;
 	crypto_sign_detached(sig, NULL, (unsigned char *)canon, (size_t)n, sk);
@@ -206,7 +211,51 @@ auth_build(char *buf, size_t cap, uint32_t num, const char *nonce)
 	    sodium_base64_VARIANT_ORIGINAL);
 	return snprintf(buf, cap, "{\"type\":\"auth\",\"id\":\"%s\","
 	    "\"key\":\"%s\",\"nonce\":\"%s\",\"server\":\"%s\",\"tag\":\"-\","
-	    "\"sig\":\"%s\"}", id, key, nonce, hostport, sig64);
+	    "\"sig\":\"%s\"}", id, key, nonce, hp, sig64);
+}
+
+/* Writes session num's register message into buf: a signed record, one
+ * hour to live, that looks like a nat-probe profile. */
+static int
+register_build(char *buf, size_t cap, uint32_t num)
+{
+	static struct record r;
+	unsigned char pk[32], sk[64];
+	char id[IDENT_ID_LEN + 1], key[IDENT_KEY_B64_LEN + 1], v[32];
+	struct ident ident;
+	uint8_t seed[32];
+
+	session_key(num, pk, sk, id, key);
+	memcpy(seed, sk, sizeof(seed));
+	sodium_memzero(sk, sizeof(sk));
+	if (ident_from_seed(&ident, seed) == -1)
+		return -1;
+	sodium_memzero(seed, sizeof(seed));
+	record_begin(&r, 1, "peer");
+	record_str(&r, "id", ident.id);
+	record_str(&r, "key", ident.key);
+	snprintf(v, sizeof(v), "load-%u", num);
+	record_str(&r, "name", v);
+	snprintf(v, sizeof(v), "%lld", (long long)time(NULL) * 1000);
+	record_str(&r, "seq", v);
+	snprintf(v, sizeof(v), "%lld", (long long)time(NULL) + 3600);
+	record_str(&r, "expires", v);
+	record_str(&r, "mapping", "endpoint-independent");
+	record_str(&r, "filtering", "address-and-port-dependent");
+	record_str(&r, "nat", "port-restricted-cone");
+	snprintf(v, sizeof(v), "203.0.113.%u:%u", num % 250 + 1,
+	    10000 + num % 50000);
+	record_str(&r, "public", v);
+	record_str(&r, "local", "192.168.1.20:40001");
+	if (ident_record_finish(&ident, IDENT_DOMAIN_RECORD, &r) == -1 ||
+	    record_end(&r) == NULL) {
+		ident_free(&ident);
+		return -1;
+	}
+	ident_free(&ident);
+	r.buf[--r.len] = '\0';		/* the newline */
+	return snprintf(buf, cap, "{\"type\":\"register\",\"record\":%s}",
+	    r.buf);
 }
 
 /* Checks auth_build against the library's signer once. */
@@ -236,7 +285,7 @@ auth_selftest(void)
 	    record_end(&r) == NULL)
 		errx(EX_SOFTWARE, "self-test: cannot sign: %s", ident_error());
 	ident_free(&ident);
-	if (auth_build(mine, sizeof(mine), 0, nonce) < 0 ||
+	if (auth_build(mine, sizeof(mine), 0, nonce, hostport) < 0 ||
 	    (p = strstr(mine, "\"sig\":\"")) == NULL ||
 	    strstr(r.buf, p) == NULL)
 		errx(EX_SOFTWARE, "self-test: the auth signature differs from "
@@ -410,13 +459,15 @@ static void
 on_message(uint32_t i, const char *msg, size_t len)
 {
 	struct conn *c = &conns[i];
-	char nonce[128], buf[1024];
+	char nonce[128], buf[2048];
 	int n;
 
 	if (kind == K_NATKIT && c->state == C_HELLO) {
 		if (HAS(msg, len, "\"type\":\"hello\"") == NULL ||
 		    json_str(msg, len, "nonce", nonce, sizeof(nonce)) == -1 ||
-		    (n = auth_build(buf, sizeof(buf), c->num, nonce)) < 0) {
+		    (n = auth_build(buf, sizeof(buf), c->num, nonce,
+		    have2 && c->role == R_RECEIVER ? hostport2 : hostport)) <
+		    0) {
 			conn_close(i, 1);
 			return;
 		}
@@ -431,6 +482,14 @@ on_message(uint32_t i, const char *msg, size_t len)
 			    HAS(msg, len, "\"type\":\"ERROR\"") != NULL)
 				conn_close(i, 1);
 			return;
+		}
+		if (reg && kind == K_NATKIT) {
+			if ((n = register_build(buf, sizeof(buf), c->num)) < 0 ||
+			    (size_t)n >= sizeof(buf)) {
+				conn_close(i, 1);
+				return;
+			}
+			ws_text(i, buf, (size_t)n);
 		}
 		session_up(i);
 		return;
@@ -626,7 +685,8 @@ conn_open(uint32_t i)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == -1)
 		err(EX_OSERR, "bind %s", inet_ntoa(src.sin_addr));
-	if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) == -1 &&
+	if (connect(fd, (struct sockaddr *)(have2 && c->role == R_RECEIVER ?
+	    &dst2 : &dst), sizeof(dst)) == -1 &&
 	    errno != EINPROGRESS) {
 		conn_close(i, 1);
 		return;
@@ -656,7 +716,8 @@ conn_connected(uint32_t i)
 		    "Host: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
 		    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
 		    "Sec-WebSocket-Protocol: natkit.v1\r\n"
-		    "Sec-WebSocket-Version: 13\r\n\r\n", hostport);
+		    "Sec-WebSocket-Version: 13\r\n\r\n",
+		    have2 && c->role == R_RECEIVER ? hostport2 : hostport);
 	else {
 		peerjs_id(c->num, id, sizeof(id));
 		n = snprintf(req, sizeof(req), "GET /peerjs?key=peerjs&id=%s"
@@ -961,11 +1022,11 @@ run_pairs(int secs, unsigned window, uint64_t rate, long pid)
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: rv-load [-b source] [-d seconds] [-k salt] "
-	    "[-n sessions] [-P pairs]\n"
-	    "               [-p pid] [-r rate] [-v] [-w window] "
-	    "-T natkit|peerjs -m idle|pairs\n"
-	    "               host:port\n");
+	fprintf(stderr, "usage: rv-load [-Rv] [-b source] [-d seconds] "
+	    "[-k salt] [-n sessions]\n"
+	    "               [-P pairs] [-p pid] [-r rate] [-S host:port] "
+	    "[-w window]\n"
+	    "               -T natkit|peerjs -m idle|pairs host:port\n");
 	exit(EX_USAGE);
 }
 
@@ -982,13 +1043,21 @@ main(int argc, char *argv[])
 	char *colon, host[64];
 	uint32_t i;
 
-	while ((ch = getopt(argc, argv, "b:d:hk:m:n:P:p:r:T:vw:")) != -1) {
+	const char *other = NULL;
+
+	while ((ch = getopt(argc, argv, "b:d:hk:m:n:P:p:Rr:S:T:vw:")) != -1) {
 		switch (ch) {
+		case 'R':
+			reg = 1;
+			break;
+		case 'S':
+			other = optarg;
+			break;
 		case 'b':
 			source = optarg;
 			break;
 		case 'd':
-			secs = (int)number(optarg, 1, 120, "seconds");
+			secs = (int)number(optarg, 1, 3600, "seconds");
 			break;
 		case 'k':
 			salt = optarg;
@@ -1050,6 +1119,20 @@ main(int argc, char *argv[])
 	if (inet_pton(AF_INET, source, &src.sin_addr) != 1)
 		errx(EX_USAGE, "source %s: not an IPv4 address", source);
 	snprintf(hostport, sizeof(hostport), "%s", argv[0]);
+	if (other != NULL) {
+		if (strlen(other) >= sizeof(host) ||
+		    (colon = strrchr(other, ':')) == NULL)
+			errx(EX_USAGE, "server %s: not host:port", other);
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - other),
+		    other);
+		dst2 = dst;
+		dst2.sin_port = htons((uint16_t)number(colon + 1, 1, 65535,
+		    "port"));
+		if (inet_pton(AF_INET, host, &dst2.sin_addr) != 1)
+			errx(EX_USAGE, "server %s: not an IPv4 address", host);
+		snprintf(hostport2, sizeof(hostport2), "%s", other);
+		have2 = 1;
+	}
 
 	if (sodium_init() == -1)
 		errx(EX_OSERR, "sodium_init failed");
