@@ -187,9 +187,10 @@ walk() {
 	n=0 cur= pages=0
 	while [ $pages -lt 5000 ]; do
 		j=$(curl -s --max-time 30 "http://127.0.0.1:$1/v1/peers?limit=100${cur:+&cursor=$cur}")
-		c=$(jq '.peers | length' <<<"$j")
+		# Records are flat objects: one "type":"peer" each.
+		c=$(grep -o '"type":"peer"' <<<"$j" | wc -l)
 		n=$((n + c)); pages=$((pages + 1))
-		cur=$(jq -r '.next // empty' <<<"$j")
+		cur=$(sed -n 's/.*"next":"\([a-z2-7]*\)"}$/\1/p' <<<"$j")
 		[ -n "$cur" ] || break
 	done
 	echo $n
