@@ -18,11 +18,13 @@
 #include <unistd.h>
 
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <libwebsockets.h>
 #include <sodium.h>
 
 #include "addr.h"
+#include "carry.h"
 #include "cli.h"
 #include "connect.h"
 #include "ident.h"
@@ -34,29 +36,13 @@
 #include "version.h"
 
 static const char usage_line[] =
-    "usage: nat-connect [-hjqrVv] [-k seconds] [-P profile] [-p port] "
-    "[-s url ...]\n"
-    "                   [-w seconds] [--print] [--stun host[:port]] peer\n"
-    "       nat-connect --accept [-hjqrVv] [-k seconds] [-P profile] "
-    "[-p port]\n"
-    "                   [-s url ...] [-w seconds] [--print] "
-    "[--stun host[:port]]\n";
-
-/*
- * The datagram pipe: every datagram starts with a type byte outside the
- * ranges RFC 7983 gives STUN (0-3), DTLS, TURN channels and RTP, then a
- * 32-bit sequence number.  HELLO (seq 0 asks, 1 answers) proves the
- * peer left its engine; END says its stdin ended, ENDACK answers it.
- */
-#define DG_DATA		0xd0
-#define DG_END		0xd1
-#define DG_ENDACK	0xd2
-#define DG_HELLO	0xd3
-#define DG_HDR		5
-#define DG_PAYLOAD	1200
-#define DG_RESEND_MS	100
-#define DG_READY_MS	5000	/* the peer must answer HELLO this soon */
-#define DG_END_TRIES	20
+    "usage: nat-connect [-hjqrVv] [-e command | -L [address:]port | --print]\n"
+    "                   [-k seconds] [-P profile] [-p port] [-s url ...]\n"
+    "                   [-w seconds] [--stun host[:port]] peer\n"
+    "       nat-connect --accept [-hjqrVv] [-e command | --print] "
+    "[-k seconds]\n"
+    "                   [-P profile] [-p port] [-s url ...] [-w seconds]\n"
+    "                   [--stun host[:port]]\n";
 
 static int verbose, json, records, print_mode;
 static FILE *recs;		/* where records go, or NULL */
@@ -385,223 +371,100 @@ read_request(struct record_in *in)
 /* Carrying data */
 
 static void
-dg_send(const struct tech_path *p, int type, uint32_t seq, const void *data,
-    size_t len)
+upgraded(void *arg, const struct tech_path *p, uint64_t ms)
 {
-	uint8_t b[DG_HDR + DG_PAYLOAD];
-
-	b[0] = (uint8_t)type;
-	b[1] = (uint8_t)(seq >> 24);
-	b[2] = (uint8_t)(seq >> 16);
-	b[3] = (uint8_t)(seq >> 8);
-	b[4] = (uint8_t)seq;
-	if (len > 0)
-		memcpy(b + DG_HDR, data, len);
-	if (p->rv != NULL) {
-		(void)rv_relay_send(p->rv, b, DG_HDR + len);
-		return;
-	}
-	(void)sendto(p->fd, b, DG_HDR + len, 0,
-	    (const struct sockaddr *)&p->remote,
-	    addr_len((const struct sockaddr *)&p->remote));
-}
-
-static int
-write_all(int fd, const uint8_t *b, size_t n)
-{
-	ssize_t w;
-
-	while (n > 0) {
-		if ((w = write(fd, b, n)) <= 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* Takes the next datagram of the path: from the UDP socket (STUN of ours
- * answered and skipped), or from the relay.  Returns its length, -1 when
- * none waits, or -2 when the relay ended (why in *why). */
-static ssize_t
-dg_recv(const struct tech_path *p, uint8_t *buf, size_t len,
-    const char **why)
-{
-	struct sockaddr_storage from;
-	socklen_t fl;
-	ssize_t n;
-
-	if (p->rv != NULL) {
-		if ((n = rv_relay_recv(p->rv, buf, len)) >= 0)
-			return n;
-		*why = NULL;
-		if (rv_relay_state(p->rv, why) != RV_RELAY_UP)
-			return -2;
-		return -1;
-	}
-	for (;;) {
-		fl = sizeof(from);
-		if ((n = recvfrom(p->fd, buf, len, 0, (struct sockaddr *)&from,
-		    &fl)) < 0)
-			return -1;
-		if (connect_answer(&env, p->fd, buf, (size_t)n,
-		    (struct sockaddr *)&from))
-			continue;
-		if (addr_equal((struct sockaddr *)&from,
-		    (const struct sockaddr *)&p->remote))
-			return n;
-	}
-}
-
-/* stdin to the peer and the peer to stdout over a UDP path or the relay,
- * one datagram per read; returns when both sides ended.  Unreliable by
- * design until the encrypted stream arrives (nat-connect(1) CAVEATS). */
-static void
-pipe_udp(const struct tech_path *p, int wait_s)
-{
-	uint8_t buf[2048];
-	struct pollfd pfd[2];
 	struct record r;
-	uint64_t now, ka = 0, next_hello = 0, next_end = 0, first = 0;
-	uint64_t ready_by = stun_now_ms() + DG_READY_MS, heard = 0;
-	unsigned long long sent = 0, got = 0;
-	uint32_t seq = 0;
-	int ready = 0, in_eof = 0, end_acked = 0, end_tries = 0, peer_end = 0;
+	char cands[CONNECT_CANDS_LEN];
 
-	pfd[0].fd = p->rv != NULL ? rv_session_fd(p->rv) : p->fd;
-	pfd[0].events = POLLIN;
-	pfd[1].fd = STDIN_FILENO;
-	for (;;) {
-		if (p->rv != NULL && rv_client_service(env.rv) == -1)
-			fail(EX_UNAVAILABLE, "lost the server that relays");
-		now = stun_now_ms();
-		if (!ready && now >= ready_by)
-			fail(1, "the path carried nothing for %.1f s after it "
-			    "was found", DG_READY_MS / 1000.0);
-		if (!ready && now >= next_hello) {
-			dg_send(p, DG_HELLO, 0, NULL, 0);
-			next_hello = now + DG_RESEND_MS;
-		}
-		if (in_eof && !end_acked && end_tries < DG_END_TRIES &&
-		    now >= next_end) {
-			dg_send(p, DG_END, seq, NULL, 0);
-			end_tries++;
-			next_end = now + DG_RESEND_MS;
-		}
-		if (in_eof && (end_acked || end_tries >= DG_END_TRIES) &&
-		    peer_end)
-			break;
-		if (in_eof && now - heard > (uint64_t)wait_s * 1000)
-			fail(EX_TEMPFAIL, "the peer went silent: nothing for "
-			    "%d s after our end", wait_s);
-		if (p->rv == NULL)
-			(void)connect_keepalive(p, now, &ka);
-		pfd[1].events = ready && !in_eof ? POLLIN : 0;
-		if (poll(pfd, 2, p->rv != NULL ? 10 : 50) <= 0 &&
-		    p->rv == NULL)
-			continue;
-		if (pfd[1].events != 0 && pfd[1].revents != 0) {
-			ssize_t n = read(STDIN_FILENO, buf, DG_PAYLOAD);
-
-			if (n < 0 && errno != EINTR && errno != EAGAIN)
-				fail(EX_IOERR, "stdin: %s", strerror(errno));
-			if (n == 0) {
-				in_eof = 1;
-				heard = now;
-				log_say(NULL, "stdin ended; telling the peer");
-			} else if (n > 0) {
-				dg_send(p, DG_DATA, seq++, buf, (size_t)n);
-				sent += (unsigned long long)n;
-			}
-		}
-		for (;;) {
-			const char *why;
-			ssize_t n = dg_recv(p, buf, sizeof(buf), &why);
-
-			/* A peer that ended may leave before our end's
-			 * acknowledgement: then its session and the relay
-			 * go with it. */
-			if (n == -2 && peer_end) {
-				end_acked = 1;
-				in_eof = 1;
-				break;
-			}
-			if (n == -2)
-				fail(1, "the relay ended: %s", why ? why :
-				    "-");
-			if (n < 0)
-				break;
-			if (n < DG_HDR)
-				continue;
-			heard = stun_now_ms();
-			if (!ready)
-				log_say(NULL, "the peer is on the path");
-			ready = 1;
-			switch (buf[0]) {
-			case DG_HELLO:
-				if (buf[4] == 0)
-					dg_send(p, DG_HELLO, 1, NULL, 0);
-				break;
-			case DG_DATA:
-				if (first == 0)
-					first = heard;
-				got += (unsigned long long)(n - DG_HDR);
-				if (write_all(STDOUT_FILENO, buf + DG_HDR,
-				    (size_t)(n - DG_HDR)) == -1)
-					fail(EX_IOERR, "stdout: %s",
-					    strerror(errno));
-				break;
-			case DG_END:
-				dg_send(p, DG_ENDACK, 0, NULL, 0);
-				if (!peer_end)
-					log_say(NULL, "the peer's input ended");
-				peer_end = 1;
-				break;
-			case DG_ENDACK:
-				end_acked = 1;
-				break;
-			}
-		}
-	}
-	record_begin(&r, json, "closed");
-	record_int(&r, "sent", (long long)sent);
-	record_int(&r, "received", (long long)got);
-	record_int(&r, "first-byte-ms", first ? (long long)(first - t0) : -1);
+	(void)arg;
+	log_say(NULL, "moved from the relay to a direct path after %.1f s",
+	    ms / 1000.0);
+	connect_path_cands(&env, p, cands, sizeof(cands));
+	record_begin(&r, json, "upgraded");
+	record_str(&r, "proto", "udp");
+	record_addr(&r, "local", (const struct sockaddr *)&p->local);
+	record_addr(&r, "remote", (const struct sockaddr *)&p->remote);
+	record_str(&r, "cands", cands);
+	record_int(&r, "relayed-ms", (long long)ms);
 	record_int(&r, "ms", (long long)(stun_now_ms() - t0));
 	emit(&r);
 }
 
-/* The same over a TCP path (simultaneous open): a plain byte stream. */
-static void
-pipe_tcp(const struct tech_path *p)
+/* -L: one TCP connection on [address:]port, taken before the peer is
+ * reached, so that a client may connect first (ssh -L). */
+static int
+forward_accept(const char *spec)
 {
-	uint8_t buf[16384];
-	struct pollfd pfd[2];
-	int in_eof = 0, peer_eof = 0;
-	ssize_t n;
+	struct sockaddr_storage ss;
+	int lfd, fd, on = 1;
 
-	pfd[0].fd = p->fd;
-	pfd[1].fd = STDIN_FILENO;
-	while (!in_eof || !peer_eof) {
-		pfd[0].events = peer_eof ? 0 : POLLIN;
-		pfd[1].events = in_eof ? 0 : POLLIN;
-		if (poll(pfd, 2, -1) <= 0)
-			continue;
-		if (pfd[1].revents != 0) {
-			if ((n = read(STDIN_FILENO, buf, sizeof(buf))) <= 0) {
-				in_eof = 1;
-				shutdown(p->fd, SHUT_WR);
-			} else if (write_all(p->fd, buf, (size_t)n) == -1)
-				fail(1, "the peer closed the path: %s",
-				    strerror(errno));
-		}
-		if (pfd[0].revents != 0) {
-			if ((n = read(p->fd, buf, sizeof(buf))) <= 0)
-				peer_eof = 1;
-			else if (write_all(STDOUT_FILENO, buf, (size_t)n) == -1)
-				fail(EX_IOERR, "stdout: %s", strerror(errno));
-		}
+	if (addr_resolve(&ss, spec, 0, 0) == -1 || addr_port((struct
+	    sockaddr *)&ss) == 0) {
+		/* A bare port listens on loopback. */
+		char buf[300];
+
+		snprintf(buf, sizeof(buf), "127.0.0.1:%s", spec);
+		if (addr_resolve(&ss, buf, 0, 0) == -1 ||
+		    addr_port((struct sockaddr *)&ss) == 0)
+			fail(EX_USAGE, "-L %s: not [address:]port", spec);
 	}
+	if ((lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
+	    -1)
+		fail(EX_OSERR, "socket: %s", strerror(errno));
+	(void)setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(lfd, (struct sockaddr *)&ss, addr_len((struct sockaddr *)
+	    &ss)) == -1 || listen(lfd, 1) == -1)
+		fail(EX_OSERR, "-L %s: %s", spec, strerror(errno));
+	log_say(NULL, "waiting for a connection on %s", spec);
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
+		fail(EX_OSERR, "-L %s: accept: %s", spec, strerror(errno));
+	close(lfd);
+	return fd;
+}
+
+/* The stream over the path: exits as its end says (nat-connect(1)). */
+static void
+carry(struct tech_path *p, const struct ident *id, int in_fd, int out_fd)
+{
+	static struct carry c;
+	struct record r;
+	int code;
+
+	c.env = &env;
+	c.self = id;
+	c.in_fd = in_fd;
+	c.out_fd = out_fd;
+	c.upgrade = 1;
+	c.report = report;
+	c.upgraded = upgraded;
+	if (carry_run(&c, p) == -1) {
+		switch (errno) {
+		case EACCES:
+		case EBADMSG:
+			code = EX_PROTOCOL;
+			break;
+		case ETIMEDOUT:
+			code = EX_TEMPFAIL;
+			break;
+		case EIO:
+			code = EX_IOERR;
+			break;
+		case ENOMEM:
+			code = EX_OSERR;
+			break;
+		default:
+			code = 1;
+		}
+		fail(code, "%s", c.why);
+	}
+	record_begin(&r, json, "closed");
+	record_int(&r, "sent", (long long)c.sent);
+	record_int(&r, "received", (long long)c.received);
+	record_int(&r, "first-byte-ms", c.first_ms ? (long long)(c.first_ms -
+	    t0) : -1);
+	record_int(&r, "auth-failures", (long long)c.auth_failures);
+	record_int(&r, "ms", (long long)(stun_now_ms() - t0));
+	emit(&r);
 }
 
 /* The path record: a relayed one names the two sessions. */
@@ -674,8 +537,10 @@ main(int argc, char **argv)
 	enum { OPT_ACCEPT = 256, OPT_PRINT, OPT_STUN };
 	static const struct option longopts[] = {
 		{ "accept", no_argument, NULL, OPT_ACCEPT },
+		{ "exec", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "local", required_argument, NULL, 'L' },
 		{ "print", no_argument, NULL, OPT_PRINT },
 		{ "records", no_argument, NULL, 'r' },
 		{ "server", required_argument, NULL, 's' },
@@ -692,18 +557,26 @@ main(int argc, char **argv)
 	struct rv_session *s;
 	struct tech_path path;
 	struct ident id;
-	const char *pfile = NULL, *stun = NULL;
+	const char *pfile = NULL, *stun = NULL, *cmd = NULL, *fwd = NULL;
 	char why[512], w[OFFER_WHY_LEN], peer[IDENT_ID_LEN + 1];
 	char to[TECH_RV_PEER_LEN];
 	uint8_t eph_sk[crypto_box_SECRETKEYBYTES];
 	int ch, accept = 0, nurl = 0, wait_s = 10, hold_s = 1, lport = 0;
+	int fwd_fd = -1;
+	pid_t child = -1;
 	int wait_ms;
 	uint64_t deadline;
 
 	t0 = stun_now_ms();
-	while ((ch = getopt_long(argc, argv, "hjk:P:p:qrs:Vvw:", longopts,
+	while ((ch = getopt_long(argc, argv, "e:hjk:L:P:p:qrs:Vvw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
+		case 'e':
+			cmd = optarg;
+			break;
+		case 'L':
+			fwd = optarg;
+			break;
 		case 'h':
 			log_usage(usage_line, 0);
 		case 'j':
@@ -756,6 +629,10 @@ main(int argc, char **argv)
 	argv += optind;
 	if (accept ? argc != 0 : argc != 1)
 		log_usage(usage_line, EX_USAGE);
+	if ((cmd != NULL) + (fwd != NULL) + print_mode > 1)
+		errx(EX_USAGE, "-e, -L and --print exclude each other");
+	if (fwd != NULL && accept)
+		errx(EX_USAGE, "-L is for the side that connects");
 	if (rv_url_defaults(url, &nurl, RV_MAX_SERVERS, why,
 	    sizeof(why)) == -1)
 		errx(EX_CONFIG, "%s", why);
@@ -770,6 +647,8 @@ main(int argc, char **argv)
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
 		fail(errno == EPERM || errno == EBADMSG ? EX_CONFIG : EX_OSERR,
 		    "%s", why);
+	if (fwd != NULL)
+		fwd_fd = forward_accept(fwd);
 
 	if (accept) {
 		read_request(&in);
@@ -895,10 +774,19 @@ main(int argc, char **argv)
 		path_record(&r, &path);
 		log_say(NULL, "path found by %s", path.technique);
 		emit(&r);
-		if (path.tcp)
-			pipe_tcp(&path);
-		else
-			pipe_udp(&path, wait_s);
+		if (cmd != NULL) {
+			int fd;
+
+			if ((child = carry_spawn(cmd, &fd)) == -1)
+				fail(EX_OSERR, "-e %s: %s", cmd,
+				    strerror(errno));
+			carry(&path, &id, fd, fd);
+			close(fd);
+		} else if (fwd_fd != -1) {
+			carry(&path, &id, fwd_fd, fwd_fd);
+			close(fwd_fd);
+		} else
+			carry(&path, &id, STDIN_FILENO, STDOUT_FILENO);
 		connect_unmap(&env);
 	} else
 		print_path(&path, hold_s);
@@ -912,5 +800,7 @@ main(int argc, char **argv)
 		rv_client_free(env.rv);
 	}
 	ident_free(&id);
+	if (child != -1)
+		(void)waitpid(child, NULL, 0);
 	return 0;
 }

@@ -186,13 +186,33 @@ session_handshake_confirmed(ngtcp2_conn *conn, void *arg)
 	return 0;
 }
 
+/* The session whose datagram is being read: ngtcp2's decrypt callback
+ * has no pointer of its own, and the count of datagrams that did not
+ * authenticate is how a tampering relay shows (session_auth_failures). */
+static __thread struct session *session_reading;
+
+static int
+session_decrypt(uint8_t *dest, const ngtcp2_crypto_aead *aead,
+    const ngtcp2_crypto_aead_ctx *ctx, const uint8_t *ct, size_t ctlen,
+    const uint8_t *nonce, size_t noncelen, const uint8_t *aad,
+    size_t aadlen)
+{
+	int rv;
+
+	rv = ngtcp2_crypto_decrypt_cb(dest, aead, ctx, ct, ctlen, nonce,
+	    noncelen, aad, aadlen);
+	if (rv != 0 && session_reading != NULL)
+		session_reading->auth_fail++;
+	return rv;
+}
+
 static const ngtcp2_callbacks session_callbacks = {
 	.client_initial = ngtcp2_crypto_client_initial_cb,
 	.recv_client_initial = ngtcp2_crypto_recv_client_initial_cb,
 	.recv_crypto_data = session_recv_crypto,
 	.handshake_completed = session_handshake_completed,
 	.encrypt = ngtcp2_crypto_encrypt_cb,
-	.decrypt = ngtcp2_crypto_decrypt_cb,
+	.decrypt = session_decrypt,
 	.hp_mask = ngtcp2_crypto_hp_mask_cb,
 	.recv_stream_data = session_recv_stream,
 	.acked_stream_data_offset = session_acked,
@@ -251,8 +271,9 @@ session_conn_new(struct session *s, const ngtcp2_pkt_hd *hd)
 	params.initial_max_streams_uni = 0;
 	params.max_idle_timeout = SESSION_IDLE_MS * NGTCP2_MILLISECONDS;
 	params.active_connection_id_limit = 4;
-	/* Keep QUIC's fixed bit (RFC 9287): it tells QUIC from STUN on a
-	 * shared socket (session_is_quic). */
+	/* XXX ngtcp2 0.12 offers greasing of the fixed bit (RFC 9287)
+	 * whatever this says, so session_is_quic tells QUIC from STUN by
+	 * STUN's magic cookie. */
 	params.grease_quic_bit = 0;
 	scid.datalen = SESSION_CIDLEN;
 	session_rand(scid.data, scid.datalen, NULL);
@@ -365,37 +386,56 @@ session_fail(struct session *s, int rv)
 	s->closed = 1;
 	if (s->conn == NULL)
 		return;
+	s->end = ECONNRESET;
 	if (rv == NGTCP2_ERR_DRAINING || rv == NGTCP2_ERR_CLOSING) {
 		ngtcp2_conn_get_connection_close_error(s->conn, &cc);
-		if (cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION)
+		if (cc.type == NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION &&
+		    cc.error_code == SESSION_CODE_TAMPERED) {
+			s->end = EBADMSG;
+			session_say(s, "peer saw our datagrams altered on the "
+			    "way (%.*s)", (int)cc.reasonlen,
+			    cc.reason != NULL ? (const char *)cc.reason : "");
+		} else if (cc.type ==
+		    NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION) {
+			if (cc.error_code == 0)
+				s->end = 0;	/* the peer's session_close */
 			session_say(s, "peer closed the connection");
-		else if (cc.error_code == NGTCP2_CRYPTO_ERROR + 42)
+		}
+		else if (cc.error_code == NGTCP2_CRYPTO_ERROR + 42) {
+			s->end = EACCES;
 			session_say(s, "peer refused the TLS handshake "
 			    "(alert 42, bad certificate): it expects another "
 			    "id than ours");
-		else if (cc.error_code >= NGTCP2_CRYPTO_ERROR &&
-		    cc.error_code <= NGTCP2_CRYPTO_ERROR + 0xff)
+		} else if (cc.error_code >= NGTCP2_CRYPTO_ERROR &&
+		    cc.error_code <= NGTCP2_CRYPTO_ERROR + 0xff) {
+			s->end = EACCES;
 			session_say(s, "peer refused the TLS handshake "
 			    "(alert %u)",
 			    (unsigned)(cc.error_code - NGTCP2_CRYPTO_ERROR));
-		else if (cc.error_code == NGTCP2_NO_ERROR)
+		} else if (cc.error_code == NGTCP2_NO_ERROR)
 			session_say(s, "peer closed the connection");
 		else
 			session_say(s, "peer closed the connection with "
 			    "error 0x%llx", (unsigned long long)cc.error_code);
 		return;
 	}
-	if (s->peer.why[0] != '\0')
+	if (s->peer.why[0] != '\0') {
+		s->end = EACCES;
 		session_say(s, "%s", s->peer.why);
-	else if (rv == NGTCP2_ERR_IDLE_CLOSE)
+	} else if (rv == NGTCP2_ERR_IDLE_CLOSE) {
+		s->end = ETIMEDOUT;
 		session_say(s, "no datagram from the peer within the idle "
 		    "timeout (%d s)", SESSION_IDLE_MS / 1000);
-	else if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT)
+	} else if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
+		s->end = ETIMEDOUT;
 		session_say(s, "no handshake with the peer within %d s",
 		    SESSION_HANDSHAKE_MS / 1000);
-	else
+	} else {
+		if (rv == NGTCP2_ERR_CRYPTO)
+			s->end = EACCES;
 		session_say(s, "QUIC connection failed: %s",
 		    ngtcp2_strerror(rv));
+	}
 	if (rv == NGTCP2_ERR_IDLE_CLOSE || rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT ||
 	    rv == NGTCP2_ERR_DROP_CONN)
 		return;
@@ -444,8 +484,10 @@ session_input(struct session *s, const uint8_t *dgram, size_t len,
 			return -1;
 	}
 	session_path(s, &path, from);
+	session_reading = s;
 	rv = ngtcp2_conn_read_pkt(s->conn, &path, &pi, dgram, len,
 	    session_now());
+	session_reading = NULL;
 	if (!s->client && !s->got_crypto) {
 		/* A responder's first Initial that did not decrypt (forged,
 		 * damaged) must not fix the connection ids: wait for the
@@ -474,7 +516,8 @@ session_input(struct session *s, const uint8_t *dgram, size_t len,
 }
 
 int
-session_output(struct session *s, uint8_t *buf, size_t cap, size_t *len)
+session_output(struct session *s, uint8_t *buf, size_t cap, size_t *len,
+    struct sockaddr_storage *to)
 {
 	ngtcp2_path_storage ps;
 	ngtcp2_vec v[2];
@@ -485,6 +528,10 @@ session_output(struct session *s, uint8_t *buf, size_t cap, size_t *len)
 	int64_t sid;
 
 	*len = 0;
+	if (to != NULL) {
+		memset(to, 0, sizeof(*to));
+		memcpy(to, &s->remote, s->remotelen);
+	}
 	if (cap < SESSION_DGRAM_MAX) {
 		errno = EINVAL;
 		return -1;
@@ -533,7 +580,12 @@ session_output(struct session *s, uint8_t *buf, size_t cap, size_t *len)
 		}
 		if (n < 0) {
 			session_fail(s, (int)n);
-			return session_output(s, buf, cap, len);
+			return session_output(s, buf, cap, len, to);
+		}
+		if (n > 0 && to != NULL && ps.path.remote.addrlen > 0 &&
+		    ps.path.remote.addrlen <= sizeof(*to)) {
+			memset(to, 0, sizeof(*to));
+			memcpy(to, ps.path.remote.addr, ps.path.remote.addrlen);
 		}
 		if (sent >= 0 && sid >= 0) {
 			s->announced = 1;
@@ -686,6 +738,46 @@ session_path_get(struct session *s, struct sockaddr_storage *local,
 	if (p->remote.addrlen <= sizeof(*remote))
 		memcpy(remote, p->remote.addr, p->remote.addrlen);
 	return 0;
+}
+
+int
+session_abort(struct session *s, uint64_t code, const char *reason)
+{
+	ngtcp2_connection_close_error cc;
+	ngtcp2_path_storage ps;
+	ngtcp2_ssize n;
+
+	if (s->closed)
+		return 0;
+	s->closed = 1;
+	s->end = code == SESSION_CODE_TAMPERED ? EBADMSG : ECONNRESET;
+	session_say(s, "%s", reason);
+	if (s->conn == NULL)
+		return 0;
+	ngtcp2_connection_close_error_default(&cc);
+	ngtcp2_connection_close_error_set_application_error(&cc, code,
+	    (const uint8_t *)reason, strlen(reason) > 64 ? 64 :
+	    strlen(reason));
+	ngtcp2_path_storage_zero(&ps);
+	n = ngtcp2_conn_write_connection_close(s->conn, &ps.path, NULL,
+	    s->closebuf, sizeof(s->closebuf), &cc, session_now());
+	if (n > 0) {
+		s->closelen = (size_t)n;
+		s->close_pending = 1;
+	}
+	return 0;
+}
+
+int
+session_error(const struct session *s)
+{
+	return s->closed ? s->end : 0;
+}
+
+unsigned long
+session_auth_failures(const struct session *s)
+{
+	return s->auth_fail;
 }
 
 int

@@ -28,7 +28,8 @@
 
 #define SESSION_TX_CAP		(2u << 20)	/* send ring, bytes */
 #define SESSION_RX_CAP		(2u << 20)	/* receive window, bytes */
-#define SESSION_DGRAM_MAX	1452	/* largest datagram given out */
+#define SESSION_DGRAM_MAX	1400	/* largest datagram given out: it fits
+					   a relay frame (rv.h RV_RELAY_MTU) */
 #define SESSION_IDLE_MS		30000	/* idle timeout */
 #define SESSION_HANDSHAKE_MS	10000	/* handshake timeout */
 #define SESSION_KEEPALIVE_MS	10000	/* a PING after this much silence */
@@ -52,13 +53,16 @@ struct session *session_new(const struct ident *self, const char *peer_id,
 int session_input(struct session *s, const uint8_t *dgram, size_t len,
     const struct sockaddr *from);
 
-/* Writes the next datagram to send on the current path (at most cap
- * bytes, cap at least SESSION_DGRAM_MAX) to buf and its size to *len;
+/* Writes the next datagram to send (at most cap bytes, cap at least
+ * SESSION_DGRAM_MAX) to buf, its size to *len and, when to is not NULL,
+ * the remote label of the path it is for to *to (during a migration,
+ * path validation may send on another path than the current one);
  * *len 0 means nothing to send now (call again after input, a write or a
  * timeout).  After a failure or session_close it gives out the
  * CONNECTION_CLOSE once, then nothing.  Returns 0, or -1 with errno
  * EINVAL (cap too small). */
-int session_output(struct session *s, uint8_t *buf, size_t cap, size_t *len);
+int session_output(struct session *s, uint8_t *buf, size_t cap, size_t *len,
+    struct sockaddr_storage *to);
 
 /* Returns when session_timeout is next due, in CLOCK_MONOTONIC
  * nanoseconds, or UINT64_MAX for never. */
@@ -126,11 +130,33 @@ int session_path_get(struct session *s, struct sockaddr_storage *local,
  * when it is not NULL, else 0. */
 int session_closed(struct session *s, char *why, size_t whylen);
 
+/* The application error code of a connection closed because datagrams
+ * were altered on the way (a tampering relay). */
+#define SESSION_CODE_TAMPERED	0x7a
+
+/* Closes the connection at once with an application error code and
+ * reason (a sentence, the first 64 bytes go to the peer): session_output
+ * gives out the CONNECTION_CLOSE.  Returns 0. */
+int session_abort(struct session *s, uint64_t code, const char *reason);
+
+/* Returns how a closed connection ended, as an errno class: 0 (not
+ * closed, or closed cleanly by either side), EACCES (the peer's id was
+ * not the one expected, or it refused ours), EBADMSG (closed because
+ * datagrams were altered: SESSION_CODE_TAMPERED, by us or the peer),
+ * ETIMEDOUT (no handshake, or silence beyond the idle timeout) or
+ * ECONNRESET (anything else). */
+int session_error(const struct session *s);
+
+/* Returns how many datagrams failed authentication (AEAD): on a path
+ * only the peer and a relay touch, each one is tampering. */
+unsigned long session_auth_failures(const struct session *s);
+
 /* Frees the session; NULL is allowed. */
 void session_free(struct session *s);
 
-/* Returns 1 when buf may be a QUIC packet and not STUN (RFC 7983 and RFC
- * 9443: QUIC's first byte has bit 0x40 set, STUN's is 0 to 3), else 0. */
+/* Returns 1 when buf may be a QUIC packet and is not STUN (RFC 9443: a
+ * STUN message starts with 0 to 3 and has the magic cookie at byte 4;
+ * QUIC's fixed bit 0x40 may be greased, RFC 9287), else 0. */
 int session_is_quic(const uint8_t *buf, size_t len);
 
 #endif

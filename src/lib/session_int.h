@@ -62,6 +62,8 @@ struct session {
 	size_t closelen;
 	int close_resends;		/* times it was sent again */
 	char why[256];
+	int end;			/* errno class of the end (session.h) */
+	unsigned long auth_fail;	/* datagrams that did not authenticate */
 };
 
 /* The clock of every session: CLOCK_MONOTONIC in nanoseconds; tests may

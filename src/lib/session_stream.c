@@ -157,5 +157,13 @@ session_read(struct session *s, void *buf, size_t len)
 int
 session_is_quic(const uint8_t *buf, size_t len)
 {
-	return len > 0 && (buf[0] & 0x40) != 0;
+	/* Not QUIC's fixed bit: ngtcp2 0.12 always offers to have it
+	 * greased (RFC 9287), so a peer's packet may have it clear.  A
+	 * STUN message has its first two bits clear and the magic cookie
+	 * at byte 4 (RFC 8489 §5); a QUIC packet has both by chance once
+	 * in 2^34.  The shortest QUIC packet is longer than 20 bytes. */
+	if (len <= 20)
+		return 0;
+	return !(buf[0] < 4 && buf[4] == 0x21 && buf[5] == 0x12 &&
+	    buf[6] == 0xa4 && buf[7] == 0x42);
 }

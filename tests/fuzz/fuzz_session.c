@@ -57,7 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)session_input(s, p, (size_t)(q - p),
 		    (struct sockaddr *)&b);
 		for (k = 0; k < 16; k++)
-			if (session_output(s, out, sizeof(out), &len) != 0 ||
+			if (session_output(s, out, sizeof(out), &len, NULL) != 0 ||
 			    len == 0)
 				break;
 		if (session_read(s, out, sizeof(out)) >= 0 ||

@@ -213,7 +213,7 @@ wire_run(struct wire *w, int (*done)(struct wire *), double limit)
 				(void)session_timeout(a->s);
 			for (k = 0; k < 64; k++) {
 				assert_int_equal(session_output(a->s, buf,
-				    sizeof(buf), &len), 0);
+				    sizeof(buf), &len, NULL), 0);
 				if (len == 0)
 					break;
 				if (i == 0 && w->firstlen == 0) {
@@ -740,12 +740,18 @@ test_is_quic(void **state)
 	/* An RFC 5769 §2.1 Binding request's first bytes. */
 	static const uint8_t stun[] = { 0x00, 0x01, 0x00, 0x58, 0x21, 0x12,
 	    0xa4, 0x42 };
-	static const uint8_t shorthdr[] = { 0x43, 1, 2, 3 };
+	static const uint8_t shorthdr[] = { 0x43, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+	    10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20 };
+	/* A short header with the fixed bit greased (RFC 9287). */
+	static const uint8_t greased[] = { 0x03, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+	    10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20 };
 
 	(void)state;
 	assert_false(session_is_quic(stun, sizeof(stun)));
 	assert_true(session_is_quic(shorthdr, sizeof(shorthdr)));
 	assert_false(session_is_quic(shorthdr, 0));
+	assert_false(session_is_quic(shorthdr, 20));
+	assert_true(session_is_quic(greased, sizeof(greased)));
 }
 
 static int

@@ -1,0 +1,683 @@
+/*
+ * carry.c: the encrypted stream over a path (carry.h).
+ *
+ * One poll loop.  A "link" is a way datagrams go: the relay, a UDP socket
+ * or a TCP connection.  QUIC labels paths with addresses; a relayed or
+ * TCP path gets labels from 192.0.2.0/24 (RFC 5737: never a real peer),
+ * a UDP path the socket's and the peer's addresses, so that the remote
+ * label of each datagram session_output gives out says which link takes
+ * it.  A relayed connection moves to a direct path like this: both sides
+ * run connect_upgrade now and then, the engine calling back into this
+ * loop (the idle hook) so that the relay keeps flowing; the initiator
+ * migrates the connection to the pair found (RFC 9000 §9), and the
+ * responder follows when the first QUIC datagram arrives on a direct
+ * socket.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "addr.h"
+#include "carry.h"
+#include "rv.h"
+#include "session.h"
+#include "stun_client.h"
+
+#define CARRY_DRAIN	64		/* datagrams read per link and turn */
+#define CARRY_BURST	64		/* datagrams sent per turn */
+#define CARRY_IOBUF	65536		/* one read of in_fd, one of the
+					   stream */
+#define CARRY_TCPBUF	(256u << 10)	/* framed datagrams waiting */
+
+enum link_kind { LINK_NONE, LINK_RELAY, LINK_UDP, LINK_TCP };
+
+struct link {
+	enum link_kind kind;
+	int fd;				/* UDP or TCP socket; -1 relay */
+	struct sockaddr_storage local;	/* the label */
+	uint8_t *rbuf, *wbuf;		/* TCP framing */
+	size_t rlen, wlen;
+};
+
+struct carrier {
+	struct carry *c;
+	const struct tech_path *path;	/* as found */
+	struct session *s;
+	struct link relay, direct, tcp;
+	struct sockaddr_storage relay_local, relay_remote;
+	int switched;			/* a QUIC datagram came direct */
+	int migrate_pending;		/* the initiator's, until QUIC takes
+					   it */
+	struct tech_path up;		/* the upgraded path */
+	int in_engine;			/* connect_upgrade runs: e->fd is
+					   the engine's */
+	int stop_engine;
+	uint64_t relay_t0, next_try, started;
+	int in_eof, shut, out_eof;
+	uint8_t *obuf;			/* the stream, waiting for out_fd */
+	size_t olen, ooff;
+	int failed;			/* errno, once it failed */
+	int done;
+};
+
+static void
+label(struct sockaddr_storage *ss, const char *ip, uint16_t port)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	inet_pton(AF_INET, ip, &sin->sin_addr);
+}
+
+static void
+fail(struct carrier *k, int e, const char *fmt, const char *arg)
+{
+	if (k->failed)
+		return;
+	k->failed = e;
+	snprintf(k->c->why, sizeof(k->c->why), fmt, arg);
+}
+
+static void
+nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl != -1)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* ------------------------------------------------------------------ */
+/* Datagrams in */
+
+static void
+input(struct carrier *k, const uint8_t *buf, size_t len,
+    const struct sockaddr *from, int relayed)
+{
+	unsigned long before = session_auth_failures(k->s);
+
+	if (session_input(k->s, buf, len, from) == -1 && errno != EBADMSG)
+		return;		/* closed: the loop tells why */
+	k->c->auth_failures = session_auth_failures(k->s);
+	/* Only the peer and the server touch a relayed datagram: one that
+	 * does not authenticate was altered by the server. */
+	if (relayed && k->c->auth_failures > before) {
+		session_abort(k->s, SESSION_CODE_TAMPERED, "a datagram through "
+		    "the relay failed authentication: the relay altered it");
+		fail(k, EBADMSG, "%s", "a datagram through the relay failed "
+		    "authentication: the relay altered it, so the connection "
+		    "ends");
+	}
+}
+
+/* A QUIC datagram came on a direct socket: the responder follows the
+ * initiator there; either side may now leave the relay. */
+static void
+direct_in(struct carrier *k, int fd, const uint8_t *buf, size_t len,
+    const struct sockaddr *from)
+{
+	struct carry *c = k->c;
+	socklen_t sl = sizeof(k->direct.local);
+
+	if (k->direct.kind == LINK_NONE || k->direct.fd != fd) {
+		if (k->direct.kind != LINK_NONE && k->direct.fd != fd &&
+		    k->direct.fd != c->env->fd && k->direct.fd != k->path->fd)
+			close(k->direct.fd);
+		k->direct.kind = LINK_UDP;
+		k->direct.fd = fd;
+		memset(&k->direct.local, 0, sizeof(k->direct.local));
+		(void)getsockname(fd, (struct sockaddr *)&k->direct.local, &sl);
+		memset(&k->up, 0, sizeof(k->up));
+		k->up.fd = fd;
+		k->up.local = k->direct.local;
+		memcpy(&k->up.remote, from, addr_len(from));
+		k->up.technique = "punch";
+	}
+	if (!k->switched && k->path->rv != NULL) {
+		if (!c->env->initiator)
+			(void)session_migrate(k->s, (struct sockaddr *)
+			    &k->direct.local, NULL);
+		k->switched = 1;
+		k->stop_engine = 1;
+		if (c->upgraded != NULL)
+			c->upgraded(c->upgraded_arg, &k->up,
+			    stun_now_ms() - k->relay_t0);
+	}
+	input(k, buf, len, from, 0);
+}
+
+/* The engine's hook: datagrams on e->fd that are not STUN of ours. */
+static void
+engine_data(void *arg, int fd, const uint8_t *buf, size_t len,
+    const struct sockaddr *from)
+{
+	struct carrier *k = arg;
+
+	if (session_is_quic(buf, len))
+		direct_in(k, fd, buf, len, from);
+}
+
+static void
+read_udp(struct carrier *k, int fd)
+{
+	uint8_t buf[2048];
+	struct sockaddr_storage from;
+	socklen_t fl;
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < CARRY_DRAIN; i++) {
+		fl = sizeof(from);
+		if ((n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)
+		    &from, &fl)) < 0)
+			return;
+		if (connect_answer(k->c->env, fd, buf, (size_t)n,
+		    (struct sockaddr *)&from) || !session_is_quic(buf,
+		    (size_t)n))
+			continue;
+		if (k->path->rv != NULL)
+			direct_in(k, fd, buf, (size_t)n,
+			    (struct sockaddr *)&from);
+		else if (addr_equal((struct sockaddr *)&from,
+		    (const struct sockaddr *)&k->path->remote))
+			input(k, buf, (size_t)n, (struct sockaddr *)&from, 0);
+	}
+}
+
+static void
+read_relay(struct carrier *k)
+{
+	uint8_t buf[RV_RELAY_MTU];
+	const char *why = NULL;
+	long n;
+	int i;
+
+	if (rv_client_service(k->c->env->rv) == -1 && !k->switched) {
+		fail(k, ECONNRESET, "%s", "lost the server that relays");
+		return;
+	}
+	for (i = 0; i < CARRY_DRAIN; i++) {
+		if ((n = rv_relay_recv(k->path->rv, buf, sizeof(buf))) < 0)
+			break;
+		/* Once direct, what the relay still brings is late. */
+		if (!k->switched)
+			input(k, buf, (size_t)n, (struct sockaddr *)
+			    &k->relay_remote, 1);
+	}
+	if (k->switched || rv_relay_state(k->path->rv, &why) !=
+	    RV_RELAY_ENDED || k->done)
+		return;
+	/* A peer that finished leaves, and its session and the relay go
+	 * with it, maybe before its CONNECTION_CLOSE came through: the
+	 * stream is over when its end arrived and ours was acknowledged. */
+	if (session_closed(k->s, NULL, 0) && session_error(k->s) == 0)
+		return;
+	if (k->out_eof && k->olen == 0 && session_write_done(k->s))
+		k->done = 1;
+	else
+		fail(k, ECONNRESET, "the relay ended: %s", why ? why : "-");
+}
+
+static void
+read_tcp(struct carrier *k)
+{
+	struct link *l = &k->tcp;
+	ssize_t n;
+	size_t need;
+
+	n = read(l->fd, l->rbuf + l->rlen, CARRY_TCPBUF - l->rlen);
+	if (n == 0) {
+		fail(k, ECONNRESET, "%s", "the peer closed the TCP path");
+		return;
+	}
+	if (n < 0)
+		return;
+	l->rlen += (size_t)n;
+	while (l->rlen >= 2) {
+		need = (size_t)l->rbuf[0] << 8 | l->rbuf[1];
+		if (need == 0 || need > SESSION_DGRAM_MAX) {
+			fail(k, ECONNRESET, "%s", "the TCP path carried a "
+			    "frame that is not ours");
+			return;
+		}
+		if (l->rlen < 2 + need)
+			break;
+		input(k, l->rbuf + 2, need, (struct sockaddr *)
+		    &k->relay_remote, 0);
+		memmove(l->rbuf, l->rbuf + 2 + need, l->rlen - 2 - need);
+		l->rlen -= 2 + need;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Datagrams out */
+
+static void
+flush_tcp(struct carrier *k)
+{
+	struct link *l = &k->tcp;
+	ssize_t n;
+
+	if (l->wlen == 0)
+		return;
+	if ((n = write(l->fd, l->wbuf, l->wlen)) <= 0)
+		return;
+	memmove(l->wbuf, l->wbuf + n, l->wlen - (size_t)n);
+	l->wlen -= (size_t)n;
+}
+
+static void
+send_out(struct carrier *k)
+{
+	uint8_t buf[SESSION_DGRAM_MAX];
+	struct sockaddr_storage to;
+	size_t len;
+	int i;
+
+	for (i = 0; i < CARRY_BURST; i++) {
+		if (k->tcp.kind == LINK_TCP &&
+		    k->tcp.wlen + 2 + SESSION_DGRAM_MAX > CARRY_TCPBUF)
+			break;
+		if (session_output(k->s, buf, sizeof(buf), &len, &to) == -1 ||
+		    len == 0)
+			break;
+		if (k->tcp.kind == LINK_TCP) {
+			k->tcp.wbuf[k->tcp.wlen++] = (uint8_t)(len >> 8);
+			k->tcp.wbuf[k->tcp.wlen++] = (uint8_t)len;
+			memcpy(k->tcp.wbuf + k->tcp.wlen, buf, len);
+			k->tcp.wlen += len;
+		} else if (addr_equal((struct sockaddr *)&to,
+		    (struct sockaddr *)&k->relay_remote)) {
+			if (k->path->rv != NULL)
+				(void)rv_relay_send(k->path->rv, buf, len);
+		} else {
+			int fd = k->direct.kind == LINK_UDP ? k->direct.fd :
+			    k->path->fd;
+
+			(void)sendto(fd, buf, len, 0, (struct sockaddr *)&to,
+			    addr_len((struct sockaddr *)&to));
+		}
+	}
+	if (k->tcp.kind == LINK_TCP)
+		flush_tcp(k);
+}
+
+/* ------------------------------------------------------------------ */
+/* The stream */
+
+static void
+stream_in(struct carrier *k)
+{
+	struct carry *c = k->c;
+	uint8_t buf[CARRY_IOBUF];
+	size_t room = session_write_room(k->s);
+	ssize_t n;
+
+	if (room == 0)
+		return;
+	n = read(c->in_fd, buf, room < sizeof(buf) ? room : sizeof(buf));
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		fail(k, EIO, "reading the input: %s", strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		k->in_eof = 1;
+		return;
+	}
+	if (n > 0) {
+		/* The room was asked for: it takes all of it. */
+		(void)session_write(k->s, buf, (size_t)n);
+		c->sent += (unsigned long long)n;
+	}
+}
+
+static void
+stream_out(struct carrier *k)
+{
+	struct carry *c = k->c;
+	ssize_t n;
+
+	for (;;) {
+		if (k->olen > k->ooff) {
+			n = write(c->out_fd, k->obuf + k->ooff,
+			    k->olen - k->ooff);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return;
+			if (n <= 0) {
+				fail(k, EIO, "writing the output: %s",
+				    strerror(errno));
+				return;
+			}
+			k->ooff += (size_t)n;
+			if (k->ooff < k->olen)
+				return;
+		}
+		k->olen = k->ooff = 0;
+		if (k->out_eof)
+			return;
+		n = session_read(k->s, k->obuf, CARRY_IOBUF);
+		if (n < 0 && errno == ECONNRESET && session_error(k->s) == 0) {
+			fail(k, ECONNRESET, "%s", "the peer closed the "
+			    "connection before its stream ended");
+			return;
+		}
+		if (n < 0)
+			return;		/* EAGAIN, or failed: told later */
+		if (n == 0) {
+			k->out_eof = 1;
+			/* The peer's end: the reader sees end of file. */
+			if (c->out_fd == c->in_fd)
+				(void)shutdown(c->out_fd, SHUT_WR);
+			else
+				(void)close(c->out_fd);
+			c->out_fd = -1;
+			return;
+		}
+		if (c->first_ms == 0)
+			c->first_ms = stun_now_ms();
+		c->received += (unsigned long long)n;
+		k->olen = (size_t)n;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* The loop */
+
+/* One turn: reads what is there, writes what can go.  Returns 1 when the
+ * carrying is over (done or failed). */
+static int
+turn(struct carrier *k, int wait_ms)
+{
+	struct carry *c = k->c;
+	struct pollfd pfd[6];
+	int n = 0, ix_in = -1, ix_out = -1, ix_relay = -1, ix_path = -1;
+	int ix_efd = -1, ix_direct = -1, ix_tcp = -1;
+	uint64_t exp;
+	char why[256];
+
+	if (k->relay.kind == LINK_RELAY) {
+		pfd[n].fd = rv_session_fd(k->path->rv);
+		pfd[n].events = POLLIN;
+		ix_relay = n++;
+	}
+	if (k->tcp.kind == LINK_TCP) {
+		pfd[n].fd = k->tcp.fd;
+		pfd[n].events = POLLIN | (k->tcp.wlen ? POLLOUT : 0);
+		ix_tcp = n++;
+	} else if (k->path->rv == NULL) {
+		pfd[n].fd = k->path->fd;
+		pfd[n].events = POLLIN;
+		ix_path = n++;
+	}
+	if (k->path->rv != NULL && !k->in_engine && c->env->fd >= 0) {
+		pfd[n].fd = c->env->fd;
+		pfd[n].events = POLLIN;
+		ix_efd = n++;
+	}
+	if (k->direct.kind == LINK_UDP && k->direct.fd != c->env->fd) {
+		pfd[n].fd = k->direct.fd;
+		pfd[n].events = POLLIN;
+		ix_direct = n++;
+	}
+	if (!k->in_eof && session_write_room(k->s) > 0) {
+		pfd[n].fd = c->in_fd;
+		pfd[n].events = POLLIN;
+		ix_in = n++;
+	}
+	if (k->olen > k->ooff) {
+		pfd[n].fd = c->out_fd;
+		pfd[n].events = POLLOUT;
+		ix_out = n++;
+	}
+	exp = session_expiry(k->s);
+	if (exp != UINT64_MAX) {
+		uint64_t ns = stun_now_ms() * 1000000ull, d;
+
+		d = exp > ns ? (exp - ns) / 1000000 + 1 : 0;
+		if ((uint64_t)wait_ms > d)
+			wait_ms = (int)d;
+	}
+	if (k->relay.kind == LINK_RELAY && wait_ms > 10)
+		wait_ms = 10;	/* the client's timers and queue */
+	(void)poll(pfd, (nfds_t)n, wait_ms);
+
+	if (ix_relay >= 0 || k->relay.kind == LINK_RELAY)
+		read_relay(k);
+	if (ix_tcp >= 0 && (pfd[ix_tcp].revents & (POLLIN | POLLHUP | POLLERR)))
+		read_tcp(k);
+	if (ix_path >= 0 && pfd[ix_path].revents)
+		read_udp(k, k->path->fd);
+	if (ix_efd >= 0 && pfd[ix_efd].revents)
+		read_udp(k, c->env->fd);
+	if (ix_direct >= 0 && pfd[ix_direct].revents)
+		read_udp(k, k->direct.fd);
+	if (ix_in >= 0 && pfd[ix_in].revents)
+		stream_in(k);
+	if (ix_out >= 0 && pfd[ix_out].revents & (POLLERR | POLLHUP) &&
+	    !(pfd[ix_out].revents & POLLOUT))
+		fail(k, EIO, "writing the output: %s", "closed");
+	if (session_expiry(k->s) <= stun_now_ms() * 1000000ull)
+		(void)session_timeout(k->s);
+	if (k->in_eof && !k->shut) {
+		(void)session_shutdown_write(k->s);
+		k->shut = 1;
+	}
+	stream_out(k);
+	if (k->migrate_pending && session_migrate(k->s, (struct sockaddr *)
+	    &k->up.local, (struct sockaddr *)&k->up.remote) == 0)
+		k->migrate_pending = 0;
+	send_out(k);
+	if (k->failed || k->done)
+		return 1;
+	if (session_closed(k->s, why, sizeof(why))) {
+		int e = session_error(k->s);
+
+		if (e != 0) {
+			fail(k, e, "%s", why);
+			return 1;
+		}
+		/* Closed cleanly: what was read still goes out. */
+		if (k->out_eof && k->olen == 0) {
+			k->done = 1;
+			return 1;
+		}
+		return 0;
+	}
+	if (session_finished(k->s) && k->out_eof && k->olen == 0 &&
+	    k->shut) {
+		session_close(k->s);
+		send_out(k);
+		k->done = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* The engine's idle hook, while it tries direct. */
+static int
+engine_idle(void *arg)
+{
+	struct carrier *k = arg;
+
+	if (turn(k, 0))
+		k->stop_engine = 1;
+	return k->stop_engine;
+}
+
+/* While relayed: now and then, both sides try direct together. */
+static void
+try_direct(struct carrier *k)
+{
+	struct carry *c = k->c;
+	struct tech_env *e = c->env;
+	struct tech_path p;
+	char why[TECH_WHY_LEN];
+	uint64_t now = stun_now_ms();
+	int r;
+
+	if (!c->upgrade || k->path->rv == NULL || k->switched ||
+	    k->migrate_pending || e->fd < 0 || now < k->next_try ||
+	    !session_established(k->s))
+		return;
+	e->idle = engine_idle;
+	e->data = engine_data;
+	e->hook_arg = k;
+	k->in_engine = 1;
+	k->stop_engine = 0;
+	r = connect_upgrade(e, CARRY_UPGRADE_TRY_MS, c->report,
+	    c->report_arg, &p, why);
+	k->in_engine = 0;
+	e->idle = NULL;
+	e->data = NULL;
+	now = stun_now_ms();
+	k->next_try = now + (now - k->relay_t0 < 60000 ?
+	    CARRY_UPGRADE_GAP_MS : CARRY_UPGRADE_SLOW_MS);
+	if (r == -1 || k->switched || p.rv != NULL) {
+		if (r == 0 && p.fd != e->fd && p.fd != k->direct.fd &&
+		    p.fd >= 0)
+			close(p.fd);
+		return;
+	}
+	/* A direct pair works: the initiator moves the connection; the
+	 * responder listens there too and follows. */
+	if (k->direct.kind == LINK_UDP && k->direct.fd != e->fd &&
+	    k->direct.fd != p.fd)
+		close(k->direct.fd);
+	k->up = p;
+	k->direct.kind = LINK_UDP;
+	k->direct.fd = p.fd;
+	k->direct.local = p.local;
+	if (e->initiator)
+		k->migrate_pending = 1;
+}
+
+int
+carry_run(struct carry *c, const struct tech_path *p)
+{
+	static struct carrier zero;
+	struct carrier k = zero;
+	struct sockaddr_storage *loc, *rem;
+	char why[256];
+	int infl, outfl, r;
+
+	k.c = c;
+	k.path = p;
+	k.relay.fd = k.direct.fd = k.tcp.fd = -1;
+	c->sent = c->received = 0;
+	c->first_ms = 0;
+	c->auth_failures = 0;
+	c->why[0] = '\0';
+	label(&k.relay_local, "192.0.2.1", 1);
+	label(&k.relay_remote, "192.0.2.2", 2);
+	loc = &k.relay_local;
+	rem = &k.relay_remote;
+	if (p->rv != NULL) {
+		k.relay.kind = LINK_RELAY;
+	} else if (p->tcp) {
+		k.tcp.kind = LINK_TCP;
+		k.tcp.fd = p->fd;
+		if ((k.tcp.rbuf = malloc(CARRY_TCPBUF)) == NULL ||
+		    (k.tcp.wbuf = malloc(CARRY_TCPBUF)) == NULL) {
+			free(k.tcp.rbuf);
+			errno = ENOMEM;
+			return -1;
+		}
+		nonblock(p->fd);
+	} else {
+		loc = (struct sockaddr_storage *)&p->local;
+		rem = (struct sockaddr_storage *)&p->remote;
+	}
+	if ((k.obuf = malloc(CARRY_IOBUF)) == NULL ||
+	    (k.s = session_new(c->self, c->env->peer.id, c->env->initiator,
+	    (struct sockaddr *)loc, (struct sockaddr *)rem, why,
+	    sizeof(why))) == NULL) {
+		snprintf(c->why, sizeof(c->why), "%s", k.obuf ? why :
+		    "out of memory");
+		free(k.obuf);
+		free(k.tcp.rbuf);
+		free(k.tcp.wbuf);
+		errno = ENOMEM;
+		return -1;
+	}
+	/* Non-blocking ends, so that a slow reader never stalls QUIC's
+	 * timers; a terminal is left alone (it is shared). */
+	infl = fcntl(c->in_fd, F_GETFL);
+	outfl = fcntl(c->out_fd, F_GETFL);
+	if (!isatty(c->in_fd))
+		nonblock(c->in_fd);
+	if (!isatty(c->out_fd))
+		nonblock(c->out_fd);
+	k.relay_t0 = k.started = stun_now_ms();
+	k.next_try = k.relay_t0 + CARRY_UPGRADE_FIRST_MS;
+	send_out(&k);
+	for (;;) {
+		if (turn(&k, 100))
+			break;
+		try_direct(&k);
+		if (k.failed || k.done)
+			break;
+	}
+	/* The CONNECTION_CLOSE, if any, goes out once more. */
+	send_out(&k);
+	if (infl != -1)
+		(void)fcntl(c->in_fd, F_SETFL, infl);
+	if (outfl != -1 && c->out_fd >= 0)
+		(void)fcntl(c->out_fd, F_SETFL, outfl);
+	if (k.direct.kind == LINK_UDP && k.direct.fd != c->env->fd &&
+	    k.direct.fd != p->fd)
+		close(k.direct.fd);
+	c->auth_failures = session_auth_failures(k.s);
+	session_free(k.s);
+	free(k.obuf);
+	free(k.tcp.rbuf);
+	free(k.tcp.wbuf);
+	r = k.failed;
+	if (r == 0 && !k.done) {
+		r = ECONNRESET;
+		snprintf(c->why, sizeof(c->why), "the connection ended "
+		    "before the stream did");
+	}
+	if (r != 0) {
+		errno = r;
+		return -1;
+	}
+	return 0;
+}
+
+pid_t
+carry_spawn(const char *cmd, int *fd)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	if ((pid = fork()) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		(void)signal(SIGPIPE, SIG_DFL);
+		if (dup2(sv[1], STDIN_FILENO) == -1 ||
+		    dup2(sv[1], STDOUT_FILENO) == -1)
+			_exit(127);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	*fd = sv[0];
+	return pid;
+}

@@ -1,0 +1,68 @@
+/*
+ * carry.h: the data path (nat(7) DATA PATH): an end-to-end encrypted,
+ * reliable byte stream (session.h: QUIC, TLS 1.3 bound to both peer ids)
+ * between two file descriptors and the peer, over the path the engine
+ * found: UDP datagrams on a socket, relay frames through the rendezvous
+ * session (rv.h), or a TCP connection carrying each datagram after a
+ * 2-byte length.  While relayed it keeps trying direct (connect_upgrade)
+ * and moves the connection there with QUIC connection migration.
+ */
+#ifndef NATKIT_CARRY_H
+#define NATKIT_CARRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "connect.h"
+#include "ident.h"
+
+#define CARRY_UPGRADE_FIRST_MS	1000	/* first try at direct, after the
+					   relay carried the handshake */
+#define CARRY_UPGRADE_TRY_MS	3000	/* one try */
+#define CARRY_UPGRADE_GAP_MS	1000	/* between tries, the first minute */
+#define CARRY_UPGRADE_SLOW_MS	30000	/* between tries, after it */
+
+struct carry {
+	/* Set by the caller. */
+	struct tech_env *env;		/* the attempt: ids, candidates,
+					   e->fd, the relay session */
+	const struct ident *self;
+	int in_fd, out_fd;		/* the stream's source and sink; the
+					   same socket is allowed (-L) */
+	int upgrade;			/* relayed: keep trying direct */
+	connect_report_fn *report;	/* each upgrade attempt; may be NULL */
+	void *report_arg;
+	/* Called once the connection moved to a direct path (p), ms after
+	 * the relay carried its first datagram; may be NULL. */
+	void (*upgraded)(void *arg, const struct tech_path *p, uint64_t ms);
+	void *upgraded_arg;
+
+	/* Results. */
+	unsigned long long sent, received;	/* stream bytes */
+	uint64_t first_ms;		/* monotonic ms of the peer's first
+					   byte, 0: none */
+	unsigned long auth_failures;	/* datagrams that did not
+					   authenticate */
+	char why[256];			/* why it failed, in words */
+};
+
+/*
+ * Carries c->in_fd to the peer and the peer to c->out_fd over path p (the
+ * caller's; p->fd stays the caller's), as the initiator when
+ * c->env->initiator; returns when both directions ended and every byte
+ * was acknowledged.  Returns 0, or -1 with errno EACCES (the peer's key
+ * is not its id's, or it refused ours), EBADMSG (a datagram through the
+ * relay was altered: the connection ends), ETIMEDOUT (no handshake, or
+ * silence beyond the idle timeout), ECONNRESET (the peer or the relay
+ * ended the connection before the stream), EIO (c->in_fd or c->out_fd
+ * failed) or ENOMEM; c->why says why in words.
+ */
+int carry_run(struct carry *c, const struct tech_path *p);
+
+/* Runs cmd with sh -c, its standard input and output a socket pair
+ * whose other end goes to *fd (for carry's in_fd and out_fd, like inetd
+ * or nc -e).  Returns the child's pid, or -1 with errno. */
+pid_t carry_spawn(const char *cmd, int *fd);
+
+#endif
