@@ -124,6 +124,7 @@ static const char rs_lua_expire[] =
 static void rs_connect(struct store_redis *sr);
 static void rs_down(struct store_redis *sr, const char *why);
 static void rs_take(struct store_redis *sr, struct rs_ent *e);
+static void rs_inst_fetch(struct store_redis *sr, const char *iid);
 
 /* Pure parts. */
 
@@ -563,8 +564,11 @@ rs_change(struct store_redis *sr, const char *m, size_t len)
 	if (len < 3 || m[1] != ' ')
 		return;
 	if (m[0] == 'P') {
-		if (store_redis_rec_decode(m, len, iid, &rec) == -1 ||
-		    (i = rs_inst(sr, iid, 1)) <= 0)
+		if (store_redis_rec_decode(m, len, iid, &rec) == -1)
+			return;
+		if (rs_inst(sr, iid, 0) == -1 && (i = rs_inst(sr, iid, 1)) > 0)
+			rs_inst_fetch(sr, iid);
+		if ((i = rs_inst(sr, iid, 0)) <= 0)
 			return;
 		sr->inst[i].seen = ev_now(sr->loop);
 		rs_apply(sr, i, &rec);
@@ -577,7 +581,10 @@ rs_change(struct store_redis *sr, const char *m, size_t len)
 		iid[STORE_IID_LEN] = '\0';
 	} else if (rs_word(&p, end, iid, sizeof(iid)) == -1)
 		return;
-	if ((i = rs_inst(sr, iid, m[0] != 'B')) <= 0)
+	if (m[0] != 'B' && rs_inst(sr, iid, 0) == -1 &&
+	    rs_inst(sr, iid, 1) > 0)
+		rs_inst_fetch(sr, iid);
+	if ((i = rs_inst(sr, iid, 0)) <= 0)
 		return;
 	sr->inst[i].seen = ev_now(sr->loop);
 	if (m[0] == 'B') {
@@ -701,19 +708,43 @@ rs_on_ids(redisAsyncContext *ac, void *r, void *arg)
 {
 	struct store_redis *sr = ac->data;
 	redisReply *reply = r;
-	char *iid = arg;
+	char *iid = arg, *id, kp[64];
+	int fetch = iid[0] == '+', i;
 	struct rs_ent *e;
 	size_t k;
-	int i;
 
 	if (reply != NULL && sr != NULL && reply->type == REDIS_REPLY_ARRAY &&
-	    (i = rs_inst(sr, iid, 1)) > 0)
-		for (k = 0; k < reply->elements; k++)
-			if (ident_id_valid(reply->element[k]->str) &&
-			    (e = rs_find(sr, reply->element[k]->str, 1)) !=
+	    (i = rs_inst(sr, iid + fetch, 1)) > 0)
+		for (k = 0; k < reply->elements; k++) {
+			if (!ident_id_valid(reply->element[k]->str) ||
+			    (e = rs_find(sr, reply->element[k]->str, 1)) ==
 			    NULL)
-				e->where |= (uint64_t)1 << i;
+				continue;
+			e->where |= (uint64_t)1 << i;
+			/* With "+": its records too. */
+			if (fetch && (id = strdup(e->id)) != NULL) {
+				store_redis_key(kp, sizeof(kp), id, 'p');
+				redisAsyncCommand(ac, rs_on_rec, id,
+				    "HMGET %s h q x d n j", kp);
+			}
+		}
 	free(iid);
+}
+
+/*
+ * An instance this one did not know, or had taken for dead (a heartbeat
+ * that came too late): reads the ids it holds sessions of and their
+ * records, which its change messages announced while it was unknown.
+ */
+static void
+rs_inst_fetch(struct store_redis *sr, const char *iid)
+{
+	char *x;
+
+	if (!sr->up || (x = malloc(STORE_IID_LEN + 2)) == NULL)
+		return;
+	snprintf(x, STORE_IID_LEN + 2, "+%s", iid);
+	redisAsyncCommand(sr->cmd, rs_on_ids, x, "HKEYS nk:i:%s", iid);
 }
 
 static void
@@ -941,13 +972,32 @@ rs_down(struct store_redis *sr, const char *why)
 		sr->backoff = RS_BACKOFF_MAX;
 }
 
+/* A refreshed record was gone from Redis (this instance stalled past
+ * the TTL, or Redis evicted it): written again. */
+static void
+rs_on_refresh(redisAsyncContext *ac, void *r, void *arg)
+{
+	struct store_redis *sr = ac->data;
+	redisReply *reply = r;
+	struct store_rec rec;
+	struct rs_ent *e;
+	char *id = arg;
+
+	if (reply != NULL && sr != NULL && reply->type == REDIS_REPLY_INTEGER &&
+	    reply->integer == 0 && (e = rs_find(sr, id, 0)) != NULL &&
+	    e->home == 0 && sr->mem->ops->get(sr->mem, id, &rec, sr->rbuf,
+	    sizeof(sr->rbuf)) == 0)
+		rs_put_redis(sr, &rec, 1);
+	free(id);
+}
+
 /* Once a second: reconnect, heartbeat, find the dead, refresh TTLs. */
 static void
 rs_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct store_redis *sr = w->data;
 	ev_tstamp now = ev_now(loop);
-	char kp[64];
+	char kp[64], *id;
 	struct rs_ent *e;
 	size_t k;
 	int i;
@@ -958,21 +1008,22 @@ rs_tick(struct ev_loop *loop, ev_timer *w, int revents)
 			rs_connect(sr);
 		return;
 	}
-	if (now - sr->hb_at >= (sr->ttl >= 4 ? sr->ttl / 4 : 1)) {
+	/* A heartbeat every quarter of the TTL; an instance that missed
+	 * three is dead, so that its peers are gone within the TTL. */
+	if (now - sr->hb_at >= sr->ttl / 4.0 - 0.01) {
 		sr->hb_at = now;
 		rs_heartbeat(sr);
-		for (i = 1; i < RS_INST_MAX; i++)
-			if (sr->inst[i].iid[0] != '\0' &&
-			    now - sr->inst[i].seen > sr->ttl) {
-				rvd_log(LOG_NOTICE, "redis: instance %s is "
-				    "silent: its peers are gone",
-				    sr->inst[i].iid);
-				redisAsyncCommand(sr->cmd, rs_reply_check, NULL,
-				    "ZREM nk:insts %s", sr->inst[i].iid);
-				rs_inst_lost(sr, i);
-			}
 	}
-	if (now - sr->refresh_at < (sr->ttl >= 3 ? sr->ttl / 3 : 1))
+	for (i = 1; i < RS_INST_MAX; i++)
+		if (sr->inst[i].iid[0] != '\0' &&
+		    now - sr->inst[i].seen > sr->ttl * 0.75) {
+			rvd_log(LOG_NOTICE, "redis: instance %s is silent: "
+			    "its peers are gone", sr->inst[i].iid);
+			redisAsyncCommand(sr->cmd, rs_reply_check, NULL,
+			    "ZREM nk:insts %s", sr->inst[i].iid);
+			rs_inst_lost(sr, i);
+		}
+	if (now - sr->refresh_at < sr->ttl / 3.0 - 0.01)
 		return;
 	sr->refresh_at = now;
 	for (k = 0; k < sr->nb; k++)
@@ -984,10 +1035,10 @@ rs_tick(struct ev_loop *loop, ev_timer *w, int revents)
 				e->home = -1;	/* lapsed here too */
 				continue;
 			}
-			if (e->deadline != 0)
+			if (e->deadline != 0 || (id = strdup(e->id)) == NULL)
 				continue;
 			store_redis_key(kp, sizeof(kp), e->id, 'p');
-			redisAsyncCommand(sr->cmd, rs_reply_check, NULL,
+			redisAsyncCommand(sr->cmd, rs_on_refresh, id,
 			    "PEXPIREAT %s %lld", kp, rs_pxat(sr, e->expires,
 			    0));
 		}
@@ -1341,7 +1392,9 @@ store_redis_new(const struct store_redis_conf *c)
 	    sr->chan, sr->inst[0].iid);
 	snprintf(sr->ikey, sizeof(sr->ikey), "nk:i:%s", sr->inst[0].iid);
 	sr->backoff = RS_BACKOFF_MIN;
-	ev_timer_init(&sr->timer, rs_tick, 1.0, 1.0);
+	/* Ticks of at most a second, a quarter of the TTL when shorter. */
+	ev_timer_init(&sr->timer, rs_tick, sr->ttl >= 4 ? 1.0 : sr->ttl / 4.0,
+	    sr->ttl >= 4 ? 1.0 : sr->ttl / 4.0);
 	sr->timer.data = sr;
 	ev_timer_start(sr->loop, &sr->timer);
 	rs_connect(sr);
