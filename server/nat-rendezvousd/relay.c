@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rv.h"
 #include "rvd.h"
 
 /* The next relay in s's list after r. */
@@ -498,7 +499,7 @@ rvd_relay_frame(struct rvd_sess *s, const unsigned char *buf, size_t len)
 	uint32_t id;
 	size_t plen;
 
-	if (rvmsg_relay_frame(buf, len, &id, &payload, &plen) == -1) {
+	if (rv_relay_frame_parse(buf, len, &id, &payload, &plen) == -1) {
 		if (rvd_rate_allow(s))
 			rvd_ws_error(s, RV_BAD_TYPE, "binary messages are "
 			    "frames of this session's relays", NULL);

@@ -268,6 +268,7 @@ void rv_client_free(struct rv_client *c);
  * this session and one session of the peer that asked for this one. */
 
 #define RV_RELAY_MTU	1400	/* payload bytes of one relay datagram */
+#define RV_RELAY_HDR	4	/* a frame's relay id, network order */
 #define RV_RELAY_QUEUE	64	/* datagrams held until read; more drop */
 
 enum rv_relay_state {
@@ -295,6 +296,14 @@ enum rv_relay_state rv_relay_state(const struct rv_session *s,
  * with errno ENOTCONN (the relay is not up), EMSGSIZE, ENOBUFS (too much
  * waits to be sent: the datagram is dropped) or ENOMEM. */
 int rv_relay_send(struct rv_session *s, const void *buf, size_t len);
+
+/* Splits a relay frame of len bytes (a binary WebSocket message: relay id
+ * in network order, then the datagram) into its id and payload, which
+ * points into buf.  Returns 0, or -1 with errno EBADMSG (shorter than the
+ * id, or id 0) or EMSGSIZE (a payload over RV_RELAY_MTU bytes).
+ * nat-rendezvousd reads frames with it too. */
+int rv_relay_frame_parse(const uint8_t *buf, size_t len, uint32_t *id,
+    const uint8_t **payload, size_t *plen);
 
 /* Takes the oldest datagram received into buf (len bytes; a longer one
  * is cut).  Returns its length, or -1 with errno EAGAIN (none waits). */

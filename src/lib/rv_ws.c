@@ -134,24 +134,47 @@ rv_relay_end(struct rv_session *s, const char *why)
 	snprintf(s->relay->why, sizeof(s->relay->why), "%s", why);
 }
 
+int
+rv_relay_frame_parse(const uint8_t *buf, size_t len, uint32_t *id,
+    const uint8_t **payload, size_t *plen)
+{
+	if (len < RV_RELAY_HDR) {
+		errno = EBADMSG;
+		return -1;
+	}
+	if (len - RV_RELAY_HDR > RV_RELAY_MTU) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	*id = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
+	    (uint32_t)buf[2] << 8 | buf[3];
+	if (*id == 0) {
+		errno = EBADMSG;	/* the server gives out no id 0 */
+		return -1;
+	}
+	*payload = buf + RV_RELAY_HDR;
+	*plen = len - RV_RELAY_HDR;
+	return 0;
+}
+
 /* A binary message: a relay frame (nat(7) PROTOCOL, Relay). */
 static void
 rv_relay_input(struct rv_session *s, const unsigned char *b, size_t len)
 {
 	struct rv_relay *r = s->relay;
+	const uint8_t *p;
 	uint32_t id;
 	unsigned k;
+	size_t n;
 
-	if (r == NULL || r->state != RV_RELAY_UP || len < 4 ||
-	    len - 4 > RV_RELAY_MTU)
+	if (r == NULL || r->state != RV_RELAY_UP ||
+	    rv_relay_frame_parse(b, len, &id, &p, &n) == -1)
 		return;
-	id = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-	    (uint32_t)b[2] << 8 | b[3];
 	if (id != r->id || r->n == RV_RELAY_QUEUE)
 		return;		/* a datagram: dropped when nobody reads */
 	k = (r->head + r->n) % RV_RELAY_QUEUE;
-	r->len[k] = (uint16_t)(len - 4);
-	memcpy(r->buf[k], b + 4, len - 4);
+	r->len[k] = (uint16_t)n;
+	memcpy(r->buf[k], p, n);
 	r->n++;
 }
 
