@@ -3,7 +3,7 @@
  *
  * One poll loop.  A "link" is a way datagrams go: the relay, a UDP socket
  * or a TCP connection.  QUIC labels paths with addresses; a relayed or
- * TCP path gets labels from 192.0.2.0/24 (RFC 5737: never a real peer),
+ * TCP path gets labels from 240.0.0.0/4 (RFC 1112 class E: never a peer),
  * a UDP path the socket's and the peer's addresses, so that the remote
  * label of each datagram session_output gives out says which link takes
  * it.  A relayed connection moves to a direct path like this: both sides
@@ -579,8 +579,8 @@ carry_run(struct carry *c, const struct tech_path *p)
 	c->first_ms = 0;
 	c->auth_failures = 0;
 	c->why[0] = '\0';
-	label(&k.relay_local, "192.0.2.1", 1);
-	label(&k.relay_remote, "192.0.2.2", 2);
+	label(&k.relay_local, "240.0.0.1", 1);
+	label(&k.relay_remote, "240.0.0.2", 2);
 	loc = &k.relay_local;
 	rem = &k.relay_remote;
 	if (p->rv != NULL) {

@@ -269,7 +269,7 @@ void rv_client_free(struct rv_client *c);
 
 #define RV_RELAY_MTU	1400	/* payload bytes of one relay datagram */
 #define RV_RELAY_HDR	4	/* a frame's relay id, network order */
-#define RV_RELAY_QUEUE	64	/* datagrams held until read; more drop */
+#define RV_RELAY_QUEUE	256	/* datagrams held until read; more drop */
 
 enum rv_relay_state {
 	RV_RELAY_NONE,		/* not asked */

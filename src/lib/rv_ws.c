@@ -36,6 +36,7 @@ struct rv_msg {
 
 /* Relay frames waiting to be sent, at most: more are dropped. */
 #define RV_RELAY_TXMAX	(256 * 1024)
+#define RV_WRITES	64	/* messages written a WRITEABLE callback */
 #define RV_RELAY_REF	"rv-relay"
 
 /* A session's relay: its id, and the datagrams received, in a ring. */
@@ -428,6 +429,7 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 {
 	struct rv_session *s = lws_get_opaque_user_data(wsi);
 	struct rv_msg *m;
+	int i;
 	char code[8];
 
 	(void)user;
@@ -481,7 +483,12 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		}
 		break;
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		if ((m = s->txq) != NULL) {
+		/* Several messages a callback while the socket takes them
+		 * (libwebsockets 4.1 buffers a write it cannot finish): one
+		 * a callback holds the relay to a few hundred a second. */
+		for (i = 0; i < RV_WRITES && (m = s->txq) != NULL; i++) {
+			if (i > 0 && lws_send_pipe_choked(wsi))
+				break;
 			if ((s->txq = m->next) == NULL)
 				s->txtail = &s->txq;
 			if (m->binary)
@@ -493,10 +500,10 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 				return -1;
 			}
 			free(m);
-			if (s->txq != NULL) {
-				lws_callback_on_writable(wsi);
-				break;
-			}
+		}
+		if (s->txq != NULL) {
+			lws_callback_on_writable(wsi);
+			break;
 		}
 		if (s->state == RV_CLOSING) {
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);

@@ -26,8 +26,8 @@
 
 #include "ident.h"
 
-#define SESSION_TX_CAP		(2u << 20)	/* send ring, bytes */
-#define SESSION_RX_CAP		(2u << 20)	/* receive window, bytes */
+#define SESSION_TX_CAP		(16u << 20)	/* send ring, bytes */
+#define SESSION_RX_CAP		(16u << 20)	/* receive window, bytes */
 #define SESSION_DGRAM_MAX	1400	/* largest datagram given out: it fits
 					   a relay frame (rv.h RV_RELAY_MTU) */
 #define SESSION_IDLE_MS		30000	/* idle timeout */
