@@ -530,12 +530,18 @@ tc_state_tick(void *state, uint64_t now, uint64_t *next,
 	struct tc_state *s = state;
 
 	(void)path;
-	if (now >= s->end) {
+	if (now >= s->end + (s->e->initiator ? 0 : TC_LINGER_MS)) {
 		if (s->why_failed != NULL)
 			s->why_failed(s, why);
 		else
 			tc_state_why(s, NULL, why);
 		return TECH_FAILED;
+	}
+	if (now >= s->end) {
+		/* The responder lingers: input still answers checks and
+		 * takes a nomination. */
+		*next = s->end + TC_LINGER_MS;
+		return TECH_RUNNING;
 	}
 	*next = s->end;
 	tc_tick(s->e, &s->l, now, next);

@@ -21,6 +21,12 @@
  * sides report the same one. */
 #define TC_ATTR_TECHNIQUE	0xC0A7
 #define TC_TECHNAME_LEN		24
+/* A responder's technique keeps answering checks and takes a nomination
+ * this long after its own end, sending nothing new: the initiator (the
+ * controlling agent of RFC 8445 §8, which may have started later, or
+ * found a pair at its last moment) decides, and its nomination must find
+ * the responder's sockets still open. */
+#define TC_LINGER_MS		2000
 
 enum tc_kind { TC_OTHER, TC_REQUEST, TC_RESPONSE };
 

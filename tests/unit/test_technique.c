@@ -266,8 +266,21 @@ test_birthday_sizing(void **state)
 	adm = birthday_miss(64512, d, 900);
 	assert_true(apd > 1.2e-5 && apd < 1.4e-5);
 	assert_true(adm > 3.9e-4 && adm < 4.0e-4);
-	/* Each round under 1/1000, two rounds far under. */
-	assert_true(adm < 1e-3 && adm * adm < 1e-6);
+	/* The first round under 1/1000; the second adds to the first's
+	 * sockets and ports (all stay in play), far under. */
+	assert_true(adm < 1e-3);
+	d = birthday_distinct(1024, 1600);
+	assert_true(d > 809 && d < 810);
+	adm = birthday_miss(64512, d, 1800);
+	apd = birthday_miss(64512, 1600, 1800);
+	assert_true(adm > 9.6e-11 && adm < 9.8e-11);
+	assert_true(apd > 1.2e-20 && apd < 1.3e-20);
+	/* A machine that gives the pacer half its slots: 1000 each in the
+	 * technique's 10 s. */
+	adm = birthday_miss(64512, birthday_distinct(1024, 1000), 1000);
+	apd = birthday_miss(64512, 1000, 1000);
+	assert_true(adm > 4.4e-5 && adm < 4.5e-5);
+	assert_true(apd > 1.4e-7 && apd < 1.5e-7);
 	/* Sanity: nothing probed never hits; everything probed always does. */
 	assert_true(birthday_miss(64512, 800, 0) == 1.0);
 	assert_true(birthday_miss(1000, 500, 600) == 0.0);
