@@ -275,9 +275,12 @@ on_signal(int sig)
 		lws_cancel_service(rvd.ctx);
 }
 
+/* rx_buffer_size 512 keeps an idle session near 2 KB (LWS.md); without a
+ * tx_packet_size, lws would cut each send to it too, and ws.c sends all
+ * of a session's queued frames in one. */
 static const struct lws_protocols rvd_protocols[] = {
 	{ RVD_SUBPROTO, rvd_ws_callback, sizeof(struct rvd_sess), 512, 0,
-	    NULL, 0 },
+	    NULL, 1 << 20 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 

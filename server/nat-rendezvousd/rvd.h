@@ -17,6 +17,7 @@
 #define RVD_WS_PATH	"/v1/ws"
 #define RVD_SUBPROTO	"natkit.v1"
 #define RVD_WHEEL	512	/* liveness wheel slots, seconds */
+#define RVD_SIGNAL_MAX	(2 * RVMSG_MAX + 256)	/* a signal as sent */
 #define RVD_IP_SLOTS	8192	/* per-address connection counters */
 
 struct rvd_conf {
@@ -52,14 +53,6 @@ struct rvd_stats {
 	unsigned conns;		/* TCP connections open */
 	unsigned sessions;	/* WebSocket sessions open */
 	unsigned authed;
-};
-
-/* One queued outgoing message: LWS_PRE bytes of headroom, then len. */
-struct rvd_out {
-	struct rvd_out *next;
-	uint32_t len;
-	uint8_t binary;		/* a relay frame */
-	unsigned char buf[];	/* LWS_PRE + len */
 };
 
 /* What a session needs only until it authenticates. */
@@ -104,9 +97,9 @@ struct rvd_sess {
 	struct rvd_sess *wnext, **wprev;	/* liveness wheel slot */
 	struct rvd_pending *pend;	/* until auth */
 	char *rx;			/* message being reassembled */
-	struct rvd_out *qhead, *qtail;	/* to send */
+	unsigned char *out;		/* frames to send, after LWS_PRE */
 	struct rvd_relay *relays;	/* its relays and asks */
-	uint32_t rx_len, q_bytes;
+	uint32_t rx_len, q_bytes;	/* q_bytes: used in out */
 	uint64_t tat;			/* rate limit: theoretical arrival, µs */
 	uint32_t last_rx, ping_at, due;	/* seconds since start */
 	uint8_t state, pinged, closing;
@@ -176,6 +169,8 @@ int rvd_ws_send(struct rvd_sess *s, const char *msg, size_t len);
 /* The same for a text (binary 0) or binary message. */
 int rvd_ws_send_frame(struct rvd_sess *s, const void *msg, size_t len,
     int binary);
+/* Queues a PING with one byte of payload.  Returns 0 or -1. */
+int rvd_ws_ping(struct rvd_sess *s);
 /* Sends an error message with reason and ref (NULL: none) and counts it. */
 void rvd_ws_error(struct rvd_sess *s, enum rvmsg_err e, const char *reason,
     const char *ref);

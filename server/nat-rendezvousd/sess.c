@@ -16,6 +16,9 @@
 
 #include "rvd.h"
 
+#define RVD_TICK_US	10000	/* the wheel's turn */
+#define RVD_DUE_SLICE	128	/* sessions handled in one turn */
+
 struct rvd rvd;
 
 static struct timespec rvd_t0;
@@ -243,7 +246,7 @@ rvd_due(struct rvd_sess *s)
 	if (rvd.now - s->last_rx >= ping) {
 		s->pinged = 1;
 		s->ping_at = rvd.now;
-		lws_callback_on_writable(s->wsi);
+		rvd_ws_ping(s);
 		rvd_wheel_put(s, rvd.now + ping);
 	} else {
 		s->pinged = 0;
@@ -251,36 +254,51 @@ rvd_due(struct rvd_sess *s)
 	}
 }
 
+/*
+ * The wheel turns every RVD_TICK_US and handles at most RVD_DUE_SLICE
+ * sessions a turn: a crowd that connected in the same second comes due
+ * in the same second, and pinging it at once held every signal up for
+ * tens of milliseconds.
+ */
 void
 rvd_tick(lws_sorted_usec_list_t *sul)
 {
-	static uint32_t done;
+	static uint32_t done, second;
 	static unsigned trim;
-	struct rvd_sess *s, *next, **b;
-	uint32_t t, prev = done;
+	struct rvd_sess *s = NULL, *next, **b;
+	uint32_t t;
+	unsigned n = 0;
 
 	rvd_clock();
 	/* Every second up to now, at most once round the wheel. */
-	if (rvd.now - prev > RVD_WHEEL)
-		prev = rvd.now - RVD_WHEEL;
-	for (t = prev + 1; t <= rvd.now; t++) {
+	if (rvd.now - done > RVD_WHEEL)
+		done = rvd.now - RVD_WHEEL;
+	for (t = done + 1; t <= rvd.now; t++) {
 		b = &rvd.wheel[t % RVD_WHEEL];
-		for (s = *b; s != NULL; s = next) {
+		for (s = *b; s != NULL && n < RVD_DUE_SLICE; s = next) {
 			next = s->wnext;
 			if (s->due <= rvd.now) {
 				rvd_wheel_del(s);
 				rvd_due(s);
+				n++;
 			}
 		}
+		if (s != NULL)
+			break;		/* the rest on the next turn */
+		done = t;
 	}
-	done = rvd.now;
-	rvd_relay_sweep();
-	/* XXX O(records) each second; a Redis store expires by itself. */
-	rvd.store->ops->sweep(rvd.store, rvd.unix_now);
-	/* Give memory back after a crowd left (LWS.md: RSS stays high). */
-	if (++trim % 60 == 0 && rvd.st.conns < 64)
-		malloc_trim(0);
-	lws_sul_schedule(rvd.ctx, 0, sul, rvd_tick, LWS_US_PER_SEC);
+	if (rvd.now != second) {
+		second = rvd.now;
+		rvd_relay_sweep();
+		/* XXX O(records) each second; a Redis store expires by
+		 * itself. */
+		rvd.store->ops->sweep(rvd.store, rvd.unix_now);
+		/* Give memory back after a crowd left (LWS.md: RSS stays
+		 * high). */
+		if (++trim % 60 == 0 && rvd.st.conns < 64)
+			malloc_trim(0);
+	}
+	lws_sul_schedule(rvd.ctx, 0, sul, rvd_tick, RVD_TICK_US);
 }
 
 /* The counter slot of an address: IPv4, or the /64 of an IPv6 one. */
