@@ -276,7 +276,7 @@ rvd_http_post_signal(struct lws *wsi, struct rvmsg *m)
 	int n;
 
 	/* Over HTTP nobody is authenticated: the sender is "-". */
-	if ((len = rvd_signal_build(buf, sizeof(buf), "-", "", m->body)) == 0)
+	if ((len = rvd_signal_make(buf, sizeof(buf), "-", "", m)) == 0)
 		return rvd_http_error(wsi, RV_TOO_LARGE,
 		    "the signal is too large");
 	if ((n = rvd_deliver(m->to_id, m->to_tag, buf, len)) == 0)

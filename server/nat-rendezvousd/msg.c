@@ -232,6 +232,169 @@ rvmsg_parse_auth(struct rvmsg *m)
 	return 0;
 }
 
+/* Skips white space from p; returns where it ends. */
+static const char *
+rvmsg_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' ||
+	    *p == '\n'))
+		p++;
+	return p;
+}
+
+/* Skips the string at p (at its quote); returns what follows, or NULL
+ * on a control character, a bad escape or \u0000.  *esc is set when it holds an
+ * escape. */
+static const char *
+rvmsg_skip_str(const char *p, const char *end, int *esc)
+{
+	static const char hex[] = "0123456789abcdefABCDEF";
+	int i;
+
+	*esc = 0;
+	for (p++; p < end; p++) {
+		if (*p == '"')
+			return p + 1;
+		if ((unsigned char)*p < 0x20)
+			return NULL;
+		if (*p != '\\')
+			continue;
+		*esc = 1;
+		if (++p == end)
+			return NULL;
+		if (*p == 'u') {
+			/* cJSON ends the string at \u0000. */
+			if (end - p > 4 && memcmp(p + 1, "0000", 4) == 0)
+				return NULL;
+			for (i = 0; i < 4; i++)
+				if (++p == end || *p == '\0' ||
+				    strchr(hex, *p) == NULL)
+					return NULL;
+		} else if (strchr("\"\\/bfnrt", *p) == NULL || *p == '\0')
+			return NULL;
+	}
+	return NULL;
+}
+
+/* Skips a number as RFC 8259 section 6 has it; NULL when it is not. */
+static const char *
+rvmsg_skip_num(const char *p, const char *end)
+{
+	const char *d;
+
+	if (p < end && *p == '-')
+		p++;
+	if (p < end && *p == '0')
+		p++;
+	else {
+		for (d = p; p < end && *p >= '0' && *p <= '9'; p++)
+			;
+		if (p == d)
+			return NULL;
+	}
+	if (p < end && *p == '.') {
+		for (d = ++p; p < end && *p >= '0' && *p <= '9'; p++)
+			;
+		if (p == d)
+			return NULL;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		if (++p < end && (*p == '+' || *p == '-'))
+			p++;
+		for (d = p; p < end && *p >= '0' && *p <= '9'; p++)
+			;
+		if (p == d)
+			return NULL;
+	}
+	return p;
+}
+
+/* Skips the value at p; NULL when it is not strict JSON (cJSON having
+ * read it, only its numbers and strings can be looser).  Depth is
+ * bounded by cJSON's nesting limit, which has already held. */
+static const char *
+rvmsg_skip_val(const char *p, const char *end)
+{
+	int esc, depth = 0;
+
+	do {
+		p = rvmsg_ws(p, end);
+		if (p == end)
+			return NULL;
+		switch (*p) {
+		case '{':
+		case '[':
+			depth++;
+			p++;
+			continue;
+		case '}':
+		case ']':
+		case ',':
+		case ':':
+			if (*p == '}' || *p == ']')
+				depth--;
+			p++;
+			continue;
+		case '"':
+			p = rvmsg_skip_str(p, end, &esc);
+			break;
+		case 't':
+		case 'n':
+			p += 4;
+			break;
+		case 'f':
+			p += 5;
+			break;
+		default:
+			/* cJSON reads "01" or "1." as numbers: what
+			 * follows one must end it. */
+			if ((p = rvmsg_skip_num(p, end)) != NULL && p < end &&
+			    strchr(" \t\r\n,]}", *p) == NULL)
+				return NULL;
+			break;
+		}
+		if (p == NULL || p > end)
+			return NULL;
+	} while (depth > 0);
+	return p;
+}
+
+int
+rvmsg_raw_member(const char *buf, size_t len, const char *name,
+    const char **val, size_t *vlen)
+{
+	const char *p = buf, *end = buf + len, *k, *v;
+	size_t nl = strlen(name), kl;
+	int esc;
+
+	p = rvmsg_ws(p, end);
+	if (p == end || *p++ != '{')
+		return -1;
+	for (;;) {
+		p = rvmsg_ws(p, end);
+		if (p == end || *p != '"')
+			return -1;
+		k = p + 1;
+		if ((p = rvmsg_skip_str(p, end, &esc)) == NULL || esc)
+			return -1;	/* an escaped name could be name */
+		kl = (size_t)(p - k) - 1;
+		p = rvmsg_ws(p, end);
+		if (p == end || *p++ != ':')
+			return -1;
+		v = rvmsg_ws(p, end);
+		if ((p = rvmsg_skip_val(v, end)) == NULL)
+			return -1;
+		if (kl == nl && memcmp(k, name, nl) == 0) {
+			*val = v;
+			*vlen = (size_t)(p - v);
+			return 0;
+		}
+		p = rvmsg_ws(p, end);
+		if (p == end || *p++ != ',')
+			return -1;
+	}
+}
+
 static int
 rvmsg_parse_signal(struct rvmsg *m)
 {
@@ -315,7 +478,12 @@ rvmsg_parse(struct rvmsg *m, const char *buf, size_t len, enum rvmsg_ctx ctx)
 	}
 	switch (ctx) {
 	case RVMSG_WS:
-		return rvmsg_parse_ws(m);
+		if (rvmsg_parse_ws(m) == -1)
+			return -1;
+		if (m->type == RVMSG_SIGNAL && rvmsg_raw_member(buf, len,
+		    "body", &m->body_raw, &m->body_len) == -1)
+			m->body_raw = NULL;
+		return 0;
 	case RVMSG_POST_PEER:
 		m->type = RVMSG_REGISTER;
 		m->record = cJSON_GetObjectItemCaseSensitive(m->root, "record");
@@ -340,7 +508,12 @@ rvmsg_parse(struct rvmsg *m, const char *buf, size_t len, enum rvmsg_ctx ctx)
 		return 0;
 	case RVMSG_POST_SIGNAL:
 		m->type = RVMSG_SIGNAL;
-		return rvmsg_parse_signal(m);
+		if (rvmsg_parse_signal(m) == -1)
+			return -1;
+		if (rvmsg_raw_member(buf, len, "body", &m->body_raw,
+		    &m->body_len) == -1)
+			m->body_raw = NULL;
+		return 0;
 	}
 	return rvmsg_fail(m, RV_BAD_TYPE, "unknown context");
 }

@@ -57,6 +57,10 @@ struct rvmsg {
 	/* signal, relay: "to" split into id and tag ("" for none) */
 	char to_id[IDENT_ID_LEN + 1], to_tag[RVMSG_TAG_MAX + 1];
 	const cJSON *body;		/* signal: an object */
+	/* signal: the body's text as it came, to forward as it is, or NULL
+	 * when it must be printed again (see rvmsg_raw_member) */
+	const char *body_raw;
+	size_t body_len;
 	enum rvmsg_err err;		/* why the parse failed */
 	const char *reason;		/* the same in words */
 };
@@ -95,6 +99,17 @@ int rvmsg_relay_frame(const unsigned char *buf, size_t len, uint32_t *relay,
  */
 enum rvmsg_err rvmsg_flatten(const cJSON *obj, const char *want_type,
     struct record_in *in, struct record *norm, const char **reason);
+
+/*
+ * Finds the text of the top-level member name of the JSON object in the
+ * len bytes at buf, which cJSON has parsed: *val and *vlen get it, and
+ * the function returns 0.  Returns -1 when it cannot vouch that the text
+ * is the value cJSON took and strict JSON (RFC 8259) too: a member name
+ * with an escape before it, a number or control character cJSON lets
+ * through, the member missing.  The caller then prints the parsed value.
+ */
+int rvmsg_raw_member(const char *buf, size_t len, const char *name,
+    const char **val, size_t *vlen);
 
 /* Returns 1 when s is a tag: "-" or 1..16 of [a-z0-9]. */
 int rvmsg_tag_valid(const char *s);

@@ -186,6 +186,10 @@ void rvd_reject(enum rvmsg_err e);
  * length, or 0 when it does not fit in cap. */
 size_t rvd_signal_build(char *buf, size_t cap, const char *from,
     const char *tag, const cJSON *body);
+/* The same for the signal m, with its body's text as it came when the
+ * parse could vouch for it. */
+size_t rvd_signal_make(char *buf, size_t cap, const char *from,
+    const char *tag, const struct rvmsg *m);
 
 /* relay.c: pairing asks, forwarding frames within the limits. */
 /* s asked for a relay with to_id/to_tag ("" for a presence session). */

@@ -396,14 +396,34 @@ rvd_signal_build(char *buf, size_t cap, const char *from, const char *tag,
 	return len;
 }
 
+size_t
+rvd_signal_make(char *buf, size_t cap, const char *from, const char *tag,
+    const struct rvmsg *m)
+{
+	int n;
+
+	if (m->body_raw == NULL)
+		return rvd_signal_build(buf, cap, from, tag, m->body);
+	/* The body as it came: the parse has vouched for it. */
+	n = snprintf(buf, cap, "{\"type\":\"signal\",\"from\":\"%s%s%s\","
+	    "\"body\":", from, tag[0] != '\0' ? "/" : "", tag);
+	if (n < 0 || (size_t)n + m->body_len + 2 > cap)
+		return 0;
+	memcpy(buf + n, m->body_raw, m->body_len);
+	n += (int)m->body_len;
+	buf[n++] = '}';
+	buf[n] = '\0';
+	return (size_t)n;
+}
+
 static void
 rvd_ws_signal(struct rvd_sess *s, struct rvmsg *m)
 {
 	static char buf[RVD_SIGNAL_MAX];
 	size_t len;
 
-	if ((len = rvd_signal_build(buf, sizeof(buf), s->id, s->tag,
-	    m->body)) == 0) {
+	if ((len = rvd_signal_make(buf, sizeof(buf), s->id, s->tag,
+	    m)) == 0) {
 		rvd_ws_error(s, RV_TOO_LARGE, "the signal is too large", m->ref);
 		return;
 	}

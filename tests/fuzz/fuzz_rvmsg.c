@@ -59,9 +59,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    &reason);
 			break;
 		case RVMSG_SIGNAL:
+			/* The body's text, when forwarded as it came, is the
+			 * body cJSON read. */
+			if (m.body_raw != NULL) {
+				cJSON *raw = cJSON_ParseWithLength(m.body_raw,
+				    m.body_len);
+				char *a, *b;
+
+				/* Printed, not cJSON_Compare: it takes
+				 * duplicate names for differences. */
+				if (raw == NULL ||
+				    (a = cJSON_PrintUnformatted(raw)) == NULL ||
+				    (b = cJSON_PrintUnformatted(m.body)) ==
+				    NULL || strcmp(a, b) != 0)
+					abort();
+				cJSON_free(a);
+				cJSON_free(b);
+				cJSON_Delete(raw);
+			}
 			/* What is forwarded is JSON again. */
-			if (rvd_signal_build(out, sizeof(out), m.to_id,
-			    m.to_tag, m.body) > 0) {
+			if (rvd_signal_make(out, sizeof(out), m.to_id,
+			    m.to_tag, &m) > 0) {
 				cJSON *back = cJSON_Parse(out);
 
 				if (back == NULL)

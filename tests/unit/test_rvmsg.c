@@ -184,12 +184,56 @@ test_fields(void **state)
 	assert_string_equal(m.to_tag, "t1");
 	assert_string_equal(m.ref, "abc");
 	assert_true(cJSON_IsObject(m.body));
+	assert_non_null(m.body_raw);
+	assert_int_equal(m.body_len, 7);
+	assert_memory_equal(m.body_raw, "{\"a\":1}", 7);
 	rvmsg_free(&m);
 	/* The ref survives a failed parse, for the error to carry. */
 	s = "{\"type\":\"signal\",\"to\":\"x\",\"ref\":\"r9\"}";
 	assert_int_equal(rvmsg_parse(&m, s, strlen(s), RVMSG_WS), -1);
 	assert_string_equal(m.ref, "r9");
 	rvmsg_free(&m);
+}
+
+/* The body's text is forwarded as it came only when it is the value
+ * cJSON took and strict JSON. */
+static const struct {
+	const char *in, *body;		/* body NULL: printed again */
+} raw_cases[] = {
+	{ "{\"body\":{\"a\":\"x\"}}", "{\"a\":\"x\"}" },
+	{ " { \"to\" : \"z\" , \"body\" :\t{ \"a\" : [ 1 , -2.5e+3 , true ,"
+	    " null , { } ] } } ", "{ \"a\" : [ 1 , -2.5e+3 , true , null , { } ] }" },
+	{ "{\"x\":\"}\\\"{\",\"body\":{\"s\":\"\\u00e9\\n\"}}",
+	    "{\"s\":\"\\u00e9\\n\"}" },
+	{ "{\"body\":{\"a\":1},\"body\":{\"b\":2}}", "{\"a\":1}" },
+	{ "{\"bod\\u0079\":{\"a\":1},\"body\":{\"b\":2}}", NULL },
+	{ "{\"body\":{\"a\":01}}", NULL },
+	{ "{\"body\":{\"a\":1.}}", NULL },
+	{ "{\"body\":{\"a\":\"\x01\"}}", NULL },
+	{ "{\"other\":1}", NULL },
+};
+
+static void
+test_raw_member(void **state)
+{
+	const char *v;
+	size_t i, n;
+	int rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(raw_cases) / sizeof(raw_cases[0]); i++) {
+		rc = rvmsg_raw_member(raw_cases[i].in,
+		    strlen(raw_cases[i].in), "body", &v, &n);
+		if (raw_cases[i].body == NULL) {
+			if (rc != -1)
+				fail_msg("%s: got %.*s", raw_cases[i].in,
+				    (int)n, v);
+			continue;
+		}
+		if (rc != 0 || n != strlen(raw_cases[i].body) ||
+		    memcmp(v, raw_cases[i].body, n) != 0)
+			fail_msg("%s: rc %d", raw_cases[i].in, rc);
+	}
 }
 
 static void
@@ -382,6 +426,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_fields),
+		cmocka_unit_test(test_raw_member),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_valid_names),
 		cmocka_unit_test(test_relay_frame),
