@@ -363,6 +363,12 @@ rs_change(struct store_redis *sr, const char *m, size_t len)
 		iid[STORE_IID_LEN] = '\0';
 	} else if (rs_word(&p, end, iid, sizeof(iid)) == -1)
 		return;
+	/* Our own heartbeat back: both connections work. */
+	if (strcmp(iid, sr->inst[0].iid) == 0) {
+		if (m[0] == 'H')
+			sr->inst[0].seen = ev_now(sr->loop);
+		return;
+	}
 	if (m[0] != 'B' && rs_inst(sr, iid, 0) == -1 &&
 	    rs_inst(sr, iid, 1) > 0)
 		rs_inst_fetch(sr, iid);

@@ -358,6 +358,7 @@ rs_ready(struct store_redis *sr)
 	    "ZRANGEBYSCORE nk:insts %lld +inf",
 	    rs_ms(ev_now(sr->loop)) - (long long)sr->ttl * 1000);
 	sr->hb_at = ev_now(sr->loop);
+	sr->inst[0].seen = ev_now(sr->loop);
 	sr->refresh_at = ev_now(sr->loop);
 }
 
@@ -462,6 +463,8 @@ rs_open(struct store_redis *sr)
 		return NULL;
 	}
 	ac->data = sr;
+	/* A Redis that vanished without a word is noticed too. */
+	redisEnableKeepAlive(&ac->c);
 	redisLibevAttach(sr->loop, ac);
 	redisAsyncSetConnectCallback(ac, rs_on_connect);
 	redisAsyncSetDisconnectCallback(ac, rs_on_disconnect);
@@ -563,6 +566,11 @@ rs_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	if (!sr->up) {
 		if (sr->cmd == NULL && sr->sub == NULL && now >= sr->retry_at)
 			rs_connect(sr);
+		return;
+	}
+	/* Our own heartbeats stopped coming back: a connection hangs. */
+	if (now - sr->inst[0].seen > sr->ttl) {
+		rs_down(sr, "no heartbeat came back");
 		return;
 	}
 	/* A heartbeat every quarter of the TTL; an instance that missed

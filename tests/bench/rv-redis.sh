@@ -15,6 +15,8 @@
 #   mem     one instance without Redis (the in-memory store), $LOADERS
 #           loaders (default 4, 16,800 sessions): sessions held, VmRSS
 #           per session;
+#   held    one instance without Redis, then one with, offered 20,000
+#           sessions (5 loaders of 4,000): the sessions each holds;
 #   scale   $INSTANCES instances (default 6) with -r, each given $LOADERS
 #           loaders (default 100,800 sessions in all): sessions held in
 #           all and per instance, the records each instance lists
@@ -156,6 +158,33 @@ echo "type=result test=mem store=memory sessions=$held peers=$(hfield "$h" peers
 for p in $lpids; do stop "$p"; done
 lpids=
 stop $ipid_mem
+
+# --- held: the most one instance holds, in memory and with Redis --------
+# 20,000 offered, more than the open files limit allows.
+for store in memory redis; do
+	if [ $store = redis ]; then start held -r "redis://127.0.0.1:$rport" -E 60
+	else start held; fi
+	LOADERS_SAVE=$LOADERS PER_SAVE=$PER_LOADER
+	LOADERS=5 PER_LOADER=4000
+	base=60; [ $store = redis ] && base=70
+	loaders held $base
+	# A full instance takes no /healthz: count its connections.
+	last=-1 same=0
+	for _ in $(seq 600); do
+		c=$(ss -Htn state established "( sport = :$port_held )" | wc -l)
+		if [ "$c" = "$last" ]; then same=$((same + 1)); [ $same -ge 10 ] && break
+		else same=0; fi
+		last=$c
+		sleep 0.5
+	done
+	echo "type=result test=held store=$store offered=20000 sessions=$c"
+	for p in $lpids; do stop "$p"; done
+	lpids=
+	stop $ipid_held
+	LOADERS=$LOADERS_SAVE PER_LOADER=$PER_SAVE
+	per=$((LOADERS * PER_LOADER))
+done
+redis-cli -p "$rport" flushall >/dev/null
 
 # --- scale: INSTANCES instances on one Redis -----------------------------
 rm0=$(rmem)
