@@ -179,6 +179,10 @@ test_applies(void **state)
 		    "filters by address only" },
 		{ "prc", "sym", 2, "punch,predict", "birthday",
 		    "prediction covers it" },
+		/* A step from two ports only (an address-dependent
+		 * mapping) may be chance: both run. */
+		{ "prc", "adm", -5, "punch,predict,birthday", "tcp",
+		    "not probed" },
 		{ "sym", "sym", PROFILE_DELTA_RANDOM, "", "punch",
 		    "relay needed" },
 		{ "adm", "sym", PROFILE_DELTA_RANDOM, "", "birthday",
