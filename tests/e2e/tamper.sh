@@ -8,13 +8,14 @@
 # with exit 76 and says its datagrams were altered, and what either wrote
 # before the end is a prefix of what the other sent.  A control run
 # through a second proxy that alters nothing carries every byte.
+# TAMPER_N and TAMPER_OFFSET pick another frame or byte while debugging.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 
 B=$NATKIT_BIN
 SRV=198.51.100.10
 URL=http://$SRV:80
 PROXY=$NATKIT_TOP/tests/e2e/flip-proxy.py
-N=20 OFFSET=40
+N=${TAMPER_N:-20} OFFSET=${TAMPER_OFFSET:-40}
 SIZE=$((300 * 1024))
 t0=$SECONDS
 command -v python3 >/dev/null || skip "python3 is not installed"
