@@ -411,7 +411,7 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
     connect_report_fn *report, void *arg, struct tech_path *path, char *why)
 {
 	struct run runs[MAX_RUNS], *winner = NULL, *owner[MAX_POLL];
-	struct run *held = NULL;
+	struct run *held = NULL, *named;
 	struct tech_path held_path;
 	struct pollfd pfd[MAX_POLL];
 	struct tc_in in;
@@ -419,6 +419,7 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 	char cands[CONNECT_CANDS_LEN], w[TECH_WHY_LEN], punch_why[TECH_WHY_LEN];
 	uint64_t t0 = stun_now_ms(), now, deadline = t0 + timeout_ms, next;
 	int nrun = 0, i, k, n, nfd, running, deadline_hit = 0, rot = 0;
+	int credited = 0;		/* the engine chose winner by name */
 	int cancelled = 0;
 
 	why[0] = punch_why[0] = '\0';
@@ -631,6 +632,7 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 							    name)
 								winner =
 								    &runs[j];
+						credited = 1;
 						/* A name we do not run:
 						 * credit it, stop ours. */
 						if (winner == NULL)
@@ -661,14 +663,34 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 		/* A technique that failed in input is reported below. */
 	}
 	now = stun_now_ms();
+	/* A nomination that came on a technique's own socket names the
+	 * initiator's technique (tc_state_input takes the name), which may
+	 * be another row: the initiator's predict or punch check met one of
+	 * our birthday sockets.  That row is reported as the winner, so that
+	 * both sides name the same; the socket's owner is reported stopped
+	 * but keeps its socket, and is stopped last, as the winner. */
+	named = winner;
+	if (winner != NULL && !credited && path->technique != NULL &&
+	    path->technique != winner->t->name)
+		for (i = 0; i < nrun; i++)
+			if (runs[i].t->name == path->technique)
+				named = &runs[i];
 	/* Everyone else stops first: the winner's nomination needs the
 	 * sockets quiet, and they must not disturb its path. */
 	for (i = 0; i < nrun; i++) {
 		struct run *r = &runs[i];
 
 		/* A held fallback waits for the nomination's outcome. */
-		if (r == winner || r == held)
+		if (r == named || r == held)
 			continue;
+		if (r == winner) {
+			run_describe(r, cands, sizeof(cands));
+			snprintf(w, sizeof(w), "%s found a path first",
+			    named->t->name);
+			report_one(report, arg, r->t->name, "stopped",
+			    now - t0, cands, w);
+			continue;
+		}
 		run_describe(r, cands, sizeof(cands));
 		if (r->state == R_FAILED) {
 			report_one(report, arg, r->t->name, "failed",
@@ -677,7 +699,7 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 			why_add(why, "%s: %s", r->t->name, r->why);
 		} else if (winner != NULL) {
 			snprintf(w, sizeof(w), "%s found a path first",
-			    winner->t->name);
+			    named->t->name);
 			report_one(report, arg, r->t->name, "stopped",
 			    now - t0, cands, w);
 		} else if (cancelled) {
@@ -728,7 +750,7 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 	} else if (held != NULL && held != winner) {
 		run_describe(held, cands, sizeof(cands));
 		snprintf(w, sizeof(w), "%s found a path first",
-		    winner->t->name);
+		    named->t->name);
 		report_one(report, arg, held->t->name, "stopped",
 		    stun_now_ms() - t0, cands, w);
 		if (held->st != NULL)
@@ -741,8 +763,10 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 		path->ms = stun_now_ms() - t0;
 	connect_path_cands(e, path, cands, sizeof(cands));
 	report_one(report, arg, path->technique, "won", path->ms, cands, "");
+	if (named != winner && named->st != NULL)
+		named->t->stop(named->st, 0);
 	if (winner->st != NULL)
-		winner->t->stop(winner->st, winner->t->name ==
+		winner->t->stop(winner->st, !credited || winner->t->name ==
 		    path->technique);
 	if (strcmp(path->technique, "portmap") != 0)
 		connect_unmap(e);

@@ -448,6 +448,19 @@ tc_describe_pairs(const struct tech_env *e, const struct tc_list *l,
 	}
 }
 
+/* The table's name for the technique a nomination names (the initiator's:
+ * both sides report one), or dflt when it names none we know. */
+static const char *
+tc_name(const char *tech, const char *dflt)
+{
+	int i;
+
+	for (i = 0; tech[0] != '\0' && technique_table[i] != NULL; i++)
+		if (strcmp(technique_table[i]->name, tech) == 0)
+			return technique_table[i]->name;
+	return dflt;
+}
+
 struct tc_state *
 tc_state_new(struct tech_env *e, const char *name, int cap,
     unsigned max_sends, unsigned max_ms, uint64_t now, char *why)
@@ -497,7 +510,8 @@ tc_state_input(void *state, int fd, const uint8_t *buf, size_t len,
 				p.rtype = tc_remote_type(e, from);
 				if (in.m.has & STUN_HAS_XOR_MAPPED)
 					p.seen = in.m.xor_mapped;
-				tc_path(e, &p, s->name, s->start, now, path);
+				tc_path(e, &p, tc_name(in.tech, s->name),
+				    s->start, now, path);
 				return TECH_DONE;
 			}
 		} else if (e->rx_claimed || s->claim == NULL ||
