@@ -30,6 +30,14 @@ until_ok() {
 	return 1
 }
 
+# reaped PID: PID exited and was reaped; the cleanup must not signal it
+# again (its number may belong to someone else by then).
+reaped() {
+	local p n=
+	for p in $PIDS; do [ "$p" = "$1" ] || n="$n $p"; done
+	PIDS=$n
+}
+
 # --- Redis on a port nobody else uses --------------------------------------
 redis_start() {
 	start_ready redis 10 sh -c 'echo ready; exec redis-server --port "$0" \
@@ -149,6 +157,7 @@ expect "carol listed by instance 2" "$(curl -s $U2/v1/peers/$CAROL | jq -r .name
 kill -9 $I1_PID
 T0=$EPOCHREALTIME
 wait $I1_PID 2>/dev/null
+reaped $I1_PID
 until_ok $((TTL + 3)) unlisted $U2 "$ALICE"
 gone=$(awk "BEGIN { print $EPOCHREALTIME - $T0 }")
 expect "alice gone from instance 2 within the TTL ($gone s)" \
@@ -160,6 +169,7 @@ expect "a signal to carol through instance 2" \
 until_ok 3 grep -q 'after-crash' "$T/carol.out"
 expect "carol got it" "$(grep -c 'after-crash' "$T/carol.out")" 1
 wait $ALICE_PID 2>/dev/null
+reaped $ALICE_PID
 # Alice comes back on a new instance 1.
 rvd i3; P3=$PORT; U3=$URL
 until_ok 5 sh -c "curl -s $U3/healthz | grep -q '\"ok\"'"
@@ -201,6 +211,7 @@ reconnects() { curl -s $U2/metrics | sed -n 's/^natkit_redis_reconnects_total //
 R0=$(reconnects)
 kill $REDIS_PID
 wait $REDIS_PID 2>/dev/null
+reaped $REDIS_PID
 until_ok 5 sh -c "curl -s $U2/healthz | grep -q degraded && curl -s $U3/healthz | grep -q degraded"
 expect "instance 2 degraded" "$(curl -s $U2/healthz | jq -r .status)" degraded
 expect "new instance 1 degraded" "$(curl -s $U3/healthz | jq -r .status)" degraded
