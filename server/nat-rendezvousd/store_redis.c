@@ -435,7 +435,9 @@ rs_put(struct store *st, const struct store_rec *rec, long long now)
 	if (sr->mem->ops->put(sr->mem, rec, now) == -1) {
 		/* The same signed record that another instance holds: a
 		 * peer registered with both (Redis' script agrees). */
-		if (errno != ESTALE || sr->mem->ops->get(sr->mem, rec->id,
+		if (errno != ESTALE)
+			return -1;	/* ENOSPC, ENOMEM */
+		if (sr->mem->ops->get(sr->mem, rec->id,
 		    &old, sr->rbuf, sizeof(sr->rbuf)) == -1 ||
 		    old.seq != rec->seq || old.len != rec->len ||
 		    memcmp(old.json, rec->json, rec->len) != 0) {
