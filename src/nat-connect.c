@@ -415,11 +415,30 @@ forward_accept(const char *spec)
 	if (bind(lfd, (struct sockaddr *)&ss, addr_len((struct sockaddr *)
 	    &ss)) == -1 || listen(lfd, 1) == -1)
 		fail(EX_OSERR, "-L %s: %s", spec, strerror(errno));
-	log_say(NULL, "waiting for a connection on %s", spec);
+	{
+		struct record r;
+		struct sockaddr_storage b;
+		socklen_t bl = sizeof(b);
+
+		(void)getsockname(lfd, (struct sockaddr *)&b, &bl);
+		log_say(NULL, "waiting for a connection on %s", spec);
+		record_begin(&r, json, "listening");
+		record_addr(&r, "local", (struct sockaddr *)&b);
+		emit(&r);
+	}
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
 		fail(EX_OSERR, "-L %s: accept: %s", spec, strerror(errno));
 	close(lfd);
 	return fd;
+}
+
+static volatile int stopped;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stopped = 1;
 }
 
 /* The stream over the path: exits as its end says (nat-connect(1)). */
@@ -427,8 +446,19 @@ static void
 carry(struct tech_path *p, const struct ident *id, int in_fd, int out_fd)
 {
 	static struct carry c;
+	struct sigaction sa;
 	struct record r;
 	int code;
+
+	/* A hangup (ssh ends its ProxyCommand so), ^C or kill ends the
+	 * connection, and the peer hears of it at once. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	c.stop = &stopped;
 
 	c.env = &env;
 	c.self = id;
@@ -438,6 +468,14 @@ carry(struct tech_path *p, const struct ident *id, int in_fd, int out_fd)
 	c.report = report;
 	c.upgraded = upgraded;
 	if (carry_run(&c, p) == -1) {
+		int e = errno;
+
+		/* What carry queued for the relay (our CONNECTION_CLOSE)
+		 * goes out before we leave. */
+		if (env.rv != NULL)
+			rv_client_shutdown(env.rv, 1000);
+		env.rv = NULL;
+		errno = e;
 		switch (errno) {
 		case EACCES:
 		case EBADMSG:

@@ -38,6 +38,9 @@
 #define CARRY_IOBUF	65536		/* one read of in_fd, one of the
 					   stream */
 #define CARRY_TCPBUF	(256u << 10)	/* framed datagrams waiting */
+#define CARRY_LINGER_MS	3000		/* at most, after we closed */
+#define CARRY_QUIET_MS	300		/* lingering ends this long after the
+					   peer's last datagram */
 
 enum link_kind { LINK_NONE, LINK_RELAY, LINK_UDP, LINK_TCP };
 
@@ -53,6 +56,8 @@ struct carrier {
 	struct carry *c;
 	const struct tech_path *path;	/* as found */
 	struct session *s;
+	struct rv_client *rv;		/* the relay's client (connect_upgrade
+					   hides e->rv while it runs) */
 	struct link relay, direct, tcp;
 	struct sockaddr_storage relay_local, relay_remote;
 	int switched;			/* a QUIC datagram came direct */
@@ -68,6 +73,7 @@ struct carrier {
 	size_t olen, ooff;
 	int failed;			/* errno, once it failed */
 	int done;
+	unsigned long rx;		/* datagrams read */
 };
 
 static void
@@ -108,14 +114,18 @@ input(struct carrier *k, const uint8_t *buf, size_t len,
 {
 	unsigned long before = session_auth_failures(k->s);
 
+	k->rx++;
 	if (session_input(k->s, buf, len, from) == -1 && errno != EBADMSG)
 		return;		/* closed: the loop tells why */
 	k->c->auth_failures = session_auth_failures(k->s);
 	/* Only the peer and the server touch a relayed datagram: one that
-	 * does not authenticate was altered by the server. */
-	if (relayed && k->c->auth_failures > before) {
+	 * does not authenticate was altered by the server.  (While the
+	 * connection moves to a direct path, a datagram the relay brings
+	 * late may be too far behind to decrypt: not counted then.) */
+	if (relayed && k->c->auth_failures > before && !k->migrate_pending &&
+	    k->direct.kind == LINK_NONE) {
 		session_abort(k->s, SESSION_CODE_TAMPERED, "a datagram through "
-		    "the relay failed authentication: the relay altered it");
+		    "the relay failed authentication");
 		fail(k, EBADMSG, "%s", "a datagram through the relay failed "
 		    "authentication: the relay altered it, so the connection "
 		    "ends");
@@ -204,7 +214,7 @@ read_relay(struct carrier *k)
 	long n;
 	int i;
 
-	if (rv_client_service(k->c->env->rv) == -1 && !k->switched) {
+	if (rv_client_service(k->rv) == -1 && !k->switched) {
 		fail(k, ECONNRESET, "%s", "lost the server that relays");
 		return;
 	}
@@ -221,8 +231,9 @@ read_relay(struct carrier *k)
 		return;
 	/* A peer that finished leaves, and its session and the relay go
 	 * with it, maybe before its CONNECTION_CLOSE came through: the
-	 * stream is over when its end arrived and ours was acknowledged. */
-	if (session_closed(k->s, NULL, 0) && session_error(k->s) == 0)
+	 * stream is over when its end arrived and ours was acknowledged.
+	 * A closed session tells its own reason. */
+	if (session_closed(k->s, NULL, 0))
 		return;
 	if (k->out_eof && k->olen == 0 && session_write_done(k->s))
 		k->done = 1;
@@ -475,9 +486,12 @@ turn(struct carrier *k, int wait_ms)
 		k->shut = 1;
 	}
 	stream_out(k);
-	if (k->migrate_pending && session_migrate(k->s, (struct sockaddr *)
-	    &k->up.local, (struct sockaddr *)&k->up.remote) == 0)
+	if (k->migrate_pending) {
+		int mr = session_migrate(k->s, (struct sockaddr *)
+	    &k->up.local, (struct sockaddr *)&k->up.remote);
+			if (mr == 0)
 		k->migrate_pending = 0;
+	}
 	send_out(k);
 	if (k->failed || k->done)
 		return 1;
@@ -563,6 +577,27 @@ try_direct(struct carrier *k)
 		k->migrate_pending = 1;
 }
 
+/* After we closed: the peer may still miss our last acknowledgement and
+ * retransmit; each datagram it sends gets our CONNECTION_CLOSE again
+ * (RFC 9000 §10.2.1), until it is quiet.  Leaving at once would end the
+ * relay under it before it knew the stream was over. */
+static void
+linger(struct carrier *k)
+{
+	uint64_t now = stun_now_ms(), end = now + CARRY_LINGER_MS;
+	uint64_t heard = now;
+	unsigned long rx = k->rx;
+
+	k->failed = 0;
+	while ((now = stun_now_ms()) < end && now - heard < CARRY_QUIET_MS) {
+		(void)turn(k, 50);
+		if (k->rx != rx) {
+			rx = k->rx;
+			heard = stun_now_ms();
+		}
+	}
+}
+
 int
 carry_run(struct carry *c, const struct tech_path *p)
 {
@@ -570,10 +605,11 @@ carry_run(struct carry *c, const struct tech_path *p)
 	struct carrier k = zero;
 	struct sockaddr_storage *loc, *rem;
 	char why[256];
-	int infl, outfl, r;
+	int infl, outfl, r, i;
 
 	k.c = c;
 	k.path = p;
+	k.rv = c->env->rv;
 	k.relay.fd = k.direct.fd = k.tcp.fd = -1;
 	c->sent = c->received = 0;
 	c->first_ms = 0;
@@ -625,12 +661,26 @@ carry_run(struct carry *c, const struct tech_path *p)
 	for (;;) {
 		if (turn(&k, 100))
 			break;
+		if (c->stop != NULL && *c->stop) {
+			fail(&k, EINTR, "%s", "interrupted");
+			break;
+		}
 		try_direct(&k);
 		if (k.failed || k.done)
 			break;
 	}
-	/* The CONNECTION_CLOSE, if any, goes out once more. */
+	/* Our side failed: the peer learns it now, not at its timeout. */
+	if (k.failed && !session_closed(k.s, NULL, 0))
+		session_abort(k.s, SESSION_CODE_ABORTED, c->why);
+	/* The CONNECTION_CLOSE, if any, goes out once more; through the
+	 * relay, which may drop a datagram, three times. */
 	send_out(&k);
+	for (i = 0; p->rv != NULL && !k.switched && i < 2; i++)
+		if (session_close_resend(k.s) == 0)
+			send_out(&k);
+	r = k.done ? 0 : k.failed;
+	if (k.done && session_error(k.s) == 0)
+		linger(&k);
 	if (infl != -1)
 		(void)fcntl(c->in_fd, F_SETFL, infl);
 	if (outfl != -1 && c->out_fd >= 0)
@@ -643,7 +693,6 @@ carry_run(struct carry *c, const struct tech_path *p)
 	free(k.obuf);
 	free(k.tcp.rbuf);
 	free(k.tcp.wbuf);
-	r = k.failed;
 	if (r == 0 && !k.done) {
 		r = ECONNRESET;
 		snprintf(c->why, sizeof(c->why), "the connection ended "

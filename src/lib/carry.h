@@ -37,6 +37,9 @@ struct carry {
 	 * the relay carried its first datagram; may be NULL. */
 	void (*upgraded)(void *arg, const struct tech_path *p, uint64_t ms);
 	void *upgraded_arg;
+	/* When not NULL and set (by a signal handler), the connection ends
+	 * at once and the peer is told: carry_run fails with EINTR. */
+	volatile int *stop;
 
 	/* Results. */
 	unsigned long long sent, received;	/* stream bytes */
@@ -53,10 +56,13 @@ struct carry {
  * c->env->initiator; returns when both directions ended and every byte
  * was acknowledged.  Returns 0, or -1 with errno EACCES (the peer's key
  * is not its id's, or it refused ours), EBADMSG (a datagram through the
- * relay was altered: the connection ends), ETIMEDOUT (no handshake, or
+ * relay was altered: the connection ends), EINTR (*c->stop was set),
+ * ETIMEDOUT (no handshake, or
  * silence beyond the idle timeout), ECONNRESET (the peer or the relay
  * ended the connection before the stream), EIO (c->in_fd or c->out_fd
- * failed) or ENOMEM; c->why says why in words.
+ * failed) or ENOMEM; c->why says why in words.  Whenever it fails on
+ * our side, the peer is told why at once (SESSION_CODE_ABORTED), not
+ * left to its idle timeout.
  */
 int carry_run(struct carry *c, const struct tech_path *p);
 

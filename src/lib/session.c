@@ -373,6 +373,18 @@ session_free(struct session *s)
 
 /* Ends the connection after the ngtcp2 error rv: why is set, and a
  * CONNECTION_CLOSE is queued unless the peer closed first. */
+/* The CONNECTION_CLOSE goes where the connection is now, which after a
+ * migration is not where it started. */
+static void
+session_close_to(struct session *s, const ngtcp2_path *p)
+{
+	memset(&s->close_to, 0, sizeof(s->close_to));
+	if (p->remote.addrlen > 0 && p->remote.addrlen <= sizeof(s->close_to))
+		memcpy(&s->close_to, p->remote.addr, p->remote.addrlen);
+	else
+		memcpy(&s->close_to, &s->remote, s->remotelen);
+}
+
 static void
 session_fail(struct session *s, int rv)
 {
@@ -395,6 +407,12 @@ session_fail(struct session *s, int rv)
 			session_say(s, "peer saw our datagrams altered on the "
 			    "way (%.*s)", (int)cc.reasonlen,
 			    cc.reason != NULL ? (const char *)cc.reason : "");
+		} else if (cc.type ==
+		    NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION &&
+		    cc.error_code == SESSION_CODE_ABORTED) {
+			session_say(s, "peer ended the connection: %.*s",
+			    (int)cc.reasonlen, cc.reason != NULL ?
+			    (const char *)cc.reason : "");
 		} else if (cc.type ==
 		    NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_APPLICATION) {
 			if (cc.error_code == 0)
@@ -453,6 +471,7 @@ session_fail(struct session *s, int rv)
 	if (n > 0) {
 		s->closelen = (size_t)n;
 		s->close_pending = 1;
+		session_close_to(s, &ps.path);
 	}
 }
 
@@ -529,8 +548,15 @@ session_output(struct session *s, uint8_t *buf, size_t cap, size_t *len,
 
 	*len = 0;
 	if (to != NULL) {
+		const ngtcp2_path *cur = s->conn != NULL ?
+		    ngtcp2_conn_get_path(s->conn) : NULL;
+
 		memset(to, 0, sizeof(*to));
-		memcpy(to, &s->remote, s->remotelen);
+		if (cur != NULL && cur->remote.addrlen > 0 &&
+		    cur->remote.addrlen <= sizeof(*to))
+			memcpy(to, cur->remote.addr, cur->remote.addrlen);
+		else
+			memcpy(to, &s->remote, s->remotelen);
 	}
 	if (cap < SESSION_DGRAM_MAX) {
 		errno = EINVAL;
@@ -540,6 +566,8 @@ session_output(struct session *s, uint8_t *buf, size_t cap, size_t *len,
 		memcpy(buf, s->closebuf, s->closelen);
 		*len = s->closelen;
 		s->close_pending = 0;
+		if (to != NULL)
+			*to = s->close_to;
 		return 0;
 	}
 	if (s->closed || s->conn == NULL)
@@ -670,6 +698,7 @@ session_close(struct session *s)
 	if (n > 0) {
 		s->closelen = (size_t)n;
 		s->close_pending = 1;
+		session_close_to(s, &ps.path);
 	}
 	return 0;
 }
@@ -764,7 +793,19 @@ session_abort(struct session *s, uint64_t code, const char *reason)
 	if (n > 0) {
 		s->closelen = (size_t)n;
 		s->close_pending = 1;
+		session_close_to(s, &ps.path);
 	}
+	return 0;
+}
+
+int
+session_close_resend(struct session *s)
+{
+	if (!s->closed || s->closelen == 0) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	s->close_pending = 1;
 	return 0;
 }
 

@@ -133,11 +133,19 @@ int session_closed(struct session *s, char *why, size_t whylen);
 /* The application error code of a connection closed because datagrams
  * were altered on the way (a tampering relay). */
 #define SESSION_CODE_TAMPERED	0x7a
+/* ... and one closed because its side failed or was stopped (the
+ * reason says how). */
+#define SESSION_CODE_ABORTED	0x7b
 
 /* Closes the connection at once with an application error code and
  * reason (a sentence, the first 64 bytes go to the peer): session_output
  * gives out the CONNECTION_CLOSE.  Returns 0. */
 int session_abort(struct session *s, uint64_t code, const char *reason);
+
+/* Has session_output give out the CONNECTION_CLOSE once more (over a
+ * path that may drop it).  Returns 0, or -1 with errno ENOTCONN when the
+ * connection is not closed or has no CONNECTION_CLOSE to send. */
+int session_close_resend(struct session *s);
 
 /* Returns how a closed connection ended, as an errno class: 0 (not
  * closed, or closed cleanly by either side), EACCES (the peer's id was

@@ -108,7 +108,7 @@ rm -f "$T/big" "$T/acc/h-prc.out" "$T/acc/h-adm.out"
 block() {
 	"$LAB" exec r-rc -- nft -f /dev/stdin <<EOF
 table inet natkit_block {
-	chain fwd {
+	chain filter_udp {
 		type filter hook forward priority -50;
 		meta l4proto udp ip saddr != 198.51.100.0/24 ip daddr != 198.51.100.0/24 drop
 	}
