@@ -1,7 +1,8 @@
 /*
  * store_mem.c: the in-memory store (store.h): a chained hash table of
- * records by peer id.  Listing scans the table for the smallest ids after
- * the cursor, which costs O(records) per page but nothing per record.
+ * records by peer id, and the records in id order in a treap (a binary
+ * search tree kept balanced by random priorities), so that a page of the
+ * list costs O(log records + page), not a scan of every record.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -12,6 +13,8 @@
 
 struct store_ent {
 	struct store_ent *next;
+	struct store_ent *tl, *tr;	/* the treap, records only */
+	uint32_t prio;
 	char id[IDENT_ID_LEN + 1];
 	char name[RVMSG_NAME_MAX + 1];
 	long long seq, expires, deadline;
@@ -23,8 +26,14 @@ struct store_ent {
 struct store_mem {
 	struct store st;
 	struct store_ent **b;
+	struct store_ent *root;		/* the records in id order */
+	uint32_t rnd;
 	size_t nb, n, nrec, max;
 };
+
+/* Deeper than a treap of 10^7 records gets but for odds of about
+ * 10^-30; the list falls back to a scan if ever. */
+#define STORE_DEPTH	160
 
 static uint32_t
 store_hash(const char *id)
@@ -65,6 +74,90 @@ store_grow(struct store_mem *sm)
 	sm->nb = n;
 }
 
+static struct store_ent *
+treap_insert(struct store_ent *t, struct store_ent *e)
+{
+	struct store_ent *c;
+
+	if (t == NULL)
+		return e;
+	if (strcmp(e->id, t->id) < 0) {
+		t->tl = treap_insert(t->tl, e);
+		if (t->tl->prio > t->prio) {
+			c = t->tl;
+			t->tl = c->tr;
+			c->tr = t;
+			return c;
+		}
+	} else {
+		t->tr = treap_insert(t->tr, e);
+		if (t->tr->prio > t->prio) {
+			c = t->tr;
+			t->tr = c->tl;
+			c->tl = t;
+			return c;
+		}
+	}
+	return t;
+}
+
+static struct store_ent *
+treap_merge(struct store_ent *a, struct store_ent *b)
+{
+	if (a == NULL)
+		return b;
+	if (b == NULL)
+		return a;
+	if (a->prio > b->prio) {
+		a->tr = treap_merge(a->tr, b);
+		return a;
+	}
+	b->tl = treap_merge(a, b->tl);
+	return b;
+}
+
+static struct store_ent *
+treap_remove(struct store_ent *t, struct store_ent *e)
+{
+	int c;
+
+	if (t == NULL)
+		return NULL;
+	if (t == e) {
+		t = treap_merge(e->tl, e->tr);
+		e->tl = e->tr = NULL;
+		return t;
+	}
+	c = strcmp(e->id, t->id);
+	if (c < 0)
+		t->tl = treap_remove(t->tl, e);
+	else
+		t->tr = treap_remove(t->tr, e);
+	return t;
+}
+
+/* e becomes a record (json set). */
+static void
+store_index(struct store_mem *sm, struct store_ent *e)
+{
+	/* xorshift32: priorities need only look random. */
+	sm->rnd ^= sm->rnd << 13;
+	sm->rnd ^= sm->rnd >> 17;
+	sm->rnd ^= sm->rnd << 5;
+	e->prio = sm->rnd;
+	e->tl = e->tr = NULL;
+	sm->root = treap_insert(sm->root, e);
+	sm->nrec++;
+}
+
+/* e stops being a record. */
+static void
+store_unindex(struct store_mem *sm, struct store_ent *e)
+{
+	sm->root = treap_remove(sm->root, e);
+	sm->nrec--;
+}
+
 /* Unlinks and frees *pp. */
 static void
 store_unlink(struct store_mem *sm, struct store_ent **pp)
@@ -73,7 +166,7 @@ store_unlink(struct store_mem *sm, struct store_ent **pp)
 
 	*pp = e->next;
 	if (e->json != NULL)
-		sm->nrec--;
+		store_unindex(sm, e);
 	free(e->json);
 	free(e);
 	sm->n--;
@@ -90,7 +183,7 @@ store_drop(struct store_mem *sm, struct store_ent **pp, long long now)
 		return;
 	}
 	if (e->json != NULL)
-		sm->nrec--;
+		store_unindex(sm, e);
 	free(e->json);
 	e->json = NULL;
 	e->len = 0;
@@ -125,9 +218,11 @@ store_mem_put(struct store *st, const struct store_rec *rec, long long now)
 		if (++sm->n > sm->nb)
 			store_grow(sm);
 	}
-	if (e->json == NULL)
-		sm->nrec++;
 	free(e->json);
+	if (e->json == NULL) {
+		e->json = json;
+		store_index(sm, e);
+	}
 	e->json = json;
 	e->len = rec->len;
 	memcpy(e->name, rec->name, sizeof(e->name));
@@ -213,8 +308,59 @@ store_mem_last_seq(struct store *st, const char *id, long long now)
 	return e == NULL || e->keep <= now ? -1 : e->seq;
 }
 
+static int store_mem_list_scan(struct store *st, const char *after,
+    const char *name, int limit, store_list_cb cb, void *arg, int *more);
+
 static int
 store_mem_list(struct store *st, const char *after, const char *name,
+    int limit, store_list_cb cb, void *arg, int *more)
+{
+	struct store_mem *sm = (struct store_mem *)st;
+	struct store_ent *stack[STORE_DEPTH], *t, *e;
+	struct store_rec rec;
+	int n = 0, sp = 0;
+
+	*more = 0;
+	if (limit < 1)
+		return 0;
+	/* The path to the first id after the cursor: every node on it
+	 * whose id is greater, deepest on top. */
+	for (t = sm->root; t != NULL;) {
+		if (after == NULL || strcmp(t->id, after) > 0) {
+			if (sp == STORE_DEPTH)
+				goto deep;
+			stack[sp++] = t;
+			t = t->tl;
+		} else
+			t = t->tr;
+	}
+	while (sp > 0) {
+		e = stack[--sp];
+		for (t = e->tr; t != NULL; t = t->tl) {
+			if (sp == STORE_DEPTH)
+				goto deep;
+			stack[sp++] = t;
+		}
+		if (name != NULL && strcmp(e->name, name) != 0)
+			continue;
+		if (n == limit) {
+			*more = 1;
+			break;
+		}
+		store_copy(e, &rec);
+		if (cb(&rec, arg) == -1)
+			break;
+		n++;
+	}
+	return n;
+deep:
+	/* XXX only a treap far out of balance gets here. */
+	return store_mem_list_scan(st, after, name, limit, cb, arg, more);
+}
+
+/* The same by a scan of the whole table, smallest ids kept. */
+static int
+store_mem_list_scan(struct store *st, const char *after, const char *name,
     int limit, store_list_cb cb, void *arg, int *more)
 {
 	struct store_mem *sm = (struct store_mem *)st;
@@ -333,6 +479,9 @@ store_mem_new(size_t max)
 		return NULL;
 	sm->nb = 1024;
 	sm->max = max;
+	sm->rnd = 2463534242u ^ (uint32_t)(uintptr_t)sm;
+	if (sm->rnd == 0)
+		sm->rnd = 1;
 	if ((sm->b = calloc(sm->nb, sizeof(*sm->b))) == NULL) {
 		free(sm);
 		return NULL;

@@ -273,6 +273,68 @@ test_many(void **state)
 	assert_int_equal(st->ops->count(st), 0);
 }
 
+/*
+ * The ordered index under churn: records put in a scrambled order, some
+ * deleted, some replaced, some swept, some put again; a walk of every
+ * page lists exactly the records left, in order.
+ */
+static void
+test_order_churn(void **state)
+{
+	static char live[4000];
+	struct store_rec r;
+	struct collect c;
+	char cursor[IDENT_ID_LEN + 1];
+	const char *after = NULL;
+	int i, k, n, more, prev = -1, total = 0, want = 0, pages = 0;
+
+	(void)state;
+	for (i = 0; i < 4000; i++) {
+		k = (i * 1237) % 4000;
+		rec_make(&r, k, "o", 1, k % 7 == 0 ? NOW + 1 : 0);
+		assert_int_equal(st->ops->put(st, &r, NOW), 0);
+		live[k] = 1;
+	}
+	for (k = 0; k < 4000; k += 3) {
+		rec_make(&r, k, "o", 1, 0);
+		assert_int_equal(st->ops->del(st, r.id, -1, NOW), 0);
+		live[k] = 0;
+	}
+	for (k = 1; k < 4000; k += 5)
+		if (live[k]) {
+			rec_make(&r, k, "o", 2, k % 7 == 0 ? NOW + 1 : 0);
+			assert_int_equal(st->ops->put(st, &r, NOW), 0);
+		}
+	st->ops->sweep(st, NOW + 1);
+	for (k = 0; k < 4000; k++)
+		if (k % 7 == 0)
+			live[k] = 0;
+	for (k = 0; k < 4000; k += 9) {
+		rec_make(&r, k, "o", 5, 0);
+		assert_int_equal(st->ops->put(st, &r, NOW), 0);
+		live[k] = 1;
+	}
+	for (k = 0; k < 4000; k++)
+		want += live[k];
+	assert_int_equal(st->ops->count(st), want);
+	do {
+		memset(&c, 0, sizeof(c));
+		n = st->ops->list(st, after, NULL, 37, collect_one, &c, &more);
+		for (i = 0; i < n; i++) {
+			k = atoi(c.ids[i] + 20);
+			assert_true(k > prev);
+			assert_true(live[k]);
+			prev = k;
+		}
+		total += n;
+		if (n > 0) {
+			memcpy(cursor, c.ids[n - 1], sizeof(cursor));
+			after = cursor;
+		}
+	} while (more && ++pages < 1000);
+	assert_int_equal(total, want);
+}
+
 int
 main(void)
 {
@@ -286,6 +348,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_order_churn, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
