@@ -253,12 +253,13 @@ rvmsg_skip_str(const char *p, const char *end, int *esc)
 
 	*esc = 0;
 	for (p++; p < end; p++) {
+		while (p < end && *p != '"' && *p != '\\' &&
+		    (unsigned char)*p >= 0x20)
+			p++;
+		if (p == end || (unsigned char)*p < 0x20)
+			return NULL;
 		if (*p == '"')
 			return p + 1;
-		if ((unsigned char)*p < 0x20)
-			return NULL;
-		if (*p != '\\')
-			continue;
 		*esc = 1;
 		if (++p == end)
 			return NULL;

@@ -400,20 +400,31 @@ size_t
 rvd_signal_make(char *buf, size_t cap, const char *from, const char *tag,
     const struct rvmsg *m)
 {
-	int n;
+	static const char head[] = "{\"type\":\"signal\",\"from\":\"";
+	static const char mid[] = "\",\"body\":";
+	size_t fl = strlen(from), tl = strlen(tag), n = 0;
 
 	if (m->body_raw == NULL)
 		return rvd_signal_build(buf, cap, from, tag, m->body);
 	/* The body as it came: the parse has vouched for it. */
-	n = snprintf(buf, cap, "{\"type\":\"signal\",\"from\":\"%s%s%s\","
-	    "\"body\":", from, tag[0] != '\0' ? "/" : "", tag);
-	if (n < 0 || (size_t)n + m->body_len + 2 > cap)
+	if (sizeof(head) + fl + 1 + tl + sizeof(mid) + m->body_len + 2 > cap)
 		return 0;
+	memcpy(buf, head, sizeof(head) - 1);
+	n = sizeof(head) - 1;
+	memcpy(buf + n, from, fl);
+	n += fl;
+	if (tl > 0) {
+		buf[n++] = '/';
+		memcpy(buf + n, tag, tl);
+		n += tl;
+	}
+	memcpy(buf + n, mid, sizeof(mid) - 1);
+	n += sizeof(mid) - 1;
 	memcpy(buf + n, m->body_raw, m->body_len);
-	n += (int)m->body_len;
+	n += m->body_len;
 	buf[n++] = '}';
 	buf[n] = '\0';
-	return (size_t)n;
+	return n;
 }
 
 static void
