@@ -349,7 +349,15 @@ ws_frame(uint32_t i, int op, const char *p, size_t len)
 	memcpy(mask, &m, 4);
 	memcpy(o, mask, 4);
 	o += 4;
-	for (k = 0; k < len; k++)
+	/* A word at a time: the mask's bytes are m's in memory order. */
+	for (k = 0; k + 4 <= len; k += 4) {
+		uint32_t w;
+
+		memcpy(&w, p + k, 4);
+		w ^= m;
+		memcpy(o + k, &w, 4);
+	}
+	for (; k < len; k++)
 		o[k] = (unsigned char)p[k] ^ mask[k & 3];
 	c->out_len = (uint32_t)((char *)o + len - c->out);
 	mark_dirty(i);
