@@ -136,6 +136,9 @@ expect "a signal over HTTP to instance 1 for bob" \
     '{"delivered":1}'
 until_ok 3 logged "$T/bob.log" '"body":{"m":"http"}'
 expect "bob got it" "$(grep -c '"body":{"m":"http"}' "$T/bob.log")" 1
+out=$("$B/nat-query" -w 5 -s "$U2" "$ALICE" 2>"$T/query.err")
+expect "nat-query on instance 2 finds alice of instance 1" \
+    "$?:$(field id <<<"$out") $(field seq <<<"$out")" "0:$ALICE 1"
 expect "a replay of alice's record on instance 2 is refused" \
     "$(curl -s -X POST -d "$("$TOOL" -k alice record 1 60)" $U2/v1/peers | jq -r .error)" \
     replay
