@@ -32,6 +32,7 @@
 #include "rv.h"
 #include "session.h"
 #include "stun_client.h"
+#include "udpio.h"
 
 #define CARRY_DRAIN	64		/* datagrams read per link and turn */
 #define CARRY_BURST	64		/* datagrams sent per turn */
@@ -74,6 +75,8 @@ struct carrier {
 	int failed;			/* errno, once it failed */
 	int done;
 	unsigned long rx;		/* datagrams read */
+	struct udpio_batch *batch;	/* UDP datagrams going out */
+	uint8_t *rbuf;			/* UDP datagrams coming in */
 };
 
 static void
@@ -179,30 +182,36 @@ engine_data(void *arg, int fd, const uint8_t *buf, size_t len,
 		direct_in(k, fd, buf, len, from);
 }
 
+/* One datagram read from a UDP socket. */
+static void
+udp_one(struct carrier *k, int fd, const uint8_t *buf, size_t n,
+    const struct sockaddr *from)
+{
+	if (connect_answer(k->c->env, fd, buf, n, from) ||
+	    !session_is_quic(buf, n))
+		return;
+	if (k->path->rv != NULL)
+		direct_in(k, fd, buf, n, from);
+	else if (addr_equal(from, (const struct sockaddr *)&k->path->remote))
+		input(k, buf, n, from, 0);
+}
+
 static void
 read_udp(struct carrier *k, int fd)
 {
-	uint8_t buf[2048];
 	struct sockaddr_storage from;
-	socklen_t fl;
+	size_t seg, off;
 	ssize_t n;
 	int i;
 
 	for (i = 0; i < CARRY_DRAIN; i++) {
-		fl = sizeof(from);
-		if ((n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)
-		    &from, &fl)) < 0)
+		if ((n = udpio_recv(fd, k->rbuf, UDPIO_RECV_MAX, &from,
+		    &seg)) < 0)
 			return;
-		if (connect_answer(k->c->env, fd, buf, (size_t)n,
-		    (struct sockaddr *)&from) || !session_is_quic(buf,
-		    (size_t)n))
-			continue;
-		if (k->path->rv != NULL)
-			direct_in(k, fd, buf, (size_t)n,
-			    (struct sockaddr *)&from);
-		else if (addr_equal((struct sockaddr *)&from,
-		    (const struct sockaddr *)&k->path->remote))
-			input(k, buf, (size_t)n, (struct sockaddr *)&from, 0);
+		/* Several datagrams of one sender may come coalesced. */
+		for (off = 0; off < (size_t)n; off += seg)
+			udp_one(k, fd, k->rbuf + off, (size_t)n - off < seg ?
+			    (size_t)n - off : seg, (struct sockaddr *)&from);
 	}
 }
 
@@ -317,10 +326,11 @@ send_out(struct carrier *k)
 			int fd = k->direct.kind == LINK_UDP ? k->direct.fd :
 			    k->path->fd;
 
-			(void)sendto(fd, buf, len, 0, (struct sockaddr *)&to,
-			    addr_len((struct sockaddr *)&to));
+			(void)udpio_batch_add(k->batch, fd, (struct sockaddr *)
+			    &to, buf, len);
 		}
 	}
+	(void)udpio_batch_flush(k->batch);
 	if (k->tcp.kind == LINK_TCP)
 		flush_tcp(k);
 }
@@ -635,12 +645,16 @@ carry_run(struct carry *c, const struct tech_path *p)
 		loc = (struct sockaddr_storage *)&p->local;
 		rem = (struct sockaddr_storage *)&p->remote;
 	}
-	if ((k.obuf = malloc(CARRY_IOBUF)) == NULL ||
+	if ((k.batch = malloc(sizeof(*k.batch))) == NULL ||
+	    (k.rbuf = malloc(UDPIO_RECV_MAX)) == NULL ||
+	    (k.obuf = malloc(CARRY_IOBUF)) == NULL ||
 	    (k.s = session_new(c->self, c->env->peer.id, c->env->initiator,
 	    (struct sockaddr *)loc, (struct sockaddr *)rem, why,
 	    sizeof(why))) == NULL) {
 		snprintf(c->why, sizeof(c->why), "%s", k.obuf ? why :
 		    "out of memory");
+		free(k.batch);
+		free(k.rbuf);
 		free(k.obuf);
 		free(k.tcp.rbuf);
 		free(k.tcp.wbuf);
@@ -655,6 +669,11 @@ carry_run(struct carry *c, const struct tech_path *p)
 		nonblock(c->in_fd);
 	if (!isatty(c->out_fd))
 		nonblock(c->out_fd);
+	udpio_batch_init(k.batch);
+	/* A direct UDP path from the start: receives may come coalesced
+	 * (the engine, which reads datagram by datagram, is done). */
+	if (p->rv == NULL && !p->tcp)
+		(void)udpio_gro(p->fd);
 	k.relay_t0 = k.started = stun_now_ms();
 	k.next_try = k.relay_t0 + CARRY_UPGRADE_FIRST_MS;
 	send_out(&k);
@@ -690,6 +709,8 @@ carry_run(struct carry *c, const struct tech_path *p)
 		close(k.direct.fd);
 	c->auth_failures = session_auth_failures(k.s);
 	session_free(k.s);
+	free(k.batch);
+	free(k.rbuf);
 	free(k.obuf);
 	free(k.tcp.rbuf);
 	free(k.tcp.wbuf);
