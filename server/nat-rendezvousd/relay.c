@@ -35,9 +35,20 @@ relay_unlink_sess(struct rvd_relay *r, struct rvd_sess *s)
 	}
 }
 
+/* The relays by id, for frames from other instances. */
+#define RELAY_SLOTS	1024
+static struct rvd_relay *relay_slot[RELAY_SLOTS];
+
 static void
 relay_free(struct rvd_relay *r)
 {
+	struct rvd_relay **pp = &relay_slot[r->id % RELAY_SLOTS];
+
+	for (; *pp != NULL; pp = &(*pp)->hnext)
+		if (*pp == r) {
+			*pp = r->hnext;
+			break;
+		}
 	if (r->a != NULL)
 		relay_unlink_sess(r, r->a);
 	if (r->b != NULL)
@@ -181,6 +192,8 @@ relay_new(struct rvd_sess *s, const char *to_id, const char *to_tag,
 		r->gnext->gprev = &r->gnext;
 	r->gprev = &rvd.relay_all;
 	rvd.relay_all = r;
+	r->hnext = relay_slot[r->id % RELAY_SLOTS];
+	relay_slot[r->id % RELAY_SLOTS] = r;
 	return r;
 }
 
@@ -270,8 +283,7 @@ relay_by_id(uint32_t id)
 {
 	struct rvd_relay *r;
 
-	/* XXX a walk of every relay: fine for hundreds. */
-	for (r = rvd.relay_all; r != NULL; r = r->gnext)
+	for (r = relay_slot[id % RELAY_SLOTS]; r != NULL; r = r->hnext)
 		if (r->id == id && r->inst[0] != '\0')
 			return r;
 	return NULL;

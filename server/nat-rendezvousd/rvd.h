@@ -71,6 +71,7 @@ struct rvd_pending {
  */
 struct rvd_relay {
 	struct rvd_relay *gnext, **gprev;	/* every relay */
+	struct rvd_relay *hnext;	/* in its id's hash slot */
 	struct rvd_sess *a, *b;
 	struct rvd_relay *anext, *bnext;	/* a's list, b's list */
 	uint32_t id, since;		/* since: asked, then paired (s) */
