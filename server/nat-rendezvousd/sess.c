@@ -17,7 +17,7 @@
 #include "rvd.h"
 
 #define RVD_TICK_US	10000	/* the wheel's turn */
-#define RVD_DUE_SLICE	128	/* sessions handled in one turn */
+#define RVD_DUE_SLICE	64	/* sessions handled in one turn */
 
 struct rvd rvd;
 
@@ -256,9 +256,10 @@ rvd_due(struct rvd_sess *s)
 
 /*
  * The wheel turns every RVD_TICK_US and handles at most RVD_DUE_SLICE
- * sessions a turn: a crowd that connected in the same second comes due
- * in the same second, and pinging it at once held every signal up for
- * tens of milliseconds.
+ * sessions a turn (64 pings take about a quarter of a millisecond): a
+ * crowd that connected in the same second comes due in the same second,
+ * and pinging it at once held every signal up for tens of milliseconds.
+ * A wheel more than two seconds behind takes eight times as many.
  */
 void
 rvd_tick(lws_sorted_usec_list_t *sul)
@@ -267,15 +268,16 @@ rvd_tick(lws_sorted_usec_list_t *sul)
 	static unsigned trim;
 	struct rvd_sess *s = NULL, *next, **b;
 	uint32_t t;
-	unsigned n = 0;
+	unsigned n = 0, most;
 
 	rvd_clock();
 	/* Every second up to now, at most once round the wheel. */
 	if (rvd.now - done > RVD_WHEEL)
 		done = rvd.now - RVD_WHEEL;
+	most = rvd.now - done > 2 ? 8 * RVD_DUE_SLICE : RVD_DUE_SLICE;
 	for (t = done + 1; t <= rvd.now; t++) {
 		b = &rvd.wheel[t % RVD_WHEEL];
-		for (s = *b; s != NULL && n < RVD_DUE_SLICE; s = next) {
+		for (s = *b; s != NULL && n < most; s = next) {
 			next = s->wnext;
 			if (s->due <= rvd.now) {
 				rvd_wheel_del(s);
