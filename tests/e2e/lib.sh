@@ -12,8 +12,22 @@ PIDS=""
 LAB_IS_UP=0
 FAILS=0
 
+# ours PID: the process is still one this test started (its parent is
+# this shell, or another process it started), not an exited one's number
+# the kernel gave to someone else.
+ours() {
+	local pp
+	pp=$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')
+	[ -n "$pp" ] || return 1
+	[ "$pp" = $$ ] && return 0
+	case " $PIDS " in *" $pp "*) return 0 ;; esac
+	return 1
+}
+
 cleanup() {
-	local p
+	local p live=""
+	for p in $PIDS; do ours "$p" && live="$live $p"; done
+	PIDS=$live
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do
 		# Bounded wait, then the hard way; only our own PIDs.
