@@ -12,8 +12,11 @@
  * makes the token), and prints one record per attempt, the path, and the
  * peer's message once the path carried one each way.  With -H it then
  * holds the path that long, sending keepalives (none with -K) and
- * answering checks, and exchanges a second message ("again-from-NAME"):
+ * answering checks, and exchanges a second message ("again-from-NAME").
+ * start is when the engine started, on the monotonic clock every process
+ * of the machine shares; the other ms are from there:
  *
+ *   type=start ms=
  *   type=attempt technique= outcome= ms= cands= why=
  *   type=path technique= proto= local= remote= cands= ms=
  *   type=message text= ms=
@@ -561,6 +564,9 @@ main(int argc, char *argv[])
 	    strcmp(v, "-") != 0)
 		snprintf(e.rv_peer, sizeof(e.rv_peer), "%s", v);
 	t0 = stun_now_ms();
+	record_begin(&r, 0, "start");
+	record_int(&r, "ms", (long long)t0);
+	fputs(record_end(&r), stdout);
 	if (upgrade) {
 		ncand = e.peer.ncand;
 		e.peer.ncand = 0;
