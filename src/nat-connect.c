@@ -21,7 +21,6 @@
 #include <sys/wait.h>
 
 #include <libwebsockets.h>
-#include <sodium.h>
 
 #include "addr.h"
 #include "carry.h"
@@ -31,6 +30,7 @@
 #include "log.h"
 #include "offer.h"
 #include "record.h"
+#include "rendezvous.h"
 #include "rv.h"
 #include "stun_client.h"
 #include "version.h"
@@ -110,261 +110,70 @@ report(const struct connect_attempt *a, void *arg)
 	emit(&r);
 }
 
-/* ------------------------------------------------------------------ */
-/* Signalling through the rendezvous server */
-
-struct sig {
-	int welcomed, lost, refused, delivered, answered;
-	char code[64], reason[256];
-	char answer_from[TECH_RV_PEER_LEN];	/* the session it came from */
-	struct record_in answer;
-};
-
-static void
-on_event(void *arg, const struct rv_event *ev)
-{
-	struct sig *st = arg;
-	const char *t;
-
-	switch (ev->type) {
-	case RV_EV_WELCOME:
-		st->welcomed = 1;
-		break;
-	case RV_EV_LOST:
-		st->lost = 1;
-		snprintf(st->reason, sizeof(st->reason), "%s", ev->reason);
-		break;
-	case RV_EV_ERROR:
-		log_say(NULL, "%s: error %s %s", ev->server->base, ev->code,
-		    ev->reason ? ev->reason : "");
-		st->refused = 1;
-		snprintf(st->code, sizeof(st->code), "%s", ev->code);
-		snprintf(st->reason, sizeof(st->reason), "%s",
-		    ev->reason ? ev->reason : "-");
-		if (ev->ref == NULL)
-			return;		/* during auth: wait for the close */
-		break;
-	case RV_EV_SIGNAL:
-		t = ev->body != NULL ? record_get(ev->body, "type") : NULL;
-		if (t != NULL && strcmp(t, "barrier") == 0 &&
-		    strcmp(ev->from, rv_session_name(ev->session)) == 0)
-			st->delivered = 1;
-		else if (t != NULL && strcmp(t, "answer") == 0 &&
-		    !st->answered && record_parse(&st->answer,
-		    ev->body_json) == 0) {
-			st->answered = 1;
-			snprintf(st->answer_from, sizeof(st->answer_from),
-			    "%s", ev->from);
-		}
-		else {
-			log_say(NULL, "%s: a signal from %s ignored",
-			    ev->server->base, ev->from);
-			return;
-		}
-		break;
-	default:
-		return;
-	}
-	rv_client_break(ev->client);
-}
-
-/* Opens a tagged session on the first server that welcomes us. */
-static struct rv_client *
-sig_open(const struct ident *id, const struct rv_url *url, int nurl,
-    int wait_ms, struct sig *st, struct rv_session **s)
-{
-	struct rv_client *c;
-	char tag[RV_TAG_MAX + 1], last[300] = "no server";
-	int i;
-
-	snprintf(tag, sizeof(tag), "c%08x", (unsigned)randombytes_random());
-	for (i = 0; i < nurl; i++) {
-		memset(st, 0, sizeof(*st));
-		if ((c = rv_client_new(id, on_event, st, verbose > 2 ?
-		    LLL_ERR | LLL_WARN : 0)) == NULL)
-			fail(EX_OSERR, "libwebsockets: %s", strerror(errno));
-		if ((*s = rv_client_open(c, &url[i], tag, 0)) == NULL)
-			fail(EX_OSERR, "session: %s", strerror(errno));
-		log_say(NULL, "signalling through %s", url[i].base);
-		if (rv_client_run(c, wait_ms) == 0 && st->welcomed)
-			return c;
-		snprintf(last, sizeof(last), "%s: %s", url[i].base, st->lost ?
-		    st->reason : st->refused ? st->code : "timed out");
-		warnx("%s", last);
-		rv_client_free(c);
-	}
-	fail(EX_UNAVAILABLE, "no server took a session: %s", last);
-}
-
-/* Sends body to `to` and waits until the server passed it on. */
-static void
-sig_send(struct rv_client *c, struct rv_session *s, struct sig *st,
-    const char *to, const char *body, int wait_ms)
-{
-	if (rv_session_signal(s, to, body, "1") == -1)
-		fail(errno == EMSGSIZE ? EX_SOFTWARE : EX_OSERR,
-		    "signal to %s: %s", to, strerror(errno));
-	if (rv_session_signal(s, rv_session_name(s), "{\"type\":\"barrier\"}",
-	    "2") == -1)
-		fail(EX_OSERR, "signal: %s", strerror(errno));
-	while (!st->delivered && !st->refused && !st->lost && !st->answered)
-		if (rv_client_run(c, wait_ms) == -1)
-			fail(EX_UNAVAILABLE, "the server did not confirm the "
-			    "signal within %d s", wait_ms / 1000);
-	if (st->refused && strcmp(st->code, "unknown-peer") == 0)
-		fail(1, "peer %s is offline: the server has no session of it",
-		    to);
-	if (st->refused)
-		fail(EX_PROTOCOL, "the server refused the signal: %s: %s",
-		    st->code, st->reason);
-	if (st->lost && !st->delivered)
-		fail(EX_UNAVAILABLE, "lost the server: %s", st->reason);
-}
-
-/* ------------------------------------------------------------------ */
-/* Who is who */
-
-/* Fetches id's verified record from the servers; 0, or -1 when none has
- * it. */
+/* The library's failure classes as exit codes (nat-connect(1)). */
 static int
-fetch_record(const struct rv_url *url, int nurl, const char *id, int wait_ms,
-    struct record_in *in)
+exit_code(int cls)
 {
-	struct rv_peers p;
-	const char *why;
-	char w[512];
-
-	if (rv_peers_get(url, nurl, id, wait_ms, 1, &p, log_say, NULL, w,
-	    sizeof(w)) == -1) {
-		rv_peers_free(&p);
-		fail(errno == EPROTO ? EX_PROTOCOL : EX_UNAVAILABLE,
-		    "no server answered: %s", w);
+	switch (cls) {
+	case RENDEZVOUS_OFFLINE:
+		return 1;
+	case RENDEZVOUS_USAGE:
+		return EX_USAGE;
+	case RENDEZVOUS_DATAERR:
+		return EX_DATAERR;
+	case RENDEZVOUS_NOINPUT:
+		return EX_NOINPUT;
+	case RENDEZVOUS_NOHOST:
+		return EX_NOHOST;
+	case RENDEZVOUS_UNAVAILABLE:
+		return EX_UNAVAILABLE;
+	case RENDEZVOUS_SOFTWARE:
+		return EX_SOFTWARE;
+	case RENDEZVOUS_TEMPFAIL:
+		return EX_TEMPFAIL;
+	case RENDEZVOUS_PROTOCOL:
+		return EX_PROTOCOL;
+	case RENDEZVOUS_CONFIG:
+		return EX_CONFIG;
+	default:
+		return EX_OSERR;
 	}
-	if (p.n == 0) {
-		rv_peers_free(&p);
-		return -1;
-	}
-	if (record_parse(in, p.json[0]) == -1 ||
-	    rv_peer_verify(in, id, time(NULL), &why) == -1) {
-		rv_peers_free(&p);
-		fail(EX_PROTOCOL, "the server's record of %s does not "
-		    "verify: %s", id, record_get(in, "id") ? why : in->error);
-	}
-	rv_peers_free(&p);
-	return 0;
 }
 
-/* Resolves peer (an id, an alias, or a name the server knows) to an id. */
+/* A server that failed us: always said, as warnx would. */
+static void __attribute__((format(printf, 2, 3)))
+say_warn(void *arg, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)arg;
+	va_start(ap, fmt);
+	vwarnx(fmt, ap);
+	va_end(ap);
+}
+
+/* Resolves peer (an id, an alias, or a name the server knows) to an id;
+ * an ambiguous name lists who has it. */
 static void
-resolve(const struct rv_url *url, int nurl, const char *peer, int wait_ms,
+resolve(const struct rendezvous_cfg *cfg, const char *peer,
     char id[IDENT_ID_LEN + 1])
 {
-	static struct record_in in;
-	struct rv_peers p;
-	char w[512];
+	struct rendezvous_names names;
+	char why[512];
 	size_t i;
+	int rc;
 
-	if (ident_id_valid(peer)) {
-		snprintf(id, IDENT_ID_LEN + 1, "%s", peer);
+	if ((rc = rendezvous_peer_resolve(cfg, peer, id, &names, why,
+	    sizeof(why))) == 0)
 		return;
-	}
-	switch (offer_alias(NULL, peer, id, w, sizeof(w))) {
-	case 1:
-		log_say(NULL, "%s is %s (aliases)", peer, id);
-		return;
-	case -1:
-		fail(EX_CONFIG, "%s", w);
-	}
-	if (!rv_name_valid(peer))
-		fail(EX_USAGE, "peer %s: neither a peer id nor a name", peer);
-	if (rv_peers_get(url, nurl, peer, wait_ms, 1, &p, log_say, NULL, w,
-	    sizeof(w)) == -1)
-		fail(EX_UNAVAILABLE, "no server answered: %s", w);
-	if (p.n == 0)
-		fail(EX_NOHOST, "peer %s: no such name online", peer);
-	if (p.n > 1) {
+	if (names.n > 1) {
 		warnx("name %s: %zu peers have it; give an id or an alias:",
-		    peer, p.n);
-		for (i = 0; i < p.n; i++)
-			if (record_parse(&in, p.json[i]) == 0)
-				fprintf(stderr, "  %s %s\n",
-				    record_get(&in, "id") ? record_get(&in,
-				    "id") : "-", record_get(&in, "nat") ?
-				    record_get(&in, "nat") : "-");
-		fail(EX_NOHOST, "peer %s: ambiguous name", peer);
+		    peer, names.n);
+		for (i = 0; i < names.nline; i++)
+			fprintf(stderr, "  %s\n", names.line[i]);
 	}
-	if (record_parse(&in, p.json[0]) == -1 || record_get(&in, "id") ==
-	    NULL || !ident_id_valid(record_get(&in, "id")))
-		fail(EX_PROTOCOL, "name %s: the server's record has no id",
-		    peer);
-	snprintf(id, IDENT_ID_LEN + 1, "%s", record_get(&in, "id"));
-	rv_peers_free(&p);
-	log_say(NULL, "%s is %s", peer, id);
-}
-
-/* Takes the first of a record's "servers" (the STUN servers nat-probe
- * used) as the one to gather the server-reflexive candidate from. */
-static void
-stun_from(const struct record_in *in, struct sockaddr_storage *ss)
-{
-	const char *v = in != NULL ? record_get(in, "servers") : NULL;
-	char first[300];
-
-	if (v == NULL || strcmp(v, "-") == 0)
-		return;
-	snprintf(first, sizeof(first), "%.*s", (int)strcspn(v, ","), v);
-	if (addr_parse(ss, first, 3478, 0) == -1)
-		memset(ss, 0, sizeof(*ss));
-}
-
-/* Reads the first profile record of path into p. */
-static void
-read_profile_file(const char *path, struct profile *p)
-{
-	static struct record_in in;
-	char line[RECORD_MAX + 2];
-	FILE *f;
-	int n = 0;
-
-	if ((f = fopen(path, "r")) == NULL)
-		fail(EX_NOINPUT, "%s: %s", path, strerror(errno));
-	while (fgets(line, sizeof(line), f) != NULL) {
-		n++;
-		if (record_parse(&in, line) == 0 && record_get(&in, "type") &&
-		    strcmp(record_get(&in, "type"), "profile") == 0) {
-			fclose(f);
-			if (profile_read(p, &in) == -1)
-				fail(EX_DATAERR, "%s:%d: a bad profile", path,
-				    n);
-			return;
-		}
-	}
-	fclose(f);
-	fail(EX_DATAERR, "%s: no profile record", path);
-}
-
-/* Reads one line from stdin a byte at a time: what follows is data. */
-static void
-read_request(struct record_in *in)
-{
-	char line[RECORD_MAX + 2];
-	size_t n = 0;
-	ssize_t r;
-
-	while (n < sizeof(line) - 1 && (r = read(STDIN_FILENO, line + n,
-	    1)) == 1 && line[n] != '\n')
-		n++;
-	line[n] = '\0';
-	if (n == 0)
-		fail(EX_DATAERR, "stdin: no request record (nat-register "
-		    "prints it; nat-register -e runs nat-connect --accept "
-		    "with it)");
-	if (record_parse(in, line) == -1)
-		fail(EX_DATAERR, "stdin:1: %s", in->error);
-	if (record_get(in, "type") == NULL || strcmp(record_get(in, "type"),
-	    "request") != 0)
-		fail(EX_DATAERR, "stdin:1: a %s record, not a request",
-		    record_get(in, "type"));
+	rendezvous_names_free(&names);
+	fail(exit_code(rc), "%s", why);
 }
 
 /* ------------------------------------------------------------------ */
@@ -586,24 +395,18 @@ main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	static struct record_in in;
 	static struct record r;
-	static struct offer mine, theirs;
-	static struct sig st;
+	static struct offer theirs;
 	struct rv_url url[RV_MAX_SERVERS];
-	struct rv_client *c;
-	struct rv_session *s;
+	struct rendezvous_cfg cfg;
+	struct rendezvous *rz;
 	struct tech_path path;
 	struct ident id;
 	const char *pfile = NULL, *stun = NULL, *cmd = NULL, *fwd = NULL;
 	char why[512], w[OFFER_WHY_LEN], peer[IDENT_ID_LEN + 1];
-	char to[TECH_RV_PEER_LEN];
-	uint8_t eph_sk[crypto_box_SECRETKEYBYTES];
 	int ch, accept = 0, nurl = 0, wait_s = 10, hold_s = 1, lport = 0;
-	int fwd_fd = -1;
+	int fwd_fd = -1, rc;
 	pid_t child = -1;
-	int wait_ms;
-	uint64_t deadline;
 
 	t0 = stun_now_ms();
 	while ((ch = getopt_long(argc, argv, "e:hjk:L:P:p:qrs:Vvw:", longopts,
@@ -680,49 +483,45 @@ main(int argc, char **argv)
 		errx(EX_USAGE, "STUN server %s: not host[:port]", stun);
 	/* stdout carries data unless it carries the path record. */
 	recs = print_mode ? stdout : json || records ? stderr : NULL;
-	wait_ms = wait_s * 1000;
 	signal(SIGPIPE, SIG_IGN);
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
 		fail(errno == EPERM || errno == EBADMSG ? EX_CONFIG : EX_OSERR,
 		    "%s", why);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.id = &id;
+	cfg.url = url;
+	cfg.nurl = nurl;
+	cfg.wait_ms = wait_s * 1000;
+	cfg.lws_log = verbose > 2 ? LLL_ERR | LLL_WARN : 0;
+	cfg.say = log_say;
+	cfg.warn = say_warn;
 	if (fwd != NULL)
 		fwd_fd = forward_accept(fwd);
 
 	if (accept) {
-		read_request(&in);
-		if (offer_verify(&theirs, &in, 0, id.id, NULL, NULL,
-		    time(NULL), w) == -1)
-			fail(EX_PROTOCOL, "offer refused: %s", w);
+		if ((rc = rendezvous_request_read(STDIN_FILENO, id.id, &theirs,
+		    why, sizeof(why))) != 0)
+			fail(exit_code(rc), "%s", why);
 		snprintf(peer, sizeof(peer), "%s", theirs.from);
 		log_say(NULL, "offer from %s (%s), techniques %s", peer,
 		    profile_nat_str(theirs.prof.udp.nat), theirs.techniques);
 	} else
-		resolve(url, nurl, argv[0], wait_ms, peer);
+		resolve(&cfg, argv[0], peer);
 	if (strcmp(peer, id.id) == 0)
 		fail(EX_USAGE, "peer %s is this peer", peer);
 
 	/* Self's profile: a file, or our own record on the server. */
-	if (pfile != NULL)
-		read_profile_file(pfile, &env.self.prof);
-	else if (fetch_record(url, nurl, id.id, wait_ms, &in) == -1)
-		fail(EX_NOHOST, "this peer (%s) is not registered: run "
-		    "nat-register, or give its profile with -P", id.id);
-	else if (profile_read(&env.self.prof, &in) == -1)
-		fail(EX_DATAERR, "our own record's profile does not parse");
-	if (env.stun.ss_family == 0 && env.self.prof.nserver > 0)
-		env.stun = env.self.prof.server[0].addr;
-	if (env.stun.ss_family == 0)
-		stun_from(pfile != NULL ? NULL : &in, &env.stun);
+	if ((rc = rendezvous_self_get(&cfg, pfile, &env.self.prof, &env.stun,
+	    why, sizeof(why))) != 0)
+		fail(exit_code(rc), "%s", why);
 	snprintf(env.self.id, sizeof(env.self.id), "%s", id.id);
 	snprintf(env.peer.id, sizeof(env.peer.id), "%s", peer);
 
 	if (!accept) {
 		/* The peer's registered profile picks the techniques. */
-		if (fetch_record(url, nurl, peer, wait_ms, &in) == -1)
-			fail(1, "peer %s is offline: no server lists it", peer);
-		if (profile_read(&env.peer.prof, &in) == -1)
-			fail(EX_PROTOCOL, "peer %s: its record's profile does "
-			    "not parse", peer);
+		if ((rc = rendezvous_peer_get(&cfg, peer, &env.peer.prof, why,
+		    sizeof(why))) != 0)
+			fail(exit_code(rc), "%s", why);
 		env.initiator = 1;
 	} else {
 		env.peer.prof = theirs.prof;
@@ -736,66 +535,11 @@ main(int argc, char **argv)
 	if (w[0] != '\0')
 		log_say(NULL, "gather: %s", w);
 
-	/* The offer or the answer. */
-	memset(&mine, 0, sizeof(mine));
-	offer_random(&mine);
-	mine.answer = accept;
-	snprintf(mine.from, sizeof(mine.from), "%s", id.id);
-	snprintf(mine.to, sizeof(mine.to), "%s", peer);
-	mine.expires = (long long)time(NULL) + OFFER_EXPIRES_S;
-	mine.prof = env.self.prof;
-	memcpy(mine.cand, env.self.cand, sizeof(mine.cand));
-	mine.ncand = env.self.ncand;
-	crypto_box_keypair(mine.eph, eph_sk);	/* for the stream to come */
-	c = sig_open(&id, url, nurl, wait_ms, &st, &s);
-	if (accept) {
-		snprintf(mine.nonce, sizeof(mine.nonce), "%s", theirs.nonce);
-		if (strcmp(theirs.tag, "-") == 0)
-			snprintf(to, sizeof(to), "%s", peer);
-		else
-			snprintf(to, sizeof(to), "%s/%s", peer, theirs.tag);
-	} else {
-		memcpy(env.token, mine.token, sizeof(env.token));
-		offer_techniques(&env, mine.techniques,
-		    sizeof(mine.techniques));
-		snprintf(mine.tag, sizeof(mine.tag), "%s",
-		    strchr(rv_session_name(s), '/') + 1);
-		snprintf(to, sizeof(to), "%s", peer);
-	}
-	if (offer_write(&r, 1, &id, &mine) == -1)
-		fail(EX_SOFTWARE, "cannot sign our %s: %s", accept ? "answer" :
-		    "offer", ident_error()[0] ? ident_error() :
-		    strerror(errno));
-	r.buf[r.len - 1] = '\0';
-	log_say(NULL, "sending our %s to %s", accept ? "answer" : "offer", to);
-	sig_send(c, s, &st, to, r.buf, wait_ms);
-	if (!accept) {
-		deadline = stun_now_ms() + (uint64_t)wait_ms;
-		while (!st.answered) {
-			uint64_t now = stun_now_ms();
-
-			if (st.lost)
-				fail(EX_UNAVAILABLE, "lost the server while "
-				    "waiting for the answer: %s", st.reason);
-			if (now >= deadline || rv_client_run(c,
-			    (int)(deadline - now)) == -1)
-				fail(EX_TEMPFAIL, "peer %s is offline: no "
-				    "answer within %d s", peer, wait_s);
-		}
-		if (offer_verify(&theirs, &st.answer, 1, id.id, peer,
-		    mine.nonce, time(NULL), w) == -1)
-			fail(EX_PROTOCOL, "answer refused: %s", w);
-		log_say(NULL, "answer from %s (%s), %d candidates", peer,
-		    profile_nat_str(theirs.prof.udp.nat), theirs.ncand);
-		env.peer.prof = theirs.prof;
-		memcpy(env.peer.cand, theirs.cand, sizeof(env.peer.cand));
-		env.peer.ncand = theirs.ncand;
-	}
-	/* The session stays for the relay, the engine's last resort. */
-	env.rv = c;
-	env.rv_sess = s;
-	snprintf(env.rv_peer, sizeof(env.rv_peer), "%s", accept ? to :
-	    st.answer_from);
+	/* The offer or the answer; the session stays for the relay, the
+	 * engine's last resort. */
+	if ((rc = rendezvous_exchange(&cfg, &env, accept ? &theirs : NULL,
+	    &rz, why, sizeof(why))) != 0)
+		fail(exit_code(rc), "%s", why);
 	if (connect_run(&env, 15000, report, NULL, &path, w) == -1) {
 		gathered = 0;
 		if (errno == ENETUNREACH && strstr(w, "relay") == NULL)
@@ -804,8 +548,8 @@ main(int argc, char **argv)
 	}
 	if (path.rv == NULL) {
 		/* A direct path needs the server no more. */
-		rv_client_shutdown(c, 500);
-		rv_client_free(c);
+		rendezvous_close(rz, 500);
+		rz = NULL;
 		env.rv = NULL;
 	}
 	if (!print_mode) {
@@ -830,13 +574,9 @@ main(int argc, char **argv)
 		print_path(&path, hold_s);
 	/* XXX with --print a gateway mapping stays until its lease ends:
 	 * the next program needs it. */
-	sodium_memzero(eph_sk, sizeof(eph_sk));
 	if (path.fd != -1)
 		close(path.fd);
-	if (env.rv != NULL) {
-		rv_client_shutdown(env.rv, 500);
-		rv_client_free(env.rv);
-	}
+	rendezvous_close(rz, 500);
 	ident_free(&id);
 	if (child != -1)
 		(void)waitpid(child, NULL, 0);
