@@ -356,16 +356,34 @@ on_event(void *arg, const struct rv_event *ev)
 	rv_client_break(ev->client);
 }
 
-/* Opens a tagged session on the first server that welcomes us. */
+void
+rendezvous_url_order(const struct rv_url *u, int n, int *order)
+{
+	int i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (!rv_url_silent(&u[i]))
+			order[k++] = i;
+	for (i = 0; i < n; i++)
+		if (rv_url_silent(&u[i]))
+			order[k++] = i;
+}
+
+/* Opens a tagged session on the first server that welcomes us, those
+ * that were silent to the lookups last. */
 static int
 sig_open(const struct rendezvous_cfg *cfg, struct rendezvous *rz, char *why,
     size_t whylen)
 {
 	char tag[RV_TAG_MAX + 1], last[300] = "no server";
-	int i;
+	int i, k, order[RV_MAX_SERVERS], n = cfg->nurl;
 
 	snprintf(tag, sizeof(tag), "c%08x", (unsigned)randombytes_random());
-	for (i = 0; i < cfg->nurl; i++) {
+	if (n > RV_MAX_SERVERS)
+		n = RV_MAX_SERVERS;
+	rendezvous_url_order(cfg->url, n, order);
+	for (k = 0; k < n; k++) {
+		i = order[k];
 		memset(&rz->h, 0, sizeof(rz->h));
 		if ((rz->c = rv_client_new(cfg->id, on_event, rz,
 		    cfg->lws_log)) == NULL)

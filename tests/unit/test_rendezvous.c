@@ -3,7 +3,8 @@
  * need no server: the request record read from a pipe and verified, the
  * profile file, the STUN server a record names, and the names that resolve
  * without asking (an id, an alias, a name that cannot be one), each
- * refusal with its class and its words (nat-connect(1) EXIT STATUS).
+ * refusal with its class and its words (nat-connect(1) EXIT STATUS); and
+ * the order servers are tried in once one was silent.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include <sys/socket.h>
+#include <netinet/in.h>
 
 #include <cmocka.h>
 
@@ -250,6 +252,54 @@ test_resolve_local(void **state)
 	rendezvous_names_free(&names);
 }
 
+static void __attribute__((format(printf, 2, 3)))
+quiet(void *arg, const char *fmt, ...)
+{
+	(void)arg;
+	(void)fmt;
+}
+
+/* A server that takes the connection and never answers goes last. */
+static void
+test_url_order(void **state)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	struct rv_url u[3];
+	struct rv_peers p;
+	char text[64];
+	int fd, order[3];
+
+	(void)state;
+	assert_true((fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	assert_int_equal(rv_url_parse(&u[0], "http://127.0.0.1:1"), 0);
+	snprintf(text, sizeof(text), "http://127.0.0.1:%d",
+	    ntohs(sin.sin_port));
+	assert_int_equal(rv_url_parse(&u[1], text), 0);
+	assert_int_equal(rv_url_parse(&u[2], "http://127.0.0.1:2"), 0);
+
+	rendezvous_url_order(u, 3, order);
+	assert_int_equal(order[0], 0);
+	assert_int_equal(order[1], 1);
+	assert_int_equal(order[2], 2);
+
+	assert_int_equal(rv_peers_get(&u[1], 1, bob.id, 300, 1, &p, quiet,
+	    NULL, why, sizeof(why)), -1);
+	rv_peers_free(&p);
+	assert_int_equal(rv_url_silent(&u[1]), 1);
+	rendezvous_url_order(u, 3, order);
+	assert_int_equal(order[0], 0);
+	assert_int_equal(order[1], 2);
+	assert_int_equal(order[2], 1);
+	assert_int_equal(close(fd), 0);
+}
+
 int
 main(void)
 {
@@ -258,6 +308,7 @@ main(void)
 		cmocka_unit_test(test_profile_file),
 		cmocka_unit_test(test_stun_pick),
 		cmocka_unit_test(test_resolve_local),
+		cmocka_unit_test(test_url_order),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
