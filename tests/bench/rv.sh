@@ -38,7 +38,10 @@
 # Records on stdout:
 #
 #   type=bench ...                  each rv-load run (rv-load.c); the
-#       forwarding runs add other_cpu=F disturbed=yes|no
+#       forwarding runs add other_cpu=F disturbed=yes|no server_wait_ms=N
+#       (how long the server, runnable, waited for a CPU over the whole
+#       run, login and warm-up included: on a shared machine, what
+#       latencies over a millisecond come from)
 #   type=result server=NAME held=N established=N mem_per_session=BYTES
 #       rss0_kb=N rss_kb=N pss_per_session=BYTES at=N rate=R us_per_msg=F
 #       paced_rate=R p50_us=N p99_us=N
@@ -212,6 +215,8 @@ median() {
 busy_ticks() { awk '/^cpu[01] / { b += $2 + $3 + $4 + $7 + $8 + $9 } END { print b }' \
     /proc/stat; }
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Nanoseconds process $1 has spent runnable but waiting for a CPU.
+run_wait() { awk '{ print $2 }' "/proc/$1/schedstat" 2>/dev/null || echo 0; }
 # CPU time of this shell's reaped children (a loader once it has exited).
 child_ticks() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
 
@@ -237,6 +242,7 @@ pairs_run() {
 	runno=$((runno + 1))
 	quiet
 	b0=$(busy_ticks) t0=$(ticks "$spid") c0=$(child_ticks)
+	q0=$(run_wait "$spid")
 	w0=$(date +%s.%N)
 	taskset -c 0 "$load" -T "$1" -m pairs -P 1000 -w 8 -r $r -d "$secs" \
 	    -p "$spid" -b "$net.$((30 + runno))" \
@@ -244,17 +250,18 @@ pairs_run() {
 	    2>"$tmp/run.err"
 	rc=$?
 	b1=$(busy_ticks) t1=$(ticks "$spid") c1=$(child_ticks)
+	q1=$(run_wait "$spid")
 	w1=$(date +%s.%N)
 	if [ $rc -ne 0 ]; then
 		echo "rv.sh: $1: rv-load exit $rc: $(cat "$tmp/run.err")" >&2
 		return 1
 	fi
-	awk -v hz="$hz" -v w0="$w0" -v w1="$w1" \
+	awk -v hz="$hz" -v w0="$w0" -v w1="$w1" -v q0="$q0" -v q1="$q1" \
 	    -v other=$((b1 - b0 - (t1 - t0) - (c1 - c0))) '{
 		o = other / hz / (w1 - w0)
 		if (o < 0) o = 0
-		printf "%s other_cpu=%.2f disturbed=%s\n", $0, o,
-		    (o > 0.10 ? "yes" : "no")
+		printf "%s other_cpu=%.2f disturbed=%s server_wait_ms=%.0f\n",
+		    $0, o, (o > 0.10 ? "yes" : "no"), (q1 - q0) / 1e6
 	}' "$tmp/run.raw" | tee "$tmp/run"
 }
 
