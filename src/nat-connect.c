@@ -199,42 +199,22 @@ upgraded(void *arg, const struct tech_path *p, uint64_t ms)
 	emit(&r);
 }
 
-/* -L: one TCP connection on [address:]port, taken before the peer is
- * reached, so that a client may connect first (ssh -L). */
+/* -L: one TCP connection, taken before the peer is reached, so that a
+ * client may connect first (ssh -L). */
 static int
 forward_accept(const char *spec)
 {
-	struct sockaddr_storage ss;
-	int lfd, fd, on = 1;
+	struct sockaddr_storage b;
+	struct record r;
+	char why[256];
+	int lfd, fd;
 
-	if (addr_resolve(&ss, spec, 0, 0) == -1 || addr_port((struct
-	    sockaddr *)&ss) == 0) {
-		/* A bare port listens on loopback. */
-		char buf[300];
-
-		snprintf(buf, sizeof(buf), "127.0.0.1:%s", spec);
-		if (addr_resolve(&ss, buf, 0, 0) == -1 ||
-		    addr_port((struct sockaddr *)&ss) == 0)
-			fail(EX_USAGE, "-L %s: not [address:]port", spec);
-	}
-	if ((lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
-	    -1)
-		fail(EX_OSERR, "socket: %s", strerror(errno));
-	(void)setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-	if (bind(lfd, (struct sockaddr *)&ss, addr_len((struct sockaddr *)
-	    &ss)) == -1 || listen(lfd, 1) == -1)
-		fail(EX_OSERR, "-L %s: %s", spec, strerror(errno));
-	{
-		struct record r;
-		struct sockaddr_storage b;
-		socklen_t bl = sizeof(b);
-
-		(void)getsockname(lfd, (struct sockaddr *)&b, &bl);
-		log_say(NULL, "waiting for a connection on %s", spec);
-		record_begin(&r, json, "listening");
-		record_addr(&r, "local", (struct sockaddr *)&b);
-		emit(&r);
-	}
+	if ((lfd = carry_listen(spec, &b, why, sizeof(why))) == -1)
+		fail(errno == EINVAL ? EX_USAGE : EX_OSERR, "-L %s", why);
+	log_say(NULL, "waiting for a connection on %s", spec);
+	record_begin(&r, json, "listening");
+	record_addr(&r, "local", (struct sockaddr *)&b);
+	emit(&r);
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1)
 		fail(EX_OSERR, "-L %s: accept: %s", spec, strerror(errno));
 	close(lfd);
@@ -344,36 +324,13 @@ static void
 print_path(const struct tech_path *p, int hold_s)
 {
 	struct record r;
-	struct pollfd pfd;
-	struct sockaddr_storage from;
-	uint8_t buf[2048];
-	uint64_t end, ka = 0;
 	FILE *save = recs;
 
 	path_record(&r, p);
 	recs = stdout;
 	emit(&r);
 	recs = save;
-	if (p->tcp || p->rv != NULL)
-		return;
-	end = stun_now_ms() + (uint64_t)hold_s * 1000;
-	pfd.fd = p->fd;
-	pfd.events = POLLIN;
-	while (stun_now_ms() < end) {
-		(void)connect_keepalive(p, stun_now_ms(), &ka);
-		if (poll(&pfd, 1, 50) <= 0)
-			continue;
-		for (;;) {
-			socklen_t fl = sizeof(from);
-			ssize_t n = recvfrom(p->fd, buf, sizeof(buf), 0,
-			    (struct sockaddr *)&from, &fl);
-
-			if (n < 0)
-				break;
-			(void)connect_answer(&env, p->fd, buf, (size_t)n,
-			    (struct sockaddr *)&from);
-		}
-	}
+	connect_hold(&env, p, (unsigned)hold_s * 1000);
 }
 
 /* ------------------------------------------------------------------ */

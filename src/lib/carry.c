@@ -751,3 +751,42 @@ carry_spawn(const char *cmd, int *fd)
 	*fd = sv[0];
 	return pid;
 }
+
+int
+carry_listen(const char *spec, struct sockaddr_storage *bound, char *why,
+    size_t whylen)
+{
+	struct sockaddr_storage ss;
+	socklen_t bl = sizeof(*bound);
+	char buf[300];
+	int fd, on = 1, e;
+
+	if (addr_resolve(&ss, spec, 0, 0) == -1 || addr_port((struct
+	    sockaddr *)&ss) == 0) {
+		snprintf(buf, sizeof(buf), "127.0.0.1:%s", spec);
+		if (strlen(spec) > 256 || addr_resolve(&ss, buf, 0, 0) == -1 ||
+		    addr_port((struct sockaddr *)&ss) == 0) {
+			snprintf(why, whylen, "%.200s: not [address:]port",
+			    spec);
+			errno = EINVAL;
+			return -1;
+		}
+	}
+	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		e = errno;
+		snprintf(why, whylen, "%.200s: socket: %s", spec, strerror(e));
+		errno = e;
+		return -1;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (bind(fd, (struct sockaddr *)&ss, addr_len((struct sockaddr *)
+	    &ss)) == -1 || listen(fd, 1) == -1 ||
+	    getsockname(fd, (struct sockaddr *)bound, &bl) == -1) {
+		e = errno;
+		snprintf(why, whylen, "%.200s: %s", spec, strerror(e));
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "connect.h"
@@ -65,6 +66,13 @@ struct carry {
  * left to its idle timeout.
  */
 int carry_run(struct carry *c, const struct tech_path *p);
+
+/* Listens on the TCP [address:]port in spec (a bare port: on
+ * 127.0.0.1), writing the address bound to *bound.  Returns the
+ * listening socket, or -1 with errno (EINVAL: spec is not
+ * [address:]port) and why, which starts with spec. */
+int carry_listen(const char *spec, struct sockaddr_storage *bound, char *why,
+    size_t whylen);
 
 /* Runs cmd with sh -c, its standard input and output a socket pair
  * whose other end goes to *fd (for carry's in_fd and out_fd, like inetd

@@ -211,6 +211,37 @@ connect_keepalive(const struct tech_path *p, uint64_t now, uint64_t *last)
 }
 
 void
+connect_hold(const struct tech_env *e, const struct tech_path *p,
+    unsigned ms)
+{
+	struct pollfd pfd;
+	struct sockaddr_storage from;
+	uint8_t buf[2048];
+	uint64_t end, ka = 0;
+
+	if (p->tcp || p->rv != NULL)
+		return;
+	end = stun_now_ms() + ms;
+	pfd.fd = p->fd;
+	pfd.events = POLLIN;
+	while (stun_now_ms() < end) {
+		(void)connect_keepalive(p, stun_now_ms(), &ka);
+		if (poll(&pfd, 1, 50) <= 0)
+			continue;
+		for (;;) {
+			socklen_t fl = sizeof(from);
+			ssize_t n = recvfrom(p->fd, buf, sizeof(buf), 0,
+			    (struct sockaddr *)&from, &fl);
+
+			if (n < 0)
+				break;
+			(void)connect_answer(e, p->fd, buf, (size_t)n,
+			    (struct sockaddr *)&from);
+		}
+	}
+}
+
+void
 connect_path_cands(const struct tech_env *e, const struct tech_path *p,
     char *buf, size_t len)
 {

@@ -89,6 +89,13 @@ int connect_answer(const struct tech_env *e, int fd, const void *buf,
  * due, -1 with errno when the send failed. */
 int connect_keepalive(const struct tech_path *p, uint64_t now, uint64_t *last);
 
+/* Keeps a UDP path alive for ms (keepalives, and answers to the peer's
+ * late checks) without reading its data: for a program that takes the
+ * path over afterwards (nat-connect --print).  Returns at once for a TCP
+ * or relayed path. */
+void connect_hold(const struct tech_env *e, const struct tech_path *p,
+    unsigned ms);
+
 /* Writes the path's pair as "LTYPE:udp:LOCAL->RTYPE:udp:REMOTE". */
 void connect_path_cands(const struct tech_env *e, const struct tech_path *p,
     char *buf, size_t len);

@@ -80,7 +80,7 @@ start_ready() {
 	LAST_PID=$!
 	PIDS="$PIDS $LAST_PID"
 	for ((i = 0; i < secs * 20; i++)); do
-		READY=$(head -n 1 "$T/$name.out")
+		READY=$(head -n 1 "$T/$name.out" 2>/dev/null)
 		[ -n "$READY" ] && return 0
 		kill -0 "$LAST_PID" 2>/dev/null || break
 		sleep 0.05
