@@ -225,7 +225,7 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 	struct sending st;
 	struct ident id;
 	char why[512], tag[RV_TAG_MAX + 1];
-	int i, k, n, order[RV_MAX_SERVERS], status = EX_UNAVAILABLE;
+	int i, k, order[RV_MAX_SERVERS], status = EX_UNAVAILABLE;
 
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
 		errx(errno == EPERM || errno == EBADMSG ? EX_CONFIG : EX_OSERR,
@@ -233,13 +233,8 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 	read_body(&id, &body);
 	/* A tagged session of our own, so that presence is left alone. */
 	snprintf(tag, sizeof(tag), "q%08x", (unsigned)randombytes_random());
-	/* Servers that were silent to the lookup last (rv_url_silent). */
-	for (k = n = 0; k < nurl; k++)
-		if (!rv_url_silent(&url[k]))
-			order[n++] = k;
-	for (k = 0; k < nurl; k++)
-		if (rv_url_silent(&url[k]))
-			order[n++] = k;
+	/* Servers that were silent to the lookup last. */
+	rv_url_order(url, nurl, order);
 	for (k = 0; k < nurl && status == EX_UNAVAILABLE; k++) {
 		i = order[k];
 		memset(&st, 0, sizeof(st));

@@ -356,19 +356,6 @@ on_event(void *arg, const struct rv_event *ev)
 	rv_client_break(ev->client);
 }
 
-void
-rendezvous_url_order(const struct rv_url *u, int n, int *order)
-{
-	int i, k = 0;
-
-	for (i = 0; i < n; i++)
-		if (!rv_url_silent(&u[i]))
-			order[k++] = i;
-	for (i = 0; i < n; i++)
-		if (rv_url_silent(&u[i]))
-			order[k++] = i;
-}
-
 /* Opens a tagged session on the first server that welcomes us, those
  * that were silent to the lookups last. */
 static int
@@ -381,7 +368,7 @@ sig_open(const struct rendezvous_cfg *cfg, struct rendezvous *rz, char *why,
 	snprintf(tag, sizeof(tag), "c%08x", (unsigned)randombytes_random());
 	if (n > RV_MAX_SERVERS)
 		n = RV_MAX_SERVERS;
-	rendezvous_url_order(cfg->url, n, order);
+	rv_url_order(cfg->url, n, order);
 	for (k = 0; k < n; k++) {
 		i = order[k];
 		memset(&rz->h, 0, sizeof(rz->h));

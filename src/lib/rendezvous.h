@@ -116,14 +116,9 @@ int rendezvous_peer_get(const struct rendezvous_cfg *cfg, const char *peer,
 void rendezvous_stun_pick(const struct record_in *in,
     struct sockaddr_storage *ss);
 
-/* Fills order[0..n-1] with the indexes of u: the servers that did not
- * time out last (rv_url_silent) first, then the others, each part in the
- * order given. */
-void rendezvous_url_order(const struct rv_url *u, int n, int *order);
-
 /*
  * The offer and the answer, after connect_gather: opens a tagged session
- * on the first server that welcomes us (in rendezvous_url_order, so that
+ * on the first server that welcomes us (in rv_url_order, so that
  * a silent one costs one timeout per process), signs e's side (e->self,
  * e->peer.id; an offer when theirs is NULL, else the answer to theirs),
  * sends it and waits until the server passed it on; an offer then waits

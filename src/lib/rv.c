@@ -522,6 +522,19 @@ rv_url_silent(const struct rv_url *u)
 	return rv_mute_find(u) != -1;
 }
 
+void
+rv_url_order(const struct rv_url *u, int n, int *order)
+{
+	int i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (!rv_url_silent(&u[i]))
+			order[k++] = i;
+	for (i = 0; i < n; i++)
+		if (rv_url_silent(&u[i]))
+			order[k++] = i;
+}
+
 int
 rv_peers_get(const struct rv_url *u, int n, const char *what,
     int timeout_ms, int rounds, struct rv_peers *out, rv_say_fn say,
@@ -544,12 +557,7 @@ rv_peers_get(const struct rv_url *u, int n, const char *what,
 			usleep(ms * 1000);
 		}
 		/* Those that answered before first, each part in order. */
-		for (i = k = 0; i < n; i++)
-			if (!rv_url_silent(&u[i]))
-				order[k++] = i;
-		for (i = 0; i < n; i++)
-			if (rv_url_silent(&u[i]))
-				order[k++] = i;
+		rv_url_order(u, n, order);
 		for (k = 0; k < n; k++) {
 			i = order[k];
 			say(arg, "asking %s%s", u[i].base, rv_url_silent(&u[i]) ?

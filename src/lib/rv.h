@@ -168,6 +168,10 @@ int rv_peers_get(const struct rv_url *u, int n, const char *what,
  * for a session may do the same. */
 int rv_url_silent(const struct rv_url *u);
 
+/* Writes to order the indexes of the n servers of u, those that answered
+ * (not rv_url_silent) first, each part in the given order. */
+void rv_url_order(const struct rv_url *u, int n, int *order);
+
 void rv_peers_free(struct rv_peers *p);
 
 /* ------------------------------------------------------------------ */

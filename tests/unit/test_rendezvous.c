@@ -284,7 +284,7 @@ test_url_order(void **state)
 	assert_int_equal(rv_url_parse(&u[1], text), 0);
 	assert_int_equal(rv_url_parse(&u[2], "http://127.0.0.1:2"), 0);
 
-	rendezvous_url_order(u, 3, order);
+	rv_url_order(u, 3, order);
 	assert_int_equal(order[0], 0);
 	assert_int_equal(order[1], 1);
 	assert_int_equal(order[2], 2);
@@ -293,7 +293,7 @@ test_url_order(void **state)
 	    NULL, why, sizeof(why)), -1);
 	rv_peers_free(&p);
 	assert_int_equal(rv_url_silent(&u[1]), 1);
-	rendezvous_url_order(u, 3, order);
+	rv_url_order(u, 3, order);
 	assert_int_equal(order[0], 0);
 	assert_int_equal(order[1], 2);
 	assert_int_equal(order[2], 1);
