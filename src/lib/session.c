@@ -680,27 +680,7 @@ session_established(struct session *s)
 int
 session_close(struct session *s)
 {
-	ngtcp2_connection_close_error cc;
-	ngtcp2_path_storage ps;
-	ngtcp2_ssize n;
-
-	if (s->closed)
-		return 0;
-	s->closed = 1;
-	session_say(s, "closed");
-	if (s->conn == NULL)
-		return 0;
-	ngtcp2_connection_close_error_default(&cc);
-	ngtcp2_connection_close_error_set_application_error(&cc, 0, NULL, 0);
-	ngtcp2_path_storage_zero(&ps);
-	n = ngtcp2_conn_write_connection_close(s->conn, &ps.path, NULL,
-	    s->closebuf, sizeof(s->closebuf), &cc, session_now());
-	if (n > 0) {
-		s->closelen = (size_t)n;
-		s->close_pending = 1;
-		session_close_to(s, &ps.path);
-	}
-	return 0;
+	return session_abort(s, 0, "closed");
 }
 
 int
@@ -779,13 +759,15 @@ session_abort(struct session *s, uint64_t code, const char *reason)
 	if (s->closed)
 		return 0;
 	s->closed = 1;
-	s->end = code == SESSION_CODE_TAMPERED ? EBADMSG : ECONNRESET;
+	s->end = code == SESSION_CODE_TAMPERED ? EBADMSG : code != 0 ?
+	    ECONNRESET : 0;
 	session_say(s, "%s", reason);
 	if (s->conn == NULL)
 		return 0;
 	ngtcp2_connection_close_error_default(&cc);
+	/* A clean close says nothing; another says why. */
 	ngtcp2_connection_close_error_set_application_error(&cc, code,
-	    (const uint8_t *)reason, strlen(reason) > 64 ? 64 :
+	    (const uint8_t *)reason, code == 0 ? 0 : strlen(reason) > 64 ? 64 :
 	    strlen(reason));
 	ngtcp2_path_storage_zero(&ps);
 	n = ngtcp2_conn_write_connection_close(s->conn, &ps.path, NULL,
