@@ -771,6 +771,9 @@ loop_once(int ms, int tfd, void (*tick)(void))
 			if (read(tfd, &x, sizeof(x)) < 0 && errno != EAGAIN)
 				err(EX_OSERR, "timerfd");
 			tick();
+			/* Out now, not after the rest of the events: the
+			 * signals carry the time they were made. */
+			flush_dirty();
 			continue;
 		}
 		if (conns[i].state == C_DEAD)
