@@ -39,6 +39,7 @@
 #define CARRY_IOBUF	65536		/* one read of in_fd, one of the
 					   stream */
 #define CARRY_TCPBUF	(256u << 10)	/* framed datagrams waiting */
+#define CARRY_IDLE_MS	4		/* of the engine's TECH_IDLE_MS */
 #define CARRY_LINGER_MS	3000		/* at most, after we closed */
 #define CARRY_QUIET_MS	300		/* lingering ends this long after the
 					   peer's last datagram */
@@ -74,7 +75,7 @@ struct carrier {
 	size_t olen, ooff;
 	int failed;			/* errno, once it failed */
 	int done;
-	unsigned long rx;		/* datagrams read */
+	unsigned long rx, tx;		/* datagrams read, sent */
 	struct udpio_batch *batch;	/* UDP datagrams going out */
 	uint8_t *rbuf;			/* UDP datagrams coming in */
 };
@@ -313,6 +314,7 @@ send_out(struct carrier *k)
 		if (session_output(k->s, buf, sizeof(buf), &len, &to) == -1 ||
 		    len == 0)
 			break;
+		k->tx++;
 		if (k->tcp.kind == LINK_TCP) {
 			k->tcp.wbuf[k->tcp.wlen++] = (uint8_t)(len >> 8);
 			k->tcp.wbuf[k->tcp.wlen++] = (uint8_t)len;
@@ -534,10 +536,42 @@ static int
 engine_idle(void *arg)
 {
 	struct carrier *k = arg;
+	uint64_t end = stun_now_ms() + CARRY_IDLE_MS;
+	unsigned long rx, tx;
 
-	if (turn(k, 0))
-		k->stop_engine = 1;
+	/* The engine calls back every few ms: while the stream moves, keep
+	 * it moving for most of that time, not one turn. */
+	do {
+		rx = k->rx;
+		tx = k->tx;
+		if (turn(k, 0)) {
+			k->stop_engine = 1;
+			break;
+		}
+	} while ((k->rx != rx || k->tx != tx) && stun_now_ms() < end);
 	return k->stop_engine;
+}
+
+/* The engine's poll wakes for the relay and the stream's ends. */
+static int
+engine_fds(void *arg, struct pollfd *p, int n)
+{
+	struct carrier *k = arg;
+	int i = 0;
+
+	if (n < 3)
+		return 0;
+	p[i].fd = rv_session_fd(k->path->rv);
+	p[i++].events = POLLIN;
+	if (!k->in_eof && session_write_room(k->s) > 0) {
+		p[i].fd = k->c->in_fd;
+		p[i++].events = POLLIN;
+	}
+	if (k->olen > k->ooff) {
+		p[i].fd = k->c->out_fd;
+		p[i++].events = POLLOUT;
+	}
+	return i;
 }
 
 /* While relayed: now and then, both sides try direct together. */
@@ -556,6 +590,7 @@ try_direct(struct carrier *k)
 	    !session_established(k->s))
 		return;
 	e->idle = engine_idle;
+	e->idle_fds = engine_fds;
 	e->data = engine_data;
 	e->hook_arg = k;
 	k->in_engine = 1;
@@ -564,6 +599,7 @@ try_direct(struct carrier *k)
 	    c->report_arg, &p, why);
 	k->in_engine = 0;
 	e->idle = NULL;
+	e->idle_fds = NULL;
 	e->data = NULL;
 	now = stun_now_ms();
 	k->next_try = now + (now - k->relay_t0 < 60000 ?

@@ -451,7 +451,7 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 	uint64_t t0 = stun_now_ms(), now, deadline = t0 + timeout_ms, next;
 	int nrun = 0, i, k, n, nfd, running, deadline_hit = 0, rot = 0;
 	int credited = 0;		/* the engine chose winner by name */
-	int cancelled = 0;
+	int cancelled = 0, nhook;
 
 	why[0] = punch_why[0] = '\0';
 	memset(path, 0, sizeof(*path));
@@ -561,7 +561,12 @@ connect_run(struct tech_env *e, unsigned timeout_ms,
 		}
 		if (e->idle != NULL && next > now + TECH_IDLE_MS)
 			next = now + TECH_IDLE_MS;
-		k = poll(pfd, (nfds_t)nfd, (int)(next > now ? next - now : 0));
+		/* The caller's sockets wake the poll too (its relay, its
+		 * stream), after the engine's: they are not read here. */
+		nhook = e->idle_fds != NULL ? e->idle_fds(e->hook_arg,
+		    pfd + nfd, MAX_POLL - nfd) : 0;
+		k = poll(pfd, (nfds_t)(nfd + nhook), (int)(next > now ? next -
+		    now : 0));
 		if (e->idle != NULL && e->idle(e->hook_arg) != 0) {
 			cancelled = 1;
 			break;

@@ -88,6 +88,9 @@ struct tech_env {
 	 * ECANCELED), and data, which gets every datagram on e->fd that is
 	 * not STUN of this connection (RFC 7983: the data path's). */
 	int (*idle)(void *arg);
+	/* Refinement: fills up to n pollfds the caller wants the engine's
+	 * poll to wake for (idle then runs at once); may be NULL. */
+	int (*idle_fds)(void *arg, struct pollfd *p, int n);
 	void (*data)(void *arg, int fd, const uint8_t *buf, size_t len,
 	    const struct sockaddr *from);
 	void *hook_arg;
