@@ -292,8 +292,7 @@ rvd_tick(lws_sorted_usec_list_t *sul)
 	if (rvd.now != second) {
 		second = rvd.now;
 		rvd_relay_sweep();
-		/* XXX O(records) each second; a Redis store expires by
-		 * itself. */
+		/* The store scans only once something can have lapsed. */
 		rvd.store->ops->sweep(rvd.store, rvd.unix_now);
 		/* Give memory back after a crowd left (LWS.md: RSS stays
 		 * high). */
