@@ -44,7 +44,7 @@
 #define CARRY_QUIET_MS	300		/* lingering ends this long after the
 					   peer's last datagram */
 
-enum link_kind { LINK_NONE, LINK_RELAY, LINK_UDP, LINK_TCP };
+enum link_kind { LINK_NONE, LINK_UDP, LINK_TCP };
 
 struct link {
 	enum link_kind kind;
@@ -60,7 +60,8 @@ struct carrier {
 	struct session *s;
 	struct rv_client *rv;		/* the relay's client (connect_upgrade
 					   hides e->rv while it runs) */
-	struct link relay, direct, tcp;
+	struct link direct, tcp;		/* the relay has no state here:
+					   path->rv */
 	struct sockaddr_storage relay_local, relay_remote;
 	int switched;			/* a QUIC datagram came direct */
 	int migrate_pending;		/* the initiator's, until QUIC takes
@@ -69,7 +70,7 @@ struct carrier {
 	int in_engine;			/* connect_upgrade runs: e->fd is
 					   the engine's */
 	int stop_engine;
-	uint64_t relay_t0, next_try, started;
+	uint64_t relay_t0, next_try;
 	int in_eof, shut, out_eof;
 	uint8_t *obuf;			/* the stream, waiting for out_fd */
 	size_t olen, ooff;
@@ -136,6 +137,29 @@ input(struct carrier *k, const uint8_t *buf, size_t len,
 	}
 }
 
+/* Forgets the direct link, closing its socket when it is ours alone
+ * (not e->fd, nor the path's). */
+static void
+direct_close(struct carrier *k)
+{
+	if (k->direct.kind == LINK_UDP && k->direct.fd != k->c->env->fd &&
+	    k->direct.fd != k->path->fd)
+		close(k->direct.fd);
+	k->direct.kind = LINK_NONE;
+	k->direct.fd = -1;
+}
+
+/* Makes fd, labelled local, the direct link. */
+static void
+direct_set(struct carrier *k, int fd, const struct sockaddr_storage *local)
+{
+	if (k->direct.kind == LINK_UDP && k->direct.fd != fd)
+		direct_close(k);
+	k->direct.kind = LINK_UDP;
+	k->direct.fd = fd;
+	k->direct.local = *local;
+}
+
 /* A QUIC datagram came on a direct socket: the responder follows the
  * initiator there; either side may now leave the relay. */
 static void
@@ -143,16 +167,13 @@ direct_in(struct carrier *k, int fd, const uint8_t *buf, size_t len,
     const struct sockaddr *from)
 {
 	struct carry *c = k->c;
-	socklen_t sl = sizeof(k->direct.local);
+	struct sockaddr_storage local;
+	socklen_t sl = sizeof(local);
 
 	if (k->direct.kind == LINK_NONE || k->direct.fd != fd) {
-		if (k->direct.kind != LINK_NONE && k->direct.fd != fd &&
-		    k->direct.fd != c->env->fd && k->direct.fd != k->path->fd)
-			close(k->direct.fd);
-		k->direct.kind = LINK_UDP;
-		k->direct.fd = fd;
-		memset(&k->direct.local, 0, sizeof(k->direct.local));
-		(void)getsockname(fd, (struct sockaddr *)&k->direct.local, &sl);
+		memset(&local, 0, sizeof(local));
+		(void)getsockname(fd, (struct sockaddr *)&local, &sl);
+		direct_set(k, fd, &local);
 		memset(&k->up, 0, sizeof(k->up));
 		k->up.fd = fd;
 		k->up.local = k->direct.local;
@@ -425,15 +446,15 @@ turn(struct carrier *k, int wait_ms)
 {
 	struct carry *c = k->c;
 	struct pollfd pfd[6];
-	int n = 0, ix_in = -1, ix_out = -1, ix_relay = -1, ix_path = -1;
+	int n = 0, ix_in = -1, ix_out = -1, ix_path = -1;
 	int ix_efd = -1, ix_direct = -1, ix_tcp = -1;
 	uint64_t exp;
 	char why[256];
 
-	if (k->relay.kind == LINK_RELAY) {
+	if (k->path->rv != NULL) {
 		pfd[n].fd = rv_session_fd(k->path->rv);
 		pfd[n].events = POLLIN;
-		ix_relay = n++;
+		n++;
 	}
 	if (k->tcp.kind == LINK_TCP) {
 		pfd[n].fd = k->tcp.fd;
@@ -472,11 +493,11 @@ turn(struct carrier *k, int wait_ms)
 		if ((uint64_t)wait_ms > d)
 			wait_ms = (int)d;
 	}
-	if (k->relay.kind == LINK_RELAY && wait_ms > 10)
+	if (k->path->rv != NULL && wait_ms > 10)
 		wait_ms = 10;	/* the client's timers and queue */
 	(void)poll(pfd, (nfds_t)n, wait_ms);
 
-	if (ix_relay >= 0 || k->relay.kind == LINK_RELAY)
+	if (k->path->rv != NULL)
 		read_relay(k);
 	if (ix_tcp >= 0 && (pfd[ix_tcp].revents & (POLLIN | POLLHUP | POLLERR)))
 		read_tcp(k);
@@ -612,13 +633,8 @@ try_direct(struct carrier *k)
 	}
 	/* A direct pair works: the initiator moves the connection; the
 	 * responder listens there too and follows. */
-	if (k->direct.kind == LINK_UDP && k->direct.fd != e->fd &&
-	    k->direct.fd != p.fd)
-		close(k->direct.fd);
+	direct_set(k, p.fd, &p.local);
 	k->up = p;
-	k->direct.kind = LINK_UDP;
-	k->direct.fd = p.fd;
-	k->direct.local = p.local;
 	if (e->initiator)
 		k->migrate_pending = 1;
 }
@@ -656,7 +672,7 @@ carry_run(struct carry *c, const struct tech_path *p)
 	k.c = c;
 	k.path = p;
 	k.rv = c->env->rv;
-	k.relay.fd = k.direct.fd = k.tcp.fd = -1;
+	k.direct.fd = k.tcp.fd = -1;
 	c->sent = c->received = 0;
 	c->first_ms = 0;
 	c->auth_failures = 0;
@@ -665,9 +681,7 @@ carry_run(struct carry *c, const struct tech_path *p)
 	label(&k.relay_remote, "240.0.0.2", 2);
 	loc = &k.relay_local;
 	rem = &k.relay_remote;
-	if (p->rv != NULL) {
-		k.relay.kind = LINK_RELAY;
-	} else if (p->tcp) {
+	if (p->tcp) {
 		k.tcp.kind = LINK_TCP;
 		k.tcp.fd = p->fd;
 		if ((k.tcp.rbuf = malloc(CARRY_TCPBUF)) == NULL ||
@@ -677,7 +691,7 @@ carry_run(struct carry *c, const struct tech_path *p)
 			return -1;
 		}
 		nonblock(p->fd);
-	} else {
+	} else if (p->rv == NULL) {
 		loc = (struct sockaddr_storage *)&p->local;
 		rem = (struct sockaddr_storage *)&p->remote;
 	}
@@ -710,7 +724,7 @@ carry_run(struct carry *c, const struct tech_path *p)
 	 * (the engine, which reads datagram by datagram, is done). */
 	if (p->rv == NULL && !p->tcp)
 		(void)udpio_gro(p->fd);
-	k.relay_t0 = k.started = stun_now_ms();
+	k.relay_t0 = stun_now_ms();
 	k.next_try = k.relay_t0 + CARRY_UPGRADE_FIRST_MS;
 	send_out(&k);
 	for (;;) {
@@ -740,9 +754,7 @@ carry_run(struct carry *c, const struct tech_path *p)
 		(void)fcntl(c->in_fd, F_SETFL, infl);
 	if (outfl != -1 && c->out_fd >= 0)
 		(void)fcntl(c->out_fd, F_SETFL, outfl);
-	if (k.direct.kind == LINK_UDP && k.direct.fd != c->env->fd &&
-	    k.direct.fd != p->fd)
-		close(k.direct.fd);
+	direct_close(&k);
 	c->auth_failures = session_auth_failures(k.s);
 	session_free(k.s);
 	free(k.batch);

@@ -373,18 +373,6 @@ session_free(struct session *s)
 
 /* Ends the connection after the ngtcp2 error rv: why is set, and a
  * CONNECTION_CLOSE is queued unless the peer closed first. */
-/* The CONNECTION_CLOSE goes where the connection is now, which after a
- * migration is not where it started. */
-static void
-session_close_to(struct session *s, const ngtcp2_path *p)
-{
-	memset(&s->close_to, 0, sizeof(s->close_to));
-	if (p->remote.addrlen > 0 && p->remote.addrlen <= sizeof(s->close_to))
-		memcpy(&s->close_to, p->remote.addr, p->remote.addrlen);
-	else
-		memcpy(&s->close_to, &s->remote, s->remotelen);
-}
-
 static void
 session_fail(struct session *s, int rv)
 {
@@ -471,7 +459,6 @@ session_fail(struct session *s, int rv)
 	if (n > 0) {
 		s->closelen = (size_t)n;
 		s->close_pending = 1;
-		session_close_to(s, &ps.path);
 	}
 }
 
@@ -547,6 +534,9 @@ session_output(struct session *s, uint8_t *buf, size_t cap, size_t *len,
 	int64_t sid;
 
 	*len = 0;
+	/* By default the path in use now, which after a migration is not
+	 * the one the connection started on: a CONNECTION_CLOSE goes there
+	 * too. */
 	if (to != NULL) {
 		const ngtcp2_path *cur = s->conn != NULL ?
 		    ngtcp2_conn_get_path(s->conn) : NULL;
@@ -566,9 +556,7 @@ session_output(struct session *s, uint8_t *buf, size_t cap, size_t *len,
 		memcpy(buf, s->closebuf, s->closelen);
 		*len = s->closelen;
 		s->close_pending = 0;
-		if (to != NULL)
-			*to = s->close_to;
-		return 0;
+		return 0;	/* on the path in use now, as *to says */
 	}
 	if (s->closed || s->conn == NULL)
 		return 0;
@@ -775,7 +763,6 @@ session_abort(struct session *s, uint64_t code, const char *reason)
 	if (n > 0) {
 		s->closelen = (size_t)n;
 		s->close_pending = 1;
-		session_close_to(s, &ps.path);
 	}
 	return 0;
 }

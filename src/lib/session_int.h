@@ -60,7 +60,6 @@ struct session {
 	int close_pending;		/* closebuf waits to be sent */
 	uint8_t closebuf[SESSION_DGRAM_MAX];
 	size_t closelen;
-	struct sockaddr_storage close_to; /* the path it goes on */
 	int close_resends;		/* times it was sent again */
 	char why[256];
 	int end;			/* errno class of the end (session.h) */
