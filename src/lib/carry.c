@@ -75,6 +75,7 @@ struct carrier {
 	uint8_t *obuf;			/* the stream, waiting for out_fd */
 	size_t olen, ooff;
 	int failed;			/* errno, once it failed */
+	int aborted;			/* we closed it with an error code */
 	int done;
 	unsigned long rx, tx;		/* datagrams read, sent */
 	struct udpio_batch *batch;	/* UDP datagrams going out */
@@ -129,6 +130,7 @@ input(struct carrier *k, const uint8_t *buf, size_t len,
 	 * late may be too far behind to decrypt: not counted then.) */
 	if (relayed && k->c->auth_failures > before && !k->migrate_pending &&
 	    k->direct.kind == LINK_NONE) {
+		k->aborted = 1;
 		session_abort(k->s, SESSION_CODE_TAMPERED, "a datagram through "
 		    "the relay failed authentication");
 		fail(k, EBADMSG, "%s", "a datagram through the relay failed "
@@ -243,13 +245,16 @@ read_relay(struct carrier *k)
 	uint8_t buf[RV_RELAY_MTU];
 	const char *why = NULL;
 	long n;
-	int i;
+	int i, ended;
 
 	if (rv_client_service(k->rv) == -1 && !k->switched) {
 		fail(k, ECONNRESET, "%s", "lost the server that relays");
 		return;
 	}
-	for (i = 0; i < CARRY_DRAIN; i++) {
+	/* An ended relay's last datagrams (a CONNECTION_CLOSE among them)
+	 * are all read before its end counts. */
+	ended = rv_relay_state(k->path->rv, &why) == RV_RELAY_ENDED;
+	for (i = 0; i < (ended ? RV_RELAY_QUEUE : CARRY_DRAIN); i++) {
 		if ((n = rv_relay_recv(k->path->rv, buf, sizeof(buf))) < 0)
 			break;
 		/* Once direct, what the relay still brings is late. */
@@ -257,8 +262,7 @@ read_relay(struct carrier *k)
 			input(k, buf, (size_t)n, (struct sockaddr *)
 			    &k->relay_remote, 1);
 	}
-	if (k->switched || rv_relay_state(k->path->rv, &why) !=
-	    RV_RELAY_ENDED || k->done)
+	if (k->switched || !ended || k->done)
 		return;
 	/* A peer that finished leaves, and its session and the relay go
 	 * with it, maybe before its CONNECTION_CLOSE came through: the
@@ -639,17 +643,21 @@ try_direct(struct carrier *k)
 		k->migrate_pending = 1;
 }
 
-/* After we closed: the peer may still miss our last acknowledgement and
- * retransmit; each datagram it sends gets our CONNECTION_CLOSE again
- * (RFC 9000 §10.2.1), until it is quiet.  Leaving at once would end the
- * relay under it before it knew the stream was over. */
+/* After we closed: the peer may still miss our last acknowledgement (or
+ * a relay may have dropped our CONNECTION_CLOSE) and send on; each
+ * datagram it sends gets our CONNECTION_CLOSE again (RFC 9000 §10.2.1),
+ * until it is quiet.  Leaving at once would end the relay under it
+ * before it knew the stream was over, or why it ended.  What happens
+ * meanwhile changes neither the outcome nor its reason. */
 static void
 linger(struct carrier *k)
 {
 	uint64_t now = stun_now_ms(), end = now + CARRY_LINGER_MS;
 	uint64_t heard = now;
 	unsigned long rx = k->rx;
+	char why[sizeof(k->c->why)];
 
+	memcpy(why, k->c->why, sizeof(why));
 	k->failed = 0;
 	while ((now = stun_now_ms()) < end && now - heard < CARRY_QUIET_MS) {
 		(void)turn(k, 50);
@@ -658,6 +666,7 @@ linger(struct carrier *k)
 			heard = stun_now_ms();
 		}
 	}
+	memcpy(k->c->why, why, sizeof(why));
 }
 
 int
@@ -739,8 +748,10 @@ carry_run(struct carry *c, const struct tech_path *p)
 			break;
 	}
 	/* Our side failed: the peer learns it now, not at its timeout. */
-	if (k.failed && !session_closed(k.s, NULL, 0))
+	if (k.failed && !session_closed(k.s, NULL, 0)) {
+		k.aborted = 1;
 		session_abort(k.s, SESSION_CODE_ABORTED, c->why);
+	}
 	/* The CONNECTION_CLOSE, if any, goes out once more; through the
 	 * relay, which may drop a datagram, three times. */
 	send_out(&k);
@@ -748,7 +759,7 @@ carry_run(struct carry *c, const struct tech_path *p)
 		if (session_close_resend(k.s) == 0)
 			send_out(&k);
 	r = k.done ? 0 : k.failed;
-	if (k.done && session_error(k.s) == 0)
+	if ((k.done && session_error(k.s) == 0) || k.aborted)
 		linger(&k);
 	if (infl != -1)
 		(void)fcntl(c->in_fd, F_SETFL, infl);
