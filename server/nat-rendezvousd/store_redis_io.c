@@ -93,6 +93,25 @@ rs_publish(struct store_redis *sr, const char *chan, const void *msg,
 	sr->published++;
 }
 
+/* EVALSHA sha with the n arguments arg; len[i] is arg[i]'s length, 0
+ * for a string (none of the binary ones is ever empty). */
+static void
+rs_evalsha(struct store_redis *sr, const char *sha, int n, const char **arg,
+    const size_t *len)
+{
+	const char *av[18];
+	size_t al[18];
+	int i;
+
+	av[0] = "EVALSHA";
+	av[1] = sha;
+	for (i = 0; i < n && i < 16; i++)
+		av[i + 2] = arg[i];
+	for (i = 0; i < n + 2 && i < 18; i++)
+		al[i] = i >= 2 && len[i - 2] != 0 ? len[i - 2] : strlen(av[i]);
+	redisAsyncCommandArgv(sr->cmd, rs_reply_check, NULL, n + 2, av, al);
+}
+
 /* When the record of id lapses in Redis while its home holds it. */
 static long long
 rs_pxat(struct store_redis *sr, long long expires, long long deadline)
@@ -111,9 +130,8 @@ void
 rs_put_redis(struct store_redis *sr, const struct store_rec *rec, int force)
 {
 	char kp[64], ks[64], seq[24], dl[24], ex[24], pxp[24], pxs[24];
-	const char *argv[15];
-	size_t argl[15], len;
-	int i;
+	const char *arg[14];
+	size_t argl[14] = { 0 }, len;
 
 	if (!sr->up || (len = store_redis_rec_encode(sr->msg, sizeof(sr->msg),
 	    sr->inst[0].iid, rec)) == 0)
@@ -126,36 +144,23 @@ rs_put_redis(struct store_redis *sr, const struct store_rec *rec, int force)
 	snprintf(pxp, sizeof(pxp), "%lld", rs_pxat(sr, rec->expires,
 	    rec->deadline));
 	snprintf(pxs, sizeof(pxs), "%lld", rec->expires * 1000 + 999);
-	argv[0] = "EVALSHA";
-	argv[1] = sr->sha[0];
-	argv[2] = "2";
-	argv[3] = kp;
-	argv[4] = ks;
-	argv[5] = seq;
-	argv[6] = sr->inst[0].iid;
-	argv[7] = dl;
-	argv[8] = ex;
-	argv[9] = rec->name[0] != '\0' ? rec->name : "-";
-	argv[10] = rec->json;
-	argv[11] = pxp;
-	argv[12] = pxs;
-	argv[13] = force ? "1" : "0";
-	argv[14] = sr->chan;
-	for (i = 0; i < 15; i++)
-		argl[i] = strlen(argv[i]);
-	argl[10] = rec->len;
-	/* The message itself is the 16th argument. */
-	{
-		const char *av[16];
-		size_t al[16];
-
-		memcpy(av, argv, sizeof(argv));
-		memcpy(al, argl, sizeof(argl));
-		av[15] = sr->msg;
-		al[15] = len;
-		redisAsyncCommandArgv(sr->cmd, rs_reply_check, NULL, 16, av,
-		    al);
-	}
+	arg[0] = "2";
+	arg[1] = kp;
+	arg[2] = ks;
+	arg[3] = seq;
+	arg[4] = sr->inst[0].iid;
+	arg[5] = dl;
+	arg[6] = ex;
+	arg[7] = rec->name[0] != '\0' ? rec->name : "-";
+	arg[8] = rec->json;		/* not terminated */
+	argl[8] = rec->len;
+	arg[9] = pxp;
+	arg[10] = pxs;
+	arg[11] = force ? "1" : "0";
+	arg[12] = sr->chan;
+	arg[13] = sr->msg;		/* the change message */
+	argl[13] = len;
+	rs_evalsha(sr, sr->sha[0], 14, arg, argl);
 	sr->published++;
 }
 
@@ -614,9 +619,9 @@ void
 rs_del_redis(struct store_redis *sr, const char *id, long long seq)
 {
 	char kp[64], ks[64], sq[24], m[96];
-	const char *argv[8];
-	size_t argl[8];
-	int i, n;
+	const char *arg[6];
+	size_t argl[6] = { 0 };
+	int n;
 
 	if (!sr->up)
 		return;
@@ -624,18 +629,14 @@ rs_del_redis(struct store_redis *sr, const char *id, long long seq)
 	store_redis_key(ks, sizeof(ks), id, 's');
 	snprintf(sq, sizeof(sq), "%lld", seq < 0 ? -1 : seq);
 	n = snprintf(m, sizeof(m), "D %s %s %s", sr->inst[0].iid, id, sq);
-	argv[0] = "EVALSHA";
-	argv[1] = sr->sha[1];
-	argv[2] = "2";
-	argv[3] = kp;
-	argv[4] = ks;
-	argv[5] = sq;
-	argv[6] = sr->chan;
-	argv[7] = m;
-	for (i = 0; i < 8; i++)
-		argl[i] = strlen(argv[i]);
-	argl[7] = (size_t)n;
-	redisAsyncCommandArgv(sr->cmd, rs_reply_check, NULL, 8, argv, argl);
+	arg[0] = "2";
+	arg[1] = kp;
+	arg[2] = ks;
+	arg[3] = sq;
+	arg[4] = sr->chan;
+	arg[5] = m;
+	argl[5] = (size_t)n;
+	rs_evalsha(sr, sr->sha[1], 6, arg, argl);
 }
 
 /* The deadline of e, held here, moved. */
@@ -643,9 +644,9 @@ void
 rs_expire_redis(struct store_redis *sr, const struct rs_ent *e)
 {
 	char kp[64], dl[24], px[24], m[96];
-	const char *argv[9];
-	size_t argl[9];
-	int i, n;
+	const char *arg[7];
+	size_t argl[7] = { 0 };
+	int n;
 
 	if (!sr->up)
 		return;
@@ -653,19 +654,15 @@ rs_expire_redis(struct store_redis *sr, const struct rs_ent *e)
 	snprintf(dl, sizeof(dl), "%lld", e->deadline);
 	snprintf(px, sizeof(px), "%lld", rs_pxat(sr, e->expires, e->deadline));
 	n = snprintf(m, sizeof(m), "E %s %s %s", sr->inst[0].iid, e->id, dl);
-	argv[0] = "EVALSHA";
-	argv[1] = sr->sha[2];
-	argv[2] = "1";
-	argv[3] = kp;
-	argv[4] = sr->inst[0].iid;
-	argv[5] = dl;
-	argv[6] = px;
-	argv[7] = sr->chan;
-	argv[8] = m;
-	for (i = 0; i < 9; i++)
-		argl[i] = strlen(argv[i]);
-	argl[8] = (size_t)n;
-	redisAsyncCommandArgv(sr->cmd, rs_reply_check, NULL, 9, argv, argl);
+	arg[0] = "1";
+	arg[1] = kp;
+	arg[2] = sr->inst[0].iid;
+	arg[3] = dl;
+	arg[4] = px;
+	arg[5] = sr->chan;
+	arg[6] = m;
+	argl[6] = (size_t)n;
+	rs_evalsha(sr, sr->sha[2], 7, arg, argl);
 }
 
 void
