@@ -88,7 +88,6 @@ struct rvd_opts {
 };
 
 static volatile sig_atomic_t rvd_stop;
-static int rvd_libev;
 
 static void __attribute__((noreturn))
 usage(void)
@@ -264,14 +263,13 @@ files_limit(struct rvd_opts *o)
 	return (size_t)rl.rlim_cur;
 }
 
+/* SIGINT and SIGTERM with poll; libev watches them on its loop. */
 static void
 on_signal(int sig)
 {
+	(void)sig;
 	rvd_stop = 1;
-	/* With libev, lws breaks its loop on SIGINT. */
-	if (rvd_libev && sig != SIGINT)
-		kill(getpid(), SIGINT);
-	else if (rvd.ctx != NULL)
+	if (rvd.ctx != NULL)
 		lws_cancel_service(rvd.ctx);
 }
 
@@ -295,11 +293,11 @@ static const lws_retry_bo_t rvd_retry = {
 };
 
 /*
- * With a loop (libev, for Redis), lws runs on it instead of its own, so
- * that hiredis shares it.
+ * With a loop (libev), lws runs on ours, so that ws.c flushes before the
+ * loop waits and hiredis shares it; without, on poll.
  */
 static struct lws_context *
-context_make(size_t nofile, int libev, struct ev_loop *loop)
+context_make(size_t nofile, struct ev_loop *loop)
 {
 	struct lws_context_creation_info info;
 	void *foreign[1] = { loop };
@@ -309,7 +307,7 @@ context_make(size_t nofile, int libev, struct ev_loop *loop)
 		info.foreign_loops = foreign;
 	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
 	    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
-	    (libev ? LWS_SERVER_OPTION_LIBEV : 0);
+	    (loop != NULL ? LWS_SERVER_OPTION_LIBEV : 0);
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.rlimit_nofile = (int)nofile;
 	info.max_http_header_pool = 1024;
@@ -422,6 +420,15 @@ loop_stop(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
+static void
+loop_flush(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	rvd_ws_flush_all();
+}
+
 /* Prints "ready http=ADDR:PORT[,...] ws=/v1/ws" (https with TLS). */
 static void
 ready_print(const struct rvd_opts *o)
@@ -446,6 +453,7 @@ main(int argc, char *argv[])
 {
 	static struct rvd_opts o;
 	static ev_signal sig_int, sig_term;
+	static ev_prepare flush;
 	struct store_redis_conf rc;
 	struct ev_loop *loop = NULL;
 	struct passwd *pw = NULL;
@@ -526,16 +534,17 @@ main(int argc, char *argv[])
 	    (rvd.store = store_mem_new(rvd.conf.max_peers)) == NULL)
 		err(EX_OSERR, "malloc");
 	signal(SIGPIPE, SIG_IGN);
-	rvd_libev = 1;
-	if (rc.url != NULL && (loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+	/* Our own libev loop, so that ws.c can send before it waits and
+	 * hiredis can share it; poll when lws has no libev. */
+	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		errx(EX_OSERR, "cannot create the libev loop");
-	if ((rvd.ctx = context_make(nofile, 1, loop)) == NULL) {
-		if (loop != NULL)
+	if ((rvd.ctx = context_make(nofile, loop)) == NULL) {
+		if (rc.url != NULL)
 			errx(EX_OSERR, "-r needs libwebsockets' libev support "
 			    "(libwebsockets-evlib-ev)");
 		rvd_log(LOG_NOTICE, "libev not available: using poll");
-		rvd_libev = 0;
-		if ((rvd.ctx = context_make(nofile, 0, NULL)) == NULL)
+		loop = NULL;
+		if ((rvd.ctx = context_make(nofile, NULL)) == NULL)
 			errx(EX_OSERR, "cannot create the lws context");
 	}
 	vhosts_make(&o);
@@ -543,10 +552,10 @@ main(int argc, char *argv[])
 		cli_privileges_drop(pw);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
-	if (loop == NULL)
+	if (loop == NULL) {
 		sigaction(SIGTERM, &sa, NULL);
-	if (!rvd_libev)
 		sigaction(SIGINT, &sa, NULL);
+	}
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGHUP, &sa, NULL);
 	lws_sul_schedule(rvd.ctx, 0, &rvd.tick, rvd_tick, LWS_US_PER_SEC);
@@ -560,16 +569,20 @@ main(int argc, char *argv[])
 		ev_signal_start(loop, &sig_int);
 		ev_signal_init(&sig_term, loop_stop, SIGTERM);
 		ev_signal_start(loop, &sig_term);
+		ev_prepare_init(&flush, loop_flush);
+		ev_prepare_start(loop, &flush);
+	}
+	if (rc.url != NULL) {
 		rc.loop = loop;
 		if ((rvd.store = store_redis_new(&rc)) == NULL)
 			err(EX_OSERR, "redis");
 	}
-	rvd_log(LOG_INFO, "serving with %s", rvd_libev ? "libev" : "poll");
-	if (rvd_libev)
+	rvd_log(LOG_INFO, "serving with %s", loop != NULL ? "libev" : "poll");
+	if (loop != NULL)
 		lws_service(rvd.ctx, 0);
 	else
 		while (!rvd_stop && lws_service(rvd.ctx, 0) >= 0)
-			;
+			rvd_ws_flush_all();
 	rvd_log(LOG_INFO, "stopping");
 	lws_context_destroy(rvd.ctx);
 	rvd.store->ops->free(rvd.store);

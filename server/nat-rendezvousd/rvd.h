@@ -103,7 +103,7 @@ struct rvd_sess {
 	uint32_t rx_len, q_bytes;	/* q_bytes: used in out */
 	uint64_t tat;			/* rate limit: theoretical arrival, µs */
 	uint32_t last_rx, ping_at, due;	/* seconds since start */
-	uint8_t state, pinged, closing;
+	uint8_t state, pinged, closing, dirty;	/* dirty: in ws.c's list */
 	/* HTTP: 1 the body was too large; closing: 1 with 1009, 2 with 1008 */
 	uint8_t mark;
 	char id[IDENT_ID_LEN + 1];
@@ -167,6 +167,9 @@ int rvd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 /* Queues msg to s; closes s when its queue would exceed the limit.
  * Returns 0 or -1. */
 int rvd_ws_send(struct rvd_sess *s, const char *msg, size_t len);
+/* Sends what the sessions queued since the last call: the loop calls it
+ * before it waits. */
+void rvd_ws_flush_all(void);
 /* The same for a text (binary 0) or binary message. */
 int rvd_ws_send_frame(struct rvd_sess *s, const void *msg, size_t len,
     int binary);

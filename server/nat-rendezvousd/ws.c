@@ -49,13 +49,18 @@ rvd_json_str(char *p, size_t cap, const char *s)
 
 /*
  * Output, in WebSocket frames built here (RFC 6455 section 5.2, a server
- * does not mask): a session's frames wait in one buffer until lws calls
- * it back, and then all of them go in one send.  The signals that came
- * for one peer in the meantime share one TCP segment, where lws_write
- * would take a send and a segment each: on loopback, most of the cost
- * of forwarding.  (Sending a lone signal at once, without the callback,
- * measured no cheaper for paced signals and dearer at full rate.)
+ * does not mask): a session's frames wait in one buffer until the loop
+ * has handled every event it woke for, and then all of them go in one
+ * send (rvd_ws_flush_all, before the loop waits again).  The signals
+ * that came for one peer in the meantime share one TCP segment, where
+ * lws_write would take a send and a segment each: on loopback, most of
+ * the cost of forwarding.  Sending there, not from lws's WRITEABLE
+ * callback, spares a lone signal the two epoll_ctl calls that turn
+ * POLLOUT on and off again; the callback is left for a socket that
+ * did not take everything.
  */
+static struct rvd_sess **rvd_dirty;
+static size_t rvd_ndirty, rvd_dirty_cap;
 
 /* The size of a buffer for n bytes: powers of two from 1 KiB. */
 static size_t
@@ -146,12 +151,39 @@ rvd_ws_queue(struct rvd_sess *s, unsigned op, const void *msg, size_t len)
 			return -1;
 		s->out = p;
 	}
+	if (!s->dirty) {
+		if (rvd_ndirty == rvd_dirty_cap) {
+			size_t cap = rvd_dirty_cap ? 2 * rvd_dirty_cap : 256;
+			struct rvd_sess **d;
+
+			if ((d = realloc(rvd_dirty, cap * sizeof(*d))) == NULL)
+				return -1;
+			rvd_dirty = d;
+			rvd_dirty_cap = cap;
+		}
+		rvd_dirty[rvd_ndirty++] = s;
+		s->dirty = 1;
+	}
 	memcpy(rvd_ws_header(s->out + LWS_PRE + s->q_bytes, op, len), msg,
 	    len);
-	if (s->q_bytes == 0)
-		lws_callback_on_writable(s->wsi);
 	s->q_bytes = (uint32_t)need;
 	return 0;
+}
+
+void
+rvd_ws_flush_all(void)
+{
+	struct rvd_sess *s;
+	size_t i;
+
+	for (i = 0; i < rvd_ndirty; i++) {
+		if ((s = rvd_dirty[i]) == NULL)
+			continue;
+		s->dirty = 0;
+		if (!s->closing && rvd_ws_flush(s) == -1)
+			rvd_ws_kill(s);
+	}
+	rvd_ndirty = 0;
 }
 
 int
@@ -573,6 +605,8 @@ rvd_ws_writeable(struct rvd_sess *s)
 static void
 rvd_ws_closed(struct rvd_sess *s)
 {
+	size_t i;
+
 	rvd_wheel_del(s);
 	rvd_relay_sess_closed(s);
 	if (s->state == RVD_AUTHED || (s->state == RVD_CLOSING && s->id[0])) {
@@ -589,6 +623,11 @@ rvd_ws_closed(struct rvd_sess *s)
 				    rvd.unix_now + rvd.conf.grace);
 		}
 	}
+	for (i = 0; s->dirty && i < rvd_ndirty; i++)
+		if (rvd_dirty[i] == s) {
+			rvd_dirty[i] = NULL;
+			s->dirty = 0;
+		}
 	free(s->out);
 	s->out = NULL;
 	s->q_bytes = 0;
