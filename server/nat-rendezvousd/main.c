@@ -78,6 +78,7 @@ struct rvd_listen {
 	char name[16];		/* the vhost's: lws keeps the pointer */
 	char host[64];		/* "" for every address */
 	int port;
+	int v4;			/* host is an IPv4 address */
 	struct lws_vhost *vh;
 };
 
@@ -317,8 +318,9 @@ context_make(size_t nofile, struct ev_loop *loop)
 /*
  * Binds l's address and port once to learn whether lws can (lws 4.1
  * keeps retrying a listener it cannot bind, for interfaces that are not
- * up yet, and reports success) and to pick the port for port 0.  Exits
- * 71 when it cannot bind.
+ * up yet, and reports success) and to pick the port for port 0.  A host
+ * name becomes its first address: lws takes addresses only.  Exits 71
+ * when it cannot bind, 64 when the name has no address.
  */
 static void
 listen_check(struct rvd_listen *l)
@@ -330,16 +332,13 @@ listen_check(struct rvd_listen *l)
 	int fd, on = 1, e;
 
 	memset(&hints, 0, sizeof(hints));
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	hints.ai_socktype = SOCK_STREAM;
 	snprintf(port, sizeof(port), "%d", l->port);
 	if ((e = getaddrinfo(l->host[0] ? l->host : NULL, port, &hints,
-	    &ai)) != 0) {
-		if (e == EAI_NONAME)
-			return;		/* an interface name: lws knows */
-		errx(EX_OSERR, "listen %s:%d: %s", l->host, l->port,
-		    gai_strerror(e));
-	}
+	    &ai)) != 0)
+		errx(e == EAI_SYSTEM ? EX_OSERR : EX_USAGE, "listen %s:%d: %s",
+		    l->host, l->port, gai_strerror(e));
 	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
 	    -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
 	    sizeof(on)) == -1 || bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
@@ -349,6 +348,13 @@ listen_check(struct rvd_listen *l)
 	l->port = ntohs(ss.ss_family == AF_INET6 ?
 	    ((struct sockaddr_in6 *)&ss)->sin6_port :
 	    ((struct sockaddr_in *)&ss)->sin_port);
+	if (l->host[0] != '\0') {
+		l->v4 = ai->ai_family == AF_INET;
+		if ((e = getnameinfo(ai->ai_addr, ai->ai_addrlen, l->host,
+		    sizeof(l->host), NULL, 0, NI_NUMERICHOST)) != 0)
+			errx(EX_OSERR, "listen %s: %s", l->host,
+			    gai_strerror(e));
+	}
 	close(fd);
 	freeaddrinfo(ai);
 }
@@ -371,6 +377,10 @@ vhosts_make(struct rvd_opts *o)
 		info.ssl_private_key_filepath = o->key;
 		info.options = o->cert != NULL ?
 		    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
+		/* With IPv6 on, lws 4.1 binds an IPv4 address as [::], every
+		 * address of both families. */
+		if (o->l[i].v4)
+			info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 		info.retry_and_idle_policy = &rvd_retry;
 		info.timeout_secs = (unsigned)rvd.conf.http_timeout;
 		info.timeout_secs_ah_idle = (unsigned)rvd.conf.http_timeout;

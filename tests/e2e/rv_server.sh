@@ -62,6 +62,15 @@ ADDR=127.0.0.1:$PORT
 URL=http://$ADDR
 expect "second listener answers" "$(curl -s -o /dev/null -w '%{http_code}' \
     "http://127.0.0.1:${BASH_REMATCH[2]}/healthz")" 200
+# -l 127.0.0.1:PORT listens there only, not on every address (lws 4.1
+# binds an IPv4 address as [::] unless told otherwise).
+expect "listens on the address given only" \
+    "$(ss -Htln "sport = :$PORT" | awk '{print $4}')" "127.0.0.1:$PORT"
+# A host name (from /etc/hosts here: no DNS query) listens on its address.
+start_ready rvd-name 10 "$RVD" -d -l localhost:0
+[[ $READY =~ ^ready\ http=(127\.0\.0\.1|\[::1\]):[1-9][0-9]*\ ws=/v1/ws$ ]] ||
+    fail "-l localhost:0: $READY"
+kill "$LAST_PID"
 
 # http METHOD PATH [BODY]: prints "STATUS BODY".
 http() {
