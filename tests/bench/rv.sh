@@ -30,11 +30,12 @@
 #          from send to receipt (median of the rounds); and once more
 #          after the idle sessions closed (p99_noidle_us).  The paced
 #          runs give the server and the load real-time priority (chrt -f
-#          1, both servers alike): this VM's agent, PID 1, walks every TCP
-#          socket about once a second, and with ~20,000 open that takes it
-#          100-230 ms of CPU on either CPU, in the middle of the latencies
-#          measured (tests/bench/vcpu.sh shows it: without, p99 was 3 to
-#          13 ms here; rt=yes in the record when it applied).
+#          1, both servers alike): this VM's agent, PID 1, takes CPU in
+#          proportion to the open TCP sockets (5 ms a second with none of
+#          ours, 9 to 18 with 34,000), in bursts of tens of milliseconds
+#          that land in the middle of the latencies measured (vcpu.sh
+#          shows a busy CPU losing them; without real-time priority p99
+#          was 3 to 13 ms here; rt=yes in the record when it applied).
 # This VM is shared: before each forwarding run the script waits (at most
 # 10 s) until CPUs 0 and 1 are idle but for the server, and a run is
 # disturbed when what they spent on anything but the server and the load

@@ -14,10 +14,12 @@
 #
 #   O=build tests/bench/vcpu.sh
 #
-# On the VMs this project runs on, lost_ms close to guest_wait_ms means a
-# task of the guest took it: there, PID 1 (the VM's agent) walks every TCP
-# socket about once a second, which with ~20,000 open costs it 100-230 ms
-# of CPU at a time (perf record -e sched:sched_switch -C 1 names it).
+# lost_ms close to guest_wait_ms means a task of the guest took it, not
+# the host: on the VMs this project runs on, PID 1 (the VM's agent, its
+# tokio-rt-worker threads), which takes CPU in proportion to the open TCP
+# sockets (5 ms a second with none of ours, 9 to 18 with 34,000 open),
+# in bursts of tens of milliseconds (perf record -e sched:sched_switch
+# -C 1 names it; /proc/1/task/*/schedstat counts it).
 # rv.sh therefore runs its paced rounds at real-time priority.  (Not a
 # spinner: one at real-time priority loses 50 ms a second to the kernel's
 # real-time throttling instead; the server and the load sleep between
