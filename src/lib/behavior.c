@@ -342,12 +342,13 @@ int
 behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 {
 	struct probe pr;
-	struct stun_txn t1[PROFILE_MAX_SERVERS], t[6];
+	struct stun_txn t1[PROFILE_MAX_SERVERS], t[8];
 	struct sockaddr_storage alt, srv;
-	const struct sockaddr *m1, *m2, *m3;
+	const struct sockaddr *m1, *m2, *m3, *ma, *mb;
 	char a[ADDR_STRLEN];
-	int fa = -1, ff = -1, fh = -1, chosen, family, rc = -1, n, ports[4];
-	enum { T2, F2, F3, H, T3, T4 };
+	int fa = -1, ff = -1, fh = -1, fx, chosen, family, rc = -1, n;
+	int ports[4];
+	enum { T2, F2, F3, C1, C2, H, T3, T4 };
 
 	probe_init(&pr, p, o);
 	if (o->nserver < 1 || o->nserver > PROFILE_MAX_SERVERS) {
@@ -388,7 +389,18 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 		    STUN_CHANGE_IP | STUN_CHANGE_PORT, 0, &pr.quick);
 		stun_txn_binding(&t[F3], ff, (struct sockaddr *)&srv,
 		    STUN_CHANGE_PORT, 0, &pr.quick);
+		/* Tests I and II again from the hairpin port: a NAT that
+		 * takes ports at random from a pool can give one port the
+		 * same public port for both servers by chance, and an
+		 * endpoint-independent verdict needs two ports to agree. */
+		stun_txn_binding(&t[C1], fh, (struct sockaddr *)&srv, 0, 0,
+		    &pr.quick);
+		stun_txn_binding(&t[C2], fh, (struct sockaddr *)&alt, 0, 0,
+		    &pr.quick);
 		probe_pace(&pr, &t[T2]);
+		/* With test II: from another port, to the same two. */
+		t[C1].opts.delay_ms = t[C2].opts.delay_ms =
+		    t[T2].opts.delay_ms;
 		probe_pace(&pr, &t[F2]);
 		probe_pace(&pr, &t[F3]);
 		SAY(&pr, "mapping test II to %s; filtering tests II and III "
@@ -419,24 +431,38 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 		    "%s, from the other port %s", t[F2].state ==
 		    STUN_TXN_DONE ? "arrived" : "did not arrive",
 		    t[F3].state == STUN_TXN_DONE ? "arrived" : "did not arrive");
+		ma = txn_mapped(&t[C1]);
+		mb = txn_mapped(&t[C2]);
+		fx = fa;
 		if ((m2 = txn_mapped(&t[T2])) == NULL)
 			SAY(&pr, "mapping test II: no answer");
-		else if (addr_equal(m1, m2)) {
+		else if (addr_equal(m1, m2) && (ma == NULL || mb == NULL ||
+		    addr_equal(ma, mb))) {
 			p->udp.mapping = PROFILE_EI;
 			p->udp.delta = 0;
 			SAY(&pr, "mapping test II: same mapping %s",
 			    addr_str(m2, a));
 		} else {
+			if (addr_equal(m1, m2)) {
+				/* The first port's two mappings were one by
+				 * chance: go on from the hairpin port. */
+				SAY(&pr, "mapping test II: same mapping %s, "
+				    "but two from the hairpin port: a chance "
+				    "collision", addr_str(m2, a));
+				m1 = ma;
+				m2 = mb;
+				fx = fh;
+			}
 			/* Round three: test III, and one more new
 			 * destination for the allocation delta. */
 			SAY(&pr, "mapping test II: new mapping %s; test III "
 			    "to the other port", addr_str(m2, a));
 			alt = p->server[chosen].other;
-			stun_txn_binding(&t[T3], fa, (struct sockaddr *)&alt,
+			stun_txn_binding(&t[T3], fx, (struct sockaddr *)&alt,
 			    0, 0, &pr.quick);
 			addr_set_port((struct sockaddr *)&srv, addr_port(
 			    (struct sockaddr *)&alt));
-			stun_txn_binding(&t[T4], fa, (struct sockaddr *)&srv,
+			stun_txn_binding(&t[T4], fx, (struct sockaddr *)&srv,
 			    0, 0, &pr.quick);
 			probe_pace(&pr, &t[T3]);
 			probe_pace(&pr, &t[T4]);

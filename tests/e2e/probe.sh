@@ -105,4 +105,23 @@ run_matrix "delay 20"
 out=$("$LAB" exec h-blk -- "$PROBE" -T -s $COTURN)
 expect "h-blk -T exit" "$?" 1
 expect "h-blk -T tcp-public" "$(field tcp-public <<<"$out" | cut -d: -f1)" 203.0.113.16
+
+# A NAT that gives one port the same public port for both servers by
+# chance (h-adm picks from 1,024 ports: about once in a thousand probes)
+# is not endpoint-independent.  Here r-adm gives the first two new flows
+# one port and every later flow a port of its own, so the probe's first
+# port collides; its second port (the hairpin test's) tells.  Last: this
+# leaves r-adm changed.
+"$LAB" flush r-adm || fail "nat-lab flush r-adm"
+"$LAB" exec r-adm -- nft flush chain ip natlab postrouting &&
+    "$LAB" exec r-adm -- nft add rule ip natlab postrouting \
+    oifname '"wan0"' meta l4proto udp snat to 203.0.113.15 : numgen inc \
+    mod 8 map '{ 0 : 50000, 1 : 50000, 2 : 50001, 3 : 50002, 4 : 50003,' \
+    '5 : 50004, 6 : 50005, 7 : 50006 }' ||
+    fail "r-adm: cannot set the colliding NAT"
+out=$("$LAB" exec h-adm -- "$PROBE" -v -s $REFLECT 2>"$T/collide.err")
+expect "collision exit" "$?" 0
+expect "collision mapping" "$(field mapping <<<"$out")" "$APD"
+expect "collision nat" "$(field nat <<<"$out")" symmetric
+expect "collision seen" "$(grep -c 'a chance collision' "$T/collide.err")" 1
 finish
