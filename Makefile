@@ -119,13 +119,16 @@ $(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(filter-out %/main.c,$(wildcard server/*
 	    -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=undefined -o $@ $^ $(ALL_LIBS)
 
-# FUZZ=stun picks targets; each runs FUZZTIME seconds.
-fuzz: $(FUZZ:%=$(O)/fuzz/fuzz_%)
-	@for f in $^; do \
-	    n=$${f##*/fuzz_}; mkdir -p $(O)/fuzz-corpus/$$n; \
+# FUZZ=stun picks targets; each runs FUZZTIME seconds, from the seeds as
+# replay decodes them (NAME.hex seeds are hex text).
+fuzz: $(FUZZ:%=$(O)/fuzz/fuzz_%) $(FUZZ:%=$(O)/tests/fuzz/replay_%)
+	@for f in $(FUZZ:%=$(O)/fuzz/fuzz_%); do \
+	    n=$${f##*/fuzz_}; s=$(O)/fuzz-seeds/$$n; \
+	    mkdir -p $(O)/fuzz-corpus/$$n $$s; \
+	    $(O)/tests/fuzz/replay_$$n -o $$s tests/fuzz/corpus/$$n || exit 1; \
 	    echo "fuzz: $$n for $(FUZZTIME) s"; \
 	    $$f -max_total_time=$(FUZZTIME) -print_final_stats=1 \
-	        $(O)/fuzz-corpus/$$n tests/fuzz/corpus/$$n || exit 1; \
+	        $(O)/fuzz-corpus/$$n $$s || exit 1; \
 	done
 
 deps:
