@@ -30,15 +30,8 @@ expect "server ready line" "$READY" "ready http=$SRV:80 ws=/v1/ws"
 HOSTS="h-open h-fc h-rc h-prc h-sym h-adm h-upnp h-blk"
 ALL="$HOSTS h-prc-b"
 mkdir -p "$T/prof" "$T/acc" "$T/pairs"
-probes=""
+probe_hosts $SRV $ALL
 for h in $ALL; do
-	"$LAB" exec "$h" -- "$B/nat-probe" -s $SRV >"$T/prof/$h" 2>"$T/prof/$h.err" &
-	probes="$probes $!"
-done
-PIDS="$PIDS $probes"
-wait $probes
-for h in $ALL; do
-	grep -q '^type=profile ' "$T/prof/$h" || fail "no profile for $h: $(cat "$T/prof/$h.err")"
 	# Several datagrams each way: 3000 bytes plus a trailer.
 	{ head -c 2250 /dev/urandom | base64 -w 0; echo " from $h"; } >"$T/msg.$h"
 done
@@ -64,14 +57,7 @@ chmod +x "$T/accept.sh"
 # register HOST [NAME [HOME]]: nat-register on HOST with the key in HOME.
 register() {
 	local h=$1 name=${2:-$1} home=${3:-${2:-$1}}
-	mkdir -p -m 700 "$T/home/$home"
-	start_ready "reg-$home" 10 "$LAB" exec "$h" -- env NATKIT_HOME="$T/home/$home" \
-	    sh -c 'f=$1; shift; exec "$@" <"$f"' sh "$T/prof/$h" \
-	    "$B/nat-register" -v -s "$URL" -n "$name" -e "$T/accept.sh $name"
-	case $READY in
-	type=registered\ *) ;;
-	*) cat "$T/reg-$home.err"; fail "$home did not register: $READY" ;;
-	esac
+	register_host "$h" "$name" "$home" "$T/accept.sh $name"
 	eval "ID_${home//-/_}=$(field id <<<"$READY") PID_${home//-/_}=$LAST_PID"
 }
 for h in $ALL; do register "$h"; done
@@ -92,8 +78,6 @@ no_direct() {
 	[ "$1" = h-blk ] || [ "$2" = h-blk ] && return 0
 	dependent "$1" && dependent "$2"
 }
-unescape() { printf '%b' "$(sed 's/%\([0-9A-Fa-f][0-9A-Fa-f]\)/\\x\1/g')"; }
-rec() { grep "^type=$1 " "$2" | head -n 1; }
 
 # check N A B: asserts and adds the table row.
 check() {

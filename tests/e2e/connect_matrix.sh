@@ -19,14 +19,7 @@ EXTRA="h-prc2 h-sym2 h-prc-b"
 mkdir -p "$T/prof" "$T/pairs"
 
 # Each host's profile, once, all at once.
-for h in $HOSTS $EXTRA; do
-	"$LAB" exec "$h" -- "$PROBE" -s $STUN >"$T/prof/$h" 2>"$T/prof/$h.err" &
-	PIDS="$PIDS $!"
-done
-wait
-for h in $HOSTS $EXTRA; do
-	grep -q '^type=profile ' "$T/prof/$h" || fail "no profile for $h: $(cat "$T/prof/$h.err")"
-done
+probe_hosts $STUN $HOSTS $EXTRA
 
 # The pairs: the initiator first.
 PAIRS=""
@@ -81,7 +74,6 @@ bd_count() {
 	    printf "%d %d %.3f\n", d, k, u }' >"$d/bd"
 }
 
-unescape() { printf '%b' "$(sed 's/%\([0-9A-Fa-f][0-9A-Fa-f]\)/\\x\1/g')"; }
 
 # run_pair N A B: both sides at once; results in $T/pairs/N.
 run_pair() {

@@ -23,17 +23,8 @@ start_ready rvd 10 "$LAB" exec srv -- "$B/nat-rendezvousd" -d -v -g 20 \
 expect "server ready line" "$READY" "ready http=$SRV:80 ws=/v1/ws"
 
 HOSTS="h-fc h-prc h-sym h-adm h-rc"
-mkdir -p "$T/prof" "$T/acc" "$T/home"
-probes=""
-for h in $HOSTS; do
-	"$LAB" exec "$h" -- "$B/nat-probe" -s $SRV >"$T/prof/$h" 2>"$T/prof/$h.err" &
-	probes="$probes $!"
-done
-PIDS="$PIDS $probes"
-wait $probes
-for h in $HOSTS; do
-	grep -q '^type=profile ' "$T/prof/$h" || fail "no profile for $h: $(cat "$T/prof/$h.err")"
-done
+mkdir -p "$T/acc"
+probe_hosts $SRV $HOSTS
 
 # The responder: the request on stdin, nothing to send back; what it
 # receives goes to $T/acc/HOST.out.
@@ -43,19 +34,7 @@ exec "$B/nat-connect" --accept -r -v -s $URL -w 10 \
     >"$T/acc/\$1.out" 2>"$T/acc/\$1.err" </dev/stdin
 EOF
 chmod +x "$T/accept.sh"
-for h in $HOSTS; do
-	mkdir -p -m 700 "$T/home/$h"
-	start_ready "reg-$h" 10 "$LAB" exec "$h" -- env NATKIT_HOME="$T/home/$h" \
-	    sh -c 'f=$1; shift; exec "$@" <"$f"' sh "$T/prof/$h" \
-	    "$B/nat-register" -v -s "$URL" -n "$h" -e "$T/accept.sh $h"
-	case $READY in
-	type=registered\ *) ;;
-	*) cat "$T/reg-$h.err"; fail "$h did not register: $READY" ;;
-	esac
-done
-
-rec() { grep "^type=$1 " "$2" | head -n 1; }
-unescape() { printf '%b' "$(sed 's/%\([0-9A-Fa-f][0-9A-Fa-f]\)/\\x\1/g')"; }
+for h in $HOSTS; do register_host "$h" "$h" "$h" "$T/accept.sh $h"; done
 # wait_closed HOST: the responder's last record.
 wait_closed() {
 	for _ in $(seq 600); do

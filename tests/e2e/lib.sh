@@ -88,3 +88,42 @@ start_ready() {
 	cat "$T/$name.err"
 	fail "$name did not get ready within $secs s"
 }
+
+# probe_hosts SERVER HOST...: nat-probe against SERVER on every HOST at
+# once; each profile in $T/prof/HOST.  Fails when a host got none.
+probe_hosts() {
+	local srv=$1 h probes=""
+	shift
+	mkdir -p "$T/prof"
+	for h in "$@"; do
+		"$LAB" exec "$h" -- "$NATKIT_BIN/nat-probe" -s "$srv" \
+		    >"$T/prof/$h" 2>"$T/prof/$h.err" &
+		probes="$probes $!"
+	done
+	PIDS="$PIDS $probes"
+	wait $probes
+	for h in "$@"; do
+		grep -q '^type=profile ' "$T/prof/$h" ||
+		    fail "no profile for $h: $(cat "$T/prof/$h.err")"
+	done
+}
+
+# register_host HOST NAME HOME CMD: nat-register on HOST with its profile
+# from $T/prof/HOST and its key in $T/home/HOME, to $URL as NAME, running
+# CMD for each request; the registered record in READY, the PID in
+# LAST_PID.
+register_host() {
+	mkdir -p -m 700 "$T/home/$3"
+	start_ready "reg-$3" 10 "$LAB" exec "$1" -- env NATKIT_HOME="$T/home/$3" \
+	    sh -c 'f=$1; shift; exec "$@" <"$f"' sh "$T/prof/$1" \
+	    "$NATKIT_BIN/nat-register" -v -s "$URL" -n "$2" -e "$4"
+	case $READY in
+	type=registered\ *) ;;
+	*) cat "$T/reg-$3.err"; fail "$3 did not register: $READY" ;;
+	esac
+}
+
+# rec TYPE FILE: the first record of TYPE in FILE.
+rec() { grep "^type=$1 " "$2" | head -n 1; }
+# unescape: a record's %XX-escaped value as the bytes it stands for.
+unescape() { printf '%b' "$(sed 's/%\([0-9A-Fa-f][0-9A-Fa-f]\)/\\x\1/g')"; }

@@ -9,7 +9,6 @@
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 
 TOOL=$NATKIT_BIN/../tests/e2e/tech-tool
-PROBE=$NATKIT_BIN/nat-probe
 SRV=198.51.100.10
 STUN=$SRV
 URL=http://$SRV:80
@@ -22,19 +21,8 @@ start_ready rvd 10 "$LAB" exec srv -- "$NATKIT_BIN/nat-rendezvousd" -d \
 expect "server ready line" "$READY" "ready http=$SRV:80 ws=/v1/ws"
 
 HOSTS="h-open h-fc h-rc h-prc h-sym h-adm h-upnp h-blk h-sym2 h-prc2"
-mkdir -p "$T/prof" "$T/pairs"
-probes=""
-for h in $HOSTS; do
-	"$LAB" exec "$h" -- "$PROBE" -s $STUN >"$T/prof/$h" 2>"$T/prof/$h.err" &
-	probes="$probes $!"
-done
-PIDS="$PIDS $probes"
-wait $probes
-for h in $HOSTS; do
-	grep -q '^type=profile ' "$T/prof/$h" || fail "no profile for $h: $(cat "$T/prof/$h.err")"
-done
-
-unescape() { printf '%b' "$(sed 's/%\([0-9A-Fa-f][0-9A-Fa-f]\)/\\x\1/g')"; }
+mkdir -p "$T/pairs"
+probe_hosts $STUN $HOSTS
 
 # run_pair N A B [A-ARGS [B-ARGS]]: both sides at once, both with the
 # server; results in $T/pairs/N.

@@ -30,17 +30,8 @@ start_ready pass 10 "$LAB" exec srv -- python3 "$PROXY" -l $SRV:8081 \
     -t $SRV:80 -n 0
 expect "passing proxy ready" "$READY" "ready $SRV:8081"
 
-mkdir -p "$T/prof" "$T/acc"
-probes=""
-for h in h-sym h-adm; do
-	"$LAB" exec "$h" -- "$B/nat-probe" -s $SRV >"$T/prof/$h" 2>"$T/prof/$h.err" &
-	probes="$probes $!"
-done
-PIDS="$PIDS $probes"
-wait $probes
-for h in h-sym h-adm; do
-	grep -q '^type=profile ' "$T/prof/$h" || fail "no profile for $h: $(cat "$T/prof/$h.err")"
-done
+mkdir -p "$T/acc"
+probe_hosts $SRV h-sym h-adm
 head -c $SIZE /dev/urandom >"$T/to-adm"
 head -c $SIZE /dev/urandom >"$T/to-sym"
 
@@ -54,19 +45,7 @@ run=\$(cat "$T/run")
 echo \$? >"$T/acc/\$run.rc"
 EOF
 chmod +x "$T/accept.sh"
-for h in h-sym h-adm; do
-	mkdir -p -m 700 "$T/home/$h"
-	start_ready "reg-$h" 10 "$LAB" exec "$h" -- env NATKIT_HOME="$T/home/$h" \
-	    sh -c 'f=$1; shift; exec "$@" <"$f"' sh "$T/prof/$h" \
-	    "$B/nat-register" -v -s "$URL" -n "$h" -e "$T/accept.sh"
-	case $READY in
-	type=registered\ *) ;;
-	*) cat "$T/reg-$h.err"; fail "$h did not register: $READY" ;;
-	esac
-done
-
-rec() { grep "^type=$1 " "$2" | head -n 1; }
-unescape() { printf '%b' "$(sed 's/%\([0-9A-Fa-f][0-9A-Fa-f]\)/\\x\1/g')"; }
+for h in h-sym h-adm; do register_host "$h" "$h" "$h" "$T/accept.sh"; done
 # prefix GOT SENT: "yes" when GOT holds the first bytes of SENT.
 prefix() { cmp -s -n "$(stat -c %s "$1")" "$1" "$2" && echo yes; }
 # run NAME URL: h-sym connects to h-adm by name through the server at URL;
