@@ -28,6 +28,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *outdir;
 
+/* The length of name without ".hex", or 0 when it has none. */
+static size_t
+hex_stem(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len > 4 && strcmp(name + len - 4, ".hex") == 0 ? len - 4 : 0;
+}
+
 /* Decodes the hex text buf (n bytes) in place; returns the input's
  * length, or -1 when it is not hex. */
 static long
@@ -71,9 +80,8 @@ write_input(const char *path, const uint8_t *data, size_t n)
 	FILE *f;
 
 	base = base != NULL ? base + 1 : path;
-	len = strlen(base);
-	if (len > 4 && strcmp(base + len - 4, ".hex") == 0)
-		len -= 4;
+	if ((len = hex_stem(base)) == 0)
+		len = strlen(base);
 	if (snprintf(out, sizeof(out), "%s/%.*s", outdir, (int)len, base) >=
 	    (int)sizeof(out)) {
 		warnx("%s: path too long", path);
@@ -94,7 +102,7 @@ replay_file(const char *path)
 {
 	struct stat st;
 	uint8_t *buf;
-	size_t n, len;
+	size_t n;
 	FILE *f;
 	int rc;
 
@@ -117,8 +125,7 @@ replay_file(const char *path)
 		return -1;
 	}
 	fclose(f);
-	len = strlen(path);
-	if (len > 4 && strcmp(path + len - 4, ".hex") == 0) {
+	if (hex_stem(path) > 0) {
 		long m = hex_decode(buf, n);
 		uint8_t *exact;
 
