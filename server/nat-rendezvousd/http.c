@@ -20,8 +20,31 @@ static const unsigned rvd_mark[RV_NERR] = {
 	429, 403
 };
 
-/* Writes a whole response and ends the transaction.  Returns what the
- * callback returns. */
+/*
+ * Writes a whole response and ends the connection: every response says
+ * "connection: close" and the callback returns -1, whatever the request
+ * asked, so that a connection carries one request and what follows it on
+ * the connection is never read.  lws sends what the socket did not take
+ * before it closes (LRS_FLUSHING_BEFORE_CLOSE).
+ *
+ * Why: libwebsockets 4.1.6 (and its main branch at the time of writing)
+ * cannot serve a request with a body (a Content-Length above 0, or a
+ * POST without one) whose headers it parses from bytes kept from an
+ * earlier read, as a request pipelined behind another is.  After
+ * LWS_CALLBACK_HTTP, lws_http_action() (roles/http/server/server.c)
+ * feeds the connection's buflist to lws_read_h1() from the start of its
+ * first segment; but the headers it has just parsed came from that
+ * segment and are taken off it only when the outer lws_read_h1() returns.
+ * So the request's own headers reach LWS_CALLBACK_HTTP_BODY as its body,
+ * and once the reply completes the transaction the connection is in
+ * LRS_DEFERRING_ACTION, where lws_read_h1() consumes nothing: the loop
+ * never ends (95% CPU, nobody served again).  No callback can tell
+ * whether a request came from that buffer, and a keep-alive request that
+ * came from the socket looks the same, so no request may follow another
+ * on a connection.  Clients that send one request per connection (ours)
+ * lose nothing; others open a new connection, as "connection: close"
+ * tells them to (RFC 9112 section 9.6).
+ */
 static int
 rvd_http_reply(struct lws *wsi, unsigned status, const char *type,
     const char *body, size_t len)
@@ -29,22 +52,22 @@ rvd_http_reply(struct lws *wsi, unsigned status, const char *type,
 	unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE,
 	    *end = hdr + sizeof(hdr) - 1;
 	unsigned char *out;
-	int rc;
 
 	if (lws_add_http_common_headers(wsi, status, type, (lws_filepos_t)len,
 	    &p, end) || lws_add_http_header_by_token(wsi,
 	    WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store",
-	    8, &p, end) ||
+	    8, &p, end) || lws_add_http_header_by_token(wsi,
+	    WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5, &p,
+	    end) ||
 	    lws_finalize_write_http_header(wsi, hdr + LWS_PRE, &p, end))
 		return -1;
 	if ((out = malloc(LWS_PRE + len + 1)) == NULL)
 		return -1;
 	memcpy(out + LWS_PRE, body, len);
-	rc = lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+	/* A failed write changes nothing: the connection ends either way. */
+	lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
 	free(out);
-	if (rc < 0)
-		return -1;
-	return lws_http_transaction_completed(wsi) ? -1 : 0;
+	return -1;
 }
 
 static int
@@ -287,8 +310,8 @@ rvd_http_post_signal(struct lws *wsi, struct rvmsg *m)
 	return rvd_http_json(wsi, 202, buf, len);
 }
 
-/* The whole body of a POST is body, or it was too large.  s may be
- * gone once the reply is written: it is not touched here. */
+/* The whole body of a POST is body, or it was too large.  Returns -1:
+ * the connection ends with the reply (rvd_http_reply). */
 static int
 rvd_http_post(struct lws *wsi, const char *body, size_t len, int too_large)
 {
@@ -388,7 +411,7 @@ rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		s->rx_len += (uint32_t)len;
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
-		/* Finishing the transaction may free s: take the body. */
+		/* The reply ends the connection: the body is freed here. */
 		char *body = s->rx;
 		size_t blen = s->rx_len;
 		int big = s->mark == 1;

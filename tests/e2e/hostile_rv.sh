@@ -1,0 +1,148 @@
+#!/bin/bash
+# hostile_rv.sh: nat-rendezvousd against hostile clients on loopback
+# (issue 12).  Each attack of hostile.py runs against one server while an
+# honest peer, bob, stays registered; the attack's outcome is checked
+# exactly, then honest clients (a new nat-register session, nat-query for
+# bob, nat-query --signal to bob) must be served during the attack where
+# it lasts and after it, bob's session must never have been closed, and
+# the server's memory after it must be sane.  The figures (how long the
+# honest clients took, the server's RSS) are printed, not checked.
+# With O=build-san the server runs under ASan and UBSan: a report stops it
+# and fails the test.
+# Exit 0 pass, 77 skip, else fail.
+. "$NATKIT_TOP/tests/e2e/lib.sh"
+
+B=$NATKIT_BIN
+HOSTILE="python3 $NATKIT_TOP/tests/e2e/hostile.py"
+[ -x "$B/nat-rendezvousd" ] || fail "build first: no $B/nat-rendezvousd"
+command -v python3 >/dev/null || skip "needs python3"
+# Under ASan: a smaller quarantine, so that RSS says what the server keeps.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16
+
+# wait_for FILE PATTERN SECONDS: until a line of FILE matches (grep -E).
+wait_for() {
+	local i
+	for ((i = 0; i < $3 * 20; i++)); do
+		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+ms_since() { awk "BEGIN { printf \"%.0f\", ($EPOCHREALTIME - $1) * 1000 }"; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$RVD_PID/status"; }
+
+# -t 60: an idle connection is not closed by the timeout while an attack
+# lasts, so that one holding what others need would show.
+start_ready rvd 20 "$B/nat-rendezvousd" -d -l 127.0.0.1:0 -t 60 -g 5
+[[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+)\ ws=/v1/ws$ ]] ||
+    fail "ready line: $READY"
+RVD_PID=$LAST_PID
+PORT=${BASH_REMATCH[1]}
+URL=http://127.0.0.1:$PORT
+
+echo "type=profile nat=open public=127.0.0.1:4000" >"$T/profile"
+mkdir -m 700 "$T/bob" "$T/carol" "$T/alice"
+start_ready bob 20 env NATKIT_HOME="$T/bob" sh -c 'exec "$@" <"$0"' \
+    "$T/profile" "$B/nat-register" -s "$URL" -n bob
+[ "$(field type <<<"$READY")" = registered ] || fail "bob: $READY"
+BOB_PID=$LAST_PID
+BOB=$(field id <<<"$READY")
+
+# honest WHEN: a new peer registers, bob is looked up and signalled, each
+# bounded by its own timeout; prints the times.  A server that does not
+# serve them ends the test.
+H=0
+honest() {
+	local t0 reg q sig out pid fails=$FAILS
+	H=$((H + 1))
+	t0=$EPOCHREALTIME
+	rm -f "$T/carol.out"
+	NATKIT_HOME=$T/carol "$B/nat-register" -s "$URL" -n carol \
+	    <"$T/profile" >"$T/carol.out" 2>"$T/carol.err" &
+	pid=$!
+	PIDS="$PIDS $pid"
+	wait_for "$T/carol.out" '^type=registered ' 20
+	expect "$1: a new peer registers" "$?" 0
+	reg=$(ms_since "$t0")
+	kill "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	t0=$EPOCHREALTIME
+	out=$("$B/nat-query" -w 10 -s "$URL" "$BOB" 2>"$T/query.err")
+	expect "$1: nat-query bob" "$?:$(field name <<<"$out")" "0:bob"
+	q=$(ms_since "$t0")
+	t0=$EPOCHREALTIME
+	echo "type=hello n=$H" | NATKIT_HOME=$T/alice "$B/nat-query" --signal \
+	    -w 10 -s "$URL" "$BOB" >/dev/null 2>"$T/signal.err"
+	expect "$1: nat-query --signal bob" "$?" 0
+	wait_for "$T/bob.out" "^type=signal .* n=$H( |\$)" 20
+	expect "$1: bob got the signal" "$?" 0
+	sig=$(ms_since "$t0")
+	echo "figure $1: register_ms=$reg query_ms=$q signal_ms=$sig"
+	[ "$FAILS" = "$fails" ] || fail "$1: an honest client was not served"
+}
+
+# attack NAME: the RSS before it; after NAME, check_after NAME.
+attack() {
+	RSS0=$(rss_kb)
+	echo "--- $1"
+}
+check_after() {
+	local rss
+	kill -0 "$RVD_PID" 2>/dev/null || { cat "$T/rvd.err"; fail "$1: the server died"; }
+	honest "after $1"
+	rss=$(rss_kb)
+	echo "figure $1: rss_kb before=$RSS0 after=$rss"
+	# Sane: what an attack leaves behind is not what it cost.
+	expect "$1: RSS after is within 64 MiB of before" \
+	    "$((rss - RSS0 < 65536))" 1
+}
+
+honest start
+
+# --- item 1: requests after the first on a connection -------------------
+# A connection carries one request: the first is answered with
+# "connection: close" and nothing after it is read, whether it came in the
+# same write (pipelined), later (keep-alive), or is an upgrade.  Two
+# POSTs in one write used to spin the server for good.
+attack pipelining
+for k in get post mix; do
+	case $k in post) st=404 ;; *) st=200 ;; esac
+	for n in 2 3 50; do
+		expect "pipeline $k $n" "$($HOSTILE pipeline "$PORT" $k $n)" \
+		    "responses=1 status=$st connection=close rest=0 close=eof"
+	done
+	expect "keep-alive $k" "$($HOSTILE keepalive "$PORT" $k)" \
+	    "responses=1 status=$st connection=close rest=0 close=eof"
+done
+check_after pipelining
+
+attack split
+# A POST and a GET cut in two at every byte, and sent a byte at a time.
+expect "split requests" "$($HOSTILE split "$PORT")" "cuts=195 same=195"
+check_after split
+
+attack upgrade-mix
+expect "upgrade mix" "$($HOSTILE upgrade-mix "$PORT" | tr '\n' '|')" \
+    "get+upgrade responses=1 status=200 connection=close rest=0 close=eof|upgrade+get responses=1 status=101 connection=Upgrade rest=0 close=eof ws_close=-|"
+check_after upgrade-mix
+
+# --- the end ---------------------------------------------------------------
+expect "bob's session was never closed" \
+    "$(grep -c '^type=\(lost\|reregistered\)' "$T/bob.out")" 0
+kill -0 "$BOB_PID" 2>/dev/null
+expect "bob still running" "$?" 0
+kill -TERM "$RVD_PID"
+for ((i = 0; i < 100; i++)); do
+	kill -0 "$RVD_PID" 2>/dev/null || break
+	sleep 0.1
+done
+if kill -0 "$RVD_PID" 2>/dev/null; then
+	kill -9 "$RVD_PID"
+	expect "the server stops on SIGTERM" running stopped
+else
+	wait "$RVD_PID"
+	expect "the server stops on SIGTERM with exit 0" "$?" 0
+fi
+expect "no sanitizer report" \
+    "$(grep -c 'AddressSanitizer\|LeakSanitizer\|runtime error:' "$T/rvd.err")" 0
+finish
