@@ -62,6 +62,12 @@ rvd_metrics(char *buf, size_t cap)
 
 	rvd_metric(&b, "connections", "gauge", "TCP connections open.",
 	    rvd.st.conns);
+	rvd_metric(&b, "connections_unauthenticated", "gauge", "Connections "
+	    "open that have not authenticated: HTTP requests, sessions "
+	    "before their auth.", rvd.st.waiting);
+	rvd_metric(&b, "connections_evicted_total", "counter", "Connections "
+	    "not authenticated closed, oldest first, to make room for new "
+	    "ones.", rvd.st.conn_evicted);
 	rvd_metric(&b, "sessions", "gauge", "WebSocket sessions open.",
 	    rvd.st.sessions);
 	rvd_metric(&b, "sessions_authenticated", "gauge",

@@ -45,12 +45,13 @@ struct rvd_stats {
 	uint64_t sessions_total, registrations_total, signals_total;
 	uint64_t signals_delivered, http_requests_total;
 	uint64_t rejections[RV_NERR];
-	uint64_t conn_refused_ip, conn_refused_full, closed_slow;
+	uint64_t conn_refused_ip, conn_refused_full, conn_evicted, closed_slow;
 	uint64_t closed_idle, closed_auth_timeout;
 	uint64_t relays_total, relay_bytes_total, relay_frames_total;
 	uint64_t relay_dropped, relay_limited;
 	unsigned relays;	/* relays paired and open */
 	unsigned conns;		/* TCP connections open */
+	unsigned waiting;	/* of them, not authenticated (rvd_conn) */
 	unsigned sessions;	/* WebSocket sessions open */
 	unsigned authed;
 };
@@ -110,6 +111,20 @@ struct rvd_sess {
 	char tag[RVMSG_TAG_MAX + 1];	/* "" for presence */
 };
 
+/*
+ * A connection, by its fd: its source address's counter slot and, until
+ * it authenticates, its place in the list of such connections, oldest
+ * first (sess.c, rvd_conn_filter).
+ */
+struct rvd_conn {
+	struct lws *wsi;	/* NULL until lws has made it */
+	int32_t prev, next;	/* fds in the list, -1 at its ends */
+	uint32_t since;		/* made, ms since start (wraps) */
+	uint16_t slot;		/* ip slot + 1; 0: no connection */
+	uint8_t waiting;	/* in the list */
+	uint8_t evicted;	/* closing to make room */
+};
+
 struct rvd {
 	struct rvd_conf conf;
 	struct rvd_stats st;
@@ -119,8 +134,10 @@ struct rvd {
 	size_t sess_nb;
 	struct rvd_sess *wheel[RVD_WHEEL];
 	uint16_t ip_count[RVD_IP_SLOTS];
-	uint16_t *fd_slot;		/* fd -> ip slot + 1 */
+	struct rvd_conn *conn;		/* by fd */
 	int fd_max;
+	int wait_head, wait_tail;	/* unauthenticated, oldest first */
+	unsigned evicting;		/* evicted, not closed yet */
 	uint32_t now;			/* seconds since start */
 	long long unix_now;
 	uint64_t now_ms;
@@ -155,9 +172,12 @@ void rvd_wheel_put(struct rvd_sess *s, uint32_t due);
 void rvd_wheel_del(struct rvd_sess *s);
 void rvd_clock(void);
 void rvd_tick(lws_sorted_usec_list_t *sul);
-/* Connection accounting; in is the accepted fd. */
+/* Connection accounting.  Returns 0 to accept the connection fd, -1 to
+ * refuse it; may close the oldest unauthenticated connection. */
 int rvd_conn_filter(int fd);
-void rvd_conn_closed(int fd);
+/* lws made wsi for an accepted connection; it is closed. */
+void rvd_conn_opened(struct lws *wsi);
+void rvd_conn_closed(struct lws *wsi);
 /* Returns 1 when one more message is allowed for s (GCRA), else 0. */
 int rvd_rate_allow(struct rvd_sess *s);
 

@@ -18,10 +18,14 @@
 
 #define RVD_TICK_US	10000	/* the wheel's turn */
 #define RVD_DUE_SLICE	64	/* sessions handled in one turn */
+#define RVD_EVICT_AGE	2000	/* ms a connection is safe from eviction */
+#define RVD_EVICT_OVER	32	/* connections over -m while evicted close */
 
 struct rvd rvd;
 
 static struct timespec rvd_t0;
+
+static void rvd_conn_settled(struct lws *wsi);
 
 static uint32_t
 rvd_hash(const char *s)
@@ -38,9 +42,10 @@ rvd_sess_init(size_t fds)
 {
 	rvd.sess_nb = 32768;
 	if ((rvd.sess_b = calloc(rvd.sess_nb, sizeof(*rvd.sess_b))) == NULL ||
-	    (rvd.fd_slot = calloc(fds, sizeof(*rvd.fd_slot))) == NULL)
+	    (rvd.conn = calloc(fds, sizeof(*rvd.conn))) == NULL)
 		return -1;
 	rvd.fd_max = (int)fds;
+	rvd.wait_head = rvd.wait_tail = -1;
 	clock_gettime(CLOCK_MONOTONIC, &rvd_t0);
 	rvd_clock();
 	return 0;
@@ -82,6 +87,7 @@ rvd_sess_add(struct rvd_sess *s)
 	s->hnext = *b;
 	*b = s;
 	rvd.st.authed++;
+	rvd_conn_settled(s->wsi);
 }
 
 void
@@ -328,6 +334,57 @@ rvd_ip_slot(const struct sockaddr_storage *ss)
 	return h % RVD_IP_SLOTS;
 }
 
+/*
+ * The connections that have not authenticated -- an HTTP request, a
+ * socket that says nothing, a session before its auth -- are listed
+ * oldest first.  Past seven eighths of the connection limit each new
+ * connection closes the oldest of them that is at least RVD_EVICT_AGE
+ * old, so that whoever holds connections without using them loses them
+ * to newcomers instead of keeping newcomers out.  To keep the limit full
+ * against that, one must open the last eighth of it (2,492 connections
+ * at the default limit) every two seconds, where before it was enough
+ * to open them once every -t seconds, from enough addresses (-C).  The
+ * age spares honest clients in a crowd: a session logging in while
+ * thousands more do, as in tests/bench/rv.sh, is evicted only if it has
+ * not authenticated within two seconds.  Authenticated sessions are
+ * never evicted: they proved a key and are bounded per address (-C).
+ */
+static void
+rvd_wait_unlink(int fd)
+{
+	struct rvd_conn *c = &rvd.conn[fd];
+
+	if (!c->waiting)
+		return;
+	if (c->prev >= 0)
+		rvd.conn[c->prev].next = c->next;
+	else
+		rvd.wait_head = c->next;
+	if (c->next >= 0)
+		rvd.conn[c->next].prev = c->prev;
+	else
+		rvd.wait_tail = c->prev;
+	c->waiting = 0;
+	rvd.st.waiting--;
+}
+
+static void
+rvd_conn_evict(void)
+{
+	int fd = rvd.wait_head;
+
+	if (fd < 0 || (uint32_t)rvd.now_ms - rvd.conn[fd].since <
+	    RVD_EVICT_AGE)
+		return;
+	rvd_wait_unlink(fd);
+	/* Closed on the loop's next turn: counted until then. */
+	rvd.conn[fd].evicted = 1;
+	rvd.evicting++;
+	lws_set_timeout(rvd.conn[fd].wsi, PENDING_TIMEOUT_USER_OK,
+	    LWS_TO_KILL_ASYNC);
+	rvd.st.conn_evicted++;
+}
+
 int
 rvd_conn_filter(int fd)
 {
@@ -335,34 +392,87 @@ rvd_conn_filter(int fd)
 	socklen_t sl = sizeof(ss);
 	unsigned slot;
 
-	if (fd < 0 || fd >= rvd.fd_max || rvd.st.conns >= rvd.conf.max_conns) {
+	if (fd < 0 || fd >= rvd.fd_max ||
+	    getpeername(fd, (struct sockaddr *)&ss, &sl) == -1) {
 		rvd.st.conn_refused_full++;
 		return -1;
 	}
-	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
-		return -1;
 	slot = rvd_ip_slot(&ss);
 	if (rvd.ip_count[slot] >= rvd.conf.per_ip) {
 		rvd.st.conn_refused_ip++;
 		return -1;
 	}
+	if (rvd.st.conns >= rvd.conf.max_conns - rvd.conf.max_conns / 8)
+		rvd_conn_evict();
+	/* Those being evicted leave room for as many, a few at most over
+	 * the limit (files_limit keeps 64 files spare). */
+	if (rvd.st.conns - rvd.evicting >= rvd.conf.max_conns ||
+	    rvd.st.conns >= rvd.conf.max_conns + RVD_EVICT_OVER) {
+		rvd.st.conn_refused_full++;
+		return -1;
+	}
 	rvd.ip_count[slot]++;
-	rvd.fd_slot[fd] = (uint16_t)(slot + 1);
+	memset(&rvd.conn[fd], 0, sizeof(rvd.conn[fd]));
+	rvd.conn[fd].slot = (uint16_t)(slot + 1);
 	rvd.st.conns++;
 	return 0;
 }
 
-void
-rvd_conn_closed(int fd)
+/* The fd is gone by LWS_CALLBACK_WSI_DESTROY: the wsi keeps it. */
+static int
+rvd_conn_fd(struct lws *wsi)
 {
-	unsigned slot;
+	return (int)(intptr_t)lws_get_opaque_user_data(wsi) - 1;
+}
 
-	if (fd < 0 || fd >= rvd.fd_max || rvd.fd_slot[fd] == 0)
+void
+rvd_conn_opened(struct lws *wsi)
+{
+	int fd = lws_get_socket_fd(wsi);
+	struct rvd_conn *c;
+
+	if (fd < 0 || fd >= rvd.fd_max || rvd.conn[fd].slot == 0)
 		return;
-	slot = rvd.fd_slot[fd] - 1u;
-	rvd.fd_slot[fd] = 0;
-	if (rvd.ip_count[slot] > 0)
-		rvd.ip_count[slot]--;
+	lws_set_opaque_user_data(wsi, (void *)(intptr_t)(fd + 1));
+	c = &rvd.conn[fd];
+	c->wsi = wsi;
+	c->since = (uint32_t)rvd.now_ms;
+	c->next = -1;
+	c->prev = rvd.wait_tail;
+	if (rvd.wait_tail >= 0)
+		rvd.conn[rvd.wait_tail].next = fd;
+	else
+		rvd.wait_head = fd;
+	rvd.wait_tail = fd;
+	c->waiting = 1;
+	rvd.st.waiting++;
+}
+
+static void
+rvd_conn_settled(struct lws *wsi)
+{
+	int fd = rvd_conn_fd(wsi);
+
+	if (fd >= 0 && fd < rvd.fd_max)
+		rvd_wait_unlink(fd);
+}
+
+void
+rvd_conn_closed(struct lws *wsi)
+{
+	int fd = rvd_conn_fd(wsi);
+	struct rvd_conn *c;
+
+	lws_set_opaque_user_data(wsi, NULL);
+	if (fd < 0 || fd >= rvd.fd_max || rvd.conn[fd].slot == 0)
+		return;
+	c = &rvd.conn[fd];
+	rvd_wait_unlink(fd);
+	if (c->evicted)
+		rvd.evicting--;
+	if (rvd.ip_count[c->slot - 1u] > 0)
+		rvd.ip_count[c->slot - 1u]--;
+	memset(c, 0, sizeof(*c));
 	rvd.st.conns--;
 }
 

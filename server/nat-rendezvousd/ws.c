@@ -663,14 +663,10 @@ rvd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		return rvd_conn_filter((int)(intptr_t)in) == -1 ? -1 : 0;
 	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
-		/* The fd is gone by WSI_DESTROY: remember it here. */
-		lws_set_opaque_user_data(wsi, (void *)(intptr_t)
-		    (lws_get_socket_fd(wsi) + 1));
+		rvd_conn_opened(wsi);
 		return 0;
 	case LWS_CALLBACK_WSI_DESTROY:
-		rvd_conn_closed((int)(intptr_t)lws_get_opaque_user_data(wsi) -
-		    1);
-		lws_set_opaque_user_data(wsi, NULL);
+		rvd_conn_closed(wsi);
 		return 0;
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return rvd_ws_filter(wsi);

@@ -32,8 +32,11 @@ ms_since() { awk "BEGIN { printf \"%.0f\", ($EPOCHREALTIME - $1) * 1000 }"; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$RVD_PID/status"; }
 
 # -t 60: an idle connection is not closed by the timeout while an attack
-# lasts, so that one holding what others need would show.
-start_ready rvd 20 "$B/nat-rendezvousd" -d -l 127.0.0.1:0 -t 60 -g 5
+# lasts, so that one holding what others need would show.  -m 2400: the
+# idle attacks below fill it with 2,000 and 2,700 connections.
+MAXC=2400
+start_ready rvd 20 "$B/nat-rendezvousd" -d -l 127.0.0.1:0 -t 60 -g 5 \
+    -m $MAXC
 [[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+)\ ws=/v1/ws$ ]] ||
     fail "ready line: $READY"
 RVD_PID=$LAST_PID
@@ -125,6 +128,47 @@ attack upgrade-mix
 expect "upgrade mix" "$($HOSTILE upgrade-mix "$PORT" | tr '\n' '|')" \
     "get+upgrade responses=1 status=200 connection=close rest=0 close=eof|upgrade+get responses=1 status=101 connection=Upgrade rest=0 close=eof ws_close=-|"
 check_after upgrade-mix
+
+# --- item 3: idle connections -------------------------------------------
+# metric NAME: its value in /metrics.
+metric() { $HOSTILE metrics "$PORT" "$1" | sed 's/^[^=]*=//'; }
+
+# idle N: N connections that never send a byte, 50 from each address
+# from 127.1.0.1 on (the limit per address is 64), held while the honest
+# clients come; the server's counters after.
+idle() {
+	local ev0 honest
+	attack "idle $1"
+	ev0=$(metric natkit_connections_evicted_total)
+	start_ready "idle$1" 60 $HOSTILE idle "$PORT" "$1" --hold 120 --per 50 \
+	    --rate 100
+	IDLE_PID=$LAST_PID
+	echo "$READY"
+	# A connection is safe from eviction for its first two seconds.
+	sleep 3
+	honest "during idle $1"
+	# The figure asked for: new clients' connect-to-answer times.
+	honest=$($HOSTILE honest "$PORT" 200 --timeout 20)
+	echo "figure idle $1: $honest"
+	expect "idle $1: every new client answered" \
+	    "$(sed 's/.* ok=\([0-9]*\) .*/\1/' <<<"$honest")" 200
+	EVICTED=$(($(metric natkit_connections_evicted_total) - ev0))
+	echo "figure idle $1: evicted=$EVICTED" \
+	    "$(metric natkit_connections_unauthenticated) unauthenticated"
+	kill "$IDLE_PID"
+	wait "$IDLE_PID"
+	check_after "idle $1"
+}
+# 2,000 idle connections held 1,024 header tables (all lws had by
+# default) and every newcomer waited for one, until -t closed an idle
+# one: now every connection can have one.
+idle 2000
+expect "idle 2000: nobody evicted below 7/8 of -m" "$EVICTED" 0
+# 2,700 from enough addresses would hold every connection (-m) and keep
+# newcomers out: past 7/8 of -m each newcomer closes the oldest
+# unauthenticated connection two seconds old.
+idle 2700
+expect "idle 2700: the oldest idle ones evicted" "$((EVICTED > 0))" 1
 
 # --- the end ---------------------------------------------------------------
 expect "bob's session was never closed" \
