@@ -386,9 +386,15 @@ rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 			    strtoul(clen, NULL, 10) > RVMSG_MAX)
 				return rvd_http_error(wsi, RV_TOO_LARGE,
 				    "bodies are at most 8192 bytes");
-			/* Slow bodies are cut off (slowloris). */
+			/*
+			 * Slow bodies are cut off (slowloris): lws restarts
+			 * this timeout at each piece of the body, so that
+			 * one byte every few seconds would keep it going;
+			 * the body must also be whole by s->due.
+			 */
 			lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
 			    rvd.conf.http_timeout);
+			s->due = rvd.now + (uint32_t)rvd.conf.http_timeout;
 			if (lws_hdr_total_length(wsi,
 			    WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
 				return rvd_http_post(wsi, NULL, 0, 0);
@@ -399,6 +405,11 @@ rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		return rvd_http_fail(wsi, 405, "bad-method",
 		    "only GET and POST");
 	case LWS_CALLBACK_HTTP_BODY:
+		if (rvd.now > s->due) {
+			rvd.st.http_timeouts++;
+			return rvd_http_fail(wsi, 408, "timeout",
+			    "the body came too slowly");
+		}
 		if (s->mark == 1)
 			return 0;
 		if (s->rx_len + len > RVMSG_MAX) {

@@ -310,6 +310,8 @@ context_make(size_t nofile, struct ev_loop *loop)
 	    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
 	    (loop != NULL ? LWS_SERVER_OPTION_LIBEV : 0);
 	info.port = CONTEXT_PORT_NO_LISTEN;
+	/* lws's own timeouts: a TLS handshake, each piece of a body. */
+	info.timeout_secs = (unsigned)rvd.conf.http_timeout;
 	info.rlimit_nofile = (int)nofile;
 	/*
 	 * A header table for every connection there may be: lws gives one

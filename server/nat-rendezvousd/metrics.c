@@ -82,6 +82,8 @@ rvd_metrics(char *buf, size_t cap)
 	    "Signals delivered to at least one session.", rvd.st.signals_total);
 	rvd_metric(&b, "http_requests_total", "counter", "HTTP requests.",
 	    rvd.st.http_requests_total);
+	rvd_metric(&b, "http_timeouts_total", "counter", "HTTP requests "
+	    "whose body was not whole within -t.", rvd.st.http_timeouts);
 	rvd_mput(&b, "# HELP natkit_rejections_total Messages and requests "
 	    "refused, by error code.\n# TYPE natkit_rejections_total "
 	    "counter\n");

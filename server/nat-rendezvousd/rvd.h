@@ -46,7 +46,7 @@ struct rvd_stats {
 	uint64_t signals_delivered, http_requests_total;
 	uint64_t rejections[RV_NERR];
 	uint64_t conn_refused_ip, conn_refused_full, conn_evicted, closed_slow;
-	uint64_t closed_idle, closed_auth_timeout;
+	uint64_t closed_idle, closed_auth_timeout, http_timeouts;
 	uint64_t relays_total, relay_bytes_total, relay_frames_total;
 	uint64_t relay_dropped, relay_limited;
 	unsigned relays;	/* relays paired and open */
@@ -103,7 +103,9 @@ struct rvd_sess {
 	struct rvd_relay *relays;	/* its relays and asks */
 	uint32_t rx_len, q_bytes;	/* q_bytes: used in out */
 	uint64_t tat;			/* rate limit: theoretical arrival, µs */
-	uint32_t last_rx, ping_at, due;	/* seconds since start */
+	/* Seconds since start; due is the wheel's, or the time an HTTP
+	 * request's body must be whole by. */
+	uint32_t last_rx, ping_at, due;
 	uint8_t state, pinged, closing, dirty;	/* dirty: in ws.c's list */
 	/* HTTP: 1 the body was too large; closing: 1 with 1009, 2 with 1008 */
 	uint8_t mark;

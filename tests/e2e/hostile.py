@@ -10,6 +10,8 @@ whole.  Python's standard library only.
   keepalive PORT KIND      a second request after the first was answered
   split PORT               one request cut in two at every byte, and one
                            sent a byte at a time
+  trickle PORT WHAT        a request whose headers or body come a byte at
+                           a time, a quarter of a second apart
   upgrade-mix PORT         a request and an upgrade in one write, and an
                            upgrade with HTTP bytes behind it
   idle PORT N [options]    N connections that never send a byte, held
@@ -236,6 +238,48 @@ def cmd_upgrade_mix(a):
     print("upgrade+get " + describe(rs, b"", how) + " ws_close=" + code)
 
 
+def cmd_trickle(a):
+    """A request whose headers, or whose 40-byte body, come a byte every
+    quarter of a second: 10 s for the body, more for the headers, unless
+    the server ends it first."""
+    body = b"{" * 40
+    head = request("POST", "/v1/signal", extra=(
+        "Content-Type: application/json\r\n"
+        "Content-Length: %d\r\n" % len(body)))
+    s = connect(a.port)
+    slow = head + body if a.what == "headers" else body
+    if a.what == "body":
+        s.sendall(head)
+    data, how = b"", "timeout"
+    end = time.monotonic() + 20
+    for i in range(len(slow)):
+        try:
+            s.sendall(slow[i:i + 1])
+        except OSError:
+            how = "reset"
+            break
+        s.settimeout(0.25)
+        try:
+            b = s.recv(65536)
+            if not b:
+                how = "eof"
+                break
+            data += b
+        except socket.timeout:
+            pass
+        except ConnectionResetError:
+            how = "reset"
+            break
+        if time.monotonic() > end:
+            break
+    else:
+        more, how = read_all(s, time.monotonic() + IO_TIMEOUT)
+        data += more
+    s.close()
+    rs, rest = responses(data)
+    print(describe(rs, rest, how))
+
+
 def sources(first, per, n):
     """n source addresses, per of them on each address from first on."""
     base = ipaddress.IPv4Address(first)
@@ -360,6 +404,9 @@ def main():
     c.add_argument("kind", choices=("get", "post", "mix"))
     c = sub.add_parser("split")
     c.add_argument("port", type=int)
+    c = sub.add_parser("trickle")
+    c.add_argument("port", type=int)
+    c.add_argument("what", choices=("headers", "body"))
     c = sub.add_parser("upgrade-mix")
     c.add_argument("port", type=int)
     c = sub.add_parser("idle")
@@ -380,7 +427,8 @@ def main():
     if a.cmd == "idle" and not 1 <= a.hold <= 600:
         p.error("--hold: from 1 to 600 seconds")
     {"pipeline": cmd_pipeline, "keepalive": cmd_keepalive,
-     "split": cmd_split, "upgrade-mix": cmd_upgrade_mix, "idle": cmd_idle,
+     "split": cmd_split, "trickle": cmd_trickle,
+     "upgrade-mix": cmd_upgrade_mix, "idle": cmd_idle,
      "honest": cmd_honest, "metrics": cmd_metrics}[a.cmd](a)
 
 

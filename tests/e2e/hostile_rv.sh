@@ -129,6 +129,26 @@ expect "upgrade mix" "$($HOSTILE upgrade-mix "$PORT" | tr '\n' '|')" \
     "get+upgrade responses=1 status=200 connection=close rest=0 close=eof|upgrade+get responses=1 status=101 connection=Upgrade rest=0 close=eof ws_close=-|"
 check_after upgrade-mix
 
+# --- slow requests ----------------------------------------------------------
+# On a second server with -t 2: a request's headers must be whole within
+# -t of the connection, and its body within -t of the headers, however
+# slowly they trickle (a byte every 0.25 s would take 10 s for the body:
+# lws restarts its body timeout at every byte).
+start_ready rvd2 20 "$B/nat-rendezvousd" -d -l 127.0.0.1:0 -t 2
+PORT2=$(sed -n 's/^ready http=127\.0\.0\.1:\([0-9]*\) .*/\1/p' <<<"$READY")
+RVD2_PID=$LAST_PID
+expect "trickled headers: closed, unanswered" \
+    "$($HOSTILE trickle "$PORT2" headers)" \
+    "responses=0 status=- connection=- rest=0 close=eof"
+expect "trickled body: 408" "$($HOSTILE trickle "$PORT2" body)" \
+    "responses=1 status=408 connection=close rest=0 close=eof"
+expect "trickled body counted" \
+    "$($HOSTILE metrics "$PORT2" natkit_http_timeouts_total)" \
+    "natkit_http_timeouts_total=1"
+expect "the second server serves after" \
+    "$($HOSTILE honest "$PORT2" 20 | sed 's/ p50.*//')" "n=20 ok=20"
+kill "$RVD2_PID"
+
 # --- item 3: idle connections -------------------------------------------
 # metric NAME: its value in /metrics.
 metric() { $HOSTILE metrics "$PORT" "$1" | sed 's/^[^=]*=//'; }
