@@ -196,30 +196,43 @@ rvd_http_list(struct lws *wsi)
 	return rc;
 }
 
+/* GET /healthz and /metrics, wherever they are served; returns -2 for
+ * another path. */
 static int
-rvd_http_get(struct lws *wsi, const char *uri)
+rvd_http_status(struct lws *wsi, const char *uri)
 {
 	static char buf[4096];
-	static char rbuf[RVMSG_RECORD_MAX + 1];
-	struct store_rec rec;
-	int n;
+	size_t len;
 
 	if (strcmp(uri, "/healthz") == 0) {
 		/* degraded: a shared store that cannot reach its peers'
 		 * instances; this one still serves its own. */
-		n = snprintf(buf, sizeof(buf), "{\"status\":\"%s\","
+		len = (size_t)snprintf(buf, sizeof(buf), "{\"status\":\"%s\","
 		    "\"sessions\":%u,\"peers\":%zu}",
 		    rvd.store->ops->degraded != NULL &&
 		    rvd.store->ops->degraded(rvd.store) ? "degraded" : "ok",
 		    rvd.st.sessions, rvd.store->ops->count(rvd.store));
-		return rvd_http_json(wsi, 200, buf, (size_t)n);
+		return rvd_http_json(wsi, 200, buf, len);
 	}
 	if (strcmp(uri, "/metrics") == 0) {
-		size_t len = rvd_metrics(buf, sizeof(buf));
-
+		len = rvd_metrics(buf, sizeof(buf));
 		return rvd_http_reply(wsi, 200,
 		    "text/plain; version=0.0.4", buf, len);
 	}
+	return -2;
+}
+
+static int
+rvd_http_get(struct lws *wsi, const char *uri)
+{
+	static char rbuf[RVMSG_RECORD_MAX + 1];
+	struct store_rec rec;
+
+	/* With a listener of its own (-S), /metrics is not public; /healthz
+	 * is, for load balancers. */
+	if ((strcmp(uri, "/healthz") == 0 || rvd.metrics_vh == NULL) &&
+	    rvd_http_status(wsi, uri) != -2)
+		return -1;
 	if (strcmp(uri, "/v1/peers") == 0)
 		return rvd_http_list(wsi);
 	if (strncmp(uri, "/v1/peers/", 10) == 0 && ident_id_valid(uri + 10)) {
@@ -438,6 +451,43 @@ rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (s != NULL)	/* none when closed before the headers */
 			rvd_http_reset(s);
 		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}
+
+/*
+ * The -S listener, in the clear: GET /metrics and /healthz, for a
+ * scraper.  At most RVD_METRICS_CONNS connections at once, out of the
+ * files kept spare and not counted in -m, so that a server full to -m
+ * can still say so.
+ */
+int
+rvd_http_metrics_callback(struct lws *wsi, enum lws_callback_reasons reason,
+    void *user, void *in, size_t len)
+{
+	switch (reason) {
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		return rvd.metrics_conns >= RVD_METRICS_CONNS ? -1 : 0;
+	case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+		rvd.metrics_conns++;
+		lws_set_opaque_user_data(wsi, &rvd.metrics_conns);
+		return 0;
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (lws_get_opaque_user_data(wsi) == &rvd.metrics_conns)
+			rvd.metrics_conns--;
+		lws_set_opaque_user_data(wsi, NULL);
+		return 0;
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return -1;		/* no WebSocket here */
+	case LWS_CALLBACK_HTTP:
+		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+			return rvd_http_fail(wsi, 405, "bad-method",
+			    "only GET");
+		if (rvd_http_status(wsi, in) != -2)
+			return -1;
+		return rvd_http_fail(wsi, 404, "not-found",
+		    "only /metrics and /healthz here");
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	}

@@ -41,9 +41,9 @@ static const char usage_line[] =
     "[-M rate]\n"
     "                       [-m conns] [-N name] [-P peers] [-Q bytes] "
     "[-R bytes]\n"
-    "                       [-r redis://host[:port][/db]] [-T seconds] "
-    "[-t seconds]\n"
-    "                       [-u user]\n";
+    "                       [-r redis://host[:port][/db]] "
+    "[-S [address:]port]\n"
+    "                       [-T seconds] [-t seconds] [-u user]\n";
 
 static const struct option longopts[] = {
 	{ "redis-password-file", required_argument, NULL, 'A' },
@@ -66,6 +66,7 @@ static const struct option longopts[] = {
 	{ "queue", required_argument, NULL, 'Q' },
 	{ "relay-bytes", required_argument, NULL, 'R' },
 	{ "redis", required_argument, NULL, 'r' },
+	{ "metrics-listen", required_argument, NULL, 'S' },
 	{ "relay-time", required_argument, NULL, 'T' },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "user", required_argument, NULL, 'u' },
@@ -84,6 +85,7 @@ struct rvd_listen {
 
 struct rvd_opts {
 	struct rvd_listen l[RVD_LISTEN_MAX];
+	struct rvd_listen metrics;	/* -S; port -1: none */
 	int n_listen, foreground, check, depth, conns_set;
 	const char *cert, *key, *user;
 };
@@ -97,19 +99,14 @@ usage(void)
 	exit(EX_USAGE);
 }
 
-/* "[address:]port", the address an IPv4 one, a bracketed IPv6 one or a
- * name lws can resolve to an interface. */
+/* "[address:]port" into l, the address an IPv4 one, a bracketed IPv6
+ * one or a host name. */
 static void
-listen_parse(struct rvd_opts *o, const char *arg)
+listen_parse(struct rvd_listen *l, const char *arg, const char *what)
 {
-	struct rvd_listen *l;
 	const char *colon = strrchr(arg, ':'), *port = arg;
 	size_t n = 0;
 
-	if (o->n_listen == RVD_LISTEN_MAX)
-		errx(EX_USAGE, "listen %s: at most %d listeners", arg,
-		    RVD_LISTEN_MAX);
-	l = &o->l[o->n_listen];
 	memset(l, 0, sizeof(*l));
 	if (colon != NULL) {
 		const char *h = arg;
@@ -119,16 +116,25 @@ listen_parse(struct rvd_opts *o, const char *arg)
 			h++;
 			n -= 2;
 		} else if (memchr(arg, ':', n) != NULL)
-			errx(EX_USAGE, "listen %s: an IPv6 address goes in "
-			    "brackets", arg);
+			errx(EX_USAGE, "%s %s: an IPv6 address goes in "
+			    "brackets", what, arg);
 		if (n == 0 || n >= sizeof(l->host))
-			errx(EX_USAGE, "listen %s: bad address", arg);
+			errx(EX_USAGE, "%s %s: bad address", what, arg);
 		memcpy(l->host, h, n);
 		l->host[n] = '\0';
 		port = colon + 1;
 	}
-	l->port = (int)cli_number(port, 0, 65535, "listen port");
-	o->n_listen++;
+	l->port = (int)cli_number(port, 0, 65535, what[0] == 'l' ?
+	    "listen port" : "metrics port");
+}
+
+static void
+listen_add(struct rvd_opts *o, const char *arg)
+{
+	if (o->n_listen == RVD_LISTEN_MAX)
+		errx(EX_USAGE, "listen %s: at most %d listeners", arg,
+		    RVD_LISTEN_MAX);
+	listen_parse(&o->l[o->n_listen++], arg, "listen");
 }
 
 static void opt_apply(struct rvd_opts *o, int ch, const char *arg);
@@ -178,7 +184,7 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 		o->key = arg;
 		break;
 	case 'l':
-		listen_parse(o, arg);
+		listen_add(o, arg);
 		break;
 	case 'm':
 		c->max_conns = (unsigned)cli_number(arg, 1, 1000000,
@@ -202,6 +208,9 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 	case 'Q':
 		c->queue_max = (unsigned)cli_number(arg, 1024, 16777216,
 		    "queue bytes");
+		break;
+	case 'S':
+		listen_parse(&o->metrics, arg, "metrics-listen");
 		break;
 	case 'R':
 		c->relay_bytes = (uint64_t)cli_number(arg, 1400, 1L << 40,
@@ -288,6 +297,12 @@ static const struct lws_protocols rvd_protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
+/* The -S listener: GET /metrics and /healthz, nothing else. */
+static const struct lws_protocols rvd_metrics_protocols[] = {
+	{ "http", rvd_http_metrics_callback, 0, 512, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
 /* No lws PING timers: sess.c pings from one wheel (LWS.md). */
 static const lws_retry_bo_t rvd_retry = {
 	.secs_since_valid_ping = 0, .secs_since_valid_hangup = 0
@@ -322,7 +337,7 @@ context_make(size_t nofile, struct ev_loop *loop)
 	 * allocates a table (about 5 KB) when it gives it and frees it when
 	 * it is given back: the pool costs nothing when idle.
 	 */
-	info.max_http_header_pool2 = rvd.conf.max_conns;
+	info.max_http_header_pool2 = rvd.conf.max_conns + RVD_METRICS_CONNS;
 	return lws_create_context(&info);
 }
 
@@ -370,41 +385,54 @@ listen_check(struct rvd_listen *l)
 	freeaddrinfo(ai);
 }
 
+/* Binds l, with TLS when cert is given; exits as listen_check does. */
+static void
+vhost_make(struct rvd_listen *l, const char *name,
+    const struct lws_protocols *protocols, const char *cert, const char *key)
+{
+	struct lws_context_creation_info info;
+
+	listen_check(l);
+	memset(&info, 0, sizeof(info));
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	info.vhost_name = l->name;
+	info.port = l->port;
+	info.iface = l->host[0] != '\0' ? l->host : NULL;
+	info.protocols = protocols;
+	info.ssl_cert_filepath = cert;
+	info.ssl_private_key_filepath = key;
+	info.options = cert != NULL ? LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
+	/* With IPv6 on, lws 4.1 binds an IPv4 address as [::], every
+	 * address of both families. */
+	if (l->v4)
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.retry_and_idle_policy = &rvd_retry;
+	info.timeout_secs_ah_idle = (unsigned)rvd.conf.http_timeout;
+	info.keepalive_timeout = rvd.conf.http_timeout;
+	if ((l->vh = lws_create_vhost(rvd.ctx, &info)) == NULL)
+		errx(EX_OSERR, "listen %s%s%d: cannot bind%s", l->host,
+		    l->host[0] ? ":" : "", l->port, cert != NULL ?
+		    " or load the certificate" : "");
+	if (lws_get_vhost_listen_port(l->vh) != l->port)
+		errx(EX_OSERR, "listen %s%s%d: port taken meanwhile", l->host,
+		    l->host[0] ? ":" : "", l->port);
+}
+
 static void
 vhosts_make(struct rvd_opts *o)
 {
-	struct lws_context_creation_info info;
+	char name[16];
 	int i;
 
 	for (i = 0; i < o->n_listen; i++) {
-		listen_check(&o->l[i]);
-		memset(&info, 0, sizeof(info));
-		snprintf(o->l[i].name, sizeof(o->l[i].name), "l%d", i);
-		info.vhost_name = o->l[i].name;
-		info.port = o->l[i].port;
-		info.iface = o->l[i].host[0] != '\0' ? o->l[i].host : NULL;
-		info.protocols = rvd_protocols;
-		info.ssl_cert_filepath = o->cert;
-		info.ssl_private_key_filepath = o->key;
-		info.options = o->cert != NULL ?
-		    LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT : 0;
-		/* With IPv6 on, lws 4.1 binds an IPv4 address as [::], every
-		 * address of both families. */
-		if (o->l[i].v4)
-			info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-		info.retry_and_idle_policy = &rvd_retry;
-		info.timeout_secs = (unsigned)rvd.conf.http_timeout;
-		info.timeout_secs_ah_idle = (unsigned)rvd.conf.http_timeout;
-		info.keepalive_timeout = rvd.conf.http_timeout;
-		if ((o->l[i].vh = lws_create_vhost(rvd.ctx, &info)) == NULL)
-			errx(EX_OSERR, "listen %s%s%d: cannot bind%s",
-			    o->l[i].host, o->l[i].host[0] ? ":" : "",
-			    o->l[i].port, o->cert != NULL ?
-			    " or load the certificate" : "");
-		if (lws_get_vhost_listen_port(o->l[i].vh) != o->l[i].port)
-			errx(EX_OSERR, "listen %s%s%d: port taken meanwhile",
-			    o->l[i].host, o->l[i].host[0] ? ":" : "",
-			    o->l[i].port);
+		snprintf(name, sizeof(name), "l%d", i);
+		vhost_make(&o->l[i], name, rvd_protocols, o->cert, o->key);
+	}
+	/* In the clear: a scraper on loopback or a private network. */
+	if (o->metrics.port >= 0) {
+		vhost_make(&o->metrics, "metrics", rvd_metrics_protocols,
+		    NULL, NULL);
+		rvd.metrics_vh = o->metrics.vh;
 	}
 }
 
@@ -450,21 +478,33 @@ loop_flush(struct ev_loop *loop, ev_prepare *w, int revents)
 	rvd_ws_flush_all();
 }
 
-/* Prints "ready http=ADDR:PORT[,...] ws=/v1/ws" (https with TLS). */
+static void
+listen_print(const struct rvd_listen *l)
+{
+	int v6 = strchr(l->host, ':') != NULL;
+
+	printf("%s%s%s:%d", v6 ? "[" : "", l->host[0] ? l->host : "*",
+	    v6 ? "]" : "", l->port);
+}
+
+/* Prints "ready http=ADDR:PORT[,...] ws=/v1/ws [metrics=ADDR:PORT]"
+ * (https with TLS). */
 static void
 ready_print(const struct rvd_opts *o)
 {
 	int i;
-	int v6;
 
 	printf("ready %s=", o->cert != NULL ? "https" : "http");
 	for (i = 0; i < o->n_listen; i++) {
-		v6 = strchr(o->l[i].host, ':') != NULL;
-		printf("%s%s%s%s:%d", i ? "," : "", v6 ? "[" : "",
-		    o->l[i].host[0] ? o->l[i].host : "*", v6 ? "]" : "",
-		    o->l[i].port);
+		printf("%s", i ? "," : "");
+		listen_print(&o->l[i]);
 	}
-	printf(" ws=%s\n", RVD_WS_PATH);
+	printf(" ws=%s", RVD_WS_PATH);
+	if (o->metrics.port >= 0) {
+		printf(" metrics=");
+		listen_print(&o->metrics);
+	}
+	printf("\n");
 	if (fflush(stdout) == EOF)
 		err(EX_OSERR, "stdout");
 }
@@ -495,8 +535,9 @@ main(int argc, char *argv[])
 	rvd.conf.relay_bytes = 64ull << 20;
 	rvd.conf.relay_time = 600;
 	rvd.conf.redis_ttl = 15;
+	o.metrics.port = -1;
 	while ((ch = getopt_long(argc, argv, "A:b:C:c:dE:f:g:hi:k:l:M:m:N:nP:"
-	    "Q:R:r:T:t:u:Vv", longopts, NULL)) != -1) {
+	    "Q:R:r:S:T:t:u:Vv", longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			fputs(usage_line, stdout);
 			return 0;
@@ -525,7 +566,7 @@ main(int argc, char *argv[])
 	if (rvd.conf.burst < 1)
 		rvd.conf.burst = 1;
 	if (o.n_listen == 0)
-		listen_parse(&o, o.cert != NULL ? "443" : "80");
+		listen_add(&o, o.cert != NULL ? "443" : "80");
 	if (o.user != NULL && (pw = getpwnam(o.user)) == NULL)
 		errx(EX_USAGE, "user %s: unknown", o.user);
 	memset(&rc, 0, sizeof(rc));

@@ -19,6 +19,7 @@
 #define RVD_WHEEL	512	/* liveness wheel slots, seconds */
 #define RVD_SIGNAL_MAX	(2 * RVMSG_MAX + 256)	/* a signal as sent */
 #define RVD_IP_SLOTS	8192	/* per-address connection counters */
+#define RVD_METRICS_CONNS 8	/* connections to the -S listener at once */
 
 struct rvd_conf {
 	int grace;		/* -g: seconds a record outlives its session */
@@ -146,6 +147,8 @@ struct rvd {
 	lws_sorted_usec_list_t tick;
 	struct rvd_relay *relay_all;
 	uint32_t relay_next;		/* the last relay id given */
+	struct lws_vhost *metrics_vh;	/* -S, or NULL */
+	unsigned metrics_conns;		/* open on it */
 };
 
 extern struct rvd rvd;
@@ -234,6 +237,9 @@ void rvd_relay_remote(const char *msg, size_t len);
 /* http.c */
 int rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
     void *user, void *in, size_t len);
+/* The -S listener's: /metrics and /healthz only. */
+int rvd_http_metrics_callback(struct lws *wsi,
+    enum lws_callback_reasons reason, void *user, void *in, size_t len);
 
 /* metrics.c: writes the Prometheus text into buf; returns its length. */
 size_t rvd_metrics(char *buf, size_t cap);

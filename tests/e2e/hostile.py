@@ -19,6 +19,7 @@ whole.  Python's standard library only.
                            seconds have passed; prints "holding" first
   honest PORT N            N requests each on a new connection, timed:
                            the figures of a client that means no harm
+  get PORT METHOD PATH     the status of one request
   metrics PORT NAME...     the values of counters in /metrics
 """
 import argparse
@@ -377,6 +378,17 @@ def cmd_honest(a):
           (a.n, ok, pct(0.5), pct(0.99), times[-1]))
 
 
+def cmd_get(a):
+    """The status of one request, METHOD PATH."""
+    s = connect(a.port)
+    s.sendall(request(a.method, a.path, b"{}" if a.method == "POST"
+                      else None))
+    data = read_response(s, time.monotonic() + IO_TIMEOUT)
+    s.close()
+    rs, _ = responses(data)
+    print(rs[0][0] if rs else "-")
+
+
 def cmd_metrics(a):
     s = connect(a.port)
     s.sendall(request("GET", "/metrics"))
@@ -420,6 +432,10 @@ def main():
     c.add_argument("port", type=int)
     c.add_argument("n", type=int, choices=range(1, 10001))
     c.add_argument("--timeout", type=float, default=IO_TIMEOUT)
+    c = sub.add_parser("get")
+    c.add_argument("port", type=int)
+    c.add_argument("method", choices=("GET", "POST"))
+    c.add_argument("path")
     c = sub.add_parser("metrics")
     c.add_argument("port", type=int)
     c.add_argument("names", nargs="+")
@@ -429,7 +445,8 @@ def main():
     {"pipeline": cmd_pipeline, "keepalive": cmd_keepalive,
      "split": cmd_split, "trickle": cmd_trickle,
      "upgrade-mix": cmd_upgrade_mix, "idle": cmd_idle,
-     "honest": cmd_honest, "metrics": cmd_metrics}[a.cmd](a)
+     "honest": cmd_honest, "get": cmd_get,
+     "metrics": cmd_metrics}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -34,14 +34,37 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$RVD_PID/status"; }
 # -t 60: an idle connection is not closed by the timeout while an attack
 # lasts, so that one holding what others need would show.  -m 2400: the
 # idle attacks below fill it with 2,000 and 2,700 connections.
+# The counters come from a listener of their own (-S).
 MAXC=2400
 start_ready rvd 20 "$B/nat-rendezvousd" -d -l 127.0.0.1:0 -t 60 -g 5 \
-    -m $MAXC
-[[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+)\ ws=/v1/ws$ ]] ||
+    -m $MAXC -S 127.0.0.1:0
+[[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+)\ ws=/v1/ws\ metrics=127\.0\.0\.1:([0-9]+)$ ]] ||
     fail "ready line: $READY"
 RVD_PID=$LAST_PID
 PORT=${BASH_REMATCH[1]}
+MPORT=${BASH_REMATCH[2]}
 URL=http://127.0.0.1:$PORT
+# metric NAME: its value in /metrics.
+metric() { $HOSTILE metrics "$MPORT" "$1" | sed 's/^[^=]*=//'; }
+
+# --- item 11: /metrics on its own listener ------------------------------
+while read -r port method path want; do
+	expect "$method $path on the ${port} listener" \
+	    "$($HOSTILE get "${!port}" "$method" "$path")" "$want"
+done <<'LIST'
+PORT GET /metrics 404
+PORT GET /healthz 200
+MPORT GET /metrics 200
+MPORT GET /healthz 200
+MPORT GET /v1/peers 404
+MPORT POST /v1/signal 405
+LIST
+expect "the shipped configuration keeps /metrics on loopback" \
+    "$(grep -c '^metrics-listen 127\.0\.0\.1:[0-9]*$' \
+    "$NATKIT_TOP/scripts/systemd/nat-rendezvousd.conf")" 1
+expect "the metrics listener speaks no WebSocket" \
+    "$($HOSTILE upgrade-mix "$MPORT" | sed -n 's/^upgrade+get //p')" \
+    "responses=0 status=- connection=- rest=0 close=eof ws_close=-"
 
 echo "type=profile nat=open public=127.0.0.1:4000" >"$T/profile"
 mkdir -m 700 "$T/bob" "$T/carol" "$T/alice"
@@ -150,8 +173,6 @@ expect "the second server serves after" \
 kill "$RVD2_PID"
 
 # --- item 3: idle connections -------------------------------------------
-# metric NAME: its value in /metrics.
-metric() { $HOSTILE metrics "$PORT" "$1" | sed 's/^[^=]*=//'; }
 
 # idle N: N connections that never send a byte, 50 from each address
 # from 127.1.0.1 on (the limit per address is 64), held while the honest
@@ -172,6 +193,8 @@ idle() {
 	echo "figure idle $1: $honest"
 	expect "idle $1: every new client answered" \
 	    "$(sed 's/.* ok=\([0-9]*\) .*/\1/' <<<"$honest")" 200
+	expect "idle $1: the counters answer, on their own listener" \
+	    "$(metric natkit_connections | grep -c '^[0-9][0-9]*$')" 1
 	EVICTED=$(($(metric natkit_connections_evicted_total) - ev0))
 	echo "figure idle $1: evicted=$EVICTED" \
 	    "$(metric natkit_connections_unauthenticated) unauthenticated"
