@@ -47,25 +47,6 @@ URL=http://127.0.0.1:$PORT
 # metric NAME: its value in /metrics.
 metric() { $HOSTILE metrics "$MPORT" "$1" | sed 's/^[^=]*=//'; }
 
-# --- item 11: /metrics on its own listener ------------------------------
-while read -r port method path want; do
-	expect "$method $path on the ${port} listener" \
-	    "$($HOSTILE get "${!port}" "$method" "$path")" "$want"
-done <<'LIST'
-PORT GET /metrics 404
-PORT GET /healthz 200
-MPORT GET /metrics 200
-MPORT GET /healthz 200
-MPORT GET /v1/peers 404
-MPORT POST /v1/signal 405
-LIST
-expect "the shipped configuration keeps /metrics on loopback" \
-    "$(grep -c '^metrics-listen 127\.0\.0\.1:[0-9]*$' \
-    "$NATKIT_TOP/scripts/systemd/nat-rendezvousd.conf")" 1
-expect "the metrics listener speaks no WebSocket" \
-    "$($HOSTILE upgrade-mix "$MPORT" | sed -n 's/^upgrade+get //p')" \
-    "responses=0 status=- connection=- rest=0 close=eof ws_close=-"
-
 echo "type=profile nat=open public=127.0.0.1:4000" >"$T/profile"
 mkdir -m 700 "$T/bob" "$T/carol" "$T/alice"
 start_ready bob 20 env NATKIT_HOME="$T/bob" sh -c 'exec "$@" <"$0"' \
@@ -107,6 +88,14 @@ honest() {
 	[ "$FAILS" = "$fails" ] || fail "$1: an honest client was not served"
 }
 
+# alive WHEN: the server still runs; else its last words (a sanitizer's
+# report) and the end of the test.
+alive() {
+	kill -0 "$RVD_PID" 2>/dev/null && return 0
+	tail -n 40 "$T/rvd.err"
+	fail "$1: the server died"
+}
+
 # attack NAME: the RSS before it; after NAME, check_after NAME.
 attack() {
 	RSS0=$(rss_kb)
@@ -114,7 +103,7 @@ attack() {
 }
 check_after() {
 	local rss
-	kill -0 "$RVD_PID" 2>/dev/null || { cat "$T/rvd.err"; fail "$1: the server died"; }
+	alive "$1"
 	honest "after $1"
 	rss=$(rss_kb)
 	echo "figure $1: rss_kb before=$RSS0 after=$rss"
@@ -124,6 +113,26 @@ check_after() {
 }
 
 honest start
+
+# --- item 11: /metrics on its own listener ------------------------------
+while read -r port method path want; do
+	expect "$method $path on the ${port} listener" \
+	    "$($HOSTILE get "${!port}" "$method" "$path")" "$want"
+done <<'LIST'
+PORT GET /metrics 404
+PORT GET /healthz 200
+MPORT GET /metrics 200
+MPORT GET /healthz 200
+MPORT GET /v1/peers 404
+MPORT POST /v1/signal 405
+LIST
+alive "the listeners"
+expect "the shipped configuration keeps /metrics on loopback" \
+    "$(grep -c '^metrics-listen 127\.0\.0\.1:[0-9]*$' \
+    "$NATKIT_TOP/scripts/systemd/nat-rendezvousd.conf")" 1
+expect "the metrics listener speaks no WebSocket" \
+    "$($HOSTILE upgrade-mix "$MPORT" | sed -n 's/^upgrade+get //p')" \
+    "responses=0 status=- connection=- rest=0 close=eof ws_close=-"
 
 # --- item 1: requests after the first on a connection -------------------
 # A connection carries one request: the first is answered with
