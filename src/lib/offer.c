@@ -216,22 +216,6 @@ offer_verify(struct offer *o, const struct record_in *in, int answer,
 	return 0;
 }
 
-void
-offer_techniques(const struct tech_env *e, char *buf, size_t len)
-{
-	char why[TECH_WHY_LEN];
-	size_t off = 0;
-	int i;
-
-	buf[0] = '\0';
-	for (i = 0; technique_table[i] != NULL && off + 1 < len; i++)
-		if (technique_table[i]->applies(e, why) > 0)
-			off += (size_t)snprintf(buf + off, len - off, "%s%s",
-			    off ? "," : "", technique_table[i]->name);
-	if (buf[0] == '\0')
-		snprintf(buf, len, "-");
-}
-
 int
 offer_alias(const char *dir, const char *name, char id[IDENT_ID_LEN + 1],
     char *why, size_t whylen)

@@ -26,7 +26,8 @@
 
 #include "ident.h"
 #include "record.h"
-#include "technique.h"
+#include "cand.h"
+#include "profile.h"
 
 #define OFFER_EXPIRES_S	60	/* an offer or answer is good this long */
 #define OFFER_NONCE_LEN	16	/* bytes; hex in the record */
@@ -77,10 +78,6 @@ int offer_verify(struct offer *o, const struct record_in *in, int answer,
 
 /* Fills o->nonce and o->token with fresh random values. */
 void offer_random(struct offer *o);
-
-/* Writes the names of the techniques that apply between e->self and
- * e->peer (technique.h) as a comma-separated list ("-" for none). */
-void offer_techniques(const struct tech_env *e, char *buf, size_t len);
 
 /*
  * Looks name up in the alias file (dir NULL: the natkit directory of

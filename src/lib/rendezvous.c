@@ -501,7 +501,7 @@ rendezvous_exchange(const struct rendezvous_cfg *cfg, struct tech_env *e,
 			    theirs->tag);
 	} else {
 		memcpy(e->token, mine->token, sizeof(e->token));
-		offer_techniques(e, mine->techniques,
+		technique_names(e, mine->techniques,
 		    sizeof(mine->techniques));
 		snprintf(mine->tag, sizeof(mine->tag), "%s",
 		    strchr(rv_session_name(rz->s), '/') + 1);

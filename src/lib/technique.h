@@ -1,8 +1,6 @@
 /*
  * technique.h: NAT traversal techniques, one table row each (nat(7)
- * TECHNIQUES), and the candidates the two sides exchange (the host,
- * server-reflexive and relayed candidates of RFC 8445 §5.1.1, plus the
- * "mapped" ones a gateway gave through UPnP IGD, NAT-PMP or PCP).
+ * TECHNIQUES), over the candidates of cand.h.
  *
  * A technique is a row: a name; applies(), which says from both sides'
  * profiles and candidates whether it can work and how well (a score, for
@@ -19,6 +17,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "cand.h"
 #include "ident.h"
 #include "profile.h"
 
@@ -27,24 +26,7 @@ struct rv_client;
 struct rv_session;
 
 #define TECH_RV_PEER_LEN	48	/* "ID/TAG" and its terminator */
-
-enum cand_type {
-	CAND_HOST,		/* a local interface address */
-	CAND_SRFLX,		/* what a STUN server saw */
-	CAND_MAPPED,		/* a gateway port mapping */
-	CAND_PRFLX,		/* where the peer's packets really came from */
-	CAND_RELAY,		/* through the rendezvous server */
-};
-
-#define CAND_MAX	16
-#define TECH_TOKEN_LEN	16	/* bytes; both sides know it from the offer */
 #define TECH_WHY_LEN	256
-
-struct cand {
-	enum cand_type type;
-	int tcp;			/* 0 UDP, 1 TCP */
-	struct sockaddr_storage addr;
-};
 
 /* One side of the connection as the other learns it from the signed
  * offer or answer. */
@@ -178,18 +160,9 @@ extern const struct technique *const technique_table[];
  * share this pacer (RFC 8445 §14.2). */
 int tech_pace(struct tech_env *e, uint64_t now);
 
-/* Returns the name of a candidate type ("srflx"). */
-const char *cand_type_str(enum cand_type t);
-
-/*
- * Writes cands as one record value: comma-separated TYPE:PROTO:ADDR:PORT
- * ("srflx:udp:203.0.113.13:40000", IPv6 as "[…]:port") into buf of len
- * bytes.  Returns 0, or -1 with EMSGSIZE.
- */
-int cand_list_write(const struct cand *c, int n, char *buf, size_t len);
-
-/* Parses such a value into c (at most CAND_MAX).  Returns the number
- * read, or -1 with EBADMSG. */
-int cand_list_parse(struct cand *c, const char *text);
+/* Writes the names of the techniques that apply between e->self and
+ * e->peer as a comma-separated list ("-" for none) into buf of len
+ * bytes. */
+void technique_names(const struct tech_env *e, char *buf, size_t len);
 
 #endif
