@@ -56,3 +56,10 @@ cli_privileges_drop(const struct passwd *pw)
 		errx(EX_OSERR, "dropping privileges to %s: still root",
 		    pw->pw_name);
 }
+
+void
+cli_usage(const char *usage_line, int code)
+{
+	fputs(usage_line, code == 0 ? stdout : stderr);
+	exit(code);
+}

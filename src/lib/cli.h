@@ -1,7 +1,7 @@
 /*
  * cli.h: helpers for the programs' main files, shared so that every tool
- * treats its command line alike (STYLE.md).  Like log_usage they print
- * and exit, so no library module calls them.
+ * treats its command line alike (STYLE.md).  They print and exit, so
+ * only main files call them (prog/ is never linked into libnat.a).
  */
 #ifndef NATKIT_CLI_H
 #define NATKIT_CLI_H
@@ -21,5 +21,9 @@ struct passwd;
 /* Drops root for the user pw (groups, gid, then uid) and checks that root
  * cannot be had back; exits 71 (EX_OSERR) when either fails. */
 void cli_privileges_drop(const struct passwd *pw);
+
+/* Prints the usage line to stdout (code 0, for -h) or stderr and exits
+ * with code. */
+void cli_usage(const char *usage_line, int code) __attribute__((noreturn));
 
 #endif

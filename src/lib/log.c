@@ -3,7 +3,6 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "log.h"
 
@@ -64,11 +63,4 @@ log_say(void *arg, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(LOG_INFO, fmt, ap);
 	va_end(ap);
-}
-
-void
-log_usage(const char *usage_line, int code)
-{
-	fputs(usage_line, code == 0 ? stdout : stderr);
-	exit(code);
 }

@@ -27,8 +27,4 @@ void log_msg(int prio, const char *fmt, ...)
 void log_say(void *arg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Prints the usage line to stdout (code 0, for -h) or stderr and exits
- * with code. */
-void log_usage(const char *usage_line, int code) __attribute__((noreturn));
-
 #endif
