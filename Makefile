@@ -42,7 +42,10 @@ PKGS     := libsodium libcjson libwebsockets libcurl miniupnpc hiredis zlib \
 # packages first.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lnatpmp
-ALL_CPPFLAGS = -D_GNU_SOURCE -Isrc/lib $(PKG_CFLAGS) $(CPPFLAGS)
+# The library's folders, lowest first: a folder includes only itself and
+# the folders before it (make lint checks it; doc/architecture.md).
+LAYERS   := base probe rv traverse carry prog
+ALL_CPPFLAGS = -D_GNU_SOURCE $(LAYERS:%=-Isrc/lib/%) $(PKG_CFLAGS) $(CPPFLAGS)
 ALL_CFLAGS   = -std=c11 $(WARN) $(SAN) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS  = $(SAN) -Wl,--as-needed $(LDFLAGS)
 ALL_LIBS     = $(PKG_LIBS) -lev -lpthread -lm $(LDLIBS)
@@ -57,15 +60,20 @@ Q := @
 say = @printf '  %-6s %s\n' $(1) $(2);
 endif
 
-LIB_SRC   := $(wildcard src/lib/*.c)
+# libnat.a is the library; prog/ (option parsing, configuration files,
+# usage: whatever prints and exits) is linked by the programs only.
+LIB_SRC   := $(foreach l,$(filter-out prog,$(LAYERS)),$(wildcard src/lib/$(l)/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
 LIBNAT    := $(O)/libnat.a
+PROG_OBJ  := $(patsubst %.c,$(O)/%.o,$(wildcard src/lib/prog/*.c))
+LIBPROG   := $(O)/libnatprog.a
 
 # A client is one file src/nat-NAME.c; a daemon is a folder server/nat-NAME/
-# whose main.c holds main() and whose other files the unit tests may link.
+# whose main.c holds main() and whose other files make an archive
+# $(O)/libnat-NAME.a that the unit tests may link.
 CLIENTS   := $(patsubst src/%.c,%,$(wildcard src/nat-*.c))
 SERVERS   := $(notdir $(wildcard server/nat-*))
-SRV_OBJ   := $(patsubst %.c,$(O)/%.o,$(filter-out %/main.c,$(wildcard server/*/*.c)))
+SRV_LIBS  := $(SERVERS:%=$(O)/lib%.a)
 PROGS     := $(CLIENTS:%=$(O)/bin/%) $(SERVERS:%=$(O)/bin/%)
 
 UNIT      := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(wildcard tests/unit/test_*.c))
@@ -91,19 +99,26 @@ $(O)/%.o: %.c
 $(LIBNAT): $(LIB_OBJ)
 	$(call say,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
-$(O)/bin/%: $(O)/src/%.o $(LIBNAT)
+$(LIBPROG): $(PROG_OBJ)
+	$(call say,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+$(O)/bin/%: $(O)/src/%.o $(LIBPROG) $(LIBNAT)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS) $(LIBS_$(@F))
 
 .SECONDEXPANSION:
-$(SERVERS:%=$(O)/bin/%): $$(patsubst %.c,$(O)/%.o,$$(wildcard server/$$(@F)/*.c)) $(LIBNAT)
+$(SRV_LIBS): $$(patsubst %.c,$(O)/%.o,$$(filter-out %/main.c,$$(wildcard server/$$(patsubst lib%.a,%,$$(@F))/*.c)))
+	$(call say,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+$(SERVERS:%=$(O)/bin/%): $(O)/server/$$(@F)/main.o $(O)/lib$$(@F).a $(LIBPROG) $(LIBNAT)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
-$(O)/tests/unit/%: $(O)/tests/unit/%.o $(SRV_OBJ) $(LIBNAT)
+# The daemons' archives: a test links only the objects it uses.
+$(O)/tests/unit/%: $(O)/tests/unit/%.o $(SRV_LIBS) $(LIBPROG) $(LIBNAT)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS) -lcmocka
 
-$(O)/tests/fuzz/replay_%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(SRV_OBJ) $(LIBNAT)
+$(O)/tests/fuzz/replay_%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(SRV_LIBS) $(LIBNAT)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
 $(O)/tests/bench/%: $(O)/tests/bench/%.o $(LIBNAT)
@@ -115,7 +130,7 @@ $(O)/tests/e2e/%: $(O)/tests/e2e/%.o $(LIBNAT)
 # The same sources, built with clang as libFuzzer targets.
 $(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(filter-out %/main.c,$(wildcard server/*/*.c))
 	@mkdir -p $(@D)
-	$(call say,FUZZCC,$@)$(FUZZCC) -D_GNU_SOURCE -Isrc/lib $(PKG_CFLAGS) -g -O1 \
+	$(call say,FUZZCC,$@)$(FUZZCC) -D_GNU_SOURCE $(LAYERS:%=-Isrc/lib/%) $(PKG_CFLAGS) -g -O1 \
 	    -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=undefined -o $@ $^ $(ALL_LIBS)
 
@@ -136,7 +151,7 @@ deps:
 
 # Packages first (the variables above read pkg-config), then the build.
 check: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all lint
 	@O=$(O) tests/run
 
 check-unit: all
@@ -150,6 +165,7 @@ demo: all
 
 lint:
 	@for m in $(MANPAGES); do mandoc -Tlint -W warning $$m || exit 1; done
+	@scripts/check-layers $(LAYERS)
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
