@@ -370,7 +370,7 @@ main(int argc, char **argv)
 			snprintf(idpart, sizeof(idpart), "%.*s",
 			    (int)(slash - peer), peer);
 			if (!ident_id_valid(idpart) ||
-			    !rv_tag_valid(slash + 1) || strcmp(slash + 1,
+			    !rvmsg_tag_valid(slash + 1) || strcmp(slash + 1,
 			    "-") == 0)
 				errx(EX_USAGE, "peer %s: not ID/TAG", peer);
 			return send_signal(url, nurl, peer, (int)wait_s * 1000,

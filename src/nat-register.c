@@ -269,7 +269,7 @@ main(int argc, char **argv)
 			json = 1;
 			break;
 		case 'n':
-			if (!rv_name_valid(optarg))
+			if (!rvmsg_name_valid(optarg))
 				errx(EX_USAGE, "name %s: not 1 to 32 of "
 				    "A-Z a-z 0-9 . _ -", optarg);
 			name = optarg;

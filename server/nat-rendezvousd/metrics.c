@@ -79,7 +79,7 @@ rvd_metrics(char *buf, size_t cap)
 	rvd_mput(&b, "# HELP natkit_rejections_total Messages and requests "
 	    "refused, by error code.\n# TYPE natkit_rejections_total "
 	    "counter\n");
-	for (i = 1; i < RV_NERR; i++)
+	for (i = 1; i < RVMSG_NERR; i++)
 		rvd_mput(&b, "natkit_rejections_total{reason=\"%s\"} %llu\n",
 		    rvmsg_code(i), (unsigned long long)rvd.st.rejections[i]);
 	rvd_mput(&b, "# HELP natkit_connections_refused_total Connections "

@@ -11,13 +11,12 @@
 #include <syslog.h>
 
 #include "ident.h"
-#include "msg.h"
+#include "rvmsg.h"
 #include "store.h"
 
 #define RVD_WS_PATH	"/v1/ws"
 #define RVD_SUBPROTO	"natkit.v1"
 #define RVD_WHEEL	512	/* liveness wheel slots, seconds */
-#define RVD_SIGNAL_MAX	(2 * RVMSG_MAX + 256)	/* a signal as sent */
 #define RVD_IP_SLOTS	8192	/* per-address connection counters */
 
 struct rvd_conf {
@@ -44,7 +43,7 @@ struct rvd_conf {
 struct rvd_stats {
 	uint64_t sessions_total, registrations_total, signals_total;
 	uint64_t signals_delivered, http_requests_total;
-	uint64_t rejections[RV_NERR];
+	uint64_t rejections[RVMSG_NERR];
 	uint64_t conn_refused_ip, conn_refused_full, closed_slow;
 	uint64_t closed_idle, closed_auth_timeout;
 	uint64_t relays_total, relay_bytes_total, relay_frames_total;
@@ -178,23 +177,11 @@ int rvd_ws_ping(struct rvd_sess *s);
 /* Sends an error message with reason and ref (NULL: none) and counts it. */
 void rvd_ws_error(struct rvd_sess *s, enum rvmsg_err e, const char *reason,
     const char *ref);
-/* Appends s to p (cap bytes) as an escaped JSON string; returns its
- * length. */
-size_t rvd_json_str(char *p, size_t cap, const char *s);
 /* Checks and stores a peer record for id (NULL: any) with deadline.
- * Returns RV_OK with *seq set, or an error with *reason. */
+ * Returns RVMSG_OK with *seq set, or an error with *reason. */
 enum rvmsg_err rvd_record_put(const cJSON *obj, const char *id,
     long long deadline, long long *seq, const char **reason);
 void rvd_reject(enum rvmsg_err e);
-/* Builds the signal message from FROM[/TAG] with body; returns its
- * length, or 0 when it does not fit in cap. */
-size_t rvd_signal_build(char *buf, size_t cap, const char *from,
-    const char *tag, const cJSON *body);
-/* The same for the signal m, with its body's text as it came when the
- * parse could vouch for it. */
-size_t rvd_signal_make(char *buf, size_t cap, const char *from,
-    const char *tag, const struct rvmsg *m);
-
 /* relay.c: pairing asks, forwarding frames within the limits. */
 /* s asked for a relay with to_id/to_tag ("" for a presence session). */
 void rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,

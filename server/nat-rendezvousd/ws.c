@@ -18,33 +18,8 @@ static char rvd_recbuf[RVMSG_RECORD_MAX + 1];
 void
 rvd_reject(enum rvmsg_err e)
 {
-	if ((unsigned)e < RV_NERR)
+	if ((unsigned)e < RVMSG_NERR)
 		rvd.st.rejections[e]++;
-}
-
-/* Appends s (escaped) as a JSON string. */
-size_t
-rvd_json_str(char *p, size_t cap, const char *s)
-{
-	size_t n = 0;
-
-	if (cap < 3)
-		return 0;
-	p[n++] = '"';
-	for (; *s != '\0' && n + 8 < cap; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			p[n++] = '\\';
-			p[n++] = (char)c;
-		} else if (c < 0x20)
-			n += (size_t)snprintf(p + n, cap - n, "\\u%04x", c);
-		else
-			p[n++] = (char)c;
-	}
-	p[n++] = '"';
-	p[n] = '\0';
-	return n;
 }
 
 /*
@@ -206,7 +181,7 @@ rvd_ws_ping(struct rvd_sess *s)
 	return rvd_ws_queue(s, 0x9, "p", 1);
 }
 
-/* Sends {"type":"error","code":...,"reason":...,"ref":...} and counts. */
+/* Sends an error message and counts it. */
 void
 rvd_ws_error(struct rvd_sess *s, enum rvmsg_err e, const char *reason,
     const char *ref)
@@ -215,15 +190,8 @@ rvd_ws_error(struct rvd_sess *s, enum rvmsg_err e, const char *reason,
 	size_t n;
 
 	rvd_reject(e);
-	n = (size_t)snprintf(buf, sizeof(buf),
-	    "{\"type\":\"error\",\"code\":\"%s\",\"reason\":", rvmsg_code(e));
-	n += rvd_json_str(buf + n, sizeof(buf) - n - 64, reason);
-	if (ref != NULL) {
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"ref\":");
-		n += rvd_json_str(buf + n, sizeof(buf) - n - 2, ref);
-	}
-	buf[n++] = '}';
-	rvd_ws_send(s, buf, n);
+	if ((n = rvmsg_build_error(buf, sizeof(buf), e, reason, ref, 0)) > 0)
+		rvd_ws_send(s, buf, n);
 }
 
 /* Ends the session after what is queued, with a close code. */
@@ -240,15 +208,13 @@ rvd_ws_hello(struct rvd_sess *s)
 {
 	uint8_t nonce[32];
 	char buf[160];
-	int n;
+	size_t n;
 
 	randombytes_buf(nonce, sizeof(nonce));
 	sodium_bin2base64(s->pend->nonce, sizeof(s->pend->nonce), nonce,
 	    sizeof(nonce), sodium_base64_VARIANT_ORIGINAL);
-	n = snprintf(buf, sizeof(buf),
-	    "{\"type\":\"hello\",\"nonce\":\"%s\",\"version\":1}",
-	    s->pend->nonce);
-	rvd_ws_send(s, buf, (size_t)n);
+	if ((n = rvmsg_build_hello(buf, sizeof(buf), s->pend->nonce)) > 0)
+		rvd_ws_send(s, buf, n);
 }
 
 /* Returns 1 when the client's "server" names this connection. */
@@ -279,33 +245,33 @@ rvd_ws_auth(struct rvd_sess *s, struct rvmsg *m)
 	const char *reason;
 	enum rvmsg_err e;
 	char buf[128];
-	int n;
+	size_t n;
 
 	if (s->state != RVD_HELLO) {
-		rvd_ws_error(s, RV_BAD_TYPE, "already authenticated", m->ref);
+		rvd_ws_error(s, RVMSG_E_TYPE, "already authenticated", m->ref);
 		return;
 	}
 	if ((e = rvmsg_flatten(m->root, "auth", &in, NULL, &reason)) !=
-	    RV_OK) {
+	    RVMSG_OK) {
 		rvd_ws_error(s, e, reason, m->ref);
 		return;
 	}
 	if (ident_verify_record(IDENT_DOMAIN_AUTH, &in, NULL) == -1) {
-		e = errno == EACCES ? RV_WRONG_ID : errno == EPERM ?
-		    RV_BAD_SIG : RV_BAD_FIELD;
+		e = errno == EACCES ? RVMSG_E_ID : errno == EPERM ?
+		    RVMSG_E_SIG : RVMSG_E_FIELD;
 		rvd_ws_error(s, e, ident_error(), m->ref);
-		if (e != RV_BAD_FIELD)
+		if (e != RVMSG_E_FIELD)
 			rvd_ws_close_after(s, LWS_CLOSE_STATUS_POLICY_VIOLATION);
 		return;
 	}
 	if (strcmp(m->nonce, s->pend->nonce) != 0) {
-		rvd_ws_error(s, RV_BAD_SIG, "the nonce is not this session's",
+		rvd_ws_error(s, RVMSG_E_SIG, "the nonce is not this session's",
 		    m->ref);
 		rvd_ws_close_after(s, LWS_CLOSE_STATUS_POLICY_VIOLATION);
 		return;
 	}
 	if (!rvd_server_ok(s, m->server)) {
-		rvd_ws_error(s, RV_BAD_SIG, "server does not name this server",
+		rvd_ws_error(s, RVMSG_E_SIG, "server does not name this server",
 		    m->ref);
 		rvd_ws_close_after(s, LWS_CLOSE_STATUS_POLICY_VIOLATION);
 		return;
@@ -323,10 +289,8 @@ rvd_ws_auth(struct rvd_sess *s, struct rvmsg *m)
 	    rec.deadline <= rvd.unix_now + rvd.conf.grace)
 		rvd.store->ops->expire(rvd.store, s->id, 0);
 	rvd_wheel_put(s, rvd.now + (uint32_t)rvd.conf.ping);
-	n = snprintf(buf, sizeof(buf),
-	    "{\"type\":\"welcome\",\"id\":\"%s\",\"tag\":\"%s\"}", s->id,
-	    s->tag[0] != '\0' ? s->tag : "-");
-	rvd_ws_send(s, buf, (size_t)n);
+	if ((n = rvmsg_build_welcome(buf, sizeof(buf), s->id, s->tag)) > 0)
+		rvd_ws_send(s, buf, n);
 	if (rvd.conf.verbose >= 2)
 		rvd_log(LOG_DEBUG, "session %s/%s authenticated", s->id,
 		    s->tag[0] != '\0' ? s->tag : "-");
@@ -342,22 +306,22 @@ rvd_record_put(const cJSON *obj, const char *id, long long deadline,
 	long long expires;
 	enum rvmsg_err e;
 
-	if ((e = rvmsg_flatten(obj, "peer", &in, &norm, reason)) != RV_OK)
+	if ((e = rvmsg_flatten(obj, "peer", &in, &norm, reason)) != RVMSG_OK)
 		return e;
 	if (ident_verify_record(IDENT_DOMAIN_RECORD, &in, id) == -1) {
 		*reason = ident_error();
-		return errno == EACCES ? RV_WRONG_ID : errno == EPERM ?
-		    RV_BAD_SIG : RV_BAD_FIELD;
+		return errno == EACCES ? RVMSG_E_ID : errno == EPERM ?
+		    RVMSG_E_SIG : RVMSG_E_FIELD;
 	}
 	if (ident_record_fresh(&in, rvd.unix_now, seq) == -1) {
 		*reason = errno == ETIMEDOUT ? "the record has expired" :
 		    "seq or expires: malformed";
-		return errno == ETIMEDOUT ? RV_EXPIRED : RV_BAD_FIELD;
+		return errno == ETIMEDOUT ? RVMSG_E_EXPIRED : RVMSG_E_FIELD;
 	}
 	expires = strtoll(record_get(&in, "expires"), NULL, 10);
 	if (expires > rvd.unix_now + 86400) {
 		*reason = "expires is more than 24 hours ahead";
-		return RV_BAD_FIELD;
+		return RVMSG_E_FIELD;
 	}
 	memset(&rec, 0, sizeof(rec));
 	memcpy(rec.id, record_get(&in, "id"), IDENT_ID_LEN);
@@ -372,13 +336,13 @@ rvd_record_put(const cJSON *obj, const char *id, long long deadline,
 	if (rvd.store->ops->put(rvd.store, &rec, rvd.unix_now) == -1) {
 		if (errno == ESTALE) {
 			*reason = "seq is not greater than the last one";
-			return RV_REPLAY;
+			return RVMSG_E_REPLAY;
 		}
 		*reason = "the server holds as many peers as it can";
-		return RV_BUSY;
+		return RVMSG_E_BUSY;
 	}
 	rvd.st.registrations_total++;
-	return RV_OK;
+	return RVMSG_OK;
 }
 
 static void
@@ -388,90 +352,36 @@ rvd_ws_register(struct rvd_sess *s, struct rvmsg *m)
 	enum rvmsg_err e;
 	long long seq;
 	char buf[128];
-	int n;
+	size_t n;
 
 	if (s->tag[0] != '\0') {
-		rvd_ws_error(s, RV_BAD_TYPE, "a tagged session does not "
+		rvd_ws_error(s, RVMSG_E_TYPE, "a tagged session does not "
 		    "register", m->ref);
 		return;
 	}
 	if ((e = rvd_record_put(m->record, s->id, 0, &seq, &reason)) !=
-	    RV_OK) {
+	    RVMSG_OK) {
 		rvd_ws_error(s, e, reason, m->ref);
 		return;
 	}
-	n = snprintf(buf, sizeof(buf),
-	    "{\"type\":\"registered\",\"id\":\"%s\",\"seq\":\"%lld\"}", s->id,
-	    seq);
-	rvd_ws_send(s, buf, (size_t)n);
-}
-
-/*
- * Builds {"type":"signal","from":FROM,"body":BODY} in buf.  Returns its
- * length, or 0 when it does not fit.
- */
-size_t
-rvd_signal_build(char *buf, size_t cap, const char *from, const char *tag,
-    const cJSON *body)
-{
-	int n = snprintf(buf, cap, "{\"type\":\"signal\",\"from\":\"%s%s%s\","
-	    "\"body\":", from, tag[0] != '\0' ? "/" : "", tag);
-	size_t len;
-
-	if (n < 0 || (size_t)n + 8 >= cap ||
-	    !cJSON_PrintPreallocated((cJSON *)body, buf + n,
-	    (int)(cap - (size_t)n - 2), 0))
-		return 0;
-	len = (size_t)n + strlen(buf + n);
-	buf[len++] = '}';
-	buf[len] = '\0';
-	return len;
-}
-
-size_t
-rvd_signal_make(char *buf, size_t cap, const char *from, const char *tag,
-    const struct rvmsg *m)
-{
-	static const char head[] = "{\"type\":\"signal\",\"from\":\"";
-	static const char mid[] = "\",\"body\":";
-	size_t fl = strlen(from), tl = strlen(tag), n = 0;
-
-	if (m->body_raw == NULL)
-		return rvd_signal_build(buf, cap, from, tag, m->body);
-	/* The body as it came: the parse has vouched for it. */
-	if (sizeof(head) + fl + 1 + tl + sizeof(mid) + m->body_len + 2 > cap)
-		return 0;
-	memcpy(buf, head, sizeof(head) - 1);
-	n = sizeof(head) - 1;
-	memcpy(buf + n, from, fl);
-	n += fl;
-	if (tl > 0) {
-		buf[n++] = '/';
-		memcpy(buf + n, tag, tl);
-		n += tl;
-	}
-	memcpy(buf + n, mid, sizeof(mid) - 1);
-	n += sizeof(mid) - 1;
-	memcpy(buf + n, m->body_raw, m->body_len);
-	n += m->body_len;
-	buf[n++] = '}';
-	buf[n] = '\0';
-	return n;
+	if ((n = rvmsg_build_registered(buf, sizeof(buf), s->id, seq)) > 0)
+		rvd_ws_send(s, buf, n);
 }
 
 static void
 rvd_ws_signal(struct rvd_sess *s, struct rvmsg *m)
 {
-	static char buf[RVD_SIGNAL_MAX];
+	static char buf[RVMSG_MAX + 1];
 	size_t len;
 
-	if ((len = rvd_signal_make(buf, sizeof(buf), s->id, s->tag,
+	/* Forwarded, it must still be a message the peer takes. */
+	if ((len = rvmsg_build_forward(buf, sizeof(buf), s->id, s->tag,
 	    m)) == 0) {
-		rvd_ws_error(s, RV_TOO_LARGE, "the signal is too large", m->ref);
+		rvd_ws_error(s, RVMSG_E_LARGE, "the signal is too large", m->ref);
 		return;
 	}
 	if (rvd_deliver(m->to_id, m->to_tag, buf, len) == 0) {
-		rvd_ws_error(s, RV_UNKNOWN_PEER, "no session of that peer",
+		rvd_ws_error(s, RVMSG_E_PEER, "no session of that peer",
 		    m->ref);
 		return;
 	}
@@ -488,7 +398,7 @@ rvd_ws_message(struct rvd_sess *s, const char *buf, size_t len)
 	struct rvmsg m;
 
 	if (!rvd_rate_allow(s)) {
-		rvd_ws_error(s, RV_RATE, "more than the messages a second "
+		rvd_ws_error(s, RVMSG_E_RATE, "more than the messages a second "
 		    "allowed", NULL);
 		return;
 	}
@@ -498,7 +408,7 @@ rvd_ws_message(struct rvd_sess *s, const char *buf, size_t len)
 		return;
 	}
 	if (m.type != RVMSG_AUTH && s->state != RVD_AUTHED)
-		rvd_ws_error(s, RV_NOT_AUTH, "send auth first", m.ref);
+		rvd_ws_error(s, RVMSG_E_AUTH, "send auth first", m.ref);
 	else
 		switch (m.type) {
 		case RVMSG_AUTH:
@@ -542,7 +452,7 @@ rvd_ws_receive(struct rvd_sess *s, const char *in, size_t len)
 	 * limits are bytes and time. */
 	if (bin && s->state != RVD_AUTHED) {
 		if (final)
-			rvd_ws_error(s, RV_NOT_AUTH, "send auth first", NULL);
+			rvd_ws_error(s, RVMSG_E_AUTH, "send auth first", NULL);
 		return;
 	}
 	/* One piece that is a whole message needs no copy. */
@@ -557,7 +467,7 @@ rvd_ws_receive(struct rvd_sess *s, const char *in, size_t len)
 		free(s->rx);
 		s->rx = NULL;
 		s->rx_len = 0;
-		rvd_ws_error(s, RV_TOO_LARGE, bin ? "relay frames are at most "
+		rvd_ws_error(s, RVMSG_E_LARGE, bin ? "relay frames are at most "
 		    "1404 bytes" : "messages are at most 8192 bytes", NULL);
 		rvd_ws_close_after(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
 		return;
@@ -568,7 +478,7 @@ rvd_ws_receive(struct rvd_sess *s, const char *in, size_t len)
 		size_t cap = rvd_buf_cap(s->rx_len + len);
 
 		if ((p = realloc(s->rx, cap)) == NULL) {
-			rvd_ws_error(s, RV_BUSY, "out of memory", NULL);
+			rvd_ws_error(s, RVMSG_E_BUSY, "out of memory", NULL);
 			return;
 		}
 		s->rx = p;

@@ -16,6 +16,7 @@
 #include "ident.h"
 #include "record.h"
 #include "rv.h"
+#include "rvmsg.h"
 
 /* ------------------------------------------------------------------ */
 /* URLs */
@@ -179,32 +180,6 @@ rv_backoff_delay(const struct rv_backoff *b, unsigned attempt, uint32_t rnd)
 	return (unsigned)(base - span + rnd % (2 * span + 1));
 }
 
-int
-rv_name_valid(const char *name)
-{
-	size_t i;
-
-	if (strcmp(name, "-") == 0)
-		return 1;
-	for (i = 0; name[i] != '\0'; i++)
-		if (!rv_host_char((unsigned char)name[i]) || i == 32)
-			return 0;
-	return i > 0;
-}
-
-int
-rv_tag_valid(const char *tag)
-{
-	size_t i;
-
-	if (strcmp(tag, "-") == 0)
-		return 1;
-	for (i = 0; tag[i] != '\0'; i++)
-		if (!((tag[i] >= 'a' && tag[i] <= 'z') ||
-		    (tag[i] >= '0' && tag[i] <= '9')) || i == RV_TAG_MAX)
-			return 0;
-	return i > 0;
-}
 
 long long
 rv_now_ms(void)
@@ -229,7 +204,7 @@ rv_peer_record(struct record *r, const struct ident *id, const char *name,
 	char num[24];
 	size_t i, j;
 
-	if (!rv_name_valid(name) || t == NULL || strcmp(t, "profile") != 0) {
+	if (!rvmsg_name_valid(name) || t == NULL || strcmp(t, "profile") != 0) {
 		errno = EINVAL;
 		return -1;
 	}

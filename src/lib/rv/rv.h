@@ -20,11 +20,12 @@
 
 #include "ident.h"
 #include "record.h"
+#include "rvmsg.h"
 
 #define RV_MAX_SERVERS	8	/* servers one client talks to */
-#define RV_MSG_MAX	8192	/* a WebSocket message or HTTP body, bytes */
-#define RV_RECORD_MAX	4096	/* a peer record as JSON, bytes */
-#define RV_TAG_MAX	16	/* a session tag, characters */
+#define RV_MSG_MAX	RVMSG_MAX	/* a message or HTTP body, bytes */
+#define RV_RECORD_MAX	RVMSG_RECORD_MAX	/* a peer record as JSON */
+#define RV_TAG_MAX	RVMSG_TAG_MAX	/* a session tag, characters */
 #define RV_EXPIRES_S	3600	/* lifetime of a peer record */
 #define RV_REFRESH_S	3000	/* a record is signed again after this */
 #define RV_LIST_PAGES	100	/* most pages of GET /v1/peers followed */
@@ -76,13 +77,8 @@ extern const struct rv_backoff rv_backoff_default;
 unsigned rv_backoff_delay(const struct rv_backoff *b, unsigned attempt,
     uint32_t rnd);
 
-/* Returns 1 when name is a valid peer name (1 to 32 of [A-Za-z0-9._-],
- * or "-"), else 0. */
-int rv_name_valid(const char *name);
-
-/* Returns 1 when tag is a valid session tag (1 to 16 of [a-z0-9], or
- * "-"), else 0. */
-int rv_tag_valid(const char *tag);
+/* Peer names and session tags are checked with rvmsg_name_valid and
+ * rvmsg_tag_valid (rvmsg.h). */
 
 /* Returns the unix time in milliseconds. */
 long long rv_now_ms(void);
@@ -271,8 +267,7 @@ void rv_client_free(struct rv_client *c);
 /* Relay (nat(7) PROTOCOL, Relay): datagrams through the server between
  * this session and one session of the peer that asked for this one. */
 
-#define RV_RELAY_MTU	1400	/* payload bytes of one relay datagram */
-#define RV_RELAY_HDR	4	/* a frame's relay id, network order */
+#define RV_RELAY_MTU	RVMSG_RELAY_PAYLOAD	/* bytes of one datagram */
 #define RV_RELAY_QUEUE	256	/* datagrams held until read; more drop */
 
 enum rv_relay_state {
@@ -300,14 +295,6 @@ enum rv_relay_state rv_relay_state(const struct rv_session *s,
  * with errno ENOTCONN (the relay is not up), EMSGSIZE, ENOBUFS (too much
  * waits to be sent: the datagram is dropped) or ENOMEM. */
 int rv_relay_send(struct rv_session *s, const void *buf, size_t len);
-
-/* Splits a relay frame of len bytes (a binary WebSocket message: relay id
- * in network order, then the datagram) into its id and payload, which
- * points into buf.  Returns 0, or -1 with errno EBADMSG (shorter than the
- * id, or id 0) or EMSGSIZE (a payload over RV_RELAY_MTU bytes).
- * nat-rendezvousd reads frames with it too. */
-int rv_relay_frame_parse(const uint8_t *buf, size_t len, uint32_t *id,
-    const uint8_t **payload, size_t *plen);
 
 /* Takes the oldest datagram received into buf (len bytes; a longer one
  * is cut).  Returns its length, or -1 with errno EAGAIN (none waits). */

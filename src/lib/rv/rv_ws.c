@@ -17,6 +17,7 @@
 #include "ident.h"
 #include "record.h"
 #include "rv.h"
+#include "rvmsg.h"
 
 enum rv_state {
 	RV_IDLE,		/* waiting to (re)connect */
@@ -135,29 +136,6 @@ rv_relay_end(struct rv_session *s, const char *why)
 	snprintf(s->relay->why, sizeof(s->relay->why), "%s", why);
 }
 
-int
-rv_relay_frame_parse(const uint8_t *buf, size_t len, uint32_t *id,
-    const uint8_t **payload, size_t *plen)
-{
-	if (len < RV_RELAY_HDR) {
-		errno = EBADMSG;
-		return -1;
-	}
-	if (len - RV_RELAY_HDR > RV_RELAY_MTU) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	*id = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
-	    (uint32_t)buf[2] << 8 | buf[3];
-	if (*id == 0) {
-		errno = EBADMSG;	/* the server gives out no id 0 */
-		return -1;
-	}
-	*payload = buf + RV_RELAY_HDR;
-	*plen = len - RV_RELAY_HDR;
-	return 0;
-}
-
 /* A binary message: a relay frame (nat(7) PROTOCOL, Relay). */
 static void
 rv_relay_input(struct rv_session *s, const unsigned char *b, size_t len)
@@ -169,7 +147,7 @@ rv_relay_input(struct rv_session *s, const unsigned char *b, size_t len)
 	size_t n;
 
 	if (r == NULL || r->state != RV_RELAY_UP ||
-	    rv_relay_frame_parse(b, len, &id, &p, &n) == -1)
+	    rvmsg_relay_frame_parse(b, len, &id, &p, &n) == -1)
 		return;
 	if (id != r->id || r->n == RV_RELAY_QUEUE)
 		return;		/* a datagram: dropped when nobody reads */
@@ -179,13 +157,14 @@ rv_relay_input(struct rv_session *s, const unsigned char *b, size_t len)
 	r->n++;
 }
 
+/* Queues a text message of len bytes (a builder's: 0 is one that did
+ * not fit, errno EMSGSIZE). */
 static int
-rv_queue(struct rv_session *s, const char *text)
+rv_queue(struct rv_session *s, const char *text, size_t len)
 {
-	size_t len = strlen(text);
 	struct rv_msg *m;
 
-	if (len > RV_MSG_MAX) {
+	if (len == 0 || len > RVMSG_MAX) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -250,8 +229,7 @@ rv_register(struct rv_session *s)
 {
 	struct rv_client *c = s->c;
 	long long seq = rv_now_ms();
-	char *msg;
-	int rc;
+	char msg[RVMSG_MAX + 1];
 
 	if (seq <= c->last_seq)
 		seq = c->last_seq + 1;
@@ -260,32 +238,20 @@ rv_register(struct rv_session *s)
 		return -1;
 	c->last_seq = seq;
 	c->rec.buf[--c->rec.len] = '\0';	/* the newline */
-	if ((msg = malloc(c->rec.len + 40)) == NULL)
-		return -1;
-	snprintf(msg, c->rec.len + 40, "{\"type\":\"register\",\"record\":%s}",
-	    c->rec.buf);
-	rc = rv_queue(s, msg);
-	free(msg);
-	return rc;
+	return rv_queue(s, msg, rvmsg_build_register(msg, sizeof(msg),
+	    c->rec.buf));
 }
 
 /* Answers hello with the signed auth record. */
 static int
-rv_auth(struct rv_session *s, const cJSON *m)
+rv_auth(struct rv_session *s, const char *nonce)
 {
-	const cJSON *nonce = cJSON_GetObjectItemCaseSensitive(m, "nonce");
-	const cJSON *ver = cJSON_GetObjectItemCaseSensitive(m, "version");
 	struct record *r = &s->c->rec;
 
-	if (!cJSON_IsString(nonce) || strlen(nonce->valuestring) > 128 ||
-	    !cJSON_IsNumber(ver) || ver->valuedouble != 1) {
-		snprintf(s->why, sizeof(s->why), "bad hello from the server");
-		return -1;
-	}
 	record_begin(r, 1, "auth");
 	record_str(r, "id", s->c->id->id);
 	record_str(r, "key", s->c->id->key);
-	record_str(r, "nonce", nonce->valuestring);
+	record_str(r, "nonce", nonce);
 	record_str(r, "server", s->u->hostport);
 	record_str(r, "tag", s->tag);
 	if (ident_record_finish(s->c->id, IDENT_DOMAIN_AUTH, r) == -1 ||
@@ -295,131 +261,151 @@ rv_auth(struct rv_session *s, const cJSON *m)
 		return -1;
 	}
 	r->buf[--r->len] = '\0';
-	return rv_queue(s, r->buf);
+	return rv_queue(s, r->buf, r->len);
 }
 
-static const char *
-rv_jstr(const cJSON *m, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* Handles one message from the server.  Returns -1 to close. */
+/* welcome: the session is up. */
 static int
-rv_handle(struct rv_session *s, const char *text)
+rv_welcome(struct rv_session *s, const struct rvmsg *m)
 {
 	struct rv_client *c = s->c;
-	struct rv_event ev;
-	const char *type, *v;
-	const cJSON *body, *seq;
-	cJSON *m;
-	char *bj = NULL;
-	int rc = 0;
+	struct rv_event ev = { .type = RV_EV_WELCOME };
 
-	memset(&ev, 0, sizeof(ev));
-	if ((m = cJSON_Parse(text)) == NULL ||
-	    (type = rv_jstr(m, "type")) == NULL) {
-		snprintf(s->why, sizeof(s->why), "a message from the server "
-		    "is not a JSON object with a type");
-		cJSON_Delete(m);
+	if (strcmp(m->id, c->id->id) != 0 || strcmp(m->tag, s->tag) != 0) {
+		snprintf(s->why, sizeof(s->why), "welcome for another id or "
+		    "tag");
 		return -1;
 	}
-	if (strcmp(type, "hello") == 0 && s->state == RV_AUTH) {
-		rc = rv_auth(s, m);
-	} else if (strcmp(type, "welcome") == 0 && s->state == RV_AUTH) {
-		if ((v = rv_jstr(m, "id")) == NULL ||
-		    strcmp(v, c->id->id) != 0 || (v = rv_jstr(m, "tag")) ==
-		    NULL || strcmp(v, s->tag) != 0) {
-			snprintf(s->why, sizeof(s->why), "welcome for "
-			    "another id or tag");
-			rc = -1;
-		} else {
-			s->state = RV_UP;
-			lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
-			s->why[0] = '\0';
-			if (!s->presence) {
-				s->attempt = 0;
-				s->lost_told = 0;
-				s->ever = 1;
-			}
-			ev.type = RV_EV_WELCOME;
-			rv_emit(s, &ev);
-			if (s->presence && c->profile != NULL &&
-			    s->state == RV_UP && rv_register(s) == -1) {
-				snprintf(s->why, sizeof(s->why), "cannot make "
-				    "the peer record: %s", strerror(errno));
-				rc = -1;
-			}
-		}
-	} else if (strcmp(type, "registered") == 0 && s->state == RV_UP) {
-		seq = cJSON_GetObjectItemCaseSensitive(m, "seq");
-		ev.type = s->again ? RV_EV_REREGISTERED : RV_EV_REGISTERED;
-		ev.id = c->id->id;
-		ev.seq = cJSON_IsString(seq) ? strtoll(seq->valuestring,
-		    NULL, 10) : cJSON_IsNumber(seq) ?
-		    (long long)seq->valuedouble : c->last_seq;
-		s->registered = s->ever = 1;
-		s->again = 0;
+	s->state = RV_UP;
+	lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
+	s->why[0] = '\0';
+	if (!s->presence) {
 		s->attempt = 0;
 		s->lost_told = 0;
-		rv_emit(s, &ev);
-	} else if (strcmp(type, "signal") == 0 && s->state == RV_UP) {
-		body = cJSON_GetObjectItemCaseSensitive(m, "body");
-		if ((ev.from = rv_jstr(m, "from")) != NULL &&
-		    cJSON_IsObject(body) &&
-		    (bj = cJSON_PrintUnformatted(body)) != NULL) {
-			ev.type = RV_EV_SIGNAL;
-			ev.body_json = bj;
-			ev.body = record_parse(&c->body, bj) == 0 ?
-			    &c->body : NULL;
-			rv_emit(s, &ev);
-		}
-	} else if (strcmp(type, "relay-ok") == 0 && s->state == RV_UP) {
-		seq = cJSON_GetObjectItemCaseSensitive(m, "id");
-		v = rv_jstr(m, "peer");
-		if (s->relay != NULL && s->relay->state == RV_RELAY_ASKED &&
-		    cJSON_IsNumber(seq) && seq->valuedouble >= 1 &&
-		    seq->valuedouble <= 4294967295.0 && v != NULL &&
-		    strcmp(v, s->relay->peer) == 0) {
-			s->relay->id = (uint32_t)seq->valuedouble;
-			s->relay->state = RV_RELAY_UP;
-		}
-	} else if (strcmp(type, "relay-closed") == 0) {
-		seq = cJSON_GetObjectItemCaseSensitive(m, "id");
-		if (s->relay != NULL && cJSON_IsNumber(seq) &&
-		    (uint32_t)seq->valuedouble == s->relay->id)
-			rv_relay_end(s, "the peer's session ended");
-	} else if (strcmp(type, "error") == 0) {
-		ev.type = RV_EV_ERROR;
-		ev.code = rv_jstr(m, "code");
-		ev.reason = rv_jstr(m, "reason");
-		ev.ref = rv_jstr(m, "ref");
-		if (ev.code == NULL)
-			ev.code = "-";
-		if (s->state == RV_AUTH)
-			snprintf(s->why, sizeof(s->why), "refused: %s%s%s",
-			    ev.code, ev.reason ? ": " : "",
-			    ev.reason ? ev.reason : "");
-		seq = cJSON_GetObjectItemCaseSensitive(m, "id");
-		/* The relay's end: its id, or its ask's ref. */
-		if (s->relay != NULL && ((cJSON_IsNumber(seq) &&
-		    s->relay->state == RV_RELAY_UP &&
-		    (uint32_t)seq->valuedouble == s->relay->id) ||
-		    (s->relay->state == RV_RELAY_ASKED && ev.ref != NULL &&
-		    strcmp(ev.ref, RV_RELAY_REF) == 0))) {
-			char w[160];
-
-			snprintf(w, sizeof(w), "%s%s%s", ev.code,
-			    ev.reason ? ": " : "", ev.reason ? ev.reason : "");
-			rv_relay_end(s, w);
-		}
-		rv_emit(s, &ev);
+		s->ever = 1;
 	}
-	/* Anything else is from a later version of the protocol. */
+	rv_emit(s, &ev);
+	if (s->presence && c->profile != NULL && s->state == RV_UP &&
+	    rv_register(s) == -1) {
+		snprintf(s->why, sizeof(s->why), "cannot make the peer "
+		    "record: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+rv_registered(struct rv_session *s, const struct rvmsg *m)
+{
+	struct rv_client *c = s->c;
+	struct rv_event ev = { .type = s->again ? RV_EV_REREGISTERED :
+	    RV_EV_REGISTERED };
+
+	ev.id = c->id->id;
+	ev.seq = m->seq >= 0 ? m->seq : c->last_seq;
+	s->registered = s->ever = 1;
+	s->again = 0;
+	s->attempt = 0;
+	s->lost_told = 0;
+	rv_emit(s, &ev);
+}
+
+static void
+rv_signal(struct rv_session *s, const struct rvmsg *m)
+{
+	struct rv_client *c = s->c;
+	struct rv_event ev = { .type = RV_EV_SIGNAL };
+	char *bj;
+
+	if ((bj = cJSON_PrintUnformatted(m->body)) == NULL)
+		return;
+	ev.from = m->from;
+	ev.body_json = bj;
+	ev.body = record_parse(&c->body, bj) == 0 ? &c->body : NULL;
+	rv_emit(s, &ev);
 	cJSON_free(bj);
-	cJSON_Delete(m);
+}
+
+static void
+rv_error(struct rv_session *s, const struct rvmsg *m)
+{
+	struct rv_event ev = { .type = RV_EV_ERROR };
+	struct rv_relay *r = s->relay;
+	char w[160];
+
+	ev.code = m->code;
+	ev.reason = m->why;
+	ev.ref = m->ref;
+	if (s->state == RV_AUTH)
+		snprintf(s->why, sizeof(s->why), "refused: %s%s%s", ev.code,
+		    ev.reason ? ": " : "", ev.reason ? ev.reason : "");
+	/* The relay's end: its id, or its ask's ref. */
+	if (r != NULL && ((m->relay != 0 && r->state == RV_RELAY_UP &&
+	    m->relay == r->id) || (r->state == RV_RELAY_ASKED &&
+	    ev.ref != NULL && strcmp(ev.ref, RV_RELAY_REF) == 0))) {
+		snprintf(w, sizeof(w), "%s%s%s", ev.code, ev.reason ? ": " : "",
+		    ev.reason ? ev.reason : "");
+		rv_relay_end(s, w);
+	}
+	rv_emit(s, &ev);
+}
+
+/* Handles one message of len bytes from the server.  Returns -1 to
+ * close. */
+static int
+rv_handle(struct rv_session *s, const char *text, size_t len)
+{
+	struct rv_relay *r = s->relay;
+	struct rvmsg m;
+	int rc = 0;
+
+	if (rvmsg_parse(&m, text, len, RVMSG_FROM_SERVER) == -1) {
+		/* A signal the server should not have passed on is
+		 * dropped; anything else malformed ends the session. */
+		if (m.type != RVMSG_SIGNAL) {
+			snprintf(s->why, sizeof(s->why), "a message from the "
+			    "server does not parse: %s", m.reason);
+			rc = -1;
+		}
+		rvmsg_free(&m);
+		return rc;
+	}
+	switch (m.type) {
+	case RVMSG_HELLO:
+		if (s->state == RV_AUTH)
+			rc = rv_auth(s, m.nonce);
+		break;
+	case RVMSG_WELCOME:
+		if (s->state == RV_AUTH)
+			rc = rv_welcome(s, &m);
+		break;
+	case RVMSG_REGISTERED:
+		if (s->state == RV_UP)
+			rv_registered(s, &m);
+		break;
+	case RVMSG_SIGNAL:
+		if (s->state == RV_UP)
+			rv_signal(s, &m);
+		break;
+	case RVMSG_RELAY_OK:
+		if (s->state == RV_UP && r != NULL &&
+		    r->state == RV_RELAY_ASKED && strcmp(m.peer, r->peer) == 0) {
+			r->id = m.relay;
+			r->state = RV_RELAY_UP;
+		}
+		break;
+	case RVMSG_RELAY_CLOSED:
+		if (r != NULL && m.relay == r->id)
+			rv_relay_end(s, "the peer's session ended");
+		break;
+	case RVMSG_ERROR:
+		rv_error(s, &m);
+		break;
+	default:
+		/* From a later version of the protocol. */
+		break;
+	}
+	rvmsg_free(&m);
 	return rc;
 }
 
@@ -463,11 +449,10 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		if (!lws_is_final_fragment(wsi))
 			break;
 		if (s->rxbad) {
-			snprintf(s->why, sizeof(s->why), "a message from the "
-			    "server is too large");
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-			    NULL, 0);
-			return -1;
+			/* Longer than any message the server may send
+			 * (rvmsg.h): dropped, the session goes on. */
+			s->rxlen = 0;
+			break;
 		}
 		s->rx[s->rxlen] = '\0';
 		if (s->rxbin) {
@@ -475,8 +460,9 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			s->rxlen = 0;
 			break;
 		}
+		i = rv_handle(s, s->rx, s->rxlen);
 		s->rxlen = 0;
-		if (rv_handle(s, s->rx) == -1) {
+		if (i == -1) {
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 			    NULL, 0);
 			return -1;
@@ -653,7 +639,7 @@ rv_client_open(struct rv_client *c, const struct rv_url *u, const char *tag,
 
 	if (tag == NULL)
 		tag = "-";
-	if (!rv_tag_valid(tag)) {
+	if (!rvmsg_tag_valid(tag)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -678,9 +664,9 @@ int
 rv_session_signal(struct rv_session *s, const char *to, const char *body_json,
     const char *ref)
 {
-	cJSON *m, *body;
-	char *text;
-	int rc;
+	char msg[RVMSG_MAX + 1];
+	cJSON *body;
+	size_t n;
 
 	if (s->state != RV_UP) {
 		errno = ENOTCONN;
@@ -691,25 +677,9 @@ rv_session_signal(struct rv_session *s, const char *to, const char *body_json,
 		errno = EINVAL;
 		return -1;
 	}
-	if ((m = cJSON_CreateObject()) == NULL) {
-		cJSON_Delete(body);
-		errno = ENOMEM;
-		return -1;
-	}
-	cJSON_AddStringToObject(m, "type", "signal");
-	cJSON_AddStringToObject(m, "to", to);
-	cJSON_AddItemToObject(m, "body", body);
-	if (ref != NULL)
-		cJSON_AddStringToObject(m, "ref", ref);
-	if ((text = cJSON_PrintUnformatted(m)) == NULL) {
-		cJSON_Delete(m);
-		errno = ENOMEM;
-		return -1;
-	}
-	rc = rv_queue(s, text);
-	cJSON_free(text);
-	cJSON_Delete(m);
-	return rc;
+	n = rvmsg_build_signal(msg, sizeof(msg), to, body, ref);
+	cJSON_Delete(body);
+	return rv_queue(s, msg, n);
 }
 
 const char *
@@ -759,6 +729,7 @@ int
 rv_client_shutdown(struct rv_client *c, int timeout_ms)
 {
 	struct rv_session *s;
+	char msg[32];
 	int busy;
 
 	c->shutting = 1;
@@ -768,7 +739,8 @@ rv_client_shutdown(struct rv_client *c, int timeout_ms)
 		if (s->state == RV_UP) {
 			s->state = RV_CLOSING;
 			if (s->registered)
-				(void)rv_queue(s, "{\"type\":\"unregister\"}");
+				(void)rv_queue(s, msg, rvmsg_build_unregister(
+				    msg, sizeof(msg)));
 			lws_callback_on_writable(s->wsi);
 		} else if (s->wsi != NULL && s->state != RV_DEAD) {
 			s->state = RV_CLOSING;
@@ -817,6 +789,7 @@ int
 rv_relay_open(struct rv_session *s, const char *peer)
 {
 	char msg[160];
+	size_t n;
 
 	if (s->state != RV_UP || s->wsi == NULL) {
 		errno = ENOTCONN;
@@ -826,8 +799,7 @@ rv_relay_open(struct rv_session *s, const char *peer)
 		errno = EALREADY;
 		return -1;
 	}
-	if (strlen(peer) >= sizeof(s->relay->peer) || strchr(peer, '"') !=
-	    NULL || strchr(peer, '\\') != NULL) {
+	if (strlen(peer) >= sizeof(s->relay->peer)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -836,9 +808,8 @@ rv_relay_open(struct rv_session *s, const char *peer)
 		return -1;
 	memset(s->relay, 0, offsetof(struct rv_relay, len));
 	snprintf(s->relay->peer, sizeof(s->relay->peer), "%s", peer);
-	snprintf(msg, sizeof(msg), "{\"type\":\"relay\",\"to\":\"%s\","
-	    "\"ref\":\"" RV_RELAY_REF "\"}", peer);
-	if (rv_queue(s, msg) == -1)
+	n = rvmsg_build_relay(msg, sizeof(msg), peer, RV_RELAY_REF);
+	if (rv_queue(s, msg, n) == -1)
 		return -1;
 	s->relay->state = RV_RELAY_ASKED;
 	return 0;
@@ -877,11 +848,8 @@ rv_relay_send(struct rv_session *s, const void *buf, size_t len)
 	m->len = 4 + len;
 	m->binary = 1;
 	p = m->buf + LWS_PRE;
-	p[0] = (unsigned char)(s->relay->id >> 24);
-	p[1] = (unsigned char)(s->relay->id >> 16);
-	p[2] = (unsigned char)(s->relay->id >> 8);
-	p[3] = (unsigned char)s->relay->id;
-	memcpy(p + 4, buf, len);
+	rvmsg_relay_frame_head(p, s->relay->id);
+	memcpy(p + RVMSG_RELAY_HDR, buf, len);
 	*s->txtail = m;
 	s->txtail = &m->next;
 	s->txbin += m->len;

@@ -141,7 +141,7 @@ rendezvous_peer_resolve(const struct rendezvous_cfg *cfg, const char *name,
 	case -1:
 		return failed(why, whylen, RENDEZVOUS_CONFIG, "%s", w);
 	}
-	if (!rv_name_valid(name))
+	if (!rvmsg_name_valid(name))
 		return failed(why, whylen, RENDEZVOUS_USAGE, "peer %s: neither "
 		    "a peer id nor a name", name);
 	if (rv_peers_get(cfg->url, cfg->nurl, name, cfg->wait_ms, 1, &p, say,

@@ -1,17 +1,18 @@
 /*
- * msg.c: parsing and checking the rendezvous protocol's JSON messages
- * (nat(7) PROTOCOL) into struct rvmsg.  Every field is checked for its
- * type and length here, so that the session code only deals with values
- * it can use.
+ * rvmsg.c: parsing and checking the rendezvous protocol's messages
+ * (nat(7) PROTOCOL) into struct rvmsg, from a client and from the server
+ * alike (rvmsg.h).  Every field is checked for its type and length here,
+ * so that the session code on either side only deals with values it can
+ * use.  The builders are in rvmsg_build.c.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "msg.h"
+#include "rvmsg.h"
 
-static const char *const rvmsg_codes[RV_NERR] = {
+static const char *const rvmsg_codes[RVMSG_NERR] = {
 	"ok", "bad-json", "bad-type", "bad-field", "too-large",
 	"not-authenticated", "bad-signature", "wrong-id", "replay",
 	"expired", "rate-limited", "unknown-peer", "busy", "relay-limit",
@@ -21,7 +22,7 @@ static const char *const rvmsg_codes[RV_NERR] = {
 const char *
 rvmsg_code(enum rvmsg_err e)
 {
-	return (unsigned)e < RV_NERR ? rvmsg_codes[e] : "bad-type";
+	return (unsigned)e < RVMSG_NERR ? rvmsg_codes[e] : "bad-type";
 }
 
 static int
@@ -141,7 +142,7 @@ rvmsg_flatten(const cJSON *obj, const char *want_type, struct record_in *in,
 	in->error = NULL;
 	if (!cJSON_IsObject(obj)) {
 		*reason = "the record is not an object";
-		return RV_BAD_FIELD;
+		return RVMSG_E_FIELD;
 	}
 	cJSON_ArrayForEach(it, obj) {
 		if (cJSON_IsString(it))
@@ -151,13 +152,13 @@ rvmsg_flatten(const cJSON *obj, const char *want_type, struct record_in *in,
 			v = num;
 		} else {
 			*reason = "a record value is not a string";
-			return RV_BAD_FIELD;
+			return RVMSG_E_FIELD;
 		}
 		kl = strlen(it->string) + 1;
 		vl = strlen(v) + 1;
 		if (in->n == RECORD_MAX_KV || used + kl + vl > sizeof(in->buf)) {
 			*reason = "the record is too large";
-			return RV_TOO_LARGE;
+			return RVMSG_E_LARGE;
 		}
 		in->key[in->n] = memcpy(in->buf + used, it->string, kl);
 		used += kl;
@@ -167,28 +168,28 @@ rvmsg_flatten(const cJSON *obj, const char *want_type, struct record_in *in,
 	if ((type = record_get(in, "type")) == NULL ||
 	    strcmp(type, want_type) != 0) {
 		*reason = "the record is not of the expected type";
-		return RV_BAD_FIELD;
+		return RVMSG_E_FIELD;
 	}
 	if (strcmp(want_type, "peer") == 0) {
 		if ((v = record_get(in, "name")) == NULL ||
 		    !rvmsg_name_valid(v)) {
 			*reason = "name: 1 to 32 of A-Z a-z 0-9 . _ - or \"-\"";
-			return RV_BAD_FIELD;
+			return RVMSG_E_FIELD;
 		}
 		if ((v = record_get(in, "expires")) == NULL ||
 		    !rvmsg_dec(v, &x)) {
 			*reason = "expires: not unix seconds";
-			return RV_BAD_FIELD;
+			return RVMSG_E_FIELD;
 		}
 	}
 	if (strcmp(want_type, "auth") != 0 &&
 	    ((v = record_get(in, "seq")) == NULL || !rvmsg_dec(v, &x))) {
 		*reason = "seq: not a decimal integer";
-		return RV_BAD_FIELD;
+		return RVMSG_E_FIELD;
 	}
 	if ((v = record_get(in, "id")) == NULL || !ident_id_valid(v)) {
 		*reason = "id: not a peer id";
-		return RV_BAD_FIELD;
+		return RVMSG_E_FIELD;
 	}
 	if (norm != NULL) {
 		record_begin(norm, 1, type);
@@ -199,11 +200,11 @@ rvmsg_flatten(const cJSON *obj, const char *want_type, struct record_in *in,
 		if (record_end(norm) == NULL ||
 		    norm->len - 1 > RVMSG_RECORD_MAX) {
 			*reason = "the record is larger than 4096 bytes";
-			return RV_TOO_LARGE;
+			return RVMSG_E_LARGE;
 		}
 		norm->buf[--norm->len] = '\0';	/* no newline */
 	}
-	return RV_OK;
+	return RVMSG_OK;
 }
 
 static int
@@ -213,22 +214,22 @@ rvmsg_parse_auth(struct rvmsg *m)
 
 	if ((m->id = rvmsg_str(r, "id", IDENT_ID_LEN)) == NULL ||
 	    !ident_id_valid(m->id))
-		return rvmsg_fail(m, RV_BAD_FIELD, "id: not a peer id");
+		return rvmsg_fail(m, RVMSG_E_FIELD, "id: not a peer id");
 	if ((m->key = rvmsg_str(r, "key", IDENT_KEY_B64_LEN)) == NULL ||
 	    strlen(m->key) != IDENT_KEY_B64_LEN)
-		return rvmsg_fail(m, RV_BAD_FIELD, "key: not a public key");
-	if ((m->nonce = rvmsg_str(r, "nonce", 128)) == NULL)
-		return rvmsg_fail(m, RV_BAD_FIELD, "nonce: missing");
+		return rvmsg_fail(m, RVMSG_E_FIELD, "key: not a public key");
+	if ((m->nonce = rvmsg_str(r, "nonce", RVMSG_NONCE_MAX)) == NULL)
+		return rvmsg_fail(m, RVMSG_E_FIELD, "nonce: missing");
 	if ((m->server = rvmsg_str(r, "server", RVMSG_HOST_MAX)) == NULL ||
 	    m->server[0] == '\0')
-		return rvmsg_fail(m, RV_BAD_FIELD, "server: missing");
+		return rvmsg_fail(m, RVMSG_E_FIELD, "server: missing");
 	if ((m->tag = rvmsg_str(r, "tag", RVMSG_TAG_MAX)) == NULL ||
 	    !rvmsg_tag_valid(m->tag))
-		return rvmsg_fail(m, RV_BAD_FIELD,
+		return rvmsg_fail(m, RVMSG_E_FIELD,
 		    "tag: \"-\" or 1 to 16 of a-z 0-9");
 	if ((m->sig = rvmsg_str(r, "sig", IDENT_SIG_B64_LEN)) == NULL ||
 	    strlen(m->sig) != IDENT_SIG_B64_LEN)
-		return rvmsg_fail(m, RV_BAD_FIELD, "sig: not a signature");
+		return rvmsg_fail(m, RVMSG_E_FIELD, "sig: not a signature");
 	return 0;
 }
 
@@ -402,10 +403,10 @@ rvmsg_parse_signal(struct rvmsg *m)
 	const char *to = rvmsg_str(m->root, "to", RVMSG_TO_MAX);
 
 	if (to == NULL || rvmsg_to_split(to, m->to_id, m->to_tag) == -1)
-		return rvmsg_fail(m, RV_BAD_FIELD, "to: not ID or ID/TAG");
+		return rvmsg_fail(m, RVMSG_E_FIELD, "to: not ID or ID/TAG");
 	m->body = cJSON_GetObjectItemCaseSensitive(m->root, "body");
 	if (!cJSON_IsObject(m->body))
-		return rvmsg_fail(m, RV_BAD_FIELD, "body: not an object");
+		return rvmsg_fail(m, RVMSG_E_FIELD, "body: not an object");
 	return 0;
 }
 
@@ -415,7 +416,7 @@ rvmsg_parse_ws(struct rvmsg *m)
 	const char *type = rvmsg_str(m->root, "type", 32);
 
 	if (type == NULL)
-		return rvmsg_fail(m, RV_BAD_TYPE, "no type");
+		return rvmsg_fail(m, RVMSG_E_TYPE, "no type");
 	if (strcmp(type, "auth") == 0) {
 		m->type = RVMSG_AUTH;
 		return rvmsg_parse_auth(m);
@@ -424,7 +425,7 @@ rvmsg_parse_ws(struct rvmsg *m)
 		m->type = RVMSG_REGISTER;
 		m->record = cJSON_GetObjectItemCaseSensitive(m->root, "record");
 		if (!cJSON_IsObject(m->record))
-			return rvmsg_fail(m, RV_BAD_FIELD,
+			return rvmsg_fail(m, RVMSG_E_FIELD,
 			    "record: not an object");
 		return 0;
 	}
@@ -441,11 +442,91 @@ rvmsg_parse_ws(struct rvmsg *m)
 
 		m->type = RVMSG_RELAY;
 		if (to == NULL || rvmsg_to_split(to, m->to_id, m->to_tag) == -1)
-			return rvmsg_fail(m, RV_BAD_FIELD,
+			return rvmsg_fail(m, RVMSG_E_FIELD,
 			    "to: not ID or ID/TAG");
 		return 0;
 	}
-	return rvmsg_fail(m, RV_BAD_TYPE, "unknown message type");
+	return rvmsg_fail(m, RVMSG_E_TYPE, "unknown message type");
+}
+
+/* A relay id: a number from 1 to 2^32 - 1. */
+static int
+rvmsg_relay_id(const cJSON *it, uint32_t *id)
+{
+	long long v;
+
+	if (!rvmsg_int(it, &v) || v < 1 || v > 4294967295LL)
+		return 0;
+	*id = (uint32_t)v;
+	return 1;
+}
+
+/* A message from the server.  Fields a message must carry are checked;
+ * those it may carry are taken when they are well formed. */
+static int
+rvmsg_parse_server(struct rvmsg *m)
+{
+	const cJSON *r = m->root, *it;
+	const char *type = rvmsg_str(r, "type", 32);
+
+	if (type == NULL)
+		return rvmsg_fail(m, RVMSG_E_TYPE, "no type");
+	m->seq = -1;
+	if (strcmp(type, "hello") == 0) {
+		m->type = RVMSG_HELLO;
+		it = cJSON_GetObjectItemCaseSensitive(r, "version");
+		if ((m->nonce = rvmsg_str(r, "nonce", RVMSG_NONCE_MAX)) ==
+		    NULL || !cJSON_IsNumber(it) || it->valuedouble != 1)
+			return rvmsg_fail(m, RVMSG_E_FIELD, "bad hello");
+	} else if (strcmp(type, "welcome") == 0) {
+		m->type = RVMSG_WELCOME;
+		if ((m->id = rvmsg_str(r, "id", IDENT_ID_LEN)) == NULL ||
+		    (m->tag = rvmsg_str(r, "tag", RVMSG_TAG_MAX)) == NULL)
+			return rvmsg_fail(m, RVMSG_E_FIELD, "bad welcome");
+	} else if (strcmp(type, "registered") == 0) {
+		/* seq: a string of digits, or a number. */
+		const char *s = rvmsg_str(r, "seq", 20);
+
+		m->type = RVMSG_REGISTERED;
+		if (s == NULL || !rvmsg_dec(s, &m->seq))
+			if (!rvmsg_int(cJSON_GetObjectItemCaseSensitive(r,
+			    "seq"), &m->seq))
+				m->seq = -1;
+	} else if (strcmp(type, "signal") == 0) {
+		m->type = RVMSG_SIGNAL;
+		m->body = cJSON_GetObjectItemCaseSensitive(r, "body");
+		/* from: "-" over HTTP, where nobody is authenticated. */
+		if ((m->from = rvmsg_str(r, "from", RVMSG_TO_MAX)) == NULL ||
+		    (strcmp(m->from, "-") != 0 && rvmsg_to_split(m->from,
+		    m->to_id, m->to_tag) == -1))
+			return rvmsg_fail(m, RVMSG_E_FIELD,
+			    "from: \"-\", ID or ID/TAG");
+		if (!cJSON_IsObject(m->body))
+			return rvmsg_fail(m, RVMSG_E_FIELD,
+			    "body: not an object");
+	} else if (strcmp(type, "relay-ok") == 0) {
+		m->type = RVMSG_RELAY_OK;
+		if (!rvmsg_relay_id(cJSON_GetObjectItemCaseSensitive(r, "id"),
+		    &m->relay) || (m->peer = rvmsg_str(r, "peer",
+		    RVMSG_TO_MAX)) == NULL)
+			return rvmsg_fail(m, RVMSG_E_FIELD, "bad relay-ok");
+	} else if (strcmp(type, "relay-closed") == 0) {
+		m->type = RVMSG_RELAY_CLOSED;
+		if (!rvmsg_relay_id(cJSON_GetObjectItemCaseSensitive(r, "id"),
+		    &m->relay))
+			return rvmsg_fail(m, RVMSG_E_FIELD, "bad relay-closed");
+		m->why = rvmsg_str(r, "reason", RVMSG_MAX);
+	} else if (strcmp(type, "error") == 0) {
+		m->type = RVMSG_ERROR;
+		if ((m->code = rvmsg_str(r, "code", 32)) == NULL)
+			m->code = "-";
+		m->why = rvmsg_str(r, "reason", RVMSG_MAX);
+		if (!rvmsg_relay_id(cJSON_GetObjectItemCaseSensitive(r, "id"),
+		    &m->relay))
+			m->relay = 0;
+	}
+	/* Anything else is from a later version of the protocol. */
+	return 0;
 }
 
 int
@@ -457,23 +538,23 @@ rvmsg_parse(struct rvmsg *m, const char *buf, size_t len, enum rvmsg_ctx ctx)
 	memset(m, 0, sizeof(*m));
 	m->ttl = -1;
 	if (len > RVMSG_MAX)
-		return rvmsg_fail(m, RV_TOO_LARGE, "larger than 8192 bytes");
+		return rvmsg_fail(m, RVMSG_E_LARGE, "larger than 8192 bytes");
 	if (len == 0 || memchr(buf, '\0', len) != NULL)
-		return rvmsg_fail(m, RV_BAD_JSON, "not a JSON object");
+		return rvmsg_fail(m, RVMSG_E_JSON, "not a JSON object");
 	m->root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
 	if (m->root == NULL || !cJSON_IsObject(m->root))
-		return rvmsg_fail(m, RV_BAD_JSON, "not a JSON object");
+		return rvmsg_fail(m, RVMSG_E_JSON, "not a JSON object");
 	/* Only white space may follow the object. */
 	while (end != NULL && end < buf + len &&
 	    (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
 		end++;
 	if (end != buf + len)
-		return rvmsg_fail(m, RV_BAD_JSON, "bytes after the object");
+		return rvmsg_fail(m, RVMSG_E_JSON, "bytes after the object");
 	it = cJSON_GetObjectItemCaseSensitive(m->root, "ref");
 	if (it != NULL) {
 		if (!cJSON_IsString(it) ||
 		    strlen(it->valuestring) > RVMSG_REF_MAX)
-			return rvmsg_fail(m, RV_BAD_FIELD,
+			return rvmsg_fail(m, RVMSG_E_FIELD,
 			    "ref: not a string of at most 64 bytes");
 		m->ref = it->valuestring;
 	}
@@ -489,11 +570,11 @@ rvmsg_parse(struct rvmsg *m, const char *buf, size_t len, enum rvmsg_ctx ctx)
 		m->type = RVMSG_REGISTER;
 		m->record = cJSON_GetObjectItemCaseSensitive(m->root, "record");
 		if (!cJSON_IsObject(m->record))
-			return rvmsg_fail(m, RV_BAD_FIELD,
+			return rvmsg_fail(m, RVMSG_E_FIELD,
 			    "record: not an object");
 		if (!rvmsg_int(cJSON_GetObjectItemCaseSensitive(m->root,
 		    "ttl"), &m->ttl) || m->ttl < 1)
-			return rvmsg_fail(m, RV_BAD_FIELD,
+			return rvmsg_fail(m, RVMSG_E_FIELD,
 			    "ttl: not a positive number of seconds");
 		return 0;
 	case RVMSG_POST_UNREGISTER:
@@ -501,12 +582,14 @@ rvmsg_parse(struct rvmsg *m, const char *buf, size_t len, enum rvmsg_ctx ctx)
 		if ((it = cJSON_GetObjectItemCaseSensitive(m->root, "type")) ==
 		    NULL || !cJSON_IsString(it) ||
 		    strcmp(it->valuestring, "unregister") != 0)
-			return rvmsg_fail(m, RV_BAD_TYPE,
+			return rvmsg_fail(m, RVMSG_E_TYPE,
 			    "type: not \"unregister\"");
 		if ((m->id = rvmsg_str(m->root, "id", IDENT_ID_LEN)) == NULL ||
 		    !ident_id_valid(m->id))
-			return rvmsg_fail(m, RV_BAD_FIELD, "id: not a peer id");
+			return rvmsg_fail(m, RVMSG_E_FIELD, "id: not a peer id");
 		return 0;
+	case RVMSG_FROM_SERVER:
+		return rvmsg_parse_server(m);
 	case RVMSG_POST_SIGNAL:
 		m->type = RVMSG_SIGNAL;
 		if (rvmsg_parse_signal(m) == -1)
@@ -516,7 +599,7 @@ rvmsg_parse(struct rvmsg *m, const char *buf, size_t len, enum rvmsg_ctx ctx)
 			m->body_raw = NULL;
 		return 0;
 	}
-	return rvmsg_fail(m, RV_BAD_TYPE, "unknown context");
+	return rvmsg_fail(m, RVMSG_E_TYPE, "unknown context");
 }
 
 void
@@ -527,8 +610,8 @@ rvmsg_free(struct rvmsg *m)
 }
 
 int
-rvmsg_relay_frame(const unsigned char *buf, size_t len, uint32_t *relay,
-    const unsigned char **payload, size_t *plen)
+rvmsg_relay_frame_parse(const uint8_t *buf, size_t len, uint32_t *relay,
+    const uint8_t **payload, size_t *plen)
 {
 	if (len < RVMSG_RELAY_HDR) {
 		errno = EBADMSG;
@@ -541,10 +624,19 @@ rvmsg_relay_frame(const unsigned char *buf, size_t len, uint32_t *relay,
 	*relay = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
 	    (uint32_t)buf[2] << 8 | buf[3];
 	if (*relay == 0) {
-		errno = EBADMSG;
+		errno = EBADMSG;	/* the server gives out no id 0 */
 		return -1;
 	}
 	*payload = buf + RVMSG_RELAY_HDR;
 	*plen = len - RVMSG_RELAY_HDR;
 	return 0;
+}
+
+void
+rvmsg_relay_frame_head(uint8_t *p, uint32_t relay)
+{
+	p[0] = (uint8_t)(relay >> 24);
+	p[1] = (uint8_t)(relay >> 16);
+	p[2] = (uint8_t)(relay >> 8);
+	p[3] = (uint8_t)relay;
 }
