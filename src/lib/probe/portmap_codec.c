@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "bytes.h"
 #include "portmap.h"
 /*
  * /proc/net/route prints each address as the 32-bit word the kernel holds
@@ -98,35 +99,6 @@ portmap_gateway(struct sockaddr_storage *gw)
 }
 
 /* PCP codec (RFC 6887 §7.1, §7.2, §11.1). */
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v & 0xff;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = (v >> 16) & 0xff;
-	p[2] = (v >> 8) & 0xff;
-	p[3] = v & 0xff;
-}
-
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
 
 ssize_t
 portmap_pcp_encode(uint8_t *buf, size_t size, const struct portmap_pcp_msg *m)

@@ -14,41 +14,13 @@
 #include <sys/random.h>
 #include <zlib.h>
 
+#include "bytes.h"
 #include "stun.h"
 
 /* RFC 8489 §14.7: the CRC-32 is XORed with 0x5354554e ("STUN"). */
 #define STUN_FINGERPRINT_XOR	0x5354554eu
 /* The header's length field is 16 bits and counts whole 4-byte words. */
 #define STUN_MAX_ATTRS_LEN	0xfffcu
-
-static uint16_t
-get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void
-put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
 
 /*
  * CRC-32 of ISO 3309 / ITU-T V.42, as FINGERPRINT needs (RFC 8489

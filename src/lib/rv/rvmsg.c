@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "rvmsg.h"
 
 static const char *const rvmsg_codes[RVMSG_NERR] = {
@@ -621,8 +622,7 @@ rvmsg_relay_frame_parse(const uint8_t *buf, size_t len, uint32_t *relay,
 		errno = EMSGSIZE;
 		return -1;
 	}
-	*relay = (uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
-	    (uint32_t)buf[2] << 8 | buf[3];
+	*relay = get32(buf);
 	if (*relay == 0) {
 		errno = EBADMSG;	/* the server gives out no id 0 */
 		return -1;
@@ -635,8 +635,5 @@ rvmsg_relay_frame_parse(const uint8_t *buf, size_t len, uint32_t *relay,
 void
 rvmsg_relay_frame_head(uint8_t *p, uint32_t relay)
 {
-	p[0] = (uint8_t)(relay >> 24);
-	p[1] = (uint8_t)(relay >> 16);
-	p[2] = (uint8_t)(relay >> 8);
-	p[3] = (uint8_t)relay;
+	put32(p, relay);
 }
