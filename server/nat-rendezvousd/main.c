@@ -26,6 +26,7 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "log.h"
 #include "rvd.h"
 
 #ifndef NATKIT_VERSION
@@ -458,6 +459,19 @@ ready_print(const struct rvd_opts *o)
 		err(EX_OSERR, "stdout");
 }
 
+/* lws's lines, through our logger: they end in a newline. */
+static void
+rvd_log_lws(int level, const char *line)
+{
+	int prio = level & LLL_ERR ? LOG_ERR : level & LLL_WARN ?
+	    LOG_WARNING : level & LLL_NOTICE ? LOG_NOTICE : LOG_DEBUG;
+	size_t n = strlen(line);
+
+	while (n > 0 && line[n - 1] == '\n')
+		n--;
+	log_msg(prio, "lws: %.*s", (int)n, line);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -534,7 +548,10 @@ main(int argc, char *argv[])
 	if (o.check)
 		return 0;
 
-	rvd_log_init(o.foreground, rvd.conf.verbose);
+	log_init("nat-rendezvousd", !o.foreground, rvd.conf.verbose);
+	/* The libev glue logs every accept at NOTICE: only with -v -v -v. */
+	lws_set_log_level(LLL_ERR | LLL_WARN | (rvd.conf.verbose >= 3 ?
+	    LLL_NOTICE | LLL_INFO : 0), rvd_log_lws);
 	if (sodium_init() == -1)
 		errx(EX_OSERR, "sodium_init failed");
 	nofile = files_limit(&o);
@@ -552,7 +569,7 @@ main(int argc, char *argv[])
 		if (rc.url != NULL)
 			errx(EX_OSERR, "-r needs libwebsockets' libev support "
 			    "(libwebsockets-evlib-ev)");
-		rvd_log(LOG_NOTICE, "libev not available: using poll");
+		log_msg(LOG_NOTICE, "libev not available: using poll");
 		loop = NULL;
 		if ((rvd.ctx = context_make(nofile, NULL)) == NULL)
 			errx(EX_OSERR, "cannot create the lws context");
@@ -587,13 +604,13 @@ main(int argc, char *argv[])
 		if ((rvd.store = store_redis_new(&rc)) == NULL)
 			err(EX_OSERR, "redis");
 	}
-	rvd_log(LOG_INFO, "serving with %s", loop != NULL ? "libev" : "poll");
+	log_msg(LOG_INFO, "serving with %s", loop != NULL ? "libev" : "poll");
 	if (loop != NULL)
 		lws_service(rvd.ctx, 0);
 	else
 		while (!rvd_stop && lws_service(rvd.ctx, 0) >= 0)
 			rvd_ws_flush_all();
-	rvd_log(LOG_INFO, "stopping");
+	log_msg(LOG_INFO, "stopping");
 	lws_context_destroy(rvd.ctx);
 	rvd.store->ops->free(rvd.store);
 	return 0;

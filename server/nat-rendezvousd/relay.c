@@ -477,7 +477,7 @@ rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,
 		relay_ok(t, r, s, r->ref);
 		relay_ok(s, r, t, ref);
 		if (rvd.conf.verbose >= 2)
-			rvd_log(LOG_DEBUG, "relay %u: %s/%s <-> %s/%s",
+			log_msg(LOG_DEBUG, "relay %u: %s/%s <-> %s/%s",
 			    (unsigned)r->id, t->id, t->tag, s->id, s->tag);
 		return;
 	}

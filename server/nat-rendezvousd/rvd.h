@@ -11,6 +11,7 @@
 #include <syslog.h>
 
 #include "ident.h"
+#include "log.h"
 #include "rvmsg.h"
 #include "store.h"
 
@@ -129,11 +130,6 @@ struct rvd {
 };
 
 extern struct rvd rvd;
-
-/* log.c: stderr with -d, syslog otherwise; lws logs go here too. */
-void rvd_log_init(int foreground, int verbose);
-void rvd_log(int prio, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 /* sess.c: the session table, liveness, limits and delivery. */
 int rvd_sess_init(size_t fds);

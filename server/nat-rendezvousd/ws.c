@@ -292,7 +292,7 @@ rvd_ws_auth(struct rvd_sess *s, struct rvmsg *m)
 	if ((n = rvmsg_build_welcome(buf, sizeof(buf), s->id, s->tag)) > 0)
 		rvd_ws_send(s, buf, n);
 	if (rvd.conf.verbose >= 2)
-		rvd_log(LOG_DEBUG, "session %s/%s authenticated", s->id,
+		log_msg(LOG_DEBUG, "session %s/%s authenticated", s->id,
 		    s->tag[0] != '\0' ? s->tag : "-");
 }
 
@@ -387,7 +387,7 @@ rvd_ws_signal(struct rvd_sess *s, struct rvmsg *m)
 	}
 	rvd.st.signals_total++;
 	if (rvd.conf.verbose >= 2)
-		rvd_log(LOG_DEBUG, "signal %s -> %s%s%s", s->id, m->to_id,
+		log_msg(LOG_DEBUG, "signal %s -> %s%s%s", s->id, m->to_id,
 		    m->to_tag[0] != '\0' ? "/" : "", m->to_tag);
 }
 
