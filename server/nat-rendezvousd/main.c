@@ -78,6 +78,7 @@ static const struct option longopts[] = {
 struct rvd_listen {
 	char name[16];		/* the vhost's: lws keeps the pointer */
 	char host[64];		/* "" for every address */
+	char asked[64];		/* host as given (a name stays a name) */
 	int port;
 	int v4;			/* host is an IPv4 address */
 	struct lws_vhost *vh;
@@ -126,6 +127,7 @@ listen_parse(struct rvd_opts *o, const char *arg)
 			errx(EX_USAGE, "listen %s: bad address", arg);
 		memcpy(l->host, h, n);
 		l->host[n] = '\0';
+		memcpy(l->asked, l->host, n + 1);
 		port = colon + 1;
 	}
 	l->port = (int)cli_number(port, 0, 65535, "listen port");
@@ -398,6 +400,64 @@ vhosts_make(struct rvd_opts *o)
 	}
 }
 
+/* Says with -v which names an auth may sign. */
+static void
+names_log(void)
+{
+	const struct rvd_name *n;
+	char line[1024];
+	size_t i, off = 0;
+
+	line[0] = '\0';
+	for (i = 0; (n = rvd_names_get(i)) != NULL && off < sizeof(line);
+	    i++) {
+		int v6 = n->port != 0 && strchr(n->host, ':') != NULL;
+
+		/* "%.0d" prints no port 0: any port. */
+		off += (size_t)snprintf(line + off, sizeof(line) - off,
+		    "%s%s%s%s%s%.0d", i ? " " : "", v6 ? "[" : "", n->host,
+		    v6 ? "]" : "", n->port ? ":" : "", n->port);
+	}
+	log_msg(LOG_INFO, "auth records must name one of: %s", line);
+}
+
+/* The names an auth must sign (names.c): -N's, else the certificate's
+ * (which must be one, and name something, either way: -n checks it). */
+static void
+names_given(const struct rvd_opts *o)
+{
+	char why[512];
+	int i, n;
+
+	rvd.conf.tls = o->cert != NULL;
+	for (i = 0; i < rvd.conf.n_names; i++)
+		if (rvd_names_add(rvd.conf.names[i], 0) == -1)
+			errx(EX_USAGE, "name %s: too long", rvd.conf.names[i]);
+	if (o->cert == NULL)
+		return;
+	if ((n = rvd_names_cert(o->cert, rvd.conf.n_names == 0, why,
+	    sizeof(why))) == -1)
+		errx(EX_CONFIG, "%s", why);
+	if (n == 0 && rvd.conf.n_names == 0)
+		errx(EX_CONFIG, "%s; name the server with -N", why);
+}
+
+/* Without -N or a certificate: the listeners' addresses, with the ports
+ * they got. */
+static void
+names_listeners(const struct rvd_opts *o)
+{
+	int i;
+
+	if (rvd_names_count() > 0)
+		return;
+	for (i = 0; i < o->n_listen; i++)
+		if (rvd_names_listen(o->l[i].host, o->l[i].port) == -1 ||
+		    (o->l[i].asked[0] != '\0' && rvd_names_add(o->l[i].asked,
+		    o->l[i].port) == -1))
+			err(EX_OSERR, "listen %s: its addresses", o->l[i].host);
+}
+
 /*
  * The Redis password: the first line of the -A file, else
  * NATKIT_REDIS_PASSWORD, else none.  Never an argument: those show in
@@ -529,6 +589,7 @@ main(int argc, char *argv[])
 		rvd.conf.burst = 1;
 	if (o.n_listen == 0)
 		listen_parse(&o, o.cert != NULL ? "443" : "80");
+	names_given(&o);
 	if (o.user != NULL && (pw = getpwnam(o.user)) == NULL)
 		errx(EX_USAGE, "user %s: unknown", o.user);
 	memset(&rc, 0, sizeof(rc));
@@ -575,6 +636,8 @@ main(int argc, char *argv[])
 			errx(EX_OSERR, "cannot create the lws context");
 	}
 	vhosts_make(&o);
+	names_listeners(&o);
+	names_log();
 	if (pw != NULL)
 		cli_privileges_drop(pw);
 	memset(&sa, 0, sizeof(sa));

@@ -25,6 +25,7 @@ struct rvd_conf {
 	int ping;		/* -i: seconds between pings */
 	int auth_timeout;	/* seconds from hello to auth */
 	int http_timeout;	/* -t: seconds for an HTTP request */
+	int tls;		/* -c: the listeners speak TLS */
 	unsigned per_ip;	/* -C: connections per source address */
 	unsigned rate, burst;	/* -M, -b: messages a second per session */
 	unsigned queue_max;	/* -Q: bytes queued to one session */
@@ -191,6 +192,27 @@ void rvd_relay_sess_closed(struct rvd_sess *s);
 void rvd_relay_sweep(void);
 /* A relay message from another instance's inbox (A, K, C, F or X). */
 void rvd_relay_remote(const char *msg, size_t len);
+
+/* names.c: the names an auth record's "server" may name.  A name
+ * with port 0 takes any port. */
+struct rvd_name {
+	char host[256];
+	int port;
+};
+/* Adds host with port (0: any).  Returns 0, or -1 with errno. */
+int rvd_names_add(const char *host, int port);
+/* Adds a listener's names: host, or for "" (every address) every
+ * interface address, the host name and localhost; all with port. */
+int rvd_names_listen(const char *host, int port);
+/* Reads the PEM certificate at path and, when add is set, adds its DNS
+ * names (any port).  Returns how many it has (why says so when 0), or
+ * -1 with why when it is not a readable PEM certificate. */
+int rvd_names_cert(const char *path, int add, char *why, size_t whylen);
+/* Returns 1 when server (host[:port] as a client dialled it; no port is
+ * 443 with tls, else 80) is one of the names. */
+int rvd_names_match(const char *server, int tls);
+size_t rvd_names_count(void);
+const struct rvd_name *rvd_names_get(size_t i);
 
 /* http.c */
 int rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,

@@ -217,24 +217,14 @@ rvd_ws_hello(struct rvd_sess *s)
 		rvd_ws_send(s, buf, n);
 }
 
-/* Returns 1 when the client's "server" names this connection. */
+/* Returns 1 when the client's "server" names this server, as it was
+ * dialled: the Host header, which a relaying man in the middle sets as
+ * it likes, and one of the server's own names, which it cannot. */
 static int
 rvd_server_ok(const struct rvd_sess *s, const char *server)
 {
-	int i;
-
-	if (strcasecmp(server, s->pend->host) != 0)
-		return 0;
-	if (rvd.conf.n_names == 0)
-		return 1;
-	for (i = 0; i < rvd.conf.n_names; i++) {
-		size_t n = strlen(rvd.conf.names[i]);
-
-		if (strncasecmp(server, rvd.conf.names[i], n) == 0 &&
-		    (server[n] == '\0' || server[n] == ':'))
-			return 1;
-	}
-	return 0;
+	return strcasecmp(server, s->pend->host) == 0 &&
+	    rvd_names_match(server, rvd.conf.tls);
 }
 
 static void
