@@ -42,9 +42,9 @@ static const char usage_line[] =
     "[-M rate]\n"
     "                       [-m conns] [-N name] [-P peers] [-Q bytes] "
     "[-R bytes]\n"
-    "                       [-r redis://host[:port][/db]] [-T seconds] "
-    "[-t seconds]\n"
-    "                       [-u user]\n";
+    "                       [-r redis://host[:port][/db]] [-S rate] "
+    "[-T seconds]\n"
+    "                       [-t seconds] [-u user]\n";
 
 static const struct option longopts[] = {
 	{ "redis-password-file", required_argument, NULL, 'A' },
@@ -60,6 +60,7 @@ static const struct option longopts[] = {
 	{ "key", required_argument, NULL, 'k' },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "rate", required_argument, NULL, 'M' },
+	{ "signal-rate", required_argument, NULL, 'S' },
 	{ "connections", required_argument, NULL, 'm' },
 	{ "name", required_argument, NULL, 'N' },
 	{ "check", no_argument, NULL, 'n' },
@@ -209,6 +210,10 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 	case 'R':
 		c->relay_bytes = (uint64_t)cli_number(arg, 1400, 1L << 40,
 		    "relay bytes");
+		break;
+	case 'S':
+		c->signal_rate = (unsigned)cli_number(arg, 0, 1000000,
+		    "signal rate");
 		break;
 	case 'M':
 		c->rate = (unsigned)cli_number(arg, 0, 1000000, "rate");
@@ -553,13 +558,14 @@ main(int argc, char *argv[])
 	rvd.conf.per_ip = 64;
 	rvd.conf.rate = 20;
 	rvd.conf.burst = 40;
+	rvd.conf.signal_rate = 40;
 	rvd.conf.queue_max = 65536;
 	rvd.conf.max_peers = 100000;
 	rvd.conf.relay_bytes = 64ull << 20;
 	rvd.conf.relay_time = 600;
 	rvd.conf.redis_ttl = 15;
 	while ((ch = getopt_long(argc, argv, "A:b:C:c:dE:f:g:hi:k:l:M:m:N:nP:"
-	    "Q:R:r:T:t:u:Vv", longopts, NULL)) != -1) {
+	    "Q:R:r:S:T:t:u:Vv", longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			fputs(usage_line, stdout);
 			return 0;
@@ -616,7 +622,13 @@ main(int argc, char *argv[])
 	if (sodium_init() == -1)
 		errx(EX_OSERR, "sodium_init failed");
 	nofile = files_limit(&o);
-	if (rvd_sess_init(nofile) == -1)
+	if (rvd_sess_init(nofile) == -1 ||
+	    rvd_limit_init(&rvd.lim_addr, RVD_LIMIT_SLOTS,
+	    10 * rvd.conf.signal_rate, 20 * rvd.conf.signal_rate) == -1 ||
+	    rvd_limit_init(&rvd.lim_from, RVD_LIMIT_SLOTS,
+	    rvd.conf.signal_rate, 2 * rvd.conf.signal_rate) == -1 ||
+	    rvd_limit_init(&rvd.lim_to, RVD_LIMIT_SLOTS,
+	    rvd.conf.signal_rate, 2 * rvd.conf.signal_rate) == -1)
 		err(EX_OSERR, "malloc");
 	if (rc.url == NULL &&
 	    (rvd.store = store_mem_new(rvd.conf.max_peers)) == NULL)

@@ -100,4 +100,85 @@ if command -v openssl >/dev/null; then
 	rc=$?
 	expect "a certificate that names nothing, no -N: exit" "$rc" 78
 fi
+
+# --- a signal that grows when forwarded -------------------------------------
+# 8,192 bytes from a tagged session, whose "from" (ID/TAG) is longer than
+# its "to": forwarded, it would pass what the victim takes.  The sender is
+# told too-large; the victim's session goes on.
+VICTIM=$("$TOOL" -k victim id)
+pre="{\"type\":\"signal\",\"to\":\"$VICTIM\",\"body\":{\"p\":\""
+big="$pre$(head -c $((8192 - ${#pre} - 3)) /dev/zero | tr '\0' x)\"}}"
+expect "the big signal is 8192 bytes" "${#big}" 8192
+tool victim "127.0.0.1:$PORT" <<EOF &
+connect
+expect hello
+auth
+expect welcome
+tally 3
+signal @victim {"alive":1}
+expect signal
+close
+EOF
+VPID=$!
+sleep 1
+tool tagged "127.0.0.1:$PORT" <<EOF
+connect
+expect hello
+auth tag=t1
+expect welcome
+send $big
+expect error code=too-large
+close
+EOF
+expect "a signal too large once forwarded: refused to its sender" "$?" 0
+wait "$VPID"
+expect "... and the victim's session goes on" "$?" 0
+expect "... having received nothing" "$(grep -c '^tally signal' "$T/victim.log")" 0
+honest large
+
+# --- a flood at one victim from many sessions ---------------------------------
+# Ten senders with ids of their own, from one address, 300 signals each as
+# fast as they can; signal budgets of 10 a second (-S 10).  Every signal
+# either reaches the victim or is refused to its sender with
+# rate-limited, and the victim gets no more than its budget allows over
+# the time the flood took.
+start_ready rvs 10 "$RVD" -d -l 127.0.0.1:0 -M 0 -S 10
+[[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+)\  ]] || fail "ready line: $READY"
+PS=${BASH_REMATCH[1]}
+tool fvictim "127.0.0.1:$PS" <<EOF &
+connect
+expect hello
+auth
+expect welcome
+tally 8
+close
+EOF
+VPID=$!
+sleep 1
+FV=$("$TOOL" -k fvictim id)
+t0=$(date +%s%N)
+senders=""
+for i in 0 1 2 3 4 5 6 7 8 9; do
+	printf '%s\n' connect "expect hello" auth "expect welcome" \
+	    "flood 300 {\"type\":\"signal\",\"to\":\"$FV\",\"body\":{\"n\":$i}}" \
+	    "tally 1" close |
+	    "$TOOL" -w 5 -k "flood$i" run "127.0.0.1:$PS" >"$T/flood$i.log" 2>&1 &
+	senders="$senders $!"
+done
+for p in $senders; do wait "$p"; done
+secs=$(( ($(date +%s%N) - t0 + 999999999) / 1000000000 ))
+wait "$VPID"
+expect "the victim of a flood is not closed" "$?" 0
+got=$(sed -n 's/^tally signal //p' "$T/fvictim.log")
+refused=$(cat "$T"/flood?.log | sed -n 's/^tally error:rate-limited //p' |
+    awk '{ n += $1 } END { print n + 0 }')
+expect "every flooded signal delivered or refused as rate-limited" \
+    "$((got + refused))" 3000
+expect "the victim got at most its budget over ${secs} s (20 + 10/s)" \
+    "$((got <= 20 + 10 * secs))" 1
+m=$(curl -s -m 5 "http://127.0.0.1:$PS/metrics")
+counted=$(sed -n 's/^natkit_signals_dropped_total{reason="\(sender-address\|sender-id\|to-peer\)"} //p' <<<"$m" |
+    awk '{ n += $1 } END { print n + 0 }')
+expect "the refusals are counted" "$counted" "$refused"
+honest flood
 finish
