@@ -49,8 +49,25 @@ ALL_CPPFLAGS = -D_GNU_SOURCE $(LAYERS:%=-Isrc/lib/%) $(PKG_CFLAGS) $(CPPFLAGS)
 ALL_CFLAGS   = -std=c11 $(WARN) $(SAN) -MMD -MP $(CFLAGS)
 ALL_LDFLAGS  = $(SAN) -Wl,--as-needed $(LDFLAGS)
 ALL_LIBS     = $(PKG_LIBS) -lev -lpthread -lm $(LDLIBS)
-# Libraries only one program needs.
-LIBS_nat-lab-delay = -lnetfilter_queue
+# The libraries each program uses, itself or through the objects it pulls
+# from libnat.a; the tests link them all.  A program links with its own
+# only, so that a new use shows as an undefined reference at link time
+# instead of a library a daemon loads and never calls: nat-rendezvousd
+# once took libcurl in through relay.o -> rv_ws.o -> rv.o (before rvmsg.c),
+# which -Wl,--as-needed cannot drop.  readelf -d shows what each got.
+PKGS_nat-probe       := libcjson miniupnpc zlib
+LIBS_nat-probe       := -lnatpmp
+PKGS_nat-register    := libsodium libcjson libwebsockets libcurl
+PKGS_nat-query       := libsodium libcjson libwebsockets libcurl
+PKGS_nat-connect     := libsodium libcjson libwebsockets libcurl miniupnpc zlib \
+                        libngtcp2 libngtcp2_crypto_gnutls gnutls
+LIBS_nat-connect     := -lnatpmp
+PKGS_nat-rendezvousd := libsodium libcjson libwebsockets hiredis gnutls
+LIBS_nat-rendezvousd := -lev
+PKGS_nat-reflect     := zlib
+PKGS_nat-lab-delay   := libnetfilter_queue
+prog_libs = $(if $(PKGS_$(1)),$(shell $(PKG_CONFIG) --libs $(PKGS_$(1)) 2>/dev/null)) \
+            $(LIBS_$(1)) -lpthread -lm $(LDLIBS)
 
 ifeq ($(V),1)
 Q :=
@@ -104,7 +121,7 @@ $(LIBPROG): $(PROG_OBJ)
 
 $(O)/bin/%: $(O)/src/%.o $(LIBPROG) $(LIBNAT)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS) $(LIBS_$(@F))
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call prog_libs,$(@F))
 
 .SECONDEXPANSION:
 $(SRV_LIBS): $$(patsubst %.c,$(O)/%.o,$$(filter-out %/main.c,$$(wildcard server/$$(patsubst lib%.a,%,$$(@F))/*.c)))
@@ -112,7 +129,7 @@ $(SRV_LIBS): $$(patsubst %.c,$(O)/%.o,$$(filter-out %/main.c,$$(wildcard server/
 
 $(SERVERS:%=$(O)/bin/%): $(O)/server/$$(@F)/main.o $(O)/lib$$(@F).a $(LIBPROG) $(LIBNAT)
 	@mkdir -p $(@D)
-	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
+	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call prog_libs,$(@F))
 
 # The daemons' archives: a test links only the objects it uses.
 $(O)/tests/unit/%: $(O)/tests/unit/%.o $(SRV_LIBS) $(LIBPROG) $(LIBNAT)
