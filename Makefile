@@ -14,8 +14,9 @@ PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 LIBEXECDIR ?= $(PREFIX)/libexec/natkit
-MANDIR     ?= $(PREFIX)/share/man
-DATADIR    ?= $(PREFIX)/share/natkit
+DATAROOTDIR ?= $(PREFIX)/share
+MANDIR     ?= $(DATAROOTDIR)/man
+DATADIR    ?= $(DATAROOTDIR)/natkit
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 FUZZTIME   ?= 60
@@ -88,10 +89,13 @@ LIBPROG   := $(O)/libnatprog.a
 # A client is one file src/nat-NAME.c; a daemon is a folder server/nat-NAME/
 # whose main.c holds main() and whose other files make an archive
 # $(O)/libnat-NAME.a that the unit tests may link.
-CLIENTS   := $(patsubst src/%.c,%,$(wildcard src/nat-*.c))
+# nat-lab-delay is built like a client but is the lab's helper, installed
+# in LIBEXECDIR for scripts/nat-lab only.
+LABTOOLS  := nat-lab-delay
+CLIENTS   := $(filter-out $(LABTOOLS),$(patsubst src/%.c,%,$(wildcard src/nat-*.c)))
 SERVERS   := $(notdir $(wildcard server/nat-*))
 SRV_LIBS  := $(SERVERS:%=$(O)/lib%.a)
-PROGS     := $(CLIENTS:%=$(O)/bin/%) $(SERVERS:%=$(O)/bin/%)
+PROGS     := $(CLIENTS:%=$(O)/bin/%) $(LABTOOLS:%=$(O)/bin/%) $(SERVERS:%=$(O)/bin/%)
 
 UNIT      := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
@@ -100,6 +104,7 @@ BENCH     := $(patsubst tests/bench/%.c,$(O)/tests/bench/%,$(wildcard tests/benc
 # Small drivers the end-to-end scripts run.
 E2E_TOOLS := $(patsubst tests/e2e/%.c,$(O)/tests/e2e/%,$(wildcard tests/e2e/*.c))
 MANPAGES  := $(wildcard man/*.[178])
+MANSECTS  := $(sort $(patsubst .%,%,$(suffix $(MANPAGES))))
 UNITS     := $(wildcard scripts/systemd/*.service)
 CONFS     := $(wildcard scripts/systemd/*.conf)
 
@@ -188,32 +193,38 @@ lint:
 	@scripts/check-layers $(LAYERS)
 
 install: $(PROGS)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
-	for p in $(CLIENTS); do install -m 755 $(O)/bin/$$p $(DESTDIR)$(BINDIR)/; done
-	for p in $(SERVERS); do install -m 755 $(O)/bin/$$p $(DESTDIR)$(SBINDIR)/; done
-	for s in $(wildcard scripts/nat-lab); do install -m 755 $$s $(DESTDIR)$(BINDIR)/; done
-	for m in $(MANPAGES); do s=$${m##*.}; \
-	    install -d $(DESTDIR)$(MANDIR)/man$$s; \
-	    install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SBINDIR)" \
+	    "$(DESTDIR)$(LIBEXECDIR)" $(MANSECTS:%="$(DESTDIR)$(MANDIR)/man%") \
+	    "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(DATADIR)" \
+	    "$(DESTDIR)$(SYSCONFDIR)/natkit"
+	install -m 755 $(CLIENTS:%=$(O)/bin/%) "$(DESTDIR)$(BINDIR)/"
+	install -m 755 $(SERVERS:%=$(O)/bin/%) "$(DESTDIR)$(SBINDIR)/"
+	install -m 755 $(LABTOOLS:%=$(O)/bin/%) "$(DESTDIR)$(LIBEXECDIR)/"
+	@# nat-lab, told where its helper is.
+	sed -e 's|^LIBEXEC=.*|LIBEXEC=$(LIBEXECDIR)|' scripts/nat-lab \
+	    >"$(DESTDIR)$(BINDIR)/nat-lab" && \
+	    chmod 755 "$(DESTDIR)$(BINDIR)/nat-lab"
+	for m in $(MANPAGES); do \
+	    install -m 644 $$m "$(DESTDIR)$(MANDIR)/man$${m##*.}/" || exit 1; done
 	@# The units with this install's paths; the example configurations
 	@# in DATADIR, and in SYSCONFDIR/natkit unless one is there already.
-	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR) \
-	    $(DESTDIR)$(SYSCONFDIR)/natkit
 	for u in $(UNITS); do \
 	    sed -e 's|/usr/local/sbin|$(SBINDIR)|g' \
 	        -e 's|/etc/natkit|$(SYSCONFDIR)/natkit|g' $$u \
-	        >$(DESTDIR)$(UNITDIR)/$${u##*/} && \
-	    chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
-	for c in $(CONFS); do install -m 644 $$c $(DESTDIR)$(DATADIR)/; \
-	    [ -e $(DESTDIR)$(SYSCONFDIR)/natkit/$${c##*/} ] || \
-	    install -m 644 $$c $(DESTDIR)$(SYSCONFDIR)/natkit/; done
+	        >"$(DESTDIR)$(UNITDIR)/$${u##*/}" && \
+	    chmod 644 "$(DESTDIR)$(UNITDIR)/$${u##*/}" || exit 1; done
+	for c in $(CONFS); do install -m 644 $$c "$(DESTDIR)$(DATADIR)/" && \
+	    { [ -e "$(DESTDIR)$(SYSCONFDIR)/natkit/$${c##*/}" ] || \
+	    install -m 644 $$c "$(DESTDIR)$(SYSCONFDIR)/natkit/"; } || exit 1; done
 
 uninstall:
-	for p in $(CLIENTS) $(wildcard scripts/nat-lab); do rm -f $(DESTDIR)$(BINDIR)/$${p##*/}; done
-	for p in $(SERVERS); do rm -f $(DESTDIR)$(SBINDIR)/$$p; done
-	for m in $(MANPAGES); do s=$${m##*.}; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${m##*/}; done
-	for f in $(UNITS); do rm -f $(DESTDIR)$(UNITDIR)/$${f##*/}; done
-	for f in $(CONFS); do rm -f $(DESTDIR)$(DATADIR)/$${f##*/}; done
+	rm -f $(CLIENTS:%="$(DESTDIR)$(BINDIR)/%") "$(DESTDIR)$(BINDIR)/nat-lab"
+	rm -f $(SERVERS:%="$(DESTDIR)$(SBINDIR)/%")
+	rm -f $(LABTOOLS:%="$(DESTDIR)$(LIBEXECDIR)/%")
+	for m in $(MANPAGES); do \
+	    rm -f "$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}"; done
+	for f in $(UNITS); do rm -f "$(DESTDIR)$(UNITDIR)/$${f##*/}"; done
+	for f in $(CONFS); do rm -f "$(DESTDIR)$(DATADIR)/$${f##*/}"; done
 	@# What SYSCONFDIR/natkit holds is the administrator's: left alone.
 
 clean:
