@@ -192,11 +192,26 @@ lint:
 	@for m in $(MANPAGES); do mandoc -Tlint -W warning $$m || exit 1; done
 	@scripts/check-layers $(LAYERS)
 
+# install makes a directory only for what goes in it, and notes in
+# DATADIR/installed-dirs each one it made (not those already there);
+# uninstall removes those again when they are empty, deepest first, so
+# that install then uninstall leaves nothing behind but the
+# administrator's files in SYSCONFDIR/natkit.
+DIRLOG = $(DESTDIR)$(DATADIR)/installed-dirs
+# $(call mkdirs,DIR ...) makes each DIR under DESTDIR with its missing
+# parents, printing every directory it made.
+mkdirs = for t in $(1); do p=; r=$${t\#/}; while [ -n "$$r" ]; do \
+	    c=$${r%%/*}; p=$$p/$$c; r=$${r\#"$$c"}; r=$${r\#/}; \
+	    [ -d "$(DESTDIR)$$p" ] && continue; \
+	    mkdir "$(DESTDIR)$$p" && echo "$$p" || exit 1; done; done
+
 install: $(PROGS)
-	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SBINDIR)" \
-	    "$(DESTDIR)$(LIBEXECDIR)" $(MANSECTS:%="$(DESTDIR)$(MANDIR)/man%") \
-	    "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(DATADIR)" \
-	    "$(DESTDIR)$(SYSCONFDIR)/natkit"
+	@[ -z "$(DESTDIR)" ] || mkdir -p "$(DESTDIR)"
+	@made=$$($(call mkdirs,$(DATADIR))) || exit 1; \
+	    for d in $$made; do echo "$$d"; done >>"$(DIRLOG)"
+	@$(call mkdirs,$(BINDIR) $(SBINDIR) $(LIBEXECDIR) \
+	    $(MANSECTS:%=$(MANDIR)/man%) $(UNITDIR) $(SYSCONFDIR)/natkit) \
+	    >>"$(DIRLOG)"
 	install -m 755 $(CLIENTS:%=$(O)/bin/%) "$(DESTDIR)$(BINDIR)/"
 	install -m 755 $(SERVERS:%=$(O)/bin/%) "$(DESTDIR)$(SBINDIR)/"
 	install -m 755 $(LABTOOLS:%=$(O)/bin/%) "$(DESTDIR)$(LIBEXECDIR)/"
@@ -225,7 +240,12 @@ uninstall:
 	    rm -f "$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}"; done
 	for f in $(UNITS); do rm -f "$(DESTDIR)$(UNITDIR)/$${f##*/}"; done
 	for f in $(CONFS); do rm -f "$(DESTDIR)$(DATADIR)/$${f##*/}"; done
-	@# What SYSCONFDIR/natkit holds is the administrator's: left alone.
+	@# What SYSCONFDIR/natkit holds is the administrator's: left alone,
+	@# and so is every directory install did not make.
+	@if [ -f "$(DIRLOG)" ]; then \
+	    dirs=$$(LC_ALL=C sort -ru "$(DIRLOG)") && rm -f "$(DIRLOG)" && \
+	    for d in $$dirs; do rmdir "$(DESTDIR)$$d" 2>/dev/null; done; \
+	fi; true
 
 clean:
 	rm -rf build build-san
