@@ -17,6 +17,7 @@ LIBEXECDIR ?= $(PREFIX)/libexec/natkit
 DATAROOTDIR ?= $(PREFIX)/share
 MANDIR     ?= $(DATAROOTDIR)/man
 DATADIR    ?= $(DATAROOTDIR)/natkit
+BASHCOMPDIR ?= $(DATAROOTDIR)/bash-completion/completions
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 FUZZTIME   ?= 60
@@ -107,12 +108,13 @@ MANPAGES  := $(wildcard man/*.[178])
 MANSECTS  := $(sort $(patsubst .%,%,$(suffix $(MANPAGES))))
 UNITS     := $(wildcard scripts/systemd/*.service)
 CONFS     := $(wildcard scripts/systemd/*.conf)
+COMPLETIONS := $(patsubst %,$(O)/completions/%,$(CLIENTS) $(SERVERS) nat-lab)
 
 # Objects are never intermediate: keep them for the next build.
 .SECONDARY:
 
 .PHONY: all check check-unit deps demo fuzz bench install uninstall clean lint
-all: $(PROGS) $(UNIT) $(REPLAY) $(BENCH) $(E2E_TOOLS)
+all: $(PROGS) $(COMPLETIONS) $(UNIT) $(REPLAY) $(BENCH) $(E2E_TOOLS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
@@ -135,6 +137,14 @@ $(SRV_LIBS): $$(patsubst %.c,$(O)/%.o,$$(filter-out %/main.c,$$(wildcard server/
 $(SERVERS:%=$(O)/bin/%): $(O)/server/$$(@F)/main.o $(O)/lib$$(@F).a $(LIBPROG) $(LIBNAT)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call prog_libs,$(@F))
+
+# A program's bash completion: scripts/completions/natkit.bash with the
+# long options of the program's getopt_long table.
+$(O)/completions/%: scripts/completions/natkit.bash scripts/completions/gen \
+    $$(wildcard src/$$*.c server/$$*/main.c)
+	@mkdir -p $(@D)
+	$(call say,GEN,$@)scripts/completions/gen $* $(filter %.c,$^) >$@.tmp && \
+	    mv $@.tmp $@
 
 # The daemons' archives: a test links only the objects it uses.
 $(O)/tests/unit/%: $(O)/tests/unit/%.o $(SRV_LIBS) $(LIBPROG) $(LIBNAT)
@@ -205,12 +215,13 @@ mkdirs = for t in $(1); do p=; r=$${t\#/}; while [ -n "$$r" ]; do \
 	    [ -d "$(DESTDIR)$$p" ] && continue; \
 	    mkdir "$(DESTDIR)$$p" && echo "$$p" || exit 1; done; done
 
-install: $(PROGS)
+install: $(PROGS) $(COMPLETIONS)
 	@[ -z "$(DESTDIR)" ] || mkdir -p "$(DESTDIR)"
 	@made=$$($(call mkdirs,$(DATADIR))) || exit 1; \
 	    for d in $$made; do echo "$$d"; done >>"$(DIRLOG)"
 	@$(call mkdirs,$(BINDIR) $(SBINDIR) $(LIBEXECDIR) \
-	    $(MANSECTS:%=$(MANDIR)/man%) $(UNITDIR) $(SYSCONFDIR)/natkit) \
+	    $(MANSECTS:%=$(MANDIR)/man%) $(UNITDIR) $(SYSCONFDIR)/natkit \
+	    $(BASHCOMPDIR)) \
 	    >>"$(DIRLOG)"
 	install -m 755 $(CLIENTS:%=$(O)/bin/%) "$(DESTDIR)$(BINDIR)/"
 	install -m 755 $(SERVERS:%=$(O)/bin/%) "$(DESTDIR)$(SBINDIR)/"
@@ -221,6 +232,7 @@ install: $(PROGS)
 	    chmod 755 "$(DESTDIR)$(BINDIR)/nat-lab"
 	for m in $(MANPAGES); do \
 	    install -m 644 $$m "$(DESTDIR)$(MANDIR)/man$${m##*.}/" || exit 1; done
+	install -m 644 $(COMPLETIONS) "$(DESTDIR)$(BASHCOMPDIR)/"
 	@# The units with this install's paths; the example configurations
 	@# in DATADIR, and in SYSCONFDIR/natkit unless one is there already.
 	for u in $(UNITS); do \
@@ -239,6 +251,7 @@ uninstall:
 	for m in $(MANPAGES); do \
 	    rm -f "$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}"; done
 	for f in $(UNITS); do rm -f "$(DESTDIR)$(UNITDIR)/$${f##*/}"; done
+	rm -f $(COMPLETIONS:$(O)/completions/%="$(DESTDIR)$(BASHCOMPDIR)/%")
 	for f in $(CONFS); do rm -f "$(DESTDIR)$(DATADIR)/$${f##*/}"; done
 	@# What SYSCONFDIR/natkit holds is the administrator's: left alone,
 	@# and so is every directory install did not make.
