@@ -5,6 +5,7 @@
 #   make SANITIZE=1      the same with ASan and UBSan (objects in build-san/)
 #   make fuzz            run each libFuzzer target (FUZZ=names) for FUZZTIME s
 #   make install         PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc honoured
+#   make dist            the release tarball natkit-VERSION.tar.gz
 #   make demo            the six-phase flow on the NAT lab
 #   make bench           the benchmarks in tests/bench (not part of check)
 #   V=1                  show the commands
@@ -113,7 +114,8 @@ COMPLETIONS := $(patsubst %,$(O)/completions/%,$(CLIENTS) $(SERVERS) nat-lab)
 # Objects are never intermediate: keep them for the next build.
 .SECONDARY:
 
-.PHONY: all check check-unit deps demo fuzz bench install uninstall clean lint
+.PHONY: all check check-unit deps demo fuzz bench install uninstall clean lint \
+        dist
 all: $(PROGS) $(COMPLETIONS) $(UNIT) $(REPLAY) $(BENCH) $(E2E_TOOLS)
 
 $(O)/%.o: %.c
@@ -259,6 +261,35 @@ uninstall:
 	    dirs=$$(LC_ALL=C sort -ru "$(DIRLOG)") && rm -f "$(DIRLOG)" && \
 	    for d in $$dirs; do rmdir "$(DESTDIR)$$d" 2>/dev/null; done; \
 	fi; true
+
+# The release tarball: the files git tracks (as they are in the work tree;
+# uncommitted changes are named), or outside git every file but what
+# builds make, under natkit-VERSION/, the same bytes for the same files.
+VERSION := $(shell sed -n 's/^\#define NATKIT_VERSION[^"]*"\(.*\)"/\1/p' \
+             src/lib/prog/version.h)
+DIST    := natkit-$(VERSION)
+DIST_NOT := build build-san $(O) natkit-*.tar.gz debian/tmp debian/.debhelper \
+            debian/files debian/*.substvars debian/debhelper-build-stamp \
+            $(addprefix debian/,natkit-clients natkit-lab nat-rendezvousd nat-reflect)
+dist:
+	@set -e; l=$$(mktemp); trap 'rm -f "$$l"' EXIT; \
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	    git diff --quiet HEAD -- || \
+	        echo "dist: with changes not committed: $$(git diff --name-only HEAD -- | tr '\n' ' ')" >&2; \
+	    t=$$(git log -1 --format=%ct); \
+	    git ls-files | while IFS= read -r f; do \
+	        [ ! -e "$$f" ] || echo "$$f"; done >"$$l"; \
+	else \
+	    t=$$(stat -c %Y src/lib/prog/version.h); \
+	    find . -type f $(foreach d,$(DIST_NOT),! -path './$(d)' ! -path './$(d)/*') \
+	        -printf '%P\n' >"$$l"; \
+	fi; \
+	LC_ALL=C sort -o "$$l" "$$l"; \
+	tar --verbatim-files-from -T "$$l" --transform 's,^,$(DIST)/,' \
+	    --owner=0 --group=0 --numeric-owner --mtime=@$${SOURCE_DATE_EPOCH:-$$t} \
+	    --mode=go-w -cf - | gzip -9n >$(DIST).tar.gz.tmp; \
+	mv $(DIST).tar.gz.tmp $(DIST).tar.gz; \
+	echo "dist: $(DIST).tar.gz"
 
 clean:
 	rm -rf build build-san
