@@ -5,7 +5,7 @@
 #   make SANITIZE=1      the same with ASan and UBSan (objects in build-san/)
 #   make fuzz            run each libFuzzer target (FUZZ=names) for FUZZTIME s
 #   make install         PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc honoured
-#   make dist            the release tarball natkit-VERSION.tar.gz
+#   make dist            the release tarball natkit-VERSION.tar.gz (in DISTDIR)
 #   make demo            the six-phase flow on the NAT lab
 #   make bench           the benchmarks in tests/bench (not part of check)
 #   V=1                  show the commands
@@ -268,6 +268,7 @@ uninstall:
 VERSION := $(shell sed -n 's/^\#define NATKIT_VERSION[^"]*"\(.*\)"/\1/p' \
              src/lib/prog/version.h)
 DIST    := natkit-$(VERSION)
+DISTDIR ?= .
 DIST_NOT := build build-san $(O) natkit-*.tar.gz debian/tmp debian/.debhelper \
             debian/files debian/*.substvars debian/debhelper-build-stamp \
             $(addprefix debian/,natkit-clients natkit-lab nat-rendezvousd nat-reflect)
@@ -287,9 +288,9 @@ dist:
 	LC_ALL=C sort -o "$$l" "$$l"; \
 	tar --verbatim-files-from -T "$$l" --transform 's,^,$(DIST)/,' \
 	    --owner=0 --group=0 --numeric-owner --mtime=@$${SOURCE_DATE_EPOCH:-$$t} \
-	    --mode=go-w -cf - | gzip -9n >$(DIST).tar.gz.tmp; \
-	mv $(DIST).tar.gz.tmp $(DIST).tar.gz; \
-	echo "dist: $(DIST).tar.gz"
+	    --mode=go-w -cf - | gzip -9n >"$(DISTDIR)/$(DIST).tar.gz.tmp"; \
+	mv "$(DISTDIR)/$(DIST).tar.gz.tmp" "$(DISTDIR)/$(DIST).tar.gz"; \
+	echo "dist: $(DISTDIR)/$(DIST).tar.gz"
 
 clean:
 	rm -rf build build-san
