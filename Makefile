@@ -115,8 +115,11 @@ COMPLETIONS := $(patsubst %,$(O)/completions/%,$(CLIENTS) $(SERVERS) nat-lab)
 .SECONDARY:
 
 .PHONY: all check check-unit deps demo fuzz bench install uninstall clean lint \
-        dist
+        dist programs
 all: $(PROGS) $(COMPLETIONS) $(UNIT) $(REPLAY) $(BENCH) $(E2E_TOOLS)
+
+# What make install installs, without the tests (debian/rules builds this).
+programs: $(PROGS) $(COMPLETIONS)
 
 $(O)/%.o: %.c
 	@mkdir -p $(@D)
