@@ -266,8 +266,9 @@ uninstall:
 	fi; true
 
 # The release tarball: the files git tracks (as they are in the work tree;
-# uncommitted changes are named), or outside git every file but what
-# builds make, under natkit-VERSION/, the same bytes for the same files.
+# uncommitted changes are named), or when this tree is no git work tree's
+# top (an unpacked tarball) every file but what builds make; under
+# natkit-VERSION/, the same bytes for the same files.
 VERSION := $(shell sed -n 's/^\#define NATKIT_VERSION[^"]*"\(.*\)"/\1/p' \
              src/lib/prog/version.h)
 DIST    := natkit-$(VERSION)
@@ -277,7 +278,7 @@ DIST_NOT := build build-san $(O) natkit-*.tar.gz debian/tmp debian/.debhelper \
             $(addprefix debian/,natkit-clients natkit-lab nat-rendezvousd nat-reflect)
 dist:
 	@set -e; l=$$(mktemp); trap 'rm -f "$$l"' EXIT; \
-	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$$(pwd -P)" ]; then \
 	    git diff --quiet HEAD -- || \
 	        echo "dist: with changes not committed: $$(git diff --name-only HEAD -- | tr '\n' ' ')" >&2; \
 	    t=$$(git log -1 --format=%ct); \
