@@ -376,7 +376,7 @@ main(int argc, char **argv)
 			fwd = optarg;
 			break;
 		case 'h':
-			log_usage(usage_line, 0);
+			cli_usage(usage_line, 0);
 		case 'j':
 			json = 1;
 			break;
@@ -419,14 +419,14 @@ main(int argc, char **argv)
 			stun = optarg;
 			break;
 		default:
-			log_usage(usage_line, EX_USAGE);
+			cli_usage(usage_line, EX_USAGE);
 		}
 	}
 	log_init("nat-connect", 0, verbose);
 	argc -= optind;
 	argv += optind;
 	if (accept ? argc != 0 : argc != 1)
-		log_usage(usage_line, EX_USAGE);
+		cli_usage(usage_line, EX_USAGE);
 	if ((cmd != NULL) + (fwd != NULL) + print_mode > 1)
 		errx(EX_USAGE, "-e, -L and --print exclude each other");
 	if (fwd != NULL && accept)

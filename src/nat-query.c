@@ -317,7 +317,7 @@ main(int argc, char **argv)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
-			log_usage(usage_line, 0);
+			cli_usage(usage_line, 0);
 		case 'j':
 			json = 1;
 			break;
@@ -345,14 +345,14 @@ main(int argc, char **argv)
 			sig = 1;
 			break;
 		default:
-			log_usage(usage_line, EX_USAGE);
+			cli_usage(usage_line, EX_USAGE);
 		}
 	}
 	log_init("nat-query", 0, verbose);
 	argc -= optind;
 	argv += optind;
 	if (argc > 1 || (sig && argc != 1))
-		log_usage(usage_line, EX_USAGE);
+		cli_usage(usage_line, EX_USAGE);
 	peer = argc == 1 ? argv[0] : NULL;
 	if (rv_url_defaults(url, &nurl, RV_MAX_SERVERS, why,
 	    sizeof(why)) == -1)
@@ -370,7 +370,7 @@ main(int argc, char **argv)
 			snprintf(idpart, sizeof(idpart), "%.*s",
 			    (int)(slash - peer), peer);
 			if (!ident_id_valid(idpart) ||
-			    !rv_tag_valid(slash + 1) || strcmp(slash + 1,
+			    !rvmsg_tag_valid(slash + 1) || strcmp(slash + 1,
 			    "-") == 0)
 				errx(EX_USAGE, "peer %s: not ID/TAG", peer);
 			return send_signal(url, nurl, peer, (int)wait_s * 1000,

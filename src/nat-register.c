@@ -17,6 +17,7 @@
 
 #include <libwebsockets.h>
 
+#include "cli.h"
 #include "ident.h"
 #include "log.h"
 #include "record.h"
@@ -263,12 +264,12 @@ main(int argc, char **argv)
 			command = optarg;
 			break;
 		case 'h':
-			log_usage(usage_line, 0);
+			cli_usage(usage_line, 0);
 		case 'j':
 			json = 1;
 			break;
 		case 'n':
-			if (!rv_name_valid(optarg))
+			if (!rvmsg_name_valid(optarg))
 				errx(EX_USAGE, "name %s: not 1 to 32 of "
 				    "A-Z a-z 0-9 . _ -", optarg);
 			name = optarg;
@@ -290,12 +291,12 @@ main(int argc, char **argv)
 			verbose++;
 			break;
 		default:
-			log_usage(usage_line, EX_USAGE);
+			cli_usage(usage_line, EX_USAGE);
 		}
 	}
 	log_init("nat-register", 0, verbose);
 	if (optind != argc)
-		log_usage(usage_line, EX_USAGE);
+		cli_usage(usage_line, EX_USAGE);
 	if (rv_url_defaults(url, &nurl, RV_MAX_SERVERS, why,
 	    sizeof(why)) == -1)
 		errx(EX_CONFIG, "%s", why);

@@ -31,7 +31,10 @@ import sys
 import time
 
 HOST = "127.0.0.1"
-PEER = "a" * 26  # a peer id nobody holds: signals to it are answered 404
+# A peer id nobody holds.  A signal over HTTP is answered 401 (signals go
+# over a session) once its body has been read whole and parsed: a body
+# read wrong would be answered 400.
+PEER = "a" * 26
 
 # Every exchange gives up after this long; an attack as a whole after the
 # bound its own arguments set.
@@ -271,6 +274,12 @@ def cmd_trickle(a):
         except ConnectionResetError:
             how = "reset"
             break
+        if responses(data)[0]:
+            # Answered: no more bytes (they would draw a reset), just
+            # how the connection ends.
+            more, how = read_all(s, time.monotonic() + IO_TIMEOUT)
+            data += more
+            break
         if time.monotonic() > end:
             break
     else:
@@ -278,7 +287,9 @@ def cmd_trickle(a):
         data += more
     s.close()
     rs, rest = responses(data)
-    print(describe(rs, rest, how))
+    # A byte sent as the server closes draws a reset instead of the end
+    # of file: both are the server closing.
+    print(describe(rs, rest, "closed" if how in ("eof", "reset") else how))
 
 
 def sources(first, per, n):
