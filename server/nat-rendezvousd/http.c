@@ -200,7 +200,9 @@ rvd_http_list(struct lws *wsi)
 static int
 rvd_http_status(struct lws *wsi, const char *uri)
 {
-	static char buf[4096];
+	/* The metrics page is about 5 KB with -r: rvd_metrics drops what
+	 * does not fit, and the last counters fell off a 4 KB page. */
+	static char buf[16384];
 	size_t len;
 
 	if (strcmp(uri, "/healthz") == 0) {
