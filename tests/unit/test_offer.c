@@ -5,7 +5,7 @@
  * addressee, another offer's nonce, an expired one, a bad field — each
  * refused with its errno and its words; the sealed box they travel in
  * (round trip, the wrong key, an altered box, a box to another peer, a
- * bad envelope or padding).
+ * bad envelope or padding); and the replay cache.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -33,6 +33,7 @@ static struct ident alice, bob, eve;
 static struct offer o, got;
 static struct record r, sealed;
 static struct record_in in, box, opened;
+static struct offer_seen seen;
 static char why[OFFER_WHY_LEN];
 
 static int
@@ -426,6 +427,39 @@ test_seal_padding(void **state)
 }
 
 static void
+test_seen(void **state)
+{
+	size_t i;
+
+	(void)state;
+	memset(&seen, 0, sizeof(seen));
+	make_offer(0, &alice, bob.id);
+	assert_int_equal(offer_seen_add(&seen, &o, NOW), 0);
+	/* The same request again, for as long as it lives. */
+	errno = 0;
+	assert_int_equal(offer_seen_add(&seen, &o, NOW), -1);
+	assert_int_equal(errno, EALREADY);
+	errno = 0;
+	assert_int_equal(offer_seen_add(&seen, &o, o.expires - 1), -1);
+	assert_int_equal(errno, EALREADY);
+	/* The same nonce from another sender is another request. */
+	snprintf(o.from, sizeof(o.from), "%s", eve.id);
+	assert_int_equal(offer_seen_add(&seen, &o, NOW), 0);
+	/* Full of live requests: refused, not forgotten. */
+	for (i = seen.n; i < OFFER_SEEN_MAX; i++) {
+		snprintf(o.nonce, sizeof(o.nonce), "%032zx", i);
+		assert_int_equal(offer_seen_add(&seen, &o, NOW), 0);
+	}
+	snprintf(o.nonce, sizeof(o.nonce), "%032x", 0xfffffu);
+	errno = 0;
+	assert_int_equal(offer_seen_add(&seen, &o, NOW), -1);
+	assert_int_equal(errno, ENOBUFS);
+	/* Once they expired, there is room; what expired is forgotten. */
+	assert_int_equal(offer_seen_add(&seen, &o, NOW + OFFER_EXPIRES_S), 0);
+	assert_int_equal(seen.n, 1);
+}
+
+static void
 test_alias(void **state)
 {
 	char dir[] = "/tmp/test_offer.XXXXXX", path[64], id[IDENT_ID_LEN + 1];
@@ -464,6 +498,7 @@ main(void)
 		cmocka_unit_test(test_seal_wrong_key),
 		cmocka_unit_test(test_seal_altered),
 		cmocka_unit_test(test_seal_padding),
+		cmocka_unit_test(test_seen),
 		cmocka_unit_test(test_alias),
 	};
 

@@ -307,6 +307,41 @@ offer_open(struct record_in *plain, const struct record_in *in,
 }
 
 int
+offer_seen_add(struct offer_seen *s, const struct offer *o, long long now)
+{
+	struct offer_seen_entry *e;
+	size_t i, n = 0;
+	int seen = 0;
+
+	/* Requests are rare: a scan that also forgets the expired. */
+	for (i = 0; i < s->n; i++) {
+		e = &s->e[i];
+		if (e->expires <= now)
+			continue;
+		if (strcmp(e->nonce, o->nonce) == 0 &&
+		    strcmp(e->from, o->from) == 0)
+			seen = 1;
+		if (n != i)
+			s->e[n] = *e;
+		n++;
+	}
+	s->n = n;
+	if (seen) {
+		errno = EALREADY;
+		return -1;
+	}
+	if (s->n == OFFER_SEEN_MAX) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	e = &s->e[s->n++];
+	snprintf(e->from, sizeof(e->from), "%s", o->from);
+	snprintf(e->nonce, sizeof(e->nonce), "%s", o->nonce);
+	e->expires = o->expires;
+	return 0;
+}
+
+int
 offer_alias(const char *dir, const char *name, char id[IDENT_ID_LEN + 1],
     char *why, size_t whylen)
 {

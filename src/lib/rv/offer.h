@@ -50,6 +50,7 @@
 #define OFFER_SEAL_PAD	256	/* a sealed plaintext is a multiple */
 #define OFFER_SEAL_MAX	5632	/* bytes of padded plaintext at most, so
 				   that the signal fits in a message */
+#define OFFER_SEEN_MAX	4096	/* requests a replay cache holds */
 
 /* One side of a connection as signed. */
 struct offer {
@@ -116,6 +117,27 @@ int offer_seal(struct record *out, const char *line,
  */
 int offer_open(struct record_in *plain, const struct record_in *in,
     const struct ident *id, char *why);
+
+/* The requests a peer has seen, each until it expires, so that a replayed
+ * one is known (offer_seen_add). */
+struct offer_seen {
+	size_t n;
+	struct offer_seen_entry {
+		char from[IDENT_ID_LEN + 1];
+		char nonce[2 * OFFER_NONCE_LEN + 1];
+		long long expires;
+	} e[OFFER_SEEN_MAX];
+};
+
+/*
+ * Notes the verified request o as seen at now (unix seconds), forgetting
+ * those that have expired.  Returns 0 the first time, or -1 with errno
+ * EALREADY (the same sender and nonce before: a replay) or ENOBUFS
+ * (OFFER_SEEN_MAX requests live: refused, since one forgotten before it
+ * expires could be run twice).
+ */
+int offer_seen_add(struct offer_seen *s, const struct offer *o,
+    long long now);
 
 /* Fills o->nonce and o->token with fresh random values. */
 void offer_random(struct offer *o);
