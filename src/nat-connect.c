@@ -361,6 +361,7 @@ main(int argc, char **argv)
 	struct ident id;
 	const char *pfile = NULL, *stun = NULL, *cmd = NULL, *fwd = NULL;
 	char why[512], w[OFFER_WHY_LEN], peer[IDENT_ID_LEN + 1];
+	uint8_t peer_pk[IDENT_PK_LEN];
 	int ch, accept = 0, nurl = 0, wait_s = 10, hold_s = 1, lport = 0;
 	int fwd_fd = -1, rc;
 	pid_t child = -1;
@@ -476,8 +477,8 @@ main(int argc, char **argv)
 
 	if (!accept) {
 		/* The peer's registered profile picks the techniques. */
-		if ((rc = rendezvous_peer_get(&cfg, peer, &env.peer.prof, why,
-		    sizeof(why))) != 0)
+		if ((rc = rendezvous_peer_get(&cfg, peer, &env.peer.prof,
+		    peer_pk, why, sizeof(why))) != 0)
 			fail(exit_code(rc), "%s", why);
 		env.initiator = 1;
 	} else {
@@ -485,6 +486,7 @@ main(int argc, char **argv)
 		memcpy(env.peer.cand, theirs.cand, sizeof(env.peer.cand));
 		env.peer.ncand = theirs.ncand;
 		memcpy(env.token, theirs.token, sizeof(env.token));
+		memcpy(peer_pk, theirs.key, sizeof(peer_pk));
 	}
 	if (connect_gather(&env, (uint16_t)lport, 2000, w) == -1)
 		fail(EX_OSERR, "gather: %s", w);
@@ -495,7 +497,7 @@ main(int argc, char **argv)
 	/* The offer or the answer; the session stays for the relay, the
 	 * engine's last resort. */
 	if ((rc = rendezvous_exchange(&cfg, &env, accept ? &theirs : NULL,
-	    &rz, why, sizeof(why))) != 0)
+	    peer_pk, &rz, why, sizeof(why))) != 0)
 		fail(exit_code(rc), "%s", why);
 	if (connect_run(&env, 15000, report, NULL, &path, w) == -1) {
 		gathered = 0;

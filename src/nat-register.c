@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/wait.h>
@@ -20,6 +21,7 @@
 #include "cli.h"
 #include "ident.h"
 #include "log.h"
+#include "offer.h"
 #include "record.h"
 #include "rv.h"
 #include "version.h"
@@ -33,6 +35,7 @@ static int verbose, json, nchildren;
 static const char *command;
 static volatile sig_atomic_t got_term;
 static struct rv_client *client;
+static struct ident id;
 
 static void
 on_signal(int sig)
@@ -123,14 +126,54 @@ reap(void)
 	}
 }
 
-/* A request is printed as it was signed, type first; anything else as a
- * signal record with the body's type and from renamed. */
+/* Says why a request was neither printed nor run. */
+static void
+dropped(const struct rv_event *ev, const char *why)
+{
+	warnx("%s: request from %s: %s; dropped", ev->server->base, ev->from,
+	    why);
+}
+
+/*
+ * A request, opened: it must verify as an offer to this peer, signed by
+ * the peer the server says sent it.  It is printed as it was signed, type
+ * first, and passed to -e.
+ */
+static void
+on_request(const struct rv_event *ev, const struct record_in *b)
+{
+	static struct offer o;
+	char w[OFFER_WHY_LEN], signer[IDENT_ID_LEN + 1];
+	struct record r;
+	size_t i;
+
+	snprintf(signer, sizeof(signer), "%.*s", (int)strcspn(ev->from, "/"),
+	    ev->from);
+	if (offer_verify(&o, b, 0, id.id, signer, NULL, (long long)time(NULL),
+	    w) == -1) {
+		dropped(ev, w);
+		return;
+	}
+	record_begin(&r, json, "request");
+	for (i = 0; i < b->n; i++)
+		if (strcmp(b->key[i], "type") != 0)
+			record_str(&r, b->key[i], b->val[i]);
+	emit(&r);
+	if (command != NULL && r.err == 0)
+		spawn(r.buf);
+}
+
+/* A request arrives sealed to this peer's key, and is handled opened;
+ * anything else as a signal record with the body's type and from
+ * renamed. */
 static void
 on_signal_event(const struct rv_event *ev)
 {
+	static struct record_in opened;
 	const struct record_in *b = ev->body;
-	const char *t, *k, *signer;
-	size_t i, idlen = strcspn(ev->from, "/");
+	const char *t, *k;
+	char w[OFFER_WHY_LEN];
+	size_t i;
 	struct record r;
 
 	if (b == NULL) {
@@ -139,26 +182,21 @@ on_signal_event(const struct rv_event *ev)
 		return;
 	}
 	t = record_get(b, "type");
-	if (strcmp(t, "request") == 0) {
-		signer = record_get(b, "from");
-		if (ident_verify_record(IDENT_DOMAIN_REQUEST, b, NULL) == -1) {
-			warnx("%s: request from %s: %s; dropped",
-			    ev->server->base, ev->from, ident_error());
+	if (strcmp(t, "sealed") == 0) {
+		if (offer_open(&opened, b, &id, w) == -1) {
+			warnx("%s: sealed signal from %s: %s; dropped",
+			    ev->server->base, ev->from, w);
 			return;
 		}
-		if (strlen(signer) != idlen ||
-		    strncmp(signer, ev->from, idlen) != 0) {
-			warnx("%s: request signed by %s came from %s; dropped",
-			    ev->server->base, signer, ev->from);
+		b = &opened;
+		t = record_get(b, "type");
+		if (strcmp(t, "request") == 0) {
+			on_request(ev, b);
 			return;
 		}
-		record_begin(&r, json, "request");
-		for (i = 0; i < b->n; i++)
-			if (strcmp(b->key[i], "type") != 0)
-				record_str(&r, b->key[i], b->val[i]);
-		emit(&r);
-		if (command != NULL && r.err == 0)
-			spawn(r.buf);
+	} else if (strcmp(t, "request") == 0) {
+		dropped(ev, "not sealed to this peer's key (an older "
+		    "natkit?)");
 		return;
 	}
 	record_begin(&r, json, "signal");
@@ -252,7 +290,6 @@ main(int argc, char **argv)
 	static struct record_in profile;
 	struct rv_url url[RV_MAX_SERVERS];
 	struct sigaction sa;
-	struct ident id;
 	const char *name = "-";
 	char why[512];
 	int ch, i, nurl = 0;
