@@ -36,6 +36,8 @@ static const char *command;
 static volatile sig_atomic_t got_term;
 static struct rv_client *client;
 static struct ident id;
+static struct offer_seen seen;	/* requests, until they expire */
+static long long replays, started;
 
 static void
 on_signal(int sig)
@@ -134,9 +136,27 @@ dropped(const struct rv_event *ev, const char *why)
 	    why);
 }
 
+/* The same for a request that verified, with a refused record whose
+ * reason is a word for programs. */
+static void
+refused(const struct rv_event *ev, const struct offer *o, const char *reason,
+    const char *why)
+{
+	struct record r;
+
+	dropped(ev, why);
+	record_begin(&r, json, "refused");
+	record_str(&r, "from", o->from);
+	record_str(&r, "nonce", o->nonce);
+	record_str(&r, "reason", reason);
+	emit(&r);
+}
+
 /*
  * A request, opened: it must verify as an offer to this peer, signed by
- * the peer the server says sent it.  It is printed as it was signed, type
+ * the peer the server says sent it, and be new: made after this run
+ * began (its expiry OFFER_EXPIRES_S after), and not seen before, so that
+ * a request runs at most once.  It is printed as it was signed, type
  * first, and passed to -e.
  */
 static void
@@ -144,14 +164,36 @@ on_request(const struct rv_event *ev, const struct record_in *b)
 {
 	static struct offer o;
 	char w[OFFER_WHY_LEN], signer[IDENT_ID_LEN + 1];
+	long long now = (long long)time(NULL);
 	struct record r;
 	size_t i;
 
 	snprintf(signer, sizeof(signer), "%.*s", (int)strcspn(ev->from, "/"),
 	    ev->from);
-	if (offer_verify(&o, b, 0, id.id, signer, NULL, (long long)time(NULL),
-	    w) == -1) {
+	if (offer_verify(&o, b, 0, id.id, signer, NULL, now, w) == -1) {
 		dropped(ev, w);
+		return;
+	}
+	/* Made before this run began: a previous one may have run it. */
+	if (o.expires - OFFER_EXPIRES_S < started) {
+		snprintf(w, sizeof(w), "made %lld s before nat-register "
+		    "started: a replay, or the sender's clock is behind",
+		    started - (o.expires - OFFER_EXPIRES_S));
+		dropped(ev, w);
+		return;
+	}
+	if (offer_seen_add(&seen, &o, now) == -1) {
+		if (errno == EALREADY) {
+			replays++;
+			log_say(NULL, "%s: request %s from %s seen before (a "
+			    "replay, or another server's copy; %lld so far); "
+			    "dropped", ev->server->base, o.nonce, ev->from,
+			    replays);
+			return;
+		}
+		snprintf(w, sizeof(w), "more requests live than the replay "
+		    "cache holds (%d)", OFFER_SEEN_MAX);
+		refused(ev, &o, "full", w);
 		return;
 	}
 	record_begin(&r, json, "request");
@@ -340,6 +382,7 @@ main(int argc, char **argv)
 	if (nurl == 0)
 		errx(EX_USAGE, "no server: give -s url or set NATKIT_SERVERS");
 
+	started = (long long)time(NULL);
 	read_profile(&profile);
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
 		errx(errno == EPERM || errno == EBADMSG ? EX_CONFIG : EX_OSERR,
@@ -372,6 +415,8 @@ main(int argc, char **argv)
 			errx(EX_SOFTWARE, "the event loop failed");
 		reap();
 	}
+	if (replays > 0)
+		log_say(NULL, "%lld replayed requests dropped", replays);
 	log_say(NULL, "unregistering");
 	if (rv_client_shutdown(client, 2000) == -1)
 		warnx("some servers did not close in time");
