@@ -26,12 +26,11 @@
 #include "rv.h"
 #include "version.h"
 
-#define MAX_CHILDREN	16	/* commands running at once (-e) */
-
 static const char usage_line[] =
-    "usage: nat-register [-hjqrVv] [-e command] [-n name] [-s url ...]\n";
+    "usage: nat-register [-hjqrVv] [-e command] [-m count] [-n name] "
+    "[-s url ...]\n";
 
-static int verbose, json, nchildren;
+static int verbose, json, nchildren, max_children = 8;
 static const char *command;
 static volatile sig_atomic_t got_term;
 static struct rv_client *client;
@@ -75,11 +74,6 @@ spawn(const char *line)
 	pid_t pid;
 	int p[2];
 
-	if (nchildren >= MAX_CHILDREN) {
-		warnx("%d commands still running; request not passed on",
-		    nchildren);
-		return;
-	}
 	if (pipe2(p, O_CLOEXEC) == -1) {
 		warn("pipe");
 		return;
@@ -194,6 +188,12 @@ on_request(const struct rv_event *ev, const struct record_in *b)
 		snprintf(w, sizeof(w), "more requests live than the replay "
 		    "cache holds (%d)", OFFER_SEEN_MAX);
 		refused(ev, &o, "full", w);
+		return;
+	}
+	if (command != NULL && nchildren >= max_children) {
+		snprintf(w, sizeof(w), "busy: %d commands running (-m %d)",
+		    nchildren, max_children);
+		refused(ev, &o, "busy", w);
 		return;
 	}
 	record_begin(&r, json, "request");
@@ -323,6 +323,7 @@ main(int argc, char **argv)
 		{ "exec", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "max-commands", required_argument, NULL, 'm' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "records", no_argument, NULL, 'r' },
 		{ "server", required_argument, NULL, 's' },
@@ -334,9 +335,9 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	const char *name = "-";
 	char why[512];
-	int ch, i, nurl = 0;
+	int ch, i, nurl = 0, max_set = 0;
 
-	while ((ch = getopt_long(argc, argv, "e:hjn:qrs:Vv", longopts,
+	while ((ch = getopt_long(argc, argv, "e:hjm:n:qrs:Vv", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'e':
@@ -346,6 +347,11 @@ main(int argc, char **argv)
 			cli_usage(usage_line, 0);
 		case 'j':
 			json = 1;
+			break;
+		case 'm':
+			max_children = (int)cli_number(optarg, 1, 1024,
+			    "commands");
+			max_set = 1;
 			break;
 		case 'n':
 			if (!rvmsg_name_valid(optarg))
@@ -376,6 +382,8 @@ main(int argc, char **argv)
 	log_init("nat-register", 0, verbose);
 	if (optind != argc)
 		cli_usage(usage_line, EX_USAGE);
+	if (max_set && command == NULL)
+		errx(EX_USAGE, "-m bounds the commands of -e: give -e");
 	if (rv_url_defaults(url, &nurl, RV_MAX_SERVERS, why,
 	    sizeof(why)) == -1)
 		errx(EX_CONFIG, "%s", why);
