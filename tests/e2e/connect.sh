@@ -219,11 +219,13 @@ forge() {
 	    -s "$URL" -w 8 mute </dev/null >/dev/null 2>"$T/forge$n.err" &
 	local pid=$!
 	PIDS="$PIDS $pid"
+	# The count first: a request printed between the two reads would
+	# leave req the one before, whose session is gone.
 	for _ in $(seq 100); do
-		req=$(grep '^type=request ' "$T/reg-mute.out" | tail -n 1)
 		[ "$(grep -c '^type=request ' "$T/reg-mute.out")" -ge "$n" ] && break
 		sleep 0.05
 	done
+	req=$(grep '^type=request ' "$T/reg-mute.out" | tail -n 1)
 	tag=$(field tag <<<"$req") nonce=$(field nonce <<<"$req")
 	[ "${4:-}" = clear ] && seal=cat
 	sed "s/NONCE/$nonce/; s/EXPIRES/$(($(date +%s) + 50))/" "$body" | $seal |
