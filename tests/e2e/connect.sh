@@ -213,15 +213,17 @@ expect "no answer: reason" "$(rec failed "$T/mute.err" | field reason | unescape
 # TAG in it), signed by HOME's key unless it carries a sig already, and
 # sealed to h-prc's key unless clear.
 forge() {
-	local n=$1 body=$2 home=$3 req tag nonce seal="$SEAL -K $T/home/$3 seal $T/home/h-prc" 
+	local n=$1 body=$2 home=$3 req tag nonce seal="$SEAL -K $T/home/$3 seal $T/home/h-prc"
 	: >"$T/reg-mute.out.seen"
 	"$LAB" exec h-prc -- env NATKIT_HOME="$T/home/h-prc" "$B/nat-connect" -r \
 	    -s "$URL" -w 8 mute </dev/null >/dev/null 2>"$T/forge$n.err" &
 	local pid=$!
 	PIDS="$PIDS $pid"
-	# The count first: a request printed between the two reads would
-	# leave req the one before, whose session is gone.
-	for _ in $(seq 100); do
+	# Until mute has its request n, or the initiator gave up: not a
+	# margin of seconds, which a busy machine can pass.  The count
+	# first: a request printed between two reads would leave req the
+	# one before, whose session is gone.
+	while kill -0 "$pid" 2>/dev/null; do
 		[ "$(grep -c '^type=request ' "$T/reg-mute.out")" -ge "$n" ] && break
 		sleep 0.05
 	done

@@ -3,8 +3,10 @@
  *
  * A record is a list of key/value pairs whose first key is "type".  As
  * text it is `key=value` pairs separated by single spaces, with "-" for
- * none and any byte that could break the line (space, '=', '%', '"',
- * control bytes, DEL) written as %XX; as JSON it is one object per line
+ * none and any byte of a key or a value that could break the line
+ * (space, '=', '%', '"', control bytes, DEL) written as %XX, so that
+ * what another party chose cannot add a field; as JSON it is one object
+ * per line
  * with the same keys, string values, and numbers for integer fields.
  * Readers take either form and ignore keys they do not know.
  */
