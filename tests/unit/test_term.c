@@ -5,10 +5,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "log.h"
 #include "term.h"
 
 /* Every input, as it is shown. */
@@ -109,6 +112,35 @@ test_cut(void **state)
 	assert_string_equal(TERM_SAFE("\x1b"), "\\x1b");
 }
 
+/* The logger, which tells -v stories naming what servers sent, shows
+ * its lines through term_safe. */
+static void
+test_log(void **state)
+{
+	char got[256];
+	FILE *f;
+	size_t n;
+	int saved;
+
+	(void)state;
+	assert_non_null(f = tmpfile());
+	fflush(stderr);
+	saved = dup(2);
+	assert_int_not_equal(dup2(fileno(f), 2), -1);
+	log_init("t", 0, 1);
+	log_say(NULL, "asking %s: %s", "srv", "\x1b[2J\x1b]0;x\x07\xc2\x9b");
+	log_msg(LOG_DEBUG, "not shown at -v");
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(f);
+	n = fread(got, 1, sizeof(got) - 1, f);
+	got[n] = '\0';
+	fclose(f);
+	assert_string_equal(got, "t: asking srv: \\x1b[2J\\x1b]0;x\\x07"
+	    "\\xc2\\x9b\n");
+}
+
 int
 main(void)
 {
@@ -116,6 +148,7 @@ main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_no_control_out),
 		cmocka_unit_test(test_cut),
+		cmocka_unit_test(test_log),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
