@@ -6,14 +6,10 @@
 
 #include "term.h"
 
-/*
- * Returns the length of the valid UTF-8 character at p (RFC 3629 §4: no
- * overlong form, no surrogate, nothing above U+10FFFF) and its code
- * point in *cp, or 0 when the byte at p does not start one.
- */
-static size_t
-term_utf8(const unsigned char *p, uint32_t *cp)
+size_t
+term_utf8(const char *s, uint32_t *cp)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	size_t n, i;
 	uint32_t c, min;
 
@@ -60,7 +56,7 @@ term_piece(const unsigned char *p, char *out, size_t *olen)
 	uint32_t c;
 	size_t n, i;
 
-	if ((n = term_utf8(p, &c)) == 0)
+	if ((n = term_utf8((const char *)p, &c)) == 0)
 		n = 1;		/* a stray byte: itself, escaped */
 	else if (c == '\\') {
 		memcpy(out, "\\\\", 2);

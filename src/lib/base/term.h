@@ -9,6 +9,7 @@
 #define NATKIT_TERM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define TERM_SAFE_LEN	512	/* room for one value of a message */
 
@@ -26,6 +27,13 @@ const char *term_safe(char *buf, size_t len, const char *s);
 
 /* Returns 1 when term_safe would leave s as it is, else 0. */
 int term_is_safe(const char *s);
+
+/*
+ * Returns the length of the valid UTF-8 character at s (RFC 3629 §4: no
+ * overlong form, no surrogate, nothing above U+10FFFF) with its code
+ * point in *cp, or 0 when the byte at s does not start one.
+ */
+size_t term_utf8(const char *s, uint32_t *cp);
 
 /* term_safe into a buffer of the enclosing block, for an argument:
  * warnx("peer %s: %s", TERM_SAFE(id), TERM_SAFE(why)). */
