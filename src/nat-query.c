@@ -18,8 +18,10 @@
 #include "cli.h"
 #include "ident.h"
 #include "log.h"
+#include "profile.h"
 #include "record.h"
 #include "rv.h"
+#include "term.h"
 #include "version.h"
 
 static const char usage_line[] =
@@ -27,6 +29,14 @@ static const char usage_line[] =
     "       nat-query --signal [-hjqrVv] [-s url ...] [-w seconds] peer\n";
 
 static int verbose;
+
+/* Returns 1 for the fields nat-query adds itself after a record, which
+ * the record may not carry (profile_check). */
+static int
+ours(const char *key)
+{
+	return strcmp(key, "verified") == 0 || strcmp(key, "reason") == 0;
+}
 
 static const char *
 get(const struct record_in *in, const char *key)
@@ -36,14 +46,16 @@ get(const struct record_in *in, const char *key)
 	return v != NULL ? v : "-";
 }
 
-/* Prints one record as the server sent it plus verified and reason.
- * Returns 1 when it verified. */
+/* Prints one record as the server sent it plus verified and reason:
+ * for a person, through term_safe, since a record that does not verify
+ * may hold anything.  Returns 1 when it verified. */
 static int
 show(const char *text, const char *expect_id, const char *name,
     enum record_mode mode, int single)
 {
 	static struct record_in in;
 	static struct record r;
+	static char bad[128];
 	const char *why, *line;
 	size_t i;
 	int ok;
@@ -58,19 +70,27 @@ show(const char *text, const char *expect_id, const char *name,
 		why = "not the name asked for";
 		ok = 0;
 	}
+	/* Signed is not well-formed: a peer may sign anything. */
+	if (ok && profile_check(&in, bad, sizeof(bad)) == -1) {
+		why = bad;
+		ok = 0;
+	}
 	if (mode == RECORD_REPORT && single) {
 		for (i = 0; i < in.n; i++)
-			printf("%-13s %s\n", in.key[i], in.val[i]);
+			if (!ours(in.key[i]))
+				printf("%-13s %s\n", TERM_SAFE(in.key[i]),
+				    TERM_SAFE(in.val[i]));
 		printf("%-13s %s%s%s\n", "verified", ok ? "yes" : "NO",
-		    ok ? "" : ": ", ok ? "" : why);
+		    ok ? "" : ": ", ok ? "" : TERM_SAFE(why));
 	} else if (mode == RECORD_REPORT)
-		printf("%-26s  %-12s  %-20s  %-21s  %s\n", get(&in, "id"),
-		    get(&in, "name"), get(&in, "nat"), get(&in, "public"),
+		printf("%-26s  %-12s  %-20s  %-21s  %s\n",
+		    TERM_SAFE(get(&in, "id")), TERM_SAFE(get(&in, "name")),
+		    TERM_SAFE(get(&in, "nat")), TERM_SAFE(get(&in, "public")),
 		    ok ? "yes" : "NO");
 	else {
 		record_begin(&r, mode == RECORD_JSON, get(&in, "type"));
 		for (i = 0; i < in.n; i++)
-			if (strcmp(in.key[i], "type") != 0)
+			if (strcmp(in.key[i], "type") != 0 && !ours(in.key[i]))
 				record_str(&r, in.key[i], in.val[i]);
 		record_str(&r, "verified", ok ? "yes" : "no");
 		record_str(&r, "reason", ok ? "-" : why);
@@ -80,7 +100,8 @@ show(const char *text, const char *expect_id, const char *name,
 			fputs(line, stdout);
 	}
 	if (!ok)
-		warnx("peer %s: record not verified: %s", get(&in, "id"), why);
+		warnx("peer %s: record not verified: %s",
+		    TERM_SAFE(get(&in, "id")), TERM_SAFE(why));
 	return ok;
 }
 
@@ -95,10 +116,10 @@ lookup(const struct rv_url *url, int nurl, const char *peer, int wait_ms,
 	if (rv_peers_get(url, nurl, peer, wait_ms, 2, p, log_say, NULL, why,
 	    sizeof(why)) == -1) {
 		if (errno == EPROTO)
-			errx(EX_PROTOCOL, "%s", why);
+			errx(EX_PROTOCOL, "%s", TERM_SAFE(why));
 		if (errno == ENOMEM)
 			err(EX_OSERR, "query");
-		errx(EX_UNAVAILABLE, "no server answered: %s", why);
+		errx(EX_UNAVAILABLE, "no server answered: %s", TERM_SAFE(why));
 	}
 	if (peer != NULL && p->n == 0)
 		errx(EX_NOHOST, "peer %s: unknown", peer);
@@ -109,8 +130,9 @@ lookup(const struct rv_url *url, int nurl, const char *peer, int wait_ms,
 		for (i = 0; i < p->n; i++) {
 			if (record_parse(&in, p->json[i]) == -1)
 				continue;
-			fprintf(stderr, "  %s %s%s\n", get(&in, "id"),
-			    get(&in, "nat"), rv_peer_verify(&in, NULL,
+			fprintf(stderr, "  %s %s%s\n",
+			    TERM_SAFE(get(&in, "id")),
+			    TERM_SAFE(get(&in, "nat")), rv_peer_verify(&in, NULL,
 			    time(NULL), NULL) == 0 ? "" : " (not verified)");
 		}
 		exit(EX_NOHOST);
@@ -245,8 +267,8 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 			err(EX_OSERR, "session");
 		log_say(NULL, "connecting to %s", url[i].base);
 		if (rv_client_run(c, wait_ms) == -1 || !st.welcomed) {
-			warnx("%s: %s", url[i].base, st.lost ? st.reason :
-			    st.refused ? st.code : "timed out");
+			warnx("%s: %s", url[i].base, TERM_SAFE(st.lost ?
+			    st.reason : st.refused ? st.code : "timed out"));
 			rv_client_free(c);
 			continue;
 		}
@@ -278,8 +300,9 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 		else if (status == EX_NOHOST)
 			warnx("peer %s: not online", to);
 		else if (status != 0)
-			warnx("%s: %s: %s", url[i].base, st.refused ? st.code :
-			    "lost", st.reason);
+			warnx("%s: %s: %s", url[i].base,
+			    TERM_SAFE(st.refused ? st.code : "lost"),
+			    TERM_SAFE(st.reason));
 		else {
 			record_begin(&r, mode == RECORD_JSON, "sent");
 			record_str(&r, "to", to);
