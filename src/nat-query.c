@@ -29,6 +29,25 @@ static const char usage_line[] =
     "       nat-query --signal [-hjqrVv] [-s url ...] [-w seconds] peer\n";
 
 static int verbose;
+static long long deadline;	/* of the whole run (-w), CLOCK_MONOTONIC */
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Returns the milliseconds left of -w, 0 when none is. */
+static int
+left_ms(void)
+{
+	long long left = deadline - mono_ms();
+
+	return left > 0 ? (int)left : 0;
+}
 
 /* Returns 1 for the fields nat-query adds itself after a record, which
  * the record may not carry (profile_check). */
@@ -105,21 +124,23 @@ show(const char *text, const char *expect_id, const char *name,
 	return ok;
 }
 
-/* Looks up peer (an id, or a name) and keeps the answer in p. */
+/* Looks up peer (an id, or a name) within what is left of -w and keeps
+ * the answer in p. */
 static void
-lookup(const struct rv_url *url, int nurl, const char *peer, int wait_ms,
+lookup(const struct rv_url *url, int nurl, const char *peer,
     struct rv_peers *p)
 {
 	char why[512];
 	size_t i;
 
-	if (rv_peers_get(url, nurl, peer, wait_ms, 2, p, log_say, NULL, why,
+	if (rv_peers_get(url, nurl, peer, left_ms(), 2, p, log_say, NULL, why,
 	    sizeof(why)) == -1) {
-		if (errno == EPROTO)
+		if (errno == EPROTO || errno == EMSGSIZE)
 			errx(EX_PROTOCOL, "%s", TERM_SAFE(why));
 		if (errno == ENOMEM)
 			err(EX_OSERR, "query");
-		errx(EX_UNAVAILABLE, "no server answered: %s", TERM_SAFE(why));
+		errx(EX_UNAVAILABLE, "no server answered%s: %s", errno ==
+		    ETIMEDOUT ? " within -w" : "", TERM_SAFE(why));
 	}
 	if (peer != NULL && p->n == 0)
 		errx(EX_NOHOST, "peer %s: unknown", peer);
@@ -235,11 +256,12 @@ read_body(const struct ident *id, struct record *r)
 		errx(EX_DATAERR, "stdin:%d: record too large", n);
 }
 
-/* Sends the body to peer through the first server that takes it.
- * Returns the exit status. */
+/* Sends the body to peer through the first server that takes it, within
+ * what is left of -w: a server may take an equal share of it with those
+ * not yet tried to welcome us.  Returns the exit status. */
 static int
 send_signal(const struct rv_url *url, int nurl, const char *to,
-    int wait_ms, enum record_mode mode)
+    enum record_mode mode)
 {
 	static struct record body, r;
 	struct rv_client *c;
@@ -257,7 +279,8 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 	snprintf(tag, sizeof(tag), "q%08x", (unsigned)randombytes_random());
 	/* Servers that were silent to the lookup last. */
 	rv_url_order(url, nurl, order);
-	for (k = 0; k < nurl && status == EX_UNAVAILABLE; k++) {
+	for (k = 0; k < nurl && status == EX_UNAVAILABLE && left_ms() > 0;
+	    k++) {
 		i = order[k];
 		memset(&st, 0, sizeof(st));
 		if ((c = rv_client_new(&id, on_event, &st, verbose > 1 ?
@@ -266,7 +289,8 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 		if ((s = rv_client_open(c, &url[i], tag, 0)) == NULL)
 			err(EX_OSERR, "session");
 		log_say(NULL, "connecting to %s", url[i].base);
-		if (rv_client_run(c, wait_ms) == -1 || !st.welcomed) {
+		if (rv_client_run(c, left_ms() / (nurl - k)) == -1 ||
+		    !st.welcomed) {
 			warnx("%s: %s", url[i].base, TERM_SAFE(st.lost ?
 			    st.reason : st.refused ? st.code : "timed out"));
 			rv_client_free(c);
@@ -282,7 +306,7 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 				    RV_MSG_MAX);
 			err(EX_OSERR, "signal");
 		}
-		if (rv_client_run(c, wait_ms) == -1)
+		if (rv_client_run(c, left_ms()) == -1)
 			status = EX_TEMPFAIL;
 		else if (st.refused && strcmp(st.code, "unknown-peer") == 0)
 			status = EX_NOHOST;
@@ -292,11 +316,10 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 			status = EX_UNAVAILABLE;
 		else
 			status = 0;
-		rv_client_shutdown(c, 1000);
+		rv_client_shutdown(c, left_ms() < 1000 ? left_ms() : 1000);
 		rv_client_free(c);
 		if (status == EX_TEMPFAIL)
-			warnx("%s: no answer within %d ms", url[i].base,
-			    wait_ms);
+			warnx("%s: no answer within -w", url[i].base);
 		else if (status == EX_NOHOST)
 			warnx("peer %s: not online", to);
 		else if (status != 0)
@@ -310,6 +333,8 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 			fputs(record_end(&r), stdout);
 		}
 	}
+	if (status == EX_UNAVAILABLE && k < nurl)
+		warnx("%s: not tried, -w ran out", url[order[k]].base);
 	ident_free(&id);
 	return status;
 }
@@ -372,6 +397,7 @@ main(int argc, char **argv)
 		}
 	}
 	log_init("nat-query", 0, verbose);
+	deadline = mono_ms() + wait_s * 1000;
 	argc -= optind;
 	argv += optind;
 	if (argc > 1 || (sig && argc != 1))
@@ -396,13 +422,12 @@ main(int argc, char **argv)
 			    !rvmsg_tag_valid(slash + 1) || strcmp(slash + 1,
 			    "-") == 0)
 				errx(EX_USAGE, "peer %s: not ID/TAG", peer);
-			return send_signal(url, nurl, peer, (int)wait_s * 1000,
-			    mode);
+			return send_signal(url, nurl, peer, mode);
 		}
 		if (!ident_id_valid(peer)) {
 			static struct record_in in;
 
-			lookup(url, nurl, peer, (int)wait_s * 1000, &p);
+			lookup(url, nurl, peer, &p);
 			if (record_parse(&in, p.json[0]) == -1 ||
 			    rv_peer_verify(&in, NULL, time(NULL), NULL) == -1)
 				errx(EX_PROTOCOL, "name %s: the record does "
@@ -410,13 +435,12 @@ main(int argc, char **argv)
 			snprintf(idpart, sizeof(idpart), "%s",
 			    record_get(&in, "id"));
 			rv_peers_free(&p);
-			return send_signal(url, nurl, idpart,
-			    (int)wait_s * 1000, mode);
+			return send_signal(url, nurl, idpart, mode);
 		}
-		return send_signal(url, nurl, peer, (int)wait_s * 1000, mode);
+		return send_signal(url, nurl, peer, mode);
 	}
 
-	lookup(url, nurl, peer, (int)wait_s * 1000, &p);
+	lookup(url, nurl, peer, &p);
 	log_say(NULL, "%zu record%s from %s", p.n, p.n == 1 ? "" : "s",
 	    url[p.server].base);
 	expect = peer != NULL && ident_id_valid(peer) ? peer : NULL;
