@@ -160,7 +160,10 @@ check-unit: all
 bench: all
 	@O=$(O) tests/bench/run
 
-demo: all
+# Packages first, as for check: both README commands work on a fresh
+# machine, in either order.
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@O=$(O) scripts/demo
 
 lint:

@@ -270,20 +270,11 @@ rvd_http_post_unregister(struct lws *wsi, const char *id, struct rvmsg *m)
 static int
 rvd_http_post_signal(struct lws *wsi, struct rvmsg *m)
 {
-	static char buf[RVMSG_MAX + 1];
-	size_t len;
-	int n;
-
-	/* Over HTTP nobody is authenticated: the sender is "-". */
-	if ((len = rvmsg_build_forward(buf, sizeof(buf), "-", "", m)) == 0)
-		return rvd_http_error(wsi, RVMSG_E_LARGE,
-		    "the signal is too large");
-	if ((n = rvd_deliver(m->to_id, m->to_tag, buf, len)) == 0)
-		return rvd_http_error(wsi, RVMSG_E_PEER,
-		    "no session of that peer");
-	rvd.st.signals_total++;
-	len = (size_t)snprintf(buf, sizeof(buf), "{\"delivered\":%d}", n);
-	return rvd_http_json(wsi, 202, buf, len);
+	/* A signal carries a sender the peer can trust, or goes: over
+	 * HTTP nobody is authenticated. */
+	(void)m;
+	return rvd_http_error(wsi, RVMSG_E_AUTH, "signals go over an "
+	    "authenticated WebSocket session (/v1/ws)");
 }
 
 /* The whole body of a POST is body, or it was too large.  s may be

@@ -105,10 +105,16 @@ rvd_ws_header(unsigned char *p, unsigned op, size_t len)
 	return p;
 }
 
-/* Queues a frame of opcode op; closes s when its queue would exceed
- * the limit. */
+/*
+ * Queues a frame of opcode op.  What others send s (other is set: a
+ * signal) is dropped past the queue limit, so that nobody can get a
+ * peer closed by sending it more than it reads.  s's own answers and
+ * pings may take a reserve beyond the limit; a session that reads not
+ * even those is closed, not given an ever longer queue.
+ */
 static int
-rvd_ws_queue(struct rvd_sess *s, unsigned op, const void *msg, size_t len)
+rvd_ws_queue(struct rvd_sess *s, unsigned op, const void *msg, size_t len,
+    int other)
 {
 	size_t hl = len < 126 ? 2 : len < 65536 ? 4 : 10, need;
 	unsigned char *p;
@@ -116,8 +122,11 @@ rvd_ws_queue(struct rvd_sess *s, unsigned op, const void *msg, size_t len)
 	if (s->closing)
 		return -1;
 	need = s->q_bytes + hl + len;
-	if (need > rvd.conf.queue_max) {
-		/* A reader this slow gets closed, not an ever longer queue. */
+	if (other && need > rvd.conf.queue_max) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	if (need > rvd.conf.queue_max + RVD_QUEUE_RESERVE) {
 		rvd.st.closed_slow++;
 		rvd_ws_kill(s);
 		return -1;
@@ -165,21 +174,27 @@ rvd_ws_flush_all(void)
 int
 rvd_ws_send(struct rvd_sess *s, const char *msg, size_t len)
 {
-	return rvd_ws_queue(s, 0x1, msg, len);
+	return rvd_ws_queue(s, 0x1, msg, len, 0);
+}
+
+int
+rvd_ws_offer(struct rvd_sess *s, const char *msg, size_t len)
+{
+	return rvd_ws_queue(s, 0x1, msg, len, 1);
 }
 
 int
 rvd_ws_send_frame(struct rvd_sess *s, const void *msg, size_t len,
     int binary)
 {
-	return rvd_ws_queue(s, binary ? 0x2 : 0x1, msg, len);
+	return rvd_ws_queue(s, binary ? 0x2 : 0x1, msg, len, binary);
 }
 
 int
 rvd_ws_ping(struct rvd_sess *s)
 {
 	/* lws passes up no empty pong: one byte of payload. */
-	return rvd_ws_queue(s, 0x9, "p", 1);
+	return rvd_ws_queue(s, 0x9, "p", 1, 0);
 }
 
 /* Sends an error message and counts it. */
@@ -218,24 +233,14 @@ rvd_ws_hello(struct rvd_sess *s)
 		rvd_ws_send(s, buf, n);
 }
 
-/* Returns 1 when the client's "server" names this connection. */
+/* Returns 1 when the client's "server" names this server, as it was
+ * dialled: the Host header, which a relaying man in the middle sets as
+ * it likes, and one of the server's own names, which it cannot. */
 static int
 rvd_server_ok(const struct rvd_sess *s, const char *server)
 {
-	int i;
-
-	if (strcasecmp(server, s->pend->host) != 0)
-		return 0;
-	if (rvd.conf.n_names == 0)
-		return 1;
-	for (i = 0; i < rvd.conf.n_names; i++) {
-		size_t n = strlen(rvd.conf.names[i]);
-
-		if (strncasecmp(server, rvd.conf.names[i], n) == 0 &&
-		    (server[n] == '\0' || server[n] == ':'))
-			return 1;
-	}
-	return 0;
+	return strcasecmp(server, s->pend->host) == 0 &&
+	    rvd_names_match(server, rvd.conf.tls);
 }
 
 static void
@@ -374,11 +379,38 @@ rvd_ws_register(struct rvd_sess *s, struct rvmsg *m)
 		rvd_ws_send(s, buf, n);
 }
 
+/* Returns 1 when s may send one more signal: within the budget of its
+ * source address and of its id; else counts and tells it. */
+static int
+rvd_ws_signal_allow(struct rvd_sess *s, const char *ref)
+{
+	uint64_t now = rvd_clock_us();
+
+	if (!rvd_limit_allow(&rvd.lim_addr, s->addr_h, now)) {
+		rvd.st.limited_addr++;
+		rvd_ws_error(s, RVMSG_E_RATE, "more signals a second from "
+		    "this address than allowed", ref);
+		return 0;
+	}
+	if (!rvd_limit_allow(&rvd.lim_from, rvd_limit_hash(&rvd.lim_from,
+	    s->id, IDENT_ID_LEN), now)) {
+		rvd.st.limited_from++;
+		rvd_ws_error(s, RVMSG_E_RATE, "more signals a second from "
+		    "this peer than allowed", ref);
+		return 0;
+	}
+	return 1;
+}
+
 static void
 rvd_ws_signal(struct rvd_sess *s, struct rvmsg *m)
 {
 	static char buf[RVMSG_MAX + 1];
 	size_t len;
+	int n;
+
+	if (!rvd_ws_signal_allow(s, m->ref))
+		return;
 
 	/* Forwarded, it must still be a message the peer takes. */
 	if ((len = rvmsg_build_forward(buf, sizeof(buf), s->id, s->tag,
@@ -386,8 +418,15 @@ rvd_ws_signal(struct rvd_sess *s, struct rvmsg *m)
 		rvd_ws_error(s, RVMSG_E_LARGE, "the signal is too large", m->ref);
 		return;
 	}
-	if (rvd_deliver(m->to_id, m->to_tag, buf, len) == 0) {
+	if ((n = rvd_deliver(m->to_id, m->to_tag, buf, len)) == 0) {
 		rvd_ws_error(s, RVMSG_E_PEER, "no session of that peer",
+		    m->ref);
+		return;
+	}
+	if (n == -1) {
+		rvd_ws_error(s, errno == EAGAIN ? RVMSG_E_RATE : RVMSG_E_BUSY,
+		    errno == EAGAIN ? "the peer takes no more signals a "
+		    "second" : "the peer reads too slowly: signal dropped",
 		    m->ref);
 		return;
 	}
@@ -557,6 +596,21 @@ rvd_ws_closed(struct rvd_sess *s)
 	s->id[0] = '\0';
 }
 
+/* The hash of the session's source address in the address budget. */
+static uint32_t
+rvd_ws_addr_hash(struct lws *wsi)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	uint8_t key[16];
+
+	if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&ss,
+	    &sl) == -1)
+		return 0;
+	return (uint32_t)rvd_limit_hash(&rvd.lim_addr, key,
+	    rvd_limit_addr_key(&ss, key));
+}
+
 /* Is the upgrade for our path?  Returns 0 to accept it. */
 static int
 rvd_ws_filter(struct lws *wsi)
@@ -603,6 +657,7 @@ rvd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (lws_hdr_copy(wsi, s->pend->host, sizeof(s->pend->host),
 		    WSI_TOKEN_HOST) < 0)
 			s->pend->host[0] = '\0';
+		s->addr_h = rvd_ws_addr_hash(wsi);
 		s->state = RVD_HELLO;
 		rvd_wheel_put(s, rvd.now + (uint32_t)rvd.conf.auth_timeout);
 		rvd_ws_hello(s);

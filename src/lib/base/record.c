@@ -121,7 +121,7 @@ record_key(struct record *r, const char *key)
 	} else {
 		if (r->len > 0)
 			record_putc(r, ' ');
-		record_put(r, key, strlen(key));
+		record_put_kv(r, key);	/* escaped like a value */
 		record_putc(r, '=');
 	}
 }
@@ -199,12 +199,35 @@ hexval(char c)
 	return c == '\0' || p == NULL ? -1 : (int)(p - hex);
 }
 
-/* Parses "k=v k=v" in place in in->buf. */
+/* Decodes the %XX escapes of the word at p in place, up to a space, a
+ * tab, the end or (stop set) '='.  Returns where the word ended in the
+ * input, with *out where its decoded bytes end (at most that), or NULL
+ * for a bad escape. */
+static char *
+record_unescape(char *p, int stop, char **out)
+{
+	char *w = p;
+	int hi, lo;
+
+	while (*p != '\0' && *p != ' ' && *p != '\t' && !(stop && *p == '=')) {
+		if (*p == '%') {
+			if ((hi = hexval(p[1])) < 0 || (lo = hexval(p[2])) < 0 ||
+			    (hi | lo) == 0)
+				return NULL;
+			*w++ = (char)(hi << 4 | lo);
+			p += 3;
+		} else
+			*w++ = *p++;
+	}
+	*out = w;
+	return p;
+}
+
+/* Parses "k=v k=v" in place in in->buf: keys and values may hold %XX. */
 static int
 record_parse_kv(struct record_in *in)
 {
-	char *p = in->buf, *k, *v, *w;
-	int hi, lo;
+	char *p = in->buf, *k, *v, *end, *w;
 
 	while (*p != '\0') {
 		while (*p == ' ' || *p == '\t')
@@ -214,24 +237,15 @@ record_parse_kv(struct record_in *in)
 		if (in->n == RECORD_MAX_KV)
 			return record_fail(in, "too many fields");
 		k = p;
-		while (*p != '\0' && *p != '=' && *p != ' ' && *p != '\t')
-			p++;
-		if (*p != '=' || p == k)
+		if ((end = record_unescape(p, 1, &w)) == NULL)
+			return record_fail(in, "bad %XX escape");
+		if (*end != '=' || end == k)
 			return record_fail(in, "a field is not key=value");
-		*p++ = '\0';
-		v = w = p;
-		while (*p != '\0' && *p != ' ' && *p != '\t') {
-			if (*p == '%') {
-				if ((hi = hexval(p[1])) < 0 ||
-				    (lo = hexval(p[2])) < 0 || (hi | lo) == 0)
-					return record_fail(in, "bad %XX escape");
-				*w++ = (char)(hi << 4 | lo);
-				p += 3;
-			} else
-				*w++ = *p++;
-		}
-		if (*p != '\0')
-			p++;
+		*w = '\0';	/* w <= end: the '=' is read already */
+		v = p = end + 1;
+		if ((end = record_unescape(p, 0, &w)) == NULL)
+			return record_fail(in, "bad %XX escape");
+		p = *end != '\0' ? end + 1 : end;
 		*w = '\0';
 		in->key[in->n] = k;
 		in->val[in->n++] = v;
@@ -267,6 +281,10 @@ record_parse_json(struct record_in *in, const char *line)
 			v = "-";
 		else {
 			rc = record_fail(in, "a JSON value is not flat");
+			break;
+		}
+		if (it->string[0] == '\0') {
+			rc = record_fail(in, "a JSON member has no name");
 			break;
 		}
 		kl = strlen(it->string) + 1;
@@ -309,7 +327,8 @@ record_parse(struct record_in *in, const char *line)
 			return -1;
 	} else if (record_parse_kv(in) == -1)
 		return -1;
-	if ((t = record_get(in, "type")) == NULL || strcmp(t, "-") == 0)
+	if ((t = record_get(in, "type")) == NULL || t[0] == '\0' ||
+	    strcmp(t, "-") == 0)
 		return record_fail(in, "no type field");
 	return 0;
 }
