@@ -110,10 +110,12 @@ test_cut(void **state)
 	assert_string_equal(term_safe(buf, 4, "abcd"), "...");
 	assert_string_equal(term_safe(buf, 4, "abc"), "abc");
 	assert_string_equal(TERM_SAFE("\x1b"), "\\x1b");
+	assert_string_equal(term_controls(buf, sizeof(buf), "\\x1b\x1b"),
+	    "\\x1b\\x1b");
 }
 
 /* The logger, which tells -v stories naming what servers sent, shows
- * its lines through term_safe. */
+ * its lines through term_controls: escaped once, not twice. */
 static void
 test_log(void **state)
 {
@@ -129,6 +131,7 @@ test_log(void **state)
 	assert_int_not_equal(dup2(fileno(f), 2), -1);
 	log_init("t", 0, 1);
 	log_say(NULL, "asking %s: %s", "srv", "\x1b[2J\x1b]0;x\x07\xc2\x9b");
+	log_say(NULL, "said %s", "\\x1b, made safe before");
 	log_msg(LOG_DEBUG, "not shown at -v");
 	fflush(stderr);
 	dup2(saved, 2);
@@ -138,7 +141,7 @@ test_log(void **state)
 	got[n] = '\0';
 	fclose(f);
 	assert_string_equal(got, "t: asking srv: \\x1b[2J\\x1b]0;x\\x07"
-	    "\\xc2\\x9b\n");
+	    "\\xc2\\x9b\nt: said \\x1b, made safe before\n");
 }
 
 int

@@ -38,8 +38,9 @@ log_vmsg(int prio, const char *fmt, va_list ap)
 	if (prio > log_level)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
-	/* Lines name what servers, peers and gateways sent. */
-	term_safe(safe, sizeof(safe), line);
+	/* Lines name what servers, peers and gateways sent (and may hold
+	 * a reason made safe already: no backslash doubled). */
+	term_controls(safe, sizeof(safe), line);
 	if (log_syslog)
 		syslog(prio, "%s", safe);
 	else

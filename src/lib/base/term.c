@@ -50,7 +50,7 @@ term_unsafe(uint32_t c)
  * and its length in *olen.  Returns the bytes of p it stands for.
  */
 static size_t
-term_piece(const unsigned char *p, char *out, size_t *olen)
+term_piece(const unsigned char *p, char *out, size_t *olen, int bs)
 {
 	static const char hex[] = "0123456789abcdef";
 	uint32_t c;
@@ -58,7 +58,7 @@ term_piece(const unsigned char *p, char *out, size_t *olen)
 
 	if ((n = term_utf8((const char *)p, &c)) == 0)
 		n = 1;		/* a stray byte: itself, escaped */
-	else if (c == '\\') {
+	else if (c == '\\' && bs) {
 		memcpy(out, "\\\\", 2);
 		*olen = 2;
 		return 1;
@@ -77,8 +77,9 @@ term_piece(const unsigned char *p, char *out, size_t *olen)
 	return n;
 }
 
-const char *
-term_safe(char *buf, size_t len, const char *s)
+/* term_safe, with a backslash doubled when bs is set. */
+static const char *
+term_write(char *buf, size_t len, const char *s, int bs)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	char piece[16];
@@ -91,11 +92,11 @@ term_safe(char *buf, size_t len, const char *s)
 	}
 	/* Whether it all fits decides where the cut may fall. */
 	for (p = (const unsigned char *)s; *p != '\0'; p += k) {
-		k = term_piece(p, piece, &n);
+		k = term_piece(p, piece, &n, bs);
 		total += n;
 	}
 	for (p = (const unsigned char *)s; *p != '\0'; p += k) {
-		k = term_piece(p, piece, &n);
+		k = term_piece(p, piece, &n, bs);
 		if (used + n + (total < len ? 0 : 3) > len - 1)
 			break;
 		memcpy(buf + used, piece, n);
@@ -109,6 +110,18 @@ term_safe(char *buf, size_t len, const char *s)
 	return buf;
 }
 
+const char *
+term_safe(char *buf, size_t len, const char *s)
+{
+	return term_write(buf, len, s, 1);
+}
+
+const char *
+term_controls(char *buf, size_t len, const char *s)
+{
+	return term_write(buf, len, s, 0);
+}
+
 int
 term_is_safe(const char *s)
 {
@@ -117,7 +130,7 @@ term_is_safe(const char *s)
 	size_t n, k;
 
 	for (p = (const unsigned char *)s; *p != '\0'; p += k) {
-		k = term_piece(p, piece, &n);
+		k = term_piece(p, piece, &n, 1);
 		if (n != k || memcmp(piece, p, n) != 0)
 			return 0;
 	}

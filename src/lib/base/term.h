@@ -25,6 +25,10 @@
  */
 const char *term_safe(char *buf, size_t len, const char *s);
 
+/* As term_safe, but a backslash stays as it is: for text that may hold
+ * term_safe's output already (a log line naming a reason), shown once. */
+const char *term_controls(char *buf, size_t len, const char *s);
+
 /* Returns 1 when term_safe would leave s as it is, else 0. */
 int term_is_safe(const char *s);
 
