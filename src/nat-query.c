@@ -135,12 +135,13 @@ lookup(const struct rv_url *url, int nurl, const char *peer,
 
 	if (rv_peers_get(url, nurl, peer, left_ms(), 2, p, log_say, NULL, why,
 	    sizeof(why)) == -1) {
+		/* why shows what the server sent through term_safe. */
 		if (errno == EPROTO || errno == EMSGSIZE)
-			errx(EX_PROTOCOL, "%s", TERM_SAFE(why));
+			errx(EX_PROTOCOL, "%s", why);
 		if (errno == ENOMEM)
 			err(EX_OSERR, "query");
 		errx(EX_UNAVAILABLE, "no server answered%s: %s", errno ==
-		    ETIMEDOUT ? " within -w" : "", TERM_SAFE(why));
+		    ETIMEDOUT ? " within -w" : "", why);
 	}
 	if (peer != NULL && p->n == 0)
 		errx(EX_NOHOST, "peer %s: unknown", peer);

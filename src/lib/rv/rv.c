@@ -19,6 +19,7 @@
 #include "record.h"
 #include "rv.h"
 #include "rvmsg.h"
+#include "term.h"
 
 /* ------------------------------------------------------------------ */
 /* URLs */
@@ -496,10 +497,10 @@ rv_peers_one(const struct rv_url *u, const char *what, long long deadline,
 				    RV_PAGE_MAX >> 10);
 			else if (page > 0)
 				rv_fail(why, whylen, errno, "%s: page %d: %s",
-				    u->base, page + 1, res.error);
+				    u->base, page + 1, TERM_SAFE(res.error));
 			else
 				rv_fail(why, whylen, errno, "%s: %s", u->base,
-				    res.error);
+				    TERM_SAFE(res.error));
 			rv_http_free(&res);
 			break;
 		}
@@ -512,8 +513,8 @@ rv_peers_one(const struct rv_url *u, const char *what, long long deadline,
 		else if (res.status != 200) {
 			ec = cJSON_GetObjectItemCaseSensitive(root, "error");
 			rv_fail(why, whylen, EPROTO, "%s: HTTP %ld %s", u->base,
-			    res.status, cJSON_IsString(ec) ? ec->valuestring :
-			    "without an error code");
+			    res.status, cJSON_IsString(ec) ?
+			    TERM_SAFE(ec->valuestring) : "without an error code");
 		} else if (byid)
 			rc = rv_peers_add(&l, root);
 		else if ((rc = rv_peers_page(&l, root, cursor,

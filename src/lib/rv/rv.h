@@ -163,8 +163,9 @@ typedef void (*rv_say_fn)(void *arg, const char *fmt, ...)
  * breaks the protocol: a record larger than RV_RECORD_MAX, more than
  * RV_PAGE_PEERS on a page...), EMSGSIZE (more than a client reads: a
  * page over RV_PAGE_MAX, more than RV_LIST_PAGES pages or RV_LIST_MAX
- * bytes of records), why saying which, or ENOMEM.  out must be freed
- * with rv_peers_free either way.
+ * bytes of records), why saying which, or ENOMEM.  What the server sent
+ * is in why as term_safe shows it, so why may be printed as it is.  out
+ * must be freed with rv_peers_free either way.
  */
 int rv_peers_get(const struct rv_url *u, int n, const char *what,
     int timeout_ms, int rounds, struct rv_peers *out, rv_say_fn say,
