@@ -33,6 +33,7 @@
 #include "rendezvous.h"
 #include "rv.h"
 #include "stun_client.h"
+#include "term.h"
 #include "version.h"
 
 static const char usage_line[] =
@@ -61,7 +62,7 @@ fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	warnx("%s", why);
+	warnx("%s", TERM_SAFE(why));
 	if (recs != NULL) {
 		record_begin(&r, json, "failed");
 		record_str(&r, "reason", why);
@@ -144,12 +145,15 @@ exit_code(int cls)
 static void __attribute__((format(printf, 2, 3)))
 say_warn(void *arg, const char *fmt, ...)
 {
+	char line[TERM_SAFE_LEN];
 	va_list ap;
 
 	(void)arg;
 	va_start(ap, fmt);
-	vwarnx(fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/* Servers' words: shown, never obeyed (term.h). */
+	warnx("%s", TERM_SAFE(line));
 }
 
 /* Resolves peer (an id, an alias, or a name the server knows) to an id;
@@ -168,9 +172,9 @@ resolve(const struct rendezvous_cfg *cfg, const char *peer,
 		return;
 	if (names.n > 1) {
 		warnx("name %s: %zu peers have it; give an id or an alias:",
-		    peer, names.n);
+		    TERM_SAFE(peer), names.n);
 		for (i = 0; i < names.nline; i++)
-			fprintf(stderr, "  %s\n", names.line[i]);
+			fprintf(stderr, "  %s\n", TERM_SAFE(names.line[i]));
 	}
 	rendezvous_names_free(&names);
 	fail(exit_code(rc), "%s", why);

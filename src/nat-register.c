@@ -24,6 +24,7 @@
 #include "offer.h"
 #include "record.h"
 #include "rv.h"
+#include "term.h"
 #include "version.h"
 
 static const char usage_line[] =
@@ -126,8 +127,8 @@ reap(void)
 static void
 dropped(const struct rv_event *ev, const char *why)
 {
-	warnx("%s: request from %s: %s; dropped", ev->server->base, ev->from,
-	    why);
+	warnx("%s: request from %s: %s; dropped", ev->server->base,
+	    TERM_SAFE(ev->from), TERM_SAFE(why));
 }
 
 /* The same for a request that verified, with a refused record whose
@@ -220,14 +221,15 @@ on_signal_event(const struct rv_event *ev)
 
 	if (b == NULL) {
 		warnx("%s: signal from %s is not a record; dropped",
-		    ev->server->base, ev->from);
+		    ev->server->base, TERM_SAFE(ev->from));
 		return;
 	}
 	t = record_get(b, "type");
 	if (strcmp(t, "sealed") == 0) {
 		if (offer_open(&opened, b, &id, w) == -1) {
 			warnx("%s: sealed signal from %s: %s; dropped",
-			    ev->server->base, ev->from, w);
+			    ev->server->base, TERM_SAFE(ev->from),
+			    TERM_SAFE(w));
 			return;
 		}
 		b = &opened;
@@ -277,9 +279,9 @@ on_event(void *arg, const struct rv_event *ev)
 		on_signal_event(ev);
 		break;
 	case RV_EV_ERROR:
-		warnx("%s: %s%s%s", ev->server->base, ev->code,
+		warnx("%s: %s%s%s", ev->server->base, TERM_SAFE(ev->code),
 		    ev->reason != NULL ? ": " : "",
-		    ev->reason != NULL ? ev->reason : "");
+		    ev->reason != NULL ? TERM_SAFE(ev->reason) : "");
 		break;
 	case RV_EV_LOST:
 		record_begin(&r, json, "lost");
