@@ -216,6 +216,10 @@ struct rv_event {
 
 typedef void (*rv_event_fn)(void *arg, const struct rv_event *ev);
 
+/* libwebsockets' log lines, through log.h (whose lines a terminal only
+ * shows): the emit function for lws_set_log_level. */
+void rv_lws_log(int level, const char *line);
+
 /*
  * Returns a new client for identity id that reports events to fn, or
  * NULL with errno (ENOMEM, or EIO when libwebsockets could not start).
