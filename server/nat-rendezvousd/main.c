@@ -27,6 +27,7 @@
 #include "cli.h"
 #include "conf.h"
 #include "log.h"
+#include "rv.h"
 #include "rvd.h"
 
 #ifndef NATKIT_VERSION
@@ -575,19 +576,6 @@ ready_print(const struct rvd_opts *o)
 		err(EX_OSERR, "stdout");
 }
 
-/* lws's lines, through our logger: they end in a newline. */
-static void
-rvd_log_lws(int level, const char *line)
-{
-	int prio = level & LLL_ERR ? LOG_ERR : level & LLL_WARN ?
-	    LOG_WARNING : level & LLL_NOTICE ? LOG_NOTICE : LOG_DEBUG;
-	size_t n = strlen(line);
-
-	while (n > 0 && line[n - 1] == '\n')
-		n--;
-	log_msg(prio, "lws: %.*s", (int)n, line);
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -670,7 +658,7 @@ main(int argc, char *argv[])
 	log_init("nat-rendezvousd", !o.foreground, rvd.conf.verbose);
 	/* The libev glue logs every accept at NOTICE: only with -v -v -v. */
 	lws_set_log_level(LLL_ERR | LLL_WARN | (rvd.conf.verbose >= 3 ?
-	    LLL_NOTICE | LLL_INFO : 0), rvd_log_lws);
+	    LLL_NOTICE | LLL_INFO : 0), rv_lws_log);
 	if (sodium_init() == -1)
 		errx(EX_OSERR, "sodium_init failed");
 	nofile = files_limit(&o);

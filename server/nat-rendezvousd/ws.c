@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "profile.h"
 #include "rvd.h"
 
 static char rvd_recbuf[RVMSG_RECORD_MAX + 1];
@@ -307,12 +308,17 @@ rvd_record_put(const cJSON *obj, const char *id, long long deadline,
 {
 	static struct record_in in;
 	static struct record norm;
+	static char why[128];
 	struct store_rec rec;
 	long long expires;
 	enum rvmsg_err e;
 
 	if ((e = rvmsg_flatten(obj, "peer", &in, &norm, reason)) != RVMSG_OK)
 		return e;
+	if (profile_check(&in, why, sizeof(why)) == -1) {
+		*reason = why;	/* a field that breaks its grammar */
+		return RVMSG_E_FIELD;
+	}
 	if (ident_verify_record(IDENT_DOMAIN_RECORD, &in, id) == -1) {
 		*reason = ident_error();
 		return errno == EACCES ? RVMSG_E_ID : errno == EPERM ?

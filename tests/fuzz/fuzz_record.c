@@ -1,6 +1,8 @@
 /*
  * fuzz_record.c: libFuzzer target for the record reader (record_parse, in
- * both forms) and the profile reader on top of it.  Input is one line.
+ * both forms) and the profile reader and checker on top of it.  Input is
+ * one line.  What profile_check passes, profile_read reads, and holds
+ * nothing a terminal would obey.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -8,6 +10,7 @@
 
 #include "profile.h"
 #include "record.h"
+#include "term.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,6 +33,31 @@ as_written(const char *v)
 	return v == NULL || v[0] == '\0' ? "-" : v;
 }
 
+/* s as JSON carries it: a byte that is not UTF-8 becomes U+FFFD (RFC
+ * 8259 §8.1); as key=value, s itself. */
+static const char *
+as_sent(const char *s, int json)
+{
+	static char buf[3 * RECORD_MAX];
+	uint32_t c;
+	size_t n, k = 0;
+
+	if (!json)
+		return s;
+	for (; *s != '\0'; s += n) {
+		if ((n = term_utf8(s, &c)) == 0) {
+			memcpy(buf + k, "\xef\xbf\xbd", 3);
+			k += 3;
+			n = 1;
+		} else {
+			memcpy(buf + k, s, n);
+			k += n;
+		}
+	}
+	buf[k] = '\0';
+	return buf;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -37,7 +65,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct record out, p1, p2;
 	struct profile p;
 	const char *line2;
-	char *line;
+	char *line, why[128];
 	size_t i, j;
 	int json;
 
@@ -50,7 +78,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	/* What was read, written again in either form, reads back the
-	 * same: the same pairs in the same order. */
+	 * same (as that form can carry it): the same pairs in the same
+	 * order. */
 	for (json = 0; json < 2; json++) {
 		rewrite(&in, json, &out);
 		if ((line2 = record_end(&out)) == NULL)
@@ -62,13 +91,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				continue;
 			while (j < back.n && strcmp(back.key[j], "type") == 0)
 				j++;
-			if (j == back.n || strcmp(in.key[i], back.key[j]) != 0 ||
-			    strcmp(as_written(in.val[i]),
-			    as_written(back.val[j])) != 0)
+			if (j == back.n || strcmp(as_sent(in.key[i], json),
+			    back.key[j]) != 0 || strcmp(as_sent(as_written(
+			    in.val[i]), json), as_written(back.val[j])) != 0)
 				abort();
 			j++;
 		}
-		if (strcmp(as_written(record_get(&in, "type")),
+		if (strcmp(as_sent(as_written(record_get(&in, "type")), json),
 		    as_written(record_get(&back, "type"))) != 0)
 			abort();
 	}
@@ -85,6 +114,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		}
 	}
+	/* What passes the grammar reads as a profile and is safe to show;
+	 * why is safe to show either way. */
+	if (profile_check(&in, why, sizeof(why)) == 0) {
+		if (profile_read(&p, &in) == -1)
+			abort();
+		for (i = 0; i < in.n; i++)
+			if (!term_is_safe(in.key[i]) || !term_is_safe(in.val[i]))
+				abort();
+	} else if (!term_is_safe(why))
+		abort();
 	free(line);
 	return 0;
 }

@@ -456,6 +456,48 @@ ident_from_seed(struct ident *id, const uint8_t seed[IDENT_SEED_LEN])
 	return 0;
 }
 
+_Static_assert(IDENT_SEAL_OVERHEAD == crypto_box_SEALBYTES,
+    "ident.h's sealed box overhead is libsodium's");
+
+int
+ident_seal(const uint8_t pk[IDENT_PK_LEN], const uint8_t *m, size_t mlen,
+    uint8_t *c)
+{
+	uint8_t xpk[crypto_box_PUBLICKEYBYTES];
+
+	if (ident_init() == -1)
+		return -1;
+	/* The conversion refuses a key that is not on the curve or of small
+	 * order; crypto_box_seal refuses a shared secret of all zeros. */
+	if (crypto_sign_ed25519_pk_to_curve25519(xpk, pk) != 0 ||
+	    crypto_box_seal(c, m, mlen, xpk) != 0)
+		return ident_fail(EINVAL, "no key a box can be sealed to");
+	return 0;
+}
+
+int
+ident_open(const struct ident *id, const uint8_t *c, size_t clen,
+    uint8_t *m)
+{
+	uint8_t xpk[crypto_box_PUBLICKEYBYTES], xsk[crypto_box_SECRETKEYBYTES];
+	int rc;
+
+	if (ident_init() == -1)
+		return -1;
+	if (clen < IDENT_SEAL_OVERHEAD)
+		return ident_fail(EBADMSG, "shorter than a sealed box");
+	if (id == NULL || id->sk == NULL ||
+	    crypto_sign_ed25519_pk_to_curve25519(xpk, id->pk) != 0 ||
+	    crypto_sign_ed25519_sk_to_curve25519(xsk, id->sk) != 0)
+		return ident_fail(EINVAL, "no key pair that opens boxes");
+	rc = crypto_box_seal_open(m, c, clen, xpk, xsk);
+	sodium_memzero(xsk, sizeof(xsk));
+	if (rc != 0)
+		return ident_fail(EBADMSG, "the box does not open with this "
+		    "key: sealed to another, or altered");
+	return 0;
+}
+
 void
 ident_free(struct ident *id)
 {

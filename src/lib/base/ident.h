@@ -17,6 +17,14 @@
  *		$NATKIT_HOME, else $XDG_CONFIG_HOME/natkit, else
  *		$HOME/.config/natkit.
  *
+ * A sealed box, which only the holder of one key pair can open, is
+ * libsodium's crypto_box_seal (an ephemeral X25519 key, then
+ * XSalsa20-Poly1305: 32 bytes of key and 16 of tag before the
+ * ciphertext) to the X25519 form of the receiver's Ed25519 public key
+ * (RFC 7748 §4.1, the birational map libsodium's
+ * crypto_sign_ed25519_pk_to_curve25519 computes): one key pair serves
+ * both.
+ *
  * A signed record (record.h, either form) carries the signer's peer id,
  * its key and sig.  The signer's id is in the field "from" for the
  * domains "request" and "answer" and in "id" for the others
@@ -52,6 +60,8 @@
 #define IDENT_SIG_B64_LEN	88	/* base64 signature, characters */
 #define IDENT_NONCE_MIN		16	/* session nonce, bytes */
 #define IDENT_NONCE_MAX		64
+#define IDENT_SEAL_OVERHEAD	48	/* a sealed box's bytes beyond its
+					   plaintext */
 
 /* The signing domains. */
 #define IDENT_DOMAIN_RECORD	"record"	/* a peer's registration */
@@ -171,6 +181,25 @@ int ident_sign_nonce(const struct ident *id, const char *nonce_b64,
  * ident_verify_record. */
 int ident_verify_nonce(const char *id, const char *key_b64,
     const char *nonce_b64, const char *sig_b64);
+
+/*
+ * Seals m (mlen bytes) to the holder of the Ed25519 public key pk, as a
+ * sealed box (above), writing mlen + IDENT_SEAL_OVERHEAD bytes to c; the
+ * box does not say who sealed it.  Returns 0, or -1 with errno EINVAL (pk
+ * is no key a box can be sealed to: not a point of the curve, or one of
+ * small order).
+ */
+int ident_seal(const uint8_t pk[IDENT_PK_LEN], const uint8_t *m,
+    size_t mlen, uint8_t *c);
+
+/*
+ * Opens the sealed box c (clen bytes) with id's key pair, writing its
+ * clen - IDENT_SEAL_OVERHEAD bytes of plaintext to m.  Returns 0, or -1
+ * with errno EBADMSG (shorter than a box, sealed to another key, or
+ * altered on the way) or EINVAL (id's key cannot open boxes).
+ */
+int ident_open(const struct ident *id, const uint8_t *c, size_t clen,
+    uint8_t *m);
 
 /* Returns why the last ident_* call that failed in this thread failed
  * ("signature does not verify", "key does not match peer id"), or "". */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "log.h"
+#include "term.h"
 
 static const char *log_prog = "natkit";
 static int log_syslog;
@@ -32,16 +33,19 @@ log_verbosity(void)
 static void
 log_vmsg(int prio, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char line[1024], safe[1536];
 
 	if (prio > log_level)
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
+	/* Lines name what servers, peers and gateways sent (and may hold
+	 * a reason made safe already: no backslash doubled). */
+	term_controls(safe, sizeof(safe), line);
 	if (log_syslog)
-		syslog(prio, "%s", line);
+		syslog(prio, "%s", safe);
 	else
 		/* One write per line keeps threads' lines whole. */
-		fprintf(stderr, "%s: %s\n", log_prog, line);
+		fprintf(stderr, "%s: %s\n", log_prog, safe);
 }
 
 void

@@ -18,7 +18,9 @@ void log_init(const char *prog, int use_syslog, int verbose);
 /* Returns the verbosity log_init was given. */
 int log_verbosity(void);
 
-/* Logs one line (no newline in fmt) at a syslog priority. */
+/* Logs one line (no newline in fmt) at a syslog priority, as
+ * term_controls shows it (no control characters: lines name what others
+ * sent). */
 void log_msg(int prio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

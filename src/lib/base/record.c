@@ -10,6 +10,7 @@
 
 #include "addr.h"
 #include "record.h"
+#include "term.h"
 
 enum record_mode
 record_mode_pick(int json, int records)
@@ -41,39 +42,71 @@ record_putc(struct record *r, char c)
 	record_put(r, &c, 1);
 }
 
-/* Writes s as the inside of a JSON string (RFC 8259 §7). */
+/* Returns the length of the character at p that a reader may be given as
+ * it is (valid UTF-8, not a C1 control), 0 for one that must be escaped. */
+static size_t
+record_plain(const unsigned char *p, uint32_t *cp)
+{
+	size_t n = term_utf8((const char *)p, cp);
+
+	return n > 0 && (*cp < 0x80 || *cp > 0x9f) ? n : 0;
+}
+
+/*
+ * Writes s as the inside of a JSON string (RFC 8259 §7): control
+ * characters, DEL and C1 as \u00XX, so that a record shown on a
+ * terminal cannot drive it; a byte that is not UTF-8 (§8.1) as U+FFFD.
+ */
 static void
 record_put_json(struct record *r, const char *s)
 {
 	const unsigned char *p;
 	char esc[7];
+	uint32_t c;
+	size_t n;
 
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+	for (p = (const unsigned char *)s; *p != '\0'; p += n) {
+		n = record_plain(p, &c);
 		if (*p == '"' || *p == '\\') {
 			record_putc(r, '\\');
 			record_putc(r, (char)*p);
-		} else if (*p < 0x20) {
-			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+		} else if (n > 0 && c >= 0x20 && c != 0x7f)
+			record_put(r, (const char *)p, n);
+		else if (n > 0 || (n = term_utf8((const char *)p, &c)) > 0) {
+			snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)c);
 			record_put(r, esc, 6);
-		} else
-			record_putc(r, (char)*p);
+		} else {
+			record_put(r, "\xef\xbf\xbd", 3);
+			n = 1;
+		}
 	}
 }
 
-/* Writes s as a key=value value: anything that could split it is %XX. */
+/* Writes s as a key=value value: anything that could split it, and C1
+ * or a byte that is not UTF-8, is %XX. */
 static void
 record_put_kv(struct record *r, const char *s)
 {
 	const unsigned char *p;
+	uint32_t c;
+	size_t n, i;
 
-	for (p = (const unsigned char *)s; *p != '\0'; p++) {
-		if (*p <= ' ' || *p == '=' || *p == '%' || *p == '"' ||
-		    *p == 0x7f) {
-			record_putc(r, '%');
-			record_putc(r, hex[*p >> 4]);
-			record_putc(r, hex[*p & 15]);
-		} else
-			record_putc(r, (char)*p);
+	for (p = (const unsigned char *)s; *p != '\0'; p += n) {
+		if ((n = record_plain(p, &c)) > 1) {
+			record_put(r, (const char *)p, n);
+			continue;
+		}
+		n = n > 0 ? n : (n = term_utf8((const char *)p, &c)) > 0 ?
+		    n : 1;
+		for (i = 0; i < n; i++) {
+			if (p[i] <= ' ' || p[i] == '=' || p[i] == '%' ||
+			    p[i] == '"' || p[i] >= 0x7f) {
+				record_putc(r, '%');
+				record_putc(r, hex[p[i] >> 4]);
+				record_putc(r, hex[p[i] & 15]);
+			} else
+				record_putc(r, (char)p[i]);
+		}
 	}
 }
 

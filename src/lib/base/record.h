@@ -4,10 +4,12 @@
  * A record is a list of key/value pairs whose first key is "type".  As
  * text it is `key=value` pairs separated by single spaces, with "-" for
  * none and any byte of a key or a value that could break the line
- * (space, '=', '%', '"', control bytes, DEL) written as %XX, so that
- * what another party chose cannot add a field; as JSON it is one object
- * per line
- * with the same keys, string values, and numbers for integer fields.
+ * (space, '=', '%', '"', control bytes, DEL) or drive a terminal (C1, a
+ * byte that is not UTF-8) written as %XX, so that what another party
+ * chose cannot add a field; as JSON it is one object per line with the
+ * same keys, string values (control characters, DEL and C1 as \u00XX, a
+ * byte that is not UTF-8, which JSON cannot carry, as U+FFFD), and
+ * numbers for integer fields.
  * Readers take either form and ignore keys they do not know.
  */
 #ifndef NATKIT_RECORD_H

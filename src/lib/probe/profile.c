@@ -2,6 +2,7 @@
  * profile.c: nat-probe's profile as a struct and as a record.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,4 +293,192 @@ profile_read(struct profile *p, const struct record_in *in)
 bad:
 	errno = EBADMSG;
 	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* The grammar of every field (nat-probe(1) OUTPUT) */
+
+enum profile_kind {
+	PK_BEHAVIOR,	/* endpoint-independent ... or - */
+	PK_NAT,		/* a NAT type */
+	PK_TRI,		/* yes, no or - */
+	PK_ADDR_PORT,	/* ADDR:PORT or [ADDR6]:PORT, or - */
+	PK_ADDR,	/* an address, a port allowed, or - */
+	PK_DELTA,	/* -65535 to 65535, random or - */
+	PK_SECONDS,	/* 0 to 86400 or - */
+	PK_ADDRS,	/* a list of PK_ADDR, or - */
+	PK_ADDR_PORTS,	/* a list of PK_ADDR_PORT, or - */
+	PK_RTTS,	/* a list of 0 to 60000 or -, or - */
+	PK_GATEWAYS,	/* a list of upnp, natpmp, pcp, or - */
+};
+
+static const struct {
+	const char *key;
+	enum profile_kind kind;
+	int tcp;		/* also as tcp-KEY */
+	const char *what;	/* what the value must be, in words */
+} profile_grammar[] = {
+	{ "mapping", PK_BEHAVIOR, 1, "a mapping behaviour" },
+	{ "filtering", PK_BEHAVIOR, 1, "a filtering behaviour" },
+	{ "nat", PK_NAT, 1, "a NAT type" },
+	{ "public", PK_ADDR_PORT, 1, "ADDRESS:PORT or -" },
+	{ "hairpin", PK_TRI, 1, "yes, no or -" },
+	{ "preserve", PK_TRI, 1, "yes, no or -" },
+	{ "delta", PK_DELTA, 1, "-65535 to 65535, random or -" },
+	{ "lifetime", PK_SECONDS, 1, "0 to 86400 or -" },
+	{ "local", PK_ADDRS, 0, "a list of addresses or -" },
+	{ "servers", PK_ADDR_PORTS, 0, "a list of ADDRESS:PORT or -" },
+	{ "rtt", PK_RTTS, 0, "a list of 0 to 60000 or -" },
+	{ "portmap", PK_GATEWAYS, 0, "a list of upnp, natpmp, pcp or -" },
+	{ "upnp", PK_ADDR, 0, "an address or -" },
+	{ "natpmp", PK_ADDR, 0, "an address or -" },
+	{ "pcp", PK_ADDR, 0, "an address or -" },
+	{ "double-nat", PK_TRI, 0, "yes, no or -" },
+};
+
+/* Returns 1 when v is a whole number from min to max. */
+static int
+check_number(const char *v, long min, long max)
+{
+	const char *d = v + (*v == '-');
+	char *end;
+	long l;
+
+	if (strspn(d, "0123456789") != strlen(d) || *d == '\0' ||
+	    strlen(d) > 6)
+		return 0;
+	l = strtol(v, &end, 10);
+	return *end == '\0' && l >= min && l <= max;
+}
+
+/* Returns 1 when v is an address, with a port when port is set. */
+static int
+check_addr(const char *v, int port)
+{
+	struct sockaddr_storage ss;
+	const char *c;
+
+	if (addr_parse(&ss, v, 0, 1) == -1)
+		return 0;
+	if (!port)
+		return 1;
+	/* addr_parse takes "1.2.3.4" and "[::1]" as port 0: not here. */
+	c = v[0] == '[' ? strstr(v, "]:") : strchr(v, ':');
+	return c != NULL;
+}
+
+/* Returns 1 when one element of a list of kind k is good. */
+static int
+check_one(enum profile_kind k, const char *v)
+{
+	switch (k) {
+	case PK_BEHAVIOR:
+		return lookup(behavior_names, NELEM(behavior_names), v) >= 0;
+	case PK_NAT:
+		return lookup(nat_names, NELEM(nat_names), v) >= 0;
+	case PK_TRI:
+		return strcmp(v, "yes") == 0 || strcmp(v, "no") == 0;
+	case PK_DELTA:
+		return strcmp(v, "random") == 0 ||
+		    check_number(v, -65535, 65535);
+	case PK_SECONDS:
+		return check_number(v, 0, 86400);
+	case PK_RTTS:
+		return strcmp(v, "-") == 0 || check_number(v, 0, 60000);
+	case PK_ADDR_PORT:
+	case PK_ADDR_PORTS:
+		return check_addr(v, 1);
+	case PK_ADDR:
+	case PK_ADDRS:
+		return check_addr(v, 0);
+	case PK_GATEWAYS:
+		return strcmp(v, "upnp") == 0 || strcmp(v, "natpmp") == 0 ||
+		    strcmp(v, "pcp") == 0;
+	}
+	return 0;
+}
+
+/* Returns 1 when v is good for a field of kind k. */
+static int
+check_value(enum profile_kind k, const char *v)
+{
+	char list[PROFILE_LIST_MAX * ADDR_STRLEN], *s, *save = NULL;
+	size_t len = strlen(v);
+	int n = 0;
+
+	if (strcmp(v, "-") == 0)
+		return k != PK_NAT;
+	if (k != PK_ADDRS && k != PK_ADDR_PORTS && k != PK_RTTS &&
+	    k != PK_GATEWAYS)
+		return check_one(k, v);
+	/* No empty element: not first, not last, not twice in a row. */
+	if (len == 0 || len >= sizeof(list) || v[0] == ',' ||
+	    v[len - 1] == ',' || strstr(v, ",,") != NULL)
+		return 0;
+	memcpy(list, v, len + 1);
+	for (s = strtok_r(list, ",", &save); s != NULL;
+	    s = strtok_r(NULL, ",", &save))
+		if (++n > PROFILE_LIST_MAX || !check_one(k, s))
+			return 0;
+	return 1;
+}
+
+/* Returns 1 when s is 1 to max bytes, each in chars or alphanumeric. */
+static int
+check_charset(const char *s, size_t max, const char *chars)
+{
+	const char *p;
+
+	for (p = s; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr(chars, *p) != NULL))
+			return 0;
+	return p > s && (size_t)(p - s) <= max;
+}
+
+static int __attribute__((format(printf, 3, 4)))
+check_fail(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	errno = EBADMSG;
+	return -1;
+}
+
+int
+profile_check(const struct record_in *in, char *why, size_t whylen)
+{
+	const char *k, *base;
+	size_t i, j, g;
+
+	for (i = 0; i < in->n; i++) {
+		k = in->key[i];
+		if (!check_charset(k, PROFILE_KEY_MAX, "._-"))
+			return check_fail(why, whylen, "a field name is not "
+			    "1 to %d of A-Za-z0-9._-", PROFILE_KEY_MAX);
+		for (j = 0; j < i; j++)
+			if (strcmp(in->key[j], k) == 0)
+				return check_fail(why, whylen, "field %s: "
+				    "given twice", k);
+		if (strcmp(k, "verified") == 0 || strcmp(k, "reason") == 0)
+			return check_fail(why, whylen, "field %s: readers "
+			    "add it, a record may not carry it", k);
+		base = strncmp(k, "tcp-", 4) == 0 ? k + 4 : k;
+		for (g = 0; g < NELEM(profile_grammar); g++)
+			if (strcmp(profile_grammar[g].key, base) == 0 &&
+			    (base == k || profile_grammar[g].tcp))
+				break;
+		if (g < NELEM(profile_grammar)) {
+			if (!check_value(profile_grammar[g].kind, in->val[i]))
+				return check_fail(why, whylen, "field %s: "
+				    "not %s", k, profile_grammar[g].what);
+		} else if (!check_charset(in->val[i], PROFILE_VALUE_MAX,
+		    "._:,/+=[]-"))
+			return check_fail(why, whylen, "field %s: not 1 to "
+			    "%d of A-Za-z0-9._:,/+=[]-", k, PROFILE_VALUE_MAX);
+	}
+	return 0;
 }

@@ -91,6 +91,26 @@ enum profile_nat profile_classify(enum profile_behavior mapping,
 /* Writes p as one record of type "profile" (fields in nat-probe(1)). */
 void profile_write(const struct profile *p, struct record *r, int json);
 
+/* Longest field name and value of a field profile_check does not know. */
+#define PROFILE_KEY_MAX		32
+#define PROFILE_VALUE_MAX	256
+#define PROFILE_LIST_MAX	16	/* entries of a list field */
+
+/*
+ * Checks every field of a profile, or of a record that carries one (a
+ * peer record), against its grammar (nat-probe(1) OUTPUT): terms from
+ * their lists, addresses (with a port where the field has one), numbers
+ * in range, yes/no/-, comma-separated lists of at most PROFILE_LIST_MAX;
+ * a field it does not know must be named by 1 to PROFILE_KEY_MAX of
+ * [A-Za-z0-9._-] and hold 1 to PROFILE_VALUE_MAX of [A-Za-z0-9._:,/+=-]
+ * and brackets.  No field may come twice, and "verified" and "reason",
+ * which readers add, may not come at all.  A record that passes has
+ * nothing a terminal would obey.  Returns 0, or -1 with errno EBADMSG
+ * and why (whylen bytes) naming the field and what is wrong, never
+ * quoting what came.
+ */
+int profile_check(const struct record_in *in, char *why, size_t whylen);
+
 /* Reads a "profile" record into p.  Returns 0, or -1 with EBADMSG when a
  * field has a value the format does not allow. */
 int profile_read(struct profile *p, const struct record_in *in);

@@ -159,6 +159,8 @@ offer_verify(struct offer *o, const struct record_in *in, int answer,
 		    ident_error());
 	}
 	snprintf(o->from, sizeof(o->from), "%s", record_get(in, "from"));
+	if (ident_key_parse(record_get(in, "key"), o->key) == -1)
+		return refuse(why, EBADMSG, "the %s has no valid key", what);
 	if ((v = record_get(in, "to")) == NULL || !ident_id_valid(v))
 		return refuse(why, EBADMSG, "the %s has no valid \"to\"", what);
 	snprintf(o->to, sizeof(o->to), "%s", v);
@@ -181,6 +183,10 @@ offer_verify(struct offer *o, const struct record_in *in, int answer,
 	if (o->expires <= now)
 		return refuse(why, ETIMEDOUT, "the %s expired %lld s ago",
 		    what, now - o->expires);
+	if (o->expires - now > OFFER_AHEAD_MAX_S)
+		return refuse(why, EBADMSG, "the %s expires %lld s ahead, more "
+		    "than %d: the clocks disagree", what, o->expires - now,
+		    OFFER_AHEAD_MAX_S);
 	if (!answer) {
 		if ((v = record_get(in, "tag")) == NULL || strlen(v) >
 		    OFFER_TAG_MAX || (strcmp(v, "-") != 0 && (v[0] == '\0' ||
@@ -213,6 +219,125 @@ offer_verify(struct offer *o, const struct record_in *in, int answer,
 	if (profile_read(&o->prof, in) == -1)
 		return refuse(why, EBADMSG, "the %s's profile fields do not "
 		    "parse", what);
+	return 0;
+}
+
+int
+offer_seal(struct record *out, const char *line,
+    const uint8_t pk[IDENT_PK_LEN])
+{
+	uint8_t plain[OFFER_SEAL_MAX], box[OFFER_SEAL_MAX +
+	    IDENT_SEAL_OVERHEAD];
+	char b64[sodium_base64_ENCODED_LEN(sizeof(box),
+	    sodium_base64_VARIANT_ORIGINAL)];
+	size_t len = strcspn(line, "\n"), padded;
+
+	if (len == 0 || (line[len] == '\n' && line[len + 1] != '\0')) {
+		errno = EINVAL;
+		return -1;
+	}
+	padded = (len + 1 + OFFER_SEAL_PAD - 1) / OFFER_SEAL_PAD *
+	    OFFER_SEAL_PAD;
+	if (padded > sizeof(plain)) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	memcpy(plain, line, len);
+	plain[len] = '\n';
+	memset(plain + len + 1, 0, padded - len - 1);
+	if (ident_seal(pk, plain, padded, box) == -1) {
+		sodium_memzero(plain, sizeof(plain));
+		return -1;
+	}
+	sodium_memzero(plain, sizeof(plain));
+	sodium_bin2base64(b64, sizeof(b64), box, padded + IDENT_SEAL_OVERHEAD,
+	    sodium_base64_VARIANT_ORIGINAL);
+	record_begin(out, 1, "sealed");
+	record_int(out, "v", 1);
+	record_str(out, "box", b64);
+	if (record_end(out) == NULL)
+		return -1;
+	out->buf[--out->len] = '\0';	/* a body, not a line */
+	return 0;
+}
+
+int
+offer_open(struct record_in *plain, const struct record_in *in,
+    const struct ident *id, char *why)
+{
+	uint8_t box[OFFER_SEAL_MAX + IDENT_SEAL_OVERHEAD];
+	char text[OFFER_SEAL_MAX + 1], *p;
+	const char *t, *v, *b;
+	size_t blen, len, nl, i;
+	int rc;
+
+	if ((t = record_get(in, "type")) == NULL || strcmp(t, "sealed") != 0)
+		return refuse(why, EBADMSG, "not a sealed body but a %s record",
+		    t != NULL ? t : "typeless");
+	if ((v = record_get(in, "v")) == NULL || strcmp(v, "1") != 0)
+		return refuse(why, EBADMSG, "sealed with version %.16s; this "
+		    "natkit opens version 1", v != NULL ? v : "-");
+	if ((b = record_get(in, "box")) == NULL || sodium_base642bin(box,
+	    sizeof(box), b, strlen(b), NULL, &blen, NULL,
+	    sodium_base64_VARIANT_ORIGINAL) != 0 || blen < IDENT_SEAL_OVERHEAD)
+		return refuse(why, EBADMSG, "the sealed box is not base64 of "
+		    "%d to %d bytes", IDENT_SEAL_OVERHEAD, (int)sizeof(box));
+	len = blen - IDENT_SEAL_OVERHEAD;
+	if (ident_open(id, box, blen, (uint8_t *)text) == -1)
+		return refuse(why, errno == EBADMSG ? EPERM : errno, "the sealed "
+		    "box does not open with this peer's key (%s): sealed to "
+		    "another peer, or altered on the way", id->id);
+	/* One line, then only padding: nothing hides behind a NUL. */
+	nl = (p = memchr(text, '\n', len)) != NULL ? (size_t)(p - text) : 0;
+	rc = nl > 0 && strnlen(text, nl) == nl;
+	for (i = nl + 1; rc && i < len; i++)
+		rc = text[i] == '\0';
+	if (!rc) {
+		sodium_memzero(text, sizeof(text));
+		return refuse(why, EBADMSG, "the sealed box holds no record "
+		    "line and its padding");
+	}
+	text[nl] = '\0';
+	rc = record_parse(plain, text);
+	sodium_memzero(text, sizeof(text));
+	if (rc == -1)
+		return refuse(why, EBADMSG, "the sealed record does not parse: "
+		    "%s", plain->error);
+	return 0;
+}
+
+int
+offer_seen_add(struct offer_seen *s, const struct offer *o, long long now)
+{
+	struct offer_seen_entry *e;
+	size_t i, n = 0;
+	int seen = 0;
+
+	/* Requests are rare: a scan that also forgets the expired. */
+	for (i = 0; i < s->n; i++) {
+		e = &s->e[i];
+		if (e->expires <= now)
+			continue;
+		if (strcmp(e->nonce, o->nonce) == 0 &&
+		    strcmp(e->from, o->from) == 0)
+			seen = 1;
+		if (n != i)
+			s->e[n] = *e;
+		n++;
+	}
+	s->n = n;
+	if (seen) {
+		errno = EALREADY;
+		return -1;
+	}
+	if (s->n == OFFER_SEEN_MAX) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	e = &s->e[s->n++];
+	snprintf(e->from, sizeof(e->from), "%s", o->from);
+	snprintf(e->nonce, sizeof(e->nonce), "%s", o->nonce);
+	e->expires = o->expires;
 	return 0;
 }
 

@@ -6,7 +6,9 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include "record.h"
 #include "rv.h"
 #include "rvmsg.h"
+#include "term.h"
 
 /* ------------------------------------------------------------------ */
 /* URLs */
@@ -259,8 +262,6 @@ rv_peer_verify(const struct record_in *in, const char *expect_id,
 /* ------------------------------------------------------------------ */
 /* HTTP */
 
-#define RV_HTTP_MAX	(1 << 20)
-
 struct rv_http_sink {
 	struct rv_http *res;
 	int too_big;
@@ -273,7 +274,7 @@ rv_http_write(char *p, size_t size, size_t nmemb, void *arg)
 	size_t len = size * nmemb;
 	char *b;
 
-	if (k->res->len + len > RV_HTTP_MAX) {
+	if (k->res->len + len > RV_PAGE_MAX) {
 		k->too_big = 1;
 		return 0;
 	}
@@ -304,6 +305,8 @@ rv_http(const struct rv_url *u, const char *method, const char *path,
 		errno = ENOMEM;
 		return -1;
 	}
+	if (timeout_ms < 1)
+		timeout_ms = 1;	/* curl takes 0 as no timeout at all */
 	snprintf(url, sizeof(url), "%s%s", u->base, path);
 	hd = curl_slist_append(hd, "Accept: application/json");
 	if (json != NULL) {
@@ -345,15 +348,40 @@ rv_http_free(struct rv_http *res)
 /* ------------------------------------------------------------------ */
 /* Queries */
 
-static int
-rv_peers_add(struct rv_peers *p, const cJSON *rec)
+/* Sets errno to e and why to the words.  Returns -1. */
+static int __attribute__((format(printf, 4, 5)))
+rv_fail(char *why, size_t whylen, int e, const char *fmt, ...)
 {
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	errno = e;
+	return -1;
+}
+
+/* One server's answer as it is read: what is kept, and how much. */
+struct rv_list {
+	const struct rv_url *u;
+	struct rv_peers *out;
+	size_t bytes;		/* of the records kept */
+	char *why;
+	size_t whylen;
+};
+
+/* Keeps one record.  Returns 0, or -1 with errno EPROTO, EMSGSIZE or
+ * ENOMEM. */
+static int
+rv_peers_add(struct rv_list *l, const cJSON *rec)
+{
+	struct rv_peers *p = l->out;
+	size_t len;
 	char **j;
 
-	if (!cJSON_IsObject(rec)) {
-		errno = EPROTO;
-		return -1;
-	}
+	if (!cJSON_IsObject(rec))
+		return rv_fail(l->why, l->whylen, EPROTO, "%s: a peer is not a "
+		    "JSON object", l->u->base);
 	if (p->n == p->cap) {
 		if ((j = realloc(p->json, (p->cap * 2 + 16) *
 		    sizeof(*j))) == NULL)
@@ -365,21 +393,78 @@ rv_peers_add(struct rv_peers *p, const cJSON *rec)
 		errno = ENOMEM;
 		return -1;
 	}
+	len = strlen(p->json[p->n]);
 	p->n++;
+	if (len > RV_RECORD_MAX)
+		return rv_fail(l->why, l->whylen, EPROTO, "%s: a record of "
+		    "%zu bytes, more than the %d a peer may register",
+		    l->u->base, len, RV_RECORD_MAX);
+	if ((l->bytes += len) > RV_LIST_MAX)
+		return rv_fail(l->why, l->whylen, EMSGSIZE, "%s: more than %d "
+		    "MiB of records", l->u->base, RV_LIST_MAX >> 20);
 	return 0;
 }
 
-/* Asks one server.  Returns 0, or -1 with errno ENOENT (404 or no peer
- * of that name), EPROTO, ECONNREFUSED, ETIMEDOUT. */
+/*
+ * Takes one page of a list: its records, and in cursor the next page's
+ * cursor, or "" after the last.  Returns 0, or -1 with errno EPROTO,
+ * EMSGSIZE or ENOMEM.
+ */
 static int
-rv_peers_one(const struct rv_url *u, const char *what, int timeout_ms,
+rv_peers_page(struct rv_list *l, const cJSON *root, char *cursor,
+    size_t clen)
+{
+	const cJSON *list, *next, *it;
+
+	list = cJSON_GetObjectItemCaseSensitive(root, "peers");
+	next = cJSON_GetObjectItemCaseSensitive(root, "next");
+	/* A cursor only goes forward: the list cannot loop. */
+	if (!cJSON_IsArray(list) || !(next == NULL || cJSON_IsNull(next) ||
+	    (cJSON_IsString(next) && strlen(next->valuestring) < clen &&
+	    strcmp(next->valuestring, cursor) > 0)))
+		return rv_fail(l->why, l->whylen, EPROTO, "%s: the answer has "
+		    "no peers list or a bad next cursor", l->u->base);
+	if (cJSON_GetArraySize(list) > RV_PAGE_PEERS)
+		return rv_fail(l->why, l->whylen, EPROTO, "%s: more than the "
+		    "%d peers asked for on a page", l->u->base, RV_PAGE_PEERS);
+	cJSON_ArrayForEach(it, list)
+		if (rv_peers_add(l, it) == -1)
+			return -1;
+	snprintf(cursor, clen, "%s", cJSON_IsString(next) ?
+	    next->valuestring : "");
+	return 0;
+}
+
+/* Returns CLOCK_MONOTONIC in milliseconds, for deadlines. */
+static long long
+rv_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long
+rv_left_ms(long long deadline)
+{
+	return deadline - rv_mono_ms();
+}
+
+/* Asks one server, every page before deadline.  Returns 0, or -1 with
+ * errno ENOENT (404 or no peer of that name), EPROTO, EMSGSIZE,
+ * ECONNREFUSED, ETIMEDOUT. */
+static int
+rv_peers_one(const struct rv_url *u, const char *what, long long deadline,
     struct rv_peers *out, char *why, size_t whylen)
 {
+	struct rv_list l = { u, out, 0, why, whylen };
 	char path[512], cursor[128] = "", *esc = NULL;
-	const cJSON *list, *next, *it, *ec;
+	const cJSON *ec;
 	struct rv_http res;
-	cJSON *root = NULL;
+	cJSON *root;
 	int page, byid = what != NULL && ident_id_valid(what), rc = -1;
+	long long left;
 	size_t before = out->n;
 
 	if (what != NULL && !byid &&
@@ -387,74 +472,65 @@ rv_peers_one(const struct rv_url *u, const char *what, int timeout_ms,
 		errno = ENOMEM;
 		return -1;
 	}
-	for (page = 0; page < RV_LIST_PAGES; page++) {
+	for (page = 0; ; page++) {
+		if (page == RV_LIST_PAGES) {
+			rv_fail(why, whylen, EMSGSIZE, "%s: the list goes on "
+			    "past %d pages", u->base, RV_LIST_PAGES);
+			break;
+		}
+		if ((left = rv_left_ms(deadline)) <= 0) {
+			rv_fail(why, whylen, ETIMEDOUT, "%s: page %d: no time "
+			    "left", u->base, page + 1);
+			break;
+		}
 		if (byid)
 			snprintf(path, sizeof(path), "/v1/peers/%s", what);
 		else
-			snprintf(path, sizeof(path), "/v1/peers?limit=100%s%s"
-			    "%s%s", esc ? "&name=" : "", esc ? esc : "",
-			    *cursor ? "&cursor=" : "", cursor);
-		if (rv_http(u, "GET", path, NULL, timeout_ms, &res) == -1) {
-			snprintf(why, whylen, "%s: %s", u->base, res.error);
+			snprintf(path, sizeof(path), "/v1/peers?limit=%d%s%s"
+			    "%s%s", RV_PAGE_PEERS, esc ? "&name=" : "",
+			    esc ? esc : "", *cursor ? "&cursor=" : "", cursor);
+		if (rv_http(u, "GET", path, NULL, (int)(left < INT_MAX ? left :
+		    INT_MAX), &res) == -1) {
+			if (errno == EMSGSIZE)
+				rv_fail(why, whylen, EMSGSIZE, "%s: an answer "
+				    "larger than %d KiB", u->base,
+				    RV_PAGE_MAX >> 10);
+			else if (page > 0)
+				rv_fail(why, whylen, errno, "%s: page %d: %s",
+				    u->base, page + 1, TERM_SAFE(res.error));
+			else
+				rv_fail(why, whylen, errno, "%s: %s", u->base,
+				    TERM_SAFE(res.error));
 			rv_http_free(&res);
 			break;
 		}
 		root = cJSON_Parse(res.body ? res.body : "");
-		if (res.status == 404 && byid) {
+		if (res.status == 404 && byid)
 			errno = ENOENT;
-		} else if (res.status >= 500) {
-			snprintf(why, whylen, "%s: HTTP %ld", u->base,
-			    res.status);
-			errno = ECONNREFUSED;
-		} else if (res.status != 200) {
+		else if (res.status >= 500)
+			rv_fail(why, whylen, ECONNREFUSED, "%s: HTTP %ld",
+			    u->base, res.status);
+		else if (res.status != 200) {
 			ec = cJSON_GetObjectItemCaseSensitive(root, "error");
-			snprintf(why, whylen, "%s: HTTP %ld %s", u->base,
-			    res.status, cJSON_IsString(ec) ? ec->valuestring :
-			    "without an error code");
-			errno = EPROTO;
-		} else if (byid) {
-			if (rv_peers_add(out, root) == 0)
-				rc = 0;
-			else if (errno == EPROTO)
-				snprintf(why, whylen, "%s: the answer is not "
-				    "a JSON object", u->base);
-		} else if (!cJSON_IsArray(list =
-		    cJSON_GetObjectItemCaseSensitive(root, "peers")) ||
-		    !((next = cJSON_GetObjectItemCaseSensitive(root,
-		    "next")) == NULL || cJSON_IsNull(next) ||
-		    (cJSON_IsString(next) && strlen(next->valuestring) <
-		    sizeof(cursor) && strcmp(next->valuestring, cursor) > 0))) {
-			snprintf(why, whylen, "%s: the answer has no peers "
-			    "list or a bad next cursor", u->base);
-			errno = EPROTO;
-		} else {
-			rc = 0;
-			cJSON_ArrayForEach(it, list)
-				if (rv_peers_add(out, it) == -1) {
-					snprintf(why, whylen, "%s: a peer is "
-					    "not a JSON object", u->base);
-					rc = -1;
-					break;
-				}
-			if (rc == 0 && cJSON_IsString(next)) {
-				snprintf(cursor, sizeof(cursor), "%s",
-				    next->valuestring);
-				rc = -1;
-				cJSON_Delete(root);
-				rv_http_free(&res);
-				continue;
-			}
-			if (rc == 0 && esc != NULL && out->n == before) {
-				errno = ENOENT;
-				rc = -1;
-			}
+			rv_fail(why, whylen, EPROTO, "%s: HTTP %ld %s", u->base,
+			    res.status, cJSON_IsString(ec) ?
+			    TERM_SAFE(ec->valuestring) : "without an error code");
+		} else if (byid)
+			rc = rv_peers_add(&l, root);
+		else if ((rc = rv_peers_page(&l, root, cursor,
+		    sizeof(cursor))) == 0 && *cursor != '\0') {
+			cJSON_Delete(root);
+			rv_http_free(&res);
+			rc = -1;
+			continue;
+		} else if (rc == 0 && esc != NULL && out->n == before) {
+			errno = ENOENT;
+			rc = -1;
 		}
 		cJSON_Delete(root);
 		rv_http_free(&res);
 		break;
 	}
-	if (page == RV_LIST_PAGES)
-		rc = 0;		/* XXX: the list is cut at RV_LIST_PAGES. */
 	curl_free(esc);
 	return rc;
 }
@@ -515,8 +591,9 @@ rv_peers_get(const struct rv_url *u, int n, const char *what,
     int timeout_ms, int rounds, struct rv_peers *out, rv_say_fn say,
     void *arg, char *why, size_t whylen)
 {
-	int round, i, k, order[RV_MAX_SERVERS], unknown = 0, proto = 0;
+	int round, i, k, order[RV_MAX_SERVERS], unknown = 0, bad = 0;
 	int e, err = ECONNREFUSED;
+	long long deadline, left;
 	unsigned ms;
 	size_t j;
 
@@ -524,10 +601,13 @@ rv_peers_get(const struct rv_url *u, int n, const char *what,
 	snprintf(why, whylen, "no server");
 	if (n > RV_MAX_SERVERS)
 		n = RV_MAX_SERVERS;
+	deadline = rv_mono_ms() + timeout_ms;
 	for (round = 0; round < rounds; round++) {
 		if (round > 0) {
 			ms = rv_backoff_delay(&rv_backoff_default,
 			    (unsigned)round - 1, randombytes_random());
+			if (rv_left_ms(deadline) <= ms)
+				break;	/* no time for another pass */
 			say(arg, "no server answered; again in %u ms", ms);
 			usleep(ms * 1000);
 		}
@@ -535,10 +615,15 @@ rv_peers_get(const struct rv_url *u, int n, const char *what,
 		rv_url_order(u, n, order);
 		for (k = 0; k < n; k++) {
 			i = order[k];
+			if ((left = rv_left_ms(deadline)) <= 0) {
+				err = ETIMEDOUT;
+				break;
+			}
 			say(arg, "asking %s%s", u[i].base, rv_url_silent(&u[i]) ?
 			    " (silent before)" : "");
-			if (rv_peers_one(&u[i], what, timeout_ms, out, why,
-			    whylen) == 0) {
+			/* An equal share of the time left with the rest. */
+			if (rv_peers_one(&u[i], what, rv_mono_ms() +
+			    left / (n - k), out, why, whylen) == 0) {
 				rv_mute_set(&u[i], 0);
 				out->server = i;
 				return 0;
@@ -551,9 +636,9 @@ rv_peers_get(const struct rv_url *u, int n, const char *what,
 			if ((errno = e) == ENOENT) {
 				say(arg, "%s: no such peer", u[i].base);
 				unknown = 1;
-			} else if (errno == EPROTO) {
+			} else if (errno == EPROTO || errno == EMSGSIZE) {
 				say(arg, "%s", why);
-				proto = 1;
+				bad = errno;
 			} else if (errno == ENOMEM)
 				return -1;
 			else {
@@ -561,12 +646,12 @@ rv_peers_get(const struct rv_url *u, int n, const char *what,
 				err = errno;
 			}
 		}
-		if (unknown || proto)
+		if (unknown || bad)
 			break;
 	}
 	if (unknown)
 		return 0;
-	errno = proto ? EPROTO : err;
+	errno = bad ? bad : err;
 	return -1;
 }
 

@@ -28,7 +28,13 @@
 #define RV_TAG_MAX	RVMSG_TAG_MAX	/* a session tag, characters */
 #define RV_EXPIRES_S	3600	/* lifetime of a peer record */
 #define RV_REFRESH_S	3000	/* a record is signed again after this */
-#define RV_LIST_PAGES	100	/* most pages of GET /v1/peers followed */
+/* What a client reads of answers to GET /v1/peers, so that a server
+ * cannot make it read forever or hold more than it can keep: */
+#define RV_LIST_PAGES	100	/* pages followed */
+#define RV_PAGE_PEERS	100	/* records on a page (the limit asked) */
+#define RV_PAGE_MAX	(512 << 10)	/* bytes of an HTTP answer: a page
+					 * of 100 records of RV_RECORD_MAX */
+#define RV_LIST_MAX	(16 << 20)	/* bytes of all the records kept */
 
 /* A parsed server URL. */
 struct rv_url {
@@ -118,10 +124,11 @@ struct rv_http {
 
 /*
  * Sends method (GET or POST) path to server u, with json as the body when
- * it is not NULL, giving up after timeout_ms.  Returns 0 when an answer
+ * it is not NULL, giving up after timeout_ms (at least 1) for the whole
+ * exchange, however slowly the answer comes.  Returns 0 when an answer
  * came (any status), or -1 with errno ETIMEDOUT, ECONNREFUSED (could not
  * connect, the reason in res->error), EMSGSIZE (an answer larger than
- * 1 MiB) or ENOMEM.  rv_http_free must be called either way.
+ * RV_PAGE_MAX) or ENOMEM.  rv_http_free must be called either way.
  */
 int rv_http(const struct rv_url *u, const char *method, const char *path,
     const char *json, int timeout_ms, struct rv_http *res);
@@ -148,10 +155,17 @@ typedef void (*rv_say_fn)(void *arg, const char *fmt, ...)
  * pages); with what a peer id, for that peer (GET /v1/peers/ID); with
  * what a name, for the peers registered under it (?name=).  A server that
  * does not know the peer (404) passes the question to the next one.
- * Returns 0 (out->n may be 0: nobody, or no server knows the peer), or -1
- * with errno ECONNREFUSED or ETIMEDOUT (no server answered), EPROTO (an
- * answer that breaks the protocol; why says how) or ENOMEM.  out must be
- * freed with rv_peers_free either way.
+ * timeout_ms bounds the whole call, every page, server, pass and pause:
+ * a server gets an equal share of the time left with the servers not yet
+ * asked in its pass, the last one all of it.  Returns 0 (out->n may be
+ * 0: nobody, or no server knows the peer), or -1 with errno ECONNREFUSED
+ * or ETIMEDOUT (no server answered in time), EPROTO (an answer that
+ * breaks the protocol: a record larger than RV_RECORD_MAX, more than
+ * RV_PAGE_PEERS on a page...), EMSGSIZE (more than a client reads: a
+ * page over RV_PAGE_MAX, more than RV_LIST_PAGES pages or RV_LIST_MAX
+ * bytes of records), why saying which, or ENOMEM.  What the server sent
+ * is in why as term_safe shows it, so why may be printed as it is.  out
+ * must be freed with rv_peers_free either way.
  */
 int rv_peers_get(const struct rv_url *u, int n, const char *what,
     int timeout_ms, int rounds, struct rv_peers *out, rv_say_fn say,
@@ -201,6 +215,10 @@ struct rv_event {
 };
 
 typedef void (*rv_event_fn)(void *arg, const struct rv_event *ev);
+
+/* libwebsockets' log lines, through log.h (whose lines a terminal only
+ * shows): the emit function for lws_set_log_level. */
+void rv_lws_log(int level, const char *line);
 
 /*
  * Returns a new client for identity id that reports events to fn, or

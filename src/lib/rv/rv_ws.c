@@ -587,7 +587,7 @@ rv_client_new(const struct ident *id, rv_event_fn fn, void *arg,
 	c->id = id;
 	c->fn = fn;
 	c->arg = arg;
-	lws_set_log_level(log_level, NULL);
+	lws_set_log_level(log_level, rv_lws_log);
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.protocols = rv_protocols;

@@ -31,7 +31,8 @@ struct rendezvous {
 	void *arg;
 	struct heard h;
 	struct offer mine, answer;
-	struct record r;
+	struct record r, sealed;
+	struct record_in opened;
 	uint8_t eph_sk[crypto_box_SECRETKEYBYTES];	/* the stream's, to
 							   come */
 };
@@ -275,7 +276,7 @@ rendezvous_self_get(const struct rendezvous_cfg *cfg, const char *path,
 
 int
 rendezvous_peer_get(const struct rendezvous_cfg *cfg, const char *peer,
-    struct profile *p, char *why, size_t whylen)
+    struct profile *p, uint8_t pk[IDENT_PK_LEN], char *why, size_t whylen)
 {
 	static struct record_in in;
 	int rc;
@@ -285,6 +286,10 @@ rendezvous_peer_get(const struct rendezvous_cfg *cfg, const char *peer,
 		    "offline: no server lists it", peer);
 	if (rc != 0)
 		return rc;
+	/* The record verified: its key is the peer id's. */
+	if (ident_key_parse(record_get(&in, "key"), pk) == -1)
+		return failed(why, whylen, RENDEZVOUS_PROTOCOL, "peer %s: its "
+		    "record has no valid key", peer);
 	if (profile_read(p, &in) == -1)
 		return failed(why, whylen, RENDEZVOUS_PROTOCOL, "peer %s: its "
 		    "record's profile does not parse", peer);
@@ -337,9 +342,9 @@ on_event(void *arg, const struct rv_event *ev)
 		if (t != NULL && strcmp(t, "barrier") == 0 &&
 		    strcmp(ev->from, rv_session_name(ev->session)) == 0)
 			st->delivered = 1;
-		else if (t != NULL && strcmp(t, "answer") == 0 &&
-		    !st->answered && record_parse(&st->answer,
-		    ev->body_json) == 0) {
+		else if (t != NULL && (strcmp(t, "sealed") == 0 ||
+		    strcmp(t, "answer") == 0) && !st->answered &&
+		    record_parse(&st->answer, ev->body_json) == 0) {
 			st->answered = 1;
 			snprintf(st->answer_from, sizeof(st->answer_from),
 			    "%s", ev->from);
@@ -435,6 +440,7 @@ answer_wait(const struct rendezvous_cfg *cfg, struct rendezvous *rz,
     struct tech_env *e, char *why, size_t whylen)
 {
 	const char *peer = e->peer.id;
+	const char *t;
 	char w[OFFER_WHY_LEN];
 	uint64_t deadline = stun_now_ms() + (uint64_t)cfg->wait_ms;
 
@@ -451,7 +457,14 @@ answer_wait(const struct rendezvous_cfg *cfg, struct rendezvous *rz,
 			    "is offline: no answer within %d s", peer,
 			    cfg->wait_ms / 1000);
 	}
-	if (offer_verify(&rz->answer, &rz->h.answer, 1, cfg->id->id, peer,
+	/* What is not sealed went past the server in the clear: an older
+	 * natkit, which this one does not talk to (nat(7) SECURITY). */
+	if (strcmp((t = record_get(&rz->h.answer, "type")), "sealed") != 0)
+		return failed(why, whylen, RENDEZVOUS_PROTOCOL, "answer "
+		    "refused: the %s from %s is not sealed to this peer's key",
+		    t, rz->h.answer_from);
+	if (offer_open(&rz->opened, &rz->h.answer, cfg->id, w) == -1 ||
+	    offer_verify(&rz->answer, &rz->opened, 1, cfg->id->id, peer,
 	    rz->mine.nonce, time(NULL), w) == -1)
 		return failed(why, whylen, RENDEZVOUS_PROTOCOL, "answer "
 		    "refused: %s", w);
@@ -465,8 +478,8 @@ answer_wait(const struct rendezvous_cfg *cfg, struct rendezvous *rz,
 
 int
 rendezvous_exchange(const struct rendezvous_cfg *cfg, struct tech_env *e,
-    const struct offer *theirs, struct rendezvous **out, char *why,
-    size_t whylen)
+    const struct offer *theirs, const uint8_t peer_pk[IDENT_PK_LEN],
+    struct rendezvous **out, char *why, size_t whylen)
 {
 	struct rendezvous *rz;
 	struct offer *mine;
@@ -513,9 +526,19 @@ rendezvous_exchange(const struct rendezvous_cfg *cfg, struct tech_env *e,
 		    strerror(errno));
 		goto fail;
 	}
-	rz->r.buf[rz->r.len - 1] = '\0';
-	rz->say(rz->arg, "sending our %s to %s", kind, to);
-	if ((rc = sig_send(rz, to, rz->r.buf, cfg->wait_ms, why, whylen)) != 0)
+	if (offer_seal(&rz->sealed, rz->r.buf, theirs != NULL ? theirs->key :
+	    peer_pk) == -1) {
+		rc = failed(why, whylen, errno == EMSGSIZE ?
+		    RENDEZVOUS_SOFTWARE : RENDEZVOUS_PROTOCOL, "cannot seal our "
+		    "%s to %s: %s", kind, e->peer.id, errno == EMSGSIZE ?
+		    "too large" : "its key takes no box");
+		goto fail;
+	}
+	sodium_memzero(rz->r.buf, rz->r.len);
+	rz->say(rz->arg, "sending our %s to %s, sealed (%zu bytes)", kind, to,
+	    rz->sealed.len);
+	if ((rc = sig_send(rz, to, rz->sealed.buf, cfg->wait_ms, why,
+	    whylen)) != 0)
 		goto fail;
 	if (theirs == NULL && (rc = answer_wait(cfg, rz, e, why, whylen)) != 0)
 		goto fail;

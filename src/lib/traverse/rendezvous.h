@@ -2,8 +2,9 @@
  * rendezvous.h: nat-connect's signalling through the rendezvous servers
  * (nat(7) PROTOCOL, nat-connect(1)): who a peer name is (the alias file,
  * then the servers), the profiles both sides start from, and the signed
- * offer and answer (offer.h) exchanged over a tagged session (rv.h) that
- * stays open for the relay, the engine's last resort.
+ * offer and answer (offer.h), each sealed to its receiver's key, exchanged
+ * over a tagged session (rv.h) that stays open for the relay, the
+ * engine's last resort.
  *
  * Functions return 0 or a class of enum rendezvous_fail, with why (a
  * sentence naming the object and the bad value) saying what failed; a
@@ -104,11 +105,12 @@ int rendezvous_self_get(const struct rendezvous_cfg *cfg, const char *path,
     struct profile *p, struct sockaddr_storage *stun, char *why,
     size_t whylen);
 
-/* Fills p with peer's registered profile.  Returns 0, or
+/* Fills p with peer's registered profile and pk with its key (what the
+ * offer is sealed to), both from its verified record.  Returns 0, or
  * RENDEZVOUS_OFFLINE (no server lists it), RENDEZVOUS_UNAVAILABLE or
  * RENDEZVOUS_PROTOCOL. */
 int rendezvous_peer_get(const struct rendezvous_cfg *cfg, const char *peer,
-    struct profile *p, char *why, size_t whylen);
+    struct profile *p, uint8_t pk[IDENT_PK_LEN], char *why, size_t whylen);
 
 /* Sets ss to the first of a record's "servers" (the STUN servers nat-probe
  * used, port 3478 by default); leaves it when in is NULL or has none,
@@ -121,8 +123,10 @@ void rendezvous_stun_pick(const struct record_in *in,
  * on the first server that welcomes us (in rv_url_order, so that
  * a silent one costs one timeout per process), signs e's side (e->self,
  * e->peer.id; an offer when theirs is NULL, else the answer to theirs),
- * sends it and waits until the server passed it on; an offer then waits
- * for the answer, verifies it and reads it into e->peer.  Sets
+ * seals it to the peer's key (peer_pk for an offer, theirs->key for an
+ * answer), sends it and waits until the server passed it on; an offer
+ * then waits for the answer, opens, verifies and reads it into e->peer
+ * (an answer that is not sealed is refused).  Sets
  * e->token (an offer's), e->rv, e->rv_sess and e->rv_peer for the relay.
  * Returns 0 with the session in *rz, or RENDEZVOUS_OSERR,
  * RENDEZVOUS_UNAVAILABLE, RENDEZVOUS_SOFTWARE, RENDEZVOUS_OFFLINE (the
@@ -130,8 +134,8 @@ void rendezvous_stun_pick(const struct record_in *in,
  * signal or answer) or RENDEZVOUS_TEMPFAIL (no answer in time).
  */
 int rendezvous_exchange(const struct rendezvous_cfg *cfg, struct tech_env *e,
-    const struct offer *theirs, struct rendezvous **rz, char *why,
-    size_t whylen);
+    const struct offer *theirs, const uint8_t peer_pk[IDENT_PK_LEN],
+    struct rendezvous **rz, char *why, size_t whylen);
 
 /* Ends the session (waiting up to timeout_ms for the close) and frees rz
  * (NULL: nothing); e->rv must not be used after. */
