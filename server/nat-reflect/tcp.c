@@ -37,7 +37,7 @@ struct tcp_conn {
 struct tcp_state {
 	struct reflect_tcp_worker *w;
 	struct reflect_server *srv;
-	struct reflect_rate *rl;
+	struct reflect_rate_local lc;
 	int epfd;
 	struct tcp_conn *conn;
 	unsigned nconn;
@@ -110,6 +110,7 @@ tcp_conn_process(struct tcp_state *s, struct tcp_conn *c)
 	struct reflect_reply r;
 	size_t off = 0, len;
 	long fl;
+	int k;
 
 	while (c->outlen + STUN_MAX_MSG <= TCP_OUTBUF) {
 		fl = stun_msg_framelen(c->in + off, c->inlen - off);
@@ -128,18 +129,30 @@ tcp_conn_process(struct tcp_state *s, struct tcp_conn *c)
 		if ((size_t)fl > c->inlen - off)
 			break;
 		REFLECT_STAT_ADD(st, rx, 1);
-		if (!reflect_rate_allow(s->rl,
-		    (const struct sockaddr *)&c->peer, s->now_ms * 1000000)) {
-			REFLECT_STAT_ADD(st, ratelimited, 1);
-		} else {
-			len = reflect_request_answer(&s->srv->conf,
-			    REFLECT_TCP, c->in + off, (size_t)fl, c->ep,
-			    (const struct sockaddr *)&c->peer,
-			    c->out + c->outlen, TCP_OUTBUF - c->outlen, &r);
-			REFLECT_STAT_ADD(st, verdict[r.verdict], 1);
-			c->outlen += len;
-		}
 		off += (size_t)fl;
+		/* The same budget as UDP's: a cell first, the rest of a
+		 * padded answer's once its length is known. */
+		k = reflect_rate_take(s->srv->rl, &s->lc,
+		    (const struct sockaddr *)&c->peer, 1,
+		    s->now_ms * 1000000);
+		if (k != 1)
+			goto limited;
+		len = reflect_request_answer(&s->srv->conf, REFLECT_TCP,
+		    c->in + off - (size_t)fl, (size_t)fl, c->ep,
+		    (const struct sockaddr *)&c->peer, c->out + c->outlen,
+		    TCP_OUTBUF - c->outlen, &r);
+		if (len > REFLECT_RATE_CELL && (k = reflect_rate_take(
+		    s->srv->rl, &s->lc, (const struct sockaddr *)&c->peer,
+		    reflect_rate_cells(len) - 1, s->now_ms * 1000000)) != 1)
+			goto limited;
+		REFLECT_STAT_ADD(st, verdict[r.verdict], 1);
+		c->outlen += len;
+		continue;
+limited:
+		if (k == 0)
+			REFLECT_STAT_ADD(st, ratelimited, 1);
+		else
+			REFLECT_STAT_ADD(st, overbudget, 1);
 	}
 	memmove(c->in, c->in + off, c->inlen - off);
 	c->inlen -= off;
@@ -308,8 +321,7 @@ reflect_tcp_run(void *arg)
 	s.srv = w->srv;
 	s.epfd = epoll_create1(EPOLL_CLOEXEC);
 	s.conn = calloc(s.srv->max_conns, sizeof(*s.conn));
-	s.rl = reflect_rate_new(s.srv->rate, s.srv->burst);
-	if (s.epfd == -1 || s.conn == NULL || s.rl == NULL) {
+	if (s.epfd == -1 || s.conn == NULL) {
 		log_msg(LOG_ERR, "tcp thread: %s", strerror(errno));
 		goto out;
 	}
@@ -353,7 +365,6 @@ out:
 			if (s.conn[i].fd != -1)
 				close(s.conn[i].fd);
 	free(s.conn);
-	reflect_rate_free(s.rl);
 	if (s.epfd != -1)
 		close(s.epfd);
 	return NULL;

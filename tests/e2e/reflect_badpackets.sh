@@ -22,7 +22,7 @@ echo "$out" | grep -v '^expect '
 want=$(echo "$out" | sed -n 's/^expect //p')
 [ -n "$want" ] || fail "sender printed no expectation: $out"
 reflect_stats
-for kv in $want ratelimited=0 sendfail=0 tcp_rejected=0; do
+for kv in $want ratelimited=0 sendfail=0 tcp_rejected=0 overbudget=0; do
 	k=${kv%%=*} v=${kv#*=}
 	[ "$(stat "$k")" = "$v" ] || fail "counter $k is $(stat "$k"), not $v: $STATS"
 done

@@ -4,6 +4,7 @@
  * attributes it carries, for RFC 5780, RFC 3489 and broken requests.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -601,55 +602,204 @@ test_size_bound(void **state)
 	}
 }
 
-/* The rate limit: a burst at once, then the rate; sources apart; an IPv6
- * /64 is one source; 0 is no limit. */
+/* Takes one cell per call n times for dst at now; returns how many went. */
+static int
+take_n(struct reflect_rate *rl, struct reflect_rate_local *lc,
+    const struct sockaddr_storage *dst, unsigned cells, int n, uint64_t now)
+{
+	int i, ok = 0;
+
+	for (i = 0; i < n; i++)
+		ok += reflect_rate_take(rl, lc, (const struct sockaddr *)dst,
+		    cells, now) == 1;
+	return ok;
+}
+
+/* The budget of one victim: a burst at once, then the rate; the ports
+ * of one address and the addresses of one IPv6 /64 are one victim; 0 is
+ * no limit. */
 static void
 test_rate(void **state)
 {
 	struct reflect_rate *rl;
+	struct reflect_rate_local lc = { 0 };
 	struct sockaddr_storage a, b, c, d;
 	const uint64_t sec = 1000000000ull, t0 = 5 * sec;
-	int i, n;
+	int i;
 
 	(void)state;
 	sin_set(&a, "198.51.100.7", 1000);
 	sin_set(&b, "198.51.100.8", 1000);
 	sin6_set(&c, "2001:db8:1:2::1", 1000);
 	sin6_set(&d, "2001:db8:1:2:ffff::9", 2000);
-	assert_non_null(rl = reflect_rate_new(10, 20));
-	for (n = 0, i = 0; i < 100; i++)
-		n += reflect_rate_allow(rl, (struct sockaddr *)&a, t0);
-	assert_int_equal(n, 20);
-	/* Another port of the same address is the same source. */
+	assert_non_null(rl = reflect_rate_new(10, 20, 0, 0));
+	assert_int_equal(take_n(rl, &lc, &a, 1, 100, t0), 20);
+	/* Another port of the same address is the same victim. */
 	addr_set_port((struct sockaddr *)&a, 2000);
-	assert_int_equal(reflect_rate_allow(rl, (struct sockaddr *)&a, t0), 0);
+	assert_int_equal(take_n(rl, &lc, &a, 1, 1, t0), 0);
 	/* Another address is not. */
-	assert_int_equal(reflect_rate_allow(rl, (struct sockaddr *)&b, t0), 1);
+	assert_int_equal(take_n(rl, &lc, &b, 1, 1, t0), 1);
 	/* A tenth of a second later one more; a second later ten more. */
-	assert_int_equal(reflect_rate_allow(rl, (struct sockaddr *)&a,
-	    t0 + sec / 10), 1);
-	assert_int_equal(reflect_rate_allow(rl, (struct sockaddr *)&a,
-	    t0 + sec / 10), 0);
-	for (n = 0, i = 0; i < 100; i++)
-		n += reflect_rate_allow(rl, (struct sockaddr *)&a,
-		    t0 + sec + sec / 10);
-	assert_int_equal(n, 10);
+	assert_int_equal(take_n(rl, &lc, &a, 1, 2, t0 + sec / 10), 1);
+	assert_int_equal(take_n(rl, &lc, &a, 1, 100, t0 + sec + sec / 10),
+	    10);
 	/* Long idle: a full burst again, no more. */
-	for (n = 0, i = 0; i < 100; i++)
-		n += reflect_rate_allow(rl, (struct sockaddr *)&a, t0 + 60 * sec);
-	assert_int_equal(n, 20);
+	assert_int_equal(take_n(rl, &lc, &a, 1, 100, t0 + 60 * sec), 20);
 	/* One /64, one bucket. */
-	for (n = 0, i = 0; i < 15; i++)
-		n += reflect_rate_allow(rl, (struct sockaddr *)&c, t0);
-	for (i = 0; i < 15; i++)
-		n += reflect_rate_allow(rl, (struct sockaddr *)&d, t0);
-	assert_int_equal(n, 20);
+	assert_int_equal(take_n(rl, &lc, &c, 1, 15, t0) +
+	    take_n(rl, &lc, &d, 1, 15, t0), 20);
 	reflect_rate_free(rl);
 
-	assert_non_null(rl = reflect_rate_new(0, 0));
+	assert_non_null(rl = reflect_rate_new(0, 0, 0, 0));
 	for (i = 0; i < 1000; i++)
-		assert_int_equal(reflect_rate_allow(rl, (struct sockaddr *)&a,
-		    t0), 1);
+		assert_int_equal(reflect_rate_take(rl, &lc,
+		    (struct sockaddr *)&a, 1, t0), 1);
+	reflect_rate_free(rl);
+}
+
+/* An answer costs a cell per REFLECT_RATE_CELL bytes, so the bytes a
+ * victim gets are bounded as well as the answers: a bare answer is one
+ * cell, a 1500-byte padded one ten. */
+static void
+test_rate_cells(void **state)
+{
+	struct reflect_rate *rl;
+	struct reflect_rate_local lc = { 0 };
+	struct sockaddr_storage a;
+	const uint64_t t0 = 5000000000ull;
+
+	(void)state;
+	assert_int_equal(reflect_rate_cells(0), 1);
+	assert_int_equal(reflect_rate_cells(20), 1);
+	assert_int_equal(reflect_rate_cells(REFLECT_RATE_CELL), 1);
+	assert_int_equal(reflect_rate_cells(REFLECT_RATE_CELL + 1), 2);
+	assert_int_equal(reflect_rate_cells(STUN_MAX_MSG), REFLECT_BURST_MIN);
+	assert_int_equal(REFLECT_BURST_MIN, 10);
+	sin_set(&a, "198.51.100.7", 1000);
+	assert_non_null(rl = reflect_rate_new(10, 25, 0, 0));
+	/* Two padded answers fit in 25 cells, a third does not; five bare
+	 * ones do after all. */
+	assert_int_equal(take_n(rl, &lc, &a, 10, 5, t0), 2);
+	assert_int_equal(take_n(rl, &lc, &a, 1, 10, t0), 5);
+	reflect_rate_free(rl);
+}
+
+/*
+ * The bound holds for any mix of sources: whatever other addresses share
+ * the victim's slot (there are four times more of them than slots here,
+ * so some must), the victim never gets more than a bucket of its own
+ * would give, burst + rate * t.  The limiter this replaced gave a victim
+ * a fresh bucket whenever another address had used the slot between two
+ * of its requests.
+ */
+static void
+test_rate_collisions(void **state)
+{
+	struct reflect_rate *rl;
+	struct reflect_rate_local lc = { 0 };
+	struct sockaddr_storage v, o;
+	struct sockaddr_in *oin = (struct sockaddr_in *)&o;
+	const uint64_t sec = 1000000000ull, t0 = 5 * sec, step = sec / 1000;
+	uint32_t other = 0x0a000000;		/* 10.0.0.0 on */
+	uint64_t now;
+	int got = 0, i, k;
+
+	(void)state;
+	sin_set(&v, "127.0.0.1", 1000);
+	sin_set(&o, "10.0.0.0", 1000);
+	assert_non_null(rl = reflect_rate_new(100, 200, 0, 0));
+	/* Two seconds: every ms one request of the victim's, between
+	 * requests from 160 other addresses each. */
+	for (i = 0, now = t0; i < 2000; i++, now += step) {
+		got += take_n(rl, &lc, &v, 1, 1, now);
+		for (k = 0; k < 160; k++) {
+			oin->sin_addr.s_addr = htonl(other++);
+			reflect_rate_take(rl, &lc, (struct sockaddr *)&o, 1,
+			    now);
+		}
+	}
+	assert_true(other - 0x0a000000 >= 4 * REFLECT_RATE_SLOTS);
+	assert_true(got <= 200 + 100 * 2);
+	/* The bound is reached: the victim was not starved either (its
+	 * slot was shared by four or so others at a request each). */
+	assert_true(got >= 200);
+	reflect_rate_free(rl);
+}
+
+/* The global budget bounds the cells of all victims together; a thread
+ * holds at most a grant it has not spent. */
+static void
+test_rate_total(void **state)
+{
+	struct reflect_rate *rl;
+	struct reflect_rate_local lc = { 0 };
+	struct sockaddr_storage v;
+	struct sockaddr_in *vin = (struct sockaddr_in *)&v;
+	const uint64_t sec = 1000000000ull, t0 = 5 * sec;
+	int got = 0, over = 0, i, r;
+
+	(void)state;
+	sin_set(&v, "10.0.0.0", 1000);
+	assert_non_null(rl = reflect_rate_new(100, 200, 1000, 2000));
+	for (i = 0; i < 5000; i++) {
+		vin->sin_addr.s_addr = htonl(0x0a000000 + (uint32_t)i);
+		r = reflect_rate_take(rl, &lc, (struct sockaddr *)&v, 1, t0);
+		got += r == 1;
+		over += r == -1;
+	}
+	assert_int_equal(got, 2000);
+	assert_int_equal(over, 3000);
+	/* Half a second later: 500 more. */
+	for (i = 0, got = 0; i < 5000; i++) {
+		vin->sin_addr.s_addr = htonl(0x0b000000 + (uint32_t)i);
+		got += reflect_rate_take(rl, &lc, (struct sockaddr *)&v, 1,
+		    t0 + sec / 2) == 1;
+	}
+	assert_int_equal(got, 500);
+	reflect_rate_free(rl);
+}
+
+struct rate_thread {
+	struct reflect_rate *rl;
+	struct sockaddr_storage dst;
+	uint64_t now;
+	int got;
+};
+
+static void *
+rate_thread_run(void *arg)
+{
+	struct rate_thread *t = arg;
+	struct reflect_rate_local lc = { 0 };
+
+	t->got = take_n(t->rl, &lc, &t->dst, 1, 100000, t->now);
+	return NULL;
+}
+
+/* Threads share the budget: four taking at once for one victim get one
+ * burst between them, not one each. */
+static void
+test_rate_threads(void **state)
+{
+	struct rate_thread t[4];
+	pthread_t th[4];
+	struct reflect_rate *rl;
+	int i, got = 0;
+
+	(void)state;
+	assert_non_null(rl = reflect_rate_new(100, 5000, 0, 0));
+	for (i = 0; i < 4; i++) {
+		t[i].rl = rl;
+		sin_set(&t[i].dst, "192.0.2.99", (uint16_t)(1000 + i));
+		t[i].now = 5000000000ull;
+		assert_int_equal(pthread_create(&th[i], NULL, rate_thread_run,
+		    &t[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		got += t[i].got;
+	}
+	assert_int_equal(got, 5000);
 	reflect_rate_free(rl);
 }
 
@@ -670,6 +820,10 @@ main(void)
 		cmocka_unit_test(test_not_request),
 		cmocka_unit_test(test_size_bound),
 		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_rate_cells),
+		cmocka_unit_test(test_rate_collisions),
+		cmocka_unit_test(test_rate_total),
+		cmocka_unit_test(test_rate_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
