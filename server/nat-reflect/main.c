@@ -37,9 +37,9 @@
 #define MAX_THREADS	64
 
 static const char usage_line[] =
-    "usage: nat-reflect [-bdhnVv] [-c conns] [-f file] [-m bytes] [-P port]\n"
-    "                   [-p port] [-R rate] [-r rate] [-t threads] [-u user]\n"
-    "                   [-w seconds] [address [alternate-address]]\n";
+    "usage: nat-reflect [-bdhnVv] [-C conns] [-c conns] [-f file] [-m bytes]\n"
+    "                   [-P port] [-p port] [-R rate] [-r rate] [-t threads]\n"
+    "                   [-u user] [-w seconds] [address [alternate-address]]\n";
 
 static void __attribute__((noreturn))
 usage(void)
@@ -252,6 +252,7 @@ enum { OPT_ADDRESS = 256, OPT_ALTERNATE };
 
 static const struct option longopts[] = {
 	{ "basic", no_argument, NULL, 'b' },
+	{ "address-connections", required_argument, NULL, 'C' },
 	{ "connections", required_argument, NULL, 'c' },
 	{ "debug", no_argument, NULL, 'd' },
 	{ "file", required_argument, NULL, 'f' },
@@ -289,6 +290,10 @@ opt_apply(struct reflect_opts *o, int ch, const char *arg)
 	switch (ch) {
 	case 'b':
 		srv->conf.basic = 1;
+		break;
+	case 'C':
+		srv->peer_conns = (unsigned)cli_number(arg, 1, 16384,
+		    "connections per address");
 		break;
 	case 'c':
 		srv->max_conns = (unsigned)cli_number(arg, 1, 16384,
@@ -375,8 +380,9 @@ main(int argc, char *argv[])
 	srv.rate = 100;
 	srv.total = 100000;
 	srv.max_conns = 1024;
+	srv.peer_conns = 16;
 	srv.idle_ms = 10000;
-	while ((ch = getopt_long(argc, argv, "bc:df:hm:nP:p:R:r:t:u:Vvw:",
+	while ((ch = getopt_long(argc, argv, "bC:c:df:hm:nP:p:R:r:t:u:Vvw:",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'V':

@@ -23,9 +23,10 @@ struct reflect_stats {
 	_Atomic uint64_t oversized;	/* datagram or frame too long */
 	_Atomic uint64_t sendfail;	/* answers the kernel refused */
 	_Atomic uint64_t tcp_accepted;
-	_Atomic uint64_t tcp_rejected;	/* over the connection limit */
-	_Atomic uint64_t tcp_idle;	/* closed for idleness */
+	_Atomic uint64_t tcp_rejected;	/* over the per-address limit */
+	_Atomic uint64_t tcp_idle;	/* closed at a request's deadline */
 	_Atomic uint64_t overbudget;	/* dropped: over the global budget */
+	_Atomic uint64_t tcp_evicted;	/* closed to make room */
 };
 
 #define REFLECT_STAT_ADD(st, field, n) atomic_store_explicit(&(st)->field, \
@@ -42,7 +43,8 @@ struct reflect_server {
 	unsigned total;			/* cells a second in all, 0: none */
 	struct reflect_rate *rl;	/* both, shared by the threads */
 	unsigned max_conns;		/* TCP connections at once */
-	unsigned idle_ms;		/* TCP idle timeout */
+	unsigned peer_conns;		/* ... from one address or /64 */
+	unsigned idle_ms;		/* TCP request deadline */
 	atomic_int stop;		/* set by the main thread to end */
 };
 

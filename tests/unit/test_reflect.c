@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "addr.h"
+#include "../../server/nat-reflect/peers.h"
 #include "../../server/nat-reflect/rate.h"
 #include "../../server/nat-reflect/reflect.h"
 #include "stun.h"
@@ -803,6 +804,70 @@ test_rate_threads(void **state)
 	reflect_rate_free(rl);
 }
 
+/* The connection count per peer: exact, an address or a /64 a peer,
+ * the limit per peer and in all, and counts that stay right through
+ * any order of adds and deletes (checked against a plain array). */
+static void
+test_peers(void **state)
+{
+	struct reflect_peers *p;
+	struct sockaddr_storage a, b;
+	uint64_t ka, kb, keys[64];
+	unsigned ref[64], i, j, n = 0;
+	uint32_t x = 12345;
+
+	(void)state;
+	sin6_set(&a, "2001:db8:1:2::1", 1000);
+	sin6_set(&b, "2001:db8:1:2:ffff::9", 2000);
+	ka = reflect_rate_key((struct sockaddr *)&a);
+	assert_true(ka == reflect_rate_key((struct sockaddr *)&b));
+	sin_set(&b, "198.51.100.8", 1000);
+	kb = reflect_rate_key((struct sockaddr *)&b);
+	assert_true(ka != kb);
+	assert_non_null(p = reflect_peers_new(5));
+	assert_int_equal(reflect_peers_add(p, ka, 3), 0);
+	assert_int_equal(reflect_peers_add(p, ka, 3), 0);
+	assert_int_equal(reflect_peers_add(p, ka, 3), 0);
+	assert_int_equal(reflect_peers_add(p, ka, 3), -1);
+	assert_int_equal(reflect_peers_count(p, ka), 3);
+	assert_int_equal(reflect_peers_add(p, kb, 3), 0);
+	assert_int_equal(reflect_peers_add(p, kb, 3), 0);
+	/* Five in all. */
+	assert_int_equal(reflect_peers_add(p, kb, 3), -1);
+	reflect_peers_del(p, ka);
+	assert_int_equal(reflect_peers_count(p, ka), 2);
+	assert_int_equal(reflect_peers_add(p, kb, 3), 0);
+	assert_int_equal(reflect_peers_count(p, kb), 3);
+	reflect_peers_free(p);
+
+	/* Random adds and deletes of 64 peers, up to 3 connections each
+	 * and 48 in all: 128 slots, so runs form and deletions must mend
+	 * them. */
+	assert_non_null(p = reflect_peers_new(48));
+	for (i = 0; i < 64; i++) {
+		keys[i] = (uint64_t)i * 0x10000 + 7;
+		ref[i] = 0;
+	}
+	for (j = 0; j < 200000; j++) {
+		x = x * 1103515245 + 12345;
+		i = (x >> 16) % 64;
+		if ((x >> 8) & 1 && ref[i] > 0) {
+			reflect_peers_del(p, keys[i]);
+			ref[i]--;
+			n--;
+		} else if (reflect_peers_add(p, keys[i], 3) == 0) {
+			ref[i]++;
+			n++;
+		} else {
+			assert_true(ref[i] == 3 || n == 48);
+		}
+		assert_int_equal(reflect_peers_count(p, keys[i]), ref[i]);
+	}
+	for (i = 0; i < 64; i++)
+		assert_int_equal(reflect_peers_count(p, keys[i]), ref[i]);
+	reflect_peers_free(p);
+}
+
 int
 main(void)
 {
@@ -824,6 +889,7 @@ main(void)
 		cmocka_unit_test(test_rate_collisions),
 		cmocka_unit_test(test_rate_total),
 		cmocka_unit_test(test_rate_threads),
+		cmocka_unit_test(test_peers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
