@@ -182,16 +182,63 @@ test_binding(void **state)
 		addr_expect(&f.r.dst, &f.src);
 		assert_int_equal(f.m.type, STUN_BINDING_SUCCESS);
 		assert_memory_equal(f.m.tid, tid, STUN_TID_LEN);
+		addr_expect(&f.m.xor_mapped, &f.src);
+		addr_expect(&f.m.mapped, &f.src);
+		addr_expect(&f.m.response_origin, &f.conf.ep[ep]);
+		assert_string_equal(f.m.software, SOFTWARE);
+		assert_true(f.m.has & STUN_HAS_FINGERPRINT);
+		/* OTHER-ADDRESS only from the primary address, for clients
+		 * that read it from every answer (reflect.c). */
+		if (ep & REFLECT_EP_IP) {
+			attrs_expect(&f, STUN_ATTR_XOR_MAPPED_ADDRESS,
+			    STUN_ATTR_MAPPED_ADDRESS,
+			    STUN_ATTR_RESPONSE_ORIGIN, STUN_ATTR_SOFTWARE,
+			    STUN_ATTR_FINGERPRINT, END);
+			continue;
+		}
 		attrs_expect(&f, STUN_ATTR_XOR_MAPPED_ADDRESS,
 		    STUN_ATTR_MAPPED_ADDRESS, STUN_ATTR_RESPONSE_ORIGIN,
 		    STUN_ATTR_OTHER_ADDRESS, STUN_ATTR_SOFTWARE,
 		    STUN_ATTR_FINGERPRINT, END);
-		addr_expect(&f.m.xor_mapped, &f.src);
-		addr_expect(&f.m.mapped, &f.src);
-		addr_expect(&f.m.response_origin, &f.conf.ep[ep]);
 		addr_expect(&f.m.other_address, &f.conf.ep[ep ^ 3]);
-		assert_string_equal(f.m.software, SOFTWARE);
-		assert_true(f.m.has & STUN_HAS_FINGERPRINT);
+	}
+}
+
+/*
+ * turnutils_natdiscovery's mapping tests, against the answers: test I at
+ * A:p, test II at OTHER-ADDRESS's address with the primary port, test III
+ * at the OTHER-ADDRESS of the latest answer that had one.  They must go
+ * to B:p and B:P, as RFC 5780 §4.3 has them, so that test III differs from
+ * test II in the port alone; clients that read test I's OTHER-ADDRESS
+ * only find B:P there too.
+ */
+static void
+test_other_address_latest(void **state)
+{
+	struct fixture f;
+	struct req q = { 0, 0, -1, -1, -1, 0, 1 };
+	struct sockaddr_storage other, dst;
+	int ep, test;
+
+	(void)state;
+	conf_two(&f, 2);
+	req_build(&f, &q);
+	ep = 0;
+	for (test = 1; test <= 3; test++) {
+		assert_true(answer(&f, REFLECT_UDP, ep) > 0);
+		if (f.m.has & STUN_HAS_OTHER_ADDRESS)
+			other = f.m.other_address;
+		if (test == 1) {
+			addr_expect(&other, &f.conf.ep[3]);
+			/* Test II: the other address, the primary port. */
+			dst = other;
+			addr_set_port((struct sockaddr *)&dst, 3478);
+			addr_expect(&dst, &f.conf.ep[2]);
+			ep = 2;
+		} else if (test == 2) {
+			addr_expect(&other, &f.conf.ep[3]);
+			ep = 3;
+		}
 	}
 }
 
@@ -223,7 +270,13 @@ test_change_request(void **state)
 			addr_expect(&f.r.dst, &f.src);
 			addr_expect(&f.m.response_origin,
 			    &f.conf.ep[ep ^ t[i].flip]);
-			addr_expect(&f.m.other_address, &f.conf.ep[ep ^ 3]);
+			/* Where the request came in tells, not where the
+			 * answer leaves from. */
+			assert_int_equal(!!(f.m.has & STUN_HAS_OTHER_ADDRESS),
+			    !(ep & REFLECT_EP_IP));
+			if (f.m.has & STUN_HAS_OTHER_ADDRESS)
+				addr_expect(&f.m.other_address,
+				    &f.conf.ep[ep ^ 3]);
 		}
 	}
 }
@@ -402,6 +455,14 @@ test_classic(void **state)
 	addr_expect(&f.m.source_address, &f.conf.ep[3]);
 	addr_expect(&f.m.changed_address, &f.conf.ep[3]);
 
+	/* RFC 3489 clients read CHANGED-ADDRESS from test I only: it is
+	 * in answers to requests at the alternate address too. */
+	q.change = 0;
+	req_build(&f, &q);
+	assert_true(answer(&f, REFLECT_UDP, 2) > 0);
+	addr_expect(&f.m.source_address, &f.conf.ep[2]);
+	addr_expect(&f.m.changed_address, &f.conf.ep[1]);
+
 	/* A SOFTWARE whose length is not a multiple of 4 breaks RFC 3489
 	 * parsers, so classic answers leave it out. */
 	f.conf.software = "odd";
@@ -467,10 +528,14 @@ test_tcp(void **state)
 	(void)state;
 	conf_two(&f, 2);
 	req_build(&f, &q);
+	assert_true(answer(&f, REFLECT_TCP, 1) > 0);
+	assert_int_equal(f.r.verdict, REFLECT_ANSWERED);
+	assert_int_equal(f.r.ep, 1);
+	addr_expect(&f.m.other_address, &f.conf.ep[2]);
 	assert_true(answer(&f, REFLECT_TCP, 3) > 0);
 	assert_int_equal(f.r.verdict, REFLECT_ANSWERED);
 	assert_int_equal(f.r.ep, 3);
-	addr_expect(&f.m.other_address, &f.conf.ep[0]);
+	assert_false(f.m.has & STUN_HAS_OTHER_ADDRESS);
 	/* A connection cannot answer from elsewhere: 420, documented. */
 	q.change = STUN_CHANGE_PORT;
 	req_build(&f, &q);
@@ -873,6 +938,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_binding),
+		cmocka_unit_test(test_other_address_latest),
 		cmocka_unit_test(test_change_request),
 		cmocka_unit_test(test_response_port),
 		cmocka_unit_test(test_padding),
