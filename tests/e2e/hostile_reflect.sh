@@ -63,6 +63,9 @@ table inet hostile {
 EOF
 
 now() { date +%s.%N; }
+# The server's resident memory, for the record (its tables have a fixed
+# size: what an attack leaves behind should be nothing).
+rss() { sed -n 's/^VmRSS:[[:space:]]*//p' "/proc/$NR_PID/status"; }
 # counter NAME: "packets bytes" of a counter, and zeroes it.
 counter() {
 	in_ns nft reset counter inet hostile "$1" |
@@ -113,9 +116,10 @@ ports() { in_ns nft add element inet hostile ports "{ $1, $2 }"; }
 # 1. Reflection, IPv4: four threads on each of the four endpoints.
 reflect_start -t 4 -p 0 -P 0 127.0.0.2 127.0.0.3
 ports "$(port "$EP0")" "$(port "$EP1")"
+m0=$(rss)
 reflection v4 127.0.0.1 28 100 0 "$UDP"
 reflect_stats
-pass "v4: $STATS"
+pass "v4: $STATS; memory $m0 before, $(rss) after"
 [ "$(stat ratelimited)" -gt 0 ] || fail "nothing counted as ratelimited"
 reflect_stop
 
@@ -142,6 +146,7 @@ pass "global budget: $STATS"
 ulimit -n 8192 || fail "ulimit -n 8192"
 reflect_start -w 2 -p 0 -P 0 127.0.0.2 127.0.0.3
 tp=$(port "${TCP%%,*}")
+m0=$(rss)
 out=$(in_ns timeout 30 python3 "$hostile" trickle 127.0.0.2 "$tp" 0.5) ||
     fail "trickle: $out"
 [[ $out =~ ^sent=([0-9]+)\ closed=yes$ ]] && [ "${BASH_REMATCH[1]}" -lt 19 ] ||
@@ -170,6 +175,6 @@ out=$(in_ns timeout 60 python3 "$hostile" tcpflood 127.0.0.2 "$tp" \
     fail "110 addresses: the honest client was not always served: $out"
 reflect_stats
 [ "$(stat tcp_evicted)" -ge 1 ] || fail "110 addresses: $STATS"
+pass "110 addresses, 1,100 connections: $out; $STATS; memory $m0 before the TCP attacks, $(rss) after"
 reflect_stop
-pass "110 addresses, 1,100 connections: $out; $STATS"
 exit 0
