@@ -51,12 +51,18 @@ src_copy(struct sockaddr_storage *dst, const struct sockaddr *src)
 static size_t
 msg_close(const struct reflect_conf *c, struct stun_enc *e, int classic)
 {
+	size_t sw;
 	long n;
 
 	/* RFC 3489 §11.2.9 (SERVER, the same type) wants a length that is a
-	 * multiple of 4, and its clients reject any other. */
-	if (c->software != NULL && (!classic || strlen(c->software) % 4 == 0))
-		stun_enc_software(e, c->software);
+	 * multiple of 4, and its clients reject any other.  The value goes
+	 * as it is (reflect.h): stun_enc_software's UTF-8 check of it was a
+	 * sixth of the instructions an answer took. */
+	if (c->software != NULL) {
+		sw = strlen(c->software);
+		if (!classic || sw % 4 == 0)
+			stun_enc_raw(e, STUN_ATTR_SOFTWARE, c->software, sw);
+	}
 	/* RFC 3489 has no FINGERPRINT; its clients would gain nothing. */
 	if (!classic)
 		stun_enc_fingerprint(e);
