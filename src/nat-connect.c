@@ -33,6 +33,7 @@
 #include "rendezvous.h"
 #include "rv.h"
 #include "stun_client.h"
+#include "term.h"
 #include "version.h"
 
 static const char usage_line[] =
@@ -61,7 +62,7 @@ fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	warnx("%s", why);
+	warnx("%s", TERM_SAFE(why));
 	if (recs != NULL) {
 		record_begin(&r, json, "failed");
 		record_str(&r, "reason", why);
@@ -144,12 +145,15 @@ exit_code(int cls)
 static void __attribute__((format(printf, 2, 3)))
 say_warn(void *arg, const char *fmt, ...)
 {
+	char line[TERM_SAFE_LEN];
 	va_list ap;
 
 	(void)arg;
 	va_start(ap, fmt);
-	vwarnx(fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/* Servers' words: shown, never obeyed (term.h). */
+	warnx("%s", TERM_SAFE(line));
 }
 
 /* Resolves peer (an id, an alias, or a name the server knows) to an id;
@@ -168,9 +172,9 @@ resolve(const struct rendezvous_cfg *cfg, const char *peer,
 		return;
 	if (names.n > 1) {
 		warnx("name %s: %zu peers have it; give an id or an alias:",
-		    peer, names.n);
+		    TERM_SAFE(peer), names.n);
 		for (i = 0; i < names.nline; i++)
-			fprintf(stderr, "  %s\n", names.line[i]);
+			fprintf(stderr, "  %s\n", TERM_SAFE(names.line[i]));
 	}
 	rendezvous_names_free(&names);
 	fail(exit_code(rc), "%s", why);
@@ -361,6 +365,7 @@ main(int argc, char **argv)
 	struct ident id;
 	const char *pfile = NULL, *stun = NULL, *cmd = NULL, *fwd = NULL;
 	char why[512], w[OFFER_WHY_LEN], peer[IDENT_ID_LEN + 1];
+	uint8_t peer_pk[IDENT_PK_LEN];
 	int ch, accept = 0, nurl = 0, wait_s = 10, hold_s = 1, lport = 0;
 	int fwd_fd = -1, rc;
 	pid_t child = -1;
@@ -376,7 +381,7 @@ main(int argc, char **argv)
 			fwd = optarg;
 			break;
 		case 'h':
-			log_usage(usage_line, 0);
+			cli_usage(usage_line, 0);
 		case 'j':
 			json = 1;
 			break;
@@ -419,14 +424,14 @@ main(int argc, char **argv)
 			stun = optarg;
 			break;
 		default:
-			log_usage(usage_line, EX_USAGE);
+			cli_usage(usage_line, EX_USAGE);
 		}
 	}
 	log_init("nat-connect", 0, verbose);
 	argc -= optind;
 	argv += optind;
 	if (accept ? argc != 0 : argc != 1)
-		log_usage(usage_line, EX_USAGE);
+		cli_usage(usage_line, EX_USAGE);
 	if ((cmd != NULL) + (fwd != NULL) + print_mode > 1)
 		errx(EX_USAGE, "-e, -L and --print exclude each other");
 	if (fwd != NULL && accept)
@@ -476,8 +481,8 @@ main(int argc, char **argv)
 
 	if (!accept) {
 		/* The peer's registered profile picks the techniques. */
-		if ((rc = rendezvous_peer_get(&cfg, peer, &env.peer.prof, why,
-		    sizeof(why))) != 0)
+		if ((rc = rendezvous_peer_get(&cfg, peer, &env.peer.prof,
+		    peer_pk, why, sizeof(why))) != 0)
 			fail(exit_code(rc), "%s", why);
 		env.initiator = 1;
 	} else {
@@ -485,6 +490,7 @@ main(int argc, char **argv)
 		memcpy(env.peer.cand, theirs.cand, sizeof(env.peer.cand));
 		env.peer.ncand = theirs.ncand;
 		memcpy(env.token, theirs.token, sizeof(env.token));
+		memcpy(peer_pk, theirs.key, sizeof(peer_pk));
 	}
 	if (connect_gather(&env, (uint16_t)lport, 2000, w) == -1)
 		fail(EX_OSERR, "gather: %s", w);
@@ -495,7 +501,7 @@ main(int argc, char **argv)
 	/* The offer or the answer; the session stays for the relay, the
 	 * engine's last resort. */
 	if ((rc = rendezvous_exchange(&cfg, &env, accept ? &theirs : NULL,
-	    &rz, why, sizeof(why))) != 0)
+	    peer_pk, &rz, why, sizeof(why))) != 0)
 		fail(exit_code(rc), "%s", why);
 	if (connect_run(&env, 15000, report, NULL, &path, w) == -1) {
 		gathered = 0;

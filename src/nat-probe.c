@@ -137,7 +137,7 @@ main(int argc, char **argv)
 			nogw = 1;
 			break;
 		case 'h':
-			log_usage(usage_line, 0);
+			cli_usage(usage_line, 0);
 		case 'j':
 			json = 1;
 			break;
@@ -166,7 +166,7 @@ main(int argc, char **argv)
 			verbose++;
 			break;
 		default:
-			log_usage(usage_line, EX_USAGE);
+			cli_usage(usage_line, EX_USAGE);
 		}
 		if (ch == 's') {
 			if (addr_resolve(&o.server[o.nserver], optarg,
@@ -178,7 +178,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind != argc)
-		log_usage(usage_line, EX_USAGE);
+		cli_usage(usage_line, EX_USAGE);
 	if (o.nserver == 0)
 		errx(EX_USAGE, "no server: give at least one -s host[:port]");
 	for (ch = 1; ch < o.nserver; ch++)

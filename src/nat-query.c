@@ -18,8 +18,10 @@
 #include "cli.h"
 #include "ident.h"
 #include "log.h"
+#include "profile.h"
 #include "record.h"
 #include "rv.h"
+#include "term.h"
 #include "version.h"
 
 static const char usage_line[] =
@@ -27,6 +29,33 @@ static const char usage_line[] =
     "       nat-query --signal [-hjqrVv] [-s url ...] [-w seconds] peer\n";
 
 static int verbose;
+static long long deadline;	/* of the whole run (-w), CLOCK_MONOTONIC */
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Returns the milliseconds left of -w, 0 when none is. */
+static int
+left_ms(void)
+{
+	long long left = deadline - mono_ms();
+
+	return left > 0 ? (int)left : 0;
+}
+
+/* Returns 1 for the fields nat-query adds itself after a record, which
+ * the record may not carry (profile_check). */
+static int
+ours(const char *key)
+{
+	return strcmp(key, "verified") == 0 || strcmp(key, "reason") == 0;
+}
 
 static const char *
 get(const struct record_in *in, const char *key)
@@ -36,14 +65,16 @@ get(const struct record_in *in, const char *key)
 	return v != NULL ? v : "-";
 }
 
-/* Prints one record as the server sent it plus verified and reason.
- * Returns 1 when it verified. */
+/* Prints one record as the server sent it plus verified and reason:
+ * for a person, through term_safe, since a record that does not verify
+ * may hold anything.  Returns 1 when it verified. */
 static int
 show(const char *text, const char *expect_id, const char *name,
     enum record_mode mode, int single)
 {
 	static struct record_in in;
 	static struct record r;
+	static char bad[128];
 	const char *why, *line;
 	size_t i;
 	int ok;
@@ -58,19 +89,27 @@ show(const char *text, const char *expect_id, const char *name,
 		why = "not the name asked for";
 		ok = 0;
 	}
+	/* Signed is not well-formed: a peer may sign anything. */
+	if (ok && profile_check(&in, bad, sizeof(bad)) == -1) {
+		why = bad;
+		ok = 0;
+	}
 	if (mode == RECORD_REPORT && single) {
 		for (i = 0; i < in.n; i++)
-			printf("%-13s %s\n", in.key[i], in.val[i]);
+			if (!ours(in.key[i]))
+				printf("%-13s %s\n", TERM_SAFE(in.key[i]),
+				    TERM_SAFE(in.val[i]));
 		printf("%-13s %s%s%s\n", "verified", ok ? "yes" : "NO",
-		    ok ? "" : ": ", ok ? "" : why);
+		    ok ? "" : ": ", ok ? "" : TERM_SAFE(why));
 	} else if (mode == RECORD_REPORT)
-		printf("%-26s  %-12s  %-20s  %-21s  %s\n", get(&in, "id"),
-		    get(&in, "name"), get(&in, "nat"), get(&in, "public"),
+		printf("%-26s  %-12s  %-20s  %-21s  %s\n",
+		    TERM_SAFE(get(&in, "id")), TERM_SAFE(get(&in, "name")),
+		    TERM_SAFE(get(&in, "nat")), TERM_SAFE(get(&in, "public")),
 		    ok ? "yes" : "NO");
 	else {
 		record_begin(&r, mode == RECORD_JSON, get(&in, "type"));
 		for (i = 0; i < in.n; i++)
-			if (strcmp(in.key[i], "type") != 0)
+			if (strcmp(in.key[i], "type") != 0 && !ours(in.key[i]))
 				record_str(&r, in.key[i], in.val[i]);
 		record_str(&r, "verified", ok ? "yes" : "no");
 		record_str(&r, "reason", ok ? "-" : why);
@@ -80,25 +119,29 @@ show(const char *text, const char *expect_id, const char *name,
 			fputs(line, stdout);
 	}
 	if (!ok)
-		warnx("peer %s: record not verified: %s", get(&in, "id"), why);
+		warnx("peer %s: record not verified: %s",
+		    TERM_SAFE(get(&in, "id")), TERM_SAFE(why));
 	return ok;
 }
 
-/* Looks up peer (an id, or a name) and keeps the answer in p. */
+/* Looks up peer (an id, or a name) within what is left of -w and keeps
+ * the answer in p. */
 static void
-lookup(const struct rv_url *url, int nurl, const char *peer, int wait_ms,
+lookup(const struct rv_url *url, int nurl, const char *peer,
     struct rv_peers *p)
 {
 	char why[512];
 	size_t i;
 
-	if (rv_peers_get(url, nurl, peer, wait_ms, 2, p, log_say, NULL, why,
+	if (rv_peers_get(url, nurl, peer, left_ms(), 2, p, log_say, NULL, why,
 	    sizeof(why)) == -1) {
-		if (errno == EPROTO)
+		/* why shows what the server sent through term_safe. */
+		if (errno == EPROTO || errno == EMSGSIZE)
 			errx(EX_PROTOCOL, "%s", why);
 		if (errno == ENOMEM)
 			err(EX_OSERR, "query");
-		errx(EX_UNAVAILABLE, "no server answered: %s", why);
+		errx(EX_UNAVAILABLE, "no server answered%s: %s", errno ==
+		    ETIMEDOUT ? " within -w" : "", why);
 	}
 	if (peer != NULL && p->n == 0)
 		errx(EX_NOHOST, "peer %s: unknown", peer);
@@ -109,8 +152,9 @@ lookup(const struct rv_url *url, int nurl, const char *peer, int wait_ms,
 		for (i = 0; i < p->n; i++) {
 			if (record_parse(&in, p->json[i]) == -1)
 				continue;
-			fprintf(stderr, "  %s %s%s\n", get(&in, "id"),
-			    get(&in, "nat"), rv_peer_verify(&in, NULL,
+			fprintf(stderr, "  %s %s%s\n",
+			    TERM_SAFE(get(&in, "id")),
+			    TERM_SAFE(get(&in, "nat")), rv_peer_verify(&in, NULL,
 			    time(NULL), NULL) == 0 ? "" : " (not verified)");
 		}
 		exit(EX_NOHOST);
@@ -213,11 +257,12 @@ read_body(const struct ident *id, struct record *r)
 		errx(EX_DATAERR, "stdin:%d: record too large", n);
 }
 
-/* Sends the body to peer through the first server that takes it.
- * Returns the exit status. */
+/* Sends the body to peer through the first server that takes it, within
+ * what is left of -w: a server may take an equal share of it with those
+ * not yet tried to welcome us.  Returns the exit status. */
 static int
 send_signal(const struct rv_url *url, int nurl, const char *to,
-    int wait_ms, enum record_mode mode)
+    enum record_mode mode)
 {
 	static struct record body, r;
 	struct rv_client *c;
@@ -235,7 +280,8 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 	snprintf(tag, sizeof(tag), "q%08x", (unsigned)randombytes_random());
 	/* Servers that were silent to the lookup last. */
 	rv_url_order(url, nurl, order);
-	for (k = 0; k < nurl && status == EX_UNAVAILABLE; k++) {
+	for (k = 0; k < nurl && status == EX_UNAVAILABLE && left_ms() > 0;
+	    k++) {
 		i = order[k];
 		memset(&st, 0, sizeof(st));
 		if ((c = rv_client_new(&id, on_event, &st, verbose > 1 ?
@@ -244,9 +290,10 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 		if ((s = rv_client_open(c, &url[i], tag, 0)) == NULL)
 			err(EX_OSERR, "session");
 		log_say(NULL, "connecting to %s", url[i].base);
-		if (rv_client_run(c, wait_ms) == -1 || !st.welcomed) {
-			warnx("%s: %s", url[i].base, st.lost ? st.reason :
-			    st.refused ? st.code : "timed out");
+		if (rv_client_run(c, left_ms() / (nurl - k)) == -1 ||
+		    !st.welcomed) {
+			warnx("%s: %s", url[i].base, TERM_SAFE(st.lost ?
+			    st.reason : st.refused ? st.code : "timed out"));
 			rv_client_free(c);
 			continue;
 		}
@@ -260,7 +307,7 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 				    RV_MSG_MAX);
 			err(EX_OSERR, "signal");
 		}
-		if (rv_client_run(c, wait_ms) == -1)
+		if (rv_client_run(c, left_ms()) == -1)
 			status = EX_TEMPFAIL;
 		else if (st.refused && strcmp(st.code, "unknown-peer") == 0)
 			status = EX_NOHOST;
@@ -270,16 +317,16 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 			status = EX_UNAVAILABLE;
 		else
 			status = 0;
-		rv_client_shutdown(c, 1000);
+		rv_client_shutdown(c, left_ms() < 1000 ? left_ms() : 1000);
 		rv_client_free(c);
 		if (status == EX_TEMPFAIL)
-			warnx("%s: no answer within %d ms", url[i].base,
-			    wait_ms);
+			warnx("%s: no answer within -w", url[i].base);
 		else if (status == EX_NOHOST)
 			warnx("peer %s: not online", to);
 		else if (status != 0)
-			warnx("%s: %s: %s", url[i].base, st.refused ? st.code :
-			    "lost", st.reason);
+			warnx("%s: %s: %s", url[i].base,
+			    TERM_SAFE(st.refused ? st.code : "lost"),
+			    TERM_SAFE(st.reason));
 		else {
 			record_begin(&r, mode == RECORD_JSON, "sent");
 			record_str(&r, "to", to);
@@ -287,6 +334,8 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 			fputs(record_end(&r), stdout);
 		}
 	}
+	if (status == EX_UNAVAILABLE && k < nurl)
+		warnx("%s: not tried, -w ran out", url[order[k]].base);
 	ident_free(&id);
 	return status;
 }
@@ -317,7 +366,7 @@ main(int argc, char **argv)
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'h':
-			log_usage(usage_line, 0);
+			cli_usage(usage_line, 0);
 		case 'j':
 			json = 1;
 			break;
@@ -345,14 +394,15 @@ main(int argc, char **argv)
 			sig = 1;
 			break;
 		default:
-			log_usage(usage_line, EX_USAGE);
+			cli_usage(usage_line, EX_USAGE);
 		}
 	}
 	log_init("nat-query", 0, verbose);
+	deadline = mono_ms() + wait_s * 1000;
 	argc -= optind;
 	argv += optind;
 	if (argc > 1 || (sig && argc != 1))
-		log_usage(usage_line, EX_USAGE);
+		cli_usage(usage_line, EX_USAGE);
 	peer = argc == 1 ? argv[0] : NULL;
 	if (rv_url_defaults(url, &nurl, RV_MAX_SERVERS, why,
 	    sizeof(why)) == -1)
@@ -370,16 +420,15 @@ main(int argc, char **argv)
 			snprintf(idpart, sizeof(idpart), "%.*s",
 			    (int)(slash - peer), peer);
 			if (!ident_id_valid(idpart) ||
-			    !rv_tag_valid(slash + 1) || strcmp(slash + 1,
+			    !rvmsg_tag_valid(slash + 1) || strcmp(slash + 1,
 			    "-") == 0)
 				errx(EX_USAGE, "peer %s: not ID/TAG", peer);
-			return send_signal(url, nurl, peer, (int)wait_s * 1000,
-			    mode);
+			return send_signal(url, nurl, peer, mode);
 		}
 		if (!ident_id_valid(peer)) {
 			static struct record_in in;
 
-			lookup(url, nurl, peer, (int)wait_s * 1000, &p);
+			lookup(url, nurl, peer, &p);
 			if (record_parse(&in, p.json[0]) == -1 ||
 			    rv_peer_verify(&in, NULL, time(NULL), NULL) == -1)
 				errx(EX_PROTOCOL, "name %s: the record does "
@@ -387,13 +436,12 @@ main(int argc, char **argv)
 			snprintf(idpart, sizeof(idpart), "%s",
 			    record_get(&in, "id"));
 			rv_peers_free(&p);
-			return send_signal(url, nurl, idpart,
-			    (int)wait_s * 1000, mode);
+			return send_signal(url, nurl, idpart, mode);
 		}
-		return send_signal(url, nurl, peer, (int)wait_s * 1000, mode);
+		return send_signal(url, nurl, peer, mode);
 	}
 
-	lookup(url, nurl, peer, (int)wait_s * 1000, &p);
+	lookup(url, nurl, peer, &p);
 	log_say(NULL, "%zu record%s from %s", p.n, p.n == 1 ? "" : "s",
 	    url[p.server].base);
 	expect = peer != NULL && ident_id_valid(peer) ? peer : NULL;

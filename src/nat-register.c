@@ -11,27 +11,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/wait.h>
 
 #include <libwebsockets.h>
 
+#include "cli.h"
 #include "ident.h"
 #include "log.h"
+#include "offer.h"
 #include "record.h"
 #include "rv.h"
+#include "term.h"
 #include "version.h"
 
-#define MAX_CHILDREN	16	/* commands running at once (-e) */
-
 static const char usage_line[] =
-    "usage: nat-register [-hjqrVv] [-e command] [-n name] [-s url ...]\n";
+    "usage: nat-register [-hjqrVv] [-e command] [-m count] [-n name] "
+    "[-s url ...]\n";
 
-static int verbose, json, nchildren;
+static int verbose, json, nchildren, max_children = 8;
 static const char *command;
 static volatile sig_atomic_t got_term;
 static struct rv_client *client;
+static struct ident id;
+static struct offer_seen seen;	/* requests, until they expire */
+static long long replays, started;
 
 static void
 on_signal(int sig)
@@ -69,11 +75,6 @@ spawn(const char *line)
 	pid_t pid;
 	int p[2];
 
-	if (nchildren >= MAX_CHILDREN) {
-		warnx("%d commands still running; request not passed on",
-		    nchildren);
-		return;
-	}
 	if (pipe2(p, O_CLOEXEC) == -1) {
 		warn("pipe");
 		return;
@@ -122,42 +123,124 @@ reap(void)
 	}
 }
 
-/* A request is printed as it was signed, type first; anything else as a
- * signal record with the body's type and from renamed. */
+/* Says why a request was neither printed nor run. */
+static void
+dropped(const struct rv_event *ev, const char *why)
+{
+	warnx("%s: request from %s: %s; dropped", ev->server->base,
+	    TERM_SAFE(ev->from), TERM_SAFE(why));
+}
+
+/* The same for a request that verified, with a refused record whose
+ * reason is a word for programs. */
+static void
+refused(const struct rv_event *ev, const struct offer *o, const char *reason,
+    const char *why)
+{
+	struct record r;
+
+	dropped(ev, why);
+	record_begin(&r, json, "refused");
+	record_str(&r, "from", o->from);
+	record_str(&r, "nonce", o->nonce);
+	record_str(&r, "reason", reason);
+	emit(&r);
+}
+
+/*
+ * A request, opened: it must verify as an offer to this peer, signed by
+ * the peer the server says sent it, and be new: made after this run
+ * began (its expiry OFFER_EXPIRES_S after), and not seen before, so that
+ * a request runs at most once.  It is printed as it was signed, type
+ * first, and passed to -e.
+ */
+static void
+on_request(const struct rv_event *ev, const struct record_in *b)
+{
+	static struct offer o;
+	char w[OFFER_WHY_LEN], signer[IDENT_ID_LEN + 1];
+	long long now = (long long)time(NULL);
+	struct record r;
+	size_t i;
+
+	snprintf(signer, sizeof(signer), "%.*s", (int)strcspn(ev->from, "/"),
+	    ev->from);
+	if (offer_verify(&o, b, 0, id.id, signer, NULL, now, w) == -1) {
+		dropped(ev, w);
+		return;
+	}
+	/* Made before this run began: a previous one may have run it. */
+	if (o.expires - OFFER_EXPIRES_S < started) {
+		snprintf(w, sizeof(w), "made %lld s before nat-register "
+		    "started: a replay, or the sender's clock is behind",
+		    started - (o.expires - OFFER_EXPIRES_S));
+		dropped(ev, w);
+		return;
+	}
+	if (offer_seen_add(&seen, &o, now) == -1) {
+		if (errno == EALREADY) {
+			replays++;
+			log_say(NULL, "%s: request %s from %s seen before (a "
+			    "replay, or another server's copy; %lld so far); "
+			    "dropped", ev->server->base, o.nonce, ev->from,
+			    replays);
+			return;
+		}
+		snprintf(w, sizeof(w), "more requests live than the replay "
+		    "cache holds (%d)", OFFER_SEEN_MAX);
+		refused(ev, &o, "full", w);
+		return;
+	}
+	if (command != NULL && nchildren >= max_children) {
+		snprintf(w, sizeof(w), "busy: %d commands running (-m %d)",
+		    nchildren, max_children);
+		refused(ev, &o, "busy", w);
+		return;
+	}
+	record_begin(&r, json, "request");
+	for (i = 0; i < b->n; i++)
+		if (strcmp(b->key[i], "type") != 0)
+			record_str(&r, b->key[i], b->val[i]);
+	emit(&r);
+	if (command != NULL && r.err == 0)
+		spawn(r.buf);
+}
+
+/* A request arrives sealed to this peer's key, and is handled opened;
+ * anything else as a signal record with the body's type and from
+ * renamed. */
 static void
 on_signal_event(const struct rv_event *ev)
 {
+	static struct record_in opened;
 	const struct record_in *b = ev->body;
-	const char *t, *k, *signer;
-	size_t i, idlen = strcspn(ev->from, "/");
+	const char *t, *k;
+	char w[OFFER_WHY_LEN];
+	size_t i;
 	struct record r;
 
 	if (b == NULL) {
 		warnx("%s: signal from %s is not a record; dropped",
-		    ev->server->base, ev->from);
+		    ev->server->base, TERM_SAFE(ev->from));
 		return;
 	}
 	t = record_get(b, "type");
-	if (strcmp(t, "request") == 0) {
-		signer = record_get(b, "from");
-		if (ident_verify_record(IDENT_DOMAIN_REQUEST, b, NULL) == -1) {
-			warnx("%s: request from %s: %s; dropped",
-			    ev->server->base, ev->from, ident_error());
+	if (strcmp(t, "sealed") == 0) {
+		if (offer_open(&opened, b, &id, w) == -1) {
+			warnx("%s: sealed signal from %s: %s; dropped",
+			    ev->server->base, TERM_SAFE(ev->from),
+			    TERM_SAFE(w));
 			return;
 		}
-		if (strlen(signer) != idlen ||
-		    strncmp(signer, ev->from, idlen) != 0) {
-			warnx("%s: request signed by %s came from %s; dropped",
-			    ev->server->base, signer, ev->from);
+		b = &opened;
+		t = record_get(b, "type");
+		if (strcmp(t, "request") == 0) {
+			on_request(ev, b);
 			return;
 		}
-		record_begin(&r, json, "request");
-		for (i = 0; i < b->n; i++)
-			if (strcmp(b->key[i], "type") != 0)
-				record_str(&r, b->key[i], b->val[i]);
-		emit(&r);
-		if (command != NULL && r.err == 0)
-			spawn(r.buf);
+	} else if (strcmp(t, "request") == 0) {
+		dropped(ev, "not sealed to this peer's key (an older "
+		    "natkit?)");
 		return;
 	}
 	record_begin(&r, json, "signal");
@@ -196,9 +279,9 @@ on_event(void *arg, const struct rv_event *ev)
 		on_signal_event(ev);
 		break;
 	case RV_EV_ERROR:
-		warnx("%s: %s%s%s", ev->server->base, ev->code,
+		warnx("%s: %s%s%s", ev->server->base, TERM_SAFE(ev->code),
 		    ev->reason != NULL ? ": " : "",
-		    ev->reason != NULL ? ev->reason : "");
+		    ev->reason != NULL ? TERM_SAFE(ev->reason) : "");
 		break;
 	case RV_EV_LOST:
 		record_begin(&r, json, "lost");
@@ -242,6 +325,7 @@ main(int argc, char **argv)
 		{ "exec", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "max-commands", required_argument, NULL, 'm' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "records", no_argument, NULL, 'r' },
 		{ "server", required_argument, NULL, 's' },
@@ -251,24 +335,28 @@ main(int argc, char **argv)
 	static struct record_in profile;
 	struct rv_url url[RV_MAX_SERVERS];
 	struct sigaction sa;
-	struct ident id;
 	const char *name = "-";
 	char why[512];
-	int ch, i, nurl = 0;
+	int ch, i, nurl = 0, max_set = 0;
 
-	while ((ch = getopt_long(argc, argv, "e:hjn:qrs:Vv", longopts,
+	while ((ch = getopt_long(argc, argv, "e:hjm:n:qrs:Vv", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'e':
 			command = optarg;
 			break;
 		case 'h':
-			log_usage(usage_line, 0);
+			cli_usage(usage_line, 0);
 		case 'j':
 			json = 1;
 			break;
+		case 'm':
+			max_children = (int)cli_number(optarg, 1, 1024,
+			    "commands");
+			max_set = 1;
+			break;
 		case 'n':
-			if (!rv_name_valid(optarg))
+			if (!rvmsg_name_valid(optarg))
 				errx(EX_USAGE, "name %s: not 1 to 32 of "
 				    "A-Z a-z 0-9 . _ -", optarg);
 			name = optarg;
@@ -290,18 +378,21 @@ main(int argc, char **argv)
 			verbose++;
 			break;
 		default:
-			log_usage(usage_line, EX_USAGE);
+			cli_usage(usage_line, EX_USAGE);
 		}
 	}
 	log_init("nat-register", 0, verbose);
 	if (optind != argc)
-		log_usage(usage_line, EX_USAGE);
+		cli_usage(usage_line, EX_USAGE);
+	if (max_set && command == NULL)
+		errx(EX_USAGE, "-m bounds the commands of -e: give -e");
 	if (rv_url_defaults(url, &nurl, RV_MAX_SERVERS, why,
 	    sizeof(why)) == -1)
 		errx(EX_CONFIG, "%s", why);
 	if (nurl == 0)
 		errx(EX_USAGE, "no server: give -s url or set NATKIT_SERVERS");
 
+	started = (long long)time(NULL);
 	read_profile(&profile);
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
 		errx(errno == EPERM || errno == EBADMSG ? EX_CONFIG : EX_OSERR,
@@ -334,6 +425,8 @@ main(int argc, char **argv)
 			errx(EX_SOFTWARE, "the event loop failed");
 		reap();
 	}
+	if (replays > 0)
+		log_say(NULL, "%lld replayed requests dropped", replays);
 	log_say(NULL, "unregistering");
 	if (rv_client_shutdown(client, 2000) == -1)
 		warnx("some servers did not close in time");

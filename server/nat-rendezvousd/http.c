@@ -15,7 +15,7 @@
 #define RVD_TTL_MAX	3600
 
 /* The HTTP status of each error code. */
-static const unsigned rvd_mark[RV_NERR] = {
+static const unsigned rvd_mark[RVMSG_NERR] = {
 	200, 400, 400, 400, 413, 401, 403, 403, 409, 400, 429, 404, 503,
 	429, 403
 };
@@ -57,12 +57,11 @@ static int
 rvd_http_error(struct lws *wsi, enum rvmsg_err e, const char *reason)
 {
 	char buf[512];
-	int n;
+	size_t n;
 
 	rvd_reject(e);
-	n = snprintf(buf, sizeof(buf), "{\"error\":\"%s\",\"reason\":\"%s\"}",
-	    rvmsg_code(e), reason);
-	return rvd_http_json(wsi, rvd_mark[e], buf, (size_t)n);
+	n = rvmsg_build_http_error(buf, sizeof(buf), e, reason);
+	return rvd_http_json(wsi, rvd_mark[e], buf, n);
 }
 
 /* Errors of the HTTP layer itself: no route, no method. */
@@ -136,20 +135,20 @@ rvd_http_list(struct lws *wsi)
 		limit = strtol(limit_s, &end, 10);
 		if (*limit_s == '\0' || *end != '\0' || limit < 1 ||
 		    limit > RVD_PAGE_MAX)
-			return rvd_http_error(wsi, RV_BAD_FIELD,
+			return rvd_http_error(wsi, RVMSG_E_FIELD,
 			    "limit: from 1 to 100");
 	}
 	if ((cursor = lws_get_urlarg_by_name(wsi, "cursor=", cursor_b,
 	    sizeof(cursor_b))) != NULL) {
 		if (!ident_id_valid(cursor))
-			return rvd_http_error(wsi, RV_BAD_FIELD,
+			return rvd_http_error(wsi, RVMSG_E_FIELD,
 			    "cursor: not a peer id");
 		after = cursor;
 	}
 	if ((name = lws_get_urlarg_by_name(wsi, "name=", name_b,
 	    sizeof(name_b))) != NULL) {
 		if (!rvmsg_name_valid(name))
-			return rvd_http_error(wsi, RV_BAD_FIELD,
+			return rvd_http_error(wsi, RVMSG_E_FIELD,
 			    "name: 1 to 32 of A-Z a-z 0-9 . _ -");
 		only = name;
 	}
@@ -158,7 +157,7 @@ rvd_http_list(struct lws *wsi)
 	    (n = rvd.store->ops->list(rvd.store, after, only, (int)limit,
 	    rvd_list_one, &l, &more)) < 0) {
 		free(l.b.p);
-		return rvd_http_error(wsi, RV_BUSY, "out of memory");
+		return rvd_http_error(wsi, RVMSG_E_BUSY, "out of memory");
 	}
 	if (more && n > 0) {
 		char tail[64];
@@ -167,7 +166,7 @@ rvd_http_list(struct lws *wsi)
 		rc = rvd_buf_add(&l.b, tail, strlen(tail));
 	} else
 		rc = rvd_buf_add(&l.b, "],\"next\":null}", 14);
-	rc = rc == -1 ? rvd_http_error(wsi, RV_BUSY, "out of memory") :
+	rc = rc == -1 ? rvd_http_error(wsi, RVMSG_E_BUSY, "out of memory") :
 	    rvd_http_json(wsi, 200, l.b.p, l.b.len);
 	free(l.b.p);
 	return rc;
@@ -202,7 +201,7 @@ rvd_http_get(struct lws *wsi, const char *uri)
 	if (strncmp(uri, "/v1/peers/", 10) == 0 && ident_id_valid(uri + 10)) {
 		if (rvd.store->ops->get(rvd.store, uri + 10, &rec, rbuf,
 		    sizeof(rbuf)) == -1)
-			return rvd_http_error(wsi, RV_UNKNOWN_PEER,
+			return rvd_http_error(wsi, RVMSG_E_PEER,
 			    "no such peer online");
 		return rvd_http_json(wsi, 200, rec.json, rec.len);
 	}
@@ -222,7 +221,7 @@ rvd_http_post_peer(struct lws *wsi, struct rvmsg *m)
 	int n;
 
 	if ((e = rvd_record_put(m->record, NULL, rvd.unix_now + ttl, &seq,
-	    &reason)) != RV_OK)
+	    &reason)) != RVMSG_OK)
 		return rvd_http_error(wsi, e, reason);
 	{
 		static char rbuf[RVMSG_RECORD_MAX + 1];
@@ -251,19 +250,19 @@ rvd_http_post_unregister(struct lws *wsi, const char *id, struct rvmsg *m)
 	int n;
 
 	if (strcmp(id, m->id) != 0)
-		return rvd_http_error(wsi, RV_WRONG_ID,
+		return rvd_http_error(wsi, RVMSG_E_ID,
 		    "the body's id is not the path's");
 	if ((e = rvmsg_flatten(m->root, "unregister", &in, NULL, &reason)) !=
-	    RV_OK)
+	    RVMSG_OK)
 		return rvd_http_error(wsi, e, reason);
 	if (ident_verify_record(IDENT_DOMAIN_UNREGISTER, &in, id) == -1)
-		return rvd_http_error(wsi, errno == EACCES ? RV_WRONG_ID :
-		    errno == EPERM ? RV_BAD_SIG : RV_BAD_FIELD, ident_error());
+		return rvd_http_error(wsi, errno == EACCES ? RVMSG_E_ID :
+		    errno == EPERM ? RVMSG_E_SIG : RVMSG_E_FIELD, ident_error());
 	seq = strtoll(record_get(&in, "seq"), NULL, 10);
 	if (rvd.store->ops->del(rvd.store, id, seq, rvd.unix_now) == -1)
-		return errno == ESTALE ? rvd_http_error(wsi, RV_REPLAY,
+		return errno == ESTALE ? rvd_http_error(wsi, RVMSG_E_REPLAY,
 		    "seq is not greater than the last one") :
-		    rvd_http_error(wsi, RV_UNKNOWN_PEER, "no such peer online");
+		    rvd_http_error(wsi, RVMSG_E_PEER, "no such peer online");
 	n = snprintf(buf, sizeof(buf), "{\"id\":\"%s\"}", id);
 	return rvd_http_json(wsi, 200, buf, (size_t)n);
 }
@@ -271,20 +270,11 @@ rvd_http_post_unregister(struct lws *wsi, const char *id, struct rvmsg *m)
 static int
 rvd_http_post_signal(struct lws *wsi, struct rvmsg *m)
 {
-	static char buf[2 * RVMSG_MAX + 256];
-	size_t len;
-	int n;
-
-	/* Over HTTP nobody is authenticated: the sender is "-". */
-	if ((len = rvd_signal_make(buf, sizeof(buf), "-", "", m)) == 0)
-		return rvd_http_error(wsi, RV_TOO_LARGE,
-		    "the signal is too large");
-	if ((n = rvd_deliver(m->to_id, m->to_tag, buf, len)) == 0)
-		return rvd_http_error(wsi, RV_UNKNOWN_PEER,
-		    "no session of that peer");
-	rvd.st.signals_total++;
-	len = (size_t)snprintf(buf, sizeof(buf), "{\"delivered\":%d}", n);
-	return rvd_http_json(wsi, 202, buf, len);
+	/* A signal carries a sender the peer can trust, or goes: over
+	 * HTTP nobody is authenticated. */
+	(void)m;
+	return rvd_http_error(wsi, RVMSG_E_AUTH, "signals go over an "
+	    "authenticated WebSocket session (/v1/ws)");
 }
 
 /* The whole body of a POST is body, or it was too large.  s may be
@@ -315,7 +305,7 @@ rvd_http_post(struct lws *wsi, const char *body, size_t len, int too_large)
 	} else
 		return rvd_http_fail(wsi, 404, "not-found", "no such path");
 	if (too_large)
-		return rvd_http_error(wsi, RV_TOO_LARGE,
+		return rvd_http_error(wsi, RVMSG_E_LARGE,
 		    "bodies are at most 8192 bytes");
 	if (rvmsg_parse(&m, body != NULL ? body : "", len, ctx) == -1)
 		rc = rvd_http_error(wsi, m.err, m.reason);
@@ -355,13 +345,13 @@ rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		rvd.st.http_requests_total++;
 		rvd_http_reset(s);
 		if (!rvd_rate_allow(s))
-			return rvd_http_error(wsi, RV_RATE,
+			return rvd_http_error(wsi, RVMSG_E_RATE,
 			    "more than the requests a second allowed");
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
 			if (lws_hdr_copy(wsi, clen, sizeof(clen),
 			    WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
 			    strtoul(clen, NULL, 10) > RVMSG_MAX)
-				return rvd_http_error(wsi, RV_TOO_LARGE,
+				return rvd_http_error(wsi, RVMSG_E_LARGE,
 				    "bodies are at most 8192 bytes");
 			/* Slow bodies are cut off (slowloris). */
 			lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,

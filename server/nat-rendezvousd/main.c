@@ -26,6 +26,8 @@
 
 #include "cli.h"
 #include "conf.h"
+#include "log.h"
+#include "rv.h"
 #include "rvd.h"
 
 #ifndef NATKIT_VERSION
@@ -41,9 +43,9 @@ static const char usage_line[] =
     "[-M rate]\n"
     "                       [-m conns] [-N name] [-P peers] [-Q bytes] "
     "[-R bytes]\n"
-    "                       [-r redis://host[:port][/db]] [-T seconds] "
-    "[-t seconds]\n"
-    "                       [-u user]\n";
+    "                       [-r redis://host[:port][/db]] [-S rate] "
+    "[-T seconds]\n"
+    "                       [-t seconds] [-u user]\n";
 
 static const struct option longopts[] = {
 	{ "redis-password-file", required_argument, NULL, 'A' },
@@ -59,6 +61,7 @@ static const struct option longopts[] = {
 	{ "key", required_argument, NULL, 'k' },
 	{ "listen", required_argument, NULL, 'l' },
 	{ "rate", required_argument, NULL, 'M' },
+	{ "signal-rate", required_argument, NULL, 'S' },
 	{ "connections", required_argument, NULL, 'm' },
 	{ "name", required_argument, NULL, 'N' },
 	{ "check", no_argument, NULL, 'n' },
@@ -77,6 +80,7 @@ static const struct option longopts[] = {
 struct rvd_listen {
 	char name[16];		/* the vhost's: lws keeps the pointer */
 	char host[64];		/* "" for every address */
+	char asked[64];		/* host as given (a name stays a name) */
 	int port;
 	int v4;			/* host is an IPv4 address */
 	struct lws_vhost *vh;
@@ -125,6 +129,7 @@ listen_parse(struct rvd_opts *o, const char *arg)
 			errx(EX_USAGE, "listen %s: bad address", arg);
 		memcpy(l->host, h, n);
 		l->host[n] = '\0';
+		memcpy(l->asked, l->host, n + 1);
 		port = colon + 1;
 	}
 	l->port = (int)cli_number(port, 0, 65535, "listen port");
@@ -206,6 +211,10 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 	case 'R':
 		c->relay_bytes = (uint64_t)cli_number(arg, 1400, 1L << 40,
 		    "relay bytes");
+		break;
+	case 'S':
+		c->signal_rate = (unsigned)cli_number(arg, 0, 1000000,
+		    "signal rate");
 		break;
 	case 'M':
 		c->rate = (unsigned)cli_number(arg, 0, 1000000, "rate");
@@ -397,6 +406,64 @@ vhosts_make(struct rvd_opts *o)
 	}
 }
 
+/* Says with -v which names an auth may sign. */
+static void
+names_log(void)
+{
+	const struct rvd_name *n;
+	char line[1024];
+	size_t i, off = 0;
+
+	line[0] = '\0';
+	for (i = 0; (n = rvd_names_get(i)) != NULL && off < sizeof(line);
+	    i++) {
+		int v6 = n->port != 0 && strchr(n->host, ':') != NULL;
+
+		/* "%.0d" prints no port 0: any port. */
+		off += (size_t)snprintf(line + off, sizeof(line) - off,
+		    "%s%s%s%s%s%.0d", i ? " " : "", v6 ? "[" : "", n->host,
+		    v6 ? "]" : "", n->port ? ":" : "", n->port);
+	}
+	log_msg(LOG_INFO, "auth records must name one of: %s", line);
+}
+
+/* The names an auth must sign (names.c): -N's, else the certificate's
+ * (which must be one, and name something, either way: -n checks it). */
+static void
+names_given(const struct rvd_opts *o)
+{
+	char why[512];
+	int i, n;
+
+	rvd.conf.tls = o->cert != NULL;
+	for (i = 0; i < rvd.conf.n_names; i++)
+		if (rvd_names_add(rvd.conf.names[i], 0) == -1)
+			errx(EX_USAGE, "name %s: too long", rvd.conf.names[i]);
+	if (o->cert == NULL)
+		return;
+	if ((n = rvd_names_cert(o->cert, rvd.conf.n_names == 0, why,
+	    sizeof(why))) == -1)
+		errx(EX_CONFIG, "%s", why);
+	if (n == 0 && rvd.conf.n_names == 0)
+		errx(EX_CONFIG, "%s; name the server with -N", why);
+}
+
+/* Without -N or a certificate: the listeners' addresses, with the ports
+ * they got. */
+static void
+names_listeners(const struct rvd_opts *o)
+{
+	int i;
+
+	if (rvd_names_count() > 0)
+		return;
+	for (i = 0; i < o->n_listen; i++)
+		if (rvd_names_listen(o->l[i].host, o->l[i].port) == -1 ||
+		    (o->l[i].asked[0] != '\0' && rvd_names_add(o->l[i].asked,
+		    o->l[i].port) == -1))
+			err(EX_OSERR, "listen %s: its addresses", o->l[i].host);
+}
+
 /*
  * The Redis password: the first line of the -A file, else
  * NATKIT_REDIS_PASSWORD, else none.  Never an argument: those show in
@@ -479,13 +546,14 @@ main(int argc, char *argv[])
 	rvd.conf.per_ip = 64;
 	rvd.conf.rate = 20;
 	rvd.conf.burst = 40;
+	rvd.conf.signal_rate = 40;
 	rvd.conf.queue_max = 65536;
 	rvd.conf.max_peers = 100000;
 	rvd.conf.relay_bytes = 64ull << 20;
 	rvd.conf.relay_time = 600;
 	rvd.conf.redis_ttl = 15;
 	while ((ch = getopt_long(argc, argv, "A:b:C:c:dE:f:g:hi:k:l:M:m:N:nP:"
-	    "Q:R:r:T:t:u:Vv", longopts, NULL)) != -1) {
+	    "Q:R:r:S:T:t:u:Vv", longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			fputs(usage_line, stdout);
 			return 0;
@@ -515,6 +583,7 @@ main(int argc, char *argv[])
 		rvd.conf.burst = 1;
 	if (o.n_listen == 0)
 		listen_parse(&o, o.cert != NULL ? "443" : "80");
+	names_given(&o);
 	if (o.user != NULL && (pw = getpwnam(o.user)) == NULL)
 		errx(EX_USAGE, "user %s: unknown", o.user);
 	memset(&rc, 0, sizeof(rc));
@@ -534,11 +603,20 @@ main(int argc, char *argv[])
 	if (o.check)
 		return 0;
 
-	rvd_log_init(o.foreground, rvd.conf.verbose);
+	log_init("nat-rendezvousd", !o.foreground, rvd.conf.verbose);
+	/* The libev glue logs every accept at NOTICE: only with -v -v -v. */
+	lws_set_log_level(LLL_ERR | LLL_WARN | (rvd.conf.verbose >= 3 ?
+	    LLL_NOTICE | LLL_INFO : 0), rv_lws_log);
 	if (sodium_init() == -1)
 		errx(EX_OSERR, "sodium_init failed");
 	nofile = files_limit(&o);
-	if (rvd_sess_init(nofile) == -1)
+	if (rvd_sess_init(nofile) == -1 ||
+	    rvd_limit_init(&rvd.lim_addr, RVD_LIMIT_SLOTS,
+	    10 * rvd.conf.signal_rate, 20 * rvd.conf.signal_rate) == -1 ||
+	    rvd_limit_init(&rvd.lim_from, RVD_LIMIT_SLOTS,
+	    rvd.conf.signal_rate, 2 * rvd.conf.signal_rate) == -1 ||
+	    rvd_limit_init(&rvd.lim_to, RVD_LIMIT_SLOTS,
+	    rvd.conf.signal_rate, 2 * rvd.conf.signal_rate) == -1)
 		err(EX_OSERR, "malloc");
 	if (rc.url == NULL &&
 	    (rvd.store = store_mem_new(rvd.conf.max_peers)) == NULL)
@@ -552,12 +630,14 @@ main(int argc, char *argv[])
 		if (rc.url != NULL)
 			errx(EX_OSERR, "-r needs libwebsockets' libev support "
 			    "(libwebsockets-evlib-ev)");
-		rvd_log(LOG_NOTICE, "libev not available: using poll");
+		log_msg(LOG_NOTICE, "libev not available: using poll");
 		loop = NULL;
 		if ((rvd.ctx = context_make(nofile, NULL)) == NULL)
 			errx(EX_OSERR, "cannot create the lws context");
 	}
 	vhosts_make(&o);
+	names_listeners(&o);
+	names_log();
 	if (pw != NULL)
 		cli_privileges_drop(pw);
 	memset(&sa, 0, sizeof(sa));
@@ -587,13 +667,13 @@ main(int argc, char *argv[])
 		if ((rvd.store = store_redis_new(&rc)) == NULL)
 			err(EX_OSERR, "redis");
 	}
-	rvd_log(LOG_INFO, "serving with %s", loop != NULL ? "libev" : "poll");
+	log_msg(LOG_INFO, "serving with %s", loop != NULL ? "libev" : "poll");
 	if (loop != NULL)
 		lws_service(rvd.ctx, 0);
 	else
 		while (!rvd_stop && lws_service(rvd.ctx, 0) >= 0)
 			rvd_ws_flush_all();
-	rvd_log(LOG_INFO, "stopping");
+	log_msg(LOG_INFO, "stopping");
 	lws_context_destroy(rvd.ctx);
 	rvd.store->ops->free(rvd.store);
 	return 0;

@@ -76,10 +76,21 @@ rvd_metrics(char *buf, size_t cap)
 	    "Signals delivered to at least one session.", rvd.st.signals_total);
 	rvd_metric(&b, "http_requests_total", "counter", "HTTP requests.",
 	    rvd.st.http_requests_total);
+	rvd_mput(&b, "# HELP natkit_signals_dropped_total Signals refused "
+	    "or dropped by a budget (-S) or a full queue at the peer.\n"
+	    "# TYPE natkit_signals_dropped_total counter\n"
+	    "natkit_signals_dropped_total{reason=\"sender-address\"} %llu\n"
+	    "natkit_signals_dropped_total{reason=\"sender-id\"} %llu\n"
+	    "natkit_signals_dropped_total{reason=\"to-peer\"} %llu\n"
+	    "natkit_signals_dropped_total{reason=\"queue-full\"} %llu\n",
+	    (unsigned long long)rvd.st.limited_addr,
+	    (unsigned long long)rvd.st.limited_from,
+	    (unsigned long long)rvd.st.limited_to,
+	    (unsigned long long)rvd.st.signals_dropped);
 	rvd_mput(&b, "# HELP natkit_rejections_total Messages and requests "
 	    "refused, by error code.\n# TYPE natkit_rejections_total "
 	    "counter\n");
-	for (i = 1; i < RV_NERR; i++)
+	for (i = 1; i < RVMSG_NERR; i++)
 		rvd_mput(&b, "natkit_rejections_total{reason=\"%s\"} %llu\n",
 		    rvmsg_code(i), (unsigned long long)rvd.st.rejections[i]);
 	rvd_mput(&b, "# HELP natkit_connections_refused_total Connections "

@@ -61,34 +61,27 @@ relay_free(struct rvd_relay *r)
 	free(r);
 }
 
-/* Tells s that relay r ended: an error with the code, or (code RV_OK)
+/* Tells s that relay r ended: an error with the code, or (code RVMSG_OK)
  * {"type":"relay-closed"}. */
 static void
 relay_tell(struct rvd_sess *s, const struct rvd_relay *r, enum rvmsg_err e,
     const char *reason)
 {
+	const char *ref = s == r->a ? r->ref : NULL;
 	char buf[384];
 	size_t n;
 
 	if (s == NULL || s->closing || s->state != RVD_AUTHED)
 		return;
-	if (e == RV_OK)
-		n = (size_t)snprintf(buf, sizeof(buf),
-		    "{\"type\":\"relay-closed\",\"id\":%u,\"reason\":",
-		    (unsigned)r->id);
+	if (e == RVMSG_OK)
+		n = rvmsg_build_relay_closed(buf, sizeof(buf), r->id, reason,
+		    ref);
 	else {
 		rvd_reject(e);
-		n = (size_t)snprintf(buf, sizeof(buf),
-		    "{\"type\":\"error\",\"code\":\"%s\",\"id\":%u,"
-		    "\"reason\":", rvmsg_code(e), (unsigned)r->id);
+		n = rvmsg_build_error(buf, sizeof(buf), e, reason, ref, r->id);
 	}
-	n += rvd_json_str(buf + n, sizeof(buf) - n - 96, reason);
-	if (s == r->a && r->ref[0] != '\0') {
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"ref\":");
-		n += rvd_json_str(buf + n, sizeof(buf) - n - 2, r->ref);
-	}
-	buf[n++] = '}';
-	rvd_ws_send(s, buf, n);
+	if (n > 0)
+		rvd_ws_send(s, buf, n);
 }
 
 /* Hands a message to the instance of r's other side. */
@@ -99,14 +92,14 @@ relay_send_remote(const struct rvd_relay *r, const void *msg, size_t len)
 		rvd.store->ops->send(rvd.store, r->inst, msg, len);
 }
 
-/* Ends r for both sides with code e (RV_OK: closed by a session). */
+/* Ends r for both sides with code e (RVMSG_OK: closed by a session). */
 static void
 relay_end(struct rvd_relay *r, enum rvmsg_err e, const char *reason)
 {
 	char m[160];
 	int n;
 
-	if (e == RV_RELAY_LIMIT)
+	if (e == RVMSG_E_RELAY_LIMIT)
 		rvd.st.relay_limited++;
 	relay_tell(r->a, r, e, reason);
 	relay_tell(r->b, r, e, reason);
@@ -128,16 +121,10 @@ relay_ok_to(struct rvd_sess *s, const struct rvd_relay *r, const char *peer,
 	char buf[256];
 	size_t n;
 
-	n = (size_t)snprintf(buf, sizeof(buf), "{\"type\":\"relay-ok\","
-	    "\"id\":%u,\"peer\":\"%s\",\"bytes\":%llu,\"seconds\":%u",
-	    (unsigned)r->id, peer, (unsigned long long)rvd.conf.relay_bytes,
-	    rvd.conf.relay_time);
-	if (ref != NULL && ref[0] != '\0') {
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"ref\":");
-		n += rvd_json_str(buf + n, sizeof(buf) - n - 2, ref);
-	}
-	buf[n++] = '}';
-	rvd_ws_send(s, buf, n);
+	if ((n = rvmsg_build_relay_ok(buf, sizeof(buf), r->id, peer,
+	    (unsigned long long)rvd.conf.relay_bytes, rvd.conf.relay_time,
+	    ref)) > 0)
+		rvd_ws_send(s, buf, n);
 }
 
 static void
@@ -172,7 +159,7 @@ relay_new(struct rvd_sess *s, const char *to_id, const char *to_tag,
 	struct rvd_relay *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
-		rvd_ws_error(s, RV_BUSY, "out of memory", ref);
+		rvd_ws_error(s, RVMSG_E_BUSY, "out of memory", ref);
 		return NULL;
 	}
 	/* Ids are not secrets (only the two sessions can use one); they
@@ -251,7 +238,7 @@ relay_ask_remote(struct rvd_sess *s, const char *to_id, const char *to_tag,
 			return;
 		}
 	if (relay_count(s) >= RVD_RELAY_PER_SESS) {
-		rvd_ws_error(s, RV_BUSY, "too many relays on this session",
+		rvd_ws_error(s, RVMSG_E_BUSY, "too many relays on this session",
 		    ref);
 		return;
 	}
@@ -328,12 +315,12 @@ rvd_relay_remote(const char *msg, size_t len)
 		return;
 	if (msg[0] == 'F') {
 		/* "F" and a frame under our relay id. */
-		if (len < 1 + RVMSG_RELAY_HDR)
+		const uint8_t *payload;
+		size_t plen;
+
+		if (rvmsg_relay_frame_parse((const uint8_t *)msg + 1, len - 1,
+		    &rid, &payload, &plen) == -1)
 			return;
-		rid = (uint32_t)(unsigned char)msg[1] << 24 |
-		    (uint32_t)(unsigned char)msg[2] << 16 |
-		    (uint32_t)(unsigned char)msg[3] << 8 |
-		    (unsigned char)msg[4];
 		if ((r = relay_by_id(rid)) == NULL || !r->paired ||
 		    (to = r->a) == NULL)
 			return;
@@ -408,8 +395,8 @@ rvd_relay_remote(const char *msg, size_t len)
 		    NULL)
 			return;
 		r->inst[0] = '\0';	/* nothing to tell back */
-		relay_end(r, code >= 0 && code < RV_NERR ?
-		    (enum rvmsg_err)code : RV_OK, n >= 4 ? w[3] :
+		relay_end(r, code >= 0 && code < RVMSG_NERR ?
+		    (enum rvmsg_err)code : RVMSG_OK, n >= 4 ? w[3] :
 		    "the other session closed");
 		return;
 	}
@@ -420,7 +407,7 @@ rvd_relay_remote(const char *msg, size_t len)
 			if (r->inst[0] != '\0' && (strcmp(w[1], "*") == 0 ||
 			    strcmp(w[1], r->inst) == 0)) {
 				r->inst[0] = '\0';
-				relay_end(r, RV_OK, "the other session's "
+				relay_end(r, RVMSG_OK, "the other session's "
 				    "server is unreachable");
 			}
 		}
@@ -449,12 +436,12 @@ rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,
 		if (inst != NULL)
 			relay_ask_remote(s, to_id, to_tag, ref, inst);
 		else
-			rvd_ws_error(s, RV_UNKNOWN_PEER,
+			rvd_ws_error(s, RVMSG_E_PEER,
 			    "no session of that peer", ref);
 		return;
 	}
 	if (t == s) {
-		rvd_ws_error(s, RV_BAD_FIELD, "a relay to itself", ref);
+		rvd_ws_error(s, RVMSG_E_FIELD, "a relay to itself", ref);
 		return;
 	}
 	/* Asked before by s: the same relay (or the same wait). */
@@ -476,7 +463,7 @@ rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,
 			break;
 	if (r != NULL) {
 		if (relay_count(s) >= RVD_RELAY_PER_SESS) {
-			rvd_ws_error(s, RV_BUSY, "too many relays on this "
+			rvd_ws_error(s, RVMSG_E_BUSY, "too many relays on this "
 			    "session", ref);
 			return;
 		}
@@ -490,12 +477,12 @@ rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,
 		relay_ok(t, r, s, r->ref);
 		relay_ok(s, r, t, ref);
 		if (rvd.conf.verbose >= 2)
-			rvd_log(LOG_DEBUG, "relay %u: %s/%s <-> %s/%s",
+			log_msg(LOG_DEBUG, "relay %u: %s/%s <-> %s/%s",
 			    (unsigned)r->id, t->id, t->tag, s->id, s->tag);
 		return;
 	}
 	if (relay_count(s) >= RVD_RELAY_PER_SESS) {
-		rvd_ws_error(s, RV_BUSY, "too many relays on this session",
+		rvd_ws_error(s, RVMSG_E_BUSY, "too many relays on this session",
 		    ref);
 		return;
 	}
@@ -511,9 +498,9 @@ rvd_relay_frame(struct rvd_sess *s, const unsigned char *buf, size_t len)
 	uint32_t id;
 	size_t plen;
 
-	if (rv_relay_frame_parse(buf, len, &id, &payload, &plen) == -1) {
+	if (rvmsg_relay_frame_parse(buf, len, &id, &payload, &plen) == -1) {
 		if (rvd_rate_allow(s))
-			rvd_ws_error(s, RV_BAD_TYPE, "binary messages are "
+			rvd_ws_error(s, RVMSG_E_TYPE, "binary messages are "
 			    "frames of this session's relays", NULL);
 		return;
 	}
@@ -525,16 +512,16 @@ rvd_relay_frame(struct rvd_sess *s, const unsigned char *buf, size_t len)
 		/* As before relays existed: a binary message that is not
 		 * a frame of one of the session's relays is bad-type. */
 		if (rvd_rate_allow(s))
-			rvd_ws_error(s, RV_BAD_TYPE, "binary messages are "
+			rvd_ws_error(s, RVMSG_E_TYPE, "binary messages are "
 			    "frames of this session's relays", NULL);
 		return;
 	}
 	if (rvd.now - r->since >= rvd.conf.relay_time) {
-		relay_end(r, RV_RELAY_LIMIT, "the relay's time is up");
+		relay_end(r, RVMSG_E_RELAY_LIMIT, "the relay's time is up");
 		return;
 	}
 	if (r->bytes + plen > rvd.conf.relay_bytes) {
-		relay_end(r, RV_RELAY_LIMIT, "the relay carried its bytes");
+		relay_end(r, RVMSG_E_RELAY_LIMIT, "the relay carried its bytes");
 		return;
 	}
 	if (r->inst[0] != '\0') {
@@ -545,10 +532,7 @@ rvd_relay_frame(struct rvd_sess *s, const unsigned char *buf, size_t len)
 		if (f == NULL)
 			return;
 		f[0] = 'F';
-		f[1] = (unsigned char)(r->rid >> 24);
-		f[2] = (unsigned char)(r->rid >> 16);
-		f[3] = (unsigned char)(r->rid >> 8);
-		f[4] = (unsigned char)r->rid;
+		rvmsg_relay_frame_head(f + 1, r->rid);
 		memcpy(f + 1 + RVMSG_RELAY_HDR, payload, plen);
 		relay_send_remote(r, f, 1 + len);
 		free(f);
@@ -583,7 +567,7 @@ rvd_relay_sess_closed(struct rvd_sess *s)
 			r->a = NULL;
 		else
 			r->b = NULL;
-		relay_end(r, RV_OK, "the other session closed");
+		relay_end(r, RVMSG_OK, "the other session closed");
 	}
 }
 
@@ -597,11 +581,11 @@ rvd_relay_sweep(void)
 	for (r = rvd.relay_all; r != NULL; r = next) {
 		next = r->gnext;
 		if (!r->paired && rvd.now - r->since >= RVD_RELAY_WAIT)
-			relay_end(r, RV_RELAY_REFUSED, "the peer did not ask "
+			relay_end(r, RVMSG_E_RELAY_REFUSED, "the peer did not ask "
 			    "for this relay");
 		else if (r->paired && rvd.now - r->since >=
 		    rvd.conf.relay_time)
-			relay_end(r, RV_RELAY_LIMIT, "the relay's time is up");
+			relay_end(r, RVMSG_E_RELAY_LIMIT, "the relay's time is up");
 	}
 	for (pp = &relay_rasks; (q = *pp) != NULL;)
 		if (rvd.now - q->since >= RVD_RELAY_WAIT) {

@@ -11,22 +11,28 @@
 #include <syslog.h>
 
 #include "ident.h"
-#include "msg.h"
+#include "log.h"
+#include "rvmsg.h"
 #include "store.h"
 
 #define RVD_WS_PATH	"/v1/ws"
 #define RVD_SUBPROTO	"natkit.v1"
 #define RVD_WHEEL	512	/* liveness wheel slots, seconds */
-#define RVD_SIGNAL_MAX	(2 * RVMSG_MAX + 256)	/* a signal as sent */
 #define RVD_IP_SLOTS	8192	/* per-address connection counters */
+#define RVD_QUEUE_RESERVE 8192	/* past -Q, for a session's own answers */
+#define RVD_LIMIT_SLOTS	65536	/* signal budgets, each table */
 
 struct rvd_conf {
 	int grace;		/* -g: seconds a record outlives its session */
 	int ping;		/* -i: seconds between pings */
 	int auth_timeout;	/* seconds from hello to auth */
 	int http_timeout;	/* -t: seconds for an HTTP request */
+	int tls;		/* -c: the listeners speak TLS */
 	unsigned per_ip;	/* -C: connections per source address */
 	unsigned rate, burst;	/* -M, -b: messages a second per session */
+	unsigned signal_rate;	/* -S: signals a second to one peer and from
+				   one peer (burst twice that); from one
+				   address, ten times that */
 	unsigned queue_max;	/* -Q: bytes queued to one session */
 	unsigned max_conns;	/* -m: connections in all */
 	size_t max_peers;	/* -P: records in the store */
@@ -44,8 +50,11 @@ struct rvd_conf {
 struct rvd_stats {
 	uint64_t sessions_total, registrations_total, signals_total;
 	uint64_t signals_delivered, http_requests_total;
-	uint64_t rejections[RV_NERR];
+	uint64_t rejections[RVMSG_NERR];
 	uint64_t conn_refused_ip, conn_refused_full, closed_slow;
+	/* signals refused for the sender's address, its id, the target's
+	 * budget; dropped for a full queue at the target */
+	uint64_t limited_addr, limited_from, limited_to, signals_dropped;
 	uint64_t closed_idle, closed_auth_timeout;
 	uint64_t relays_total, relay_bytes_total, relay_frames_total;
 	uint64_t relay_dropped, relay_limited;
@@ -103,11 +112,19 @@ struct rvd_sess {
 	uint32_t rx_len, q_bytes;	/* q_bytes: used in out */
 	uint64_t tat;			/* rate limit: theoretical arrival, µs */
 	uint32_t last_rx, ping_at, due;	/* seconds since start */
+	uint32_t addr_h;		/* limit.c: its source address's hash */
 	uint8_t state, pinged, closing, dirty;	/* dirty: in ws.c's list */
 	/* HTTP: 1 the body was too large; closing: 1 with 1009, 2 with 1008 */
 	uint8_t mark;
 	char id[IDENT_ID_LEN + 1];
 	char tag[RVMSG_TAG_MAX + 1];	/* "" for presence */
+};
+
+/* limit.c: GCRA states in slots of a keyed hash. */
+struct rvd_limit {
+	unsigned rate, burst;		/* a second; 0: no limit */
+	uint64_t *tat, mask;
+	uint8_t key[16];		/* crypto_shorthash_KEYBYTES */
 };
 
 struct rvd {
@@ -125,16 +142,12 @@ struct rvd {
 	long long unix_now;
 	uint64_t now_ms;
 	lws_sorted_usec_list_t tick;
+	struct rvd_limit lim_addr, lim_from, lim_to;	/* signals */
 	struct rvd_relay *relay_all;
 	uint32_t relay_next;		/* the last relay id given */
 };
 
 extern struct rvd rvd;
-
-/* log.c: stderr with -d, syslog otherwise; lws logs go here too. */
-void rvd_log_init(int foreground, int verbose);
-void rvd_log(int prio, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 /* sess.c: the session table, liveness, limits and delivery. */
 int rvd_sess_init(size_t fds);
@@ -142,7 +155,9 @@ void rvd_sess_add(struct rvd_sess *s);
 void rvd_sess_remove(struct rvd_sess *s);
 /* Delivers msg (a whole JSON text) to the sessions "to" names: every
  * presence session of id when tag is "", else the sessions of id/tag.
- * Returns how many it reached, here and through the store. */
+ * Returns how many it reached, here and through the store, or -1 with
+ * errno EAGAIN (id takes no more signals a second) or ENOBUFS (its
+ * sessions here read too slowly): dropped and counted. */
 int rvd_deliver(const char *id, const char *tag, const char *msg,
     size_t len);
 int rvd_sess_online(const char *id);
@@ -164,9 +179,13 @@ int rvd_rate_allow(struct rvd_sess *s);
 /* ws.c */
 int rvd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     void *user, void *in, size_t len);
-/* Queues msg to s; closes s when its queue would exceed the limit.
- * Returns 0 or -1. */
+/* Queues msg, an answer to s's own requests (or a ping), to s; closes s
+ * when its queue would exceed the limit and a reserve.  Returns 0 or
+ * -1. */
 int rvd_ws_send(struct rvd_sess *s, const char *msg, size_t len);
+/* Queues msg from someone else (a signal) to s when its queue is under
+ * the limit; otherwise drops it, and s goes on.  Returns 0, or -1. */
+int rvd_ws_offer(struct rvd_sess *s, const char *msg, size_t len);
 /* Sends what the sessions queued since the last call: the loop calls it
  * before it waits. */
 void rvd_ws_flush_all(void);
@@ -178,23 +197,11 @@ int rvd_ws_ping(struct rvd_sess *s);
 /* Sends an error message with reason and ref (NULL: none) and counts it. */
 void rvd_ws_error(struct rvd_sess *s, enum rvmsg_err e, const char *reason,
     const char *ref);
-/* Appends s to p (cap bytes) as an escaped JSON string; returns its
- * length. */
-size_t rvd_json_str(char *p, size_t cap, const char *s);
 /* Checks and stores a peer record for id (NULL: any) with deadline.
- * Returns RV_OK with *seq set, or an error with *reason. */
+ * Returns RVMSG_OK with *seq set, or an error with *reason. */
 enum rvmsg_err rvd_record_put(const cJSON *obj, const char *id,
     long long deadline, long long *seq, const char **reason);
 void rvd_reject(enum rvmsg_err e);
-/* Builds the signal message from FROM[/TAG] with body; returns its
- * length, or 0 when it does not fit in cap. */
-size_t rvd_signal_build(char *buf, size_t cap, const char *from,
-    const char *tag, const cJSON *body);
-/* The same for the signal m, with its body's text as it came when the
- * parse could vouch for it. */
-size_t rvd_signal_make(char *buf, size_t cap, const char *from,
-    const char *tag, const struct rvmsg *m);
-
 /* relay.c: pairing asks, forwarding frames within the limits. */
 /* s asked for a relay with to_id/to_tag ("" for a presence session). */
 void rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,
@@ -208,6 +215,43 @@ void rvd_relay_sess_closed(struct rvd_sess *s);
 void rvd_relay_sweep(void);
 /* A relay message from another instance's inbox (A, K, C, F or X). */
 void rvd_relay_remote(const char *msg, size_t len);
+
+/* names.c: the names an auth record's "server" may name.  A name
+ * with port 0 takes any port. */
+struct rvd_name {
+	char host[256];
+	int port;
+};
+/* Adds host with port (0: any).  Returns 0, or -1 with errno. */
+int rvd_names_add(const char *host, int port);
+/* Adds a listener's names: host, or for "" (every address) every
+ * interface address, the host name and localhost; all with port. */
+int rvd_names_listen(const char *host, int port);
+/* Reads the PEM certificate at path and, when add is set, adds its DNS
+ * names (any port).  Returns how many it has (why says so when 0), or
+ * -1 with why when it is not a readable PEM certificate. */
+int rvd_names_cert(const char *path, int add, char *why, size_t whylen);
+/* Returns 1 when server (host[:port] as a client dialled it; no port is
+ * 443 with tls, else 80) is one of the names. */
+int rvd_names_match(const char *server, int tls);
+size_t rvd_names_count(void);
+const struct rvd_name *rvd_names_get(size_t i);
+
+/* limit.c.  slots is a power of two; rate 0 allows everything. */
+int rvd_limit_init(struct rvd_limit *l, unsigned slots, unsigned rate,
+    unsigned burst);
+void rvd_limit_free(struct rvd_limit *l);
+/* Returns the keyed hash of len bytes at k. */
+uint64_t rvd_limit_hash(const struct rvd_limit *l, const void *k,
+    size_t len);
+/* Returns 1 and takes one from hash's budget, or 0 when it is spent. */
+int rvd_limit_allow(struct rvd_limit *l, uint64_t hash, uint64_t now_us);
+/* Writes the key of an address's budget (an IPv6 /64, an IPv4
+ * address) to key; returns its length. */
+struct sockaddr_storage;
+size_t rvd_limit_addr_key(const struct sockaddr_storage *ss, uint8_t key[16]);
+/* sess.c: microseconds since start, monotonic, never 0. */
+uint64_t rvd_clock_us(void);
 
 /* http.c */
 int rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,

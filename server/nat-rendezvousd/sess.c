@@ -126,20 +126,38 @@ rvd_sess_find(const char *id, const char *tag)
 	return NULL;
 }
 
-/* Delivers msg to the sessions of id/tag on this instance. */
+/* Delivers msg to the sessions of id/tag on this instance, within the
+ * budget of signals id may receive.  Returns how many took it, or -1
+ * with errno EAGAIN when the budget is spent or ENOBUFS when every one
+ * of them has its queue full (both counted: the signal is dropped, the
+ * sessions go on). */
 static int
 rvd_deliver_here(const char *id, const char *tag, const char *msg,
     size_t len)
 {
 	struct rvd_sess *s = rvd.sess_b[rvd_hash(id) & (rvd.sess_nb - 1)];
 	struct rvd_sess *next;
-	int n = 0;
+	int n = 0, found = 0;
 
 	for (; s != NULL; s = next) {
 		next = s->hnext;
-		if (strcmp(s->tag, tag) == 0 && strcmp(s->id, id) == 0 &&
-		    !s->closing && rvd_ws_send(s, msg, len) == 0)
+		if (strcmp(s->tag, tag) != 0 || strcmp(s->id, id) != 0 ||
+		    s->closing)
+			continue;
+		if (!found++ && !rvd_limit_allow(&rvd.lim_to,
+		    rvd_limit_hash(&rvd.lim_to, id, IDENT_ID_LEN),
+		    rvd_clock_us())) {
+			rvd.st.limited_to++;
+			errno = EAGAIN;
+			return -1;
+		}
+		if (rvd_ws_offer(s, msg, len) == 0)
 			n++;
+	}
+	if (found > 0 && n == 0) {
+		rvd.st.signals_dropped++;
+		errno = ENOBUFS;
+		return -1;
 	}
 	return n;
 }
@@ -150,7 +168,7 @@ rvd_deliver(const char *id, const char *tag, const char *msg, size_t len)
 	char to[RVMSG_TO_MAX];
 	int n, r;
 
-	if ((n = rvd_deliver_here(id, tag, msg, len)) > 0)
+	if ((n = rvd_deliver_here(id, tag, msg, len)) != 0)
 		return n;
 	/* None here: the instances that have sessions of id (a shared
 	 * store) pass it to theirs.  Counted as one each: the answer
@@ -366,19 +384,26 @@ rvd_conn_closed(int fd)
 	rvd.st.conns--;
 }
 
+uint64_t
+rvd_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)(ts.tv_sec - rvd_t0.tv_sec) * 1000000 +
+	    (uint64_t)ts.tv_nsec / 1000 + 1;
+}
+
 int
 rvd_rate_allow(struct rvd_sess *s)
 {
 	uint64_t t = 1000000 / (rvd.conf.rate ? rvd.conf.rate : 1);
 	uint64_t tau = t * (rvd.conf.burst > 0 ? rvd.conf.burst - 1 : 0);
-	struct timespec ts;
 	uint64_t now;
 
 	if (rvd.conf.rate == 0)
 		return 1;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)(ts.tv_sec - rvd_t0.tv_sec) * 1000000 +
-	    (uint64_t)ts.tv_nsec / 1000 + 1;
+	now = rvd_clock_us();
 	if (s->tat < now)
 		s->tat = now;
 	if (s->tat - now > tau)

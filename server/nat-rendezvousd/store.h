@@ -18,7 +18,7 @@
 #include <stddef.h>
 
 #include "ident.h"
-#include "msg.h"
+#include "rvmsg.h"
 
 struct store_rec {
 	char id[IDENT_ID_LEN + 1];

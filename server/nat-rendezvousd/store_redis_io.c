@@ -76,7 +76,7 @@ rs_reply_check(redisAsyncContext *ac, void *r, void *arg)
 	(void)ac;
 	(void)arg;
 	if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
-		rvd_log(LOG_WARNING, "redis: %s", reply->str);
+		log_msg(LOG_WARNING, "redis: %s", reply->str);
 }
 
 /* Publishes len bytes of msg on chan. */
@@ -348,7 +348,7 @@ rs_ready(struct store_redis *sr)
 	if (sr->ever_up)
 		sr->reconnects++;
 	sr->ever_up = 1;
-	rvd_log(LOG_NOTICE, "redis %s:%d: connected, instance %s", sr->host,
+	log_msg(LOG_NOTICE, "redis %s:%d: connected, instance %s", sr->host,
 	    sr->port, sr->inst[0].iid);
 	rs_heartbeat(sr);
 	for (k = 0; k < sr->nb; k++)
@@ -377,7 +377,7 @@ rs_on_setup(redisAsyncContext *ac, void *r, void *arg)
 	if (reply == NULL || sr == NULL)
 		return;
 	if (reply->type == REDIS_REPLY_ERROR) {
-		rvd_log(LOG_ERR, "redis %s:%d: %s", sr->host, sr->port,
+		log_msg(LOG_ERR, "redis %s:%d: %s", sr->host, sr->port,
 		    reply->str);
 		rs_down(sr, NULL);
 		return;
@@ -462,7 +462,7 @@ rs_open(struct store_redis *sr)
 	if (ac == NULL)
 		return NULL;
 	if (ac->err) {
-		rvd_log(LOG_ERR, "redis %s:%d: %s", sr->host, sr->port,
+		log_msg(LOG_ERR, "redis %s:%d: %s", sr->host, sr->port,
 		    ac->errstr);
 		redisAsyncFree(ac);
 		return NULL;
@@ -513,7 +513,7 @@ rs_down(struct store_redis *sr, const char *why)
 	    sr->retry_at > ev_now(sr->loop))
 		return;		/* already down */
 	if (sr->up || !sr->failed_logged)
-		rvd_log(LOG_WARNING, "redis %s:%d: %s: degraded, serving this "
+		log_msg(LOG_WARNING, "redis %s:%d: %s: degraded, serving this "
 		    "instance's peers only", sr->host, sr->port,
 		    why != NULL ? why : "error");
 	sr->failed_logged = 1;
@@ -587,7 +587,7 @@ rs_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	for (i = 1; i < RS_INST_MAX; i++)
 		if (sr->inst[i].iid[0] != '\0' &&
 		    now - sr->inst[i].seen > sr->ttl * 0.75) {
-			rvd_log(LOG_NOTICE, "redis: instance %s is silent: "
+			log_msg(LOG_NOTICE, "redis: instance %s is silent: "
 			    "its peers are gone", sr->inst[i].iid);
 			redisAsyncCommand(sr->cmd, rs_reply_check, NULL,
 			    "ZREM nk:insts %s", sr->inst[i].iid);

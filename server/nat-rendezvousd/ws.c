@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "profile.h"
 #include "rvd.h"
 
 static char rvd_recbuf[RVMSG_RECORD_MAX + 1];
@@ -18,33 +19,8 @@ static char rvd_recbuf[RVMSG_RECORD_MAX + 1];
 void
 rvd_reject(enum rvmsg_err e)
 {
-	if ((unsigned)e < RV_NERR)
+	if ((unsigned)e < RVMSG_NERR)
 		rvd.st.rejections[e]++;
-}
-
-/* Appends s (escaped) as a JSON string. */
-size_t
-rvd_json_str(char *p, size_t cap, const char *s)
-{
-	size_t n = 0;
-
-	if (cap < 3)
-		return 0;
-	p[n++] = '"';
-	for (; *s != '\0' && n + 8 < cap; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			p[n++] = '\\';
-			p[n++] = (char)c;
-		} else if (c < 0x20)
-			n += (size_t)snprintf(p + n, cap - n, "\\u%04x", c);
-		else
-			p[n++] = (char)c;
-	}
-	p[n++] = '"';
-	p[n] = '\0';
-	return n;
 }
 
 /*
@@ -129,10 +105,16 @@ rvd_ws_header(unsigned char *p, unsigned op, size_t len)
 	return p;
 }
 
-/* Queues a frame of opcode op; closes s when its queue would exceed
- * the limit. */
+/*
+ * Queues a frame of opcode op.  What others send s (other is set: a
+ * signal) is dropped past the queue limit, so that nobody can get a
+ * peer closed by sending it more than it reads.  s's own answers and
+ * pings may take a reserve beyond the limit; a session that reads not
+ * even those is closed, not given an ever longer queue.
+ */
 static int
-rvd_ws_queue(struct rvd_sess *s, unsigned op, const void *msg, size_t len)
+rvd_ws_queue(struct rvd_sess *s, unsigned op, const void *msg, size_t len,
+    int other)
 {
 	size_t hl = len < 126 ? 2 : len < 65536 ? 4 : 10, need;
 	unsigned char *p;
@@ -140,8 +122,11 @@ rvd_ws_queue(struct rvd_sess *s, unsigned op, const void *msg, size_t len)
 	if (s->closing)
 		return -1;
 	need = s->q_bytes + hl + len;
-	if (need > rvd.conf.queue_max) {
-		/* A reader this slow gets closed, not an ever longer queue. */
+	if (other && need > rvd.conf.queue_max) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	if (need > rvd.conf.queue_max + RVD_QUEUE_RESERVE) {
 		rvd.st.closed_slow++;
 		rvd_ws_kill(s);
 		return -1;
@@ -189,24 +174,30 @@ rvd_ws_flush_all(void)
 int
 rvd_ws_send(struct rvd_sess *s, const char *msg, size_t len)
 {
-	return rvd_ws_queue(s, 0x1, msg, len);
+	return rvd_ws_queue(s, 0x1, msg, len, 0);
+}
+
+int
+rvd_ws_offer(struct rvd_sess *s, const char *msg, size_t len)
+{
+	return rvd_ws_queue(s, 0x1, msg, len, 1);
 }
 
 int
 rvd_ws_send_frame(struct rvd_sess *s, const void *msg, size_t len,
     int binary)
 {
-	return rvd_ws_queue(s, binary ? 0x2 : 0x1, msg, len);
+	return rvd_ws_queue(s, binary ? 0x2 : 0x1, msg, len, binary);
 }
 
 int
 rvd_ws_ping(struct rvd_sess *s)
 {
 	/* lws passes up no empty pong: one byte of payload. */
-	return rvd_ws_queue(s, 0x9, "p", 1);
+	return rvd_ws_queue(s, 0x9, "p", 1, 0);
 }
 
-/* Sends {"type":"error","code":...,"reason":...,"ref":...} and counts. */
+/* Sends an error message and counts it. */
 void
 rvd_ws_error(struct rvd_sess *s, enum rvmsg_err e, const char *reason,
     const char *ref)
@@ -215,15 +206,8 @@ rvd_ws_error(struct rvd_sess *s, enum rvmsg_err e, const char *reason,
 	size_t n;
 
 	rvd_reject(e);
-	n = (size_t)snprintf(buf, sizeof(buf),
-	    "{\"type\":\"error\",\"code\":\"%s\",\"reason\":", rvmsg_code(e));
-	n += rvd_json_str(buf + n, sizeof(buf) - n - 64, reason);
-	if (ref != NULL) {
-		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",\"ref\":");
-		n += rvd_json_str(buf + n, sizeof(buf) - n - 2, ref);
-	}
-	buf[n++] = '}';
-	rvd_ws_send(s, buf, n);
+	if ((n = rvmsg_build_error(buf, sizeof(buf), e, reason, ref, 0)) > 0)
+		rvd_ws_send(s, buf, n);
 }
 
 /* Ends the session after what is queued, with a close code. */
@@ -240,35 +224,23 @@ rvd_ws_hello(struct rvd_sess *s)
 {
 	uint8_t nonce[32];
 	char buf[160];
-	int n;
+	size_t n;
 
 	randombytes_buf(nonce, sizeof(nonce));
 	sodium_bin2base64(s->pend->nonce, sizeof(s->pend->nonce), nonce,
 	    sizeof(nonce), sodium_base64_VARIANT_ORIGINAL);
-	n = snprintf(buf, sizeof(buf),
-	    "{\"type\":\"hello\",\"nonce\":\"%s\",\"version\":1}",
-	    s->pend->nonce);
-	rvd_ws_send(s, buf, (size_t)n);
+	if ((n = rvmsg_build_hello(buf, sizeof(buf), s->pend->nonce)) > 0)
+		rvd_ws_send(s, buf, n);
 }
 
-/* Returns 1 when the client's "server" names this connection. */
+/* Returns 1 when the client's "server" names this server, as it was
+ * dialled: the Host header, which a relaying man in the middle sets as
+ * it likes, and one of the server's own names, which it cannot. */
 static int
 rvd_server_ok(const struct rvd_sess *s, const char *server)
 {
-	int i;
-
-	if (strcasecmp(server, s->pend->host) != 0)
-		return 0;
-	if (rvd.conf.n_names == 0)
-		return 1;
-	for (i = 0; i < rvd.conf.n_names; i++) {
-		size_t n = strlen(rvd.conf.names[i]);
-
-		if (strncasecmp(server, rvd.conf.names[i], n) == 0 &&
-		    (server[n] == '\0' || server[n] == ':'))
-			return 1;
-	}
-	return 0;
+	return strcasecmp(server, s->pend->host) == 0 &&
+	    rvd_names_match(server, rvd.conf.tls);
 }
 
 static void
@@ -279,33 +251,33 @@ rvd_ws_auth(struct rvd_sess *s, struct rvmsg *m)
 	const char *reason;
 	enum rvmsg_err e;
 	char buf[128];
-	int n;
+	size_t n;
 
 	if (s->state != RVD_HELLO) {
-		rvd_ws_error(s, RV_BAD_TYPE, "already authenticated", m->ref);
+		rvd_ws_error(s, RVMSG_E_TYPE, "already authenticated", m->ref);
 		return;
 	}
 	if ((e = rvmsg_flatten(m->root, "auth", &in, NULL, &reason)) !=
-	    RV_OK) {
+	    RVMSG_OK) {
 		rvd_ws_error(s, e, reason, m->ref);
 		return;
 	}
 	if (ident_verify_record(IDENT_DOMAIN_AUTH, &in, NULL) == -1) {
-		e = errno == EACCES ? RV_WRONG_ID : errno == EPERM ?
-		    RV_BAD_SIG : RV_BAD_FIELD;
+		e = errno == EACCES ? RVMSG_E_ID : errno == EPERM ?
+		    RVMSG_E_SIG : RVMSG_E_FIELD;
 		rvd_ws_error(s, e, ident_error(), m->ref);
-		if (e != RV_BAD_FIELD)
+		if (e != RVMSG_E_FIELD)
 			rvd_ws_close_after(s, LWS_CLOSE_STATUS_POLICY_VIOLATION);
 		return;
 	}
 	if (strcmp(m->nonce, s->pend->nonce) != 0) {
-		rvd_ws_error(s, RV_BAD_SIG, "the nonce is not this session's",
+		rvd_ws_error(s, RVMSG_E_SIG, "the nonce is not this session's",
 		    m->ref);
 		rvd_ws_close_after(s, LWS_CLOSE_STATUS_POLICY_VIOLATION);
 		return;
 	}
 	if (!rvd_server_ok(s, m->server)) {
-		rvd_ws_error(s, RV_BAD_SIG, "server does not name this server",
+		rvd_ws_error(s, RVMSG_E_SIG, "server does not name this server",
 		    m->ref);
 		rvd_ws_close_after(s, LWS_CLOSE_STATUS_POLICY_VIOLATION);
 		return;
@@ -323,12 +295,10 @@ rvd_ws_auth(struct rvd_sess *s, struct rvmsg *m)
 	    rec.deadline <= rvd.unix_now + rvd.conf.grace)
 		rvd.store->ops->expire(rvd.store, s->id, 0);
 	rvd_wheel_put(s, rvd.now + (uint32_t)rvd.conf.ping);
-	n = snprintf(buf, sizeof(buf),
-	    "{\"type\":\"welcome\",\"id\":\"%s\",\"tag\":\"%s\"}", s->id,
-	    s->tag[0] != '\0' ? s->tag : "-");
-	rvd_ws_send(s, buf, (size_t)n);
+	if ((n = rvmsg_build_welcome(buf, sizeof(buf), s->id, s->tag)) > 0)
+		rvd_ws_send(s, buf, n);
 	if (rvd.conf.verbose >= 2)
-		rvd_log(LOG_DEBUG, "session %s/%s authenticated", s->id,
+		log_msg(LOG_DEBUG, "session %s/%s authenticated", s->id,
 		    s->tag[0] != '\0' ? s->tag : "-");
 }
 
@@ -338,26 +308,31 @@ rvd_record_put(const cJSON *obj, const char *id, long long deadline,
 {
 	static struct record_in in;
 	static struct record norm;
+	static char why[128];
 	struct store_rec rec;
 	long long expires;
 	enum rvmsg_err e;
 
-	if ((e = rvmsg_flatten(obj, "peer", &in, &norm, reason)) != RV_OK)
+	if ((e = rvmsg_flatten(obj, "peer", &in, &norm, reason)) != RVMSG_OK)
 		return e;
+	if (profile_check(&in, why, sizeof(why)) == -1) {
+		*reason = why;	/* a field that breaks its grammar */
+		return RVMSG_E_FIELD;
+	}
 	if (ident_verify_record(IDENT_DOMAIN_RECORD, &in, id) == -1) {
 		*reason = ident_error();
-		return errno == EACCES ? RV_WRONG_ID : errno == EPERM ?
-		    RV_BAD_SIG : RV_BAD_FIELD;
+		return errno == EACCES ? RVMSG_E_ID : errno == EPERM ?
+		    RVMSG_E_SIG : RVMSG_E_FIELD;
 	}
 	if (ident_record_fresh(&in, rvd.unix_now, seq) == -1) {
 		*reason = errno == ETIMEDOUT ? "the record has expired" :
 		    "seq or expires: malformed";
-		return errno == ETIMEDOUT ? RV_EXPIRED : RV_BAD_FIELD;
+		return errno == ETIMEDOUT ? RVMSG_E_EXPIRED : RVMSG_E_FIELD;
 	}
 	expires = strtoll(record_get(&in, "expires"), NULL, 10);
 	if (expires > rvd.unix_now + 86400) {
 		*reason = "expires is more than 24 hours ahead";
-		return RV_BAD_FIELD;
+		return RVMSG_E_FIELD;
 	}
 	memset(&rec, 0, sizeof(rec));
 	memcpy(rec.id, record_get(&in, "id"), IDENT_ID_LEN);
@@ -372,13 +347,13 @@ rvd_record_put(const cJSON *obj, const char *id, long long deadline,
 	if (rvd.store->ops->put(rvd.store, &rec, rvd.unix_now) == -1) {
 		if (errno == ESTALE) {
 			*reason = "seq is not greater than the last one";
-			return RV_REPLAY;
+			return RVMSG_E_REPLAY;
 		}
 		*reason = "the server holds as many peers as it can";
-		return RV_BUSY;
+		return RVMSG_E_BUSY;
 	}
 	rvd.st.registrations_total++;
-	return RV_OK;
+	return RVMSG_OK;
 }
 
 static void
@@ -388,96 +363,76 @@ rvd_ws_register(struct rvd_sess *s, struct rvmsg *m)
 	enum rvmsg_err e;
 	long long seq;
 	char buf[128];
-	int n;
+	size_t n;
 
 	if (s->tag[0] != '\0') {
-		rvd_ws_error(s, RV_BAD_TYPE, "a tagged session does not "
+		rvd_ws_error(s, RVMSG_E_TYPE, "a tagged session does not "
 		    "register", m->ref);
 		return;
 	}
 	if ((e = rvd_record_put(m->record, s->id, 0, &seq, &reason)) !=
-	    RV_OK) {
+	    RVMSG_OK) {
 		rvd_ws_error(s, e, reason, m->ref);
 		return;
 	}
-	n = snprintf(buf, sizeof(buf),
-	    "{\"type\":\"registered\",\"id\":\"%s\",\"seq\":\"%lld\"}", s->id,
-	    seq);
-	rvd_ws_send(s, buf, (size_t)n);
+	if ((n = rvmsg_build_registered(buf, sizeof(buf), s->id, seq)) > 0)
+		rvd_ws_send(s, buf, n);
 }
 
-/*
- * Builds {"type":"signal","from":FROM,"body":BODY} in buf.  Returns its
- * length, or 0 when it does not fit.
- */
-size_t
-rvd_signal_build(char *buf, size_t cap, const char *from, const char *tag,
-    const cJSON *body)
+/* Returns 1 when s may send one more signal: within the budget of its
+ * source address and of its id; else counts and tells it. */
+static int
+rvd_ws_signal_allow(struct rvd_sess *s, const char *ref)
 {
-	int n = snprintf(buf, cap, "{\"type\":\"signal\",\"from\":\"%s%s%s\","
-	    "\"body\":", from, tag[0] != '\0' ? "/" : "", tag);
-	size_t len;
+	uint64_t now = rvd_clock_us();
 
-	if (n < 0 || (size_t)n + 8 >= cap ||
-	    !cJSON_PrintPreallocated((cJSON *)body, buf + n,
-	    (int)(cap - (size_t)n - 2), 0))
+	if (!rvd_limit_allow(&rvd.lim_addr, s->addr_h, now)) {
+		rvd.st.limited_addr++;
+		rvd_ws_error(s, RVMSG_E_RATE, "more signals a second from "
+		    "this address than allowed", ref);
 		return 0;
-	len = (size_t)n + strlen(buf + n);
-	buf[len++] = '}';
-	buf[len] = '\0';
-	return len;
-}
-
-size_t
-rvd_signal_make(char *buf, size_t cap, const char *from, const char *tag,
-    const struct rvmsg *m)
-{
-	static const char head[] = "{\"type\":\"signal\",\"from\":\"";
-	static const char mid[] = "\",\"body\":";
-	size_t fl = strlen(from), tl = strlen(tag), n = 0;
-
-	if (m->body_raw == NULL)
-		return rvd_signal_build(buf, cap, from, tag, m->body);
-	/* The body as it came: the parse has vouched for it. */
-	if (sizeof(head) + fl + 1 + tl + sizeof(mid) + m->body_len + 2 > cap)
-		return 0;
-	memcpy(buf, head, sizeof(head) - 1);
-	n = sizeof(head) - 1;
-	memcpy(buf + n, from, fl);
-	n += fl;
-	if (tl > 0) {
-		buf[n++] = '/';
-		memcpy(buf + n, tag, tl);
-		n += tl;
 	}
-	memcpy(buf + n, mid, sizeof(mid) - 1);
-	n += sizeof(mid) - 1;
-	memcpy(buf + n, m->body_raw, m->body_len);
-	n += m->body_len;
-	buf[n++] = '}';
-	buf[n] = '\0';
-	return n;
+	if (!rvd_limit_allow(&rvd.lim_from, rvd_limit_hash(&rvd.lim_from,
+	    s->id, IDENT_ID_LEN), now)) {
+		rvd.st.limited_from++;
+		rvd_ws_error(s, RVMSG_E_RATE, "more signals a second from "
+		    "this peer than allowed", ref);
+		return 0;
+	}
+	return 1;
 }
 
 static void
 rvd_ws_signal(struct rvd_sess *s, struct rvmsg *m)
 {
-	static char buf[RVD_SIGNAL_MAX];
+	static char buf[RVMSG_MAX + 1];
 	size_t len;
+	int n;
 
-	if ((len = rvd_signal_make(buf, sizeof(buf), s->id, s->tag,
+	if (!rvd_ws_signal_allow(s, m->ref))
+		return;
+
+	/* Forwarded, it must still be a message the peer takes. */
+	if ((len = rvmsg_build_forward(buf, sizeof(buf), s->id, s->tag,
 	    m)) == 0) {
-		rvd_ws_error(s, RV_TOO_LARGE, "the signal is too large", m->ref);
+		rvd_ws_error(s, RVMSG_E_LARGE, "the signal is too large", m->ref);
 		return;
 	}
-	if (rvd_deliver(m->to_id, m->to_tag, buf, len) == 0) {
-		rvd_ws_error(s, RV_UNKNOWN_PEER, "no session of that peer",
+	if ((n = rvd_deliver(m->to_id, m->to_tag, buf, len)) == 0) {
+		rvd_ws_error(s, RVMSG_E_PEER, "no session of that peer",
+		    m->ref);
+		return;
+	}
+	if (n == -1) {
+		rvd_ws_error(s, errno == EAGAIN ? RVMSG_E_RATE : RVMSG_E_BUSY,
+		    errno == EAGAIN ? "the peer takes no more signals a "
+		    "second" : "the peer reads too slowly: signal dropped",
 		    m->ref);
 		return;
 	}
 	rvd.st.signals_total++;
 	if (rvd.conf.verbose >= 2)
-		rvd_log(LOG_DEBUG, "signal %s -> %s%s%s", s->id, m->to_id,
+		log_msg(LOG_DEBUG, "signal %s -> %s%s%s", s->id, m->to_id,
 		    m->to_tag[0] != '\0' ? "/" : "", m->to_tag);
 }
 
@@ -488,7 +443,7 @@ rvd_ws_message(struct rvd_sess *s, const char *buf, size_t len)
 	struct rvmsg m;
 
 	if (!rvd_rate_allow(s)) {
-		rvd_ws_error(s, RV_RATE, "more than the messages a second "
+		rvd_ws_error(s, RVMSG_E_RATE, "more than the messages a second "
 		    "allowed", NULL);
 		return;
 	}
@@ -498,7 +453,7 @@ rvd_ws_message(struct rvd_sess *s, const char *buf, size_t len)
 		return;
 	}
 	if (m.type != RVMSG_AUTH && s->state != RVD_AUTHED)
-		rvd_ws_error(s, RV_NOT_AUTH, "send auth first", m.ref);
+		rvd_ws_error(s, RVMSG_E_AUTH, "send auth first", m.ref);
 	else
 		switch (m.type) {
 		case RVMSG_AUTH:
@@ -542,7 +497,7 @@ rvd_ws_receive(struct rvd_sess *s, const char *in, size_t len)
 	 * limits are bytes and time. */
 	if (bin && s->state != RVD_AUTHED) {
 		if (final)
-			rvd_ws_error(s, RV_NOT_AUTH, "send auth first", NULL);
+			rvd_ws_error(s, RVMSG_E_AUTH, "send auth first", NULL);
 		return;
 	}
 	/* One piece that is a whole message needs no copy. */
@@ -557,7 +512,7 @@ rvd_ws_receive(struct rvd_sess *s, const char *in, size_t len)
 		free(s->rx);
 		s->rx = NULL;
 		s->rx_len = 0;
-		rvd_ws_error(s, RV_TOO_LARGE, bin ? "relay frames are at most "
+		rvd_ws_error(s, RVMSG_E_LARGE, bin ? "relay frames are at most "
 		    "1404 bytes" : "messages are at most 8192 bytes", NULL);
 		rvd_ws_close_after(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE);
 		return;
@@ -568,7 +523,7 @@ rvd_ws_receive(struct rvd_sess *s, const char *in, size_t len)
 		size_t cap = rvd_buf_cap(s->rx_len + len);
 
 		if ((p = realloc(s->rx, cap)) == NULL) {
-			rvd_ws_error(s, RV_BUSY, "out of memory", NULL);
+			rvd_ws_error(s, RVMSG_E_BUSY, "out of memory", NULL);
 			return;
 		}
 		s->rx = p;
@@ -641,6 +596,21 @@ rvd_ws_closed(struct rvd_sess *s)
 	s->id[0] = '\0';
 }
 
+/* The hash of the session's source address in the address budget. */
+static uint32_t
+rvd_ws_addr_hash(struct lws *wsi)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	uint8_t key[16];
+
+	if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *)&ss,
+	    &sl) == -1)
+		return 0;
+	return (uint32_t)rvd_limit_hash(&rvd.lim_addr, key,
+	    rvd_limit_addr_key(&ss, key));
+}
+
 /* Is the upgrade for our path?  Returns 0 to accept it. */
 static int
 rvd_ws_filter(struct lws *wsi)
@@ -687,6 +657,7 @@ rvd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (lws_hdr_copy(wsi, s->pend->host, sizeof(s->pend->host),
 		    WSI_TOKEN_HOST) < 0)
 			s->pend->host[0] = '\0';
+		s->addr_h = rvd_ws_addr_hash(wsi);
 		s->state = RVD_HELLO;
 		rvd_wheel_put(s, rvd.now + (uint32_t)rvd.conf.auth_timeout);
 		rvd_ws_hello(s);

@@ -92,7 +92,7 @@ rmem() { redis-cli -p "$rport" info memory | sed -n 's/^used_memory:\([0-9]*\).*
 # start NAME ARGS...: an instance; its pid in ipid_NAME, port in port_NAME.
 start() {
 	name=$1; shift
-	"$rvd" -d -l 127.0.0.1:0 -C 65535 -M 0 -t 60 -i 120 -P 400000 "$@" \
+	"$rvd" -d -l 127.0.0.1:0 -C 65535 -M 0 -S 0 -t 60 -i 120 -P 400000 "$@" \
 	    >"$tmp/$name.out" 2>"$tmp/$name.err" &
 	eval "ipid_$name=$!"
 	pids="$pids $!"

@@ -6,7 +6,7 @@
 #
 # Each server runs on 127.0.0.1 pinned to CPU 1; the load (rv-load, our own
 # epoll WebSocket client) runs on CPU 0.  nat-rendezvousd runs with its
-# per-address and message-rate limits off (-C 65535 -M 0: the load comes
+# per-address, message-rate and signal limits off (-C 65535 -M 0 -S 0: the load comes
 # from few addresses and sends as fast as it can) and -t 60; PeerJS with
 # its client limit off (concurrent_limit, default 5000).  PeerJS is
 # installed into $O/bench/node_modules when missing (npm, version
@@ -149,7 +149,7 @@ start_server() {
 	: >"$tmp/out"
 	case $1 in
 	natkit)
-		taskset -c 1 "$rvd" -d -l 127.0.0.1:0 -C 65535 -M 0 -t 60 \
+		taskset -c 1 "$rvd" -d -l 127.0.0.1:0 -C 65535 -M 0 -S 0 -t 60 \
 		    >"$tmp/out" 2>"$tmp/err" & ;;
 	peerjs)
 		taskset -c 1 node tests/bench/rv-peerjs.mjs \

@@ -69,7 +69,7 @@ taskset -c 1 "$gaps" -n both || exit 2
 wait "$g0"
 cat "$tmp/g0"
 
-taskset -c 0 "$rvd" -d -l 127.0.0.1:0 -C 65535 -M 0 -t 60 >"$tmp/out" \
+taskset -c 0 "$rvd" -d -l 127.0.0.1:0 -C 65535 -M 0 -S 0 -t 60 >"$tmp/out" \
     2>"$tmp/err" &
 spid=$!
 pids="$pids $spid"

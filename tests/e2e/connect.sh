@@ -8,14 +8,19 @@
 # --print hands the path to the real nc, a message each way; a forged and
 # an altered answer, and an altered offer, are refused (exit 76); a peer
 # that never answers, and one that crashed, are offline (exit 75 or 1).
+# Offers and answers travel sealed (sealed.sh); the forged ones here are
+# sealed by seal-tool, so that what is refused is what they forge; one in
+# the clear is refused for that.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 
 B=$NATKIT_BIN
+SEAL=$(dirname "$B")/tests/e2e/seal-tool
 SRV=198.51.100.10
 URL=http://$SRV:80
 GRACE=20
 t0=$SECONDS
 command -v nc >/dev/null || skip "nc (netcat-openbsd) is not installed"
+[ -x "$SEAL" ] || fail "no $SEAL: run make first"
 lab_up
 # The benchmark (tests/bench/connect.sh) delays every router's WAN.
 if [ -n "${CONNECT_DELAY:-}" ]; then
@@ -203,23 +208,29 @@ expect "no answer: exit" "$?" 75
 expect "no answer: reason" "$(rec failed "$T/mute.err" | field reason | unescape)" \
     "peer $MUTE is offline: no answer within 2 s"
 
-# forge N BODYFILE HOME: while h-prc waits for mute's answer, the test
-# plays the server and sends it BODY (a key=value line with NONCE and TAG
-# in it), signed by HOME's key unless it carries a sig already.
+# forge N BODYFILE HOME [clear]: while h-prc waits for mute's answer, the
+# test plays the server and sends it BODY (a key=value line with NONCE and
+# TAG in it), signed by HOME's key unless it carries a sig already, and
+# sealed to h-prc's key unless clear.
 forge() {
-	local n=$1 body=$2 home=$3 req tag nonce
+	local n=$1 body=$2 home=$3 req tag nonce seal="$SEAL -K $T/home/$3 seal $T/home/h-prc"
 	: >"$T/reg-mute.out.seen"
 	"$LAB" exec h-prc -- env NATKIT_HOME="$T/home/h-prc" "$B/nat-connect" -r \
 	    -s "$URL" -w 8 mute </dev/null >/dev/null 2>"$T/forge$n.err" &
 	local pid=$!
 	PIDS="$PIDS $pid"
-	for _ in $(seq 100); do
-		req=$(grep '^type=request ' "$T/reg-mute.out" | tail -n 1)
+	# Until mute has its request n, or the initiator gave up: not a
+	# margin of seconds, which a busy machine can pass.  The count
+	# first: a request printed between two reads would leave req the
+	# one before, whose session is gone.
+	while kill -0 "$pid" 2>/dev/null; do
 		[ "$(grep -c '^type=request ' "$T/reg-mute.out")" -ge "$n" ] && break
 		sleep 0.05
 	done
+	req=$(grep '^type=request ' "$T/reg-mute.out" | tail -n 1)
 	tag=$(field tag <<<"$req") nonce=$(field nonce <<<"$req")
-	sed "s/NONCE/$nonce/; s/EXPIRES/$(($(date +%s) + 50))/" "$body" |
+	[ "${4:-}" = clear ] && seal=cat
+	sed "s/NONCE/$nonce/; s/EXPIRES/$(($(date +%s) + 50))/" "$body" | $seal |
 	    "$LAB" exec h-fc -- env NATKIT_HOME="$T/home/$home" "$B/nat-query" \
 	    -w 2 -s "$URL" --signal "$PRC/$tag" >/dev/null
 	wait $pid
@@ -254,6 +265,12 @@ forge 3 "$T/answer.altered" mute
 expect "altered answer: exit" "$(cat "$T/forge3.rc")" 76
 expect "altered answer: reason" "$(rec failed "$T/forge3.err" | field reason | unescape)" \
     "answer refused: the answer from $MUTE was altered on the way: its signature does not verify"
+# 4: mute's own signed answer, in the clear: refused unopened.
+forge 4 "$T/answer.self" mute clear
+expect "answer in the clear: exit" "$(cat "$T/forge4.rc")" 76
+expect "answer in the clear: reason" \
+    "$(rec failed "$T/forge4.err" | field reason | unescape | sed 's,from [a-z2-7]\{26\}/q[0-9a-f]*,from X,')" \
+    "answer refused: the answer from X is not sealed to this peer's key"
 
 # An altered offer on nat-connect --accept's stdin.
 req=$(grep '^type=request ' "$T/reg-mute.out" | tail -n 1)

@@ -82,8 +82,8 @@ rm -f "$T/big" "$T/acc/h-prc.out" "$T/acc/h-adm.out"
 
 # --- relay to direct ---------------------------------------------------
 # UDP through r-rc to anything but the server is dropped: the pair h-rc,
-# h-fc gets the relay.  A stream of numbered lines flows for 14 s; the
-# drop is lifted once the relay carries it.
+# h-fc gets the relay.  A stream of numbered lines flows; the drop is
+# lifted once the relay carries it.
 block() {
 	"$LAB" exec r-rc -- nft -f /dev/stdin <<EOF
 table inet natkit_block {
@@ -96,9 +96,22 @@ EOF
 }
 block || fail "cannot block UDP at r-rc"
 for r in rc fc; do "$LAB" exec "r-$r" -- conntrack -D -p udp >/dev/null 2>&1; done
-seq_stream() { for i in $(seq 1 280); do printf 'line %05d of the stream\n' "$i"; sleep 0.05; done; }
-seq_stream >"$T/lines.want"
-( seq_stream | "$LAB" exec h-rc -- env NATKIT_HOME="$T/home/h-rc" \
+# The stream flows until 40 lines after the initiator says it upgraded
+# (or 1,200 lines, 60 s, have gone), not for a fixed time that a busy
+# machine's slow traversal could use up before the relay even starts.
+seq_stream() {
+	local i=0 after=0
+	while [ $i -lt 1200 ]; do
+		i=$((i + 1))
+		printf 'line %05d of the stream\n' "$i"
+		if [ $after -eq 0 ] && grep -q '^type=upgraded ' "$T/up.err" 2>/dev/null; then
+			after=$i
+		fi
+		[ $after -gt 0 ] && [ $((i - after)) -ge 40 ] && break
+		sleep 0.05
+	done
+}
+( seq_stream | tee "$T/lines.want" | "$LAB" exec h-rc -- env NATKIT_HOME="$T/home/h-rc" \
     "$B/nat-connect" -r -v -s "$URL" -w 10 h-fc >"$T/up.out" 2>"$T/up.err"
   echo $? >"$T/up.rc" ) &
 PIDS="$PIDS $!"

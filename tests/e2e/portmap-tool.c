@@ -1,5 +1,5 @@
 /*
- * portmap-tool: drives src/lib/portmap from the end-to-end tests.
+ * portmap-tool: drives src/lib/probe/portmap from the end-to-end tests.
  *
  *   portmap-tool discover [-w ms]
  *   portmap-tool hold [-w ms] [-l lifetime] [-e external-port] [-T secs]

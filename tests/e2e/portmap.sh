@@ -1,5 +1,5 @@
 #!/bin/bash
-# portmap: gateway port mapping (src/lib/portmap) on the NAT lab.
+# portmap: gateway port mapping (src/lib/probe/portmap) on the NAT lab.
 #
 # Behind the miniupnpd router (WAN 203.0.113.17) discovery finds UPnP IGD,
 # NAT-PMP and PCP, each reporting 203.0.113.17; a UDP mapping made through

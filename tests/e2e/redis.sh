@@ -73,6 +73,14 @@ BOB=$("$TOOL" -k bob id)
 ids() { curl -s "$1/v1/peers?limit=100" | jq -r '.peers[].id' | sort | tr '\n' ' '; }
 listed() { curl -s "$1/v1/peers/$2" | jq -e ".id == \"$2\"" >/dev/null 2>&1; }
 unlisted() { ! listed "$@"; }
+# wsig PORT TO JSON: signals TO with body JSON from a session of its own
+# on PORT (signals need an authenticated sender); prints what the server
+# answered within a second as "tally" lines: nothing when delivered.
+wsig() {
+	printf '%s\n' connect "expect hello" auth "expect welcome" \
+	    "signal $2 $3" "tally 1" |
+	    "$TOOL" -k sender -w 5 run "127.0.0.1:$1" 2>&1 | grep '^tally' | tr '\n' ' '
+}
 # logged FILE TEXT: the tool printed a message holding TEXT.
 logged() { grep -qF -- "$2" "$1"; }
 
@@ -131,9 +139,9 @@ expect "alice's relay frame reached bob" \
     "$(grep -c '"type":"frame",.*"data":"frame-from-alice"' "$T/bob.log")" 1
 expect "bob's relay frame reached alice" \
     "$(grep -c '"type":"frame",.*"data":"frame-from-bob"' "$T/alice.log")" 1
-expect "a signal over HTTP to instance 1 for bob" \
-    "$(curl -s -X POST -d "{\"to\":\"$BOB\",\"body\":{\"m\":\"http\"}}" $U1/v1/signal)" \
-    '{"delivered":1}'
+expect "a signal to instance 1 for bob" \
+    "$(wsig $P1 $BOB '{"m":"http"}')" \
+    ''
 until_ok 3 logged "$T/bob.log" '"body":{"m":"http"}'
 expect "bob got it" "$(grep -c '"body":{"m":"http"}' "$T/bob.log")" 1
 out=$("$B/nat-query" -w 5 -s "$U2" "$ALICE" 2>"$T/query.err")
@@ -167,8 +175,8 @@ expect "alice gone from instance 2 within the TTL ($gone s)" \
     "$(awk "BEGIN { print ($gone <= $TTL + 0.3) }")" 1
 expect "carol still listed by instance 2" "$(listed $U2 "$CAROL" && echo yes)" yes
 expect "a signal to carol through instance 2" \
-    "$(curl -s -X POST -d "{\"to\":\"$CAROL\",\"body\":{\"type\":\"note\",\"m\":\"after-crash\"}}" $U2/v1/signal)" \
-    '{"delivered":1}'
+    "$(wsig $P2 $CAROL '{"type":"note","m":"after-crash"}')" \
+    ''
 until_ok 3 grep -q 'after-crash' "$T/carol.out"
 expect "carol got it" "$(grep -c 'after-crash' "$T/carol.out")" 1
 wait $ALICE_PID 2>/dev/null
@@ -193,8 +201,8 @@ expect "alice, registered again on the new instance, listed by instance 2" \
 expect "the new instance lists bob and carol" "$(ids $U3)" \
     "$(printf '%s\n' "$ALICE" "$BOB" "$CAROL" | sort | tr '\n' ' ')"
 expect "a signal to alice through instance 2" \
-    "$(curl -s -X POST -d "{\"to\":\"$ALICE\",\"body\":{\"m\":\"again\"}}" $U2/v1/signal)" \
-    '{"delivered":1}'
+    "$(wsig $P2 $ALICE '{"m":"again"}')" \
+    ''
 until_ok 3 logged "$T/alice2.log" '"body":{"m":"again"}'
 expect "alice got it" "$(grep -c '"body":{"m":"again"}' "$T/alice2.log")" 1
 
@@ -224,13 +232,12 @@ expect "instance 2 lists its own peers" "$(ids $U2)" \
     "$(printf '%s\n' "$BOB" "$CAROL" | sort | tr '\n' ' ')"
 expect "new instance 1 lists its own peer" "$(ids $U3)" "$ALICE "
 expect "a signal within instance 2" \
-    "$(curl -s -X POST -d "{\"to\":\"$BOB\",\"body\":{\"m\":\"degraded\"}}" $U2/v1/signal)" \
-    '{"delivered":1}'
+    "$(wsig $P2 $BOB '{"m":"degraded"}')" \
+    ''
 until_ok 3 logged "$T/bob.log" '"body":{"m":"degraded"}'
 expect "bob got it" "$(grep -c '"body":{"m":"degraded"}' "$T/bob.log")" 1
 expect "alice is not reachable from instance 2" \
-    "$(curl -s -X POST -d "{\"to\":\"$ALICE\",\"body\":{}}" $U2/v1/signal | jq -r .error)" \
-    unknown-peer
+    "$(wsig $P2 $ALICE '{}')" "tally error:unknown-peer 1 "
 
 # --- Redis back: shared presence returns, nothing restarted -----------------
 redis_start
@@ -242,8 +249,8 @@ expect "instance 2 lists everyone again" "$(ids $U2)" "$all"
 until_ok 5 sh -c "[ \"\$(curl -s $U3/v1/peers | jq -r '.peers | length')\" = 3 ]"
 expect "new instance 1 lists everyone again" "$(ids $U3)" "$all"
 expect "a signal across again" \
-    "$(curl -s -X POST -d "{\"to\":\"$ALICE\",\"body\":{\"m\":\"back\"}}" $U2/v1/signal)" \
-    '{"delivered":1}'
+    "$(wsig $P2 $ALICE '{"m":"back"}')" \
+    ''
 until_ok 3 logged "$T/alice2.log" '"body":{"m":"back"}'
 expect "alice got it" "$(grep -c '"body":{"m":"back"}' "$T/alice2.log")" 1
 expect "the reconnect counted" "$(reconnects)" $((R0 + 1))

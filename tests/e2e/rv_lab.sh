@@ -2,7 +2,8 @@
 # The rendezvous flow across the lab against the real nat-rendezvousd:
 # alice (port-restricted cone) and bob (symmetric) probe and register;
 # each sees the other with the right NAT type, verified; a signed request
-# from alice reaches bob's nat-register and its -e command exactly, a plain
+# from alice, sealed to bob's key, reaches bob's nat-register and its -e
+# command exactly, opened, and one in the clear does not; a plain
 # signal from bob reaches alice; a server restart makes both re-register
 # by themselves; a crashed nat-register is gone within the grace period, a
 # stopped one at once; a record a server altered is not trusted; a down
@@ -10,11 +11,13 @@
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 
 B=$NATKIT_BIN
+SEAL=$(dirname "$B")/tests/e2e/seal-tool
 SRV=198.51.100.10
 URL=http://$SRV:80
 GRACE=2
 t0=$EPOCHREALTIME
 
+[ -x "$SEAL" ] || fail "no $SEAL: run make first"
 lab_up prc,sym
 start_ready reflect 10 "$LAB" exec srv -- "$B/nat-reflect" -d \
     -p 3480 -P 3481 198.51.100.12 198.51.100.13
@@ -123,18 +126,30 @@ expect "failover past a silent server: exit" "$?" 0
 expect "failover past a silent server within -w 1" \
     "$(awk "BEGIN { print ($EPOCHREALTIME - $t < 1.8) }")" 1
 
-# A signed request from alice reaches bob's nat-register and -e command.
-out=$(echo "type=request note=hello" | "$LAB" exec h-prc -- \
+# A signed request from alice, sealed to bob, reaches bob's nat-register
+# and -e command opened, field for field as alice signed it.
+"$SEAL" -K "$T/alice" request "$T/bob" >"$T/alice.req"
+out=$("$SEAL" -K "$T/alice" seal "$T/bob" <"$T/alice.req" | "$LAB" exec h-prc -- \
     env NATKIT_HOME="$T/alice" "$B/nat-query" -w 2 -s "$URL" --signal "$B_ID")
 expect "signal sent: exit" "$?" 0
 expect "signal sent" "$out" "type=sent to=$B_ID server=$URL"
 wait_for "$T/bob.out" '^type=request ' 5
 req=$(grep '^type=request ' "$T/bob.out")
-expect "bob got the request" "$(field note <<<"$req") $(field from <<<"$req")" "hello $A"
+expect "bob got the request" "$req" "$(cat "$T/alice.req")"
+expect "bob got the request from alice" "$(field from <<<"$req")" "$A"
 wait_for "$T/bob.request" . 5
 expect "the -e command got the request record" "$(cat "$T/bob.request")" "$req"
 sleep 0.2
 expect "no zombies" "$(ps --ppid "$BOB" -o stat= | grep -c Z)" 0
+# The same request in the clear is dropped, with a warning: sealing is not
+# optional.
+"$SEAL" -K "$T/alice" request "$T/bob" | "$LAB" exec h-prc -- \
+    env NATKIT_HOME="$T/alice" "$B/nat-query" -w 2 -s "$URL" --signal "$B_ID" >/dev/null
+wait_for "$T/bob.err" 'not sealed' 5
+expect "a request in the clear: dropped" "$(grep -c '^type=request ' "$T/bob.out")" 1
+expect "a request in the clear: the warning" "$(grep -o 'request from .*' "$T/bob.err" |
+    sed 's,/q[0-9a-f]*:,:,')" \
+    "request from $A: not sealed to this peer's key (an older natkit?); dropped"
 # Any other body is a signal record; a peer nobody knows is exit 68.
 echo "type=note text=hi" | "$LAB" exec h-sym -- env NATKIT_HOME="$T/bob" \
     "$B/nat-query" -w 2 -s "$URL" --signal alice >/dev/null

@@ -20,7 +20,9 @@ SIZE=$((300 * 1024))
 t0=$SECONDS
 command -v python3 >/dev/null || skip "python3 is not installed"
 lab_up sym,adm
-start_ready rvd 10 "$LAB" exec srv -- "$B/nat-rendezvousd" -d -v -l $SRV:80
+# -N: the proxies on other ports of this address are the server's own
+# front doors here (auth records name the port dialled: nat-rendezvousd(8)).
+start_ready rvd 10 "$LAB" exec srv -- "$B/nat-rendezvousd" -d -v -l $SRV:80 -N $SRV
 expect "server ready line" "$READY" "ready http=$SRV:80 ws=/v1/ws"
 # Two proxies to the server: one flips a byte, one passes all.
 start_ready flip 10 "$LAB" exec srv -- python3 "$PROXY" -l $SRV:8080 \

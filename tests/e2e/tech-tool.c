@@ -1,5 +1,5 @@
 /*
- * tech-tool: drives the traversal engine (src/lib/connect.h) from the
+ * tech-tool: drives the traversal engine (src/lib/traverse/connect.h) from the
  * end-to-end tests, with the two sides' offers exchanged through files
  * instead of the rendezvous server.
  *

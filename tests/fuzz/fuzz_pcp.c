@@ -1,7 +1,9 @@
 /*
  * fuzz_pcp.c: libFuzzer target for what a gateway sends: PCP responses
- * (RFC 6887) and SSDP answers.  A PCP message that decodes is encoded
- * again and decoded once more.
+ * (RFC 6887) and SSDP answers.  A PCP response that decodes is encoded
+ * again (the encoder writes requests, whose opcode data has the same
+ * layout: with the R bit and the result set, it reads as the response)
+ * and decoded once more, and must read the same.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,10 +34,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (m.len > size)
 		abort();
 	n = portmap_pcp_encode(buf, sizeof(buf), &m);
-	if (n > 0) {
-		memset(&again, 0, sizeof(again));
-		/* The encoder writes requests; decode what it can of them. */
-		(void)portmap_pcp_decode(&again, buf, (size_t)n);
-	}
+	if (n <= 0 || m.version != PORTMAP_PCP_VERSION)
+		return 0;
+	buf[1] |= 0x80;
+	buf[3] = m.result;
+	if (portmap_pcp_decode(&again, buf, (size_t)n) == -1 ||
+	    again.opcode != m.opcode || again.result != m.result ||
+	    again.lifetime != m.lifetime)
+		abort();
+	/* The MAP data, when the response carried it. */
+	if (m.opcode == PORTMAP_PCP_MAP && m.len >= PORTMAP_PCP_MAP_LEN &&
+	    (memcmp(again.nonce, m.nonce, sizeof(m.nonce)) != 0 ||
+	    again.protocol != m.protocol ||
+	    again.internal_port != m.internal_port ||
+	    again.external_port != m.external_port ||
+	    memcmp(&again.external, &m.external, sizeof(m.external)) != 0))
+		abort();
 	return 0;
 }

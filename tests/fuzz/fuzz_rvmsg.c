@@ -1,25 +1,124 @@
 /*
- * fuzz_rvmsg.c: libFuzzer target for nat-rendezvousd's message parser
- * (server/nat-rendezvousd/msg.c): the first byte picks what the bytes
- * after it are (a WebSocket message or one of the POST bodies), and what
- * parses goes on through the record flattening, the signature check and
- * the signal builder, as the server would take it.
+ * fuzz_rvmsg.c: libFuzzer target for the rendezvous protocol's codec
+ * (src/lib/rv/rvmsg.c, rvmsg_build.c), both ways.  The first byte picks
+ * what the bytes after it are: a WebSocket message from a client, one of
+ * the POST bodies, a message from the server, or ('B') a relay frame.
+ * What parses goes on as its reader would take it (record flattening,
+ * signature check), and is built again: a client's signal as the server
+ * forwards it, a server's message as the server would write it.  Every
+ * message built must be at most RVMSG_MAX bytes and parse back, on the
+ * other side, to the same fields.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../server/nat-rendezvousd/msg.h"
-#include "../../server/nat-rendezvousd/rvd.h"
+#include "rvmsg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char out[RVMSG_MAX + 1];
+
+/* out (n bytes, from a builder) parses from the server as type t. */
+static void
+reparse(size_t n, enum rvmsg_type t, struct rvmsg *back)
+{
+	if (n > RVMSG_MAX || strlen(out) != n)
+		abort();
+	if (rvmsg_parse(back, out, n, RVMSG_FROM_SERVER) == -1 ||
+	    back->type != t)
+		abort();
+}
+
+static int
+same(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL &&
+	    strcmp(a, b) == 0);
+}
+
+/* A body printed by cJSON, compared as text (cJSON_Compare takes
+ * duplicate names for differences). */
+static void
+same_json(const cJSON *a, const cJSON *b)
+{
+	char *x = cJSON_PrintUnformatted(a), *y = cJSON_PrintUnformatted(b);
+
+	if (x == NULL || y == NULL || strcmp(x, y) != 0)
+		abort();
+	cJSON_free(x);
+	cJSON_free(y);
+}
+
+/* A client's signal, forwarded by the server, arrives whole or not at
+ * all: the builder refuses what a client would not take. */
+static void
+forward(const struct rvmsg *m)
+{
+	struct rvmsg back;
+	size_t n;
+
+	if (m->body_raw != NULL) {
+		/* The text forwarded as it came is the body cJSON read. */
+		cJSON *raw = cJSON_ParseWithLength(m->body_raw, m->body_len);
+
+		if (raw == NULL)
+			abort();
+		same_json(raw, m->body);
+		cJSON_Delete(raw);
+	}
+	if ((n = rvmsg_build_forward(out, sizeof(out), m->to_id, m->to_tag,
+	    m)) == 0)
+		return;
+	reparse(n, RVMSG_SIGNAL, &back);
+	if (strncmp(back.from, m->to_id, strlen(m->to_id)) != 0)
+		abort();
+	same_json(back.body, m->body);
+	rvmsg_free(&back);
+}
+
+/* A server's message, written again by the builders, reads the same. */
+static void
+rebuild(const struct rvmsg *m)
+{
+	struct rvmsg back;
+	size_t n = 0;
+
+	switch (m->type) {
+	case RVMSG_HELLO:
+		n = rvmsg_build_hello(out, sizeof(out), m->nonce);
+		break;
+	case RVMSG_WELCOME:
+		n = rvmsg_build_welcome(out, sizeof(out), m->id, m->tag);
+		break;
+	case RVMSG_RELAY_OK:
+		n = rvmsg_build_relay_ok(out, sizeof(out), m->relay, m->peer,
+		    0, 0, m->ref);
+		break;
+	case RVMSG_RELAY_CLOSED:
+		n = rvmsg_build_relay_closed(out, sizeof(out), m->relay,
+		    m->why != NULL ? m->why : "", m->ref);
+		break;
+	default:
+		return;
+	}
+	if (n == 0)
+		return;
+	reparse(n, m->type, &back);
+	if (!same(back.nonce, m->nonce) || back.relay != m->relay ||
+	    !same(back.peer, m->peer) ||
+	    (m->type == RVMSG_WELCOME && (!same(back.id, m->id) ||
+	    (m->tag[0] != '\0' && !same(back.tag, m->tag)))) ||
+	    (m->ref != NULL && m->ref[0] != '\0' && !same(back.ref, m->ref)))
+		abort();
+	rvmsg_free(&back);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct record_in in;
 	static struct record norm;
-	static char out[2 * RVMSG_MAX + 256];
 	enum rvmsg_ctx ctx;
 	const char *reason;
 	struct rvmsg m;
@@ -28,28 +127,34 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	/* 'B' first: the rest is a relay frame (a binary message). */
 	if (data[0] == 'B') {
-		const unsigned char *p;
+		const uint8_t *p;
+		uint8_t head[RVMSG_RELAY_HDR];
 		uint32_t id;
 		size_t n;
 
-		if (rvmsg_relay_frame(data + 1, size - 1, &id, &p, &n) == 0 &&
-		    (p != data + 1 + RVMSG_RELAY_HDR || n + RVMSG_RELAY_HDR !=
-		    size - 1 || id == 0))
-			abort();
+		if (rvmsg_relay_frame_parse(data + 1, size - 1, &id, &p,
+		    &n) == 0) {
+			if (p != data + 1 + RVMSG_RELAY_HDR ||
+			    n + RVMSG_RELAY_HDR != size - 1 || id == 0)
+				abort();
+			rvmsg_relay_frame_head(head, id);
+			if (memcmp(head, data + 1, sizeof(head)) != 0)
+				abort();
+		}
 		return 0;
 	}
-	ctx = (enum rvmsg_ctx)(data[0] % 4);
+	ctx = (enum rvmsg_ctx)(data[0] % 5);
 	if (rvmsg_parse(&m, (const char *)data + 1, size - 1, ctx) == 0) {
 		switch (m.type) {
 		case RVMSG_REGISTER:
 			if (rvmsg_flatten(m.record, "peer", &in, &norm,
-			    &reason) == RV_OK)
+			    &reason) == RVMSG_OK)
 				ident_verify_record(IDENT_DOMAIN_RECORD, &in,
 				    NULL);
 			break;
 		case RVMSG_AUTH:
 			if (rvmsg_flatten(m.root, "auth", &in, NULL,
-			    &reason) == RV_OK)
+			    &reason) == RVMSG_OK)
 				ident_verify_record(IDENT_DOMAIN_AUTH, &in,
 				    m.id);
 			break;
@@ -59,35 +164,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    &reason);
 			break;
 		case RVMSG_SIGNAL:
-			/* The body's text, when forwarded as it came, is the
-			 * body cJSON read. */
-			if (m.body_raw != NULL) {
-				cJSON *raw = cJSON_ParseWithLength(m.body_raw,
-				    m.body_len);
-				char *a, *b;
-
-				/* Printed, not cJSON_Compare: it takes
-				 * duplicate names for differences. */
-				if (raw == NULL ||
-				    (a = cJSON_PrintUnformatted(raw)) == NULL ||
-				    (b = cJSON_PrintUnformatted(m.body)) ==
-				    NULL || strcmp(a, b) != 0)
-					abort();
-				cJSON_free(a);
-				cJSON_free(b);
-				cJSON_Delete(raw);
-			}
-			/* What is forwarded is JSON again. */
-			if (rvd_signal_make(out, sizeof(out), m.to_id,
-			    m.to_tag, &m) > 0) {
-				cJSON *back = cJSON_Parse(out);
-
-				if (back == NULL)
-					abort();
-				cJSON_Delete(back);
-			}
+			if (ctx != RVMSG_FROM_SERVER)
+				forward(&m);
 			break;
 		default:
+			rebuild(&m);
 			break;
 		}
 	} else if (m.reason == NULL)

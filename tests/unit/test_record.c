@@ -36,6 +36,33 @@ test_write_kv_and_json(void **state)
 	    "{\"type\":\"probe\",\"name\":\"q\\\"\\\\\\u000a\",\"n\":7}\n");
 }
 
+/* What a terminal would obey is escaped in both forms: C0, DEL, C1 as a
+ * character and as a stray byte; other UTF-8 passes. */
+static void
+test_write_controls(void **state)
+{
+	static const char v[] = "a\x1b[2J\x7f\xc2\x9b\xc3\xa9\x9b";
+	struct record_in in;
+	struct record r;
+	const char *line;
+
+	(void)state;
+	record_begin(&r, 0, "peer");
+	record_str(&r, "nat", v);
+	assert_string_equal(line = record_end(&r),
+	    "type=peer nat=a%1B[2J%7F%C2%9B\xc3\xa9%9B\n");
+	assert_int_equal(record_parse(&in, line), 0);
+	assert_string_equal(record_get(&in, "nat"), v);
+	record_begin(&r, 1, "peer");
+	record_str(&r, "nat", v);
+	assert_string_equal(line = record_end(&r), "{\"type\":\"peer\","
+	    "\"nat\":\"a\\u001b[2J\\u007f\\u009b\xc3\xa9\xef\xbf\xbd\"}\n");
+	/* JSON carries no stray byte: it is U+FFFD, the rest as it was. */
+	assert_int_equal(record_parse(&in, line), 0);
+	assert_string_equal(record_get(&in, "nat"),
+	    "a\x1b[2J\x7f\xc2\x9b\xc3\xa9\xef\xbf\xbd");
+}
+
 static void
 test_write_overflow(void **state)
 {
@@ -203,6 +230,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_kv_and_json),
+		cmocka_unit_test(test_write_controls),
 		cmocka_unit_test(test_write_overflow),
 		cmocka_unit_test(test_parse_both_forms),
 		cmocka_unit_test(test_parse_rejects),

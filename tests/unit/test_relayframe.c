@@ -1,6 +1,6 @@
 /*
  * Unit tests for the relay (nat(7) PROTOCOL, Relay): a table of frames
- * through rv_relay_frame_parse, which the client (rv_ws.c) and the server
+ * through rvmsg_relay_frame_parse, which the client (rv_ws.c) and the server
  * (relay.c) share; then two sessions whose datagrams travel as relay
  * frames through a relay that replays or alters some: a replayed datagram
  * adds no stream data, an altered one is dropped and counted by
@@ -32,7 +32,7 @@ struct frame_case {
 	const char *name;
 	size_t len;			/* frame bytes: the id, then payload */
 	uint32_t id;			/* written in the first 4 (if any) */
-	int rc, err;			/* rv_relay_frame_parse */
+	int rc, err;			/* rvmsg_relay_frame_parse */
 	int delivered;			/* to a receiver holding RID */
 };
 
@@ -93,7 +93,7 @@ test_frame_table(void **state)
 		id = 0;
 		n = 0;
 		errno = 0;
-		rc = rv_relay_frame_parse(f, c->len, &id, &p, &n);
+		rc = rvmsg_relay_frame_parse(f, c->len, &id, &p, &n);
 		print_message("relay frame: %-22s %5zu bytes: %d %s\n",
 		    c->name, c->len, rc, rc == 0 ? "parses" : strerror(errno));
 		assert_int_equal(rc, c->rc);
@@ -125,7 +125,7 @@ test_frame_lengths(void **state)
 	for (len = 0; len <= 4 + RV_RELAY_MTU + 64; len++) {
 		f = frame_make(len, RID);
 		errno = 0;
-		rc = rv_relay_frame_parse(f, len, &id, &p, &n);
+		rc = rvmsg_relay_frame_parse(f, len, &id, &p, &n);
 		if (len < 4) {
 			assert_int_equal(rc, -1);
 			assert_int_equal(errno, EBADMSG);
@@ -289,7 +289,7 @@ relay_deliver(struct side *to, const struct side *from, const uint8_t *f,
 	uint32_t id;
 	size_t n;
 
-	assert_int_equal(rv_relay_frame_parse(f, len, &id, &p, &n), 0);
+	assert_int_equal(rvmsg_relay_frame_parse(f, len, &id, &p, &n), 0);
 	assert_int_equal(id, RID);
 	return session_input(to->s, p, n, (const struct sockaddr *)&from->addr);
 }

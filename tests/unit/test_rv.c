@@ -174,21 +174,21 @@ static void
 test_names(void **state)
 {
 	(void)state;
-	assert_true(rv_name_valid("alice"));
-	assert_true(rv_name_valid("-"));
-	assert_true(rv_name_valid("A.b_c-9"));
-	assert_true(rv_name_valid("abcdefghijklmnopqrstuvwxyz012345"));
-	assert_false(rv_name_valid("abcdefghijklmnopqrstuvwxyz0123456"));
-	assert_false(rv_name_valid(""));
-	assert_false(rv_name_valid("a b"));
-	assert_false(rv_name_valid("a=b"));
-	assert_false(rv_name_valid("é"));
-	assert_true(rv_tag_valid("-"));
-	assert_true(rv_tag_valid("q0123456789abcde"));
-	assert_false(rv_tag_valid("q0123456789abcdef"));
-	assert_false(rv_tag_valid("Q1"));
-	assert_false(rv_tag_valid(""));
-	assert_false(rv_tag_valid("a-b"));
+	assert_true(rvmsg_name_valid("alice"));
+	assert_true(rvmsg_name_valid("-"));
+	assert_true(rvmsg_name_valid("A.b_c-9"));
+	assert_true(rvmsg_name_valid("abcdefghijklmnopqrstuvwxyz012345"));
+	assert_false(rvmsg_name_valid("abcdefghijklmnopqrstuvwxyz0123456"));
+	assert_false(rvmsg_name_valid(""));
+	assert_false(rvmsg_name_valid("a b"));
+	assert_false(rvmsg_name_valid("a=b"));
+	assert_false(rvmsg_name_valid("é"));
+	assert_true(rvmsg_tag_valid("-"));
+	assert_true(rvmsg_tag_valid("q0123456789abcde"));
+	assert_false(rvmsg_tag_valid("q0123456789abcdef"));
+	assert_false(rvmsg_tag_valid("Q1"));
+	assert_false(rvmsg_tag_valid(""));
+	assert_false(rvmsg_tag_valid("a-b"));
 }
 
 static void

@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "ident.h"
-#include "../../server/nat-rendezvousd/msg.h"
+#include "rvmsg.h"
 #include "record.h"
 
 #define ID	"aaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -26,7 +26,7 @@ struct rvmsg_case {
 	const char *name;
 	enum rvmsg_ctx ctx;
 	const char *in;
-	enum rvmsg_err err;		/* RV_OK: parses */
+	enum rvmsg_err err;		/* RVMSG_OK: parses */
 	enum rvmsg_type type;
 };
 
@@ -34,117 +34,152 @@ static const struct rvmsg_case cases[] = {
 	/* auth */
 	{ "auth", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID "\",\"key\":\""
 	    KEY "\",\"nonce\":\"bm9uY2U=\",\"server\":\"h:1\",\"tag\":\"-\","
-	    "\"sig\":\"" SIG "\"}", RV_OK, RVMSG_AUTH },
+	    "\"sig\":\"" SIG "\"}", RVMSG_OK, RVMSG_AUTH },
 	{ "auth tagged", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID "\","
 	    "\"key\":\"" KEY "\",\"nonce\":\"n\",\"server\":\"h\",\"tag\":"
-	    "\"c0nn3ct\",\"sig\":\"" SIG "\"}", RV_OK, RVMSG_AUTH },
+	    "\"c0nn3ct\",\"sig\":\"" SIG "\"}", RVMSG_OK, RVMSG_AUTH },
 	{ "auth bad id", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"AAAA\","
 	    "\"key\":\"" KEY "\",\"nonce\":\"n\",\"server\":\"h\",\"tag\":"
-	    "\"-\",\"sig\":\"" SIG "\"}", RV_BAD_FIELD, RVMSG_AUTH },
+	    "\"-\",\"sig\":\"" SIG "\"}", RVMSG_E_FIELD, RVMSG_AUTH },
 	{ "auth id number", RVMSG_WS, "{\"type\":\"auth\",\"id\":5,"
 	    "\"key\":\"" KEY "\",\"nonce\":\"n\",\"server\":\"h\",\"tag\":"
-	    "\"-\",\"sig\":\"" SIG "\"}", RV_BAD_FIELD, RVMSG_AUTH },
+	    "\"-\",\"sig\":\"" SIG "\"}", RVMSG_E_FIELD, RVMSG_AUTH },
 	{ "auth short key", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID "\","
 	    "\"key\":\"AAAA\",\"nonce\":\"n\",\"server\":\"h\",\"tag\":\"-\","
-	    "\"sig\":\"" SIG "\"}", RV_BAD_FIELD, RVMSG_AUTH },
+	    "\"sig\":\"" SIG "\"}", RVMSG_E_FIELD, RVMSG_AUTH },
 	{ "auth no nonce", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID "\","
 	    "\"key\":\"" KEY "\",\"server\":\"h\",\"tag\":\"-\",\"sig\":\""
-	    SIG "\"}", RV_BAD_FIELD, RVMSG_AUTH },
+	    SIG "\"}", RVMSG_E_FIELD, RVMSG_AUTH },
 	{ "auth empty server", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID
 	    "\",\"key\":\"" KEY "\",\"nonce\":\"n\",\"server\":\"\",\"tag\":"
-	    "\"-\",\"sig\":\"" SIG "\"}", RV_BAD_FIELD, RVMSG_AUTH },
+	    "\"-\",\"sig\":\"" SIG "\"}", RVMSG_E_FIELD, RVMSG_AUTH },
 	{ "auth bad tag", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID "\","
 	    "\"key\":\"" KEY "\",\"nonce\":\"n\",\"server\":\"h\",\"tag\":"
-	    "\"UPPER\",\"sig\":\"" SIG "\"}", RV_BAD_FIELD, RVMSG_AUTH },
+	    "\"UPPER\",\"sig\":\"" SIG "\"}", RVMSG_E_FIELD, RVMSG_AUTH },
 	{ "auth long tag", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID "\","
 	    "\"key\":\"" KEY "\",\"nonce\":\"n\",\"server\":\"h\",\"tag\":"
-	    "\"abcdefghijklmnopq\",\"sig\":\"" SIG "\"}", RV_BAD_FIELD,
+	    "\"abcdefghijklmnopq\",\"sig\":\"" SIG "\"}", RVMSG_E_FIELD,
 	    RVMSG_AUTH },
 	{ "auth no sig", RVMSG_WS, "{\"type\":\"auth\",\"id\":\"" ID "\","
 	    "\"key\":\"" KEY "\",\"nonce\":\"n\",\"server\":\"h\",\"tag\":"
-	    "\"-\"}", RV_BAD_FIELD, RVMSG_AUTH },
+	    "\"-\"}", RVMSG_E_FIELD, RVMSG_AUTH },
 	/* register */
 	{ "register", RVMSG_WS, "{\"type\":\"register\",\"record\":{}}",
-	    RV_OK, RVMSG_REGISTER },
+	    RVMSG_OK, RVMSG_REGISTER },
 	{ "register no record", RVMSG_WS, "{\"type\":\"register\"}",
-	    RV_BAD_FIELD, RVMSG_REGISTER },
+	    RVMSG_E_FIELD, RVMSG_REGISTER },
 	{ "register record string", RVMSG_WS, "{\"type\":\"register\","
-	    "\"record\":\"type=peer\"}", RV_BAD_FIELD, RVMSG_REGISTER },
+	    "\"record\":\"type=peer\"}", RVMSG_E_FIELD, RVMSG_REGISTER },
 	/* signal */
 	{ "signal", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID "\","
-	    "\"body\":{\"a\":[1,2]},\"ref\":\"r1\"}", RV_OK, RVMSG_SIGNAL },
+	    "\"body\":{\"a\":[1,2]},\"ref\":\"r1\"}", RVMSG_OK, RVMSG_SIGNAL },
 	{ "signal tag", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID
-	    "/abc\",\"body\":{}}", RV_OK, RVMSG_SIGNAL },
+	    "/abc\",\"body\":{}}", RVMSG_OK, RVMSG_SIGNAL },
 	{ "signal tag dash", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID
-	    "/-\",\"body\":{}}", RV_BAD_FIELD, RVMSG_SIGNAL },
+	    "/-\",\"body\":{}}", RVMSG_E_FIELD, RVMSG_SIGNAL },
 	{ "signal empty tag", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID
-	    "/\",\"body\":{}}", RV_BAD_FIELD, RVMSG_SIGNAL },
+	    "/\",\"body\":{}}", RVMSG_E_FIELD, RVMSG_SIGNAL },
 	{ "signal bad to", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"bob\","
-	    "\"body\":{}}", RV_BAD_FIELD, RVMSG_SIGNAL },
+	    "\"body\":{}}", RVMSG_E_FIELD, RVMSG_SIGNAL },
 	{ "signal to number", RVMSG_WS, "{\"type\":\"signal\",\"to\":7,"
-	    "\"body\":{}}", RV_BAD_FIELD, RVMSG_SIGNAL },
+	    "\"body\":{}}", RVMSG_E_FIELD, RVMSG_SIGNAL },
 	{ "signal body array", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID
-	    "\",\"body\":[]}", RV_BAD_FIELD, RVMSG_SIGNAL },
+	    "\",\"body\":[]}", RVMSG_E_FIELD, RVMSG_SIGNAL },
 	{ "signal no body", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID
-	    "\"}", RV_BAD_FIELD, RVMSG_SIGNAL },
+	    "\"}", RVMSG_E_FIELD, RVMSG_SIGNAL },
 	/* relay (nat(7) PROTOCOL, Relay) */
 	{ "relay", RVMSG_WS, "{\"type\":\"relay\",\"to\":\"" ID "/t1\","
-	    "\"ref\":\"r\"}", RV_OK, RVMSG_RELAY },
+	    "\"ref\":\"r\"}", RVMSG_OK, RVMSG_RELAY },
 	{ "relay presence", RVMSG_WS, "{\"type\":\"relay\",\"to\":\"" ID
-	    "\"}", RV_OK, RVMSG_RELAY },
-	{ "relay no to", RVMSG_WS, "{\"type\":\"relay\"}", RV_BAD_FIELD,
+	    "\"}", RVMSG_OK, RVMSG_RELAY },
+	{ "relay no to", RVMSG_WS, "{\"type\":\"relay\"}", RVMSG_E_FIELD,
 	    RVMSG_RELAY },
 	{ "relay bad to", RVMSG_WS, "{\"type\":\"relay\",\"to\":\"" ID
-	    "/A-B\"}", RV_BAD_FIELD, RVMSG_RELAY },
+	    "/A-B\"}", RVMSG_E_FIELD, RVMSG_RELAY },
 	{ "relay to number", RVMSG_WS, "{\"type\":\"relay\",\"to\":7}",
-	    RV_BAD_FIELD, RVMSG_RELAY },
+	    RVMSG_E_FIELD, RVMSG_RELAY },
 	{ "relay-ok from a client", RVMSG_WS, "{\"type\":\"relay-ok\","
-	    "\"id\":1}", RV_BAD_TYPE, RVMSG_NONE },
+	    "\"id\":1}", RVMSG_E_TYPE, RVMSG_NONE },
 	{ "signal ref number", RVMSG_WS, "{\"type\":\"signal\",\"to\":\"" ID
-	    "\",\"body\":{},\"ref\":1}", RV_BAD_FIELD, RVMSG_NONE },
+	    "\",\"body\":{},\"ref\":1}", RVMSG_E_FIELD, RVMSG_NONE },
 	/* unregister */
-	{ "unregister", RVMSG_WS, "{\"type\":\"unregister\"}", RV_OK,
+	{ "unregister", RVMSG_WS, "{\"type\":\"unregister\"}", RVMSG_OK,
 	    RVMSG_UNREGISTER },
 	{ "unknown fields ignored", RVMSG_WS, "{\"type\":\"unregister\","
-	    "\"x\":[{}]}", RV_OK, RVMSG_UNREGISTER },
+	    "\"x\":[{}]}", RVMSG_OK, RVMSG_UNREGISTER },
 	/* anything */
-	{ "empty", RVMSG_WS, "", RV_BAD_JSON, RVMSG_NONE },
-	{ "not json", RVMSG_WS, "hello", RV_BAD_JSON, RVMSG_NONE },
-	{ "array", RVMSG_WS, "[1]", RV_BAD_JSON, RVMSG_NONE },
-	{ "string", RVMSG_WS, "\"auth\"", RV_BAD_JSON, RVMSG_NONE },
-	{ "truncated", RVMSG_WS, "{\"type\":\"sig", RV_BAD_JSON, RVMSG_NONE },
+	{ "empty", RVMSG_WS, "", RVMSG_E_JSON, RVMSG_NONE },
+	{ "not json", RVMSG_WS, "hello", RVMSG_E_JSON, RVMSG_NONE },
+	{ "array", RVMSG_WS, "[1]", RVMSG_E_JSON, RVMSG_NONE },
+	{ "string", RVMSG_WS, "\"auth\"", RVMSG_E_JSON, RVMSG_NONE },
+	{ "truncated", RVMSG_WS, "{\"type\":\"sig", RVMSG_E_JSON, RVMSG_NONE },
 	{ "two objects", RVMSG_WS, "{\"type\":\"unregister\"}{}",
-	    RV_BAD_JSON, RVMSG_NONE },
-	{ "trailing space", RVMSG_WS, "{\"type\":\"unregister\"} \n", RV_OK,
+	    RVMSG_E_JSON, RVMSG_NONE },
+	{ "trailing space", RVMSG_WS, "{\"type\":\"unregister\"} \n", RVMSG_OK,
 	    RVMSG_UNREGISTER },
-	{ "no type", RVMSG_WS, "{\"to\":\"x\"}", RV_BAD_TYPE, RVMSG_NONE },
-	{ "type number", RVMSG_WS, "{\"type\":1}", RV_BAD_TYPE, RVMSG_NONE },
-	{ "unknown type", RVMSG_WS, "{\"type\":\"hello\"}", RV_BAD_TYPE,
+	{ "no type", RVMSG_WS, "{\"to\":\"x\"}", RVMSG_E_TYPE, RVMSG_NONE },
+	{ "type number", RVMSG_WS, "{\"type\":1}", RVMSG_E_TYPE, RVMSG_NONE },
+	{ "unknown type", RVMSG_WS, "{\"type\":\"hello\"}", RVMSG_E_TYPE,
 	    RVMSG_NONE },
 	/* HTTP bodies */
-	{ "post peer", RVMSG_POST_PEER, "{\"record\":{},\"ttl\":60}", RV_OK,
+	{ "post peer", RVMSG_POST_PEER, "{\"record\":{},\"ttl\":60}", RVMSG_OK,
 	    RVMSG_REGISTER },
 	{ "post peer no ttl", RVMSG_POST_PEER, "{\"record\":{}}",
-	    RV_BAD_FIELD, RVMSG_REGISTER },
+	    RVMSG_E_FIELD, RVMSG_REGISTER },
 	{ "post peer ttl 0", RVMSG_POST_PEER, "{\"record\":{},\"ttl\":0}",
-	    RV_BAD_FIELD, RVMSG_REGISTER },
+	    RVMSG_E_FIELD, RVMSG_REGISTER },
 	{ "post peer ttl string", RVMSG_POST_PEER, "{\"record\":{},"
-	    "\"ttl\":\"60\"}", RV_BAD_FIELD, RVMSG_REGISTER },
+	    "\"ttl\":\"60\"}", RVMSG_E_FIELD, RVMSG_REGISTER },
 	{ "post peer ttl fraction", RVMSG_POST_PEER, "{\"record\":{},"
-	    "\"ttl\":1.5}", RV_BAD_FIELD, RVMSG_REGISTER },
+	    "\"ttl\":1.5}", RVMSG_E_FIELD, RVMSG_REGISTER },
 	{ "post unregister", RVMSG_POST_UNREGISTER, "{\"type\":\"unregister\","
 	    "\"id\":\"" ID "\",\"key\":\"" KEY "\",\"seq\":\"2\",\"sig\":\""
-	    SIG "\"}", RV_OK, RVMSG_UNREGISTER },
+	    SIG "\"}", RVMSG_OK, RVMSG_UNREGISTER },
 	{ "post unregister wrong type", RVMSG_POST_UNREGISTER,
-	    "{\"type\":\"peer\",\"id\":\"" ID "\"}", RV_BAD_TYPE,
+	    "{\"type\":\"peer\",\"id\":\"" ID "\"}", RVMSG_E_TYPE,
 	    RVMSG_UNREGISTER },
 	{ "post unregister bad id", RVMSG_POST_UNREGISTER,
-	    "{\"type\":\"unregister\",\"id\":\"x\"}", RV_BAD_FIELD,
+	    "{\"type\":\"unregister\",\"id\":\"x\"}", RVMSG_E_FIELD,
 	    RVMSG_UNREGISTER },
 	{ "post signal", RVMSG_POST_SIGNAL, "{\"to\":\"" ID "\",\"body\":"
-	    "{\"k\":\"v\"}}", RV_OK, RVMSG_SIGNAL },
+	    "{\"k\":\"v\"}}", RVMSG_OK, RVMSG_SIGNAL },
 	{ "post signal no to", RVMSG_POST_SIGNAL, "{\"body\":{}}",
-	    RV_BAD_FIELD, RVMSG_SIGNAL },
+	    RVMSG_E_FIELD, RVMSG_SIGNAL },
+	/* from the server */
+	{ "hello", RVMSG_FROM_SERVER, "{\"type\":\"hello\",\"nonce\":\"n\","
+	    "\"version\":1}", RVMSG_OK, RVMSG_HELLO },
+	{ "hello version 2", RVMSG_FROM_SERVER, "{\"type\":\"hello\","
+	    "\"nonce\":\"n\",\"version\":2}", RVMSG_E_FIELD, RVMSG_HELLO },
+	{ "welcome", RVMSG_FROM_SERVER, "{\"type\":\"welcome\",\"id\":\"" ID
+	    "\",\"tag\":\"-\"}", RVMSG_OK, RVMSG_WELCOME },
+	{ "welcome no tag", RVMSG_FROM_SERVER, "{\"type\":\"welcome\","
+	    "\"id\":\"" ID "\"}", RVMSG_E_FIELD, RVMSG_WELCOME },
+	{ "registered", RVMSG_FROM_SERVER, "{\"type\":\"registered\","
+	    "\"id\":\"" ID "\",\"seq\":\"12\"}", RVMSG_OK, RVMSG_REGISTERED },
+	{ "signal from", RVMSG_FROM_SERVER, "{\"type\":\"signal\",\"from\":\""
+	    ID "/t\",\"body\":{}}", RVMSG_OK, RVMSG_SIGNAL },
+	{ "signal from http", RVMSG_FROM_SERVER, "{\"type\":\"signal\","
+	    "\"from\":\"-\",\"body\":{}}", RVMSG_OK, RVMSG_SIGNAL },
+	{ "signal from nobody", RVMSG_FROM_SERVER, "{\"type\":\"signal\","
+	    "\"from\":\"bob\",\"body\":{}}", RVMSG_E_FIELD, RVMSG_SIGNAL },
+	{ "signal body string", RVMSG_FROM_SERVER, "{\"type\":\"signal\","
+	    "\"from\":\"" ID "\",\"body\":\"x\"}", RVMSG_E_FIELD,
+	    RVMSG_SIGNAL },
+	{ "relay-ok", RVMSG_FROM_SERVER, "{\"type\":\"relay-ok\",\"id\":7,"
+	    "\"peer\":\"" ID "\"}", RVMSG_OK, RVMSG_RELAY_OK },
+	{ "relay-ok id 0", RVMSG_FROM_SERVER, "{\"type\":\"relay-ok\","
+	    "\"id\":0,\"peer\":\"" ID "\"}", RVMSG_E_FIELD, RVMSG_RELAY_OK },
+	{ "relay-ok id 2^32", RVMSG_FROM_SERVER, "{\"type\":\"relay-ok\","
+	    "\"id\":4294967296,\"peer\":\"" ID "\"}", RVMSG_E_FIELD,
+	    RVMSG_RELAY_OK },
+	{ "relay-closed", RVMSG_FROM_SERVER, "{\"type\":\"relay-closed\","
+	    "\"id\":7}", RVMSG_OK, RVMSG_RELAY_CLOSED },
+	{ "error", RVMSG_FROM_SERVER, "{\"type\":\"error\",\"code\":\"busy\","
+	    "\"reason\":\"r\"}", RVMSG_OK, RVMSG_ERROR },
+	{ "later type", RVMSG_FROM_SERVER, "{\"type\":\"news\"}", RVMSG_OK,
+	    RVMSG_NONE },
+	{ "auth from the server", RVMSG_FROM_SERVER, "{\"type\":\"auth\"}",
+	    RVMSG_OK, RVMSG_NONE },
 };
 
 static void
@@ -159,7 +194,7 @@ test_table(void **state)
 		const struct rvmsg_case *c = &cases[i];
 
 		rc = rvmsg_parse(&m, c->in, strlen(c->in), c->ctx);
-		if (rc != (c->err == RV_OK ? 0 : -1) ||
+		if (rc != (c->err == RVMSG_OK ? 0 : -1) ||
 		    (rc == -1 && m.err != c->err) ||
 		    (c->type != RVMSG_NONE && m.type != c->type))
 			fail_msg("%s: rc %d err %s type %d (%s)", c->name, rc,
@@ -249,12 +284,12 @@ test_limits(void **state)
 	assert_int_equal(rvmsg_parse(&m, big, RVMSG_MAX, RVMSG_WS), 0);
 	rvmsg_free(&m);
 	assert_int_equal(rvmsg_parse(&m, big, RVMSG_MAX + 1, RVMSG_WS), -1);
-	assert_int_equal(m.err, RV_TOO_LARGE);
+	assert_int_equal(m.err, RVMSG_E_LARGE);
 	rvmsg_free(&m);
 	/* An embedded NUL is not JSON. */
 	assert_int_equal(rvmsg_parse(&m, "{\"type\":\"unregister\"}\0x", 23,
 	    RVMSG_WS), -1);
-	assert_int_equal(m.err, RV_BAD_JSON);
+	assert_int_equal(m.err, RVMSG_E_JSON);
 	rvmsg_free(&m);
 	free(big);
 }
@@ -268,24 +303,24 @@ test_relay_frame(void **state)
 	size_t n;
 
 	(void)state;
-	assert_int_equal(rvmsg_relay_frame(f, 6, &id, &p, &n), 0);
+	assert_int_equal(rvmsg_relay_frame_parse(f, 6, &id, &p, &n), 0);
 	assert_int_equal(id, 258);
 	assert_int_equal(n, 2);
 	assert_memory_equal(p, "hi", 2);
-	assert_int_equal(rvmsg_relay_frame(f, 4, &id, &p, &n), 0);
+	assert_int_equal(rvmsg_relay_frame_parse(f, 4, &id, &p, &n), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(rvmsg_relay_frame(f, RVMSG_RELAY_FRAME_MAX, &id, &p,
+	assert_int_equal(rvmsg_relay_frame_parse(f, RVMSG_RELAY_FRAME_MAX, &id, &p,
 	    &n), 0);
 	assert_int_equal(n, RVMSG_RELAY_PAYLOAD);
-	assert_int_equal(rvmsg_relay_frame(f, RVMSG_RELAY_FRAME_MAX + 1, &id,
+	assert_int_equal(rvmsg_relay_frame_parse(f, RVMSG_RELAY_FRAME_MAX + 1, &id,
 	    &p, &n), -1);
 	assert_int_equal(errno, EMSGSIZE);
-	assert_int_equal(rvmsg_relay_frame(f, 3, &id, &p, &n), -1);
+	assert_int_equal(rvmsg_relay_frame_parse(f, 3, &id, &p, &n), -1);
 	assert_int_equal(errno, EBADMSG);
 	f[2] = f[3] = 0;	/* id 0 is no relay */
-	assert_int_equal(rvmsg_relay_frame(f, 6, &id, &p, &n), -1);
-	assert_string_equal(rvmsg_code(RV_RELAY_LIMIT), "relay-limit");
-	assert_string_equal(rvmsg_code(RV_RELAY_REFUSED), "relay-refused");
+	assert_int_equal(rvmsg_relay_frame_parse(f, 6, &id, &p, &n), -1);
+	assert_string_equal(rvmsg_code(RVMSG_E_RELAY_LIMIT), "relay-limit");
+	assert_string_equal(rvmsg_code(RVMSG_E_RELAY_REFUSED), "relay-refused");
 }
 
 static void
@@ -307,8 +342,8 @@ test_valid_names(void **state)
 	assert_string_equal(tag, "x");
 	assert_int_equal(rvmsg_to_split(ID "x", id, tag), -1);
 	assert_int_equal(rvmsg_to_split("A" ID, id, tag), -1);
-	assert_string_equal(rvmsg_code(RV_RATE), "rate-limited");
-	assert_string_equal(rvmsg_code(RV_UNKNOWN_PEER), "unknown-peer");
+	assert_string_equal(rvmsg_code(RVMSG_E_RATE), "rate-limited");
+	assert_string_equal(rvmsg_code(RVMSG_E_PEER), "unknown-peer");
 }
 
 /* A signed peer record of a test key, as the JSON object text. */
@@ -345,7 +380,7 @@ test_flatten(void **state)
 	text = signed_record(&id, "alice", "5");
 	obj = cJSON_Parse(text);
 	assert_int_equal(rvmsg_flatten(obj, "peer", &in, &norm, &reason),
-	    RV_OK);
+	    RVMSG_OK);
 	assert_int_equal(ident_verify_record(IDENT_DOMAIN_RECORD, &in, id.id),
 	    0);
 	/* The stored form is the same record, without its newline. */
@@ -354,43 +389,43 @@ test_flatten(void **state)
 	/* seq as a number verifies the same. */
 	cJSON_ReplaceItemInObject(obj, "seq", cJSON_CreateNumber(5));
 	assert_int_equal(rvmsg_flatten(obj, "peer", &in, &norm, &reason),
-	    RV_OK);
+	    RVMSG_OK);
 	assert_int_equal(ident_verify_record(IDENT_DOMAIN_RECORD, &in, NULL),
 	    0);
 	assert_non_null(strstr(norm.buf, "\"seq\":\"5\""));
 	/* Altered in transit. */
 	cJSON_ReplaceItemInObject(obj, "nat", cJSON_CreateString("open"));
 	assert_int_equal(rvmsg_flatten(obj, "peer", &in, NULL, &reason),
-	    RV_OK);
+	    RVMSG_OK);
 	assert_int_equal(ident_verify_record(IDENT_DOMAIN_RECORD, &in, NULL),
 	    -1);
 	assert_int_equal(errno, EPERM);
 	/* Values other than strings and integers. */
 	cJSON_ReplaceItemInObject(obj, "nat", cJSON_CreateTrue());
 	assert_int_equal(rvmsg_flatten(obj, "peer", &in, NULL, &reason),
-	    RV_BAD_FIELD);
+	    RVMSG_E_FIELD);
 	cJSON_ReplaceItemInObject(obj, "nat", cJSON_CreateNumber(1.5));
 	assert_int_equal(rvmsg_flatten(obj, "peer", &in, NULL, &reason),
-	    RV_BAD_FIELD);
+	    RVMSG_E_FIELD);
 	cJSON_ReplaceItemInObject(obj, "nat", cJSON_CreateObject());
 	assert_int_equal(rvmsg_flatten(obj, "peer", &in, NULL, &reason),
-	    RV_BAD_FIELD);
+	    RVMSG_E_FIELD);
 	cJSON_Delete(obj);
 	free(text);
 	/* A bad name, the wrong type. */
 	text = signed_record(&id, "a b", "1");
 	obj = cJSON_Parse(text);
 	assert_int_equal(rvmsg_flatten(obj, "peer", &in, NULL, &reason),
-	    RV_BAD_FIELD);
+	    RVMSG_E_FIELD);
 	assert_int_equal(rvmsg_flatten(obj, "auth", &in, NULL, &reason),
-	    RV_BAD_FIELD);
+	    RVMSG_E_FIELD);
 	cJSON_Delete(obj);
 	free(text);
 	/* A seq that is not a decimal integer. */
 	text = signed_record(&id, "x", "01");
 	obj = cJSON_Parse(text);
 	assert_int_equal(rvmsg_flatten(obj, "peer", &in, NULL, &reason),
-	    RV_BAD_FIELD);
+	    RVMSG_E_FIELD);
 	cJSON_Delete(obj);
 	free(text);
 	ident_free(&id);
@@ -416,8 +451,91 @@ test_flatten_large(void **state)
 	cJSON_AddStringToObject(obj, "expires", "1");
 	cJSON_AddStringToObject(obj, "pad", pad);
 	assert_int_equal(rvmsg_flatten(obj, "peer", &in, &norm, &reason),
-	    RV_TOO_LARGE);
+	    RVMSG_E_LARGE);
 	cJSON_Delete(obj);
+}
+
+/* What a builder writes parses on the other side to what was put in,
+ * and nothing longer than RVMSG_MAX is ever written. */
+static void
+test_build(void **state)
+{
+	static char buf[2 * RVMSG_MAX], big[RVMSG_MAX + 1024];
+	struct rvmsg m, back;
+	size_t n, len;
+	cJSON *body;
+
+	(void)state;
+	n = rvmsg_build_error(buf, sizeof(buf), RVMSG_E_RELAY_LIMIT,
+	    "quote \" and \\ and \n", "r\"1", 9);
+	assert_true(n > 0);
+	assert_int_equal(rvmsg_parse(&m, buf, n, RVMSG_FROM_SERVER), 0);
+	assert_int_equal(m.type, RVMSG_ERROR);
+	assert_string_equal(m.code, "relay-limit");
+	assert_string_equal(m.why, "quote \" and \\ and \n");
+	assert_string_equal(m.ref, "r\"1");
+	assert_int_equal(m.relay, 9);
+	rvmsg_free(&m);
+
+	n = rvmsg_build_welcome(buf, sizeof(buf), ID, "");
+	assert_string_equal(buf, "{\"type\":\"welcome\",\"id\":\"" ID
+	    "\",\"tag\":\"-\"}");
+	n = rvmsg_build_registered(buf, sizeof(buf), ID, 9007199254740993LL);
+	assert_int_equal(rvmsg_parse(&m, buf, n, RVMSG_FROM_SERVER), 0);
+	assert_int_equal(m.seq, -1);	/* past 2^53: not a seq we take */
+	rvmsg_free(&m);
+	n = rvmsg_build_registered(buf, sizeof(buf), ID, 1700000000123LL);
+	assert_int_equal(rvmsg_parse(&m, buf, n, RVMSG_FROM_SERVER), 0);
+	assert_int_equal(m.seq, 1700000000123LL);
+	rvmsg_free(&m);
+
+	/* A client's signal as the server forwards it. */
+	body = cJSON_Parse("{\"k\":9e9,\"s\":\"\\u0041\"}");
+	n = rvmsg_build_signal(buf, sizeof(buf), ID "/t", body, "x");
+	assert_int_equal(rvmsg_parse(&m, buf, n, RVMSG_WS), 0);
+	len = rvmsg_build_forward(big, sizeof(big), ID, "abc", &m);
+	assert_true(len > 0);
+	assert_int_equal(rvmsg_parse(&back, big, len, RVMSG_FROM_SERVER), 0);
+	assert_string_equal(back.from, ID "/abc");
+	assert_true(cJSON_Compare(back.body, body, 1));
+	rvmsg_free(&back);
+	rvmsg_free(&m);
+	cJSON_Delete(body);
+
+	/* A signal that fits a client's 8192 bytes as sent but not as
+	 * forwarded (its body printed again, longer) is refused, not sent
+	 * for the peer to drop. */
+	memset(buf, 0, sizeof(buf));
+	len = (size_t)snprintf(buf, sizeof(buf), "{\"type\":\"signal\","
+	    "\"to\":\"%s\",\"\\u0062ody\":{\"a\":[", ID);
+	while (len + 8 < RVMSG_MAX) {
+		memcpy(buf + len, "9e9,", 4);
+		len += 4;
+	}
+	memcpy(buf + len - 1, "]}}", 3);
+	len += 2;
+	assert_true(len <= RVMSG_MAX);
+	assert_int_equal(rvmsg_parse(&m, buf, len, RVMSG_WS), 0);
+	assert_null(m.body_raw);	/* an escaped name: printed again */
+	errno = 0;
+	assert_int_equal(rvmsg_build_forward(big, sizeof(big), ID, "", &m), 0);
+	assert_int_equal(errno, EMSGSIZE);
+	rvmsg_free(&m);
+	/* The same from a tagged session, whose from is longer than to. */
+	len = (size_t)snprintf(buf, sizeof(buf), "{\"type\":\"signal\","
+	    "\"to\":\"%s\",\"body\":{\"p\":\"", ID);
+	memset(buf + len, 'x', RVMSG_MAX - len - 3);
+	memcpy(buf + RVMSG_MAX - 3, "\"}}", 3);
+	assert_int_equal(rvmsg_parse(&m, buf, RVMSG_MAX, RVMSG_WS), 0);
+	assert_int_equal(rvmsg_build_forward(big, sizeof(big), ID, "tag16charsxxxxxx",
+	    &m), 0);
+	rvmsg_free(&m);
+	/* No builder writes past RVMSG_MAX, whatever cap it is given. */
+	memset(big, 'r', 9000);
+	big[9000] = '\0';
+	assert_int_equal(rvmsg_build_error(buf, sizeof(buf), RVMSG_E_BUSY,
+	    big, NULL, 0), 0);
+	assert_int_equal(rvmsg_build_relay(buf, 10, ID, NULL), 0);
 }
 
 int
@@ -432,6 +550,7 @@ main(void)
 		cmocka_unit_test(test_relay_frame),
 		cmocka_unit_test(test_flatten),
 		cmocka_unit_test(test_flatten_large),
+		cmocka_unit_test(test_build),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

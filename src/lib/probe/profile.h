@@ -1,0 +1,118 @@
+/*
+ * profile.h: what a peer learned about its network (nat-probe's output),
+ * as a struct and as a record (nat(7)).  Terms are RFC 4787's and RFC
+ * 5780's; the classic names (full cone and so on) are RFC 3489's.
+ */
+#ifndef NATKIT_PROFILE_H
+#define NATKIT_PROFILE_H
+
+#include <limits.h>
+#include <sys/socket.h>
+
+#include "record.h"
+
+/* Mapping or filtering behaviour (RFC 4787 §4.1, §5). */
+enum profile_behavior {
+	PROFILE_UNKNOWN,
+	PROFILE_EI,		/* endpoint-independent */
+	PROFILE_AD,		/* address-dependent */
+	PROFILE_APD,		/* address-and-port-dependent */
+};
+
+enum profile_nat {
+	PROFILE_NAT_UNKNOWN,
+	PROFILE_NAT_OPEN,		/* no NAT: the public address is local */
+	PROFILE_NAT_FULL_CONE,
+	PROFILE_NAT_RESTRICTED,
+	PROFILE_NAT_PORT_RESTRICTED,
+	PROFILE_NAT_SYMMETRIC,
+	PROFILE_NAT_UDP_BLOCKED,
+};
+
+/* A tri-state answer. */
+enum profile_tri { PROFILE_NO = 0, PROFILE_YES = 1, PROFILE_DONTKNOW = -1 };
+
+#define PROFILE_DELTA_UNKNOWN	INT_MIN
+#define PROFILE_DELTA_RANDOM	(INT_MIN + 1)
+#define PROFILE_MAX_SERVERS	4
+#define PROFILE_MAX_LOCAL	4
+
+/* A server that was probed and what it answered. */
+struct profile_server {
+	struct sockaddr_storage addr;
+	struct sockaddr_storage other;	/* its OTHER-ADDRESS, if any */
+	int rtt_ms;			/* -1: no answer */
+};
+
+/* The results of one transport (UDP or TCP). */
+struct profile_transport {
+	int probed;
+	enum profile_behavior mapping, filtering;
+	enum profile_nat nat;
+	struct sockaddr_storage public;	/* server-reflexive address */
+	enum profile_tri hairpin, preserve;
+	int delta;			/* port allocation delta */
+	int lifetime_s;			/* binding lifetime; -1 untested */
+};
+
+/* A gateway port-mapping protocol that answered. */
+struct profile_gateway {
+	int found;
+	struct sockaddr_storage external;
+};
+
+struct profile {
+	struct profile_transport udp, tcp;
+	struct sockaddr_storage local[PROFILE_MAX_LOCAL];
+	int nlocal;
+	struct profile_server server[PROFILE_MAX_SERVERS];
+	int nserver;
+	struct profile_gateway upnp, natpmp, pcp;
+	enum profile_tri double_nat;
+};
+
+/* Resets p to "nothing known". */
+void profile_init(struct profile *p);
+
+/* Returns the record term for a behaviour ("endpoint-independent", "-"). */
+const char *profile_behavior_str(enum profile_behavior b);
+
+/* Returns the record term for a NAT type ("port-restricted-cone"). */
+const char *profile_nat_str(enum profile_nat n);
+
+/* Returns "yes", "no" or "-". */
+const char *profile_tri_str(enum profile_tri t);
+
+/* Returns the classic NAT name that mapping, filtering and whether the
+ * public address is a local one imply (RFC 5780 §4.3, §4.4). */
+enum profile_nat profile_classify(enum profile_behavior mapping,
+    enum profile_behavior filtering, int public_is_local);
+
+/* Writes p as one record of type "profile" (fields in nat-probe(1)). */
+void profile_write(const struct profile *p, struct record *r, int json);
+
+/* Longest field name and value of a field profile_check does not know. */
+#define PROFILE_KEY_MAX		32
+#define PROFILE_VALUE_MAX	256
+#define PROFILE_LIST_MAX	16	/* entries of a list field */
+
+/*
+ * Checks every field of a profile, or of a record that carries one (a
+ * peer record), against its grammar (nat-probe(1) OUTPUT): terms from
+ * their lists, addresses (with a port where the field has one), numbers
+ * in range, yes/no/-, comma-separated lists of at most PROFILE_LIST_MAX;
+ * a field it does not know must be named by 1 to PROFILE_KEY_MAX of
+ * [A-Za-z0-9._-] and hold 1 to PROFILE_VALUE_MAX of [A-Za-z0-9._:,/+=-]
+ * and brackets.  No field may come twice, and "verified" and "reason",
+ * which readers add, may not come at all.  A record that passes has
+ * nothing a terminal would obey.  Returns 0, or -1 with errno EBADMSG
+ * and why (whylen bytes) naming the field and what is wrong, never
+ * quoting what came.
+ */
+int profile_check(const struct record_in *in, char *why, size_t whylen);
+
+/* Reads a "profile" record into p.  Returns 0, or -1 with EBADMSG when a
+ * field has a value the format does not allow. */
+int profile_read(struct profile *p, const struct record_in *in);
+
+#endif

@@ -1,0 +1,894 @@
+/*
+ * rv_ws.c: the rendezvous client's WebSocket sessions (nat(7) PROTOCOL,
+ * RFC 6455) over libwebsockets: hello, auth, register, signals, and
+ * reconnection on a jittered exponential backoff driven by lws timers.
+ * The interface is in rv.h.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <libwebsockets.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ident.h"
+#include "record.h"
+#include "rv.h"
+#include "rvmsg.h"
+
+enum rv_state {
+	RV_IDLE,		/* waiting to (re)connect */
+	RV_CONNECTING,		/* TCP, TLS, the upgrade */
+	RV_AUTH,		/* waiting for hello, then welcome */
+	RV_UP,			/* welcomed */
+	RV_CLOSING,		/* sending what is queued, then closing */
+	RV_DEAD,
+};
+
+struct rv_msg {
+	struct rv_msg *next;
+	size_t len;
+	int binary;
+	unsigned char buf[];	/* LWS_PRE bytes of headroom, then len */
+};
+
+/* Relay frames waiting to be sent, at most: more are dropped. */
+#define RV_RELAY_TXMAX	(256 * 1024)
+#define RV_WRITES	64	/* messages written a WRITEABLE callback */
+#define RV_RELAY_REF	"rv-relay"
+
+/* A session's relay: its id, and the datagrams received, in a ring. */
+struct rv_relay {
+	enum rv_relay_state state;
+	uint32_t id;
+	char peer[IDENT_ID_LEN + RV_TAG_MAX + 2];
+	char why[160];
+	unsigned head, n;
+	uint16_t len[RV_RELAY_QUEUE];
+	unsigned char buf[RV_RELAY_QUEUE][RV_RELAY_MTU];
+};
+
+struct rv_session {
+	struct rv_client *c;
+	struct rv_session *next;
+	const struct rv_url *u;
+	char tag[RV_TAG_MAX + 1];
+	char name[IDENT_ID_LEN + RV_TAG_MAX + 2];
+	int flags, presence;
+	struct lws *wsi;
+	enum rv_state state;
+	unsigned attempt;	/* reconnections since the last success */
+	int lost_told;		/* LOST was reported for this outage */
+	int registered;		/* the record is registered on this session */
+	int ever;		/* registered (or welcomed) once */
+	int again;		/* the next success is a re-registration */
+	lws_sorted_usec_list_t sul;
+	struct rv_msg *txq, **txtail;
+	char rx[RV_MSG_MAX + 1];
+	size_t rxlen;
+	int rxbad, rxbin;
+	struct rv_relay *relay;	/* NULL until asked */
+	size_t txbin;		/* relay bytes queued */
+	char why[160];		/* why the connection ended */
+};
+
+struct rv_client {
+	const struct ident *id;
+	rv_event_fn fn;
+	void *arg;
+	struct lws_context *ctx;
+	struct rv_session *sessions;
+	char name[40];
+	struct record_in *profile;	/* NULL: nothing to register */
+	struct record rec;		/* scratch for signed records */
+	struct record_in body;		/* a signal's body, flattened */
+	long long last_seq;
+	lws_sorted_usec_list_t refresh, timeout;
+	volatile sig_atomic_t intr;
+	int brk, timed_out, shutting;
+};
+
+static const uint32_t rv_lws_ms[] = { 1000 };
+/* lws pings a quiet session after 20 s and drops it after 50 s without
+ * an answer; reconnection is ours (rv_backoff_default). */
+static const lws_retry_bo_t rv_idle = {
+	.retry_ms_table = rv_lws_ms,
+	.retry_ms_table_count = 1,
+	.secs_since_valid_ping = 20,
+	.secs_since_valid_hangup = 50,
+};
+
+static void rv_connect(struct rv_session *s);
+static void rv_reconnect_cb(lws_sorted_usec_list_t *sul);
+
+static void
+rv_emit(struct rv_session *s, struct rv_event *ev)
+{
+	ev->client = s->c;
+	ev->session = s;
+	ev->server = s->u;
+	s->c->fn(s->c->arg, ev);
+}
+
+static void
+rv_txq_free(struct rv_session *s)
+{
+	struct rv_msg *m;
+
+	while ((m = s->txq) != NULL) {
+		s->txq = m->next;
+		free(m);
+	}
+	s->txtail = &s->txq;
+	s->txbin = 0;
+}
+
+/* The relay ended, with why. */
+static void
+rv_relay_end(struct rv_session *s, const char *why)
+{
+	if (s->relay == NULL || s->relay->state == RV_RELAY_ENDED)
+		return;
+	s->relay->state = RV_RELAY_ENDED;
+	snprintf(s->relay->why, sizeof(s->relay->why), "%s", why);
+}
+
+/* A binary message: a relay frame (nat(7) PROTOCOL, Relay). */
+static void
+rv_relay_input(struct rv_session *s, const unsigned char *b, size_t len)
+{
+	struct rv_relay *r = s->relay;
+	const uint8_t *p;
+	uint32_t id;
+	unsigned k;
+	size_t n;
+
+	if (r == NULL || r->state != RV_RELAY_UP ||
+	    rvmsg_relay_frame_parse(b, len, &id, &p, &n) == -1)
+		return;
+	if (id != r->id || r->n == RV_RELAY_QUEUE)
+		return;		/* a datagram: dropped when nobody reads */
+	k = (r->head + r->n) % RV_RELAY_QUEUE;
+	r->len[k] = (uint16_t)n;
+	memcpy(r->buf[k], p, n);
+	r->n++;
+}
+
+/* Queues a text message of len bytes (a builder's: 0 is one that did
+ * not fit, errno EMSGSIZE). */
+static int
+rv_queue(struct rv_session *s, const char *text, size_t len)
+{
+	struct rv_msg *m;
+
+	if (len == 0 || len > RVMSG_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (s->wsi == NULL) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if ((m = malloc(sizeof(*m) + LWS_PRE + len)) == NULL)
+		return -1;
+	m->next = NULL;
+	m->len = len;
+	m->binary = 0;
+	memcpy(m->buf + LWS_PRE, text, len);
+	*s->txtail = m;
+	s->txtail = &m->next;
+	lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+/* The session ended or never started: tell, then retry or stop. */
+static void
+rv_lost(struct rv_session *s, const char *why)
+{
+	struct rv_client *c = s->c;
+	struct rv_event ev = { .type = RV_EV_LOST };
+	enum rv_state was = s->state;
+
+	if (was == RV_IDLE || was == RV_DEAD)
+		return;
+	s->wsi = NULL;
+	s->registered = 0;
+	rv_txq_free(s);
+	rv_relay_end(s, "the session to the server ended");
+	s->rxlen = 0;
+	if (s->ever)
+		s->again = 1;
+	if (c->shutting || was == RV_CLOSING) {
+		s->state = RV_DEAD;
+		return;
+	}
+	ev.reason = s->why[0] != '\0' ? s->why : why;
+	if (!(s->flags & RV_RECONNECT)) {
+		s->state = RV_DEAD;
+		rv_emit(s, &ev);
+		return;
+	}
+	s->state = RV_IDLE;
+	if (!s->lost_told) {
+		s->lost_told = 1;
+		rv_emit(s, &ev);
+	}
+	lws_sul_schedule(c->ctx, 0, &s->sul, rv_reconnect_cb,
+	    (lws_usec_t)rv_backoff_delay(&rv_backoff_default, s->attempt,
+	    randombytes_random()) * LWS_US_PER_MS);
+	if (s->attempt < 64)
+		s->attempt++;
+}
+
+/* Sends the signed peer record with a fresh seq. */
+static int
+rv_register(struct rv_session *s)
+{
+	struct rv_client *c = s->c;
+	long long seq = rv_now_ms();
+	char msg[RVMSG_MAX + 1];
+
+	if (seq <= c->last_seq)
+		seq = c->last_seq + 1;
+	if (rv_peer_record(&c->rec, c->id, c->name, seq, seq / 1000 +
+	    RV_EXPIRES_S, c->profile) == -1)
+		return -1;
+	c->last_seq = seq;
+	c->rec.buf[--c->rec.len] = '\0';	/* the newline */
+	return rv_queue(s, msg, rvmsg_build_register(msg, sizeof(msg),
+	    c->rec.buf));
+}
+
+/* Answers hello with the signed auth record. */
+static int
+rv_auth(struct rv_session *s, const char *nonce)
+{
+	struct record *r = &s->c->rec;
+
+	record_begin(r, 1, "auth");
+	record_str(r, "id", s->c->id->id);
+	record_str(r, "key", s->c->id->key);
+	record_str(r, "nonce", nonce);
+	record_str(r, "server", s->u->hostport);
+	record_str(r, "tag", s->tag);
+	if (ident_record_finish(s->c->id, IDENT_DOMAIN_AUTH, r) == -1 ||
+	    record_end(r) == NULL) {
+		snprintf(s->why, sizeof(s->why), "cannot sign: %s",
+		    ident_error());
+		return -1;
+	}
+	r->buf[--r->len] = '\0';
+	return rv_queue(s, r->buf, r->len);
+}
+
+/* welcome: the session is up. */
+static int
+rv_welcome(struct rv_session *s, const struct rvmsg *m)
+{
+	struct rv_client *c = s->c;
+	struct rv_event ev = { .type = RV_EV_WELCOME };
+
+	if (strcmp(m->id, c->id->id) != 0 || strcmp(m->tag, s->tag) != 0) {
+		snprintf(s->why, sizeof(s->why), "welcome for another id or "
+		    "tag");
+		return -1;
+	}
+	s->state = RV_UP;
+	lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
+	s->why[0] = '\0';
+	if (!s->presence) {
+		s->attempt = 0;
+		s->lost_told = 0;
+		s->ever = 1;
+	}
+	rv_emit(s, &ev);
+	if (s->presence && c->profile != NULL && s->state == RV_UP &&
+	    rv_register(s) == -1) {
+		snprintf(s->why, sizeof(s->why), "cannot make the peer "
+		    "record: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+rv_registered(struct rv_session *s, const struct rvmsg *m)
+{
+	struct rv_client *c = s->c;
+	struct rv_event ev = { .type = s->again ? RV_EV_REREGISTERED :
+	    RV_EV_REGISTERED };
+
+	ev.id = c->id->id;
+	ev.seq = m->seq >= 0 ? m->seq : c->last_seq;
+	s->registered = s->ever = 1;
+	s->again = 0;
+	s->attempt = 0;
+	s->lost_told = 0;
+	rv_emit(s, &ev);
+}
+
+static void
+rv_signal(struct rv_session *s, const struct rvmsg *m)
+{
+	struct rv_client *c = s->c;
+	struct rv_event ev = { .type = RV_EV_SIGNAL };
+	char *bj;
+
+	if ((bj = cJSON_PrintUnformatted(m->body)) == NULL)
+		return;
+	ev.from = m->from;
+	ev.body_json = bj;
+	ev.body = record_parse(&c->body, bj) == 0 ? &c->body : NULL;
+	rv_emit(s, &ev);
+	cJSON_free(bj);
+}
+
+static void
+rv_error(struct rv_session *s, const struct rvmsg *m)
+{
+	struct rv_event ev = { .type = RV_EV_ERROR };
+	struct rv_relay *r = s->relay;
+	char w[160];
+
+	ev.code = m->code;
+	ev.reason = m->why;
+	ev.ref = m->ref;
+	if (s->state == RV_AUTH)
+		snprintf(s->why, sizeof(s->why), "refused: %s%s%s", ev.code,
+		    ev.reason ? ": " : "", ev.reason ? ev.reason : "");
+	/* The relay's end: its id, or its ask's ref. */
+	if (r != NULL && ((m->relay != 0 && r->state == RV_RELAY_UP &&
+	    m->relay == r->id) || (r->state == RV_RELAY_ASKED &&
+	    ev.ref != NULL && strcmp(ev.ref, RV_RELAY_REF) == 0))) {
+		snprintf(w, sizeof(w), "%s%s%s", ev.code, ev.reason ? ": " : "",
+		    ev.reason ? ev.reason : "");
+		rv_relay_end(s, w);
+	}
+	rv_emit(s, &ev);
+}
+
+/* Handles one message of len bytes from the server.  Returns -1 to
+ * close. */
+static int
+rv_handle(struct rv_session *s, const char *text, size_t len)
+{
+	struct rv_relay *r = s->relay;
+	struct rvmsg m;
+	int rc = 0;
+
+	if (rvmsg_parse(&m, text, len, RVMSG_FROM_SERVER) == -1) {
+		/* A signal the server should not have passed on is
+		 * dropped; anything else malformed ends the session. */
+		if (m.type != RVMSG_SIGNAL) {
+			snprintf(s->why, sizeof(s->why), "a message from the "
+			    "server does not parse: %s", m.reason);
+			rc = -1;
+		}
+		rvmsg_free(&m);
+		return rc;
+	}
+	switch (m.type) {
+	case RVMSG_HELLO:
+		if (s->state == RV_AUTH)
+			rc = rv_auth(s, m.nonce);
+		break;
+	case RVMSG_WELCOME:
+		if (s->state == RV_AUTH)
+			rc = rv_welcome(s, &m);
+		break;
+	case RVMSG_REGISTERED:
+		if (s->state == RV_UP)
+			rv_registered(s, &m);
+		break;
+	case RVMSG_SIGNAL:
+		if (s->state == RV_UP)
+			rv_signal(s, &m);
+		break;
+	case RVMSG_RELAY_OK:
+		if (s->state == RV_UP && r != NULL &&
+		    r->state == RV_RELAY_ASKED && strcmp(m.peer, r->peer) == 0) {
+			r->id = m.relay;
+			r->state = RV_RELAY_UP;
+		}
+		break;
+	case RVMSG_RELAY_CLOSED:
+		if (r != NULL && m.relay == r->id)
+			rv_relay_end(s, "the peer's session ended");
+		break;
+	case RVMSG_ERROR:
+		rv_error(s, &m);
+		break;
+	default:
+		/* From a later version of the protocol. */
+		break;
+	}
+	rvmsg_free(&m);
+	return rc;
+}
+
+static int
+rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct rv_session *s = lws_get_opaque_user_data(wsi);
+	struct rv_msg *m;
+	int i;
+	char code[8];
+
+	(void)user;
+	/* A late callback of a connection this session gave up on. */
+	if (s == NULL || (s->wsi != NULL && s->wsi != wsi))
+		return 0;
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		snprintf(s->why, sizeof(s->why), "%s", in != NULL ?
+		    (const char *)in : "cannot connect");
+		rv_lost(s, "cannot connect");
+		break;
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		s->state = RV_AUTH;
+		s->why[0] = '\0';
+		/* hello, auth and welcome must be done within 10 s. */
+		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 10);
+		break;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		if (lws_is_first_fragment(wsi)) {
+			s->rxlen = 0;
+			s->rxbad = 0;
+			s->rxbin = lws_frame_is_binary(wsi);
+		}
+		if (s->rxlen + len > RV_MSG_MAX)
+			s->rxbad = 1;
+		else {
+			memcpy(s->rx + s->rxlen, in, len);
+			s->rxlen += len;
+		}
+		if (!lws_is_final_fragment(wsi))
+			break;
+		if (s->rxbad) {
+			/* Longer than any message the server may send
+			 * (rvmsg.h): dropped, the session goes on. */
+			s->rxlen = 0;
+			break;
+		}
+		s->rx[s->rxlen] = '\0';
+		if (s->rxbin) {
+			rv_relay_input(s, (unsigned char *)s->rx, s->rxlen);
+			s->rxlen = 0;
+			break;
+		}
+		i = rv_handle(s, s->rx, s->rxlen);
+		s->rxlen = 0;
+		if (i == -1) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+			    NULL, 0);
+			return -1;
+		}
+		break;
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		/* Several messages a callback while the socket takes them
+		 * (libwebsockets 4.1 buffers a write it cannot finish): one
+		 * a callback holds the relay to a few hundred a second. */
+		for (i = 0; i < RV_WRITES && (m = s->txq) != NULL; i++) {
+			if (i > 0 && lws_send_pipe_choked(wsi))
+				break;
+			if ((s->txq = m->next) == NULL)
+				s->txtail = &s->txq;
+			if (m->binary)
+				s->txbin -= m->len;
+			if (lws_write(wsi, m->buf + LWS_PRE, m->len,
+			    m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) <
+			    (int)m->len) {
+				free(m);
+				return -1;
+			}
+			free(m);
+		}
+		if (s->txq != NULL) {
+			lws_callback_on_writable(wsi);
+			break;
+		}
+		if (s->state == RV_CLOSING) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+			return -1;
+		}
+		break;
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (len >= 2 && s->why[0] == '\0') {
+			snprintf(code, sizeof(code), "%u", ((unsigned char *)
+			    in)[0] << 8 | ((unsigned char *)in)[1]);
+			snprintf(s->why, sizeof(s->why), "closed by the server "
+			    "(%s%s%.*s)", code, len > 2 ? " " : "",
+			    (int)(len > 2 ? len - 2 : 0), (char *)in + 2);
+		}
+		break;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		rv_lost(s, "connection closed");
+		break;
+	case LWS_CALLBACK_WSI_DESTROY:
+		/* A connection lws ended without telling either of the above
+		 * (killed while connecting). */
+		rv_lost(s, "connection ended");
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static const struct lws_protocols rv_protocols[] = {
+	{ "natkit.v1", rv_callback, 0, RV_MSG_MAX, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static void
+rv_connect(struct rv_session *s)
+{
+	struct lws_client_connect_info i;
+
+	memset(&i, 0, sizeof(i));
+	i.context = s->c->ctx;
+	i.address = s->u->host;
+	i.port = s->u->port;
+	i.ssl_connection = s->u->tls ? LCCSCF_USE_SSL : 0;
+	i.path = "/v1/ws";
+	i.host = s->u->hostport;
+	i.protocol = "natkit.v1";
+	i.opaque_user_data = s;
+	i.retry_and_idle_policy = &rv_idle;
+	i.pwsi = &s->wsi;
+	s->state = RV_CONNECTING;
+	s->why[0] = '\0';
+	if (lws_client_connect_via_info(&i) == NULL)
+		rv_lost(s, "cannot connect");	/* a no-op if lws told */
+}
+
+static void
+rv_reconnect_cb(lws_sorted_usec_list_t *sul)
+{
+	rv_connect(lws_container_of(sul, struct rv_session, sul));
+}
+
+static void
+rv_refresh_cb(lws_sorted_usec_list_t *sul)
+{
+	struct rv_client *c = lws_container_of(sul, struct rv_client, refresh);
+	struct rv_session *s;
+
+	for (s = c->sessions; s != NULL; s = s->next)
+		if (s->presence && s->state == RV_UP)
+			(void)rv_register(s);
+	lws_sul_schedule(c->ctx, 0, &c->refresh, rv_refresh_cb,
+	    (lws_usec_t)RV_REFRESH_S * LWS_USEC_PER_SEC);
+}
+
+static void
+rv_timeout_cb(lws_sorted_usec_list_t *sul)
+{
+	struct rv_client *c = lws_container_of(sul, struct rv_client, timeout);
+
+	c->timed_out = 1;
+	/* Else lws_service goes on to wait for the next event. */
+	lws_cancel_service(c->ctx);
+}
+
+struct rv_client *
+rv_client_new(const struct ident *id, rv_event_fn fn, void *arg,
+    int log_level)
+{
+	struct lws_context_creation_info info;
+	struct rv_client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->id = id;
+	c->fn = fn;
+	c->arg = arg;
+	lws_set_log_level(log_level, rv_lws_log);
+	memset(&info, 0, sizeof(info));
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.protocols = rv_protocols;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	info.timeout_secs = 10;
+	info.user = c;
+	if ((c->ctx = lws_create_context(&info)) == NULL) {
+		free(c);
+		errno = EIO;
+		return NULL;
+	}
+	return c;
+}
+
+int
+rv_client_set_profile(struct rv_client *c, const char *name,
+    const struct record_in *profile)
+{
+	size_t k;
+
+	if (c->profile == NULL && (c->profile = malloc(sizeof(*c->profile))) ==
+	    NULL)
+		return -1;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	*c->profile = *profile;
+	/* The copy's pointers must point into the copy's buffer. */
+	for (k = 0; k < profile->n; k++) {
+		c->profile->key[k] = c->profile->buf +
+		    (profile->key[k] - profile->buf);
+		c->profile->val[k] = c->profile->buf +
+		    (profile->val[k] - profile->buf);
+	}
+	/* Try it once now, so that a bad profile fails here. */
+	if (rv_peer_record(&c->rec, c->id, name, 0, 0, c->profile) == -1) {
+		free(c->profile);
+		c->profile = NULL;
+		return -1;
+	}
+	lws_sul_schedule(c->ctx, 0, &c->refresh, rv_refresh_cb,
+	    (lws_usec_t)RV_REFRESH_S * LWS_USEC_PER_SEC);
+	return 0;
+}
+
+struct rv_session *
+rv_client_open(struct rv_client *c, const struct rv_url *u, const char *tag,
+    int flags)
+{
+	struct rv_session *s;
+
+	if (tag == NULL)
+		tag = "-";
+	if (!rvmsg_tag_valid(tag)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->c = c;
+	s->u = u;
+	s->flags = flags;
+	s->presence = strcmp(tag, "-") == 0;
+	snprintf(s->tag, sizeof(s->tag), "%s", tag);
+	snprintf(s->name, sizeof(s->name), "%s%s%s", c->id->id,
+	    s->presence ? "" : "/", s->presence ? "" : tag);
+	s->txtail = &s->txq;
+	s->state = RV_IDLE;
+	s->next = c->sessions;
+	c->sessions = s;
+	lws_sul_schedule(c->ctx, 0, &s->sul, rv_reconnect_cb, 1);
+	return s;
+}
+
+int
+rv_session_signal(struct rv_session *s, const char *to, const char *body_json,
+    const char *ref)
+{
+	char msg[RVMSG_MAX + 1];
+	cJSON *body;
+	size_t n;
+
+	if (s->state != RV_UP) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if ((body = cJSON_Parse(body_json)) == NULL || !cJSON_IsObject(body)) {
+		cJSON_Delete(body);
+		errno = EINVAL;
+		return -1;
+	}
+	n = rvmsg_build_signal(msg, sizeof(msg), to, body, ref);
+	cJSON_Delete(body);
+	return rv_queue(s, msg, n);
+}
+
+const char *
+rv_session_name(const struct rv_session *s)
+{
+	return s->name;
+}
+
+int
+rv_client_run(struct rv_client *c, int timeout_ms)
+{
+	c->timed_out = 0;
+	if (timeout_ms >= 0)
+		lws_sul_schedule(c->ctx, 0, &c->timeout, rv_timeout_cb,
+		    (lws_usec_t)timeout_ms * LWS_US_PER_MS);
+	while (!c->brk && !c->intr && !c->timed_out)
+		if (lws_service(c->ctx, 0) < 0)
+			break;
+	lws_sul_cancel(&c->timeout);
+	if (c->brk) {
+		c->brk = 0;
+		return 0;
+	}
+	if (c->intr) {
+		c->intr = 0;
+		errno = EINTR;
+		return -1;
+	}
+	errno = c->timed_out ? ETIMEDOUT : EIO;
+	return -1;
+}
+
+void
+rv_client_break(struct rv_client *c)
+{
+	c->brk = 1;
+}
+
+void
+rv_client_interrupt(struct rv_client *c)
+{
+	c->intr = 1;
+	lws_cancel_service(c->ctx);
+}
+
+int
+rv_client_shutdown(struct rv_client *c, int timeout_ms)
+{
+	struct rv_session *s;
+	char msg[32];
+	int busy;
+
+	c->shutting = 1;
+	lws_sul_cancel(&c->refresh);
+	for (s = c->sessions; s != NULL; s = s->next) {
+		lws_sul_cancel(&s->sul);
+		if (s->state == RV_UP) {
+			s->state = RV_CLOSING;
+			if (s->registered)
+				(void)rv_queue(s, msg, rvmsg_build_unregister(
+				    msg, sizeof(msg)));
+			lws_callback_on_writable(s->wsi);
+		} else if (s->wsi != NULL && s->state != RV_DEAD) {
+			s->state = RV_CLOSING;
+			lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK,
+			    LWS_TO_KILL_ASYNC);
+		} else
+			s->state = RV_DEAD;
+	}
+	c->timed_out = 0;
+	lws_sul_schedule(c->ctx, 0, &c->timeout, rv_timeout_cb,
+	    (lws_usec_t)timeout_ms * LWS_US_PER_MS);
+	for (;;) {
+		for (busy = 0, s = c->sessions; s != NULL; s = s->next)
+			busy |= s->state != RV_DEAD;
+		if (!busy || c->timed_out || lws_service(c->ctx, 0) < 0)
+			break;
+	}
+	lws_sul_cancel(&c->timeout);
+	if (busy) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	return 0;
+}
+
+void
+rv_client_free(struct rv_client *c)
+{
+	struct rv_session *s;
+
+	if (c == NULL)
+		return;
+	c->shutting = 1;
+	lws_context_destroy(c->ctx);
+	while ((s = c->sessions) != NULL) {
+		c->sessions = s->next;
+		rv_txq_free(s);
+		free(s->relay);
+		free(s);
+	}
+	free(c->profile);
+	free(c);
+}
+
+int
+rv_relay_open(struct rv_session *s, const char *peer)
+{
+	char msg[160];
+	size_t n;
+
+	if (s->state != RV_UP || s->wsi == NULL) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (s->relay != NULL && s->relay->state != RV_RELAY_ENDED) {
+		errno = EALREADY;
+		return -1;
+	}
+	if (strlen(peer) >= sizeof(s->relay->peer)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (s->relay == NULL && (s->relay = malloc(sizeof(*s->relay))) ==
+	    NULL)
+		return -1;
+	memset(s->relay, 0, offsetof(struct rv_relay, len));
+	snprintf(s->relay->peer, sizeof(s->relay->peer), "%s", peer);
+	n = rvmsg_build_relay(msg, sizeof(msg), peer, RV_RELAY_REF);
+	if (rv_queue(s, msg, n) == -1)
+		return -1;
+	s->relay->state = RV_RELAY_ASKED;
+	return 0;
+}
+
+enum rv_relay_state
+rv_relay_state(const struct rv_session *s, const char **why)
+{
+	if (why != NULL)
+		*why = s->relay != NULL ? s->relay->why : "";
+	return s->relay != NULL ? s->relay->state : RV_RELAY_NONE;
+}
+
+int
+rv_relay_send(struct rv_session *s, const void *buf, size_t len)
+{
+	struct rv_msg *m;
+	unsigned char *p;
+
+	if (s->relay == NULL || s->relay->state != RV_RELAY_UP ||
+	    s->wsi == NULL) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	if (len > RV_RELAY_MTU) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (s->txbin + len + 4 > RV_RELAY_TXMAX) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	if ((m = malloc(sizeof(*m) + LWS_PRE + 4 + len)) == NULL)
+		return -1;
+	m->next = NULL;
+	m->len = 4 + len;
+	m->binary = 1;
+	p = m->buf + LWS_PRE;
+	rvmsg_relay_frame_head(p, s->relay->id);
+	memcpy(p + RVMSG_RELAY_HDR, buf, len);
+	*s->txtail = m;
+	s->txtail = &m->next;
+	s->txbin += m->len;
+	lws_callback_on_writable(s->wsi);
+	return 0;
+}
+
+long
+rv_relay_recv(struct rv_session *s, void *buf, size_t len)
+{
+	struct rv_relay *r = s->relay;
+	size_t n;
+
+	if (r == NULL || r->n == 0) {
+		errno = EAGAIN;
+		return -1;
+	}
+	n = r->len[r->head] < len ? r->len[r->head] : len;
+	memcpy(buf, r->buf[r->head], n);
+	r->head = (r->head + 1) % RV_RELAY_QUEUE;
+	r->n--;
+	return (long)n;
+}
+
+int
+rv_session_fd(const struct rv_session *s)
+{
+	if (s->wsi == NULL)
+		return -1;
+	return (int)lws_get_socket_fd(s->wsi);
+}
+
+int
+rv_client_service(struct rv_client *c)
+{
+	/* A negative timeout: service what is ready, do not wait. */
+	if (lws_service(c->ctx, -1) < 0) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}

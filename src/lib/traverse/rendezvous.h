@@ -1,0 +1,144 @@
+/*
+ * rendezvous.h: nat-connect's signalling through the rendezvous servers
+ * (nat(7) PROTOCOL, nat-connect(1)): who a peer name is (the alias file,
+ * then the servers), the profiles both sides start from, and the signed
+ * offer and answer (offer.h), each sealed to its receiver's key, exchanged
+ * over a tagged session (rv.h) that stays open for the relay, the
+ * engine's last resort.
+ *
+ * Functions return 0 or a class of enum rendezvous_fail, with why (a
+ * sentence naming the object and the bad value) saying what failed; a
+ * program maps the class to its exit code.  None prints, none exits.
+ */
+#ifndef NATKIT_RENDEZVOUS_H
+#define NATKIT_RENDEZVOUS_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "ident.h"
+#include "offer.h"
+#include "profile.h"
+#include "record.h"
+#include "rv.h"
+#include "technique.h"
+
+/* What failed, by the answer a program gives (sysexits.h in brackets). */
+enum rendezvous_fail {
+	RENDEZVOUS_OFFLINE = 1,	/* the peer is offline: a valid no (1) */
+	RENDEZVOUS_USAGE,	/* a peer that is no id and no name (64) */
+	RENDEZVOUS_DATAERR,	/* a bad request or profile record (65) */
+	RENDEZVOUS_NOINPUT,	/* a file that cannot be read (66) */
+	RENDEZVOUS_NOHOST,	/* an unknown or ambiguous name, or this
+				   peer is not registered (68) */
+	RENDEZVOUS_UNAVAILABLE,	/* no server answered or took a session,
+				   or the session was lost (69) */
+	RENDEZVOUS_SOFTWARE,	/* our own record cannot be made (70) */
+	RENDEZVOUS_OSERR,	/* a system error (71) */
+	RENDEZVOUS_TEMPFAIL,	/* the peer did not answer in time (75) */
+	RENDEZVOUS_PROTOCOL,	/* a server or the peer broke the protocol,
+				   or an offer or answer was refused (76) */
+	RENDEZVOUS_CONFIG,	/* the alias file cannot be used (78) */
+};
+
+/* Where to signal and how to narrate; the strings must outlive the
+ * calls, and say and warn an exchange's session. */
+struct rendezvous_cfg {
+	const struct ident *id;		/* this peer */
+	const struct rv_url *url;	/* the servers, in order */
+	int nurl;
+	int wait_ms;			/* each server's, the answer's wait */
+	int lws_log;			/* libwebsockets' log level, 0 none */
+	rv_say_fn say;			/* the story (-v); may be NULL */
+	rv_say_fn warn;			/* a server that failed; may be NULL */
+	void *arg;			/* say's and warn's */
+};
+
+/* The peers a name is ambiguous between, "ID NAT" each. */
+struct rendezvous_names {
+	size_t n;		/* how many the server listed */
+	char **line;		/* those whose record parses, malloc'd */
+	size_t nline;
+};
+
+/* A signalling session after the exchange (opaque). */
+struct rendezvous;
+
+/*
+ * Resolves name (a peer id, an alias, or a name a server knows) to a peer
+ * id in id.  Returns 0, or RENDEZVOUS_CONFIG (the alias file),
+ * RENDEZVOUS_USAGE (not a valid name), RENDEZVOUS_UNAVAILABLE,
+ * RENDEZVOUS_NOHOST (nobody online has it, or several have: then names
+ * lists them) or RENDEZVOUS_PROTOCOL.  names must be freed with
+ * rendezvous_names_free either way.
+ */
+int rendezvous_peer_resolve(const struct rendezvous_cfg *cfg,
+    const char *name, char id[IDENT_ID_LEN + 1],
+    struct rendezvous_names *names, char *why, size_t whylen);
+
+void rendezvous_names_free(struct rendezvous_names *names);
+
+/*
+ * Reads one request record from fd a byte at a time (what follows it is
+ * data; why calls fd "stdin") and verifies it as an offer to self_id into
+ * theirs.  Returns 0, or RENDEZVOUS_DATAERR (no line, not a request) or
+ * RENDEZVOUS_PROTOCOL (the offer is refused: offer_verify).
+ */
+int rendezvous_request_read(int fd, const char *self_id, struct offer *theirs,
+    char *why, size_t whylen);
+
+/* Reads the first profile record of the file path into p.  Returns 0, or
+ * RENDEZVOUS_NOINPUT or RENDEZVOUS_DATAERR (none, or a bad one). */
+int rendezvous_profile_load(const char *path, struct profile *p, char *why,
+    size_t whylen);
+
+/*
+ * Fills p with this peer's profile: from the file path when that is not
+ * NULL, else from our own record on the servers; and stun, when its
+ * family is 0, with the profile's first STUN server, else the first of
+ * the record's "servers".  Returns 0, or as rendezvous_profile_load,
+ * RENDEZVOUS_NOHOST (not registered), RENDEZVOUS_UNAVAILABLE,
+ * RENDEZVOUS_PROTOCOL (a record that does not verify) or
+ * RENDEZVOUS_DATAERR (its profile does not parse).
+ */
+int rendezvous_self_get(const struct rendezvous_cfg *cfg, const char *path,
+    struct profile *p, struct sockaddr_storage *stun, char *why,
+    size_t whylen);
+
+/* Fills p with peer's registered profile and pk with its key (what the
+ * offer is sealed to), both from its verified record.  Returns 0, or
+ * RENDEZVOUS_OFFLINE (no server lists it), RENDEZVOUS_UNAVAILABLE or
+ * RENDEZVOUS_PROTOCOL. */
+int rendezvous_peer_get(const struct rendezvous_cfg *cfg, const char *peer,
+    struct profile *p, uint8_t pk[IDENT_PK_LEN], char *why, size_t whylen);
+
+/* Sets ss to the first of a record's "servers" (the STUN servers nat-probe
+ * used, port 3478 by default); leaves it when in is NULL or has none,
+ * zeroes it when that one is not host[:port]. */
+void rendezvous_stun_pick(const struct record_in *in,
+    struct sockaddr_storage *ss);
+
+/*
+ * The offer and the answer, after connect_gather: opens a tagged session
+ * on the first server that welcomes us (in rv_url_order, so that
+ * a silent one costs one timeout per process), signs e's side (e->self,
+ * e->peer.id; an offer when theirs is NULL, else the answer to theirs),
+ * seals it to the peer's key (peer_pk for an offer, theirs->key for an
+ * answer), sends it and waits until the server passed it on; an offer
+ * then waits for the answer, opens, verifies and reads it into e->peer
+ * (an answer that is not sealed is refused).  Sets
+ * e->token (an offer's), e->rv, e->rv_sess and e->rv_peer for the relay.
+ * Returns 0 with the session in *rz, or RENDEZVOUS_OSERR,
+ * RENDEZVOUS_UNAVAILABLE, RENDEZVOUS_SOFTWARE, RENDEZVOUS_OFFLINE (the
+ * server has no session of the peer), RENDEZVOUS_PROTOCOL (a refused
+ * signal or answer) or RENDEZVOUS_TEMPFAIL (no answer in time).
+ */
+int rendezvous_exchange(const struct rendezvous_cfg *cfg, struct tech_env *e,
+    const struct offer *theirs, const uint8_t peer_pk[IDENT_PK_LEN],
+    struct rendezvous **rz, char *why, size_t whylen);
+
+/* Ends the session (waiting up to timeout_ms for the close) and frees rz
+ * (NULL: nothing); e->rv must not be used after. */
+void rendezvous_close(struct rendezvous *rz, int timeout_ms);
+
+#endif

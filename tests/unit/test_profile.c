@@ -1,0 +1,176 @@
+/*
+ * Unit tests for profile_check: every field of a profile or a peer record
+ * against its grammar.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "addr.h"
+#include "profile.h"
+#include "record.h"
+#include "term.h"
+
+#define ID	"e4ra3ff6w233hmxadgonscj264"
+#define KEY	"m2lF3kq0Zr5yY1c9A+Qv/7xW2o3PqzE4nR8sTt6uVwM="
+
+/* What nat-probe writes, and what nat-register makes of it, pass. */
+static void
+test_good(void **state)
+{
+	static const char *good[] = {
+		"type=profile nat=open public=127.0.0.1:4000",
+		"type=profile mapping=address-and-port-dependent "
+		    "filtering=address-and-port-dependent nat=symmetric "
+		    "public=203.0.113.14:40001 hairpin=no preserve=no "
+		    "delta=random lifetime=- local=10.0.4.2,fe80::1 "
+		    "servers=198.51.100.10:3478,[2001:db8::1]:3478 rtt=41,- "
+		    "portmap=upnp,pcp upnp=203.0.113.17 natpmp=- pcp=- "
+		    "double-nat=- tcp-mapping=endpoint-independent "
+		    "tcp-filtering=- tcp-nat=unknown tcp-public=[::1]:1 "
+		    "tcp-hairpin=- tcp-preserve=yes tcp-delta=-2 "
+		    "tcp-lifetime=120",
+		"{\"type\":\"peer\",\"id\":\"" ID "\",\"key\":\"" KEY "\","
+		    "\"name\":\"bob.home-1\",\"seq\":\"17\",\"expires\":"
+		    "\"1900000000\",\"nat\":\"full-cone\",\"future-field\":"
+		    "\"a,b:c/d+e=f[g]\",\"sig\":\"" KEY KEY "\"}",
+		/* What profile_read takes: a gateway with a port. */
+		"type=profile upnp=203.0.113.17:0 delta=65535 lifetime=0",
+	};
+	struct record_in in;
+	char why[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(record_parse(&in, good[i]), 0);
+		if (profile_check(&in, why, sizeof(why)) != 0)
+			fail_msg("%s: %s", good[i], why);
+	}
+}
+
+/* What profile_write writes passes for every term it can write. */
+static void
+test_written(void **state)
+{
+	struct record_in in;
+	struct profile p;
+	struct record r;
+	char why[128];
+	int m, n;
+
+	(void)state;
+	for (m = PROFILE_UNKNOWN; m <= PROFILE_APD; m++)
+		for (n = PROFILE_NAT_UNKNOWN; n <= PROFILE_NAT_UDP_BLOCKED;
+		    n++) {
+			profile_init(&p);
+			p.udp.mapping = p.tcp.filtering = m;
+			p.udp.nat = p.tcp.nat = n;
+			p.tcp.probed = 1;
+			p.udp.delta = PROFILE_DELTA_RANDOM;
+			p.tcp.delta = -7;
+			p.nserver = 1;
+			p.server[0].rtt_ms = -1;
+			addr_parse(&p.server[0].addr, "[2001:db8::2]:3478", 0,
+			    0);
+			profile_write(&p, &r, n & 1);
+			assert_int_equal(record_parse(&in, record_end(&r)), 0);
+			if (profile_check(&in, why, sizeof(why)) != 0)
+				fail_msg("%s: %s", r.buf, why);
+		}
+}
+
+/* Each bad record and the reason, which names the field and never
+ * quotes what came. */
+static const struct { const char *line, *why; } bad[] = {
+	{ "type=profile nat=%1B[31mopen",
+	    "field nat: not a NAT type" },
+	{ "type=profile nat=cone", "field nat: not a NAT type" },
+	{ "type=profile tcp-nat=-", "field tcp-nat: not a NAT type" },
+	{ "type=profile mapping=sideways",
+	    "field mapping: not a mapping behaviour" },
+	{ "type=profile public=1.2.3.4", "field public: not ADDRESS:PORT or -" },
+	{ "type=profile public=[::1]", "field public: not ADDRESS:PORT or -" },
+	{ "type=profile public=1.2.3.4:5%1B",
+	    "field public: not ADDRESS:PORT or -" },
+	{ "type=profile public=1.2.3.4:65536",
+	    "field public: not ADDRESS:PORT or -" },
+	{ "type=profile public=example.org:80",
+	    "field public: not ADDRESS:PORT or -" },
+	{ "type=profile hairpin=maybe", "field hairpin: not yes, no or -" },
+	{ "type=profile delta=65536",
+	    "field delta: not -65535 to 65535, random or -" },
+	{ "type=profile delta=+1",
+	    "field delta: not -65535 to 65535, random or -" },
+	{ "type=profile delta=0x10",
+	    "field delta: not -65535 to 65535, random or -" },
+	{ "type=profile lifetime=-1", "field lifetime: not 0 to 86400 or -" },
+	{ "type=profile local=1.2.3.4,,5.6.7.8",
+	    "field local: not a list of addresses or -" },
+	{ "type=profile local=1.2.3.4,",
+	    "field local: not a list of addresses or -" },
+	{ "type=profile local=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17",
+	    "field local: not a list of addresses or -" },
+	{ "type=profile servers=1.2.3.4",
+	    "field servers: not a list of ADDRESS:PORT or -" },
+	{ "type=profile rtt=1,x", "field rtt: not a list of 0 to 60000 or -" },
+	{ "type=profile portmap=upnp,igd",
+	    "field portmap: not a list of upnp, natpmp, pcp or -" },
+	{ "type=profile upnp=", "field upnp: not an address or -" },
+	{ "type=profile double-nat=1", "field double-nat: not yes, no or -" },
+	{ "type=profile x=a%20b",
+	    "field x: not 1 to 256 of A-Za-z0-9._:,/+=[]-" },
+	{ "type=profile x=%C3%A9",
+	    "field x: not 1 to 256 of A-Za-z0-9._:,/+=[]-" },
+	{ "{\"type\":\"peer\",\"x\":\"\"}",
+	    "field x: not 1 to 256 of A-Za-z0-9._:,/+=[]-" },
+	{ "{\"type\":\"peer\",\"name\":\"\\u009b2J\"}",
+	    "field name: not 1 to 256 of A-Za-z0-9._:,/+=[]-" },
+	{ "{\"type\":\"peer\",\"\\u001b[2J\":\"x\"}",
+	    "a field name is not 1 to 32 of A-Za-z0-9._-" },
+	{ "{\"type\":\"peer\",\"a23456789012345678901234567890123\":\"x\"}",
+	    "a field name is not 1 to 32 of A-Za-z0-9._-" },
+	{ "type=profile nat=open nat=open", "field nat: given twice" },
+	{ "type=profile verified=yes",
+	    "field verified: readers add it, a record may not carry it" },
+	{ "type=profile reason=-",
+	    "field reason: readers add it, a record may not carry it" },
+	{ "type=profile tcp-local=%1B",
+	    "field tcp-local: not 1 to 256 of A-Za-z0-9._:,/+=[]-" },
+};
+
+static void
+test_bad(void **state)
+{
+	struct record_in in;
+	char why[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(record_parse(&in, bad[i].line), 0);
+		errno = 0;
+		if (profile_check(&in, why, sizeof(why)) != -1)
+			fail_msg("%s: passed", bad[i].line);
+		assert_int_equal(errno, EBADMSG);
+		assert_string_equal(why, bad[i].why);
+		assert_true(term_is_safe(why));
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_written),
+		cmocka_unit_test(test_bad),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
