@@ -265,7 +265,7 @@ connect_path_cands(const struct tech_env *e, const struct tech_path *p,
 /* The engine in a loop of its own */
 
 /* Reads e->fd for the engine until it finished, leaving what follows for
- * the data path; what is not STUN of ours goes to e->data (its hook). */
+ * the data path; what is not STUN of ours is dropped. */
 static void
 engine_read(struct connect_engine *g, struct tech_env *e)
 {
@@ -281,10 +281,8 @@ engine_read(struct connect_engine *g, struct tech_env *e)
 		if ((n = recvfrom(e->fd, buf, sizeof(buf), 0, (struct sockaddr *)
 		    &from, &fl)) < 0)
 			break;
-		if (!connect_engine_datagram(g, buf, (size_t)n,
-		    (struct sockaddr *)&from) && e->data != NULL)
-			e->data(e->hook_arg, e->fd, buf, (size_t)n,
-			    (struct sockaddr *)&from);
+		(void)connect_engine_datagram(g, buf, (size_t)n,
+		    (struct sockaddr *)&from);
 	}
 }
 
@@ -295,7 +293,7 @@ engine_run(struct tech_env *e, unsigned timeout_ms, int flags,
 	struct connect_engine *g;
 	struct pollfd pfd[1 + CONNECT_POLL_MAX];
 	uint64_t now, next;
-	int n, nhook, ready, r;
+	int n, r;
 
 	if ((g = connect_engine_new(e, timeout_ms, flags, report, arg)) ==
 	    NULL) {
@@ -311,19 +309,8 @@ engine_run(struct tech_env *e, unsigned timeout_ms, int flags,
 		pfd[0].events = POLLIN;
 		n = connect_engine_pollfds(g, pfd + 1, CONNECT_POLL_MAX);
 		now = stun_now_ms();
-		if (e->idle != NULL && next > now + TECH_IDLE_MS)
-			next = now + TECH_IDLE_MS;
-		/* The caller's sockets wake the poll too (its relay, its
-		 * stream), after the engine's: they are not read here. */
-		nhook = e->idle_fds != NULL ? e->idle_fds(e->hook_arg,
-		    pfd + 1 + n, CONNECT_POLL_MAX - n) : 0;
-		ready = poll(pfd, (nfds_t)(1 + n + nhook), (int)(next > now ?
-		    next - now : 0));
-		if (e->idle != NULL && e->idle(e->hook_arg) != 0) {
-			connect_engine_cancel(g);
-			continue;
-		}
-		if (ready <= 0)
+		if (poll(pfd, (nfds_t)(1 + n), (int)(next > now ? next - now :
+		    0)) <= 0)
 			continue;
 		if (pfd[0].revents != 0)
 			engine_read(g, e);

@@ -30,7 +30,9 @@
  * the technique's: the engine reads them when connect_engine_input says
  * they are ready, and closes them when the technique stops (but the
  * winner's, which is the caller's with the path).  connect_run is that
- * loop for a caller with nothing else to do (nat-connect, tech-tool).
+ * loop for a caller with nothing else to do (nat-connect, tech-tool);
+ * carry (carry.h) drives the engine from its own loop while the relay
+ * carries the stream, trying direct again (CONNECT_DIRECT_ONLY).
  */
 #ifndef NATKIT_CONNECT_H
 #define NATKIT_CONNECT_H
@@ -76,8 +78,8 @@ int connect_gather(struct tech_env *e, uint16_t port, unsigned timeout_ms,
 /*
  * Runs the engine in a loop of its own until the attempt ends, at most
  * timeout_ms, calling report (may be NULL) once per technique of the
- * table; a datagram on e->fd that is not STUN of this connection goes to
- * e->data, or is dropped.  Returns 0 with path filled (path->fd stays open and is the
+ * table; a datagram on e->fd that is not STUN of this connection is
+ * dropped.  Returns 0 with path filled (path->fd stays open and is the
  * caller's), or -1 with errno ENETUNREACH (no technique can work) or
  * ETIMEDOUT (every one failed) and why in words.  A gateway mapping is
  * removed here unless it carries the path.
@@ -91,8 +93,9 @@ int connect_run(struct tech_env *e, unsigned timeout_ms,
  * for at most timeout_ms, as connect_run does; both sides call it at
  * about the same time.  Returns 0 with a direct path in path (the
  * caller moves its data there and may leave the relay), or -1 as
- * connect_run.  XXX it blocks for up to timeout_ms: the relay is
- * serviced only through e's hooks meanwhile.
+ * connect_run.  It blocks for up to timeout_ms: a caller whose relay
+ * carries data meanwhile drives connect_engine_new(...,
+ * CONNECT_DIRECT_ONLY, ...) from its own loop instead (carry does).
  */
 int connect_upgrade(struct tech_env *e, unsigned timeout_ms,
     connect_report_fn *report, void *arg, struct tech_path *path, char *why);
