@@ -37,8 +37,8 @@
 #include "stun_client.h"
 #include "udpio.h"
 
-#define CARRY_DRAIN	64		/* datagrams read per link and turn */
-#define CARRY_BURST	64		/* datagrams sent per turn */
+#define CARRY_DRAIN	64		/* datagrams read per link and step */
+#define CARRY_BURST	64		/* datagrams sent per step */
 #define CARRY_IOBUF	65536		/* one read of in_fd, one of the
 					   stream */
 #define CARRY_TCPBUF	(256u << 10)	/* framed datagrams waiting */
@@ -603,10 +603,11 @@ pollset_handle(struct carrier *k, const struct pollset *ps)
 	}
 }
 
-/* QUIC's timers, the stream's end, the output, a pending migration,
- * and what the session has to send. */
+/* Moves the connection on after what the wait found: QUIC's timers, the
+ * end of our stream, the output, a pending migration, and what the
+ * session has to send. */
 static void
-session_advance(struct carrier *k)
+advance(struct carrier *k)
 {
 	if (session_expiry(k->s) <= stun_now_ms() * 1000000ull)
 		(void)session_timeout(k->s);
@@ -652,11 +653,11 @@ carried(struct carrier *k)
 	return 0;
 }
 
-/* One turn: the engine's timers, one wait for every socket, the handlers
- * of what it found, the session moved on.  Returns 1 when the carrying
- * is over. */
+/* One step of the loop: the engine's timers, one wait for every socket,
+ * the handlers of what it found, the session moved on.  Returns 1 when
+ * the carrying is over. */
 static int
-turn(struct carrier *k, int wait_ms)
+step(struct carrier *k, int wait_ms)
 {
 	struct pollset ps;
 	uint64_t next = UINT64_MAX;
@@ -670,7 +671,7 @@ turn(struct carrier *k, int wait_ms)
 	pollset_fill(k, &ps);
 	(void)poll(k->pfd, (nfds_t)ps.n, wait_for(k, wait_ms, next));
 	pollset_handle(k, &ps);
-	session_advance(k);
+	advance(k);
 	return carried(k);
 }
 
@@ -691,7 +692,7 @@ linger(struct carrier *k)
 	memcpy(why, k->c->why, sizeof(why));
 	k->failed = 0;
 	while ((now = stun_now_ms()) < end && now - heard < CARRY_QUIET_MS) {
-		(void)turn(k, 50);
+		(void)step(k, 50);
 		if (k->rx != rx) {
 			rx = k->rx;
 			heard = stun_now_ms();
@@ -770,7 +771,7 @@ carry_run(struct carry *c, const struct tech_path *p)
 	k.next_try = k.relay_t0 + CARRY_UPGRADE_FIRST_MS;
 	send_out(&k);
 	for (;;) {
-		if (turn(&k, 100))
+		if (step(&k, 100))
 			break;
 		if (c->stop != NULL && *c->stop) {
 			fail(&k, EINTR, "%s", "interrupted");

@@ -12,7 +12,7 @@
  *
  * The engine is a state machine, not a loop: whoever owns the loop owns
  * the sockets, and drives the engine with its events, as re's ctrans.c
- * is driven by its timer and socket handlers.  One turn of such a loop:
+ * is driven by its timer and socket handlers.  One pass of such a loop:
  *
  *	next = connect_engine_tick(g);		the timers that are due
  *	if (connect_engine_result(g, &path, why) != 1)
