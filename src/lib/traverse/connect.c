@@ -85,6 +85,28 @@ gather_mapped(struct tech_env *e, uint16_t lport, unsigned timeout_ms,
 	free(m);
 }
 
+/* Host candidates: every IPv4 interface that is up but loopback, at
+ * self's port. */
+static void
+gather_hosts(struct tech_env *e, uint16_t lport)
+{
+	struct sockaddr_storage ss;
+	struct ifaddrs *ifa, *i;
+
+	if (getifaddrs(&ifa) == -1)
+		return;
+	for (i = ifa; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET ||
+		    (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
+			continue;
+		memset(&ss, 0, sizeof(ss));
+		memcpy(&ss, i->ifa_addr, sizeof(struct sockaddr_in));
+		addr_set_port((struct sockaddr *)&ss, lport);
+		cand_add(&e->self, CAND_HOST, (struct sockaddr *)&ss);
+	}
+	freeifaddrs(ifa);
+}
+
 int
 connect_gather(struct tech_env *e, uint16_t port, unsigned timeout_ms,
     char *why)
@@ -92,7 +114,6 @@ connect_gather(struct tech_env *e, uint16_t port, unsigned timeout_ms,
 	struct sockaddr_in sin;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	struct ifaddrs *ifa, *i;
 	struct stun_txn t;
 	struct stun_txn_opts o = { .rto_ms = 100, .rc = 5, .rm = 4 };
 	uint16_t lport;
@@ -121,19 +142,7 @@ connect_gather(struct tech_env *e, uint16_t port, unsigned timeout_ms,
 		return -1;
 	}
 	lport = addr_port((struct sockaddr *)&ss);
-	if (getifaddrs(&ifa) == 0) {
-		for (i = ifa; i != NULL; i = i->ifa_next) {
-			if (i->ifa_addr == NULL ||
-			    i->ifa_addr->sa_family != AF_INET ||
-			    (i->ifa_flags & IFF_LOOPBACK) ||
-			    !(i->ifa_flags & IFF_UP))
-				continue;
-			memcpy(&ss, i->ifa_addr, sizeof(struct sockaddr_in));
-			addr_set_port((struct sockaddr *)&ss, lport);
-			cand_add(&e->self, CAND_HOST, (struct sockaddr *)&ss);
-		}
-		freeifaddrs(ifa);
-	}
+	gather_hosts(e, lport);
 	if (e->self.prof.upnp.found || e->self.prof.natpmp.found ||
 	    e->self.prof.pcp.found)
 		gather_mapped(e, lport, timeout_ms, why);
@@ -210,13 +219,30 @@ connect_keepalive(const struct tech_path *p, uint64_t now, uint64_t *last)
 	return 1;
 }
 
+/* Answers every late check waiting on fd; drops the rest. */
+static void
+hold_answer(const struct tech_env *e, int fd)
+{
+	struct sockaddr_storage from;
+	uint8_t buf[2048];
+	socklen_t fl;
+	ssize_t n;
+
+	for (;;) {
+		fl = sizeof(from);
+		if ((n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)
+		    &from, &fl)) < 0)
+			return;
+		(void)connect_answer(e, fd, buf, (size_t)n,
+		    (struct sockaddr *)&from);
+	}
+}
+
 void
 connect_hold(const struct tech_env *e, const struct tech_path *p,
     unsigned ms)
 {
 	struct pollfd pfd;
-	struct sockaddr_storage from;
-	uint8_t buf[2048];
 	uint64_t end, ka = 0;
 
 	if (p->tcp || p->rv != NULL)
@@ -226,18 +252,8 @@ connect_hold(const struct tech_env *e, const struct tech_path *p,
 	pfd.events = POLLIN;
 	while (stun_now_ms() < end) {
 		(void)connect_keepalive(p, stun_now_ms(), &ka);
-		if (poll(&pfd, 1, 50) <= 0)
-			continue;
-		for (;;) {
-			socklen_t fl = sizeof(from);
-			ssize_t n = recvfrom(p->fd, buf, sizeof(buf), 0,
-			    (struct sockaddr *)&from, &fl);
-
-			if (n < 0)
-				break;
-			(void)connect_answer(e, p->fd, buf, (size_t)n,
-			    (struct sockaddr *)&from);
-		}
+		if (poll(&pfd, 1, 50) > 0)
+			hold_answer(e, p->fd);
 	}
 }
 
