@@ -25,6 +25,7 @@
 #include "addr.h"
 #include "carry.h"
 #include "cli.h"
+#include "exits.h"
 #include "connect.h"
 #include "ident.h"
 #include "log.h"
@@ -111,36 +112,6 @@ report(const struct connect_attempt *a, void *arg)
 	emit(&r);
 }
 
-/* The library's failure classes as exit codes (nat-connect(1)). */
-static int
-exit_code(int cls)
-{
-	switch (cls) {
-	case RENDEZVOUS_OFFLINE:
-		return 1;
-	case RENDEZVOUS_USAGE:
-		return EX_USAGE;
-	case RENDEZVOUS_DATAERR:
-		return EX_DATAERR;
-	case RENDEZVOUS_NOINPUT:
-		return EX_NOINPUT;
-	case RENDEZVOUS_NOHOST:
-		return EX_NOHOST;
-	case RENDEZVOUS_UNAVAILABLE:
-		return EX_UNAVAILABLE;
-	case RENDEZVOUS_SOFTWARE:
-		return EX_SOFTWARE;
-	case RENDEZVOUS_TEMPFAIL:
-		return EX_TEMPFAIL;
-	case RENDEZVOUS_PROTOCOL:
-		return EX_PROTOCOL;
-	case RENDEZVOUS_CONFIG:
-		return EX_CONFIG;
-	default:
-		return EX_OSERR;
-	}
-}
-
 /* A server that failed us: always said, as warnx would. */
 static void __attribute__((format(printf, 2, 3)))
 say_warn(void *arg, const char *fmt, ...)
@@ -167,9 +138,10 @@ resolve(const struct rendezvous_cfg *cfg, const char *peer,
 	size_t i;
 	int rc;
 
-	if ((rc = rendezvous_peer_resolve(cfg, peer, id, &names, why,
-	    sizeof(why))) == 0)
+	if (rendezvous_peer_resolve(cfg, peer, id, &names, why,
+	    sizeof(why)) == 0)
 		return;
+	rc = errno;
 	if (names.n > 1) {
 		warnx("name %s: %zu peers have it; give an id or an alias:",
 		    TERM_SAFE(peer), names.n);
@@ -177,7 +149,7 @@ resolve(const struct rendezvous_cfg *cfg, const char *peer,
 			fprintf(stderr, "  %s\n", TERM_SAFE(names.line[i]));
 	}
 	rendezvous_names_free(&names);
-	fail(exit_code(rc), "%s", why);
+	fail(cli_exit(rc), "%s", why);
 }
 
 /* ------------------------------------------------------------------ */
@@ -367,7 +339,7 @@ main(int argc, char **argv)
 	char why[512], w[OFFER_WHY_LEN], peer[IDENT_ID_LEN + 1];
 	uint8_t peer_pk[IDENT_PK_LEN];
 	int ch, accept = 0, nurl = 0, wait_s = 10, hold_s = 1, lport = 0;
-	int fwd_fd = -1, rc;
+	int fwd_fd = -1;
 	pid_t child = -1;
 
 	t0 = stun_now_ms();
@@ -447,8 +419,7 @@ main(int argc, char **argv)
 	recs = print_mode ? stdout : json || records ? stderr : NULL;
 	signal(SIGPIPE, SIG_IGN);
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
-		fail(errno == EPERM || errno == EBADMSG ? EX_CONFIG : EX_OSERR,
-		    "%s", why);
+		fail(cli_exit_ident(errno), "%s", why);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.id = &id;
 	cfg.url = url;
@@ -461,9 +432,9 @@ main(int argc, char **argv)
 		fwd_fd = forward_accept(fwd);
 
 	if (accept) {
-		if ((rc = rendezvous_request_read(STDIN_FILENO, id.id, &theirs,
-		    why, sizeof(why))) != 0)
-			fail(exit_code(rc), "%s", why);
+		if (rendezvous_request_read(STDIN_FILENO, id.id, &theirs,
+		    why, sizeof(why)) == -1)
+			fail(cli_exit(errno), "%s", why);
 		snprintf(peer, sizeof(peer), "%s", theirs.from);
 		log_say(NULL, "offer from %s (%s), techniques %s", peer,
 		    profile_nat_str(theirs.prof.udp.nat), theirs.techniques);
@@ -473,17 +444,17 @@ main(int argc, char **argv)
 		fail(EX_USAGE, "peer %s is this peer", peer);
 
 	/* Self's profile: a file, or our own record on the server. */
-	if ((rc = rendezvous_self_get(&cfg, pfile, &env.self.prof, &env.stun,
-	    why, sizeof(why))) != 0)
-		fail(exit_code(rc), "%s", why);
+	if (rendezvous_self_get(&cfg, pfile, &env.self.prof, &env.stun,
+	    why, sizeof(why)) == -1)
+		fail(cli_exit(errno), "%s", why);
 	snprintf(env.self.id, sizeof(env.self.id), "%s", id.id);
 	snprintf(env.peer.id, sizeof(env.peer.id), "%s", peer);
 
 	if (!accept) {
 		/* The peer's registered profile picks the techniques. */
-		if ((rc = rendezvous_peer_get(&cfg, peer, &env.peer.prof,
-		    peer_pk, why, sizeof(why))) != 0)
-			fail(exit_code(rc), "%s", why);
+		if (rendezvous_peer_get(&cfg, peer, &env.peer.prof,
+		    peer_pk, why, sizeof(why)) == -1)
+			fail(cli_exit(errno), "%s", why);
 		env.initiator = 1;
 	} else {
 		env.peer.prof = theirs.prof;
@@ -500,9 +471,9 @@ main(int argc, char **argv)
 
 	/* The offer or the answer; the session stays for the relay, the
 	 * engine's last resort. */
-	if ((rc = rendezvous_exchange(&cfg, &env, accept ? &theirs : NULL,
-	    peer_pk, &rz, why, sizeof(why))) != 0)
-		fail(exit_code(rc), "%s", why);
+	if (rendezvous_exchange(&cfg, &env, accept ? &theirs : NULL,
+	    peer_pk, &rz, why, sizeof(why)) == -1)
+		fail(cli_exit(errno), "%s", why);
 	if (connect_run(&env, 15000, report, NULL, &path, w) == -1) {
 		gathered = 0;
 		if (errno == ENETUNREACH && strstr(w, "relay") == NULL)

@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "exits.h"
 #include "ident.h"
 #include "log.h"
 #include "profile.h"
@@ -273,8 +274,7 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 	int i, k, order[RV_MAX_SERVERS], status = EX_UNAVAILABLE;
 
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
-		errx(errno == EPERM || errno == EBADMSG ? EX_CONFIG : EX_OSERR,
-		    "%s", why);
+		errx(cli_exit_ident(errno), "%s", why);
 	read_body(&id, &body);
 	/* A tagged session of our own, so that presence is left alone. */
 	snprintf(tag, sizeof(tag), "q%08x", (unsigned)randombytes_random());

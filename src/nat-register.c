@@ -19,6 +19,7 @@
 #include <libwebsockets.h>
 
 #include "cli.h"
+#include "exits.h"
 #include "ident.h"
 #include "log.h"
 #include "offer.h"
@@ -395,8 +396,7 @@ main(int argc, char **argv)
 	started = (long long)time(NULL);
 	read_profile(&profile);
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
-		errx(errno == EPERM || errno == EBADMSG ? EX_CONFIG : EX_OSERR,
-		    "%s", why);
+		errx(cli_exit_ident(errno), "%s", why);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;

@@ -37,9 +37,9 @@
 #define MAX_THREADS	64
 
 static const char usage_line[] =
-    "usage: nat-reflect [-bdhnVv] [-c conns] [-f file] [-m bytes] [-P port]\n"
-    "                   [-p port] [-r rate] [-t threads] [-u user]\n"
-    "                   [-w seconds] [address [alternate-address]]\n";
+    "usage: nat-reflect [-bdhnVv] [-C conns] [-c conns] [-f file] [-m bytes]\n"
+    "                   [-P port] [-p port] [-R rate] [-r rate] [-t threads]\n"
+    "                   [-u user] [-w seconds] [address [alternate-address]]\n";
 
 static void __attribute__((noreturn))
 usage(void)
@@ -252,6 +252,7 @@ enum { OPT_ADDRESS = 256, OPT_ALTERNATE };
 
 static const struct option longopts[] = {
 	{ "basic", no_argument, NULL, 'b' },
+	{ "address-connections", required_argument, NULL, 'C' },
 	{ "connections", required_argument, NULL, 'c' },
 	{ "debug", no_argument, NULL, 'd' },
 	{ "file", required_argument, NULL, 'f' },
@@ -260,6 +261,7 @@ static const struct option longopts[] = {
 	{ "check", no_argument, NULL, 'n' },
 	{ "alternate-port", required_argument, NULL, 'P' },
 	{ "port", required_argument, NULL, 'p' },
+	{ "total-rate", required_argument, NULL, 'R' },
 	{ "rate", required_argument, NULL, 'r' },
 	{ "threads", required_argument, NULL, 't' },
 	{ "user", required_argument, NULL, 'u' },
@@ -289,6 +291,10 @@ opt_apply(struct reflect_opts *o, int ch, const char *arg)
 	case 'b':
 		srv->conf.basic = 1;
 		break;
+	case 'C':
+		srv->peer_conns = (unsigned)cli_number(arg, 1, 16384,
+		    "connections per address");
+		break;
 	case 'c':
 		srv->max_conns = (unsigned)cli_number(arg, 1, 16384,
 		    "connections");
@@ -313,6 +319,10 @@ opt_apply(struct reflect_opts *o, int ch, const char *arg)
 		break;
 	case 'p':
 		o->port[0] = (uint16_t)cli_number(arg, 0, 65535, "port");
+		break;
+	case 'R':
+		srv->total = (unsigned)cli_number(arg, 0, 100000000,
+		    "total rate");
 		break;
 	case 'r':
 		srv->rate = (unsigned)cli_number(arg, 0, 100000000, "rate");
@@ -368,9 +378,11 @@ main(int argc, char *argv[])
 	srv.conf.pad_max = STUN_MAX_MSG;
 	srv.conf.software = "nat-reflect (natkit) " NATKIT_VERSION;
 	srv.rate = 100;
+	srv.total = 100000;
 	srv.max_conns = 1024;
+	srv.peer_conns = 16;
 	srv.idle_ms = 10000;
-	while ((ch = getopt_long(argc, argv, "bc:df:hm:nP:p:r:t:u:Vvw:",
+	while ((ch = getopt_long(argc, argv, "bC:c:df:hm:nP:p:R:r:t:u:Vvw:",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'V':
@@ -424,7 +436,11 @@ main(int argc, char *argv[])
 		port[1] = port[0] == 0 ? 0 : port[0] == 65535 ? 65534 :
 		    (uint16_t)(port[0] + 1);
 	srv.n_ep = n_addr == 2 ? 4 : 1;
+	/* Twice the rate, and never less than the cells of the largest
+	 * answer, so that a padded one can go at all. */
 	srv.burst = srv.rate > UINT_MAX / 2 ? UINT_MAX : 2 * srv.rate;
+	if (srv.burst < REFLECT_BURST_MIN)
+		srv.burst = REFLECT_BURST_MIN;
 	if (o.user != NULL && (pw = getpwnam(o.user)) == NULL)
 		errx(EX_USAGE, "user %s: unknown", o.user);
 	if (o.check)
@@ -432,6 +448,9 @@ main(int argc, char *argv[])
 
 	log_init("nat-reflect", !o.foreground, o.verbose);
 	files_limit(&srv, threads);
+	if ((srv.rl = reflect_rate_new(srv.rate, srv.burst, srv.total,
+	    srv.total > UINT_MAX / 2 ? UINT_MAX : 2 * srv.total)) == NULL)
+		err(EX_OSERR, "rate table");
 	signal(SIGPIPE, SIG_IGN);
 	for (i = 0; i < REFLECT_EP_MAX; i++)
 		srv.udp_fd[i] = srv.tcp_fd[i] = -1;
@@ -502,5 +521,6 @@ main(int argc, char *argv[])
 	fds_close(srv.tcp_fd, REFLECT_EP_MAX);
 	free(udp);
 	free(uw);
+	reflect_rate_free(srv.rl);
 	return 0;
 }

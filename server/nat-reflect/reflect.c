@@ -51,12 +51,18 @@ src_copy(struct sockaddr_storage *dst, const struct sockaddr *src)
 static size_t
 msg_close(const struct reflect_conf *c, struct stun_enc *e, int classic)
 {
+	size_t sw;
 	long n;
 
 	/* RFC 3489 §11.2.9 (SERVER, the same type) wants a length that is a
-	 * multiple of 4, and its clients reject any other. */
-	if (c->software != NULL && (!classic || strlen(c->software) % 4 == 0))
-		stun_enc_software(e, c->software);
+	 * multiple of 4, and its clients reject any other.  The value goes
+	 * as it is (reflect.h): stun_enc_software's UTF-8 check of it was a
+	 * sixth of the instructions an answer took. */
+	if (c->software != NULL) {
+		sw = strlen(c->software);
+		if (!classic || sw % 4 == 0)
+			stun_enc_raw(e, STUN_ATTR_SOFTWARE, c->software, sw);
+	}
 	/* RFC 3489 has no FINGERPRINT; its clients would gain nothing. */
 	if (!classic)
 		stun_enc_fingerprint(e);
@@ -93,6 +99,32 @@ answer_error(const struct reflect_conf *c, const struct stun_msg *m,
 fail:
 	r->verdict = REFLECT_MALFORMED;
 	return 0;
+}
+
+/*
+ * Whether the answer to m, which reached endpoint ep, names the other
+ * endpoint.  RFC 5780 §6.1 (Table 1) has every answer name Ca:Cp, the
+ * endpoint that differs from the one the request reached in both address
+ * and port, and clients that read it from test I's answer only (nat-probe,
+ * stuntman, pion, NatTypeTester) work with that.  But coturn's
+ * turnutils_natdiscovery takes OTHER-ADDRESS from every answer, and sends
+ * test III to the one in test II's answer, the answer from B:p: Table 1's
+ * A:P there sends test III back to the primary address, and an
+ * address-dependent mapping looks address-and-port-dependent.  coturn
+ * itself names B:P there, the same address with the other port, which
+ * would misdirect a client that starts its tests at B the same way.  So
+ * answers to requests that reached the alternate address B carry none:
+ * natdiscovery keeps test I's B:P, and a client that starts at B learns
+ * that the tests cannot be run from there rather than a wrong verdict.
+ * RFC 3489 clients read CHANGED-ADDRESS from test I only (§10.1), and
+ * get it in every answer.
+ */
+static int
+other_address(const struct reflect_conf *c, const struct stun_msg *m, int ep)
+{
+	if (c->n_addr < 2)
+		return 0;
+	return m->classic || !(ep & REFLECT_EP_IP);
 }
 
 size_t
@@ -187,7 +219,7 @@ reflect_request_answer(const struct reflect_conf *c,
 		stun_enc_addr(&e, m.classic ? STUN_ATTR_SOURCE_ADDRESS :
 		    STUN_ATTR_RESPONSE_ORIGIN,
 		    (const struct sockaddr *)&c->ep[from]);
-		if (c->n_addr >= 2)
+		if (other_address(c, &m, ep))
 			stun_enc_addr(&e, m.classic ?
 			    STUN_ATTR_CHANGED_ADDRESS :
 			    STUN_ATTR_OTHER_ADDRESS,

@@ -46,7 +46,9 @@ struct reflect_conf {
 	int n_addr;		/* 1: A only (one endpoint); 2: all four */
 	int basic;		/* plain STUN: no RFC 5780 or 3489 extras */
 	size_t pad_max;		/* largest padded answer, 0: PADDING refused */
-	const char *software;	/* SOFTWARE value, NULL for none */
+	const char *software;	/* SOFTWARE value, NULL for none: sent
+				 * as it is, so UTF-8 of at most
+				 * STUN_MAX_SOFTWARE characters */
 };
 
 /* Where and how to send an answer. */

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "rate.h"
 #include "reflect.h"
 
 /*
@@ -18,12 +19,14 @@
 struct reflect_stats {
 	_Atomic uint64_t rx;		/* packets or framed messages in */
 	_Atomic uint64_t verdict[REFLECT_NVERDICTS];
-	_Atomic uint64_t ratelimited;	/* dropped by the rate limit */
+	_Atomic uint64_t ratelimited;	/* dropped: over the victim's budget */
 	_Atomic uint64_t oversized;	/* datagram or frame too long */
 	_Atomic uint64_t sendfail;	/* answers the kernel refused */
 	_Atomic uint64_t tcp_accepted;
-	_Atomic uint64_t tcp_rejected;	/* over the connection limit */
-	_Atomic uint64_t tcp_idle;	/* closed for idleness */
+	_Atomic uint64_t tcp_rejected;	/* over the per-address limit */
+	_Atomic uint64_t tcp_idle;	/* closed at a request's deadline */
+	_Atomic uint64_t overbudget;	/* dropped: over the global budget */
+	_Atomic uint64_t tcp_evicted;	/* closed to make room */
 };
 
 #define REFLECT_STAT_ADD(st, field, n) atomic_store_explicit(&(st)->field, \
@@ -35,9 +38,13 @@ struct reflect_server {
 	int n_ep;			/* 1 (one address) or 4 */
 	int udp_fd[REFLECT_EP_MAX];	/* one socket per endpoint to send */
 	int tcp_fd[REFLECT_EP_MAX];	/* listeners, -1 when none */
-	unsigned rate, burst;		/* per source, 0: no limit */
+	unsigned rate, burst;		/* cells a second per victim, 0: no
+					 * limit */
+	unsigned total;			/* cells a second in all, 0: none */
+	struct reflect_rate *rl;	/* both, shared by the threads */
 	unsigned max_conns;		/* TCP connections at once */
-	unsigned idle_ms;		/* TCP idle timeout */
+	unsigned peer_conns;		/* ... from one address or /64 */
+	unsigned idle_ms;		/* TCP request deadline */
 	atomic_int stop;		/* set by the main thread to end */
 };
 

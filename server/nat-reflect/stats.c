@@ -22,6 +22,8 @@ reflect_stats_sum(struct reflect_stats *sum, const struct reflect_stats *one)
 	REFLECT_STAT_ADD(sum, tcp_accepted, LOAD(one, tcp_accepted));
 	REFLECT_STAT_ADD(sum, tcp_rejected, LOAD(one, tcp_rejected));
 	REFLECT_STAT_ADD(sum, tcp_idle, LOAD(one, tcp_idle));
+	REFLECT_STAT_ADD(sum, overbudget, LOAD(one, overbudget));
+	REFLECT_STAT_ADD(sum, tcp_evicted, LOAD(one, tcp_evicted));
 }
 
 void
@@ -32,11 +34,13 @@ reflect_stats_log(const struct reflect_stats *s)
 	    " refused=%" PRIu64 " malformed=%" PRIu64 " notrequest=%" PRIu64
 	    " ratelimited=%" PRIu64 " oversized=%" PRIu64 " sendfail=%" PRIu64
 	    " tcp_accepted=%" PRIu64 " tcp_rejected=%" PRIu64
-	    " tcp_idle=%" PRIu64,
+	    " tcp_idle=%" PRIu64 " overbudget=%" PRIu64
+	    " tcp_evicted=%" PRIu64,
 	    LOAD(s, rx), LOAD(s, verdict[REFLECT_ANSWERED]),
 	    LOAD(s, verdict[REFLECT_REFUSED]),
 	    LOAD(s, verdict[REFLECT_MALFORMED]),
 	    LOAD(s, verdict[REFLECT_NOT_REQUEST]), LOAD(s, ratelimited),
 	    LOAD(s, oversized), LOAD(s, sendfail), LOAD(s, tcp_accepted),
-	    LOAD(s, tcp_rejected), LOAD(s, tcp_idle));
+	    LOAD(s, tcp_rejected), LOAD(s, tcp_idle), LOAD(s, overbudget),
+	    LOAD(s, tcp_evicted));
 }

@@ -68,22 +68,18 @@ reflect_udp_run(void *arg)
 {
 	struct reflect_udp_worker *w = arg;
 	struct reflect_server *srv = w->srv;
-	struct reflect_rate *rl;
+	struct reflect_rate_local lc = { 0 };
 	struct udp_batch *b;
 	struct reflect_reply r;
 	struct timespec ts;
 	struct mmsghdr *m;
 	uint64_t now = 0, count[REFLECT_NVERDICTS];
-	uint64_t ratelimited, oversized;
+	uint64_t ratelimited, overbudget, oversized;
 	size_t len;
 	int i, n, k;
 
-	b = calloc(1, sizeof(*b));
-	rl = reflect_rate_new(srv->rate, srv->burst);
-	if (b == NULL || rl == NULL) {
+	if ((b = calloc(1, sizeof(*b))) == NULL) {
 		log_msg(LOG_ERR, "udp thread: out of memory");
-		free(b);
-		reflect_rate_free(rl);
 		return NULL;
 	}
 	for (i = 0; i < UDP_BATCH; i++) {
@@ -105,14 +101,14 @@ reflect_udp_run(void *arg)
 				    strerror(errno));
 			continue;
 		}
-		if (srv->rate > 0) {
+		if (srv->rate > 0 || srv->total > 0) {
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			now = (uint64_t)ts.tv_sec * 1000000000ull +
 			    (uint64_t)ts.tv_nsec;
 		}
 		memset(count, 0, sizeof(count));
 		memset(b->ntx, 0, sizeof(b->ntx));
-		ratelimited = oversized = 0;
+		ratelimited = overbudget = oversized = 0;
 		for (i = 0; i < n; i++) {
 			const struct sockaddr *src =
 			    (const struct sockaddr *)&b->rxname[i];
@@ -122,13 +118,20 @@ reflect_udp_run(void *arg)
 				oversized++;
 				continue;
 			}
-			if (!reflect_rate_allow(rl, src, now)) {
-				ratelimited++;
-				continue;
-			}
+			/* A cell before the answer is built, so that a
+			 * flood at one victim costs little; the rest of a
+			 * padded answer's cells once its length is known.
+			 * Whatever is sent goes to src's address. */
+			k = reflect_rate_take(srv->rl, &lc, src, 1, now);
+			if (k != 1)
+				goto limited;
 			len = reflect_request_answer(&srv->conf, REFLECT_UDP,
 			    b->rxbuf[i], len, w->ep, src, b->txbuf[i],
 			    sizeof(b->txbuf[i]), &r);
+			if (len > REFLECT_RATE_CELL && (k = reflect_rate_take(
+			    srv->rl, &lc, src, reflect_rate_cells(len) - 1,
+			    now)) != 1)
+				goto limited;
 			count[r.verdict]++;
 			if (len == 0)
 				continue;
@@ -141,6 +144,12 @@ reflect_udp_run(void *arg)
 			m->msg_hdr.msg_namelen = udp_addr_len(&b->txname[i]);
 			m->msg_hdr.msg_iov = &b->txiov[i];
 			m->msg_hdr.msg_iovlen = 1;
+			continue;
+limited:
+			if (k == 0)
+				ratelimited++;
+			else
+				overbudget++;
 		}
 		for (k = 0; k < REFLECT_EP_MAX; k++)
 			if (b->ntx[k] > 0)
@@ -155,10 +164,11 @@ reflect_udp_run(void *arg)
 				    count[k]);
 		if (ratelimited > 0)
 			REFLECT_STAT_ADD(&w->stats, ratelimited, ratelimited);
+		if (overbudget > 0)
+			REFLECT_STAT_ADD(&w->stats, overbudget, overbudget);
 		if (oversized > 0)
 			REFLECT_STAT_ADD(&w->stats, oversized, oversized);
 	}
 	free(b);
-	reflect_rate_free(rl);
 	return NULL;
 }

@@ -2,13 +2,20 @@
  * stun-load: a bounded STUN Binding load generator for loopback benchmarks.
  *
  *   stun-load [-d seconds] [-W seconds] [-w window] [-n sockets] [-b batch]
- *             [-T timeout-ms] host:port
+ *             [-T timeout-ms] [-a sources] host:port
  *
  * It keeps a window of Binding requests outstanding from a few connected UDP
  * sockets and sends a new request on a slot only when that slot's response
  * arrives, or when the slot has waited longer than the timeout (a loss).  So
  * the server's receive queue never holds more than the window, and what is
  * measured is how fast the server answers, not how fast the kernel drops.
+ *
+ * With -a the sockets are not connected and each request leaves from the
+ * next of that many source addresses, 127.64.0.0 counting up (IP_PKTINFO
+ * on every message; every 127.x address is this host's), so that a
+ * server that keeps state per source address, such as nat-reflect's
+ * budget per victim, does that work for every request instead of
+ * answering one source.  IPv4 only.
  * Requests and responses move in sendmmsg/recvmmsg batches.  A response
  * counts when its type is Binding success (0x0101) and its magic cookie and
  * transaction id match the slot's current request.
@@ -17,7 +24,7 @@
  * record on stdout:
  *
  *   type=load server=ADDR sent=N received=N seconds=S rps=R lost=N late=N
- *       invalid=N window=N sockets=N cpu=F
+ *       invalid=N window=N sockets=N sources=N cpu=F
  *
  * lost: requests that timed out, or that the kernel refused to send (an
  * ICMP port unreachable from a server not listening); late: responses to
@@ -52,6 +59,8 @@
 #define REQ_LEN		20	/* a Binding request with no attributes */
 #define RSP_BUF		128	/* enough for the header; the rest is not read */
 #define SCAN_NS		(5 * 1000000LL)	/* how often to look for timeouts */
+#define MAX_SOURCES	(1 << 22)	/* 127.64.0.0/10 */
+#define SOURCE_BASE	0x7f400000u	/* 127.64.0.0 */
 
 struct slot {
 	int64_t		sent_ns;	/* 0: free */
@@ -71,6 +80,9 @@ static struct slot *slots;
 static uint32_t salt;
 static int batch = 32;
 static int64_t timeout_ns = 50 * 1000000LL;
+static struct sockaddr_storage server;	/* the destination with -a */
+static socklen_t server_len;
+static uint32_t nsources, next_source;	/* -a: how many, which is next */
 static unsigned long long n_sent, n_received, n_lost, n_late, n_invalid;
 
 static void
@@ -147,6 +159,12 @@ flush(struct lsock *ls, int64_t t, int fatal)
 	static uint8_t buf[MAX_BATCH][REQ_LEN];
 	static struct iovec iov[MAX_BATCH];
 	static struct mmsghdr msg[MAX_BATCH];
+	static union {
+		struct cmsghdr h;
+		uint8_t b[CMSG_SPACE(sizeof(struct in_pktinfo))];
+	} ctl[MAX_BATCH];
+	struct in_pktinfo *pi;
+	struct cmsghdr *c;
 	int i, n;
 
 	if (ls->npending == 0)
@@ -161,6 +179,22 @@ flush(struct lsock *ls, int64_t t, int fatal)
 		memset(&msg[i].msg_hdr, 0, sizeof(msg[i].msg_hdr));
 		msg[i].msg_hdr.msg_iov = &iov[i];
 		msg[i].msg_hdr.msg_iovlen = 1;
+		if (nsources == 0)
+			continue;
+		/* The next source address, as IP_PKTINFO's source. */
+		msg[i].msg_hdr.msg_name = &server;
+		msg[i].msg_hdr.msg_namelen = server_len;
+		msg[i].msg_hdr.msg_control = ctl[i].b;
+		msg[i].msg_hdr.msg_controllen = sizeof(ctl[i].b);
+		c = CMSG_FIRSTHDR(&msg[i].msg_hdr);
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(*pi));
+		pi = (struct in_pktinfo *)CMSG_DATA(c);
+		memset(pi, 0, sizeof(*pi));
+		pi->ipi_spec_dst.s_addr = htonl(SOURCE_BASE + next_source);
+		if (++next_source == nsources)
+			next_source = 0;
 	}
 	n = sendmmsg(ls->fd, msg, (unsigned)ls->npending, MSG_DONTWAIT);
 	if (n < 0) {
@@ -298,7 +332,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: stun-load [-d seconds] [-W seconds] "
-	    "[-w window] [-n sockets] [-b batch] [-T timeout-ms] host:port\n");
+	    "[-w window] [-n sockets] [-b batch] [-T timeout-ms]\n"
+	    "                 [-a sources] host:port\n");
 	exit(EX_USAGE);
 }
 
@@ -312,6 +347,7 @@ main(int argc, char *argv[])
 		{ "sockets",	required_argument, NULL, 'n' },
 		{ "batch",	required_argument, NULL, 'b' },
 		{ "timeout",	required_argument, NULL, 'T' },
+		{ "sources",	required_argument, NULL, 'a' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -327,9 +363,11 @@ main(int argc, char *argv[])
 	uint32_t s, per;
 	char host[INET6_ADDRSTRLEN + 8];
 
-	while ((ch = getopt_long(argc, argv, "b:d:hn:T:W:w:", longopts,
+	while ((ch = getopt_long(argc, argv, "a:b:d:hn:T:W:w:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
+		case 'a': nsources = (uint32_t)parse_num(optarg, 0, MAX_SOURCES,
+		    "sources"); break;
 		case 'b': batch = (int)parse_num(optarg, 1, MAX_BATCH, "batch"); break;
 		case 'd': duration = parse_num(optarg, 1, 60, "duration"); break;
 		case 'n': nsock = parse_num(optarg, 1, MAX_SOCKETS, "sockets"); break;
@@ -348,6 +386,10 @@ main(int argc, char *argv[])
 		errx(EX_USAGE, "window %ld: fewer than the %ld sockets",
 		    window, nsock);
 	parse_addr(argv[0], &ss, &sslen);
+	if (nsources > 0 && ss.ss_family != AF_INET)
+		errx(EX_USAGE, "-a: IPv4 servers only");
+	server = ss;
+	server_len = sslen;
 	if (ss.ss_family == AF_INET6) {
 		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr,
 		    host + 1, INET6_ADDRSTRLEN);
@@ -373,7 +415,9 @@ main(int argc, char *argv[])
 		ls[i].fd = socket(ss.ss_family, SOCK_DGRAM, 0);
 		if (ls[i].fd < 0)
 			err(EX_OSERR, "socket");
-		if (connect(ls[i].fd, (struct sockaddr *)&ss, sslen) < 0)
+		/* With -a each message names the server and its source. */
+		if (nsources == 0 &&
+		    connect(ls[i].fd, (struct sockaddr *)&ss, sslen) < 0)
 			err(EX_OSERR, "connect %s", argv[0]);
 		ls[i].first = (uint32_t)i * per;
 		ls[i].nslots = per;
@@ -426,12 +470,12 @@ main(int argc, char *argv[])
 	secs = (double)(t - t_measure) / 1e9;
 	printf("type=load server=%s:%u sent=%llu received=%llu seconds=%.3f "
 	    "rps=%.0f lost=%llu late=%llu invalid=%llu window=%ld sockets=%ld "
-	    "cpu=%.2f\n", host,
+	    "sources=%u cpu=%.2f\n", host,
 	    ntohs(ss.ss_family == AF_INET ?
 	    ((struct sockaddr_in *)&ss)->sin_port :
 	    ((struct sockaddr_in6 *)&ss)->sin6_port),
 	    n_sent, n_received, secs, secs > 0 ? n_received / secs : 0.0,
-	    n_lost, n_late, n_invalid, window, nsock,
+	    n_lost, n_late, n_invalid, window, nsock, nsources,
 	    secs > 0 ? (cpu_seconds() - cpu0) / secs : 0.0);
 	fflush(stdout);
 	for (i = 0; i < nsock; i++)

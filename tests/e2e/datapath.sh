@@ -30,7 +30,7 @@ probe_hosts $SRV $HOSTS
 # receives goes to $T/acc/HOST.out.
 cat >"$T/accept.sh" <<EOF
 #!/bin/sh
-exec "$B/nat-connect" --accept -r -v -s $URL -w 10 \
+exec "$B/nat-connect" --accept -r -v -s $URL -w 30 \
     >"$T/acc/\$1.out" 2>"$T/acc/\$1.err" </dev/stdin
 EOF
 chmod +x "$T/accept.sh"
@@ -58,7 +58,7 @@ done
 bulk() {
 	local a=$1 b=$2 kind=$3 s=$SECONDS rc got
 	"$LAB" exec "$a" -- env NATKIT_HOME="$T/home/$a" "$B/nat-connect" -r -v \
-	    -s "$URL" -w 10 "$b" <"$T/big" >"$T/$a.out" 2>"$T/$a.err"
+	    -s "$URL" -w 30 "$b" <"$T/big" >"$T/$a.out" 2>"$T/$a.err"
 	rc=$?
 	wait_closed "$b"
 	expect "$MIB MiB $a->$b exit" "$rc" 0
@@ -112,7 +112,7 @@ seq_stream() {
 	done
 }
 ( seq_stream | tee "$T/lines.want" | "$LAB" exec h-rc -- env NATKIT_HOME="$T/home/h-rc" \
-    "$B/nat-connect" -r -v -s "$URL" -w 10 h-fc >"$T/up.out" 2>"$T/up.err"
+    "$B/nat-connect" -r -v -s "$URL" -w 30 h-fc >"$T/up.out" 2>"$T/up.err"
   echo $? >"$T/up.rc" ) &
 PIDS="$PIDS $!"
 upjob=$!

@@ -4,7 +4,7 @@
 # running nat-reflect.  After each kind a good request must still be
 # answered, nothing may answer the bad ones, and the counters must show
 # exactly the drops.  Then the per-source rate limit and the connection
-# limit.  Loopback only; every loop is bounded.  Exit 0 pass, 77 skip.
+# limits.  Loopback only; every loop is bounded.  Exit 0 pass, 77 skip.
 set -u
 . "$(dirname "$0")/reflect_lib.bash"
 sender=$(dirname "$0")/reflect_sender.py
@@ -22,7 +22,8 @@ echo "$out" | grep -v '^expect '
 want=$(echo "$out" | sed -n 's/^expect //p')
 [ -n "$want" ] || fail "sender printed no expectation: $out"
 reflect_stats
-for kv in $want ratelimited=0 sendfail=0 tcp_rejected=0; do
+for kv in $want ratelimited=0 sendfail=0 tcp_rejected=0 overbudget=0 \
+    tcp_evicted=0; do
 	k=${kv%%=*} v=${kv#*=}
 	[ "$(stat "$k")" = "$v" ] || fail "counter $k is $(stat "$k"), not $v: $STATS"
 done
@@ -35,7 +36,7 @@ pass "answering after the bad packets; exit 0 on SIGTERM"
 
 # Rate limit: 5 a second with a burst of 10, so of 60 requests sent back
 # to back from one address about 10 are answered; the rest are counted.
-reflect_start -r 5 -c 1 -p 0 127.0.0.1
+reflect_start -r 5 -C 1 -c 1 -p 0 127.0.0.1
 p=$(port "$EP0")
 out=$(timeout 20 python3 "$sender" flood 127.0.0.1 "$p" 60) ||
     fail "flood: $out"
@@ -46,11 +47,14 @@ reflect_stats
     [ "$(stat answered)" -eq "$n" ] || fail "rate limit counters: $STATS"
 pass "rate limit: $n of 60 answered, $((60 - n)) counted as ratelimited"
 
-# Connection limit of 1: a second connection is closed at once.
+# One connection per address: a second one from it is closed at once.
+# One in all: a connection from another address takes the place of the
+# one that has waited longest for its next request.
 out=$(timeout 20 python3 "$sender" limit 127.0.0.1 "$p") || fail "$out"
 echo "$out"
 reflect_stats
-[ "$(stat tcp_rejected)" -eq 1 ] || fail "tcp_rejected: $STATS"
+[ "$(stat tcp_rejected)" -eq 1 ] && [ "$(stat tcp_evicted)" -eq 1 ] &&
+    [ "$(stat tcp_accepted)" -eq 2 ] || fail "tcp counters: $STATS"
 reflect_stop
 pass "$STATS"
 exit 0

@@ -8,16 +8,17 @@ NR_PID=
 log=$tmp/nat-reflect.log
 
 reflect_cleanup() {
-	local i
-	if [ -n "$NR_PID" ]; then
-		kill "$NR_PID" 2>/dev/null
+	# bash unsets NR_PID when the coprocess ends: a copy.
+	local i pid=${NR_PID:-}
+	if [ -n "$pid" ]; then
+		kill "$pid" 2>/dev/null
 		# Bounded: a server that ignores SIGTERM is killed after 5 s.
 		for i in $(seq 50); do
-			kill -0 "$NR_PID" 2>/dev/null || break
+			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
-		kill -KILL "$NR_PID" 2>/dev/null
-		wait "$NR_PID" 2>/dev/null
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
 	fi
 	rm -rf "$tmp"
 }
@@ -45,10 +46,13 @@ reflect_expect() {
 }
 
 # Starts nat-reflect with the given arguments (-d added) and sets READY,
-# UDP and TCP (the lists) and EP0..EP3 (the UDP endpoints).
+# UDP and TCP (the lists) and EP0..EP3 (the UDP endpoints).  NR_WRAP, an
+# array, is a command to run it through (ip netns exec NAME).
+NR_WRAP=()
 reflect_start() {
 	[ -x "$bin/nat-reflect" ] || fail "no $bin/nat-reflect (run make)"
-	coproc NR { exec "$bin/nat-reflect" -d "$@" 2>&1; }
+	coproc NR { exec ${NR_WRAP[@]+"${NR_WRAP[@]}"} "$bin/nat-reflect" \
+	    -d "$@" 2>&1; }
 	NR_PID=$!
 	reflect_expect '^ready ' 5 || fail "no ready line within 5 s"
 	READY=$line

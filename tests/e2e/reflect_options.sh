@@ -40,6 +40,9 @@ done <<'LIST'
 -m 1501 127.0.0.1|1501
 -w 0 127.0.0.1|idle timeout 0
 -r -5 127.0.0.1|-5
+-R x 127.0.0.1|total rate x
+-R 100000001 127.0.0.1|100000001
+-C 0 127.0.0.1|connections per address 0
 -u no-such-user-xyz 127.0.0.1|no-such-user-xyz
 -P 4000 127.0.0.1|4000
 -p 5000 -P 5000 127.0.0.1 127.0.0.2|5000

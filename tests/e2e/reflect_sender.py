@@ -11,7 +11,9 @@ packets in all, each wait at most a few seconds, loopback only.
   reflect_sender.py flood HOST PORT COUNT
       sends COUNT good requests back to back, prints "answered=N".
   reflect_sender.py limit HOST PORT
-      holds one TCP connection, checks a second is closed at once.
+      against -C 1 -c 1: holds one TCP connection, checks that a second
+      from the same address is closed at once, then that one from
+      another address (127.0.0.2) takes the first one's place.
 Exit 0 when every check held, 1 otherwise.
 """
 import os
@@ -264,11 +266,18 @@ def limit(host, port):
     a.sendall(msg())
     tcp_read(a, 1)
     b = socket.create_connection((host, port), timeout=3)
-    tcp_closed(b, "over the limit")
+    tcp_closed(b, "over the per-address limit")
     a.sendall(msg())
     tcp_read(a, 1)                       # the first one still served
-    a.close()
-    print("ok: tcp connection over the limit closed, the first still served")
+    print("ok: tcp connection over the per-address limit closed, the first still served")
+    c = socket.create_connection((host, port), timeout=3,
+                                 source_address=("127.0.0.2", 0))
+    tcp_closed(a, "pushed out by a newer one")
+    c.settimeout(3)
+    c.sendall(msg())
+    tcp_read(c, 1)
+    c.close()
+    print("ok: tcp connection over the total limit took the older one's place")
 
 
 if __name__ == "__main__":

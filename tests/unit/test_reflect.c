@@ -4,6 +4,7 @@
  * attributes it carries, for RFC 5780, RFC 3489 and broken requests.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "addr.h"
+#include "../../server/nat-reflect/peers.h"
 #include "../../server/nat-reflect/rate.h"
 #include "../../server/nat-reflect/reflect.h"
 #include "stun.h"
@@ -180,16 +182,63 @@ test_binding(void **state)
 		addr_expect(&f.r.dst, &f.src);
 		assert_int_equal(f.m.type, STUN_BINDING_SUCCESS);
 		assert_memory_equal(f.m.tid, tid, STUN_TID_LEN);
+		addr_expect(&f.m.xor_mapped, &f.src);
+		addr_expect(&f.m.mapped, &f.src);
+		addr_expect(&f.m.response_origin, &f.conf.ep[ep]);
+		assert_string_equal(f.m.software, SOFTWARE);
+		assert_true(f.m.has & STUN_HAS_FINGERPRINT);
+		/* OTHER-ADDRESS only from the primary address, for clients
+		 * that read it from every answer (reflect.c). */
+		if (ep & REFLECT_EP_IP) {
+			attrs_expect(&f, STUN_ATTR_XOR_MAPPED_ADDRESS,
+			    STUN_ATTR_MAPPED_ADDRESS,
+			    STUN_ATTR_RESPONSE_ORIGIN, STUN_ATTR_SOFTWARE,
+			    STUN_ATTR_FINGERPRINT, END);
+			continue;
+		}
 		attrs_expect(&f, STUN_ATTR_XOR_MAPPED_ADDRESS,
 		    STUN_ATTR_MAPPED_ADDRESS, STUN_ATTR_RESPONSE_ORIGIN,
 		    STUN_ATTR_OTHER_ADDRESS, STUN_ATTR_SOFTWARE,
 		    STUN_ATTR_FINGERPRINT, END);
-		addr_expect(&f.m.xor_mapped, &f.src);
-		addr_expect(&f.m.mapped, &f.src);
-		addr_expect(&f.m.response_origin, &f.conf.ep[ep]);
 		addr_expect(&f.m.other_address, &f.conf.ep[ep ^ 3]);
-		assert_string_equal(f.m.software, SOFTWARE);
-		assert_true(f.m.has & STUN_HAS_FINGERPRINT);
+	}
+}
+
+/*
+ * turnutils_natdiscovery's mapping tests, against the answers: test I at
+ * A:p, test II at OTHER-ADDRESS's address with the primary port, test III
+ * at the OTHER-ADDRESS of the latest answer that had one.  They must go
+ * to B:p and B:P, as RFC 5780 §4.3 has them, so that test III differs from
+ * test II in the port alone; clients that read test I's OTHER-ADDRESS
+ * only find B:P there too.
+ */
+static void
+test_other_address_latest(void **state)
+{
+	struct fixture f;
+	struct req q = { 0, 0, -1, -1, -1, 0, 1 };
+	struct sockaddr_storage other, dst;
+	int ep, test;
+
+	(void)state;
+	conf_two(&f, 2);
+	req_build(&f, &q);
+	ep = 0;
+	for (test = 1; test <= 3; test++) {
+		assert_true(answer(&f, REFLECT_UDP, ep) > 0);
+		if (f.m.has & STUN_HAS_OTHER_ADDRESS)
+			other = f.m.other_address;
+		if (test == 1) {
+			addr_expect(&other, &f.conf.ep[3]);
+			/* Test II: the other address, the primary port. */
+			dst = other;
+			addr_set_port((struct sockaddr *)&dst, 3478);
+			addr_expect(&dst, &f.conf.ep[2]);
+			ep = 2;
+		} else if (test == 2) {
+			addr_expect(&other, &f.conf.ep[3]);
+			ep = 3;
+		}
 	}
 }
 
@@ -221,7 +270,13 @@ test_change_request(void **state)
 			addr_expect(&f.r.dst, &f.src);
 			addr_expect(&f.m.response_origin,
 			    &f.conf.ep[ep ^ t[i].flip]);
-			addr_expect(&f.m.other_address, &f.conf.ep[ep ^ 3]);
+			/* Where the request came in tells, not where the
+			 * answer leaves from. */
+			assert_int_equal(!!(f.m.has & STUN_HAS_OTHER_ADDRESS),
+			    !(ep & REFLECT_EP_IP));
+			if (f.m.has & STUN_HAS_OTHER_ADDRESS)
+				addr_expect(&f.m.other_address,
+				    &f.conf.ep[ep ^ 3]);
 		}
 	}
 }
@@ -400,6 +455,14 @@ test_classic(void **state)
 	addr_expect(&f.m.source_address, &f.conf.ep[3]);
 	addr_expect(&f.m.changed_address, &f.conf.ep[3]);
 
+	/* RFC 3489 clients read CHANGED-ADDRESS from test I only: it is
+	 * in answers to requests at the alternate address too. */
+	q.change = 0;
+	req_build(&f, &q);
+	assert_true(answer(&f, REFLECT_UDP, 2) > 0);
+	addr_expect(&f.m.source_address, &f.conf.ep[2]);
+	addr_expect(&f.m.changed_address, &f.conf.ep[1]);
+
 	/* A SOFTWARE whose length is not a multiple of 4 breaks RFC 3489
 	 * parsers, so classic answers leave it out. */
 	f.conf.software = "odd";
@@ -465,10 +528,14 @@ test_tcp(void **state)
 	(void)state;
 	conf_two(&f, 2);
 	req_build(&f, &q);
+	assert_true(answer(&f, REFLECT_TCP, 1) > 0);
+	assert_int_equal(f.r.verdict, REFLECT_ANSWERED);
+	assert_int_equal(f.r.ep, 1);
+	addr_expect(&f.m.other_address, &f.conf.ep[2]);
 	assert_true(answer(&f, REFLECT_TCP, 3) > 0);
 	assert_int_equal(f.r.verdict, REFLECT_ANSWERED);
 	assert_int_equal(f.r.ep, 3);
-	addr_expect(&f.m.other_address, &f.conf.ep[0]);
+	assert_false(f.m.has & STUN_HAS_OTHER_ADDRESS);
 	/* A connection cannot answer from elsewhere: 420, documented. */
 	q.change = STUN_CHANGE_PORT;
 	req_build(&f, &q);
@@ -601,56 +668,269 @@ test_size_bound(void **state)
 	}
 }
 
-/* The rate limit: a burst at once, then the rate; sources apart; an IPv6
- * /64 is one source; 0 is no limit. */
+/* Takes one cell per call n times for dst at now; returns how many went. */
+static int
+take_n(struct reflect_rate *rl, struct reflect_rate_local *lc,
+    const struct sockaddr_storage *dst, unsigned cells, int n, uint64_t now)
+{
+	int i, ok = 0;
+
+	for (i = 0; i < n; i++)
+		ok += reflect_rate_take(rl, lc, (const struct sockaddr *)dst,
+		    cells, now) == 1;
+	return ok;
+}
+
+/* The budget of one victim: a burst at once, then the rate; the ports
+ * of one address and the addresses of one IPv6 /64 are one victim; 0 is
+ * no limit. */
 static void
 test_rate(void **state)
 {
 	struct reflect_rate *rl;
+	struct reflect_rate_local lc = { 0 };
 	struct sockaddr_storage a, b, c, d;
 	const uint64_t sec = 1000000000ull, t0 = 5 * sec;
-	int i, n;
+	int i;
 
 	(void)state;
 	sin_set(&a, "198.51.100.7", 1000);
 	sin_set(&b, "198.51.100.8", 1000);
 	sin6_set(&c, "2001:db8:1:2::1", 1000);
 	sin6_set(&d, "2001:db8:1:2:ffff::9", 2000);
-	assert_non_null(rl = reflect_rate_new(10, 20));
-	for (n = 0, i = 0; i < 100; i++)
-		n += reflect_rate_allow(rl, (struct sockaddr *)&a, t0);
-	assert_int_equal(n, 20);
-	/* Another port of the same address is the same source. */
+	assert_non_null(rl = reflect_rate_new(10, 20, 0, 0));
+	assert_int_equal(take_n(rl, &lc, &a, 1, 100, t0), 20);
+	/* Another port of the same address is the same victim. */
 	addr_set_port((struct sockaddr *)&a, 2000);
-	assert_int_equal(reflect_rate_allow(rl, (struct sockaddr *)&a, t0), 0);
+	assert_int_equal(take_n(rl, &lc, &a, 1, 1, t0), 0);
 	/* Another address is not. */
-	assert_int_equal(reflect_rate_allow(rl, (struct sockaddr *)&b, t0), 1);
+	assert_int_equal(take_n(rl, &lc, &b, 1, 1, t0), 1);
 	/* A tenth of a second later one more; a second later ten more. */
-	assert_int_equal(reflect_rate_allow(rl, (struct sockaddr *)&a,
-	    t0 + sec / 10), 1);
-	assert_int_equal(reflect_rate_allow(rl, (struct sockaddr *)&a,
-	    t0 + sec / 10), 0);
-	for (n = 0, i = 0; i < 100; i++)
-		n += reflect_rate_allow(rl, (struct sockaddr *)&a,
-		    t0 + sec + sec / 10);
-	assert_int_equal(n, 10);
+	assert_int_equal(take_n(rl, &lc, &a, 1, 2, t0 + sec / 10), 1);
+	assert_int_equal(take_n(rl, &lc, &a, 1, 100, t0 + sec + sec / 10),
+	    10);
 	/* Long idle: a full burst again, no more. */
-	for (n = 0, i = 0; i < 100; i++)
-		n += reflect_rate_allow(rl, (struct sockaddr *)&a, t0 + 60 * sec);
-	assert_int_equal(n, 20);
+	assert_int_equal(take_n(rl, &lc, &a, 1, 100, t0 + 60 * sec), 20);
 	/* One /64, one bucket. */
-	for (n = 0, i = 0; i < 15; i++)
-		n += reflect_rate_allow(rl, (struct sockaddr *)&c, t0);
-	for (i = 0; i < 15; i++)
-		n += reflect_rate_allow(rl, (struct sockaddr *)&d, t0);
-	assert_int_equal(n, 20);
+	assert_int_equal(take_n(rl, &lc, &c, 1, 15, t0) +
+	    take_n(rl, &lc, &d, 1, 15, t0), 20);
 	reflect_rate_free(rl);
 
-	assert_non_null(rl = reflect_rate_new(0, 0));
+	assert_non_null(rl = reflect_rate_new(0, 0, 0, 0));
 	for (i = 0; i < 1000; i++)
-		assert_int_equal(reflect_rate_allow(rl, (struct sockaddr *)&a,
-		    t0), 1);
+		assert_int_equal(reflect_rate_take(rl, &lc,
+		    (struct sockaddr *)&a, 1, t0), 1);
 	reflect_rate_free(rl);
+}
+
+/* An answer costs a cell per REFLECT_RATE_CELL bytes, so the bytes a
+ * victim gets are bounded as well as the answers: a bare answer is one
+ * cell, a 1500-byte padded one ten. */
+static void
+test_rate_cells(void **state)
+{
+	struct reflect_rate *rl;
+	struct reflect_rate_local lc = { 0 };
+	struct sockaddr_storage a;
+	const uint64_t t0 = 5000000000ull;
+
+	(void)state;
+	assert_int_equal(reflect_rate_cells(0), 1);
+	assert_int_equal(reflect_rate_cells(20), 1);
+	assert_int_equal(reflect_rate_cells(REFLECT_RATE_CELL), 1);
+	assert_int_equal(reflect_rate_cells(REFLECT_RATE_CELL + 1), 2);
+	assert_int_equal(reflect_rate_cells(STUN_MAX_MSG), REFLECT_BURST_MIN);
+	assert_int_equal(REFLECT_BURST_MIN, 10);
+	sin_set(&a, "198.51.100.7", 1000);
+	assert_non_null(rl = reflect_rate_new(10, 25, 0, 0));
+	/* Two padded answers fit in 25 cells, a third does not; five bare
+	 * ones do after all. */
+	assert_int_equal(take_n(rl, &lc, &a, 10, 5, t0), 2);
+	assert_int_equal(take_n(rl, &lc, &a, 1, 10, t0), 5);
+	reflect_rate_free(rl);
+}
+
+/*
+ * The bound holds for any mix of sources: whatever other addresses share
+ * the victim's slot (there are four times more of them than slots here,
+ * so some must), the victim never gets more than a bucket of its own
+ * would give, burst + rate * t.  The limiter this replaced gave a victim
+ * a fresh bucket whenever another address had used the slot between two
+ * of its requests.
+ */
+static void
+test_rate_collisions(void **state)
+{
+	struct reflect_rate *rl;
+	struct reflect_rate_local lc = { 0 };
+	struct sockaddr_storage v, o;
+	struct sockaddr_in *oin = (struct sockaddr_in *)&o;
+	const uint64_t sec = 1000000000ull, t0 = 5 * sec, step = sec / 1000;
+	uint32_t other = 0x0a000000;		/* 10.0.0.0 on */
+	uint64_t now;
+	int got = 0, i, k;
+
+	(void)state;
+	sin_set(&v, "127.0.0.1", 1000);
+	sin_set(&o, "10.0.0.0", 1000);
+	assert_non_null(rl = reflect_rate_new(100, 200, 0, 0));
+	/* Two seconds: every ms one request of the victim's, between
+	 * requests from 160 other addresses each. */
+	for (i = 0, now = t0; i < 2000; i++, now += step) {
+		got += take_n(rl, &lc, &v, 1, 1, now);
+		for (k = 0; k < 160; k++) {
+			oin->sin_addr.s_addr = htonl(other++);
+			reflect_rate_take(rl, &lc, (struct sockaddr *)&o, 1,
+			    now);
+		}
+	}
+	assert_true(other - 0x0a000000 >= 4 * REFLECT_RATE_SLOTS);
+	assert_true(got <= 200 + 100 * 2);
+	/* The bound is reached: the victim was not starved either (its
+	 * slot was shared by four or so others at a request each). */
+	assert_true(got >= 200);
+	reflect_rate_free(rl);
+}
+
+/* The global budget bounds the cells of all victims together; a thread
+ * holds at most a grant it has not spent. */
+static void
+test_rate_total(void **state)
+{
+	struct reflect_rate *rl;
+	struct reflect_rate_local lc = { 0 };
+	struct sockaddr_storage v;
+	struct sockaddr_in *vin = (struct sockaddr_in *)&v;
+	const uint64_t sec = 1000000000ull, t0 = 5 * sec;
+	int got = 0, over = 0, i, r;
+
+	(void)state;
+	sin_set(&v, "10.0.0.0", 1000);
+	assert_non_null(rl = reflect_rate_new(100, 200, 1000, 2000));
+	for (i = 0; i < 5000; i++) {
+		vin->sin_addr.s_addr = htonl(0x0a000000 + (uint32_t)i);
+		r = reflect_rate_take(rl, &lc, (struct sockaddr *)&v, 1, t0);
+		got += r == 1;
+		over += r == -1;
+	}
+	assert_int_equal(got, 2000);
+	assert_int_equal(over, 3000);
+	/* Half a second later: 500 more. */
+	for (i = 0, got = 0; i < 5000; i++) {
+		vin->sin_addr.s_addr = htonl(0x0b000000 + (uint32_t)i);
+		got += reflect_rate_take(rl, &lc, (struct sockaddr *)&v, 1,
+		    t0 + sec / 2) == 1;
+	}
+	assert_int_equal(got, 500);
+	reflect_rate_free(rl);
+}
+
+struct rate_thread {
+	struct reflect_rate *rl;
+	struct sockaddr_storage dst;
+	uint64_t now;
+	int got;
+};
+
+static void *
+rate_thread_run(void *arg)
+{
+	struct rate_thread *t = arg;
+	struct reflect_rate_local lc = { 0 };
+
+	t->got = take_n(t->rl, &lc, &t->dst, 1, 100000, t->now);
+	return NULL;
+}
+
+/* Threads share the budget: four taking at once for one victim get one
+ * burst between them, not one each. */
+static void
+test_rate_threads(void **state)
+{
+	struct rate_thread t[4];
+	pthread_t th[4];
+	struct reflect_rate *rl;
+	int i, got = 0;
+
+	(void)state;
+	assert_non_null(rl = reflect_rate_new(100, 5000, 0, 0));
+	for (i = 0; i < 4; i++) {
+		t[i].rl = rl;
+		sin_set(&t[i].dst, "192.0.2.99", (uint16_t)(1000 + i));
+		t[i].now = 5000000000ull;
+		assert_int_equal(pthread_create(&th[i], NULL, rate_thread_run,
+		    &t[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		got += t[i].got;
+	}
+	assert_int_equal(got, 5000);
+	reflect_rate_free(rl);
+}
+
+/* The connection count per peer: exact, an address or a /64 a peer,
+ * the limit per peer and in all, and counts that stay right through
+ * any order of adds and deletes (checked against a plain array). */
+static void
+test_peers(void **state)
+{
+	struct reflect_peers *p;
+	struct sockaddr_storage a, b;
+	uint64_t ka, kb, keys[64];
+	unsigned ref[64], i, j, n = 0;
+	uint32_t x = 12345;
+
+	(void)state;
+	sin6_set(&a, "2001:db8:1:2::1", 1000);
+	sin6_set(&b, "2001:db8:1:2:ffff::9", 2000);
+	ka = reflect_rate_key((struct sockaddr *)&a);
+	assert_true(ka == reflect_rate_key((struct sockaddr *)&b));
+	sin_set(&b, "198.51.100.8", 1000);
+	kb = reflect_rate_key((struct sockaddr *)&b);
+	assert_true(ka != kb);
+	assert_non_null(p = reflect_peers_new(5));
+	assert_int_equal(reflect_peers_add(p, ka, 3), 0);
+	assert_int_equal(reflect_peers_add(p, ka, 3), 0);
+	assert_int_equal(reflect_peers_add(p, ka, 3), 0);
+	assert_int_equal(reflect_peers_add(p, ka, 3), -1);
+	assert_int_equal(reflect_peers_count(p, ka), 3);
+	assert_int_equal(reflect_peers_add(p, kb, 3), 0);
+	assert_int_equal(reflect_peers_add(p, kb, 3), 0);
+	/* Five in all. */
+	assert_int_equal(reflect_peers_add(p, kb, 3), -1);
+	reflect_peers_del(p, ka);
+	assert_int_equal(reflect_peers_count(p, ka), 2);
+	assert_int_equal(reflect_peers_add(p, kb, 3), 0);
+	assert_int_equal(reflect_peers_count(p, kb), 3);
+	reflect_peers_free(p);
+
+	/* Random adds and deletes of 64 peers, up to 3 connections each
+	 * and 48 in all: 128 slots, so runs form and deletions must mend
+	 * them. */
+	assert_non_null(p = reflect_peers_new(48));
+	for (i = 0; i < 64; i++) {
+		keys[i] = (uint64_t)i * 0x10000 + 7;
+		ref[i] = 0;
+	}
+	for (j = 0; j < 200000; j++) {
+		x = x * 1103515245 + 12345;
+		i = (x >> 16) % 64;
+		if ((x >> 8) & 1 && ref[i] > 0) {
+			reflect_peers_del(p, keys[i]);
+			ref[i]--;
+			n--;
+		} else if (reflect_peers_add(p, keys[i], 3) == 0) {
+			ref[i]++;
+			n++;
+		} else {
+			assert_true(ref[i] == 3 || n == 48);
+		}
+		assert_int_equal(reflect_peers_count(p, keys[i]), ref[i]);
+	}
+	for (i = 0; i < 64; i++)
+		assert_int_equal(reflect_peers_count(p, keys[i]), ref[i]);
+	reflect_peers_free(p);
 }
 
 int
@@ -658,6 +938,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_binding),
+		cmocka_unit_test(test_other_address_latest),
 		cmocka_unit_test(test_change_request),
 		cmocka_unit_test(test_response_port),
 		cmocka_unit_test(test_padding),
@@ -670,6 +951,11 @@ main(void)
 		cmocka_unit_test(test_not_request),
 		cmocka_unit_test(test_size_bound),
 		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_rate_cells),
+		cmocka_unit_test(test_rate_collisions),
+		cmocka_unit_test(test_rate_total),
+		cmocka_unit_test(test_rate_threads),
+		cmocka_unit_test(test_peers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -77,11 +77,12 @@ write_file(const char *name, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
-/* Reads text as stdin would hold it: the request, then data. */
+/* Reads text as stdin would hold it: the request, then data.  Returns 0,
+ * or the errno rendezvous_request_read failed with. */
 static int
 request_from(const char *text, const char *self_id)
 {
-	int fd[2], rc;
+	int fd[2], rc, e;
 	char rest[16] = "";
 
 	assert_int_equal(pipe(fd), 0);
@@ -89,14 +90,24 @@ request_from(const char *text, const char *self_id)
 	assert_int_equal(close(fd[1]), 0);
 	memset(why, 0, sizeof(why));
 	rc = rendezvous_request_read(fd[0], self_id, &got, why, sizeof(why));
+	e = errno;
 	/* What follows the line stays for the stream. */
 	if (rc == 0)
 		assert_true(read(fd[0], rest, sizeof(rest) - 1) >= 0);
 	assert_int_equal(close(fd[0]), 0);
 	if (rc == 0 && strchr(text, '\n') != NULL)
 		assert_string_equal(rest, strchr(text, '\n') + 1);
-	return rc;
+	if (rc == 0)
+		return 0;
+	assert_int_equal(rc, -1);
+	return e;
 }
+
+/* expr fails with errno e (the vocabulary of cli_exit, exits.h). */
+#define assert_fails(expr, e) do {					\
+	assert_int_equal((expr), -1);					\
+	assert_int_equal(errno, (e));					\
+} while (0)
 
 /* Alice's signed offer to Bob, one line. */
 static const char *
@@ -133,17 +144,17 @@ test_request(void **state)
 
 	/* Addressed to Bob, read by Alice. */
 	assert_int_equal(request_from(offer_line(), alice.id),
-	    RENDEZVOUS_PROTOCOL);
+	    EPROTO);
 	assert_true(strncmp(why, "offer refused: ", 15) == 0);
 
-	assert_int_equal(request_from("", bob.id), RENDEZVOUS_DATAERR);
+	assert_int_equal(request_from("", bob.id), EBADMSG);
 	assert_string_equal(why, "stdin: no request record (nat-register "
 	    "prints it; nat-register -e runs nat-connect --accept with it)");
 	assert_int_equal(request_from("type=peer id=x\n", bob.id),
-	    RENDEZVOUS_DATAERR);
+	    EBADMSG);
 	assert_string_equal(why, "stdin:1: a peer record, not a request");
 	assert_int_equal(request_from("{\"type\":\n", bob.id),
-	    RENDEZVOUS_DATAERR);
+	    EBADMSG);
 	assert_true(strncmp(why, "stdin:1: ", 9) == 0);
 }
 
@@ -157,18 +168,18 @@ test_profile_file(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/profile", dir);
 	(void)unlink(path);
-	assert_int_equal(rendezvous_profile_load(path, &p, why, sizeof(why)),
-	    RENDEZVOUS_NOINPUT);
+	assert_fails(rendezvous_profile_load(path, &p, why, sizeof(why)),
+	    ENOENT);
 	assert_true(strstr(why, "No such file") != NULL);
 
 	write_file("profile", "type=probe x=1\n");
-	assert_int_equal(rendezvous_profile_load(path, &p, why, sizeof(why)),
-	    RENDEZVOUS_DATAERR);
+	assert_fails(rendezvous_profile_load(path, &p, why, sizeof(why)),
+	    EBADMSG);
 	assert_true(strstr(why, ": no profile record") != NULL);
 
 	write_file("profile", "# a comment\ntype=profile mapping=sideways\n");
-	assert_int_equal(rendezvous_profile_load(path, &p, why, sizeof(why)),
-	    RENDEZVOUS_DATAERR);
+	assert_fails(rendezvous_profile_load(path, &p, why, sizeof(why)),
+	    EBADMSG);
 	assert_true(strstr(why, "/profile:2: a bad profile") != NULL);
 
 	profile_init(&want);
@@ -240,14 +251,14 @@ test_resolve_local(void **state)
 	assert_string_equal(id, bob.id);
 	rendezvous_names_free(&names);
 
-	assert_int_equal(rendezvous_peer_resolve(&cfg, "no/such", id, &names,
-	    why, sizeof(why)), RENDEZVOUS_USAGE);
+	assert_fails(rendezvous_peer_resolve(&cfg, "no/such", id, &names,
+	    why, sizeof(why)), EINVAL);
 	assert_string_equal(why, "peer no/such: neither a peer id nor a name");
 	rendezvous_names_free(&names);
 
 	write_file("aliases", "bob\n");
-	assert_int_equal(rendezvous_peer_resolve(&cfg, "bob", id, &names,
-	    why, sizeof(why)), RENDEZVOUS_CONFIG);
+	assert_fails(rendezvous_peer_resolve(&cfg, "bob", id, &names,
+	    why, sizeof(why)), EPERM);
 	assert_true(strstr(why, "aliases") != NULL);
 	rendezvous_names_free(&names);
 }

@@ -1,18 +1,26 @@
 /*
  * test_technique: candidate lists, which techniques apply to which pair of
- * profiles (and why not), the shared pacer, and the birthday sizing.
+ * profiles (and why not), the shared pacer, the birthday sizing, and the
+ * engine driven as a state machine: two sides on loopback in one loop.
  */
 #include <errno.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
 #include "addr.h"
+#include "connect.h"
+#include "stun_client.h"
 #include "tech_check.h"
 #include "technique.h"
 
@@ -368,6 +376,226 @@ test_checks(void **state)
 	tc_list_free(&l);
 }
 
+/* ------------------------------------------------------------------ */
+/* The engine, driven by the test's own loop */
+
+/* What one side's engine reported. */
+struct reports {
+	int n, won, stopped_by_caller;
+	char won_tech[16];
+};
+
+static void
+record_report(const struct connect_attempt *a, void *arg)
+{
+	struct reports *r = arg;
+
+	r->n++;
+	if (strcmp(a->outcome, "won") == 0) {
+		r->won++;
+		snprintf(r->won_tech, sizeof(r->won_tech), "%s", a->technique);
+	}
+	if (strcmp(a->outcome, "stopped") == 0 &&
+	    strcmp(a->why, "the caller stopped the attempt") == 0)
+		r->stopped_by_caller++;
+}
+
+static int
+table_rows(void)
+{
+	int i;
+
+	for (i = 0; technique_table[i] != NULL; i++)
+		;
+	return i;
+}
+
+/* A public side on 127.0.0.1: its socket, and its address as its only
+ * (server-reflexive) candidate. */
+static void
+side_open(struct tech_env *e, const char *id)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	e->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_true(e->fd >= 0);
+	assert_int_equal(bind(e->fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(e->fd, (struct sockaddr *)&ss, &sl), 0);
+	profile_init(&e->self.prof);
+	e->self.prof.udp.probed = 1;
+	e->self.prof.udp.mapping = PROFILE_EI;
+	e->self.prof.udp.filtering = PROFILE_EI;
+	e->self.prof.udp.nat = PROFILE_NAT_OPEN;
+	e->self.prof.udp.public = ss;
+	e->self.cand[0].type = CAND_SRFLX;
+	e->self.cand[0].addr = ss;
+	e->self.ncand = 1;
+	snprintf(e->self.id, sizeof(e->self.id), "%s", id);
+}
+
+/* One wait of the loop both engines share, as a program's loop would:
+ * the sockets of both, until the nearer timer. */
+static void
+engines_turn(struct tech_env *e, struct connect_engine **g, int n)
+{
+	struct pollfd pfd[2 + 2 * 16];
+	int base[2], cnt[2], nfd = 0, i, j;
+	uint64_t next = UINT64_MAX, t, now;
+	uint8_t buf[2048];
+	struct sockaddr_storage from;
+	socklen_t fl;
+	ssize_t len;
+
+	for (i = 0; i < n; i++) {
+		if (connect_engine_result(g[i], NULL, NULL) != 1) {
+			cnt[i] = 0;
+			continue;
+		}
+		t = connect_engine_tick(g[i]);
+		if (t < next)
+			next = t;
+		pfd[nfd].fd = e[i].fd;
+		pfd[nfd++].events = POLLIN;
+		base[i] = nfd;
+		cnt[i] = connect_engine_pollfds(g[i], pfd + nfd, 16);
+		nfd += cnt[i];
+	}
+	now = stun_now_ms();
+	if (nfd == 0)
+		return;
+	if (poll(pfd, (nfds_t)nfd, next > now ? (int)(next - now) : 0) <= 0)
+		return;
+	for (i = 0; i < n; i++) {
+		if (cnt[i] == 0 && connect_engine_result(g[i], NULL, NULL) != 1)
+			continue;
+		for (j = 0; j < 64 && connect_engine_result(g[i], NULL, NULL) ==
+		    1; j++) {
+			fl = sizeof(from);
+			if ((len = recvfrom(e[i].fd, buf, sizeof(buf), 0,
+			    (struct sockaddr *)&from, &fl)) < 0)
+				break;
+			(void)connect_engine_datagram(g[i], buf, (size_t)len,
+			    (struct sockaddr *)&from);
+		}
+		connect_engine_input(g[i], pfd + base[i], cnt[i]);
+	}
+}
+
+static void
+test_engine_pair(void **state)
+{
+	static struct tech_env e[2];
+	struct connect_engine *g[2];
+	struct reports rep[2];
+	struct tech_path p[2];
+	char why[2][TECH_WHY_LEN];
+	uint64_t end;
+	int i;
+
+	(void)state;
+	memset(rep, 0, sizeof(rep));
+	side_open(&e[0], "aaaa");
+	side_open(&e[1], "bbbb");
+	e[0].initiator = 1;
+	for (i = 0; i < TECH_TOKEN_LEN; i++)
+		e[0].token[i] = e[1].token[i] = (uint8_t)(0x51 + i);
+	e[0].peer = e[1].self;
+	e[1].peer = e[0].self;
+	for (i = 0; i < 2; i++)
+		assert_non_null(g[i] = connect_engine_new(&e[i], 3000, 0,
+		    record_report, &rep[i]));
+	/* Not STUN of this connection: the caller's (the data path's). */
+	assert_int_equal(connect_engine_datagram(g[1], "\x40quic", 5,
+	    (struct sockaddr *)&e[0].self.cand[0].addr), 0);
+	end = stun_now_ms() + 5000;
+	while ((connect_engine_result(g[0], NULL, NULL) == 1 ||
+	    connect_engine_result(g[1], NULL, NULL) == 1) &&
+	    stun_now_ms() < end)
+		engines_turn(e, g, 2);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(connect_engine_result(g[i], &p[i], why[i]), 0);
+		/* The pair is on e->fd, toward the other side's socket. */
+		assert_int_equal(p[i].fd, e[i].fd);
+		assert_false(p[i].tcp);
+		assert_true(addr_equal((struct sockaddr *)&p[i].remote,
+		    (struct sockaddr *)&e[1 - i].self.cand[0].addr));
+		/* Every row of the table reported once, one of them won. */
+		assert_int_equal(rep[i].n, table_rows());
+		assert_int_equal(rep[i].won, 1);
+		connect_engine_free(g[i]);
+	}
+	/* Both name the technique the initiator nominated. */
+	assert_string_equal(p[0].technique, p[1].technique);
+	assert_string_equal(rep[0].won_tech, rep[1].won_tech);
+	assert_string_equal(rep[0].won_tech, p[0].technique);
+	close(e[0].fd);
+	close(e[1].fd);
+}
+
+static void
+test_engine_cancel(void **state)
+{
+	static struct tech_env e[2];
+	struct connect_engine *g;
+	struct reports rep;
+	struct tech_path p;
+	char why[TECH_WHY_LEN];
+	int i;
+
+	(void)state;
+	memset(&rep, 0, sizeof(rep));
+	/* A peer that never answers: its socket is never read. */
+	side_open(&e[0], "aaaa");
+	side_open(&e[1], "bbbb");
+	e[0].initiator = 1;
+	e[0].peer = e[1].self;
+	assert_non_null(g = connect_engine_new(&e[0], 3000, 0, record_report,
+	    &rep));
+	for (i = 0; i < 3; i++)
+		engines_turn(e, &g, 1);
+	assert_int_equal(connect_engine_result(g, &p, why), 1);
+	connect_engine_cancel(g);
+	assert_int_equal(connect_engine_result(g, &p, why), -1);
+	assert_int_equal(errno, ECANCELED);
+	assert_string_equal(why, "stopped by the caller");
+	/* direct and punch ran, and stopped at our wish. */
+	assert_int_equal(rep.stopped_by_caller, 2);
+	assert_int_equal(rep.n, table_rows());
+	assert_int_equal(rep.won, 0);
+	connect_engine_free(g);
+	close(e[0].fd);
+	close(e[1].fd);
+}
+
+/* No technique applies: the engine is born ended. */
+static void
+test_engine_none(void **state)
+{
+	static struct tech_env e;
+	struct connect_engine *g;
+	struct reports rep;
+	struct tech_path p;
+	char why[TECH_WHY_LEN];
+
+	(void)state;
+	memset(&rep, 0, sizeof(rep));
+	mk(&e.self, "blk", NULL, 0);
+	mk(&e.peer, "open", "203.0.113.14:51122", 0);
+	e.fd = -1;
+	assert_non_null(g = connect_engine_new(&e, 3000, 0, record_report,
+	    &rep));
+	assert_int_equal(connect_engine_result(g, &p, why), -1);
+	assert_int_equal(errno, ENETUNREACH);
+	assert_string_equal(why, "no direct path: our network blocks UDP");
+	assert_int_equal(rep.n, table_rows());
+	connect_engine_free(g);
+}
+
 int
 main(void)
 {
@@ -378,6 +606,9 @@ main(void)
 		cmocka_unit_test(test_pace),
 		cmocka_unit_test(test_birthday_sizing),
 		cmocka_unit_test(test_checks),
+		cmocka_unit_test(test_engine_pair),
+		cmocka_unit_test(test_engine_cancel),
+		cmocka_unit_test(test_engine_none),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

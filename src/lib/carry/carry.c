@@ -1,17 +1,20 @@
 /*
  * carry.c: the encrypted stream over a path (carry.h).
  *
- * One poll loop.  A "link" is a way datagrams go: the relay, a UDP socket
- * or a TCP connection.  QUIC labels paths with addresses; a relayed or
- * TCP path gets labels from 240.0.0.0/4 (RFC 1112 class E: never a peer),
- * a UDP path the socket's and the peer's addresses, so that the remote
- * label of each datagram session_output gives out says which link takes
- * it.  A relayed connection moves to a direct path like this: both sides
- * run connect_upgrade now and then, the engine calling back into this
- * loop (the idle hook) so that the relay keeps flowing; the initiator
- * migrates the connection to the pair found (RFC 9000 §9), and the
- * responder follows when the first QUIC datagram arrives on a direct
- * socket.
+ * One poll loop, which owns every socket of the connection.  A "link" is
+ * a way datagrams go: the relay, a UDP socket or a TCP connection.  QUIC
+ * labels paths with addresses; a relayed or TCP path gets labels from
+ * 240.0.0.0/4 (RFC 1112 class E: never a peer), a UDP path the socket's
+ * and the peer's addresses, so that the remote label of each datagram
+ * session_output gives out says which link takes it.  A relayed
+ * connection moves to a direct path like this: now and then both sides
+ * start the traversal engine again (connect_engine_new, the relay row
+ * left out), and this loop drives it: its timers bound each wait, its
+ * sockets are in the same poll, and the STUN of this connection that
+ * arrives on e->fd goes to it, the QUIC to the session, so the relay
+ * keeps flowing meanwhile.  The initiator migrates the connection to the
+ * pair found (RFC 9000 §9), and the responder follows when the first
+ * QUIC datagram arrives on a direct socket.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,15 +37,16 @@
 #include "stun_client.h"
 #include "udpio.h"
 
-#define CARRY_DRAIN	64		/* datagrams read per link and turn */
-#define CARRY_BURST	64		/* datagrams sent per turn */
+#define CARRY_DRAIN	64		/* datagrams read per link and step */
+#define CARRY_BURST	64		/* datagrams sent per step */
 #define CARRY_IOBUF	65536		/* one read of in_fd, one of the
 					   stream */
 #define CARRY_TCPBUF	(256u << 10)	/* framed datagrams waiting */
-#define CARRY_IDLE_MS	4		/* of the engine's TECH_IDLE_MS */
 #define CARRY_LINGER_MS	3000		/* at most, after we closed */
 #define CARRY_QUIET_MS	300		/* lingering ends this long after the
 					   peer's last datagram */
+#define CARRY_POLL	(6 + CONNECT_POLL_MAX)	/* the links, the stream's
+						   ends, the engine's */
 
 enum link_kind { LINK_NONE, LINK_UDP, LINK_TCP };
 
@@ -58,8 +62,7 @@ struct carrier {
 	struct carry *c;
 	const struct tech_path *path;	/* as found */
 	struct session *s;
-	struct rv_client *rv;		/* the relay's client (connect_upgrade
-					   hides e->rv while it runs) */
+	struct rv_client *rv;		/* the relay's client */
 	struct link direct, tcp;		/* the relay has no state here:
 					   path->rv */
 	struct sockaddr_storage relay_local, relay_remote;
@@ -67,9 +70,7 @@ struct carrier {
 	int migrate_pending;		/* the initiator's, until QUIC takes
 					   it */
 	struct tech_path up;		/* the upgraded path */
-	int in_engine;			/* connect_upgrade runs: e->fd is
-					   the engine's */
-	int stop_engine;
+	struct connect_engine *engine;	/* trying direct, or NULL */
 	uint64_t relay_t0, next_try;
 	int in_eof, shut, out_eof;
 	uint8_t *obuf;			/* the stream, waiting for out_fd */
@@ -80,6 +81,7 @@ struct carrier {
 	unsigned long rx, tx;		/* datagrams read, sent */
 	struct udpio_batch *batch;	/* UDP datagrams going out */
 	uint8_t *rbuf;			/* UDP datagrams coming in */
+	struct pollfd *pfd;		/* CARRY_POLL, for one wait */
 };
 
 static void
@@ -162,6 +164,66 @@ direct_set(struct carrier *k, int fd, const struct sockaddr_storage *local)
 	k->direct.local = *local;
 }
 
+/* ------------------------------------------------------------------ */
+/* Trying direct while relayed */
+
+/* The try ended: a direct pair that works becomes the direct link (the
+ * initiator moves the connection there; the responder listens there too
+ * and follows).  The next try is due a while after. */
+static void
+upgrade_end(struct carrier *k)
+{
+	struct tech_env *e = k->c->env;
+	struct tech_path p;
+	char why[TECH_WHY_LEN];
+	uint64_t now = stun_now_ms();
+	int r;
+
+	connect_engine_cancel(k->engine);
+	r = connect_engine_result(k->engine, &p, why);
+	connect_engine_free(k->engine);
+	k->engine = NULL;
+	k->next_try = now + (now - k->relay_t0 < 60000 ?
+	    CARRY_UPGRADE_GAP_MS : CARRY_UPGRADE_SLOW_MS);
+	if (r == -1 || k->switched || p.rv != NULL) {
+		if (r == 0 && p.fd != e->fd && p.fd != k->direct.fd &&
+		    p.fd >= 0)
+			close(p.fd);
+		return;
+	}
+	direct_set(k, p.fd, &p.local);
+	k->up = p;
+	if (e->initiator)
+		k->migrate_pending = 1;
+}
+
+/* After each of the engine's events: has the try ended? */
+static void
+upgrade_check(struct carrier *k)
+{
+	if (k->engine != NULL && connect_engine_result(k->engine, NULL,
+	    NULL) != 1)
+		upgrade_end(k);
+}
+
+/* While relayed, now and then: both sides try direct together, the
+ * engine running in this loop (the relay row left out: it carries). */
+static void
+upgrade_start(struct carrier *k)
+{
+	struct carry *c = k->c;
+
+	if (!c->upgrade || k->path->rv == NULL || k->switched ||
+	    k->migrate_pending || k->engine != NULL || c->env->fd < 0 ||
+	    stun_now_ms() < k->next_try || !session_established(k->s))
+		return;
+	k->engine = connect_engine_new(c->env, CARRY_UPGRADE_TRY_MS,
+	    CONNECT_DIRECT_ONLY, c->report, c->report_arg);
+	if (k->engine == NULL)
+		k->next_try = stun_now_ms() + CARRY_UPGRADE_GAP_MS;
+	upgrade_check(k);
+}
+
 /* A QUIC datagram came on a direct socket: the responder follows the
  * initiator there; either side may now leave the relay. */
 static void
@@ -187,7 +249,8 @@ direct_in(struct carrier *k, int fd, const uint8_t *buf, size_t len,
 			(void)session_migrate(k->s, (struct sockaddr *)
 			    &k->direct.local, NULL);
 		k->switched = 1;
-		k->stop_engine = 1;
+		if (k->engine != NULL)
+			upgrade_end(k);
 		if (c->upgraded != NULL)
 			c->upgraded(c->upgraded_arg, &k->up,
 			    stun_now_ms() - k->relay_t0);
@@ -195,22 +258,17 @@ direct_in(struct carrier *k, int fd, const uint8_t *buf, size_t len,
 	input(k, buf, len, from, 0);
 }
 
-/* The engine's hook: datagrams on e->fd that are not STUN of ours. */
-static void
-engine_data(void *arg, int fd, const uint8_t *buf, size_t len,
-    const struct sockaddr *from)
-{
-	struct carrier *k = arg;
-
-	if (session_is_quic(buf, len))
-		direct_in(k, fd, buf, len, from);
-}
-
-/* One datagram read from a UDP socket. */
+/* One datagram read from a UDP socket.  On e->fd, while the engine
+ * tries direct, STUN of this connection is the engine's. */
 static void
 udp_one(struct carrier *k, int fd, const uint8_t *buf, size_t n,
     const struct sockaddr *from)
 {
+	if (k->engine != NULL && fd == k->c->env->fd &&
+	    connect_engine_datagram(k->engine, buf, n, from)) {
+		upgrade_check(k);
+		return;
+	}
 	if (connect_answer(k->c->env, fd, buf, n, from) ||
 	    !session_is_quic(buf, n))
 		return;
@@ -443,55 +501,67 @@ stream_out(struct carrier *k)
 /* ------------------------------------------------------------------ */
 /* The loop */
 
-/* One turn: reads what is there, writes what can go.  Returns 1 when the
- * carrying is over (done or failed). */
-static int
-turn(struct carrier *k, int wait_ms)
+/* Where each socket of one wait is in k->pfd (-1: not waited for). */
+struct pollset {
+	int n;
+	int relay, tcp, path, efd, direct, in, out;
+	int engine, nengine;		/* the engine's, from there */
+};
+
+static void
+pollset_add(struct carrier *k, struct pollset *ps, int *ix, int fd,
+    short events)
+{
+	*ix = ps->n;
+	k->pfd[ps->n].fd = fd;
+	k->pfd[ps->n].events = events;
+	k->pfd[ps->n].revents = 0;
+	ps->n++;
+}
+
+/* What this wait is for: the path's link, e->fd and the direct link
+ * while relayed, the stream's ends when they can move, the engine's. */
+static void
+pollset_fill(struct carrier *k, struct pollset *ps)
 {
 	struct carry *c = k->c;
-	struct pollfd pfd[6];
-	int n = 0, ix_in = -1, ix_out = -1, ix_path = -1;
-	int ix_efd = -1, ix_direct = -1, ix_tcp = -1;
-	uint64_t exp;
-	char why[256];
 
-	if (k->path->rv != NULL) {
-		pfd[n].fd = rv_session_fd(k->path->rv);
-		pfd[n].events = POLLIN;
-		n++;
+	memset(ps, 0, sizeof(*ps));
+	ps->relay = ps->tcp = ps->path = ps->efd = ps->direct = -1;
+	ps->in = ps->out = -1;
+	if (k->path->rv != NULL)
+		pollset_add(k, ps, &ps->relay, rv_session_fd(k->path->rv),
+		    POLLIN);
+	if (k->tcp.kind == LINK_TCP)
+		pollset_add(k, ps, &ps->tcp, k->tcp.fd, POLLIN |
+		    (k->tcp.wlen ? POLLOUT : 0));
+	else if (k->path->rv == NULL)
+		pollset_add(k, ps, &ps->path, k->path->fd, POLLIN);
+	if (k->path->rv != NULL && c->env->fd >= 0)
+		pollset_add(k, ps, &ps->efd, c->env->fd, POLLIN);
+	if (k->direct.kind == LINK_UDP && k->direct.fd != c->env->fd)
+		pollset_add(k, ps, &ps->direct, k->direct.fd, POLLIN);
+	if (!k->in_eof && session_write_room(k->s) > 0)
+		pollset_add(k, ps, &ps->in, c->in_fd, POLLIN);
+	if (k->olen > k->ooff)
+		pollset_add(k, ps, &ps->out, c->out_fd, POLLOUT);
+	if (k->engine != NULL) {
+		ps->engine = ps->n;
+		ps->nengine = connect_engine_pollfds(k->engine, k->pfd + ps->n,
+		    CONNECT_POLL_MAX);
+		ps->n += ps->nengine;
 	}
-	if (k->tcp.kind == LINK_TCP) {
-		pfd[n].fd = k->tcp.fd;
-		pfd[n].events = POLLIN | (k->tcp.wlen ? POLLOUT : 0);
-		ix_tcp = n++;
-	} else if (k->path->rv == NULL) {
-		pfd[n].fd = k->path->fd;
-		pfd[n].events = POLLIN;
-		ix_path = n++;
-	}
-	if (k->path->rv != NULL && !k->in_engine && c->env->fd >= 0) {
-		pfd[n].fd = c->env->fd;
-		pfd[n].events = POLLIN;
-		ix_efd = n++;
-	}
-	if (k->direct.kind == LINK_UDP && k->direct.fd != c->env->fd) {
-		pfd[n].fd = k->direct.fd;
-		pfd[n].events = POLLIN;
-		ix_direct = n++;
-	}
-	if (!k->in_eof && session_write_room(k->s) > 0) {
-		pfd[n].fd = c->in_fd;
-		pfd[n].events = POLLIN;
-		ix_in = n++;
-	}
-	if (k->olen > k->ooff) {
-		pfd[n].fd = c->out_fd;
-		pfd[n].events = POLLOUT;
-		ix_out = n++;
-	}
-	exp = session_expiry(k->s);
+}
+
+/* How long one wait may last: wait_ms, less when QUIC's timer, the
+ * relay's client or the engine's next timer (next) is nearer. */
+static int
+wait_for(struct carrier *k, int wait_ms, uint64_t next)
+{
+	uint64_t exp = session_expiry(k->s), now = stun_now_ms();
+
 	if (exp != UINT64_MAX) {
-		uint64_t ns = stun_now_ms() * 1000000ull, d;
+		uint64_t ns = now * 1000000ull, d;
 
 		d = exp > ns ? (exp - ns) / 1000000 + 1 : 0;
 		if ((uint64_t)wait_ms > d)
@@ -499,23 +569,46 @@ turn(struct carrier *k, int wait_ms)
 	}
 	if (k->path->rv != NULL && wait_ms > 10)
 		wait_ms = 10;	/* the client's timers and queue */
-	(void)poll(pfd, (nfds_t)n, wait_ms);
+	if (next != UINT64_MAX && (uint64_t)wait_ms > (next > now ? next -
+	    now : 0))
+		wait_ms = (int)(next > now ? next - now : 0);
+	return wait_ms;
+}
 
-	if (k->path->rv != NULL)
+/* The handlers of what the wait found, one per socket. */
+static void
+pollset_handle(struct carrier *k, const struct pollset *ps)
+{
+	const struct pollfd *p = k->pfd;
+
+	if (ps->relay >= 0)
 		read_relay(k);
-	if (ix_tcp >= 0 && (pfd[ix_tcp].revents & (POLLIN | POLLHUP | POLLERR)))
+	if (ps->tcp >= 0 && (p[ps->tcp].revents & (POLLIN | POLLHUP |
+	    POLLERR)))
 		read_tcp(k);
-	if (ix_path >= 0 && pfd[ix_path].revents)
+	if (ps->path >= 0 && p[ps->path].revents)
 		read_udp(k, k->path->fd);
-	if (ix_efd >= 0 && pfd[ix_efd].revents)
-		read_udp(k, c->env->fd);
-	if (ix_direct >= 0 && pfd[ix_direct].revents)
+	if (ps->efd >= 0 && p[ps->efd].revents)
+		read_udp(k, k->c->env->fd);
+	if (ps->direct >= 0 && p[ps->direct].revents)
 		read_udp(k, k->direct.fd);
-	if (ix_in >= 0 && pfd[ix_in].revents)
+	if (ps->in >= 0 && p[ps->in].revents)
 		stream_in(k);
-	if (ix_out >= 0 && pfd[ix_out].revents & (POLLERR | POLLHUP) &&
-	    !(pfd[ix_out].revents & POLLOUT))
+	if (ps->out >= 0 && p[ps->out].revents & (POLLERR | POLLHUP) &&
+	    !(p[ps->out].revents & POLLOUT))
 		fail(k, EIO, "writing the output: %s", "closed");
+	if (k->engine != NULL && ps->nengine > 0) {
+		connect_engine_input(k->engine, p + ps->engine, ps->nengine);
+		upgrade_check(k);
+	}
+}
+
+/* Moves the connection on after what the wait found: QUIC's timers, the
+ * end of our stream, the output, a pending migration, and what the
+ * session has to send. */
+static void
+advance(struct carrier *k)
+{
 	if (session_expiry(k->s) <= stun_now_ms() * 1000000ull)
 		(void)session_timeout(k->s);
 	if (k->in_eof && !k->shut) {
@@ -523,19 +616,23 @@ turn(struct carrier *k, int wait_ms)
 		k->shut = 1;
 	}
 	stream_out(k);
-	if (k->migrate_pending) {
-		int mr = session_migrate(k->s, (struct sockaddr *)
-	    &k->up.local, (struct sockaddr *)&k->up.remote);
-			if (mr == 0)
+	if (k->migrate_pending && session_migrate(k->s, (struct sockaddr *)
+	    &k->up.local, (struct sockaddr *)&k->up.remote) == 0)
 		k->migrate_pending = 0;
-	}
 	send_out(k);
+}
+
+/* Returns 1 when the carrying is over (done or failed). */
+static int
+carried(struct carrier *k)
+{
+	char why[256];
+	int e;
+
 	if (k->failed || k->done)
 		return 1;
 	if (session_closed(k->s, why, sizeof(why))) {
-		int e = session_error(k->s);
-
-		if (e != 0) {
+		if ((e = session_error(k->s)) != 0) {
 			fail(k, e, "%s", why);
 			return 1;
 		}
@@ -556,91 +653,26 @@ turn(struct carrier *k, int wait_ms)
 	return 0;
 }
 
-/* The engine's idle hook, while it tries direct. */
+/* One step of the loop: the engine's timers, one wait for every socket,
+ * the handlers of what it found, the session moved on.  Returns 1 when
+ * the carrying is over. */
 static int
-engine_idle(void *arg)
+step(struct carrier *k, int wait_ms)
 {
-	struct carrier *k = arg;
-	uint64_t end = stun_now_ms() + CARRY_IDLE_MS;
-	unsigned long rx, tx;
+	struct pollset ps;
+	uint64_t next = UINT64_MAX;
 
-	/* The engine calls back every few ms: while the stream moves, keep
-	 * it moving for most of that time, not one turn. */
-	do {
-		rx = k->rx;
-		tx = k->tx;
-		if (turn(k, 0)) {
-			k->stop_engine = 1;
-			break;
-		}
-	} while ((k->rx != rx || k->tx != tx) && stun_now_ms() < end);
-	return k->stop_engine;
-}
-
-/* The engine's poll wakes for the relay and the stream's ends. */
-static int
-engine_fds(void *arg, struct pollfd *p, int n)
-{
-	struct carrier *k = arg;
-	int i = 0;
-
-	if (n < 3)
-		return 0;
-	p[i].fd = rv_session_fd(k->path->rv);
-	p[i++].events = POLLIN;
-	if (!k->in_eof && session_write_room(k->s) > 0) {
-		p[i].fd = k->c->in_fd;
-		p[i++].events = POLLIN;
+	if (k->engine != NULL) {
+		next = connect_engine_tick(k->engine);
+		upgrade_check(k);
 	}
-	if (k->olen > k->ooff) {
-		p[i].fd = k->c->out_fd;
-		p[i++].events = POLLOUT;
-	}
-	return i;
-}
-
-/* While relayed: now and then, both sides try direct together. */
-static void
-try_direct(struct carrier *k)
-{
-	struct carry *c = k->c;
-	struct tech_env *e = c->env;
-	struct tech_path p;
-	char why[TECH_WHY_LEN];
-	uint64_t now = stun_now_ms();
-	int r;
-
-	if (!c->upgrade || k->path->rv == NULL || k->switched ||
-	    k->migrate_pending || e->fd < 0 || now < k->next_try ||
-	    !session_established(k->s))
-		return;
-	e->idle = engine_idle;
-	e->idle_fds = engine_fds;
-	e->data = engine_data;
-	e->hook_arg = k;
-	k->in_engine = 1;
-	k->stop_engine = 0;
-	r = connect_upgrade(e, CARRY_UPGRADE_TRY_MS, c->report,
-	    c->report_arg, &p, why);
-	k->in_engine = 0;
-	e->idle = NULL;
-	e->idle_fds = NULL;
-	e->data = NULL;
-	now = stun_now_ms();
-	k->next_try = now + (now - k->relay_t0 < 60000 ?
-	    CARRY_UPGRADE_GAP_MS : CARRY_UPGRADE_SLOW_MS);
-	if (r == -1 || k->switched || p.rv != NULL) {
-		if (r == 0 && p.fd != e->fd && p.fd != k->direct.fd &&
-		    p.fd >= 0)
-			close(p.fd);
-		return;
-	}
-	/* A direct pair works: the initiator moves the connection; the
-	 * responder listens there too and follows. */
-	direct_set(k, p.fd, &p.local);
-	k->up = p;
-	if (e->initiator)
-		k->migrate_pending = 1;
+	if (k->engine == NULL)
+		next = UINT64_MAX;
+	pollset_fill(k, &ps);
+	(void)poll(k->pfd, (nfds_t)ps.n, wait_for(k, wait_ms, next));
+	pollset_handle(k, &ps);
+	advance(k);
+	return carried(k);
 }
 
 /* After we closed: the peer may still miss our last acknowledgement (or
@@ -660,7 +692,7 @@ linger(struct carrier *k)
 	memcpy(why, k->c->why, sizeof(why));
 	k->failed = 0;
 	while ((now = stun_now_ms()) < end && now - heard < CARRY_QUIET_MS) {
-		(void)turn(k, 50);
+		(void)step(k, 50);
 		if (k->rx != rx) {
 			rx = k->rx;
 			heard = stun_now_ms();
@@ -707,14 +739,16 @@ carry_run(struct carry *c, const struct tech_path *p)
 	if ((k.batch = malloc(sizeof(*k.batch))) == NULL ||
 	    (k.rbuf = malloc(UDPIO_RECV_MAX)) == NULL ||
 	    (k.obuf = malloc(CARRY_IOBUF)) == NULL ||
+	    (k.pfd = calloc(CARRY_POLL, sizeof(*k.pfd))) == NULL ||
 	    (k.s = session_new(c->self, c->env->peer.id, c->env->initiator,
 	    (struct sockaddr *)loc, (struct sockaddr *)rem, why,
 	    sizeof(why))) == NULL) {
-		snprintf(c->why, sizeof(c->why), "%s", k.obuf ? why :
+		snprintf(c->why, sizeof(c->why), "%s", k.pfd ? why :
 		    "out of memory");
 		free(k.batch);
 		free(k.rbuf);
 		free(k.obuf);
+		free(k.pfd);
 		free(k.tcp.rbuf);
 		free(k.tcp.wbuf);
 		errno = ENOMEM;
@@ -737,16 +771,19 @@ carry_run(struct carry *c, const struct tech_path *p)
 	k.next_try = k.relay_t0 + CARRY_UPGRADE_FIRST_MS;
 	send_out(&k);
 	for (;;) {
-		if (turn(&k, 100))
+		if (step(&k, 100))
 			break;
 		if (c->stop != NULL && *c->stop) {
 			fail(&k, EINTR, "%s", "interrupted");
 			break;
 		}
-		try_direct(&k);
+		upgrade_start(&k);
 		if (k.failed || k.done)
 			break;
 	}
+	/* A try at direct still running stops here. */
+	if (k.engine != NULL)
+		upgrade_end(&k);
 	/* Our side failed: the peer learns it now, not at its timeout. */
 	if (k.failed && !session_closed(k.s, NULL, 0)) {
 		k.aborted = 1;
@@ -771,6 +808,7 @@ carry_run(struct carry *c, const struct tech_path *p)
 	free(k.batch);
 	free(k.rbuf);
 	free(k.obuf);
+	free(k.pfd);
 	free(k.tcp.rbuf);
 	free(k.tcp.wbuf);
 	if (r == 0 && !k.done) {

@@ -4,8 +4,9 @@
  * between two file descriptors and the peer, over the path the engine
  * found: UDP datagrams on a socket, relay frames through the rendezvous
  * session (rv.h), or a TCP connection carrying each datagram after a
- * 2-byte length.  While relayed it keeps trying direct (connect_upgrade)
- * and moves the connection there with QUIC connection migration.
+ * 2-byte length.  While relayed it keeps trying direct (the engine of
+ * connect.h, driven from carry_run's own loop, CONNECT_DIRECT_ONLY) and
+ * moves the connection there with QUIC connection migration.
  */
 #ifndef NATKIT_CARRY_H
 #define NATKIT_CARRY_H

@@ -1,18 +1,43 @@
 /*
  * connect.h: the traversal engine (RFC 8445's checks and nomination, run
  * over the technique table of technique.h): gathers self's candidates,
- * ranks the techniques both profiles allow, runs them in parallel from one
- * poll loop until a path works, and reports every attempt in words.
+ * ranks the techniques both profiles allow, runs them in parallel until a
+ * path works, and reports every attempt in words.
  *
  * Typical use: fill e->self.prof, e->stun, e->initiator and e->token;
  * connect_gather(); send self's side to the peer and read its side into
  * e->peer (signalling); connect_run(); carry data over the path, passing
  * STUN datagrams that arrive to connect_answer() and calling
  * connect_keepalive() from the loop; connect_unmap() at the end.
+ *
+ * The engine is a state machine, not a loop: whoever owns the loop owns
+ * the sockets, and drives the engine with its events, as re's ctrans.c
+ * is driven by its timer and socket handlers.  One pass of such a loop:
+ *
+ *	next = connect_engine_tick(g);		the timers that are due
+ *	if (connect_engine_result(g, &path, why) != 1)
+ *		the attempt ended (a path, or -1 and why);
+ *	n = connect_engine_pollfds(g, pfd, max);	the techniques' sockets
+ *	poll(e->fd, pfd[0..n), the caller's own; until next);
+ *	e->fd readable: read it; each datagram to connect_engine_datagram,
+ *	    which returns 0 for one that is not STUN of this connection
+ *	    (the caller's: RFC 7983, the data path's);
+ *	connect_engine_input(g, pfd, n);	the techniques' sockets
+ *
+ * e->fd is the caller's socket (connect_gather made it; the path may be
+ * on it): the engine never reads it, so that a caller that carries data
+ * on it meanwhile gets its datagrams.  The sockets a technique opens are
+ * the technique's: the engine reads them when connect_engine_input says
+ * they are ready, and closes them when the technique stops (but the
+ * winner's, which is the caller's with the path).  connect_run is that
+ * loop for a caller with nothing else to do (nat-connect, tech-tool);
+ * carry (carry.h) drives the engine from its own loop while the relay
+ * carries the stream, trying direct again (CONNECT_DIRECT_ONLY).
  */
 #ifndef NATKIT_CONNECT_H
 #define NATKIT_CONNECT_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -20,6 +45,7 @@
 #include "technique.h"
 
 #define CONNECT_CANDS_LEN	256
+#define CONNECT_POLL_MAX	2048	/* the engine's sockets, at most */
 /* Shorter than the 30 s a NAT keeps a once-used UDP mapping (RFC 4787
  * REQ-5 asks for 2 min; Linux conntrack gives 30 s). */
 #define CONNECT_KEEPALIVE_MS	15000
@@ -50,9 +76,10 @@ int connect_gather(struct tech_env *e, uint16_t port, unsigned timeout_ms,
     char *why);
 
 /*
- * Runs the techniques that apply until one finds a path, at most
+ * Runs the engine in a loop of its own until the attempt ends, at most
  * timeout_ms, calling report (may be NULL) once per technique of the
- * table.  Returns 0 with path filled (path->fd stays open and is the
+ * table; a datagram on e->fd that is not STUN of this connection is
+ * dropped.  Returns 0 with path filled (path->fd stays open and is the
  * caller's), or -1 with errno ENETUNREACH (no technique can work) or
  * ETIMEDOUT (every one failed) and why in words.  A gateway mapping is
  * removed here unless it carries the path.
@@ -64,13 +91,76 @@ int connect_run(struct tech_env *e, unsigned timeout_ms,
  * Keep trying direct after a relayed path (nat(7) TECHNIQUES, relay):
  * runs the direct techniques again, the relay row left out, on e->fd
  * for at most timeout_ms, as connect_run does; both sides call it at
- * about the same time while the relay carries their data.  Returns 0
- * with a direct path in path (the caller moves its data there and may
- * leave the relay), or -1 as connect_run.  XXX it blocks for up to
- * timeout_ms: the relay is not serviced meanwhile.
+ * about the same time.  Returns 0 with a direct path in path (the
+ * caller moves its data there and may leave the relay), or -1 as
+ * connect_run.  It blocks for up to timeout_ms: a caller whose relay
+ * carries data meanwhile drives connect_engine_new(...,
+ * CONNECT_DIRECT_ONLY, ...) from its own loop instead (carry does).
  */
 int connect_upgrade(struct tech_env *e, unsigned timeout_ms,
     connect_report_fn *report, void *arg, struct tech_path *path, char *why);
+
+/*
+ * The engine, one attempt each (see the top of this file for the loop
+ * that drives it).  Every function reads the monotonic clock itself.
+ */
+struct connect_engine;
+
+/* connect_engine_new's flags. */
+#define CONNECT_DIRECT_ONLY	0x1	/* the relay row left out: it carries
+					   already (connect_upgrade) */
+
+/*
+ * Ranks the techniques that apply between e->self and e->peer and starts
+ * them, for at most timeout_ms, calling report (may be NULL) once per
+ * technique of the table by the end.  e must outlive the engine.
+ * Returns the engine, or NULL with errno ENOMEM.  When no technique
+ * applies the engine has ended already (connect_engine_result: -1,
+ * ENETUNREACH).
+ */
+struct connect_engine *connect_engine_new(struct tech_env *e,
+    unsigned timeout_ms, int flags, connect_report_fn *report, void *arg);
+
+/* Runs the timers that are due (checks go out; a technique may find its
+ * path or fail) and returns when to call again (monotonic ms): the
+ * caller's wait ends then at the latest.  Call it before each wait. */
+uint64_t connect_engine_tick(struct connect_engine *g);
+
+/* Fills up to n pollfds with the sockets the engine wants read (the
+ * techniques' own, never e->fd) and returns how many (0..n, at most
+ * CONNECT_POLL_MAX).  They stand until the next call. */
+int connect_engine_pollfds(struct connect_engine *g, struct pollfd *p, int n);
+
+/* Handles what the wait said of the n pollfds connect_engine_pollfds
+ * filled last (revents set; p as it filled them).  Entries of a phase
+ * that ended meanwhile are ignored. */
+void connect_engine_input(struct connect_engine *g, const struct pollfd *p,
+    int n);
+
+/* A datagram the caller read from e->fd while the engine runs.  Returns
+ * 1 when it was STUN of this connection (a check, answered, or an
+ * answer: the engine took it), 0 when it is the caller's. */
+int connect_engine_datagram(struct connect_engine *g, const void *buf,
+    size_t len, const struct sockaddr *from);
+
+/* Ends the attempt at the caller's wish: what still runs is reported
+ * stopped, and connect_engine_result fails with ECANCELED.  Nothing
+ * when it ended already. */
+void connect_engine_cancel(struct connect_engine *g);
+
+/*
+ * Returns 1 while the attempt runs (path and why untouched; either may
+ * be NULL to ask only that), then 0 with path filled (path->fd is the
+ * caller's; a gateway mapping stays only when it carries the path), or
+ * -1 with errno ENETUNREACH (no technique can work), ETIMEDOUT (every
+ * one failed, or the peer did not answer the nomination) or ECANCELED,
+ * and why in words.
+ */
+int connect_engine_result(const struct connect_engine *g,
+    struct tech_path *path, char *why);
+
+/* Frees the engine (one that still runs is cancelled first). */
+void connect_engine_free(struct connect_engine *g);
 
 /* Removes self's gateway mapping, if any (call at the end when the
  * port-mapping technique won).  Returns 0, or -1 with errno. */

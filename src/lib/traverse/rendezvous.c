@@ -50,25 +50,25 @@ say_of(const struct rendezvous_cfg *cfg)
 	return cfg->say != NULL ? cfg->say : say_nothing;
 }
 
-/* Writes why and returns cls, errno left as it was. */
+/* Writes why and returns -1 with errno err (0: errno as it was). */
 static int __attribute__((format(printf, 4, 5)))
-failed(char *why, size_t whylen, int cls, const char *fmt, ...)
+failed(char *why, size_t whylen, int err, const char *fmt, ...)
 {
 	va_list ap;
-	int e = errno;
+	int e = err != 0 ? err : errno;
 
 	va_start(ap, fmt);
 	vsnprintf(why, whylen, fmt, ap);
 	va_end(ap);
 	errno = e;
-	return cls;
+	return -1;
 }
 
 /* ------------------------------------------------------------------ */
 /* Who is who */
 
-/* Fetches id's verified record from the servers into in.  Returns 0, -1
- * when no server has it, or a class. */
+/* Fetches id's verified record from the servers into in.  Returns 0, 1
+ * when no server has it, or -1 with errno and why. */
 static int
 record_fetch(const struct rendezvous_cfg *cfg, const char *id,
     struct record_in *in, char *why, size_t whylen)
@@ -80,18 +80,17 @@ record_fetch(const struct rendezvous_cfg *cfg, const char *id,
 	if (rv_peers_get(cfg->url, cfg->nurl, id, cfg->wait_ms, 1, &p,
 	    say_of(cfg), cfg->arg, w, sizeof(w)) == -1) {
 		rv_peers_free(&p);
-		return failed(why, whylen, errno == EPROTO ?
-		    RENDEZVOUS_PROTOCOL : RENDEZVOUS_UNAVAILABLE,
-		    "no server answered: %s", w);
+		return failed(why, whylen, errno == EPROTO ? EPROTO :
+		    ECONNREFUSED, "no server answered: %s", w);
 	}
 	if (p.n == 0) {
 		rv_peers_free(&p);
-		return -1;
+		return 1;
 	}
 	if (record_parse(in, p.json[0]) == -1 ||
 	    rv_peer_verify(in, id, time(NULL), &bad) == -1) {
 		rv_peers_free(&p);
-		return failed(why, whylen, RENDEZVOUS_PROTOCOL, "the server's "
+		return failed(why, whylen, EPROTO, "the server's "
 		    "record of %s does not verify: %s", id,
 		    record_get(in, "id") ? bad : in->error);
 	}
@@ -140,20 +139,20 @@ rendezvous_peer_resolve(const struct rendezvous_cfg *cfg, const char *name,
 		say(cfg->arg, "%s is %s (aliases)", name, id);
 		return 0;
 	case -1:
-		return failed(why, whylen, RENDEZVOUS_CONFIG, "%s", w);
+		return failed(why, whylen, EPERM, "%s", w);
 	}
 	if (!rvmsg_name_valid(name))
-		return failed(why, whylen, RENDEZVOUS_USAGE, "peer %s: neither "
+		return failed(why, whylen, EINVAL, "peer %s: neither "
 		    "a peer id nor a name", name);
 	if (rv_peers_get(cfg->url, cfg->nurl, name, cfg->wait_ms, 1, &p, say,
 	    cfg->arg, w, sizeof(w)) == -1) {
 		rv_peers_free(&p);
-		return failed(why, whylen, RENDEZVOUS_UNAVAILABLE, "no server "
+		return failed(why, whylen, ECONNREFUSED, "no server "
 		    "answered: %s", w);
 	}
 	if (p.n == 0) {
 		rv_peers_free(&p);
-		return failed(why, whylen, RENDEZVOUS_NOHOST, "peer %s: no "
+		return failed(why, whylen, ENXIO, "peer %s: no "
 		    "such name online", name);
 	}
 	if (p.n > 1) {
@@ -161,13 +160,13 @@ rendezvous_peer_resolve(const struct rendezvous_cfg *cfg, const char *name,
 		for (i = 0; i < p.n; i++)
 			names_add(names, p.json[i]);
 		rv_peers_free(&p);
-		return failed(why, whylen, RENDEZVOUS_NOHOST, "peer %s: "
+		return failed(why, whylen, ENXIO, "peer %s: "
 		    "ambiguous name", name);
 	}
 	if (record_parse(&in, p.json[0]) == -1 || record_get(&in, "id") ==
 	    NULL || !ident_id_valid(record_get(&in, "id"))) {
 		rv_peers_free(&p);
-		return failed(why, whylen, RENDEZVOUS_PROTOCOL, "name %s: the "
+		return failed(why, whylen, EPROTO, "name %s: the "
 		    "server's record has no id", name);
 	}
 	snprintf(id, IDENT_ID_LEN + 1, "%s", record_get(&in, "id"));
@@ -201,19 +200,19 @@ rendezvous_request_read(int fd, const char *self_id, struct offer *theirs,
 		n++;
 	line[n] = '\0';
 	if (n == 0)
-		return failed(why, whylen, RENDEZVOUS_DATAERR, "stdin: no "
+		return failed(why, whylen, EBADMSG, "stdin: no "
 		    "request record (nat-register prints it; nat-register -e "
 		    "runs nat-connect --accept with it)");
 	if (record_parse(&in, line) == -1)
-		return failed(why, whylen, RENDEZVOUS_DATAERR, "stdin:1: %s",
+		return failed(why, whylen, EBADMSG, "stdin:1: %s",
 		    in.error);
 	if (record_get(&in, "type") == NULL || strcmp(record_get(&in, "type"),
 	    "request") != 0)
-		return failed(why, whylen, RENDEZVOUS_DATAERR, "stdin:1: a %s "
+		return failed(why, whylen, EBADMSG, "stdin:1: a %s "
 		    "record, not a request", record_get(&in, "type"));
 	if (offer_verify(theirs, &in, 0, self_id, NULL, NULL, time(NULL),
 	    w) == -1)
-		return failed(why, whylen, RENDEZVOUS_PROTOCOL, "offer "
+		return failed(why, whylen, EPROTO, "offer "
 		    "refused: %s", w);
 	return 0;
 }
@@ -228,7 +227,7 @@ rendezvous_profile_load(const char *path, struct profile *p, char *why,
 	int n = 0;
 
 	if ((f = fopen(path, "r")) == NULL)
-		return failed(why, whylen, RENDEZVOUS_NOINPUT, "%s: %s", path,
+		return failed(why, whylen, ENOENT, "%s: %s", path,
 		    strerror(errno));
 	while (fgets(line, sizeof(line), f) != NULL) {
 		n++;
@@ -236,13 +235,13 @@ rendezvous_profile_load(const char *path, struct profile *p, char *why,
 		    strcmp(record_get(&in, "type"), "profile") == 0) {
 			fclose(f);
 			if (profile_read(p, &in) == -1)
-				return failed(why, whylen, RENDEZVOUS_DATAERR,
+				return failed(why, whylen, EBADMSG,
 				    "%s:%d: a bad profile", path, n);
 			return 0;
 		}
 	}
 	fclose(f);
-	return failed(why, whylen, RENDEZVOUS_DATAERR, "%s: no profile record",
+	return failed(why, whylen, EBADMSG, "%s: no profile record",
 	    path);
 }
 
@@ -255,17 +254,17 @@ rendezvous_self_get(const struct rendezvous_cfg *cfg, const char *path,
 	int rc;
 
 	if (path != NULL) {
-		if ((rc = rendezvous_profile_load(path, p, why, whylen)) != 0)
-			return rc;
+		if (rendezvous_profile_load(path, p, why, whylen) == -1)
+			return -1;
 	} else if ((rc = record_fetch(cfg, cfg->id->id, &in, why,
-	    whylen)) == -1)
-		return failed(why, whylen, RENDEZVOUS_NOHOST, "this peer (%s) "
+	    whylen)) == 1)
+		return failed(why, whylen, ENXIO, "this peer (%s) "
 		    "is not registered: run nat-register, or give its profile "
 		    "with -P", cfg->id->id);
-	else if (rc != 0)
-		return rc;
+	else if (rc == -1)
+		return -1;
 	else if (profile_read(p, &in) == -1)
-		return failed(why, whylen, RENDEZVOUS_DATAERR, "our own "
+		return failed(why, whylen, EBADMSG, "our own "
 		    "record's profile does not parse");
 	if (stun->ss_family == 0 && p->nserver > 0)
 		*stun = p->server[0].addr;
@@ -281,17 +280,17 @@ rendezvous_peer_get(const struct rendezvous_cfg *cfg, const char *peer,
 	static struct record_in in;
 	int rc;
 
-	if ((rc = record_fetch(cfg, peer, &in, why, whylen)) == -1)
-		return failed(why, whylen, RENDEZVOUS_OFFLINE, "peer %s is "
+	if ((rc = record_fetch(cfg, peer, &in, why, whylen)) == 1)
+		return failed(why, whylen, EHOSTDOWN, "peer %s is "
 		    "offline: no server lists it", peer);
-	if (rc != 0)
-		return rc;
+	if (rc == -1)
+		return -1;
 	/* The record verified: its key is the peer id's. */
 	if (ident_key_parse(record_get(&in, "key"), pk) == -1)
-		return failed(why, whylen, RENDEZVOUS_PROTOCOL, "peer %s: its "
+		return failed(why, whylen, EPROTO, "peer %s: its "
 		    "record has no valid key", peer);
 	if (profile_read(p, &in) == -1)
-		return failed(why, whylen, RENDEZVOUS_PROTOCOL, "peer %s: its "
+		return failed(why, whylen, EPROTO, "peer %s: its "
 		    "record's profile does not parse", peer);
 	return 0;
 }
@@ -379,11 +378,11 @@ sig_open(const struct rendezvous_cfg *cfg, struct rendezvous *rz, char *why,
 		memset(&rz->h, 0, sizeof(rz->h));
 		if ((rz->c = rv_client_new(cfg->id, on_event, rz,
 		    cfg->lws_log)) == NULL)
-			return failed(why, whylen, RENDEZVOUS_OSERR,
+			return failed(why, whylen, 0,
 			    "libwebsockets: %s", strerror(errno));
 		if ((rz->s = rv_client_open(rz->c, &cfg->url[i], tag,
 		    0)) == NULL)
-			return failed(why, whylen, RENDEZVOUS_OSERR,
+			return failed(why, whylen, 0,
 			    "session: %s", strerror(errno));
 		rz->say(rz->arg, "signalling through %s", cfg->url[i].base);
 		if (rv_client_run(rz->c, cfg->wait_ms) == 0 && rz->h.welcomed)
@@ -398,7 +397,7 @@ sig_open(const struct rendezvous_cfg *cfg, struct rendezvous *rz, char *why,
 		rv_client_free(rz->c);
 		rz->c = NULL;
 	}
-	return failed(why, whylen, RENDEZVOUS_UNAVAILABLE, "no server took a "
+	return failed(why, whylen, ECONNREFUSED, "no server took a "
 	    "session: %s", last);
 }
 
@@ -411,25 +410,25 @@ sig_send(struct rendezvous *rz, const char *to, const char *body,
 
 	if (rv_session_signal(rz->s, to, body, "1") == -1)
 		return failed(why, whylen, errno == EMSGSIZE ?
-		    RENDEZVOUS_SOFTWARE : RENDEZVOUS_OSERR, "signal to %s: %s",
+		    ENOTRECOVERABLE : 0, "signal to %s: %s",
 		    to, strerror(errno));
 	if (rv_session_signal(rz->s, rv_session_name(rz->s),
 	    "{\"type\":\"barrier\"}", "2") == -1)
-		return failed(why, whylen, RENDEZVOUS_OSERR, "signal: %s",
+		return failed(why, whylen, 0, "signal: %s",
 		    strerror(errno));
 	while (!st->delivered && !st->refused && !st->lost && !st->answered)
 		if (rv_client_run(rz->c, wait_ms) == -1)
-			return failed(why, whylen, RENDEZVOUS_UNAVAILABLE, "the "
+			return failed(why, whylen, ECONNREFUSED, "the "
 			    "server did not confirm the signal within %d s",
 			    wait_ms / 1000);
 	if (st->refused && strcmp(st->code, "unknown-peer") == 0)
-		return failed(why, whylen, RENDEZVOUS_OFFLINE, "peer %s is "
+		return failed(why, whylen, EHOSTDOWN, "peer %s is "
 		    "offline: the server has no session of it", to);
 	if (st->refused)
-		return failed(why, whylen, RENDEZVOUS_PROTOCOL, "the server "
+		return failed(why, whylen, EPROTO, "the server "
 		    "refused the signal: %s: %s", st->code, st->reason);
 	if (st->lost && !st->delivered)
-		return failed(why, whylen, RENDEZVOUS_UNAVAILABLE, "lost the "
+		return failed(why, whylen, ECONNREFUSED, "lost the "
 		    "server: %s", st->reason);
 	return 0;
 }
@@ -448,25 +447,25 @@ answer_wait(const struct rendezvous_cfg *cfg, struct rendezvous *rz,
 		uint64_t now = stun_now_ms();
 
 		if (rz->h.lost)
-			return failed(why, whylen, RENDEZVOUS_UNAVAILABLE,
+			return failed(why, whylen, ECONNREFUSED,
 			    "lost the server while waiting for the answer: %s",
 			    rz->h.reason);
 		if (now >= deadline || rv_client_run(rz->c, (int)(deadline -
 		    now)) == -1)
-			return failed(why, whylen, RENDEZVOUS_TEMPFAIL, "peer %s "
+			return failed(why, whylen, ETIMEDOUT, "peer %s "
 			    "is offline: no answer within %d s", peer,
 			    cfg->wait_ms / 1000);
 	}
 	/* What is not sealed went past the server in the clear: an older
 	 * natkit, which this one does not talk to (nat(7) SECURITY). */
 	if (strcmp((t = record_get(&rz->h.answer, "type")), "sealed") != 0)
-		return failed(why, whylen, RENDEZVOUS_PROTOCOL, "answer "
+		return failed(why, whylen, EPROTO, "answer "
 		    "refused: the %s from %s is not sealed to this peer's key",
 		    t, rz->h.answer_from);
 	if (offer_open(&rz->opened, &rz->h.answer, cfg->id, w) == -1 ||
 	    offer_verify(&rz->answer, &rz->opened, 1, cfg->id->id, peer,
 	    rz->mine.nonce, time(NULL), w) == -1)
-		return failed(why, whylen, RENDEZVOUS_PROTOCOL, "answer "
+		return failed(why, whylen, EPROTO, "answer "
 		    "refused: %s", w);
 	rz->say(rz->arg, "answer from %s (%s), %d candidates", peer,
 	    profile_nat_str(rz->answer.prof.udp.nat), rz->answer.ncand);
@@ -489,7 +488,7 @@ rendezvous_exchange(const struct rendezvous_cfg *cfg, struct tech_env *e,
 
 	*out = NULL;
 	if ((rz = calloc(1, sizeof(*rz))) == NULL)
-		return failed(why, whylen, RENDEZVOUS_OSERR, "%s",
+		return failed(why, whylen, 0, "%s",
 		    strerror(errno));
 	rz->say = say_of(cfg);
 	rz->arg = cfg->arg;
@@ -521,7 +520,7 @@ rendezvous_exchange(const struct rendezvous_cfg *cfg, struct tech_env *e,
 		snprintf(to, sizeof(to), "%s", e->peer.id);
 	}
 	if (offer_write(&rz->r, 1, cfg->id, mine) == -1) {
-		rc = failed(why, whylen, RENDEZVOUS_SOFTWARE, "cannot sign our "
+		rc = failed(why, whylen, ENOTRECOVERABLE, "cannot sign our "
 		    "%s: %s", kind, ident_error()[0] ? ident_error() :
 		    strerror(errno));
 		goto fail;
@@ -529,7 +528,7 @@ rendezvous_exchange(const struct rendezvous_cfg *cfg, struct tech_env *e,
 	if (offer_seal(&rz->sealed, rz->r.buf, theirs != NULL ? theirs->key :
 	    peer_pk) == -1) {
 		rc = failed(why, whylen, errno == EMSGSIZE ?
-		    RENDEZVOUS_SOFTWARE : RENDEZVOUS_PROTOCOL, "cannot seal our "
+		    ENOTRECOVERABLE : EPROTO, "cannot seal our "
 		    "%s to %s: %s", kind, e->peer.id, errno == EMSGSIZE ?
 		    "too large" : "its key takes no box");
 		goto fail;
@@ -549,11 +548,13 @@ rendezvous_exchange(const struct rendezvous_cfg *cfg, struct tech_env *e,
 	*out = rz;
 	return 0;
 fail:
+	rc = errno;
 	if (rz->c != NULL)
 		rv_client_free(rz->c);
 	sodium_memzero(rz->eph_sk, sizeof(rz->eph_sk));
 	free(rz);
-	return rc;
+	errno = rc;
+	return -1;
 }
 
 void

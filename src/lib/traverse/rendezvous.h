@@ -6,9 +6,12 @@
  * over a tagged session (rv.h) that stays open for the relay, the
  * engine's last resort.
  *
- * Functions return 0 or a class of enum rendezvous_fail, with why (a
- * sentence naming the object and the bad value) saying what failed; a
- * program maps the class to its exit code.  None prints, none exits.
+ * Functions return 0, or -1 with errno saying what failed in the
+ * vocabulary of cli_exit (src/lib/prog/exits.h: EHOSTDOWN the peer is
+ * offline, EINVAL, EBADMSG, ENOENT, ENXIO no such peer or name,
+ * ECONNREFUSED no server, ENOTRECOVERABLE, ETIMEDOUT, EPROTO, EPERM an
+ * unusable file, anything else a system error) and why (a sentence
+ * naming the object and the bad value).  None prints, none exits.
  */
 #ifndef NATKIT_RENDEZVOUS_H
 #define NATKIT_RENDEZVOUS_H
@@ -22,24 +25,6 @@
 #include "record.h"
 #include "rv.h"
 #include "technique.h"
-
-/* What failed, by the answer a program gives (sysexits.h in brackets). */
-enum rendezvous_fail {
-	RENDEZVOUS_OFFLINE = 1,	/* the peer is offline: a valid no (1) */
-	RENDEZVOUS_USAGE,	/* a peer that is no id and no name (64) */
-	RENDEZVOUS_DATAERR,	/* a bad request or profile record (65) */
-	RENDEZVOUS_NOINPUT,	/* a file that cannot be read (66) */
-	RENDEZVOUS_NOHOST,	/* an unknown or ambiguous name, or this
-				   peer is not registered (68) */
-	RENDEZVOUS_UNAVAILABLE,	/* no server answered or took a session,
-				   or the session was lost (69) */
-	RENDEZVOUS_SOFTWARE,	/* our own record cannot be made (70) */
-	RENDEZVOUS_OSERR,	/* a system error (71) */
-	RENDEZVOUS_TEMPFAIL,	/* the peer did not answer in time (75) */
-	RENDEZVOUS_PROTOCOL,	/* a server or the peer broke the protocol,
-				   or an offer or answer was refused (76) */
-	RENDEZVOUS_CONFIG,	/* the alias file cannot be used (78) */
-};
 
 /* Where to signal and how to narrate; the strings must outlive the
  * calls, and say and warn an exchange's session. */
@@ -66,10 +51,9 @@ struct rendezvous;
 
 /*
  * Resolves name (a peer id, an alias, or a name a server knows) to a peer
- * id in id.  Returns 0, or RENDEZVOUS_CONFIG (the alias file),
- * RENDEZVOUS_USAGE (not a valid name), RENDEZVOUS_UNAVAILABLE,
- * RENDEZVOUS_NOHOST (nobody online has it, or several have: then names
- * lists them) or RENDEZVOUS_PROTOCOL.  names must be freed with
+ * id in id.  Returns 0, or -1 with errno EPERM (the alias file), EINVAL
+ * (not a valid name), ECONNREFUSED, ENXIO (nobody online has it, or
+ * several have: then names lists them) or EPROTO.  names must be freed with
  * rendezvous_names_free either way.
  */
 int rendezvous_peer_resolve(const struct rendezvous_cfg *cfg,
@@ -81,14 +65,14 @@ void rendezvous_names_free(struct rendezvous_names *names);
 /*
  * Reads one request record from fd a byte at a time (what follows it is
  * data; why calls fd "stdin") and verifies it as an offer to self_id into
- * theirs.  Returns 0, or RENDEZVOUS_DATAERR (no line, not a request) or
- * RENDEZVOUS_PROTOCOL (the offer is refused: offer_verify).
+ * theirs.  Returns 0, or -1 with errno EBADMSG (no line, not a request) or
+ * EPROTO (the offer is refused: offer_verify).
  */
 int rendezvous_request_read(int fd, const char *self_id, struct offer *theirs,
     char *why, size_t whylen);
 
 /* Reads the first profile record of the file path into p.  Returns 0, or
- * RENDEZVOUS_NOINPUT or RENDEZVOUS_DATAERR (none, or a bad one). */
+ * -1 with errno ENOENT or EBADMSG (none, or a bad one). */
 int rendezvous_profile_load(const char *path, struct profile *p, char *why,
     size_t whylen);
 
@@ -96,19 +80,18 @@ int rendezvous_profile_load(const char *path, struct profile *p, char *why,
  * Fills p with this peer's profile: from the file path when that is not
  * NULL, else from our own record on the servers; and stun, when its
  * family is 0, with the profile's first STUN server, else the first of
- * the record's "servers".  Returns 0, or as rendezvous_profile_load,
- * RENDEZVOUS_NOHOST (not registered), RENDEZVOUS_UNAVAILABLE,
- * RENDEZVOUS_PROTOCOL (a record that does not verify) or
- * RENDEZVOUS_DATAERR (its profile does not parse).
+ * the record's "servers".  Returns 0, or -1 with errno as
+ * rendezvous_profile_load, ENXIO (not registered), ECONNREFUSED, EPROTO
+ * (a record that does not verify) or EBADMSG (its profile does not
+ * parse).
  */
 int rendezvous_self_get(const struct rendezvous_cfg *cfg, const char *path,
     struct profile *p, struct sockaddr_storage *stun, char *why,
     size_t whylen);
 
 /* Fills p with peer's registered profile and pk with its key (what the
- * offer is sealed to), both from its verified record.  Returns 0, or
- * RENDEZVOUS_OFFLINE (no server lists it), RENDEZVOUS_UNAVAILABLE or
- * RENDEZVOUS_PROTOCOL. */
+ * offer is sealed to), both from its verified record.  Returns 0, or -1
+ * with errno EHOSTDOWN (no server lists it), ECONNREFUSED or EPROTO. */
 int rendezvous_peer_get(const struct rendezvous_cfg *cfg, const char *peer,
     struct profile *p, uint8_t pk[IDENT_PK_LEN], char *why, size_t whylen);
 
@@ -128,10 +111,10 @@ void rendezvous_stun_pick(const struct record_in *in,
  * then waits for the answer, opens, verifies and reads it into e->peer
  * (an answer that is not sealed is refused).  Sets
  * e->token (an offer's), e->rv, e->rv_sess and e->rv_peer for the relay.
- * Returns 0 with the session in *rz, or RENDEZVOUS_OSERR,
- * RENDEZVOUS_UNAVAILABLE, RENDEZVOUS_SOFTWARE, RENDEZVOUS_OFFLINE (the
- * server has no session of the peer), RENDEZVOUS_PROTOCOL (a refused
- * signal or answer) or RENDEZVOUS_TEMPFAIL (no answer in time).
+ * Returns 0 with the session in *rz, or -1 with errno ECONNREFUSED,
+ * ENOTRECOVERABLE, EHOSTDOWN (the server has no session of the peer),
+ * EPROTO (a refused signal or answer), ETIMEDOUT (no answer in time) or
+ * a system error's.
  */
 int rendezvous_exchange(const struct rendezvous_cfg *cfg, struct tech_env *e,
     const struct offer *theirs, const uint8_t peer_pk[IDENT_PK_LEN],

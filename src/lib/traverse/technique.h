@@ -5,7 +5,7 @@
  * A technique is a row: a name; applies(), which says from both sides'
  * profiles and candidates whether it can work and how well (a score, for
  * the order), or why not in words; and start/input/tick/stop, driven by
- * the engine (connect.h) from one poll loop.  A new technique is one new
+ * the engine (connect.h) from its caller's poll loop.  A new technique is one new
  * file tech_NAME.c defining `const struct technique tech_NAME` and one
  * row in technique_table (technique.c).
  */
@@ -63,22 +63,7 @@ struct tech_env {
 	struct rv_client *rv;
 	struct rv_session *rv_sess;
 	char rv_peer[TECH_RV_PEER_LEN];
-	/* Refinement: a caller that carries data while the engine runs
-	 * (over the relay, trying direct again: connect_upgrade) sets
-	 * idle, which the engine calls at least every TECH_IDLE_MS (a
-	 * non-zero return stops the engine: connect_run fails with
-	 * ECANCELED), and data, which gets every datagram on e->fd that is
-	 * not STUN of this connection (RFC 7983: the data path's). */
-	int (*idle)(void *arg);
-	/* Refinement: fills up to n pollfds the caller wants the engine's
-	 * poll to wake for (idle then runs at once); may be NULL. */
-	int (*idle_fds)(void *arg, struct pollfd *p, int n);
-	void (*data)(void *arg, int fd, const uint8_t *buf, size_t len,
-	    const struct sockaddr *from);
-	void *hook_arg;
 };
-
-#define TECH_IDLE_MS	5
 
 /* A path that works. */
 struct tech_path {
