@@ -118,7 +118,8 @@ struct rvd_sess {
 	uint32_t last_rx, ping_at, due;
 	uint32_t addr_h;		/* limit.c: its source address's hash */
 	uint8_t state, pinged, closing, dirty;	/* dirty: in ws.c's list */
-	/* HTTP: 1 the body was too large; closing: 1 with 1009, 2 with 1008 */
+	/* HTTP: 1 the body was too large; closing: 1 with 1009, 2 with
+	 * 1008, 3 with 1007 */
 	uint8_t mark;
 	char id[IDENT_ID_LEN + 1];
 	char tag[RVMSG_TAG_MAX + 1];	/* "" for presence */

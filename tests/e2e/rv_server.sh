@@ -263,8 +263,10 @@ expect "flood: most refused" "$([ "${limited:-0}" -ge 150 ] && echo yes)" yes
 expect "flood: a burst passed" "$([ "${passed:-0}" -ge 35 ] && [ "$passed" -le 50 ] && echo yes)" yes
 expect "flood: the session works again" "$(grep -c '"after":1' "$T/ws$N.log")" 1
 honest_check "flood"
+# Random bytes are not UTF-8: the session ends with 1007 (RFC 6455 8.1).
+expect "garbage text" "$(ws mallory "${HELLO[@]}" \
+    "garbage 300" "expect error code=bad-json" "expect-close 1007")" 0
 expect "garbage frames" "$(ws mallory "${HELLO[@]}" \
-    "garbage 300" "expect error code=bad-json" \
     "send {\"type\":\"register\",\"record\":\"x\"}" "expect error code=bad-field" \
     "send {\"type\":[]}" "expect error code=bad-type" \
     "send {\"type\":\"signal\",\"to\":\"$HONEST\",\"body\":7}" "expect error code=bad-field" \

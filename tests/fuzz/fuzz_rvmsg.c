@@ -7,7 +7,8 @@
  * signature check), and is built again: a client's signal as the server
  * forwards it, a server's message as the server would write it.  Every
  * message built must be at most RVMSG_MAX bytes and parse back, on the
- * other side, to the same fields.
+ * other side, to the same fields.  Every input is also checked as UTF-8,
+ * and rvmsg_utf8_valid must say what a slow decoder says.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -114,6 +115,43 @@ rebuild(const struct rvmsg *m)
 	rvmsg_free(&back);
 }
 
+/* UTF-8 the slow way, as a check on rvmsg_utf8_valid: decode each
+ * sequence to its code point, then refuse the overlong, the surrogates
+ * and what is past U+10FFFF. */
+static int
+utf8_ref(const uint8_t *p, size_t len)
+{
+	static const uint32_t least[] = { 0, 0x80, 0x800, 0x10000 };
+	size_t i = 0, n, k;
+	uint32_t c;
+
+	while (i < len) {
+		if (p[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((p[i] & 0xe0) == 0xc0)
+			n = 1, c = p[i] & 0x1f;
+		else if ((p[i] & 0xf0) == 0xe0)
+			n = 2, c = p[i] & 0x0f;
+		else if ((p[i] & 0xf8) == 0xf0)
+			n = 3, c = p[i] & 0x07;
+		else
+			return 0;
+		if (len - i <= n)
+			return 0;
+		for (k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			c = c << 6 | (p[i + k] & 0x3f);
+		}
+		if (c < least[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -125,6 +163,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	if (rvmsg_utf8_valid(data + 1, size - 1) != utf8_ref(data + 1,
+	    size - 1))
+		abort();
 	/* 'B' first: the rest is a relay frame (a binary message). */
 	if (data[0] == 'B') {
 		const uint8_t *p;

@@ -346,6 +346,51 @@ test_valid_names(void **state)
 	assert_string_equal(rvmsg_code(RVMSG_E_PEER), "unknown-peer");
 }
 
+/* RFC 3629 section 4's table, at its edges, one case a line. */
+static const struct {
+	const char *name, *in;
+	int ok;
+} utf8_cases[] = {
+	{ "ascii", "plain {\"json\"} text", 1 },
+	{ "2 bytes", "\xc2\x80 \xdf\xbf", 1 },
+	{ "3 bytes", "\xe0\xa0\x80 \xed\x9f\xbf \xee\x80\x80 \xef\xbf\xbf", 1 },
+	{ "4 bytes", "\xf0\x90\x80\x80 \xf4\x8f\xbf\xbf", 1 },
+	{ "after 8 ascii", "abcdefgh\xc3\xa9ijklmnop\xe2\x82\xac", 1 },
+	{ "lone continuation", "a\x80", 0 },
+	{ "overlong 2", "\xc0\xaf", 0 },
+	{ "overlong 2, C1", "\xc1\xbf", 0 },
+	{ "overlong 3", "\xe0\x9f\xbf", 0 },
+	{ "overlong 4", "\xf0\x8f\xbf\xbf", 0 },
+	{ "surrogate first", "\xed\xa0\x80", 0 },
+	{ "surrogate last", "\xed\xbf\xbf", 0 },
+	{ "past U+10FFFF", "\xf4\x90\x80\x80", 0 },
+	{ "F5", "\xf5\x80\x80\x80", 0 },
+	{ "FF", "\xff", 0 },
+	{ "cut 2", "\xc3", 0 },
+	{ "cut 3", "\xe2\x82", 0 },
+	{ "cut 4", "\xf0\x9f\x98", 0 },
+	{ "bad third", "\xe2\x82\x28", 0 },
+	{ "bad 8th of 8", "abcdefg\xff", 0 },
+};
+
+static void
+test_utf8(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(utf8_cases) / sizeof(*utf8_cases); i++) {
+		print_message("%s\n", utf8_cases[i].name);
+		assert_int_equal(rvmsg_utf8_valid(utf8_cases[i].in,
+		    strlen(utf8_cases[i].in)), utf8_cases[i].ok);
+	}
+	/* A NUL is UTF-8 (the parser refuses it, for other reasons); no
+	 * byte past len is read. */
+	assert_int_equal(rvmsg_utf8_valid("a\0b", 3), 1);
+	assert_int_equal(rvmsg_utf8_valid("\xc3\xa9", 1), 0);
+	assert_int_equal(rvmsg_utf8_valid("", 0), 1);
+}
+
 /* A signed peer record of a test key, as the JSON object text. */
 static char *
 signed_record(struct ident *id, const char *name, const char *seq)
@@ -547,6 +592,7 @@ main(void)
 		cmocka_unit_test(test_raw_member),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_valid_names),
+		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_relay_frame),
 		cmocka_unit_test(test_flatten),
 		cmocka_unit_test(test_flatten_large),

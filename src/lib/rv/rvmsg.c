@@ -60,6 +60,60 @@ rvmsg_name_valid(const char *s)
 	    "0123456789._-");
 }
 
+/*
+ * RFC 3629 section 4: after a lead byte, the range of the second byte
+ * (the others are 80..BF), which rules out overlong forms, surrogates
+ * (ED A0..BF) and what lies past U+10FFFF (F4 90..BF, F5..FF).
+ */
+int
+rvmsg_utf8_valid(const void *buf, size_t len)
+{
+	const uint8_t *p = buf, *end = p + len;
+	uint64_t w;
+	uint8_t lo, hi;
+	size_t n, i;
+
+	while (p < end) {
+		/* Most messages are ASCII: eight bytes a step. */
+		if (end - p >= 8) {
+			memcpy(&w, p, 8);
+			if ((w & 0x8080808080808080ull) == 0) {
+				p += 8;
+				continue;
+			}
+		}
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		lo = 0x80;
+		hi = 0xbf;
+		if (*p >= 0xc2 && *p <= 0xdf)
+			n = 1;
+		else if (*p >= 0xe0 && *p <= 0xef) {
+			n = 2;
+			if (*p == 0xe0)
+				lo = 0xa0;
+			else if (*p == 0xed)
+				hi = 0x9f;
+		} else if (*p >= 0xf0 && *p <= 0xf4) {
+			n = 3;
+			if (*p == 0xf0)
+				lo = 0x90;
+			else if (*p == 0xf4)
+				hi = 0x8f;
+		} else
+			return 0;
+		if ((size_t)(end - p) <= n || p[1] < lo || p[1] > hi)
+			return 0;
+		for (i = 2; i <= n; i++)
+			if (p[i] < 0x80 || p[i] > 0xbf)
+				return 0;
+		p += n + 1;
+	}
+	return 1;
+}
+
 int
 rvmsg_to_split(const char *to, char id[IDENT_ID_LEN + 1],
     char tag[RVMSG_TAG_MAX + 1])

@@ -131,6 +131,10 @@ int rvmsg_tag_valid(const char *s);
 /* Returns 1 when s is a name: "-" or 1..32 of [A-Za-z0-9._-]. */
 int rvmsg_name_valid(const char *s);
 
+/* Returns 1 when the len bytes at buf are UTF-8 (RFC 3629), as the text
+ * of a WebSocket text message must be (RFC 6455 section 8.1), else 0. */
+int rvmsg_utf8_valid(const void *buf, size_t len);
+
 /* Splits "ID" or "ID/TAG" into id and tag ("" without one).  Returns 0,
  * or -1 when either part is malformed. */
 int rvmsg_to_split(const char *to, char id[IDENT_ID_LEN + 1],
