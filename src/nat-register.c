@@ -18,6 +18,7 @@
 
 #include <libwebsockets.h>
 
+#include "budget.h"
 #include "cli.h"
 #include "exits.h"
 #include "ident.h"
@@ -33,6 +34,7 @@ static const char usage_line[] =
     "[-s url ...]\n";
 
 static int verbose, json, nchildren, max_children = 8;
+static struct tech_aims aims;	/* attempts started toward each address */
 static const char *command;
 static volatile sig_atomic_t got_term;
 static struct rv_client *client;
@@ -196,6 +198,13 @@ on_request(const struct rv_event *ev, const struct record_in *b)
 		snprintf(w, sizeof(w), "busy: %d commands running (-m %d)",
 		    nchildren, max_children);
 		refused(ev, &o, "busy", w);
+		return;
+	}
+	/* An attempt sends where the request's candidates say: no more
+	 * than TECH_AIMS_MINUTE a minute toward any one address (budget.h). */
+	if (command != NULL && tech_aims_take(&aims, o.cand, o.ncand, now, w,
+	    sizeof(w)) == -1) {
+		refused(ev, &o, "budget", w);
 		return;
 	}
 	record_begin(&r, json, "request");

@@ -73,6 +73,7 @@ struct connect_engine {
 	int npoll;
 	int err;
 	char why[TECH_WHY_LEN];
+	struct tech_budget budget;	/* what this attempt sent where */
 };
 
 static void search_end(struct connect_engine *g, enum search_end how);
@@ -195,6 +196,7 @@ connect_engine_new(struct tech_env *e, unsigned timeout_ms, int flags,
 	if ((g = calloc(1, sizeof(*g))) == NULL)
 		return NULL;
 	g->e = e;
+	e->budget = &g->budget;
 	g->report = report;
 	g->arg = arg;
 	g->timeout_ms = timeout_ms;
@@ -639,8 +641,19 @@ static void
 search_end(struct connect_engine *g, enum search_end how)
 {
 	uint64_t now = stun_now_ms();
+	char w[TECH_WHY_LEN];
 
 	g->npoll = 0;
+	/* Checks a peer's candidates would have had us send past the
+	 * budgets (technique.h) are said once, as a row of their own. */
+	if (g->budget.refused > 0) {
+		snprintf(w, sizeof(w), "%u checks not sent: the send budget "
+		    "ran out at %s (%u checks or %u KiB to one address an "
+		    "attempt, %u a minute)", g->budget.refused,
+		    g->budget.first, TECH_BUDGET_PKTS, TECH_BUDGET_BYTES / 1024,
+		    TECH_MINUTE_PKTS);
+		report_one(g, "budget", "limited", now - g->t0, "-", w);
+	}
 	/* A nomination that came on a technique's own socket names the
 	 * initiator's technique (tc_state_input takes the name), which may
 	 * be another row: the initiator's predict or punch check met one of
@@ -800,6 +813,8 @@ connect_engine_free(struct connect_engine *g)
 	if (g == NULL)
 		return;
 	connect_engine_cancel(g);
+	if (g->e->budget == &g->budget)
+		g->e->budget = NULL;
 	free(g);
 }
 

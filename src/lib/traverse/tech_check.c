@@ -228,6 +228,9 @@ tc_send_check(const struct tech_env *e, int fd, const struct sockaddr *to,
 	stun_enc_fingerprint(&enc);
 	if ((n = stun_enc_finish(&enc)) == -1)
 		return -1;
+	/* Where a peer said to send: within the budgets (technique.h). */
+	if (tech_budget_take(e->budget, to, (size_t)n) == -1)
+		return -1;
 	if (sendto(fd, buf, (size_t)n, 0, to, addr_len(to)) != n)
 		return -1;
 	return 0;

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "budget.h"
 #include "cand.h"
 #include "ident.h"
 #include "profile.h"
@@ -55,6 +56,8 @@ struct tech_env {
 					   been taken by a higher-ranked
 					   technique: the others leave its
 					   source alone */
+	struct tech_budget *budget;	/* the attempt's (the engine's), or
+					   NULL: the process's minute only */
 	struct portmap_mapping *mapping; /* self's gateway mapping, or NULL */
 	char map_why[TECH_WHY_LEN];	/* why the gateway gave none, or "" */
 	/* Refinement: the relay (tech_relay.c) needs self's rendezvous
