@@ -155,6 +155,7 @@ struct rvd {
 	size_t sess_nb;
 	struct rvd_sess *wheel[RVD_WHEEL];
 	uint16_t ip_count[RVD_IP_SLOTS];
+	uint8_t ip_key[16];		/* the keyed hash of ip_count's slots */
 	struct rvd_conn *conn;		/* by fd */
 	int fd_max;
 	int wait_head, wait_tail;	/* unauthenticated, oldest first */

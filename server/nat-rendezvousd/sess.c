@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "rvd.h"
 
 #define RVD_TICK_US	10000	/* the wheel's turn */
@@ -46,6 +48,7 @@ rvd_sess_init(size_t fds)
 		return -1;
 	rvd.fd_max = (int)fds;
 	rvd.wait_head = rvd.wait_tail = -1;
+	crypto_shorthash_keygen(rvd.ip_key);
 	clock_gettime(CLOCK_MONOTONIC, &rvd_t0);
 	rvd_clock();
 	return 0;
@@ -326,30 +329,18 @@ rvd_tick(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(rvd.ctx, 0, sul, rvd_tick, RVD_TICK_US);
 }
 
-/* The counter slot of an address: IPv4, or the /64 of an IPv6 one. */
+/* The counter slot of an address: IPv4, or the /64 of an IPv6 one, by
+ * a hash keyed at start, so that nobody can pick addresses that share a
+ * victim's slot and spend its -C. */
 static unsigned
 rvd_ip_slot(const struct sockaddr_storage *ss)
 {
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
-	uint32_t h = 2166136261u;
-	const uint8_t *p;
-	size_t i, n;
+	uint8_t key[16], h[crypto_shorthash_BYTES];
+	uint32_t v;
 
-	if (ss->ss_family == AF_INET6 &&
-	    IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-		p = s6->sin6_addr.s6_addr + 12;
-		n = 4;
-	} else if (ss->ss_family == AF_INET6) {
-		p = s6->sin6_addr.s6_addr;
-		n = 8;
-	} else {
-		p = (const uint8_t *)&s4->sin_addr;
-		n = 4;
-	}
-	for (i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h % RVD_IP_SLOTS;
+	crypto_shorthash(h, key, rvd_limit_addr_key(ss, key), rvd.ip_key);
+	memcpy(&v, h, sizeof(v));
+	return v % RVD_IP_SLOTS;
 }
 
 /*
