@@ -145,6 +145,15 @@ static const struct rvmsg_case cases[] = {
 	    "{\"k\":\"v\"}}", RVMSG_OK, RVMSG_SIGNAL },
 	{ "post signal no to", RVMSG_POST_SIGNAL, "{\"body\":{}}",
 	    RVMSG_E_FIELD, RVMSG_SIGNAL },
+	/* what cJSON cannot hold as it came */
+	{ "a string holding \\u0000", RVMSG_WS, "{\"type\":\"signal\",\"to\":\""
+	    ID "\",\"body\":{\"s\":\"a\\u0000b\"}}", RVMSG_E_JSON,
+	    RVMSG_NONE },
+	{ "an escaped backslash before u0000", RVMSG_WS, "{\"type\":"
+	    "\"signal\",\"to\":\"" ID "\",\"body\":{\"s\":\"a\\\\u0000b\"}}",
+	    RVMSG_OK, RVMSG_SIGNAL },
+	{ "a body that is not UTF-8", RVMSG_POST_PEER, "{\"record\":{\"x\":"
+	    "\"\xff\"},\"ttl\":60}", RVMSG_E_JSON, RVMSG_NONE },
 	/* from the server */
 	{ "hello", RVMSG_FROM_SERVER, "{\"type\":\"hello\",\"nonce\":\"n\","
 	    "\"version\":1}", RVMSG_OK, RVMSG_HELLO },

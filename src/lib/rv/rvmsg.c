@@ -584,6 +584,27 @@ rvmsg_parse_server(struct rvmsg *m)
 	return 0;
 }
 
+/* Returns 1 when a JSON string in the len bytes at buf holds the escape
+ * \u0000: a backslash not itself escaped (an odd run of them), then u
+ * and four zeros. */
+static int
+rvmsg_has_nul_escape(const char *buf, size_t len)
+{
+	size_t i, run = 0;
+
+	for (i = 0; i < len; i++) {
+		if (buf[i] == '\\') {
+			run++;
+			continue;
+		}
+		if (run % 2 == 1 && buf[i] == 'u' && len - i > 4 &&
+		    memcmp(buf + i + 1, "0000", 4) == 0)
+			return 1;
+		run = 0;
+	}
+	return 0;
+}
+
 int
 rvmsg_parse(struct rvmsg *m, const char *buf, size_t len, enum rvmsg_ctx ctx)
 {
@@ -596,6 +617,13 @@ rvmsg_parse(struct rvmsg *m, const char *buf, size_t len, enum rvmsg_ctx ctx)
 		return rvmsg_fail(m, RVMSG_E_LARGE, "larger than 8192 bytes");
 	if (len == 0 || memchr(buf, '\0', len) != NULL)
 		return rvmsg_fail(m, RVMSG_E_JSON, "not a JSON object");
+	/* What cJSON cannot hold as it came is refused, not changed on its
+	 * way to the peer: text that is not UTF-8, or a string holding
+	 * \u0000, where cJSON would cut it. */
+	if (!rvmsg_utf8_valid(buf, len))
+		return rvmsg_fail(m, RVMSG_E_JSON, "text that is not UTF-8");
+	if (rvmsg_has_nul_escape(buf, len))
+		return rvmsg_fail(m, RVMSG_E_JSON, "a string holds \\u0000");
 	m->root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
 	if (m->root == NULL || !cJSON_IsObject(m->root))
 		return rvmsg_fail(m, RVMSG_E_JSON, "not a JSON object");
