@@ -701,9 +701,9 @@ def a_json_dup():
         first, after(a)), ""
 
 
-@attack("json-nul", "cut at the NUL: {\"s\":\"a\"}; error bad-json, open",
-        "\\u0000 inside a string (cJSON ends the string there: the body "
-        "is printed again, cut) and a raw NUL byte")
+@attack("json-nul", "forwarded: nothing; error bad-json, open",
+        "\\u0000 inside a string (cJSON would end the string there, and "
+        "the body forwarded be another: refused) and a raw NUL byte")
 def a_json_nul():
     vid, v, w = victim_pair("nul-victim")
     w.send(frame(1, sig_to(vid, b'{"s":"a\\u0000b"}')))
@@ -713,7 +713,7 @@ def a_json_nul():
     v.close()
     w.close()
     o, _ = each([("raw", frame(1, sig_to(vid, b'{"s":"a\x00b"}')))])
-    return "cut at the NUL: %s; %s" % (body, o), ""
+    return "forwarded: %s; %s" % (body, o), ""
 
 
 # --- floods before authentication ---------------------------------------
