@@ -7,6 +7,7 @@
  */
 #include <err.h>
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
@@ -527,6 +528,35 @@ redis_password(const char *path)
 	return pw;
 }
 
+/*
+ * The server's clock (lws timer): the liveness wheel every RVD_TICK_US
+ * (sess.c), and once a second the relays' and the store's sweeps and,
+ * after a crowd left, memory given back (LWS.md: RSS stays high).
+ */
+static void
+tick(lws_sorted_usec_list_t *sul)
+{
+	static unsigned trim;
+
+	if (rvd_wheel_turn()) {
+		rvd_relay_sweep();
+		/* The store scans only once something can have lapsed. */
+		rvd.store->ops->sweep(rvd.store, rvd.unix_now);
+		if (++trim % 60 == 0 && rvd.st.conns < 64)
+			malloc_trim(0);
+	}
+	lws_sul_schedule(rvd.ctx, 0, sul, tick, RVD_TICK_US);
+}
+
+/* A message from another instance (store.h, store_inbox_fn): a signal
+ * for sessions here, else the relay's. */
+static void
+inbox(const char *msg, size_t len)
+{
+	if (!rvd_inbox_signal(msg, len))
+		rvd_relay_remote(msg, len);
+}
+
 static void
 loop_stop(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -649,7 +679,7 @@ main(int argc, char *argv[])
 		rc.password = redis_password(rvd.conf.redis_pass_file);
 		rc.ttl = rvd.conf.redis_ttl;
 		rc.max = rvd.conf.max_peers;
-		rc.inbox = rvd_inbox;
+		rc.inbox = inbox;
 	} else if (rvd.conf.redis_pass_file != NULL)
 		errx(EX_USAGE, "-A passfile: needs -r");
 	if (o.check)
@@ -700,7 +730,7 @@ main(int argc, char *argv[])
 	}
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGHUP, &sa, NULL);
-	lws_sul_schedule(rvd.ctx, 0, &rvd.tick, rvd_tick, LWS_US_PER_SEC);
+	lws_sul_schedule(rvd.ctx, 0, &rvd.tick, tick, LWS_US_PER_SEC);
 	ready_print(&o);
 	if (!o.foreground && daemon(0, 0) == -1)
 		err(EX_OSERR, "daemon");

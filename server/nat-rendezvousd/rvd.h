@@ -18,6 +18,7 @@
 #define RVD_WS_PATH	"/v1/ws"
 #define RVD_SUBPROTO	"natkit.v1"
 #define RVD_WHEEL	512	/* liveness wheel slots, seconds */
+#define RVD_TICK_US	10000	/* the wheel's turn, microseconds */
 #define RVD_IP_SLOTS	8192	/* per-address connection counters */
 #define RVD_QUEUE_RESERVE 8192	/* past -Q, for a session's own answers */
 #define RVD_LIMIT_SLOTS	65536	/* signal budgets, each table */
@@ -185,15 +186,17 @@ void rvd_sess_remove(struct rvd_sess *s);
 int rvd_deliver(const char *id, const char *tag, const char *msg,
     size_t len);
 int rvd_sess_online(const char *id);
-/* A message from another instance (store.h, store_inbox_fn). */
-void rvd_inbox(const char *msg, size_t len);
+/* A message from another instance (store.h, store_inbox_fn): when it is
+ * a signal ("T TO MSG"), delivers it here and returns 1, else 0. */
+int rvd_inbox_signal(const char *msg, size_t len);
 /* Returns an open authenticated session of id/tag ("" for presence), or
  * NULL. */
 struct rvd_sess *rvd_sess_find(const char *id, const char *tag);
 void rvd_wheel_put(struct rvd_sess *s, uint32_t due);
 void rvd_wheel_del(struct rvd_sess *s);
 void rvd_clock(void);
-void rvd_tick(lws_sorted_usec_list_t *sul);
+/* Turns the liveness wheel; returns 1 when a new second began. */
+int rvd_wheel_turn(void);
 /* Connection accounting.  Returns 0 to accept the connection fd, -1 to
  * refuse it; may close the oldest unauthenticated connection. */
 int rvd_conn_filter(int fd);
@@ -203,9 +206,22 @@ void rvd_conn_closed(struct lws *wsi);
 /* Returns 1 when one more message is allowed for s (GCRA), else 0. */
 int rvd_rate_allow(struct rvd_sess *s);
 
-/* ws.c */
+/* The size of a buffer for n bytes: powers of two from 1 KiB. */
+static inline size_t
+rvd_buf_cap(size_t n)
+{
+	size_t cap = 1024;
+
+	while (cap < n)
+		cap *= 2;
+	return cap;
+}
+
+/* ws.c: the WebSocket session, and the callback of every connection. */
 int rvd_ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     void *user, void *in, size_t len);
+
+/* ws_out.c: what the server sends a session; the bottom of the server. */
 /* Queues msg, an answer to s's own requests (or a ping), to s; closes s
  * when its queue would exceed the limit and a reserve.  Returns 0 or
  * -1. */
@@ -216,6 +232,11 @@ int rvd_ws_offer(struct rvd_sess *s, const char *msg, size_t len);
 /* Sends what the sessions queued since the last call: the loop calls it
  * before it waits. */
 void rvd_ws_flush_all(void);
+/* Writes what s has queued; lws keeps what the socket did not take.
+ * Returns 0, or -1 when the connection failed. */
+int rvd_ws_flush(struct rvd_sess *s);
+/* s is closing: drops its queue. */
+void rvd_ws_out_forget(struct rvd_sess *s);
 /* The same for a text (binary 0) or binary message. */
 int rvd_ws_send_frame(struct rvd_sess *s, const void *msg, size_t len,
     int binary);
@@ -224,11 +245,14 @@ int rvd_ws_ping(struct rvd_sess *s);
 /* Sends an error message with reason and ref (NULL: none) and counts it. */
 void rvd_ws_error(struct rvd_sess *s, enum rvmsg_err e, const char *reason,
     const char *ref);
-/* Checks and stores a peer record for id (NULL: any) with deadline.
- * Returns RVMSG_OK with *seq set, or an error with *reason. */
+/* Counts a refusal by its code, for /metrics. */
+void rvd_reject(enum rvmsg_err e);
+
+/* records.c: checks and stores a peer record for id (NULL: any) with
+ * deadline.  Returns RVMSG_OK with *seq set, or an error with *reason. */
 enum rvmsg_err rvd_record_put(const cJSON *obj, const char *id,
     long long deadline, long long *seq, const char **reason);
-void rvd_reject(enum rvmsg_err e);
+
 /* relay.c: pairing asks, forwarding frames within the limits. */
 /* s asked for a relay with to_id/to_tag ("" for a presence session). */
 void rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,

@@ -6,7 +6,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +17,6 @@
 
 #include "rvd.h"
 
-#define RVD_TICK_US	10000	/* the wheel's turn */
 #define RVD_DUE_SLICE	64	/* sessions handled in one turn */
 #define RVD_EVICT_AGE	2000	/* ms a connection is safe from eviction */
 #define RVD_EVICT_OVER	32	/* connections over -m while evicted close */
@@ -189,31 +187,26 @@ rvd_deliver(const char *id, const char *tag, const char *msg, size_t len)
 	return n;
 }
 
-void
-rvd_inbox(const char *msg, size_t len)
+int
+rvd_inbox_signal(const char *msg, size_t len)
 {
 	char id[IDENT_ID_LEN + 1], tag[RVMSG_TAG_MAX + 1], to[RVMSG_TO_MAX];
 	const char *sp;
 	size_t n;
 
-	if (len < 2 || msg[1] != ' ') {
-		rvd_relay_remote(msg, len);
-		return;
-	}
-	if (msg[0] != 'T') {
-		rvd_relay_remote(msg, len);
-		return;
-	}
+	if (len < 2 || msg[0] != 'T' || msg[1] != ' ')
+		return 0;
 	/* "T TO MSG": a signal for sessions here. */
 	if ((sp = memchr(msg + 2, ' ', len - 2)) == NULL ||
 	    (n = (size_t)(sp - msg - 2)) >= sizeof(to))
-		return;
+		return 1;
 	memcpy(to, msg + 2, n);
 	to[n] = '\0';
 	if (rvmsg_to_split(to, id, tag) == -1)
-		return;
+		return 1;
 	if (rvd_deliver_here(id, tag, sp + 1, len - n - 3) > 0)
 		rvd.st.signals_delivered++;
+	return 1;
 }
 
 void
@@ -288,11 +281,10 @@ rvd_due(struct rvd_sess *s)
  * and pinging it at once held every signal up for tens of milliseconds.
  * A wheel more than two seconds behind takes eight times as many.
  */
-void
-rvd_tick(lws_sorted_usec_list_t *sul)
+int
+rvd_wheel_turn(void)
 {
 	static uint32_t done, second;
-	static unsigned trim;
 	struct rvd_sess *s = NULL, *next, **b;
 	uint32_t t;
 	unsigned n = 0, most;
@@ -316,17 +308,10 @@ rvd_tick(lws_sorted_usec_list_t *sul)
 			break;		/* the rest on the next turn */
 		done = t;
 	}
-	if (rvd.now != second) {
-		second = rvd.now;
-		rvd_relay_sweep();
-		/* The store scans only once something can have lapsed. */
-		rvd.store->ops->sweep(rvd.store, rvd.unix_now);
-		/* Give memory back after a crowd left (LWS.md: RSS stays
-		 * high). */
-		if (++trim % 60 == 0 && rvd.st.conns < 64)
-			malloc_trim(0);
-	}
-	lws_sul_schedule(rvd.ctx, 0, sul, rvd_tick, RVD_TICK_US);
+	if (rvd.now == second)
+		return 0;
+	second = rvd.now;
+	return 1;
 }
 
 /* The counter slot of an address: IPv4, or the /64 of an IPv6 one, by
