@@ -97,6 +97,9 @@ LABTOOLS  := nat-lab-delay
 CLIENTS   := $(filter-out $(LABTOOLS),$(patsubst src/%.c,%,$(wildcard src/nat-*.c)))
 SERVERS   := $(notdir $(wildcard server/nat-*))
 SRV_LIBS  := $(SERVERS:%=$(O)/lib%.a)
+# A daemon's Lua scripts (server/NAME/lua/*.lua) become C strings in
+# $(O)/server/NAME/lua.c (scripts/embed-lua), part of its archive.
+SRV_LUA_C := $(foreach s,$(SERVERS),$(if $(wildcard server/$(s)/lua/*.lua),$(O)/server/$(s)/lua.c))
 PROGS     := $(CLIENTS:%=$(O)/bin/%) $(LABTOOLS:%=$(O)/bin/%) $(SERVERS:%=$(O)/bin/%)
 
 UNIT      := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(wildcard tests/unit/test_*.c))
@@ -136,8 +139,17 @@ $(O)/bin/%: $(O)/src/%.o $(LIBPROG) $(LIBNAT)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(call prog_libs,$(@F))
 
 .SECONDEXPANSION:
-$(SRV_LIBS): $$(patsubst %.c,$(O)/%.o,$$(filter-out %/main.c,$$(wildcard server/$$(patsubst lib%.a,%,$$(@F))/*.c)))
+$(SRV_LIBS): $$(patsubst %.c,$(O)/%.o,$$(filter-out %/main.c,$$(wildcard server/$$(patsubst lib%.a,%,$$(@F))/*.c))) \
+    $$(patsubst %.c,%.o,$$(filter $(O)/server/$$(patsubst lib%.a,%,$$(@F))/%,$(SRV_LUA_C)))
 	$(call say,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+
+$(O)/server/%/lua.c: $$(wildcard server/$$*/lua/*.lua) scripts/embed-lua
+	@mkdir -p $(@D)
+	$(call say,GEN,$@)scripts/embed-lua $(filter %.lua,$^) >$@.tmp && \
+	    mv $@.tmp $@
+
+$(O)/server/%/lua.o: $(O)/server/%/lua.c
+	$(call say,CC,$<)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(SERVERS:%=$(O)/bin/%): $(O)/server/$$(@F)/main.o $(O)/lib$$(@F).a $(LIBPROG) $(LIBNAT)
 	@mkdir -p $(@D)
@@ -165,7 +177,7 @@ $(O)/tests/e2e/%: $(O)/tests/e2e/%.o $(LIBNAT)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
 # The same sources, built with clang as libFuzzer targets.
-$(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(filter-out %/main.c,$(wildcard server/*/*.c))
+$(O)/fuzz/%: tests/fuzz/%.c $(LIB_SRC) $(filter-out %/main.c,$(wildcard server/*/*.c)) $(SRV_LUA_C)
 	@mkdir -p $(@D)
 	$(call say,FUZZCC,$@)$(FUZZCC) -D_GNU_SOURCE $(LAYERS:%=-Isrc/lib/%) $(PKG_CFLAGS) -g -O1 \
 	    -fsanitize=fuzzer,address,undefined \

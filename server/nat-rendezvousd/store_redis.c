@@ -25,8 +25,10 @@
  * heartbeat stops for the TTL is taken for dead: its records leave the
  * copies (and expire in Redis by themselves).
  *
- * This file holds the operations and the copy; store_redis_io.c talks to
- * Redis.
+ * This file holds the operations and what to make of what Redis says;
+ * store_redis_copy.c the entries and instances, store_redis_wire.c the
+ * formats, store_redis_io.c the connections and commands, lua/ the
+ * scripts.
  */
 #include <errno.h>
 #include <limits.h>
@@ -40,231 +42,11 @@
 #include "rvd.h"
 #include "store_redis.h"
 
-/* Pure parts. */
-
-int
-store_redis_url(const char *url, char *host, size_t cap, int *port, int *db)
-{
-	const char *p, *h, *end;
-	char *e;
-	long v;
-	size_t n;
-
-	*port = 6379;
-	*db = 0;
-	if (strncmp(url, "redis://", 8) != 0)
-		goto bad;
-	h = url + 8;
-	if (strchr(h, '@') != NULL)
-		goto bad;	/* no password on the command line */
-	end = h + strcspn(h, "/");
-	if (*h == '[') {
-		if ((p = memchr(h, ']', (size_t)(end - h))) == NULL)
-			goto bad;
-		n = (size_t)(p - h - 1);
-		h++;
-		p++;
-	} else {
-		p = memchr(h, ':', (size_t)(end - h));
-		n = (size_t)((p != NULL ? p : end) - h);
-	}
-	if (n == 0 || n >= cap)
-		goto bad;
-	memcpy(host, h, n);
-	host[n] = '\0';
-	if (p != NULL && p < end) {
-		if (*p != ':' || p + 1 == end)
-			goto bad;
-		v = strtol(p + 1, &e, 10);
-		if (e != end || v < 1 || v > 65535)
-			goto bad;
-		*port = (int)v;
-	}
-	if (*end == '/' && end[1] != '\0') {
-		v = strtol(end + 1, &e, 10);
-		if (*e != '\0' || v < 0 || v > 15 || !(end[1] >= '0' &&
-		    end[1] <= '9'))
-			goto bad;
-		*db = (int)v;
-	}
-	return 0;
-bad:
-	errno = EINVAL;
-	return -1;
-}
-
-size_t
-store_redis_key(char *buf, size_t cap, const char *id, char kind)
-{
-	int n = snprintf(buf, cap, "nk:{%s}:%c", id, kind);
-
-	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
-}
-
-size_t
-store_redis_rec_encode(char *buf, size_t cap, const char *iid,
-    const struct store_rec *rec)
-{
-	int n = snprintf(buf, cap, "P %s %s %lld %lld %lld %s ", iid,
-	    rec->id, rec->seq, rec->expires, rec->deadline,
-	    rec->name[0] != '\0' ? rec->name : "-");
-
-	if (n < 0 || (size_t)n + rec->len >= cap)
-		return 0;
-	memcpy(buf + n, rec->json, rec->len);
-	buf[(size_t)n + rec->len] = '\0';
-	return (size_t)n + rec->len;
-}
-
-/* The next word of [*p, end) into w (cap bytes); advances *p past one
- * space.  Returns 0, or -1. */
-static int
-rs_word(const char **p, const char *end, char *w, size_t cap)
-{
-	const char *s = *p, *sp = memchr(s, ' ', (size_t)(end - s));
-	size_t n;
-
-	if (sp == NULL)
-		return -1;
-	n = (size_t)(sp - s);
-	if (n == 0 || n >= cap)
-		return -1;
-	memcpy(w, s, n);
-	w[n] = '\0';
-	*p = sp + 1;
-	return 0;
-}
-
-int
-rs_num(const char *s, long long *v)
-{
-	char *e;
-
-	if (*s == '\0' || *s == '+' || *s == ' ')
-		return -1;
-	errno = 0;
-	*v = strtoll(s, &e, 10);
-	return *e != '\0' || errno != 0 || *v < 0 ? -1 : 0;
-}
-
-int
-store_redis_rec_decode(const char *msg, size_t len,
-    char iid[STORE_IID_LEN + 1], struct store_rec *rec)
-{
-	const char *p = msg, *end = msg + len;
-	char w[24];
-
-	memset(rec, 0, sizeof(*rec));
-	if (len < 2 || memcmp(msg, "P ", 2) != 0)
-		goto bad;
-	p += 2;
-	if (rs_word(&p, end, iid, STORE_IID_LEN + 1) == -1 ||
-	    rs_word(&p, end, rec->id, sizeof(rec->id)) == -1 ||
-	    !ident_id_valid(rec->id) ||
-	    rs_word(&p, end, w, sizeof(w)) == -1 || rs_num(w, &rec->seq) ||
-	    rs_word(&p, end, w, sizeof(w)) == -1 ||
-	    rs_num(w, &rec->expires) ||
-	    rs_word(&p, end, w, sizeof(w)) == -1 ||
-	    rs_num(w, &rec->deadline) ||
-	    rs_word(&p, end, rec->name, sizeof(rec->name)) == -1 ||
-	    p >= end || (size_t)(end - p) > RVMSG_RECORD_MAX)
-		goto bad;
-	rec->json = p;
-	rec->len = (size_t)(end - p);
-	return 0;
-bad:
-	errno = EBADMSG;
-	return -1;
-}
-
-/* The table of ids. */
-
-static uint32_t
-rs_hash(const char *id)
-{
-	uint32_t h = 2166136261u;
-
-	while (*id != '\0')
-		h = (h ^ (uint8_t)*id++) * 16777619u;
-	return h;
-}
-
-struct rs_ent *
-rs_find(struct store_redis *sr, const char *id, int create)
-{
-	struct rs_ent **pp = &sr->b[rs_hash(id) & (sr->nb - 1)], *e;
-
-	for (e = *pp; e != NULL; e = e->next)
-		if (strcmp(e->id, id) == 0)
-			return e;
-	if (!create || (e = calloc(1, sizeof(*e))) == NULL)
-		return NULL;
-	snprintf(e->id, sizeof(e->id), "%s", id);
-	e->home = -1;
-	e->next = *pp;
-	*pp = e;
-	if (++sr->n > sr->nb * 2) {
-		struct rs_ent **nb, *x, *next;
-		size_t i, n = sr->nb * 4;
-
-		if ((nb = calloc(n, sizeof(*nb))) != NULL) {
-			for (i = 0; i < sr->nb; i++)
-				for (x = sr->b[i]; x != NULL; x = next) {
-					next = x->next;
-					x->next = nb[rs_hash(x->id) & (n - 1)];
-					nb[rs_hash(x->id) & (n - 1)] = x;
-				}
-			free(sr->b);
-			sr->b = nb;
-			sr->nb = n;
-		}
-	}
-	return e;
-}
-
-/* Frees the entries that hold nothing any more. */
-void
-rs_gc(struct store_redis *sr)
-{
-	struct rs_ent **pp, *e;
-	size_t i;
-
-	for (i = 0; i < sr->nb; i++)
-		for (pp = &sr->b[i]; (e = *pp) != NULL;) {
-			if (e->home < 0 && e->where == 0) {
-				*pp = e->next;
-				free(e);
-				sr->n--;
-			} else
-				pp = &e->next;
-		}
-}
-
-int
-rs_inst(struct store_redis *sr, const char *iid, int create)
-{
-	int i, free_i = -1;
-
-	if (strcmp(iid, sr->inst[0].iid) == 0)
-		return 0;
-	for (i = 1; i < RS_INST_MAX; i++) {
-		if (strcmp(sr->inst[i].iid, iid) == 0)
-			return i;
-		if (free_i == -1 && sr->inst[i].iid[0] == '\0')
-			free_i = i;
-	}
-	if (!create || free_i == -1 || strlen(iid) != STORE_IID_LEN ||
-	    strspn(iid, "0123456789abcdef") != STORE_IID_LEN)
-		return -1;
-	snprintf(sr->inst[free_i].iid, sizeof(sr->inst[free_i].iid), "%s",
-	    iid);
-	sr->inst[free_i].seen = ev_now(sr->loop);
-	return free_i;
-}
+static void rs_take(struct store_redis *sr, struct rs_ent *e);
 
 /* Instance i is gone: its records leave the copy, its sessions the
  * table, and the server hears "X IID". */
-void
+static void
 rs_inst_lost(struct store_redis *sr, int i)
 {
 	struct rs_ent *e;
@@ -291,7 +73,7 @@ rs_inst_lost(struct store_redis *sr, int i)
 
 /* Takes over the record of id for this instance, which holds a session
  * of it. */
-void
+static void
 rs_take(struct store_redis *sr, struct rs_ent *e)
 {
 	struct store_rec rec;
@@ -307,7 +89,7 @@ rs_take(struct store_redis *sr, struct rs_ent *e)
 }
 
 /* A record another instance wrote (change message or a resync read). */
-void
+static void
 rs_apply(struct store_redis *sr, int i, const struct store_rec *rec)
 {
 	struct rs_ent *e;
@@ -333,7 +115,7 @@ rs_apply(struct store_redis *sr, int i, const struct store_rec *rec)
 }
 
 /* A message on the change channel. */
-void
+static void
 rs_change(struct store_redis *sr, const char *m, size_t len)
 {
 	char iid[STORE_IID_LEN + 1], id[IDENT_ID_LEN + 1], w[24];
@@ -686,6 +468,9 @@ store_redis_new(const struct store_redis_conf *c)
 	}
 	sr->st.ops = &rs_ops;
 	sr->loop = c->loop;
+	sr->applied = rs_apply;
+	sr->changed = rs_change;
+	sr->lost = rs_inst_lost;
 	sr->ttl = c->ttl;
 	sr->inbox = c->inbox;
 	randombytes_buf(r, sizeof(r));

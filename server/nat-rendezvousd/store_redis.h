@@ -49,11 +49,22 @@ struct store_redis {
 	struct rs_ent **b;
 	size_t nb, n;
 	unsigned long long published, received, reconnects;
+	/* What arrives, for the store to decide on (store_redis.c): a
+	 * record read at a resync, a message on the change channel,
+	 * instance i taken for dead. */
+	void (*applied)(struct store_redis *sr, int i,
+	    const struct store_rec *rec);
+	void (*changed)(struct store_redis *sr, const char *m, size_t len);
+	void (*lost)(struct store_redis *sr, int i);
 	char msg[RVMSG_RECORD_MAX + 512];
 	char rbuf[RVMSG_RECORD_MAX + 1];
 };
 
-/* store_redis.c */
+/* The scripts of lua/ as C strings (scripts/embed-lua): put, del and
+ * expire, the writes whose checks must run in Redis, each atomic. */
+extern const char rs_lua_put[], rs_lua_del[], rs_lua_expire[];
+
+/* store_redis_copy.c: the entries and instances, state only. */
 /* Returns id's entry, made when create is 1; NULL when not there. */
 struct rs_ent *rs_find(struct store_redis *sr, const char *id, int create);
 /* Frees the entries that hold nothing any more. */
@@ -61,14 +72,17 @@ void rs_gc(struct store_redis *sr);
 /* Returns the slot of instance iid (0: this one), made when create is 1;
  * -1 when not there or no room. */
 int rs_inst(struct store_redis *sr, const char *iid, int create);
-void rs_inst_lost(struct store_redis *sr, int i);
-void rs_take(struct store_redis *sr, struct rs_ent *e);
-void rs_apply(struct store_redis *sr, int i, const struct store_rec *rec);
-void rs_change(struct store_redis *sr, const char *m, size_t len);
+
+/* store_redis_wire.c (store_redis_url and the rest are in store.h) */
 /* Parses a decimal number from 0; returns 0, or -1. */
 int rs_num(const char *s, long long *v);
+/* Copies the space-ended word at *p (before end) into w (cap bytes) and
+ * moves *p past the space.  Returns 0, or -1. */
+int rs_word(const char **p, const char *end, char *w, size_t cap);
 
-/* store_redis_io.c */
+/* store_redis_io.c: Redis itself.  It calls up through the three
+ * callbacks of struct store_redis (applied, changed, lost), which
+ * store_redis.c sets: the store decides, the connection carries. */
 void rs_publish(struct store_redis *sr, const char *chan, const void *msg,
     size_t len);
 void rs_put_redis(struct store_redis *sr, const struct store_rec *rec,

@@ -1,9 +1,10 @@
 /*
  * store_redis_io.c: the Redis side of store_redis.c: two hiredis
  * asynchronous connections on the server's libev loop (commands, and the
- * change and inbox channels), the Lua scripts, the resync when Redis is
- * reached, the heartbeat and TTL refresh, and the reconnection with
- * backoff while degraded.
+ * change and inbox channels), the commands and their scripts (lua/), the
+ * resync when Redis is reached, the heartbeat and TTL refresh, and the
+ * reconnection with backoff while degraded.  What arrives goes up through
+ * the store's callbacks (store_redis.h).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -19,46 +20,6 @@
 
 static void rs_connect(struct store_redis *sr);
 static void rs_down(struct store_redis *sr, const char *why);
-
-/*
- * The scripts.  put: KEYS p s; ARGV seq home deadline expires name json
- * pxat-p pxat-s force channel message.  A seq below the one remembered is
- * a replay; an equal one is the same record again (another instance of
- * the same peer, or a resync with force) or a replay.
- */
-static const char rs_lua_put[] =
-    "local s = redis.call('GET', KEYS[2])\n"
-    "local q = tonumber(ARGV[1])\n"
-    "if s then\n"
-    "  s = tonumber(s)\n"
-    "  if s > q then return 0 end\n"
-    "  if s == q and ARGV[9] == '0' and\n"
-    "      redis.call('HGET', KEYS[1], 'j') ~= ARGV[6] then return 0 end\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'h', ARGV[2], 'q', ARGV[1], 'x', ARGV[4],\n"
-    "    'd', ARGV[3], 'n', ARGV[5], 'j', ARGV[6])\n"
-    "redis.call('PEXPIREAT', KEYS[1], ARGV[7])\n"
-    "redis.call('SET', KEYS[2], ARGV[1], 'PXAT', ARGV[8])\n"
-    "redis.call('PUBLISH', ARGV[10], ARGV[11])\n"
-    "return 1\n";
-/* del: KEYS p s; ARGV seq (-1: none) channel message. */
-static const char rs_lua_del[] =
-    "if tonumber(ARGV[1]) >= 0 then\n"
-    "  local s = redis.call('GET', KEYS[2])\n"
-    "  if s and tonumber(s) >= tonumber(ARGV[1]) then return 0 end\n"
-    "  if s then redis.call('SET', KEYS[2], ARGV[1], 'KEEPTTL') end\n"
-    "end\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "redis.call('PUBLISH', ARGV[2], ARGV[3])\n"
-    "return 1\n";
-/* expire: KEYS p; ARGV home deadline pxat channel message; only the home
- * instance moves a record's deadline. */
-static const char rs_lua_expire[] =
-    "if redis.call('HGET', KEYS[1], 'h') ~= ARGV[1] then return 0 end\n"
-    "redis.call('HSET', KEYS[1], 'd', ARGV[2])\n"
-    "redis.call('PEXPIREAT', KEYS[1], ARGV[3])\n"
-    "redis.call('PUBLISH', ARGV[4], ARGV[5])\n"
-    "return 1\n";
 
 /* Redis commands. */
 
@@ -227,7 +188,7 @@ rs_on_rec(redisAsyncContext *ac, void *r, void *arg)
 		goto out;
 	rec.json = el[5]->str;
 	rec.len = el[5]->len;
-	rs_apply(sr, i, &rec);
+	sr->applied(sr, i, &rec);
 out:
 	free(id);
 }
@@ -412,7 +373,7 @@ rs_on_sub(redisAsyncContext *ac, void *r, void *arg)
 	    el[2]->type != REDIS_REPLY_STRING)
 		return;
 	if (strcmp(el[1]->str, sr->chan) == 0)
-		rs_change(sr, el[2]->str, el[2]->len);
+		sr->changed(sr, el[2]->str, el[2]->len);
 	else if (strcmp(el[1]->str, sr->inbox_chan) == 0) {
 		sr->received++;
 		sr->inbox(el[2]->str, el[2]->len);
@@ -528,7 +489,7 @@ rs_down(struct store_redis *sr, const char *why)
 	}
 	for (i = 1; i < RS_INST_MAX; i++)
 		if (sr->inst[i].iid[0] != '\0')
-			rs_inst_lost(sr, i);
+			sr->lost(sr, i);
 	/* Jitter: 0.75 to 1.25 of the backoff. */
 	j = 0.75 + (double)randombytes_uniform(1000) / 2000.0;
 	sr->retry_at = ev_now(sr->loop) + sr->backoff * j;
@@ -591,7 +552,7 @@ rs_tick(struct ev_loop *loop, ev_timer *w, int revents)
 			    "its peers are gone", sr->inst[i].iid);
 			redisAsyncCommand(sr->cmd, rs_reply_check, NULL,
 			    "ZREM nk:insts %s", sr->inst[i].iid);
-			rs_inst_lost(sr, i);
+			sr->lost(sr, i);
 		}
 	if (now - sr->refresh_at < sr->ttl / 3.0 - 0.01)
 		return;
