@@ -360,10 +360,23 @@ file_apply(void *o, int ch, const char *arg)
 int
 main(int argc, char *argv[])
 {
-	static struct reflect_server srv;
+	static struct reflect_server srv = {
+		.conf = {
+			.pad_max = STUN_MAX_MSG,
+			.software = "nat-reflect (natkit) " NATKIT_VERSION,
+		},
+		.rate = 100,
+		.total = 100000,
+		.max_conns = 1024,
+		.peer_conns = 16,
+		.idle_ms = 10000,
+	};
 	static struct reflect_tcp_worker tw;
-	struct reflect_opts o = { &srv, NULL, { NULL, NULL }, { 3478, 3479 },
-	    0, 0, 1, 0, 0 };
+	struct reflect_opts o = {
+		.srv = &srv,
+		.port = { 3478, 3479 },
+		.threads = 1,
+	};
 	struct reflect_udp_worker *uw;
 	struct passwd *pw = NULL;
 	int ch, i, n_uw, n_addr, threads, *udp, sig;
@@ -375,13 +388,6 @@ main(int argc, char *argv[])
 	    { "address", required_argument, NULL, OPT_ADDRESS };
 	file_opts[sizeof(longopts) / sizeof(longopts[0])] = (struct option)
 	    { "alternate-address", required_argument, NULL, OPT_ALTERNATE };
-	srv.conf.pad_max = STUN_MAX_MSG;
-	srv.conf.software = "nat-reflect (natkit) " NATKIT_VERSION;
-	srv.rate = 100;
-	srv.total = 100000;
-	srv.max_conns = 1024;
-	srv.peer_conns = 16;
-	srv.idle_ms = 10000;
 	while ((ch = getopt_long(argc, argv, "bC:c:df:hm:nP:p:R:r:t:u:Vvw:",
 	    longopts, NULL)) != -1) {
 		switch (ch) {
@@ -463,7 +469,7 @@ main(int argc, char *argv[])
 	endpoints_bind(&srv, port, threads, udp);
 	for (i = 0; i < n_uw; i++) {
 		/* A receive timeout lets the threads see the stop flag. */
-		struct timeval tv = { 0, REFLECT_POLL_MS * 1000 };
+		struct timeval tv = { .tv_usec = REFLECT_POLL_MS * 1000 };
 
 		uw[i].srv = &srv;
 		uw[i].ep = i / threads;
