@@ -213,7 +213,6 @@ carry(struct tech_path *p, const struct ident *id, int in_fd, int out_fd)
 	static struct carry c;
 	struct sigaction sa;
 	struct record r;
-	int code;
 
 	/* A hangup (ssh ends its ProxyCommand so), ^C or kill ends the
 	 * connection, and the peer hears of it at once. */
@@ -241,24 +240,7 @@ carry(struct tech_path *p, const struct ident *id, int in_fd, int out_fd)
 			rv_client_shutdown(env.rv, 1000);
 		env.rv = NULL;
 		errno = e;
-		switch (errno) {
-		case EACCES:
-		case EBADMSG:
-			code = EX_PROTOCOL;
-			break;
-		case ETIMEDOUT:
-			code = EX_TEMPFAIL;
-			break;
-		case EIO:
-			code = EX_IOERR;
-			break;
-		case ENOMEM:
-			code = EX_OSERR;
-			break;
-		default:
-			code = 1;
-		}
-		fail(code, "%s", c.why);
+		fail(cli_exit(errno), "%s", c.why);
 	}
 	record_begin(&r, json, "closed");
 	record_int(&r, "sent", (long long)c.sent);

@@ -210,9 +210,9 @@ test_wrong_id(void **state)
 	run_both(e);
 	fprintf(stderr, "%s | %s\n", e[0].c.why, e[1].c.why);
 	assert_int_equal(e[0].rc, -1);
-	assert_int_equal(e[0].err, EACCES);
+	assert_int_equal(e[0].err, EPROTO);
 	assert_int_equal(e[1].rc, -1);
-	assert_int_equal(e[1].err, EACCES);
+	assert_int_equal(e[1].err, EPROTO);
 	assert_non_null(strstr(e[1].c.why, "aaaaaaaaaaaaaaaaaaaaaaaaaa"));
 	assert_int_equal(pread(e[0].out, buf, 1, 0), 0);
 	assert_int_equal(pread(e[1].out, buf, 1, 0), 0);

@@ -817,7 +817,11 @@ carry_run(struct carry *c, const struct tech_path *p)
 		    "before the stream did");
 	}
 	if (r != 0) {
-		errno = r;
+		/* In the vocabulary of cli_exit (prog/exits.h): the other
+		 * side's key or an altered datagram is its doing (EPROTO);
+		 * the peer ending first, or a stop, a valid no (EHOSTDOWN). */
+		errno = r == EACCES || r == EBADMSG ? EPROTO : r == ECONNRESET ||
+		    r == EINTR ? EHOSTDOWN : r;
 		return -1;
 	}
 	return 0;

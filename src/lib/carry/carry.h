@@ -56,13 +56,13 @@ struct carry {
  * Carries c->in_fd to the peer and the peer to c->out_fd over path p (the
  * caller's; p->fd stays the caller's), as the initiator when
  * c->env->initiator; returns when both directions ended and every byte
- * was acknowledged.  Returns 0, or -1 with errno EACCES (the peer's key
- * is not its id's, or it refused ours), EBADMSG (a datagram through the
- * relay was altered: the connection ends), EINTR (*c->stop was set),
- * ETIMEDOUT (no handshake, or
- * silence beyond the idle timeout), ECONNRESET (the peer or the relay
- * ended the connection before the stream), EIO (c->in_fd or c->out_fd
- * failed) or ENOMEM; c->why says why in words.  Whenever it fails on
+ * was acknowledged.  Returns 0, or -1 with errno (the vocabulary of
+ * cli_exit, prog/exits.h) EPROTO (the peer's key is not its id's, or it
+ * refused ours; or a datagram through the relay was altered: the
+ * connection ends), EHOSTDOWN (the peer or the relay ended the connection
+ * before the stream, or *c->stop was set), ETIMEDOUT (no handshake, or
+ * silence beyond the idle timeout), EIO (c->in_fd or c->out_fd failed)
+ * or ENOMEM; c->why says which in words.  Whenever it fails on
  * our side, the peer is told why at once (SESSION_CODE_ABORTED), not
  * left to its idle timeout.
  */

@@ -4,7 +4,8 @@
  * with errno in this vocabulary, and a reason in words; a program exits
  * with cli_exit(errno), so that one failure gives one status everywhere.
  *
- *   EHOSTDOWN          1   a valid no: the peer is offline
+ *   EHOSTDOWN          1   a valid no: the peer is offline, or ended
+ *                          the connection first
  *   EINVAL            64   usage: an argument that is not what it should be
  *   EBADMSG           65   a bad input record
  *   ENOENT            66   an input file that is not there
