@@ -116,7 +116,9 @@ seq_stream() {
   echo $? >"$T/up.rc" ) &
 PIDS="$PIDS $!"
 upjob=$!
-for _ in $(seq 300); do
+# The block stays until the path is found, however long signalling takes
+# on a busy machine: lifted early, direct would win.
+while kill -0 "$upjob" 2>/dev/null; do
 	[ -n "$(rec path "$T/up.err")" ] && break
 	sleep 0.05
 done
