@@ -93,10 +93,9 @@ rvd_http_fail(struct lws *wsi, unsigned status, const char *code,
     const char *reason)
 {
 	char buf[256];
-	int n = snprintf(buf, sizeof(buf), "{\"error\":\"%s\",\"reason\":\"%s\"}",
-	    code, reason);
 
-	return rvd_http_json(wsi, status, buf, (size_t)n);
+	return rvd_http_json(wsi, status, buf, rvmsg_build_http_fail(buf,
+	    sizeof(buf), code, reason));
 }
 
 /* A growing response body, for the peer list. */
@@ -176,19 +175,19 @@ rvd_http_list(struct lws *wsi)
 		only = name;
 	}
 	memset(&l, 0, sizeof(l));
-	if (rvd_buf_add(&l.b, "{\"peers\":[", 10) == -1 ||
+	if (rvd_buf_add(&l.b, RVMSG_PAGE_HEAD, strlen(RVMSG_PAGE_HEAD)) == -1 ||
 	    (n = rvd.store->ops->list(rvd.store, after, only, (int)limit,
 	    rvd_list_one, &l, &more)) < 0) {
 		free(l.b.p);
 		return rvd_http_error(wsi, RVMSG_E_BUSY, "out of memory");
 	}
-	if (more && n > 0) {
+	{
 		char tail[64];
+		size_t tl = rvmsg_build_page_tail(tail, sizeof(tail),
+		    more && n > 0 ? l.last : NULL);
 
-		snprintf(tail, sizeof(tail), "],\"next\":\"%s\"}", l.last);
-		rc = rvd_buf_add(&l.b, tail, strlen(tail));
-	} else
-		rc = rvd_buf_add(&l.b, "],\"next\":null}", 14);
+		rc = tl == 0 ? -1 : rvd_buf_add(&l.b, tail, tl);
+	}
 	rc = rc == -1 ? rvd_http_error(wsi, RVMSG_E_BUSY, "out of memory") :
 	    rvd_http_json(wsi, 200, l.b.p, l.b.len);
 	free(l.b.p);
@@ -206,13 +205,10 @@ rvd_http_status(struct lws *wsi, const char *uri)
 	size_t len;
 
 	if (strcmp(uri, "/healthz") == 0) {
-		/* degraded: a shared store that cannot reach its peers'
-		 * instances; this one still serves its own. */
-		len = (size_t)snprintf(buf, sizeof(buf), "{\"status\":\"%s\","
-		    "\"sessions\":%u,\"peers\":%zu}",
+		len = rvmsg_build_http_health(buf, sizeof(buf),
 		    rvd.store->ops->degraded != NULL &&
-		    rvd.store->ops->degraded(rvd.store) ? "degraded" : "ok",
-		    rvd.st.sessions, rvd.store->ops->count(rvd.store));
+		    rvd.store->ops->degraded(rvd.store), rvd.st.sessions,
+		    rvd.store->ops->count(rvd.store));
 		return rvd_http_json(wsi, 200, buf, len);
 	}
 	if (strcmp(uri, "/metrics") == 0) {
@@ -256,25 +252,23 @@ rvd_http_post_peer(struct lws *wsi, struct rvmsg *m)
 	enum rvmsg_err e;
 	long long seq, ttl = m->ttl > RVD_TTL_MAX ? RVD_TTL_MAX : m->ttl;
 	char buf[128];
-	int n;
+	size_t n;
+
+	static char rbuf[RVMSG_RECORD_MAX + 1];
+	struct store_rec rec;
+	const char *id;
 
 	if ((e = rvd_record_put(m->record, NULL, rvd.unix_now + ttl, &seq,
 	    &reason)) != RVMSG_OK)
 		return rvd_http_error(wsi, e, reason);
-	{
-		static char rbuf[RVMSG_RECORD_MAX + 1];
-		struct store_rec rec;
-
-		/* The record's own expiry may cut the TTL short. */
-		if (rvd.store->ops->get(rvd.store, cJSON_GetObjectItem(
-		    m->record, "id")->valuestring, &rec, rbuf,
-		    sizeof(rbuf)) == 0 && rec.deadline > 0)
-			ttl = rec.deadline - rvd.unix_now;
-		n = snprintf(buf, sizeof(buf),
-		    "{\"id\":\"%s\",\"seq\":\"%lld\",\"ttl\":%lld}", rec.id,
-		    seq, ttl);
-	}
-	return rvd_http_json(wsi, 200, buf, (size_t)n);
+	/* Stored, so its id is one (rvmsg_flatten checked it). */
+	id = cJSON_GetObjectItem(m->record, "id")->valuestring;
+	/* The record's own expiry may cut the TTL short. */
+	if (rvd.store->ops->get(rvd.store, id, &rec, rbuf, sizeof(rbuf)) == 0 &&
+	    rec.deadline > 0)
+		ttl = rec.deadline - rvd.unix_now;
+	n = rvmsg_build_http_peer(buf, sizeof(buf), id, seq, ttl);
+	return rvd_http_json(wsi, 200, buf, n);
 }
 
 static int
@@ -285,7 +279,6 @@ rvd_http_post_unregister(struct lws *wsi, const char *id, struct rvmsg *m)
 	enum rvmsg_err e;
 	long long seq;
 	char buf[64];
-	int n;
 
 	if (strcmp(id, m->id) != 0)
 		return rvd_http_error(wsi, RVMSG_E_ID,
@@ -301,8 +294,8 @@ rvd_http_post_unregister(struct lws *wsi, const char *id, struct rvmsg *m)
 		return errno == ESTALE ? rvd_http_error(wsi, RVMSG_E_REPLAY,
 		    "seq is not greater than the last one") :
 		    rvd_http_error(wsi, RVMSG_E_PEER, "no such peer online");
-	n = snprintf(buf, sizeof(buf), "{\"id\":\"%s\"}", id);
-	return rvd_http_json(wsi, 200, buf, (size_t)n);
+	return rvd_http_json(wsi, 200, buf, rvmsg_build_http_id(buf,
+	    sizeof(buf), id));
 }
 
 static int

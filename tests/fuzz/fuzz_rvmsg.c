@@ -166,6 +166,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rvmsg_utf8_valid(data + 1, size - 1) != utf8_ref(data + 1,
 	    size - 1))
 		abort();
+	/* 'A' first: the rest is an HTTP answer, as the client reads it;
+	 * one that parses as an error reads back the same when written. */
+	if (data[0] == 'A') {
+		struct rvmsg_answer a, b;
+		size_t n;
+
+		if (rvmsg_answer_parse(&a, (const char *)data + 1,
+		    size - 1) == 0 && a.error != NULL && (n =
+		    rvmsg_build_http_fail(out, sizeof(out), a.error,
+		    a.reason != NULL ? a.reason : "")) > 0) {
+			if (rvmsg_answer_parse(&b, out, n) == -1 ||
+			    !same(a.error, b.error))
+				abort();
+			rvmsg_answer_free(&b);
+		}
+		rvmsg_answer_free(&a);
+		return 0;
+	}
 	/* 'B' first: the rest is a relay frame (a binary message). */
 	if (data[0] == 'B') {
 		const uint8_t *p;

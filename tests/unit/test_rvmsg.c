@@ -592,6 +592,54 @@ test_build(void **state)
 	assert_int_equal(rvmsg_build_relay(buf, 10, ID, NULL), 0);
 }
 
+/* The HTTP answers the server writes read back as the client reads
+ * them. */
+static void
+test_answers(void **state)
+{
+	static char buf[1024];
+	struct rvmsg_answer a;
+	size_t n;
+
+	(void)state;
+	n = rvmsg_build_http_fail(buf, sizeof(buf), "not-found", "no \"such\"");
+	assert_int_equal(rvmsg_answer_parse(&a, buf, n), 0);
+	assert_string_equal(a.error, "not-found");
+	assert_string_equal(a.reason, "no \"such\"");
+	rvmsg_answer_free(&a);
+	n = rvmsg_build_http_health(buf, sizeof(buf), 1, 3, 7);
+	assert_string_equal(buf, "{\"status\":\"degraded\",\"sessions\":3,"
+	    "\"peers\":7}");
+	n = rvmsg_build_http_peer(buf, sizeof(buf), ID, 12, 60);
+	assert_string_equal(buf, "{\"id\":\"" ID "\",\"seq\":\"12\","
+	    "\"ttl\":60}");
+	n = rvmsg_build_http_id(buf, sizeof(buf), ID);
+	assert_string_equal(buf, "{\"id\":\"" ID "\"}");
+	/* A page: head, records, tail. */
+	strcpy(buf, RVMSG_PAGE_HEAD "{\"id\":\"" ID "\"},{}");
+	n = strlen(buf);
+	n += rvmsg_build_page_tail(buf + n, sizeof(buf) - n, ID);
+	assert_int_equal(rvmsg_answer_parse(&a, buf, n), 0);
+	assert_int_equal(cJSON_GetArraySize(a.peers), 2);
+	assert_string_equal(a.next, ID);
+	assert_null(a.error);
+	rvmsg_answer_free(&a);
+	strcpy(buf, RVMSG_PAGE_HEAD);
+	n = strlen(buf);
+	n += rvmsg_build_page_tail(buf + n, sizeof(buf) - n, NULL);
+	assert_string_equal(buf, "{\"peers\":[],\"next\":null}");
+	assert_int_equal(rvmsg_answer_parse(&a, buf, n), 0);
+	assert_null(a.next);
+	rvmsg_answer_free(&a);
+	/* A next cursor that is no string is no page. */
+	strcpy(buf, "{\"peers\":[],\"next\":7}");
+	assert_int_equal(rvmsg_answer_parse(&a, buf, strlen(buf)), -1);
+	assert_int_equal(errno, EBADMSG);
+	rvmsg_answer_free(&a);
+	assert_int_equal(rvmsg_answer_parse(&a, "[1]", 3), -1);
+	rvmsg_answer_free(&a);
+}
+
 int
 main(void)
 {
@@ -606,6 +654,7 @@ main(void)
 		cmocka_unit_test(test_flatten),
 		cmocka_unit_test(test_flatten_large),
 		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_answers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

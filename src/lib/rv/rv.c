@@ -411,27 +411,23 @@ rv_peers_add(struct rv_list *l, const cJSON *rec)
  * EMSGSIZE or ENOMEM.
  */
 static int
-rv_peers_page(struct rv_list *l, const cJSON *root, char *cursor,
+rv_peers_page(struct rv_list *l, const struct rvmsg_answer *a, char *cursor,
     size_t clen)
 {
-	const cJSON *list, *next, *it;
+	const cJSON *it;
 
-	list = cJSON_GetObjectItemCaseSensitive(root, "peers");
-	next = cJSON_GetObjectItemCaseSensitive(root, "next");
 	/* A cursor only goes forward: the list cannot loop. */
-	if (!cJSON_IsArray(list) || !(next == NULL || cJSON_IsNull(next) ||
-	    (cJSON_IsString(next) && strlen(next->valuestring) < clen &&
-	    strcmp(next->valuestring, cursor) > 0)))
+	if (a->peers == NULL || (a->next != NULL && (strlen(a->next) >= clen ||
+	    strcmp(a->next, cursor) <= 0)))
 		return rv_fail(l->why, l->whylen, EPROTO, "%s: the answer has "
 		    "no peers list or a bad next cursor", l->u->base);
-	if (cJSON_GetArraySize(list) > RV_PAGE_PEERS)
+	if (cJSON_GetArraySize(a->peers) > RV_PAGE_PEERS)
 		return rv_fail(l->why, l->whylen, EPROTO, "%s: more than the "
 		    "%d peers asked for on a page", l->u->base, RV_PAGE_PEERS);
-	cJSON_ArrayForEach(it, list)
+	cJSON_ArrayForEach(it, a->peers)
 		if (rv_peers_add(l, it) == -1)
 			return -1;
-	snprintf(cursor, clen, "%s", cJSON_IsString(next) ?
-	    next->valuestring : "");
+	snprintf(cursor, clen, "%s", a->next != NULL ? a->next : "");
 	return 0;
 }
 
@@ -460,9 +456,8 @@ rv_peers_one(const struct rv_url *u, const char *what, long long deadline,
 {
 	struct rv_list l = { u, out, 0, why, whylen };
 	char path[512], cursor[128] = "", *esc = NULL;
-	const cJSON *ec;
+	struct rvmsg_answer a;
 	struct rv_http res;
-	cJSON *root;
 	int page, byid = what != NULL && ident_id_valid(what), rc = -1;
 	long long left;
 	size_t before = out->n;
@@ -504,22 +499,23 @@ rv_peers_one(const struct rv_url *u, const char *what, long long deadline,
 			rv_http_free(&res);
 			break;
 		}
-		root = cJSON_Parse(res.body ? res.body : "");
+		/* What does not parse has no peers, no record, no error:
+		 * each case below says so. */
+		(void)rvmsg_answer_parse(&a, res.body, res.len);
 		if (res.status == 404 && byid)
 			errno = ENOENT;
 		else if (res.status >= 500)
 			rv_fail(why, whylen, ECONNREFUSED, "%s: HTTP %ld",
 			    u->base, res.status);
-		else if (res.status != 200) {
-			ec = cJSON_GetObjectItemCaseSensitive(root, "error");
+		else if (res.status != 200)
 			rv_fail(why, whylen, EPROTO, "%s: HTTP %ld %s", u->base,
-			    res.status, cJSON_IsString(ec) ?
-			    TERM_SAFE(ec->valuestring) : "without an error code");
-		} else if (byid)
-			rc = rv_peers_add(&l, root);
-		else if ((rc = rv_peers_page(&l, root, cursor,
+			    res.status, a.error != NULL ? TERM_SAFE(a.error) :
+			    "without an error code");
+		else if (byid)
+			rc = rv_peers_add(&l, a.root);
+		else if ((rc = rv_peers_page(&l, &a, cursor,
 		    sizeof(cursor))) == 0 && *cursor != '\0') {
-			cJSON_Delete(root);
+			rvmsg_answer_free(&a);
 			rv_http_free(&res);
 			rc = -1;
 			continue;
@@ -527,7 +523,7 @@ rv_peers_one(const struct rv_url *u, const char *what, long long deadline,
 			errno = ENOENT;
 			rc = -1;
 		}
-		cJSON_Delete(root);
+		rvmsg_answer_free(&a);
 		rv_http_free(&res);
 		break;
 	}

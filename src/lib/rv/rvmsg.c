@@ -719,3 +719,45 @@ rvmsg_relay_frame_head(uint8_t *p, uint32_t relay)
 {
 	put32(p, relay);
 }
+
+int
+rvmsg_answer_parse(struct rvmsg_answer *a, const char *buf, size_t len)
+{
+	const cJSON *it;
+
+	memset(a, 0, sizeof(*a));
+	if (len == 0 || (a->root = cJSON_ParseWithLength(buf, len)) == NULL ||
+	    !cJSON_IsObject(a->root)) {
+		errno = EBADMSG;
+		return -1;
+	}
+	if (cJSON_IsString(it = cJSON_GetObjectItemCaseSensitive(a->root,
+	    "error"))) {
+		a->error = it->valuestring;
+		if (cJSON_IsString(it = cJSON_GetObjectItemCaseSensitive(
+		    a->root, "reason")))
+			a->reason = it->valuestring;
+		return 0;
+	}
+	if (cJSON_IsArray(it = cJSON_GetObjectItemCaseSensitive(a->root,
+	    "peers"))) {
+		a->peers = it;
+		it = cJSON_GetObjectItemCaseSensitive(a->root, "next");
+		/* A cursor (a peer id from this server; the reader checks
+		 * it goes forward), or null after the last page. */
+		if (cJSON_IsString(it))
+			a->next = it->valuestring;
+		else if (it != NULL && !cJSON_IsNull(it)) {
+			errno = EBADMSG;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+rvmsg_answer_free(struct rvmsg_answer *a)
+{
+	cJSON_Delete(a->root);
+	a->root = NULL;
+}

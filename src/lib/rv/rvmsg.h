@@ -188,8 +188,47 @@ size_t rvmsg_build_relay_ok(char *buf, size_t cap, uint32_t relay,
 size_t rvmsg_build_relay_closed(char *buf, size_t cap, uint32_t relay,
     const char *reason, const char *ref);
 
-/* HTTP answers: {"error":CODE,"reason":...}. */
+/*
+ * HTTP answers (nat(7) PROTOCOL, HTTP), objects without a type, written
+ * as the builders above.  An error, {"error":CODE,"reason":...}: code e,
+ * or a code of the HTTP layer itself ("not-found", "bad-method",
+ * "timeout"); /healthz; POST /v1/peers' {"id","seq","ttl"}; an id alone
+ * ({"id"}); and a page of GET /v1/peers, which the server writes as
+ * RVMSG_PAGE_HEAD, its records joined by commas, and the tail (next NULL
+ * after the last page).  These may be longer than RVMSG_MAX but for the
+ * page, never longer than cap.
+ */
 size_t rvmsg_build_http_error(char *buf, size_t cap, enum rvmsg_err e,
     const char *reason);
+size_t rvmsg_build_http_fail(char *buf, size_t cap, const char *code,
+    const char *reason);
+size_t rvmsg_build_http_health(char *buf, size_t cap, int degraded,
+    unsigned sessions, size_t peers);
+size_t rvmsg_build_http_peer(char *buf, size_t cap, const char *id,
+    long long seq, long long ttl);
+size_t rvmsg_build_http_id(char *buf, size_t cap, const char *id);
+#define RVMSG_PAGE_HEAD	"{\"peers\":["
+size_t rvmsg_build_page_tail(char *buf, size_t cap, const char *next);
+
+/* An HTTP answer as the client reads it.  Strings and objects point
+ * into root. */
+struct rvmsg_answer {
+	cJSON *root;
+	const cJSON *peers;		/* a page's records (an array), or NULL */
+	const char *next;		/* a page's next cursor, or NULL after
+					   the last page */
+	const char *error, *reason;	/* an error answer's, or NULL */
+};
+
+/*
+ * Parses len bytes (no terminator needed) as an HTTP answer: an object,
+ * with a string "error" (and "reason") when it is an error, an array
+ * "peers" and a "next" that is a string or null when it is a page.
+ * Returns 0, or -1 with errno EBADMSG (not a JSON object, or a page
+ * whose next is neither).  rvmsg_answer_free must be called either way.
+ */
+int rvmsg_answer_parse(struct rvmsg_answer *a, const char *buf, size_t len);
+
+void rvmsg_answer_free(struct rvmsg_answer *a);
 
 #endif

@@ -281,19 +281,107 @@ rvmsg_build_relay_closed(char *buf, size_t cap, uint32_t relay,
 	return w_end(&w);
 }
 
+/* {"KEY": an answer's first member (answers have no type). */
+static void
+w_answer(struct rvmsg_w *w, char *buf, size_t cap, const char *key)
+{
+	w->buf = buf;
+	w->cap = cap;
+	w->len = 0;
+	w->full = cap == 0;
+	if (!w->full)
+		buf[0] = '\0';
+	w_lit(w, "{\"");
+	w_lit(w, key);
+	w_lit(w, "\":");
+}
+
+/* The closing brace of an answer, which may be longer than a message. */
+static size_t
+w_answer_end(struct rvmsg_w *w)
+{
+	w_lit(w, "}");
+	if (w->full) {
+		if (w->cap > 0)
+			w->buf[0] = '\0';
+		errno = EMSGSIZE;
+		return 0;
+	}
+	return w->len;
+}
+
 size_t
-rvmsg_build_http_error(char *buf, size_t cap, enum rvmsg_err e,
+rvmsg_build_http_fail(char *buf, size_t cap, const char *code,
     const char *reason)
 {
 	struct rvmsg_w w;
 
-	/* An answer is an object without a type: {"error":...}. */
+	w_answer(&w, buf, cap, "error");
+	w_quoted(&w, code);
+	w_str(&w, "reason", reason);
+	return w_answer_end(&w);
+}
+
+size_t
+rvmsg_build_http_error(char *buf, size_t cap, enum rvmsg_err e,
+    const char *reason)
+{
+	return rvmsg_build_http_fail(buf, cap, rvmsg_code(e), reason);
+}
+
+size_t
+rvmsg_build_http_health(char *buf, size_t cap, int degraded,
+    unsigned sessions, size_t peers)
+{
+	struct rvmsg_w w;
+
+	/* degraded: a shared store that cannot reach its peers'
+	 * instances; this one still serves its own. */
+	w_answer(&w, buf, cap, "status");
+	w_quoted(&w, degraded ? "degraded" : "ok");
+	w_num(&w, "sessions", sessions);
+	w_num(&w, "peers", peers);
+	return w_answer_end(&w);
+}
+
+size_t
+rvmsg_build_http_peer(char *buf, size_t cap, const char *id, long long seq,
+    long long ttl)
+{
+	struct rvmsg_w w;
+	char n[24];
+
+	snprintf(n, sizeof(n), "%lld", seq);
+	w_answer(&w, buf, cap, "id");
+	w_quoted(&w, id);
+	w_str(&w, "seq", n);
+	w_num(&w, "ttl", ttl > 0 ? (unsigned long long)ttl : 0);
+	return w_answer_end(&w);
+}
+
+size_t
+rvmsg_build_http_id(char *buf, size_t cap, const char *id)
+{
+	struct rvmsg_w w;
+
+	w_answer(&w, buf, cap, "id");
+	w_quoted(&w, id);
+	return w_answer_end(&w);
+}
+
+size_t
+rvmsg_build_page_tail(char *buf, size_t cap, const char *next)
+{
+	struct rvmsg_w w;
+
 	w.buf = buf;
 	w.cap = cap;
 	w.len = 0;
 	w.full = cap == 0;
-	w_lit(&w, "{\"error\":");
-	w_quoted(&w, rvmsg_code(e));
-	w_str(&w, "reason", reason);
-	return w_end(&w);
+	w_lit(&w, "],\"next\":");
+	if (next != NULL)
+		w_quoted(&w, next);
+	else
+		w_lit(&w, "null");
+	return w_answer_end(&w);
 }
