@@ -31,7 +31,7 @@
 #include "log.h"
 #include "offer.h"
 #include "record.h"
-#include "rendezvous.h"
+#include "call.h"
 #include "rv.h"
 #include "stun_client.h"
 #include "term.h"
@@ -130,15 +130,15 @@ say_warn(void *arg, const char *fmt, ...)
 /* Resolves peer (an id, an alias, or a name the server knows) to an id;
  * an ambiguous name lists who has it. */
 static void
-resolve(const struct rendezvous_cfg *cfg, const char *peer,
+resolve(const struct call_cfg *cfg, const char *peer,
     char id[IDENT_ID_LEN + 1])
 {
-	struct rendezvous_names names;
+	struct call_names names;
 	char why[512];
 	size_t i;
 	int rc;
 
-	if (rendezvous_peer_resolve(cfg, peer, id, &names, why,
+	if (call_peer_resolve(cfg, peer, id, &names, why,
 	    sizeof(why)) == 0)
 		return;
 	rc = errno;
@@ -148,7 +148,7 @@ resolve(const struct rendezvous_cfg *cfg, const char *peer,
 		for (i = 0; i < names.nline; i++)
 			fprintf(stderr, "  %s\n", TERM_SAFE(names.line[i]));
 	}
-	rendezvous_names_free(&names);
+	call_names_free(&names);
 	fail(cli_exit(rc), "%s", why);
 }
 
@@ -313,8 +313,8 @@ main(int argc, char **argv)
 	static struct record r;
 	static struct offer theirs;
 	struct rv_url url[RV_MAX_SERVERS];
-	struct rendezvous_cfg cfg;
-	struct rendezvous *rz;
+	struct call_cfg cfg;
+	struct call *rz;
 	struct tech_path path;
 	struct ident id;
 	const char *pfile = NULL, *stun = NULL, *cmd = NULL, *fwd = NULL;
@@ -414,7 +414,7 @@ main(int argc, char **argv)
 		fwd_fd = forward_accept(fwd);
 
 	if (accept) {
-		if (rendezvous_request_read(STDIN_FILENO, id.id, &theirs,
+		if (call_request_read(STDIN_FILENO, id.id, &theirs,
 		    why, sizeof(why)) == -1)
 			fail(cli_exit(errno), "%s", why);
 		snprintf(peer, sizeof(peer), "%s", theirs.from);
@@ -426,7 +426,7 @@ main(int argc, char **argv)
 		fail(EX_USAGE, "peer %s is this peer", peer);
 
 	/* Self's profile: a file, or our own record on the server. */
-	if (rendezvous_self_get(&cfg, pfile, &env.self.prof, &env.stun,
+	if (call_self_get(&cfg, pfile, &env.self.prof, &env.stun,
 	    why, sizeof(why)) == -1)
 		fail(cli_exit(errno), "%s", why);
 	snprintf(env.self.id, sizeof(env.self.id), "%s", id.id);
@@ -434,7 +434,7 @@ main(int argc, char **argv)
 
 	if (!accept) {
 		/* The peer's registered profile picks the techniques. */
-		if (rendezvous_peer_get(&cfg, peer, &env.peer.prof,
+		if (call_peer_get(&cfg, peer, &env.peer.prof,
 		    peer_pk, why, sizeof(why)) == -1)
 			fail(cli_exit(errno), "%s", why);
 		env.initiator = 1;
@@ -453,7 +453,7 @@ main(int argc, char **argv)
 
 	/* The offer or the answer; the session stays for the relay, the
 	 * engine's last resort. */
-	if (rendezvous_exchange(&cfg, &env, accept ? &theirs : NULL,
+	if (call_exchange(&cfg, &env, accept ? &theirs : NULL,
 	    peer_pk, &rz, why, sizeof(why)) == -1)
 		fail(cli_exit(errno), "%s", why);
 	if (connect_run(&env, 15000, report, NULL, &path, w) == -1) {
@@ -464,7 +464,7 @@ main(int argc, char **argv)
 	}
 	if (path.rv == NULL) {
 		/* A direct path needs the server no more. */
-		rendezvous_close(rz, 500);
+		call_close(rz, 500);
 		rz = NULL;
 		env.rv = NULL;
 	}
@@ -492,7 +492,7 @@ main(int argc, char **argv)
 	 * the next program needs it. */
 	if (path.fd != -1)
 		close(path.fd);
-	rendezvous_close(rz, 500);
+	call_close(rz, 500);
 	ident_free(&id);
 	if (child != -1)
 		(void)waitpid(child, NULL, 0);

@@ -26,13 +26,13 @@
 #include "ident.h"
 #include "offer.h"
 #include "record.h"
-#include "rendezvous.h"
+#include "call.h"
 
 static struct ident alice, bob;
 static struct offer o, got;
 static struct record r;
 static struct record_in in;
-static char why[512], dir[] = "/tmp/test_rendezvous.XXXXXX";
+static char why[512], dir[] = "/tmp/test_call.XXXXXX";
 
 static int
 setup(void **state)
@@ -78,7 +78,7 @@ write_file(const char *name, const char *text)
 }
 
 /* Reads text as stdin would hold it: the request, then data.  Returns 0,
- * or the errno rendezvous_request_read failed with. */
+ * or the errno call_request_read failed with. */
 static int
 request_from(const char *text, const char *self_id)
 {
@@ -89,7 +89,7 @@ request_from(const char *text, const char *self_id)
 	assert_int_equal(write(fd[1], text, strlen(text)), (ssize_t)strlen(text));
 	assert_int_equal(close(fd[1]), 0);
 	memset(why, 0, sizeof(why));
-	rc = rendezvous_request_read(fd[0], self_id, &got, why, sizeof(why));
+	rc = call_request_read(fd[0], self_id, &got, why, sizeof(why));
 	e = errno;
 	/* What follows the line stays for the stream. */
 	if (rc == 0)
@@ -168,17 +168,17 @@ test_profile_file(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/profile", dir);
 	(void)unlink(path);
-	assert_fails(rendezvous_profile_load(path, &p, why, sizeof(why)),
+	assert_fails(call_profile_load(path, &p, why, sizeof(why)),
 	    ENOENT);
 	assert_true(strstr(why, "No such file") != NULL);
 
 	write_file("profile", "type=probe x=1\n");
-	assert_fails(rendezvous_profile_load(path, &p, why, sizeof(why)),
+	assert_fails(call_profile_load(path, &p, why, sizeof(why)),
 	    EBADMSG);
 	assert_true(strstr(why, ": no profile record") != NULL);
 
 	write_file("profile", "# a comment\ntype=profile mapping=sideways\n");
-	assert_fails(rendezvous_profile_load(path, &p, why, sizeof(why)),
+	assert_fails(call_profile_load(path, &p, why, sizeof(why)),
 	    EBADMSG);
 	assert_true(strstr(why, "/profile:2: a bad profile") != NULL);
 
@@ -190,7 +190,7 @@ test_profile_file(void **state)
 	profile_write(&want, &r, 0);
 	snprintf(text, sizeof(text), "type=probe\n%s", record_end(&r));
 	write_file("profile", text);
-	assert_int_equal(rendezvous_profile_load(path, &p, why, sizeof(why)),
+	assert_int_equal(call_profile_load(path, &p, why, sizeof(why)),
 	    0);
 	assert_int_equal(p.udp.nat, PROFILE_NAT_PORT_RESTRICTED);
 	assert_int_equal(p.udp.filtering, PROFILE_APD);
@@ -203,64 +203,64 @@ test_stun_pick(void **state)
 
 	(void)state;
 	memset(&ss, 0, sizeof(ss));
-	rendezvous_stun_pick(NULL, &ss);
+	call_stun_pick(NULL, &ss);
 	assert_int_equal(ss.ss_family, 0);
 
 	assert_int_equal(record_parse(&in, "type=peer servers=-"), 0);
-	rendezvous_stun_pick(&in, &ss);
+	call_stun_pick(&in, &ss);
 	assert_int_equal(ss.ss_family, 0);
 
 	assert_int_equal(record_parse(&in,
 	    "type=peer servers=192.0.2.7,198.51.100.1:3479"), 0);
-	rendezvous_stun_pick(&in, &ss);
+	call_stun_pick(&in, &ss);
 	assert_int_equal(ss.ss_family, AF_INET);
 	assert_int_equal(addr_port((struct sockaddr *)&ss), 3478);
 
 	assert_int_equal(record_parse(&in,
 	    "type=peer servers=198.51.100.1:3479"), 0);
-	rendezvous_stun_pick(&in, &ss);
+	call_stun_pick(&in, &ss);
 	assert_int_equal(addr_port((struct sockaddr *)&ss), 3479);
 
 	/* Not an address: no STUN server rather than a wrong one. */
 	assert_int_equal(record_parse(&in, "type=peer servers=stun.example"),
 	    0);
-	rendezvous_stun_pick(&in, &ss);
+	call_stun_pick(&in, &ss);
 	assert_int_equal(ss.ss_family, 0);
 }
 
 static void
 test_resolve_local(void **state)
 {
-	struct rendezvous_cfg cfg;
-	struct rendezvous_names names;
+	struct call_cfg cfg;
+	struct call_names names;
 	char id[IDENT_ID_LEN + 1], text[256];
 
 	(void)state;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.id = &alice;
 	cfg.wait_ms = 100;
-	assert_int_equal(rendezvous_peer_resolve(&cfg, bob.id, id, &names,
+	assert_int_equal(call_peer_resolve(&cfg, bob.id, id, &names,
 	    why, sizeof(why)), 0);
 	assert_string_equal(id, bob.id);
-	rendezvous_names_free(&names);
+	call_names_free(&names);
 
 	snprintf(text, sizeof(text), "# friends\nbob %s\n", bob.id);
 	write_file("aliases", text);
-	assert_int_equal(rendezvous_peer_resolve(&cfg, "bob", id, &names,
+	assert_int_equal(call_peer_resolve(&cfg, "bob", id, &names,
 	    why, sizeof(why)), 0);
 	assert_string_equal(id, bob.id);
-	rendezvous_names_free(&names);
+	call_names_free(&names);
 
-	assert_fails(rendezvous_peer_resolve(&cfg, "no/such", id, &names,
+	assert_fails(call_peer_resolve(&cfg, "no/such", id, &names,
 	    why, sizeof(why)), EINVAL);
 	assert_string_equal(why, "peer no/such: neither a peer id nor a name");
-	rendezvous_names_free(&names);
+	call_names_free(&names);
 
 	write_file("aliases", "bob\n");
-	assert_fails(rendezvous_peer_resolve(&cfg, "bob", id, &names,
+	assert_fails(call_peer_resolve(&cfg, "bob", id, &names,
 	    why, sizeof(why)), EPERM);
 	assert_true(strstr(why, "aliases") != NULL);
-	rendezvous_names_free(&names);
+	call_names_free(&names);
 }
 
 static void __attribute__((format(printf, 2, 3)))

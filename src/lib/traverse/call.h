@@ -1,6 +1,8 @@
 /*
- * rendezvous.h: nat-connect's signalling through the rendezvous servers
- * (nat(7) PROTOCOL, nat-connect(1)): who a peer name is (the alias file,
+ * call.h: a connection's call, nat-connect's signalling through the
+ * rendezvous servers (nat(7) PROTOCOL, nat-connect(1)), named apart from
+ * the rendezvous client (rv_, rv.h) it calls: who a peer name is (the
+ * alias file,
  * then the servers), the profiles both sides start from, and the signed
  * offer and answer (offer.h), each sealed to its receiver's key, exchanged
  * over a tagged session (rv.h) that stays open for the relay, the
@@ -13,8 +15,8 @@
  * unusable file, anything else a system error) and why (a sentence
  * naming the object and the bad value).  None prints, none exits.
  */
-#ifndef NATKIT_RENDEZVOUS_H
-#define NATKIT_RENDEZVOUS_H
+#ifndef NATKIT_CALL_H
+#define NATKIT_CALL_H
 
 #include <stddef.h>
 #include <sys/socket.h>
@@ -28,7 +30,7 @@
 
 /* Where to signal and how to narrate; the strings must outlive the
  * calls, and say and warn an exchange's session. */
-struct rendezvous_cfg {
+struct call_cfg {
 	const struct ident *id;		/* this peer */
 	const struct rv_url *url;	/* the servers, in order */
 	int nurl;
@@ -40,27 +42,27 @@ struct rendezvous_cfg {
 };
 
 /* The peers a name is ambiguous between, "ID NAT" each. */
-struct rendezvous_names {
+struct call_names {
 	size_t n;		/* how many the server listed */
 	char **line;		/* those whose record parses, malloc'd */
 	size_t nline;
 };
 
 /* A signalling session after the exchange (opaque). */
-struct rendezvous;
+struct call;
 
 /*
  * Resolves name (a peer id, an alias, or a name a server knows) to a peer
  * id in id.  Returns 0, or -1 with errno EPERM (the alias file), EINVAL
  * (not a valid name), ECONNREFUSED, ENXIO (nobody online has it, or
  * several have: then names lists them) or EPROTO.  names must be freed with
- * rendezvous_names_free either way.
+ * call_names_free either way.
  */
-int rendezvous_peer_resolve(const struct rendezvous_cfg *cfg,
+int call_peer_resolve(const struct call_cfg *cfg,
     const char *name, char id[IDENT_ID_LEN + 1],
-    struct rendezvous_names *names, char *why, size_t whylen);
+    struct call_names *names, char *why, size_t whylen);
 
-void rendezvous_names_free(struct rendezvous_names *names);
+void call_names_free(struct call_names *names);
 
 /*
  * Reads one request record from fd a byte at a time (what follows it is
@@ -68,12 +70,12 @@ void rendezvous_names_free(struct rendezvous_names *names);
  * theirs.  Returns 0, or -1 with errno EBADMSG (no line, not a request) or
  * EPROTO (the offer is refused: offer_verify).
  */
-int rendezvous_request_read(int fd, const char *self_id, struct offer *theirs,
+int call_request_read(int fd, const char *self_id, struct offer *theirs,
     char *why, size_t whylen);
 
 /* Reads the first profile record of the file path into p.  Returns 0, or
  * -1 with errno ENOENT or EBADMSG (none, or a bad one). */
-int rendezvous_profile_load(const char *path, struct profile *p, char *why,
+int call_profile_load(const char *path, struct profile *p, char *why,
     size_t whylen);
 
 /*
@@ -81,24 +83,24 @@ int rendezvous_profile_load(const char *path, struct profile *p, char *why,
  * NULL, else from our own record on the servers; and stun, when its
  * family is 0, with the profile's first STUN server, else the first of
  * the record's "servers".  Returns 0, or -1 with errno as
- * rendezvous_profile_load, ENXIO (not registered), ECONNREFUSED, EPROTO
+ * call_profile_load, ENXIO (not registered), ECONNREFUSED, EPROTO
  * (a record that does not verify) or EBADMSG (its profile does not
  * parse).
  */
-int rendezvous_self_get(const struct rendezvous_cfg *cfg, const char *path,
+int call_self_get(const struct call_cfg *cfg, const char *path,
     struct profile *p, struct sockaddr_storage *stun, char *why,
     size_t whylen);
 
 /* Fills p with peer's registered profile and pk with its key (what the
  * offer is sealed to), both from its verified record.  Returns 0, or -1
  * with errno EHOSTDOWN (no server lists it), ECONNREFUSED or EPROTO. */
-int rendezvous_peer_get(const struct rendezvous_cfg *cfg, const char *peer,
+int call_peer_get(const struct call_cfg *cfg, const char *peer,
     struct profile *p, uint8_t pk[IDENT_PK_LEN], char *why, size_t whylen);
 
 /* Sets ss to the first of a record's "servers" (the STUN servers nat-probe
  * used, port 3478 by default); leaves it when in is NULL or has none,
  * zeroes it when that one is not host[:port]. */
-void rendezvous_stun_pick(const struct record_in *in,
+void call_stun_pick(const struct record_in *in,
     struct sockaddr_storage *ss);
 
 /*
@@ -116,12 +118,12 @@ void rendezvous_stun_pick(const struct record_in *in,
  * EPROTO (a refused signal or answer), ETIMEDOUT (no answer in time) or
  * a system error's.
  */
-int rendezvous_exchange(const struct rendezvous_cfg *cfg, struct tech_env *e,
+int call_exchange(const struct call_cfg *cfg, struct tech_env *e,
     const struct offer *theirs, const uint8_t peer_pk[IDENT_PK_LEN],
-    struct rendezvous **rz, char *why, size_t whylen);
+    struct call **rz, char *why, size_t whylen);
 
 /* Ends the session (waiting up to timeout_ms for the close) and frees rz
  * (NULL: nothing); e->rv must not be used after. */
-void rendezvous_close(struct rendezvous *rz, int timeout_ms);
+void call_close(struct call *rz, int timeout_ms);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * rendezvous.c: nat-connect's signalling through the rendezvous servers
- * (rendezvous.h).
+ * call.c: a connection's call, nat-connect's signalling through the
+ * rendezvous servers (call.h).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <sodium.h>
 
 #include "addr.h"
-#include "rendezvous.h"
+#include "call.h"
 #include "stun_client.h"
 
 /* What the session heard since it was opened. */
@@ -24,7 +24,7 @@ struct heard {
 	struct record_in answer;
 };
 
-struct rendezvous {
+struct call {
 	struct rv_client *c;
 	struct rv_session *s;
 	rv_say_fn say;
@@ -45,7 +45,7 @@ say_nothing(void *arg, const char *fmt, ...)
 }
 
 static rv_say_fn
-say_of(const struct rendezvous_cfg *cfg)
+say_of(const struct call_cfg *cfg)
 {
 	return cfg->say != NULL ? cfg->say : say_nothing;
 }
@@ -70,7 +70,7 @@ failed(char *why, size_t whylen, int err, const char *fmt, ...)
 /* Fetches id's verified record from the servers into in.  Returns 0, 1
  * when no server has it, or -1 with errno and why. */
 static int
-record_fetch(const struct rendezvous_cfg *cfg, const char *id,
+record_fetch(const struct call_cfg *cfg, const char *id,
     struct record_in *in, char *why, size_t whylen)
 {
 	struct rv_peers p;
@@ -100,7 +100,7 @@ record_fetch(const struct rendezvous_cfg *cfg, const char *id,
 
 /* Adds "ID NAT" of the record json to names. */
 static void
-names_add(struct rendezvous_names *names, const char *json)
+names_add(struct call_names *names, const char *json)
 {
 	static struct record_in in;
 	char **more, *line;
@@ -119,8 +119,8 @@ names_add(struct rendezvous_names *names, const char *json)
 }
 
 int
-rendezvous_peer_resolve(const struct rendezvous_cfg *cfg, const char *name,
-    char id[IDENT_ID_LEN + 1], struct rendezvous_names *names, char *why,
+call_peer_resolve(const struct call_cfg *cfg, const char *name,
+    char id[IDENT_ID_LEN + 1], struct call_names *names, char *why,
     size_t whylen)
 {
 	static struct record_in in;
@@ -176,7 +176,7 @@ rendezvous_peer_resolve(const struct rendezvous_cfg *cfg, const char *name,
 }
 
 void
-rendezvous_names_free(struct rendezvous_names *names)
+call_names_free(struct call_names *names)
 {
 	size_t i;
 
@@ -187,7 +187,7 @@ rendezvous_names_free(struct rendezvous_names *names)
 }
 
 int
-rendezvous_request_read(int fd, const char *self_id, struct offer *theirs,
+call_request_read(int fd, const char *self_id, struct offer *theirs,
     char *why, size_t whylen)
 {
 	static struct record_in in;
@@ -218,7 +218,7 @@ rendezvous_request_read(int fd, const char *self_id, struct offer *theirs,
 }
 
 int
-rendezvous_profile_load(const char *path, struct profile *p, char *why,
+call_profile_load(const char *path, struct profile *p, char *why,
     size_t whylen)
 {
 	static struct record_in in;
@@ -246,7 +246,7 @@ rendezvous_profile_load(const char *path, struct profile *p, char *why,
 }
 
 int
-rendezvous_self_get(const struct rendezvous_cfg *cfg, const char *path,
+call_self_get(const struct call_cfg *cfg, const char *path,
     struct profile *p, struct sockaddr_storage *stun, char *why,
     size_t whylen)
 {
@@ -254,7 +254,7 @@ rendezvous_self_get(const struct rendezvous_cfg *cfg, const char *path,
 	int rc;
 
 	if (path != NULL) {
-		if (rendezvous_profile_load(path, p, why, whylen) == -1)
+		if (call_profile_load(path, p, why, whylen) == -1)
 			return -1;
 	} else if ((rc = record_fetch(cfg, cfg->id->id, &in, why,
 	    whylen)) == 1)
@@ -269,12 +269,12 @@ rendezvous_self_get(const struct rendezvous_cfg *cfg, const char *path,
 	if (stun->ss_family == 0 && p->nserver > 0)
 		*stun = p->server[0].addr;
 	if (stun->ss_family == 0)
-		rendezvous_stun_pick(path != NULL ? NULL : &in, stun);
+		call_stun_pick(path != NULL ? NULL : &in, stun);
 	return 0;
 }
 
 int
-rendezvous_peer_get(const struct rendezvous_cfg *cfg, const char *peer,
+call_peer_get(const struct call_cfg *cfg, const char *peer,
     struct profile *p, uint8_t pk[IDENT_PK_LEN], char *why, size_t whylen)
 {
 	static struct record_in in;
@@ -296,7 +296,7 @@ rendezvous_peer_get(const struct rendezvous_cfg *cfg, const char *peer,
 }
 
 void
-rendezvous_stun_pick(const struct record_in *in, struct sockaddr_storage *ss)
+call_stun_pick(const struct record_in *in, struct sockaddr_storage *ss)
 {
 	const char *v = in != NULL ? record_get(in, "servers") : NULL;
 	char first[300];
@@ -314,7 +314,7 @@ rendezvous_stun_pick(const struct record_in *in, struct sockaddr_storage *ss)
 static void
 on_event(void *arg, const struct rv_event *ev)
 {
-	struct rendezvous *rz = arg;
+	struct call *rz = arg;
 	struct heard *st = &rz->h;
 	const char *t;
 
@@ -363,7 +363,7 @@ on_event(void *arg, const struct rv_event *ev)
 /* Opens a tagged session on the first server that welcomes us, those
  * that were silent to the lookups last. */
 static int
-sig_open(const struct rendezvous_cfg *cfg, struct rendezvous *rz, char *why,
+sig_open(const struct call_cfg *cfg, struct call *rz, char *why,
     size_t whylen)
 {
 	char tag[RV_TAG_MAX + 1], last[300] = "no server";
@@ -403,7 +403,7 @@ sig_open(const struct rendezvous_cfg *cfg, struct rendezvous *rz, char *why,
 
 /* Sends body to `to` and waits until the server passed it on. */
 static int
-sig_send(struct rendezvous *rz, const char *to, const char *body,
+sig_send(struct call *rz, const char *to, const char *body,
     int wait_ms, char *why, size_t whylen)
 {
 	struct heard *st = &rz->h;
@@ -435,7 +435,7 @@ sig_send(struct rendezvous *rz, const char *to, const char *body,
 
 /* Waits for the answer to rz->mine and reads it into e->peer. */
 static int
-answer_wait(const struct rendezvous_cfg *cfg, struct rendezvous *rz,
+answer_wait(const struct call_cfg *cfg, struct call *rz,
     struct tech_env *e, char *why, size_t whylen)
 {
 	const char *peer = e->peer.id;
@@ -476,11 +476,11 @@ answer_wait(const struct rendezvous_cfg *cfg, struct rendezvous *rz,
 }
 
 int
-rendezvous_exchange(const struct rendezvous_cfg *cfg, struct tech_env *e,
+call_exchange(const struct call_cfg *cfg, struct tech_env *e,
     const struct offer *theirs, const uint8_t peer_pk[IDENT_PK_LEN],
-    struct rendezvous **out, char *why, size_t whylen)
+    struct call **out, char *why, size_t whylen)
 {
-	struct rendezvous *rz;
+	struct call *rz;
 	struct offer *mine;
 	const char *kind = theirs != NULL ? "answer" : "offer";
 	char to[TECH_RV_PEER_LEN];
@@ -558,7 +558,7 @@ fail:
 }
 
 void
-rendezvous_close(struct rendezvous *rz, int timeout_ms)
+call_close(struct call *rz, int timeout_ms)
 {
 	if (rz == NULL)
 		return;
