@@ -29,6 +29,7 @@
 #include <natpmp.h>
 
 #include "portmap.h"
+#include "why.h"
 
 #define RTO_FIRST_MS	250	/* RFC 6886 §3.1; see pcp_job_timer */
 #define RTO_MAX_MS	2000
@@ -46,17 +47,7 @@ now_ms(void)
 }
 
 /* Writes the reason into buf (PORTMAP_ERRLEN), sets errno and returns -1. */
-static int __attribute__((format(printf, 3, 4)))
-fail(char *buf, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, PORTMAP_ERRLEN, fmt, ap);
-	va_end(ap);
-	errno = err;
-	return -1;
-}
+#define fail(buf, err, ...)	why_fail(buf, PORTMAP_ERRLEN, err, __VA_ARGS__)
 
 static void
 sin_set(struct sockaddr_storage *ss, in_addr_t a, uint16_t port)

@@ -9,6 +9,7 @@
 
 #include "addr.h"
 #include "profile.h"
+#include "why.h"
 
 static const char *const behavior_names[] = {
 	[PROFILE_UNKNOWN] = "-",
@@ -436,17 +437,8 @@ check_charset(const char *s, size_t max, const char *chars)
 	return p > s && (size_t)(p - s) <= max;
 }
 
-static int __attribute__((format(printf, 3, 4)))
-check_fail(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	errno = EBADMSG;
-	return -1;
-}
+/* A field that breaks its grammar: why says which, errno EBADMSG. */
+#define check_fail(why, len, ...)	why_fail(why, len, EBADMSG, __VA_ARGS__)
 
 int
 profile_check(const struct record_in *in, char *why, size_t whylen)

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "offer.h"
+#include "why.h"
 
 /* The fields offer_write sets itself: a profile field of the same name
  * is left out. */
@@ -109,21 +110,7 @@ offer_write(struct record *r, int json, const struct ident *id,
 	return record_end(r) == NULL ? -1 : 0;
 }
 
-static int
-refuse(char *why, int e, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int
-refuse(char *why, int e, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, OFFER_WHY_LEN, fmt, ap);
-	va_end(ap);
-	errno = e;
-	return -1;
-}
+#define refuse(why, e, ...)	why_fail(why, OFFER_WHY_LEN, e, __VA_ARGS__)
 
 int
 offer_verify(struct offer *o, const struct record_in *in, int answer,

@@ -20,6 +20,7 @@
 #include "rv.h"
 #include "rvmsg.h"
 #include "term.h"
+#include "why.h"
 
 /* ------------------------------------------------------------------ */
 /* URLs */
@@ -348,18 +349,7 @@ rv_http_free(struct rv_http *res)
 /* ------------------------------------------------------------------ */
 /* Queries */
 
-/* Sets errno to e and why to the words.  Returns -1. */
-static int __attribute__((format(printf, 4, 5)))
-rv_fail(char *why, size_t whylen, int e, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	errno = e;
-	return -1;
-}
+#define rv_fail	why_fail	/* errno e, why the words; returns -1 */
 
 /* One server's answer as it is read: what is kept, and how much. */
 struct rv_list {

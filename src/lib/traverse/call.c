@@ -15,6 +15,7 @@
 #include "addr.h"
 #include "call.h"
 #include "stun_client.h"
+#include "why.h"
 
 /* What the session heard since it was opened. */
 struct heard {
@@ -51,18 +52,7 @@ say_of(const struct call_cfg *cfg)
 }
 
 /* Writes why and returns -1 with errno err (0: errno as it was). */
-static int __attribute__((format(printf, 4, 5)))
-failed(char *why, size_t whylen, int err, const char *fmt, ...)
-{
-	va_list ap;
-	int e = err != 0 ? err : errno;
-
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	errno = e;
-	return -1;
-}
+#define failed	why_fail
 
 /* ------------------------------------------------------------------ */
 /* Who is who */
