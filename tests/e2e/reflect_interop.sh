@@ -39,6 +39,12 @@ want "UDP reflexive addr: 127.0.0.1:" turnutils_stunclient
     fail "turnutils_stunclient: not three responses: $out"
 pass "turnutils_stunclient: origin, other address, change request"
 
+# nat-probe on the same host as the server: no NAT between, so open
+# (it said full-cone: loopback is in no profile's local addresses).
+out=$("$NATKIT_BIN/nat-probe" -G -r -s "127.0.0.1:$p" 2>&1)
+want " nat=open " "nat-probe on loopback"
+pass "nat-probe on loopback: nat=open"
+
 # turnutils_natdiscovery: mapping and filtering (RFC 5780 §4.3, §4.4),
 # with and without 1500 bytes of PADDING, then hairpinning.  It prints an
 # answer's origin only when the answer has OTHER-ADDRESS, which answers to

@@ -131,11 +131,20 @@ txn_mapped(const struct stun_txn *t)
 	return NULL;
 }
 
+/* Returns 1 when the server saw us at one of our own addresses: no NAT
+ * between.  A loopback address (127/8, ::1) is ours too, though the
+ * profile lists none: the server runs on this host. */
 static int
 is_local(const struct profile *p, const struct sockaddr *sa)
 {
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
 	int i;
 
+	if ((sa->sa_family == AF_INET &&
+	    (ntohl(s4->sin_addr.s_addr) >> 24) == 127) ||
+	    (sa->sa_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr)))
+		return 1;
 	for (i = 0; i < p->nlocal; i++)
 		if (addr_host_equal((const struct sockaddr *)&p->local[i], sa))
 			return 1;
