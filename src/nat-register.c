@@ -299,6 +299,12 @@ on_event(void *arg, const struct rv_event *ev)
 		record_str(&r, "reason", ev->reason);
 		emit(&r);
 		break;
+	case RV_EV_RETRY:
+		/* A server that cannot be reached is said, with the wait:
+		 * a mistyped name is not a silent retry forever. */
+		warnx("%s: %s; trying again in %.1f s", ev->server->base,
+		    TERM_SAFE(ev->reason), ev->retry_ms / 1000.0);
+		break;
 	}
 }
 

@@ -176,6 +176,27 @@ wait_for "$T/dave.out" "^type=registered .*server=$LIVE " 10
 expect "dave registered on the live server past a silent one, under 3 s" \
     "$(grep -c "^type=registered .*server=$LIVE " "$T/dave.out") $(within 3 "$T0")" "1 1"
 
+# A server that cannot be reached is said on stderr, with its name and the
+# wait before the next try; a TLS URL at a plain server, in words.
+mkdir -m 700 "$T/erin"
+for u in "http://127.0.0.1:1" "${LIVE/http:/https:}"; do
+	: >"$T/erin.err"
+	env NATKIT_HOME="$T/erin" "$B/nat-register" -s "$u" -n erin \
+	    <"$T/bob.profile" >/dev/null 2>"$T/erin.err" &
+	pid=$!
+	PIDS="$PIDS $pid"
+	wait_for "$T/erin.err" "trying again in [0-9.]+ s" 20
+	kill "$pid"
+	wait "$pid"
+	expect "unreachable $u: said, with the wait" \
+	    "$(grep -c "^nat-register: $u: .*; trying again in [0-9.]* s$" "$T/erin.err")" \
+	    "$(grep -c 'trying again' "$T/erin.err")"
+	grep -q 'trying again' "$T/erin.err" || expect "unreachable $u: said" no yes
+done
+expect "a TLS URL at a plain server, in words" \
+    "$(grep -c 'the TLS handshake failed: is 127.0.0.1:[0-9]* a TLS server?' "$T/erin.err")" \
+    "$(grep -c 'trying again' "$T/erin.err")"
+
 kill "$CAROL_PID"
 wait "$CAROL_PID"
 expect "nat-register exits 0 on SIGTERM" "$?" 0

@@ -197,6 +197,8 @@ enum rv_event_type {
 	RV_EV_SIGNAL,		/* a signal arrived (from, body...) */
 	RV_EV_ERROR,		/* the server sent an error (code...) */
 	RV_EV_LOST,		/* the session ended or could not start */
+	RV_EV_RETRY,		/* each failed try while reconnecting:
+				   reason, and retry_ms until the next */
 };
 
 struct rv_event {
@@ -211,7 +213,8 @@ struct rv_event {
 	const struct record_in *body;	/* SIGNAL: the body flattened, or
 					 * NULL when it is not a record */
 	const char *code, *ref;		/* ERROR */
-	const char *reason;		/* ERROR, LOST: words */
+	const char *reason;		/* ERROR, LOST, RETRY: words */
+	unsigned retry_ms;		/* LOST, RETRY: until the next try */
 };
 
 typedef void (*rv_event_fn)(void *arg, const struct rv_event *ev);

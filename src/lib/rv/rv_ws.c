@@ -212,13 +212,17 @@ rv_lost(struct rv_session *s, const char *why)
 		return;
 	}
 	s->state = RV_IDLE;
+	ev.retry_ms = rv_backoff_delay(&rv_backoff_default, s->attempt,
+	    randombytes_random());
 	if (!s->lost_told) {
 		s->lost_told = 1;
 		rv_emit(s, &ev);
 	}
+	/* Every failed try, so that a program can show the backoff. */
+	ev.type = RV_EV_RETRY;
+	rv_emit(s, &ev);
 	lws_sul_schedule(c->ctx, 0, &s->sul, rv_reconnect_cb,
-	    (lws_usec_t)rv_backoff_delay(&rv_backoff_default, s->attempt,
-	    randombytes_random()) * LWS_US_PER_MS);
+	    (lws_usec_t)ev.retry_ms * LWS_US_PER_MS);
 	if (s->attempt < 64)
 		s->attempt++;
 }
@@ -424,8 +428,16 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	switch (reason) {
 	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		snprintf(s->why, sizeof(s->why), "%s", in != NULL ?
-		    (const char *)in : "cannot connect");
+		/* OpenSSL's words for a plain server ("SSL err 1 ...
+		 * reason(1)") say nothing to a person. */
+		if (s->u->tls && in != NULL && (strstr(in, "SSL") != NULL ||
+		    strstr(in, "ssl") != NULL))
+			snprintf(s->why, sizeof(s->why), "the TLS handshake "
+			    "failed: is %.64s a TLS server? (an http:// URL "
+			    "speaks plain HTTP)", s->u->hostport);
+		else
+			snprintf(s->why, sizeof(s->why), "%s", in != NULL ?
+			    (const char *)in : "cannot connect");
 		rv_lost(s, "cannot connect");
 		break;
 	case LWS_CALLBACK_CLIENT_ESTABLISHED:
