@@ -45,6 +45,8 @@ wait_closed() {
 show() {
 	sed 's/^/    a| /' "$1" | unescape | grep -v 'type=attempt' | tail -n 15
 	sed 's/^/    b| /' "$2" | unescape | grep -v 'type=attempt' | tail -n 15
+	# The responder's nat-register (-v): a request it dropped says why.
+	[ -z "${3:-}" ] || sed 's/^/    r| /' "$3" | tail -n 15
 }
 
 # --- 100 MiB, direct and relayed, 2% loss and 20 ms each way ----------
@@ -133,6 +135,6 @@ expect "upgrade: responder moved too" "$(rec upgraded "$T/acc/h-fc.err" | field 
 expect "upgrade: every line, in order" "$(cmp -s "$T/acc/h-fc.out" "$T/lines.want" && echo yes)" yes
 pms=$(rec path "$T/up.err" | field ms)
 echo "     relayed for $(field relayed-ms <<<"$up") ms, direct $(( $(field ms <<<"$up") - pms )) ms after the block was lifted"
-[ -n "$up" ] || show "$T/up.err" "$T/acc/h-fc.err"
+[ -n "$up" ] || show "$T/up.err" "$T/acc/h-fc.err" "$T/reg-h-fc.err"
 echo "     run time $((SECONDS - t0)) s"
 finish
