@@ -78,7 +78,16 @@ bulk() {
 bulk h-fc h-prc direct
 [ -n "${DATAPATH_QUICK:-}" ] && finish
 bulk h-sym h-adm relay
-for r in fc prc sym adm; do "$LAB" flush "$r" >/dev/null 2>&1; done
+# The routers forget their UDP mappings, not the TCP of the registered
+# peers' WebSockets: a conntrack -F (nat-lab flush) drops the server's
+# packets to them until they send again (a ping, up to 20 s later), and an
+# offer to h-fc then arrived after its initiator had given up.
+for r in fc prc sym adm; do
+	"$LAB" exec "r-$r" -- conntrack -D -p udp >/dev/null 2>&1
+	for s in mapped peers; do
+		"$LAB" exec "r-$r" -- nft flush set ip natlab $s 2>/dev/null
+	done
+done
 "$LAB" delay fc 0 >/dev/null 2>&1
 rm -f "$T/big" "$T/acc/h-prc.out" "$T/acc/h-adm.out"
 
