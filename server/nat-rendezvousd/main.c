@@ -46,7 +46,9 @@ static const char usage_line[] =
     "[-R bytes]\n"
     "                       [-r redis://host[:port][/db]] [-S rate] "
     "[-T seconds]\n"
-    "                       [-t seconds] [-u user] [-x [address:]port]\n";
+    "                       [-t seconds] [-u user] [-x [address:]port]\n"
+    "                       [--turn=uri --turn-secret=file] "
+    "[--turn-ttl=seconds]\n";
 
 static const struct option longopts[] = {
 	{ "redis-password-file", required_argument, NULL, 'A' },
@@ -73,6 +75,9 @@ static const struct option longopts[] = {
 	{ "metrics-listen", required_argument, NULL, 'x' },
 	{ "relay-time", required_argument, NULL, 'T' },
 	{ "timeout", required_argument, NULL, 't' },
+	{ "turn", required_argument, NULL, RVD_OPT_TURN },
+	{ "turn-secret", required_argument, NULL, RVD_OPT_TURN_SECRET },
+	{ "turn-ttl", required_argument, NULL, RVD_OPT_TURN_TTL },
 	{ "user", required_argument, NULL, 'u' },
 	{ "version", no_argument, NULL, 'V' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -156,8 +161,15 @@ static void
 opt_apply(struct rvd_opts *o, int ch, const char *arg)
 {
 	struct rvd_conf *c = &rvd.conf;
+	char why[256];
 
 	switch (ch) {
+	case RVD_OPT_TURN:
+	case RVD_OPT_TURN_SECRET:
+	case RVD_OPT_TURN_TTL:
+		if (rvd_turn_option(ch, arg, why, sizeof(why)) == -1)
+			errx(EX_USAGE, "%s", why);
+		break;
 	case 'A':
 		c->redis_pass_file = arg;
 		break;
@@ -682,6 +694,8 @@ main(int argc, char *argv[])
 		rc.inbox = inbox;
 	} else if (rvd.conf.redis_pass_file != NULL)
 		errx(EX_USAGE, "-A passfile: needs -r");
+	if (rvd_turn_ready(rhost, sizeof(rhost)) == -1)
+		errx(errno == EINVAL ? EX_USAGE : EX_CONFIG, "%s", rhost);
 	if (o.check)
 		return 0;
 
