@@ -35,6 +35,7 @@
 #include "rv.h"
 #include "stun_client.h"
 #include "term.h"
+#include "turn_client.h"
 #include "version.h"
 
 static const char usage_line[] =
@@ -462,6 +463,12 @@ main(int argc, char **argv)
 			fail(1, "%s (relay needed)", w);
 		fail(1, "%s", w);
 	}
+	if (env.turn != NULL && path.turn == NULL) {
+		/* An allocation not used is given back at once. */
+		turn_client_release(env.turn);
+		turn_client_free(env.turn);
+		env.turn = NULL;
+	}
 	if (path.rv == NULL) {
 		/* A direct path needs the server no more. */
 		call_close(rz, 500);
@@ -492,6 +499,10 @@ main(int argc, char **argv)
 	 * the next program needs it. */
 	if (path.fd != -1)
 		close(path.fd);
+	if (env.turn != NULL) {
+		turn_client_release(env.turn);
+		turn_client_free(env.turn);
+	}
 	call_close(rz, 500);
 	ident_free(&id);
 	if (child != -1)

@@ -13,6 +13,7 @@ RVT=$NATKIT_BIN/../tests/e2e/rv-client-tool
 SRV=198.51.100.10
 PUB=198.51.100.20
 SECRET=natkit-e2e-secret
+PORT=3480 TLSPORT=5350
 [ -x "$TOOL" ] && [ -x "$RVT" ] || fail "turn-tool or rv-client-tool not built (make)"
 command -v turnserver >/dev/null || skip "turnserver (coturn) not installed"
 lab_up
@@ -26,8 +27,10 @@ printf '%s\n' "$SECRET" >"$T/turn.secret"
 cat >"$T/turnserver.conf" <<CONF
 listening-ip=$SRV
 relay-ip=$SRV
-listening-port=3478
-tls-listening-port=5349
+listening-port=$PORT
+tls-listening-port=$TLSPORT
+alt-listening-port=$((PORT + 1))
+alt-tls-listening-port=$((TLSPORT + 1))
 min-port=49152
 max-port=49407
 use-auth-secret
@@ -43,17 +46,17 @@ log-file=$T/turnserver.log
 simple-log
 pidfile=$T/turnserver.pid
 CONF
-# The lab's own coturn (STUN only) listens on $SRV:3478 too, and with
-# SO_REUSEPORT the kernel would share the packets between the two.
-"$LAB" stop coturn >/dev/null 2>&1
+# The lab's own coturn (STUN only, for nat-probe) has $SRV:$PORT and
+# 3479: with SO_REUSEPORT the kernel would share their packets between
+# the two, so this one takes other ports.
 "$LAB" exec srv -- turnserver -c "$T/turnserver.conf" --no-stdout-log \
     >"$T/turnserver.out" 2>&1 &
 PIDS="$PIDS $!"
 for _ in $(seq 100); do
-	"$LAB" exec srv -- ss -ltn 2>/dev/null | grep -q "$SRV:5349" && break
+	"$LAB" exec srv -- ss -ltn 2>/dev/null | grep -q "$SRV:$TLSPORT" && break
 	sleep 0.1
 done
-"$LAB" exec srv -- ss -lun | grep -q "$SRV:3478" || fail "coturn did not listen"
+"$LAB" exec srv -- ss -lun | grep -q "$SRV:$PORT" || fail "coturn did not listen"
 
 # An echo server for datagrams on the public peer, bounded in time.
 cat >"$T/echo.py" <<'PY'
@@ -75,8 +78,8 @@ start_ready echo 10 "$LAB" exec pub -- python3 "$T/echo.py" $PUB
 # 1. nat-rendezvousd mints the credentials.
 start_ready rvd 10 "$LAB" exec srv -- "$NATKIT_BIN/nat-rendezvousd" -d \
     -l $SRV:80 --turn-secret "$T/turn.secret" \
-    --turn "turn:$SRV?transport=udp" --turn "turn:$SRV:3478?transport=tcp" \
-    --turn "turns:$SRV:5349" --turn-ttl 600
+    --turn "turn:$SRV:$PORT?transport=udp" --turn "turn:$SRV:$PORT?transport=tcp" \
+    --turn "turns:$SRV:$TLSPORT" --turn-ttl 600
 printf '%s\n' connect "expect hello" auth "expect welcome" close |
     "$LAB" exec h-prc -- "$RVT" -k alice run $SRV:80 >"$T/welcome" 2>&1
 W=$(sed -n 's/^< \({"type":"welcome".*\)/\1/p' "$T/welcome")
@@ -84,7 +87,7 @@ ID=$("$RVT" -k alice id)
 USER=$(jq -r .turn.username <<<"$W")
 PASS=$(jq -r .turn.password <<<"$W")
 expect "welcome's TURN URIs" "$(jq -c .turn.uris <<<"$W")" \
-    "[\"turn:$SRV?transport=udp\",\"turn:$SRV:3478?transport=tcp\",\"turns:$SRV:5349\"]"
+    "[\"turn:$SRV:$PORT?transport=udp\",\"turn:$SRV:$PORT?transport=tcp\",\"turns:$SRV:$TLSPORT\"]"
 expect "welcome's TTL" "$(jq .turn.ttl <<<"$W")" 600
 expect "username is EXPIRY:ID" "${USER#*:}" "$ID"
 left=$(( ${USER%%:*} - $(date +%s) ))
@@ -104,8 +107,8 @@ shape() { sed 's/:[0-9]*\( \|$\)/:P\1/g' "$T/$1.out" | head -n 1; }
 
 # 2. Allocations over UDP, TCP and TLS from behind the NAT, and the echo.
 WAN=203.0.113.13
-for u in "udp turn:$SRV?transport=udp" "tcp turn:$SRV:3478?transport=tcp" \
-    "tls turns:$SRV:5349"; do
+for u in "udp turn:$SRV:$PORT?transport=udp" "tcp turn:$SRV:$PORT?transport=tcp" \
+    "tls turns:$SRV:$TLSPORT"; do
 	tr=${u%% *} uri=${u#* }
 	turn h-prc $tr -u "$USER" -p "$PASS" -c "$T/turn.crt" "$uri" $PUB:7000
 	expect "$tr: exit" "$(cat "$T/$tr.rc")" 0
@@ -119,27 +122,62 @@ done
 # A certificate the client does not trust ends the TLS handshake.
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other \
     -keyout "$T/other.key" -out "$T/other.crt" >/dev/null 2>&1
-turn h-prc untrusted -c "$T/other.crt" -u "$USER" -p "$PASS" "turns:$SRV:5349"
+turn h-prc untrusted -c "$T/other.crt" -u "$USER" -p "$PASS" "turns:$SRV:$TLSPORT"
 expect "tls: untrusted certificate" "$(cat "$T/untrusted.rc") $(cat "$T/untrusted.err")" \
-    "1 turn-tool: TURN server turns:$SRV:5349 (tls): TLS handshake: Error in the certificate verification."
+    "1 turn-tool: TURN server turns:$SRV:$TLSPORT (tls): TLS handshake: Error in the certificate verification."
 
 # 3. The UDP-blocked host: TCP allocates, UDP does not answer.
-turn h-blk blk-tcp -u "$USER" -p "$PASS" "turn:$SRV:3478?transport=tcp"
+turn h-blk blk-tcp -u "$USER" -p "$PASS" "turn:$SRV:$PORT?transport=tcp"
 expect "blocked host over tcp" "$(shape blk-tcp | cut -d' ' -f1-3)" \
     "type=turn-allocated transport=tcp relayed=$SRV:P"
-turn h-blk blk-udp -w 1500 -u "$USER" -p "$PASS" "turn:$SRV?transport=udp"
+turn h-blk blk-udp -w 1500 -u "$USER" -p "$PASS" "turn:$SRV:$PORT?transport=udp"
 expect "blocked host over udp" "$(cat "$T/blk-udp.rc") $(cat "$T/blk-udp.err")" \
-    "1 turn-tool: TURN server turn:$SRV?transport=udp (udp): no allocation in 1500 ms"
+    "1 turn-tool: TURN server turn:$SRV:$PORT?transport=udp (udp): no allocation in 1500 ms"
 
 # 4. Wrong and expired credentials.
-turn h-prc wrong -u "$USER" -p "AAAAAAAAAAAAAAAAAAAAAAAAAAA=" "turn:$SRV?transport=udp"
+turn h-prc wrong -u "$USER" -p "AAAAAAAAAAAAAAAAAAAAAAAAAAA=" "turn:$SRV:$PORT?transport=udp"
 expect "wrong password" "$(cat "$T/wrong.rc") $(cat "$T/wrong.err")" \
-    "1 turn-tool: TURN server turn:$SRV?transport=udp (udp): Allocate refused: 401 Unauthorized: wrong username or password (username $USER)"
+    "1 turn-tool: TURN server turn:$SRV:$PORT?transport=udp (udp): Allocate refused: 401 Unauthorized: wrong username or password (username $USER)"
 OLD="1000000000:$ID"
 OLDPASS=$(printf %s "$OLD" | openssl dgst -sha1 -hmac "$SECRET" -binary | base64)
-turn h-prc expired -u "$OLD" -p "$OLDPASS" "turn:$SRV:3478?transport=tcp"
+turn h-prc expired -u "$OLD" -p "$OLDPASS" "turn:$SRV:$PORT?transport=tcp"
 expect "expired credentials" "$(cat "$T/expired.rc") $(cat "$T/expired.err")" \
-    "1 turn-tool: TURN server turn:$SRV:3478?transport=tcp (tcp): Allocate refused: the credentials expired at 2001-09-09T01:46:40Z (username $OLD)"
+    "1 turn-tool: TURN server turn:$SRV:$PORT?transport=tcp (tcp): Allocate refused: the credentials expired at 2001-09-09T01:46:40Z (username $OLD)"
+# 5. nat-connect through TURN: pairs with no direct path (both map per
+# destination; one blocks UDP and allocates over TCP) take the turn
+# technique, preferred to the WebSocket relay, and copy bytes exactly.
+B=$NATKIT_BIN
+URL=http://$SRV:80
+mkdir -p "$T/acc"
+probe_hosts $SRV h-sym h-adm h-blk
+cat >"$T/accept.sh" <<EOF
+#!/bin/sh
+exec "$B/nat-connect" --accept -r -v -s $URL -w 30 \
+    >"$T/acc/\$1.out" 2>"$T/acc/\$1.err" </dev/stdin
+EOF
+chmod +x "$T/accept.sh"
+for h in h-adm h-blk; do register_host "$h" "$h" "$h" "$T/accept.sh $h"; done
+head -c $((4 << 20)) /dev/urandom >"$T/data"
+want=$(sha256sum <"$T/data" | cut -d' ' -f1)
+for b in h-adm h-blk; do
+	"$LAB" exec h-sym -- env NATKIT_HOME="$T/home/h-sym" "$B/nat-connect" -P "$T/prof/h-sym" \
+	    -r -v -s "$URL" -w 30 "$b" <"$T/data" >"$T/sym-$b.out" 2>"$T/sym-$b.err"
+	rc=$?
+	for _ in $(seq 300); do
+		grep -q '^type=\(closed\|failed\) ' "$T/acc/$b.err" 2>/dev/null && break
+		sleep 0.1
+	done
+	expect "h-sym->$b exit" "$rc" 0
+	expect "h-sym->$b technique" "$(rec path "$T/sym-$b.err" | field technique)" turn
+	expect "h-sym->$b responder's technique" \
+	    "$(rec path "$T/acc/$b.err" | field technique)" turn
+	expect "h-sym->$b sha256" "$(sha256sum <"$T/acc/$b.out" | cut -d' ' -f1)" "$want"
+	if [ "$rc" != 0 ]; then
+		grep -v type=attempt "$T/sym-$b.err" | tail -n 12 | sed 's/^/    a| /'
+		grep -v type=attempt "$T/acc/$b.err" | tail -n 12 | sed 's/^/    b| /'
+	fi
+done
+
 if [ "$FAILS" -gt 0 ]; then
 	for f in "$T"/*.err; do sed "s|^|    ${f##*/}: |" "$f"; done
 	tail -n 40 "$T/turnserver.log" | sed 's/^/    coturn: /'

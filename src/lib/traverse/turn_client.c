@@ -723,8 +723,8 @@ turn_client_tick(struct turn_client *c, uint64_t now)
 	return c->state == TURN_ST_FAILED ? -1 : (int)(next - now);
 }
 
-static uint64_t
-turn_now(void)
+uint64_t
+turn_now_ms(void)
 {
 	struct timespec ts;
 
@@ -735,12 +735,12 @@ turn_now(void)
 int
 turn_client_run(struct turn_client *c, int timeout_ms)
 {
-	uint64_t now = turn_now(), end = now + (uint64_t)timeout_ms;
+	uint64_t now = turn_now_ms(), end = now + (uint64_t)timeout_ms;
 	struct pollfd pfd;
 	int wait;
 
 	while (c->state != TURN_ST_READY && c->state != TURN_ST_FAILED) {
-		if ((now = turn_now()) >= end)
+		if ((now = turn_now_ms()) >= end)
 			return turn_fail(c, ETIMEDOUT, "no %s in %d ms",
 			    c->state == TURN_ST_CONNECTING ? "connection" :
 			    "allocation", timeout_ms);
@@ -752,7 +752,7 @@ turn_client_run(struct turn_client *c, int timeout_ms)
 		pfd.events = turn_client_events(c);
 		pfd.revents = 0;
 		if (poll(&pfd, 1, wait) > 0 &&
-		    turn_client_input(c, turn_now()) == -1)
+		    turn_client_input(c, turn_now_ms()) == -1)
 			break;
 	}
 	if (c->state == TURN_ST_FAILED) {
@@ -903,5 +903,12 @@ void
 turn_client_release(struct turn_client *c)
 {
 	if (c->state == TURN_ST_READY)
-		turn_request(c, TURN_REFRESH, -1, 0, turn_now());
+		turn_request(c, TURN_REFRESH, -1, 0, turn_now_ms());
+}
+
+void
+turn_client_on_data(struct turn_client *c, turn_data_fn fn, void *arg)
+{
+	c->cf.on_data = fn;
+	c->cf.arg = arg;
 }

@@ -68,6 +68,9 @@ int turn_client_input(struct turn_client *c, uint64_t now_ms);
  * it wants to be called again, or -1 when the client has failed. */
 int turn_client_tick(struct turn_client *c, uint64_t now_ms);
 
+/* The monotonic clock in ms, as the functions here take it. */
+uint64_t turn_now_ms(void);
+
 /* Polls and ticks until the allocation is made or fails, or timeout_ms
  * pass.  Returns 0, or -1 with errno (ETIMEDOUT, EPROTO refused, EACCES
  * the credentials refused, ...) and turn_client_why. */
@@ -93,6 +96,9 @@ uint32_t turn_client_lifetime(const struct turn_client *c);
 #define TURN_CLIENT_PEERS	16
 int turn_client_permit(struct turn_client *c, const struct sockaddr *peer,
     uint64_t now_ms);
+
+/* Sends the datagrams from peers to fn from now on. */
+void turn_client_on_data(struct turn_client *c, turn_data_fn fn, void *arg);
 
 /* Returns 1 when peer's channel is bound. */
 int turn_client_bound(const struct turn_client *c,
