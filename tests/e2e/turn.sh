@@ -178,6 +178,57 @@ for b in h-adm h-blk; do
 	fi
 done
 
+# 6. TURN to direct: UDP through r-rc to anything but the public side is
+# dropped, so h-rc and h-fc take TURN; a stream of numbered lines flows,
+# the drop is lifted, and the connection moves to a direct path.
+probe_hosts $SRV h-rc h-fc
+register_host h-fc h-fc h-fc "$T/accept.sh h-fc"
+"$LAB" exec r-rc -- nft -f /dev/stdin <<EOF || fail "cannot block UDP at r-rc"
+table inet natkit_block {
+	chain filter_udp {
+		type filter hook forward priority -50;
+		meta l4proto udp ip saddr != 198.51.100.0/24 ip daddr != 198.51.100.0/24 drop
+	}
+}
+EOF
+for r in rc fc; do "$LAB" exec "r-$r" -- conntrack -D -p udp >/dev/null 2>&1; done
+seq_stream() {
+	local i=0 after=0
+	while [ $i -lt 1200 ]; do
+		i=$((i + 1))
+		printf 'line %05d of the stream\n' "$i"
+		if [ $after -eq 0 ] && grep -q '^type=upgraded ' "$T/up.err" 2>/dev/null; then
+			after=$i
+		fi
+		[ $after -gt 0 ] && [ $((i - after)) -ge 40 ] && break
+		sleep 0.05
+	done
+}
+( seq_stream | tee "$T/lines.want" | "$LAB" exec h-rc -- env NATKIT_HOME="$T/home/h-rc" \
+    "$B/nat-connect" -P "$T/prof/h-rc" -r -v -s "$URL" -w 30 h-fc >"$T/up.out" 2>"$T/up.err"
+  echo $? >"$T/up.rc" ) &
+PIDS="$PIDS $!"
+upjob=$!
+while kill -0 "$upjob" 2>/dev/null; do
+	[ -n "$(rec path "$T/up.err")" ] && break
+	sleep 0.05
+done
+expect "blocked: technique" "$(rec path "$T/up.err" | field technique)" turn
+"$LAB" exec r-rc -- nft delete table inet natkit_block || fail "cannot lift the block"
+wait "$upjob"
+for _ in $(seq 300); do
+	grep -q '^type=\(closed\|failed\) ' "$T/acc/h-fc.err" 2>/dev/null && break
+	sleep 0.1
+done
+expect "upgrade: exit" "$(cat "$T/up.rc")" 0
+expect "upgrade: initiator moved to a direct path" "$(rec upgraded "$T/up.err" | field proto)" udp
+expect "upgrade: responder moved too" "$(rec upgraded "$T/acc/h-fc.err" | field proto)" udp
+expect "upgrade: every line, in order" "$(cmp -s "$T/acc/h-fc.out" "$T/lines.want" && echo yes)" yes
+if [ -z "$(rec upgraded "$T/up.err")" ]; then
+	grep -v type=attempt "$T/up.err" | tail -n 12 | sed 's/^/    a| /'
+	grep -v type=attempt "$T/acc/h-fc.err" | tail -n 12 | sed 's/^/    b| /'
+fi
+
 if [ "$FAILS" -gt 0 ]; then
 	for f in "$T"/*.err; do sed "s|^|    ${f##*/}: |" "$f"; done
 	tail -n 40 "$T/turnserver.log" | sed 's/^/    coturn: /'
