@@ -268,7 +268,8 @@ path_record(struct record *r, const struct tech_path *p)
 		snprintf(cands, sizeof(cands), "relay:%s->relay:%s",
 		    rv_session_name(p->rv), p->rv_peer);
 	} else {
-		record_str(r, "proto", p->tcp ? "tcp" : "udp");
+		record_str(r, "proto", p->turn != NULL ? "turn" : p->tcp ?
+		    "tcp" : "udp");
 		record_addr(r, "local", (const struct sockaddr *)&p->local);
 		record_addr(r, "remote", (const struct sockaddr *)&p->remote);
 	}
