@@ -34,6 +34,7 @@
 #define TURN_TCP_WAIT_MS 39500		/* Ti, RFC 8489 §6.2.2 */
 #define TURN_PERM_S	240		/* refresh: permissions last 300 s */
 #define TURN_CHAN_S	540		/* channels last 600 s */
+#define TURN_UDP_BUF	(2 << 20)	/* socket buffers over UDP */
 
 struct turn_txn {
 	int used;
@@ -532,6 +533,14 @@ turn_client_new(const struct turn_conf *cf, uint64_t now_ms, char *why,
 	}
 	if (turn_stream(c))
 		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	else {
+		/* A QUIC flight through the server comes in bursts: the
+		 * default 208 KiB drops them (up to rmem_max, 4 MiB here). */
+		int sz = TURN_UDP_BUF;
+
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
 	if (connect(c->fd, (struct sockaddr *)&c->server, c->server_len) ==
 	    -1 && errno != EINPROGRESS) {
 		why_fail(why, wlen, errno, "TURN server %s: connect: %s",
