@@ -1,15 +1,9 @@
 /*
  * turn_client.c: a TURN client (RFC 8656) over UDP, TCP or TLS, a state
- * machine driven by its caller's loop (turn_client.h).
- *
- * XXX Over TCP and TLS a message the socket does not take at once is
- * kept (TURN_OUT_MAX bytes); past that, datagrams are dropped as a UDP
- * path would drop them, and requests fail with EAGAIN.
+ * machine driven by its caller's loop (turn_client.h): the requests and
+ * their answers, the timers, the peers.  The socket is turn_conn.c's.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,70 +17,10 @@
 
 #include "addr.h"
 #include "bytes.h"
-#include "turn_client.h"
+#include "turn_client_int.h"
 #include "why.h"
 
-#define TURN_TXNS	24		/* requests outstanding at once */
-#define TURN_IN_MAX	(65536 + 8)	/* a stream's read buffer */
-#define TURN_OUT_MAX	(256 * 1024)	/* a stream's write buffer */
-#define TURN_RTO_MS	500		/* RFC 8489 §6.2.1 */
-#define TURN_UDP_TRIES	7		/* Rc */
-#define TURN_TCP_WAIT_MS 39500		/* Ti, RFC 8489 §6.2.2 */
-#define TURN_PERM_S	240		/* refresh: permissions last 300 s */
-#define TURN_CHAN_S	540		/* channels last 600 s */
-#define TURN_UDP_BUF	(2 << 20)	/* socket buffers over UDP */
-
-struct turn_txn {
-	int used;
-	uint16_t method;
-	uint8_t tid[STUN_TID_LEN];
-	int peer;			/* index in peers, or -1 */
-	uint32_t lifetime;		/* Refresh: what was asked */
-	int retried;			/* after a 401 or 438 */
-	int tries;
-	uint64_t next_ms, deadline_ms;
-	uint8_t msg[STUN_MAX_MSG];
-	size_t len;
-};
-
-struct turn_peer {
-	struct sockaddr_storage addr;
-	uint16_t channel;
-	int bound;
-	uint64_t perm_ms, chan_ms;	/* when to refresh */
-};
-
-struct turn_client {
-	struct turn_conf cf;
-	struct turn_uri uri;
-	char user[TURN_USER_MAX + 1], pass[TURN_PASS_MAX + 1];
-	char realm[TURN_REALM_MAX + 1], nonce[TURN_NONCE_MAX + 1];
-	uint8_t key[TURN_KEY_LEN];
-	int have_key;
-	int fd;
-	enum turn_state state;
-	struct sockaddr_storage server, relayed, mapped;
-	socklen_t server_len;
-	gnutls_session_t tls;
-	gnutls_certificate_credentials_t cred;
-	uint8_t in[TURN_IN_MAX];
-	size_t in_len;
-	uint8_t *out;
-	size_t out_len;
-	uint32_t lifetime;
-	uint64_t refresh_ms;
-	struct turn_txn txn[TURN_TXNS];
-	struct turn_peer peers[TURN_CLIENT_PEERS];
-	int n_peers;
-	char why[256];
-	int err;
-};
-
-static int
-turn_fail(struct turn_client *c, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
+int
 turn_fail(struct turn_client *c, int err, const char *fmt, ...)
 {
 	va_list ap;
@@ -107,79 +41,10 @@ turn_fail(struct turn_client *c, int err, const char *fmt, ...)
 	return -1;
 }
 
-static int
+int
 turn_stream(const struct turn_client *c)
 {
 	return c->uri.transport != TURN_UDP;
-}
-
-/* ---- writing ---- */
-
-static ssize_t
-turn_raw_write(struct turn_client *c, const uint8_t *p, size_t len)
-{
-	ssize_t n;
-
-	if (c->tls != NULL) {
-		n = gnutls_record_send(c->tls, p, len);
-		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
-			errno = EAGAIN;
-			return -1;
-		}
-		if (n < 0) {
-			errno = EIO;
-			return -1;
-		}
-		return n;
-	}
-	return send(c->fd, p, len, MSG_NOSIGNAL);
-}
-
-/* Sends what the stream kept.  Returns 0 or -1 (failed). */
-static int
-turn_flush(struct turn_client *c)
-{
-	ssize_t n;
-
-	while (c->out_len > 0 && c->state != TURN_ST_CONNECTING) {
-		/* GnuTLS wants the same data again after E_AGAIN. */
-		n = turn_raw_write(c, c->out, c->out_len > 16384 ? 16384 :
-		    c->out_len);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return 0;
-		if (n < 0)
-			return turn_fail(c, EIO, "writing: %s",
-			    strerror(errno));
-		memmove(c->out, c->out + n, c->out_len - (size_t)n);
-		c->out_len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Sends one message (a datagram over UDP).  droppable: data, lost
- * rather than kept when the stream is behind.  Returns 0 or -1. */
-static int
-turn_write(struct turn_client *c, const uint8_t *p, size_t len,
-    int droppable)
-{
-	ssize_t n;
-
-	if (!turn_stream(c)) {
-		n = send(c->fd, p, len, 0);
-		if (n < 0 && !droppable && errno != EAGAIN &&
-		    errno != ECONNREFUSED)
-			return -1;
-		return 0;
-	}
-	if (c->out_len + len > TURN_OUT_MAX) {
-		errno = EAGAIN;
-		return droppable ? 0 : -1;
-	}
-	if (c->out == NULL && (c->out = malloc(TURN_OUT_MAX)) == NULL)
-		return -1;
-	memcpy(c->out + c->out_len, p, len);
-	c->out_len += len;
-	return turn_flush(c);
 }
 
 /* ---- requests ---- */
@@ -253,7 +118,7 @@ txn_send(struct turn_client *c, struct turn_txn *t, uint64_t now)
 	return turn_write(c, t->msg, t->len, 0);
 }
 
-static int
+int
 turn_request(struct turn_client *c, uint16_t method, int peer,
     uint32_t lifetime, uint64_t now)
 {
@@ -404,7 +269,7 @@ turn_answer(struct turn_client *c, const uint8_t *buf, size_t len,
 }
 
 /* One message from the server: STUN or ChannelData. */
-static int
+int
 turn_message(struct turn_client *c, const uint8_t *buf, size_t len,
     uint64_t now)
 {
@@ -424,68 +289,6 @@ turn_message(struct turn_client *c, const uint8_t *buf, size_t len,
 		return 0;
 	}
 	return turn_answer(c, buf, len, now);
-}
-
-/* ---- the connection ---- */
-
-static int
-turn_tls_start(struct turn_client *c)
-{
-	int rc;
-
-	if (gnutls_certificate_allocate_credentials(&c->cred) < 0 ||
-	    gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK) < 0)
-		return turn_fail(c, ENOMEM, "cannot start TLS");
-	if (c->cf.ca_file != NULL) {
-		if (gnutls_certificate_set_x509_trust_file(c->cred,
-		    c->cf.ca_file, GNUTLS_X509_FMT_PEM) <= 0)
-			return turn_fail(c, EPERM, "CA file %s: no "
-			    "certificate read", c->cf.ca_file);
-		gnutls_session_set_verify_cert(c->tls, c->uri.host, 0);
-	}
-	/* RFC 6066 §3: no literal address as the server name. */
-	if (strspn(c->uri.host, "0123456789.") != strlen(c->uri.host) &&
-	    strchr(c->uri.host, ':') == NULL)
-		gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, c->uri.host,
-		    strlen(c->uri.host));
-	if ((rc = gnutls_set_default_priority(c->tls)) < 0 ||
-	    (rc = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE,
-	    c->cred)) < 0)
-		return turn_fail(c, EIO, "TLS: %s", gnutls_strerror(rc));
-	gnutls_transport_set_int(c->tls, c->fd);
-	return 0;
-}
-
-/* Goes on with the TCP connect and the TLS handshake; allocates once
- * they are done. */
-static int
-turn_connecting(struct turn_client *c, uint64_t now)
-{
-	int rc, soerr = 0;
-	socklen_t sl = sizeof(soerr);
-
-	if (c->tls == NULL) {
-		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) ==
-		    -1 || soerr != 0)
-			return turn_fail(c, soerr == ECONNREFUSED ?
-			    ECONNREFUSED : EHOSTUNREACH, "connect: %s",
-			    strerror(soerr));
-		if (c->uri.transport == TURN_TLS && turn_tls_start(c) == -1)
-			return -1;
-	}
-	if (c->tls != NULL) {
-		rc = gnutls_handshake(c->tls);
-		if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED)
-			return 0;
-		if (rc < 0)
-			return turn_fail(c, EPROTO, "TLS handshake: %s",
-			    gnutls_strerror(rc));
-	}
-	c->state = TURN_ST_ALLOCATING;
-	if (turn_request(c, TURN_ALLOCATE, -1, 0, now) == -1)
-		return turn_fail(c, errno, "sending Allocate: %s",
-		    strerror(errno));
-	return turn_flush(c);
 }
 
 struct turn_client *
@@ -581,97 +384,6 @@ turn_client_free(struct turn_client *c)
 }
 
 int
-turn_client_fd(const struct turn_client *c)
-{
-	return c->fd;
-}
-
-short
-turn_client_events(const struct turn_client *c)
-{
-	if (c->state == TURN_ST_FAILED)
-		return 0;
-	if (c->state == TURN_ST_CONNECTING && c->tls == NULL)
-		return POLLOUT;
-	if (c->tls != NULL && c->state == TURN_ST_CONNECTING)
-		return gnutls_record_get_direction(c->tls) ? POLLOUT : POLLIN;
-	return POLLIN | (c->out_len > 0 ? POLLOUT : 0);
-}
-
-/* Cuts the stream's buffer into messages. */
-static int
-turn_stream_input(struct turn_client *c, uint64_t now)
-{
-	size_t off = 0;
-	long n;
-
-	while (c->state != TURN_ST_FAILED) {
-		if (turn_channel_looks_like(c->in + off, c->in_len - off) ||
-		    (c->in_len - off >= 1 && c->in[off] >= 0x40))
-			n = turn_channel_framelen(c->in + off, c->in_len - off);
-		else
-			n = stun_msg_framelen(c->in + off, c->in_len - off);
-		if (n < 0)
-			return turn_fail(c, EPROTO, "a stream that is neither "
-			    "STUN nor ChannelData");
-		if (n == 0 || (size_t)n > c->in_len - off)
-			break;
-		turn_message(c, c->in + off, (size_t)n, now);
-		off += (size_t)n;
-	}
-	memmove(c->in, c->in + off, c->in_len - off);
-	c->in_len -= off;
-	return c->state == TURN_ST_FAILED ? -1 : 0;
-}
-
-int
-turn_client_input(struct turn_client *c, uint64_t now_ms)
-{
-	ssize_t n;
-	int k;
-
-	if (c->state == TURN_ST_FAILED)
-		return -1;
-	if (c->state == TURN_ST_CONNECTING)
-		return turn_connecting(c, now_ms);
-	if (turn_flush(c) == -1)
-		return -1;
-	for (k = 0; k < 64 && c->state != TURN_ST_FAILED; k++) {
-		if (!turn_stream(c)) {
-			n = recv(c->fd, c->in, sizeof(c->in), 0);
-			if (n < 0)
-				break;
-			turn_message(c, c->in, (size_t)n, now_ms);
-			continue;
-		}
-		if (c->tls != NULL) {
-			n = gnutls_record_recv(c->tls, c->in + c->in_len,
-			    sizeof(c->in) - c->in_len);
-			if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
-				break;
-			if (n < 0)
-				return turn_fail(c, EIO, "TLS: %s",
-				    gnutls_strerror((int)n));
-		} else {
-			n = recv(c->fd, c->in + c->in_len,
-			    sizeof(c->in) - c->in_len, 0);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
-				break;
-			if (n < 0)
-				return turn_fail(c, EIO, "reading: %s",
-				    strerror(errno));
-		}
-		if (n == 0)
-			return turn_fail(c, ECONNRESET, "the server closed "
-			    "the connection");
-		c->in_len += (size_t)n;
-		if (turn_stream_input(c, now_ms) == -1)
-			return -1;
-	}
-	return c->state == TURN_ST_FAILED ? -1 : 0;
-}
-
-int
 turn_client_tick(struct turn_client *c, uint64_t now)
 {
 	uint64_t next = now + 60000;
@@ -730,45 +442,6 @@ turn_client_tick(struct turn_client *c, uint64_t now)
 		}
 	}
 	return c->state == TURN_ST_FAILED ? -1 : (int)(next - now);
-}
-
-uint64_t
-turn_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-int
-turn_client_run(struct turn_client *c, int timeout_ms)
-{
-	uint64_t now = turn_now_ms(), end = now + (uint64_t)timeout_ms;
-	struct pollfd pfd;
-	int wait;
-
-	while (c->state != TURN_ST_READY && c->state != TURN_ST_FAILED) {
-		if ((now = turn_now_ms()) >= end)
-			return turn_fail(c, ETIMEDOUT, "no %s in %d ms",
-			    c->state == TURN_ST_CONNECTING ? "connection" :
-			    "allocation", timeout_ms);
-		if ((wait = turn_client_tick(c, now)) < 0)
-			break;
-		if ((uint64_t)wait > end - now)
-			wait = (int)(end - now);
-		pfd.fd = c->fd;
-		pfd.events = turn_client_events(c);
-		pfd.revents = 0;
-		if (poll(&pfd, 1, wait) > 0 &&
-		    turn_client_input(c, turn_now_ms()) == -1)
-			break;
-	}
-	if (c->state == TURN_ST_FAILED) {
-		errno = c->err;
-		return -1;
-	}
-	return 0;
 }
 
 enum turn_state
