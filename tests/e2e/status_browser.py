@@ -15,6 +15,7 @@ a line on stdin and answers each with one line on stdout:
     requests            the requests so far, as JSON [[type, url], ...]
     errors              exceptions, console errors and CSP reports, as JSON
     screenshot FILE     a PNG of the page
+    goto URL            opens URL (on the same host) instead
     quit
 
 Chromium only ever talks to URL's host: the flags keep it off the network
@@ -234,6 +235,9 @@ def serve(page):
             png = page.call("Page.captureScreenshot", {"format": "png"})
             with open(words[1], "wb") as f:
                 f.write(base64.b64decode(png["data"]))
+            print("ok")
+        elif cmd == "goto":
+            page.call("Page.navigate", {"url": words[1]})
             print("ok")
         elif cmd == "quit":
             break

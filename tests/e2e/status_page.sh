@@ -6,7 +6,7 @@
 # fourth peer registers and the page shows 4 without a reload; every
 # request it made went to the metrics listener; the last hour's graph
 # gains samples.  The public listener serves neither the page nor its
-# JSON.  A screenshot is left in $O/tests/log/status_page.png.
+# JSON.  A server whose Redis is unreachable shows its engine degraded.  A screenshot is left in $O/tests/log/status_page.png.
 # Exit 0 pass, 77 skip, else fail.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 
@@ -156,6 +156,19 @@ expect "every request went to the metrics listener" \
 expect "no script error, no blocked load" "$(br errors)" "[]"
 # A picture for whoever reads the log.
 br screenshot "$NATKIT_TOP/${O:-build}/tests/log/status_page.png" >/dev/null
+
+# --- the engine: Redis, unreachable (nothing listens on port 1) -----------
+start_ready rvd-redis 10 "$RVD" -d -l 127.0.0.1:0 -x 127.0.0.1:0 \
+    -r redis://127.0.0.1:1/0
+[[ $READY =~ metrics=(127\.0\.0\.1:[0-9]+)$ ]] || fail "ready line: $READY"
+M=http://${BASH_REMATCH[1]}
+expect "status.json: redis, degraded" \
+    "$(j "['engine']['kind']") $(j "['engine']['degraded']")" "redis True"
+expect "open the second server's page" "$(br goto "$M/")" ok
+expect "page shows the engine degraded" "$(br wait 30 engine redis, DEGRADED)" ok
+expect "page says what degraded means" \
+    "$(br wait 30 engine-table-state-v degraded: serving own peers only)" ok
+expect "no script error on either page" "$(br errors)" "[]"
 br quit >/dev/null
 wait "$BROWSER_PID" 2>/dev/null
 finish
