@@ -16,6 +16,7 @@
 #endif
 
 #define RVD_RATE_SPAN	10	/* seconds the rates a second are taken over */
+#define RVD_STATUS_RELAYS 10	/* the largest relays shown */
 
 /* One sample: gauges as they were, counters since start. */
 struct rvd_sample {
@@ -152,9 +153,39 @@ rvd_status_refusals(struct rvd_mbuf *b)
 	    (unsigned long long)rvd.st.relay_limited);
 }
 
-/* The samples, oldest first.  At most 118 bytes each (seven numbers of
- * at most 20 digits), 42,480 for the ring: RVD_STATUS_JSON_MAX holds it
- * and the rest. */
+/* The relays open that carried the most, largest first: their ids
+ * here, ages and bytes, and whether the other side is on another
+ * instance; never whose they are.  One pass over the relays. */
+static void
+rvd_status_relays(struct rvd_mbuf *b)
+{
+	const struct rvd_relay *top[RVD_STATUS_RELAYS], *r;
+	int n = 0, i;
+
+	for (r = rvd.relay_all; r != NULL; r = r->gnext) {
+		if (!r->paired || (n == RVD_STATUS_RELAYS &&
+		    top[n - 1]->bytes >= r->bytes))
+			continue;
+		i = n < RVD_STATUS_RELAYS ? n++ : n - 1;
+		for (; i > 0 && top[i - 1]->bytes < r->bytes; i--)
+			top[i] = top[i - 1];
+		top[i] = r;
+	}
+	rvd_mput(b, "\"relays\":{\"limit_bytes\":%llu,\"limit_seconds\":%u,"
+	    "\"largest\":[", (unsigned long long)rvd.conf.relay_bytes,
+	    rvd.conf.relay_time);
+	for (i = 0; i < n; i++)
+		rvd_mput(b, "%s{\"id\":%u,\"seconds\":%u,\"bytes\":%llu,"
+		    "\"remote\":%s}", i > 0 ? "," : "", top[i]->id,
+		    rvd.now - top[i]->since,
+		    (unsigned long long)top[i]->bytes,
+		    top[i]->inst[0] != '\0' ? "true" : "false");
+	rvd_mput(b, "]},");
+}
+
+/* The samples, oldest first.  At most 130 bytes each (eight numbers, up
+ * to 20 digits), 46,800 for the ring; with the relays' 900 and the
+ * rest's 2,000 or so, RVD_STATUS_JSON_MAX holds it all. */
 static void
 rvd_status_history(struct rvd_mbuf *b)
 {
@@ -206,6 +237,7 @@ rvd_status_json(char *buf, size_t cap)
 	    (unsigned long long)rvd_refusals(), mi.uordblks, rvd_rss());
 	rvd_status_rates(&b);
 	rvd_status_refusals(&b);
+	rvd_status_relays(&b);
 	rvd_status_history(&b);
 	rvd_mput(&b, "}\n");
 	return b.len;
