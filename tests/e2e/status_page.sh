@@ -111,7 +111,7 @@ br() {
 	echo "$line"
 }
 read -r -t 90 line <&3
-[ "${line:-}" = ready ] || { cat "$T/browser/chromium.log" 2>/dev/null | tail -n 20
+[ "${line:-}" = ready ] || { tail -n 20 "$T/browser/chromium.log" 2>/dev/null
 	fail "the browser did not start: ${line:-nothing}"; }
 while read -r id want; do
 	expect "page shows $id" "$(br wait 30 "$id" "$want")" ok
