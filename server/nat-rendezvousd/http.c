@@ -456,9 +456,7 @@ rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 
 /*
  * The operator's page (status_page.c) and its figures, on the -x
- * listener only.  The policy lets the page run its own script and
- * style and fetch from its own origin, nothing else.  Returns -2 for
- * another path.
+ * listener only.  Returns -2 for another path.
  */
 static int
 rvd_http_status_page(struct lws *wsi, const char *uri)
@@ -467,11 +465,8 @@ rvd_http_status_page(struct lws *wsi, const char *uri)
 
 	if (strcmp(uri, "/") == 0)
 		return rvd_http_send(wsi, 200, "text/html; charset=utf-8",
-		    "default-src 'none'; script-src 'unsafe-inline'; "
-		    "style-src 'unsafe-inline'; img-src data:; "
-		    "connect-src 'self'; base-uri 'none'; "
-		    "form-action 'none'; frame-ancestors 'none'",
-		    rvd_status_html, strlen(rvd_status_html));
+		    rvd_status_csp(), rvd_status_html,
+		    strlen(rvd_status_html));
 	if (strcmp(uri, "/status.json") == 0)
 		return rvd_http_json(wsi, 200, buf,
 		    rvd_status_json(buf, sizeof(buf)));

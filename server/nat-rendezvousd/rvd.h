@@ -337,5 +337,8 @@ void rvd_status_tick(void);
 size_t rvd_status_json(char *buf, size_t cap);
 /* The page itself, HTML with its CSS and script inline. */
 extern const char rvd_status_html[];
+/* The page's Content-Security-Policy: its own script and style (by
+ * their hashes) and requests to its own origin, nothing else. */
+const char *rvd_status_csp(void);
 
 #endif

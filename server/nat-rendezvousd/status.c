@@ -6,6 +6,7 @@
  * a peer (no id, no address) is kept or served.
  */
 #include <malloc.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -241,4 +242,45 @@ rvd_status_json(char *buf, size_t cap)
 	rvd_status_history(&b);
 	rvd_mput(&b, "}\n");
 	return b.len;
+}
+
+/* Writes "'sha256-BASE64'" of the text between open and close in the
+ * page (CSP level 2, section 4.2.5: the hash of an inline element's
+ * text).  Returns 0, or -1 when the page has no such element. */
+static int
+rvd_status_hash(const char *open, const char *close, char *out,
+    size_t cap)
+{
+	unsigned char h[crypto_hash_sha256_BYTES];
+	char b64[sodium_base64_ENCODED_LEN(crypto_hash_sha256_BYTES,
+	    sodium_base64_VARIANT_ORIGINAL)];
+	const char *a, *z;
+
+	if ((a = strstr(rvd_status_html, open)) == NULL ||
+	    (z = strstr(a += strlen(open), close)) == NULL)
+		return -1;
+	crypto_hash_sha256(h, (const unsigned char *)a,
+	    (unsigned long long)(z - a));
+	sodium_bin2base64(b64, sizeof(b64), h, sizeof(h),
+	    sodium_base64_VARIANT_ORIGINAL);
+	return snprintf(out, cap, "'sha256-%s'", b64) < (int)cap ? 0 : -1;
+}
+
+const char *
+rvd_status_csp(void)
+{
+	static char csp[512];
+	char js[64], css[64];
+
+	if (csp[0] == '\0') {
+		if (rvd_status_hash("<script>", "</script>", js,
+		    sizeof(js)) == -1 || rvd_status_hash("<style>",
+		    "</style>", css, sizeof(css)) == -1)
+			return "default-src 'none'";	/* nothing runs */
+		snprintf(csp, sizeof(csp), "default-src 'none'; "
+		    "script-src %s; style-src %s; img-src data:; "
+		    "connect-src 'self'; base-uri 'none'; form-action 'none'; "
+		    "frame-ancestors 'none'", js, css);
+	}
+	return csp;
 }
