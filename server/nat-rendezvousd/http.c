@@ -475,9 +475,9 @@ rvd_http_status_page(struct lws *wsi, const char *uri)
 
 /*
  * The -x listener, in the clear: GET /metrics and /healthz, for a
- * scraper, and the operator's page with /status.json.  At most RVD_METRICS_CONNS connections at once, out of the
- * files kept spare and not counted in -m, so that a server full to -m
- * can still say so.
+ * scraper, and the operator's page with /status.json.  At most
+ * RVD_METRICS_CONNS connections at once, out of the files kept spare
+ * and not counted in -m, so that a server full to -m can still say so.
  */
 int
 rvd_http_metrics_callback(struct lws *wsi, enum lws_callback_reasons reason,
