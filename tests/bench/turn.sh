@@ -146,6 +146,10 @@ td=$(median <"$T/t.direct"); tu=$(median <"$T/t.udp"); tt=$(median <"$T/t.tcp")
 ru=$(awk -v a="$tu" -v b="$td" 'BEGIN { printf "%.2f", b / a }')
 rt=$(awk -v a="$tt" -v b="$td" 'BEGIN { printf "%.2f", b / a }')
 echo "type=result bench=turn size_mib=$SIZE rounds=$ROUNDS direct_mibs=$(mibs "$td") turn_udp_mibs=$(mibs "$tu") turn_tcp_mibs=$(mibs "$tt") turn_udp_vs_direct=$ru turn_tcp_vs_direct=$rt"
+# Datagrams the kernel dropped for a full socket buffer, per host.
+for h in srv h-fc h-open; do
+	echo "udp-rcvbuf-errors $h $("$LAB" exec $h -- nstat -az UdpRcvbufErrors 2>/dev/null | awk '/UdpRcvbufErrors/ { print $2 }')"
+done
 # TURN_LOG=FILE keeps coturn's log: each allocation's packets and bytes.
 [ -z "${TURN_LOG:-}" ] || cp "$T/turnserver.log" "$TURN_LOG"
 awk -v r="$ru" 'BEGIN { exit !(r >= 0.6) }'
