@@ -4,8 +4,9 @@
 # h-open (a public host), no impairment; direct, then with UDP between
 # the two dropped at r-fc so that the path goes through two allocations
 # on a coturn with use-auth-secret on the public side, first UDP ones,
-# then (nat-rendezvousd restarted with a TCP URI only) TCP ones.  Rounds
-# interleave direct and TURN; medians.  Goal (issue 17): TURN over UDP
+# then (nat-rendezvousd restarted with a TCP URI only) TCP ones, and
+# for comparison (restarted without TURN) the WebSocket relay.  Rounds
+# interleave direct and relayed; medians.  Goal (issue 17): TURN over UDP
 # >= 0.6 of direct.
 #   O=build tests/bench/turn.sh    (SIZE MiB, ROUNDS)
 set -u
@@ -52,13 +53,15 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 
-# rvd TRANSPORT: nat-rendezvousd handing out the one TURN URI.
+# rvd udp|tcp|relay: nat-rendezvousd handing out the one TURN URI, or
+# none.
 RVD=
 rvd() {
+	local turn="--turn-secret $T/turn.secret --turn turn:$SRV:$PORT?transport=$1"
 	[ -z "$RVD" ] || { kill "$RVD"; wait "$RVD" 2>/dev/null; }
+	[ "$1" != relay ] || turn=
 	start_ready "rvd-$1" 10 "$LAB" exec srv -- "$B/nat-rendezvousd" -d -g 20 \
-	    -l $SRV:80 --turn-secret "$T/turn.secret" \
-	    --turn "turn:$SRV:$PORT?transport=$1"
+	    -R $((4 * SIZE << 20)) -l $SRV:80 $turn
 	RVD=$LAST_PID
 }
 rvd udp
@@ -94,10 +97,10 @@ wait_acc() {
 		sleep 0.05
 	done
 }
-# reregistered: nat-register is back on the restarted server.
+# reregistered N: nat-register is back on the server restarted N times.
 reregistered() {
 	for _ in $(seq 200); do
-		[ "$(grep -c '^type=\(registered\|reregistered\) ' "$T/reg-b.out")" -ge 2 ] && return 0
+		[ "$(grep -c '^type=\(registered\|reregistered\) ' "$T/reg-b.out")" -gt "$1" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -124,11 +127,15 @@ nc_connect() {
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 : >"$T/t.direct"
-for tr in udp tcp; do
-	if [ $tr = tcp ]; then
-		rvd tcp
-		reregistered || { echo "nat-register did not come back"; exit 2; }
+n=0
+for tr in udp tcp relay; do
+	if [ $tr != udp ]; then
+		rvd $tr
+		n=$((n + 1))
+		reregistered $n || { echo "nat-register did not come back"; exit 2; }
 	fi
+	want=turn
+	[ $tr != relay ] || want=relay
 	: >"$T/t.$tr"
 	for i in $(seq "$ROUNDS"); do
 		t=$(nc_connect) || exit 2
@@ -137,15 +144,19 @@ for tr in udp tcp; do
 		block || exit 2
 		t=$(nc_connect) || { unblock; exit 2; }
 		unblock
-		[ "$(cat "$T/tech")" = turn ] || { echo "blocked round took $(cat "$T/tech")"; exit 2; }
+		[ "$(cat "$T/tech")" = $want ] || { echo "blocked round took $(cat "$T/tech")"; exit 2; }
 		echo "$t" >>"$T/t.$tr"
-		echo "round $i: direct ($td) $(tail -n 1 "$T/t.direct") s, turn over $tr $t s"
+		label=$want
+		[ $want != turn ] || label="turn over $tr"
+		echo "round $i: direct ($td) $(tail -n 1 "$T/t.direct") s, $label $t s"
 	done
 done
 td=$(median <"$T/t.direct"); tu=$(median <"$T/t.udp"); tt=$(median <"$T/t.tcp")
+tr=$(median <"$T/t.relay")
 ru=$(awk -v a="$tu" -v b="$td" 'BEGIN { printf "%.2f", b / a }')
 rt=$(awk -v a="$tt" -v b="$td" 'BEGIN { printf "%.2f", b / a }')
-echo "type=result bench=turn size_mib=$SIZE rounds=$ROUNDS direct_mibs=$(mibs "$td") turn_udp_mibs=$(mibs "$tu") turn_tcp_mibs=$(mibs "$tt") turn_udp_vs_direct=$ru turn_tcp_vs_direct=$rt"
+rr=$(awk -v a="$tr" -v b="$td" 'BEGIN { printf "%.2f", b / a }')
+echo "type=result bench=turn size_mib=$SIZE rounds=$ROUNDS direct_mibs=$(mibs "$td") turn_udp_mibs=$(mibs "$tu") turn_tcp_mibs=$(mibs "$tt") relay_mibs=$(mibs "$tr") turn_udp_vs_direct=$ru turn_tcp_vs_direct=$rt relay_vs_direct=$rr"
 # Datagrams the kernel dropped for a full socket buffer, per host.
 for h in srv h-fc h-open; do
 	echo "udp-rcvbuf-errors $h $("$LAB" exec $h -- nstat -az UdpRcvbufErrors 2>/dev/null | awk '/UdpRcvbufErrors/ { print $2 }')"
