@@ -8,7 +8,8 @@
 #  - Relay to direct: the same pair relayed while UDP is dropped, the drop
 #    lifted, time until the connection moved to the direct path.  Goal:
 #    within 5 s.
-#   O=build tests/bench/datapath.sh    (SIZE MiB, ROUNDS)
+#   O=build tests/bench/datapath.sh    (SIZE MiB, ROUNDS; RELAY_ONLY=1:
+#   the relayed rounds alone, no goals checked)
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 O=${O:-build}
@@ -20,6 +21,7 @@ SRV=198.51.100.10
 URL=http://$SRV:80
 SIZE=${SIZE:-1024}
 ROUNDS=${ROUNDS:-3}
+RELAY_ONLY=${RELAY_ONLY:-0}
 
 lab_up
 OPEN=$("$LAB" addr h-open)
@@ -96,22 +98,35 @@ nc_connect() {
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 : >"$T/t.tcp"; : >"$T/t.direct"; : >"$T/t.relay"
 for i in $(seq "$ROUNDS"); do
-	t=$(tcp) || exit 2
-	echo "$t" >>"$T/t.tcp"
-	t=$(nc_connect) || exit 2
-	echo "$t" >>"$T/t.direct"
-	td=$(cat "$T/tech")
+	if [ "$RELAY_ONLY" = 0 ]; then
+		t=$(tcp) || exit 2
+		echo "$t" >>"$T/t.tcp"
+		t=$(nc_connect) || exit 2
+		echo "$t" >>"$T/t.direct"
+		td=$(cat "$T/tech")
+	fi
 	block || exit 2
 	t=$(nc_connect) || { unblock; exit 2; }
 	unblock
 	[ "$(cat "$T/tech")" = relay ] || { echo "relayed round took $(cat "$T/tech")"; exit 2; }
 	echo "$t" >>"$T/t.relay"
-	echo "round $i: tcp $(tail -n 1 "$T/t.tcp") s, direct ($td) $(tail -n 1 "$T/t.direct") s, relay $t s"
+	if [ "$RELAY_ONLY" = 0 ]; then
+		echo "round $i: tcp $(tail -n 1 "$T/t.tcp") s, direct ($td) $(tail -n 1 "$T/t.direct") s, relay $t s"
+	else
+		echo "round $i: relay $t s ($(mibs "$t") MiB/s)"
+	fi
 done
+# What the server dropped of the relayed frames, all rounds together.
+dropped=$("$LAB" exec h-open -- curl -sf "$URL/metrics" |
+    sed -n 's/^natkit_relay_frames_dropped_total //p')
+if [ "$RELAY_ONLY" != 0 ]; then
+	echo "type=result bench=relay size_mib=$SIZE rounds=$ROUNDS relay_mibs=$(mibs "$(median <"$T/t.relay")") relay_dropped=${dropped:-?}"
+	exit 0
+fi
 tt=$(median <"$T/t.tcp"); td=$(median <"$T/t.direct"); tr=$(median <"$T/t.relay")
 ratio=$(awk -v a="$tt" -v b="$td" 'BEGIN { printf "%.2f", a / b }')
 rratio=$(awk -v a="$tt" -v b="$tr" 'BEGIN { printf "%.2f", a / b }')
-echo "type=result bench=datapath size_mib=$SIZE rounds=$ROUNDS tcp_mibs=$(mibs "$tt") direct_mibs=$(mibs "$td") relay_mibs=$(mibs "$tr") direct_vs_tcp=$ratio relay_vs_tcp=$rratio"
+echo "type=result bench=datapath size_mib=$SIZE rounds=$ROUNDS tcp_mibs=$(mibs "$tt") direct_mibs=$(mibs "$td") relay_mibs=$(mibs "$tr") direct_vs_tcp=$ratio relay_vs_tcp=$rratio relay_vs_direct=$(awk -v a="$td" -v b="$tr" 'BEGIN { printf "%.2f", a / b }') relay_dropped=${dropped:-?}"
 
 # Relay to direct: lift the drop once the relay carries the stream.
 : >"$T/t.up"
