@@ -46,7 +46,8 @@ static const char usage_line[] =
     "[-R bytes]\n"
     "                       [-r redis://host[:port][/db]] [-S rate] "
     "[-T seconds]\n"
-    "                       [-t seconds] [-u user] [-x [address:]port]\n";
+    "                       [-t seconds] [-u user] [-x [address:]port]\n"
+    "                       [--relay-rate=bytes] [--relay-server-rate=bytes]\n";
 
 static const struct option longopts[] = {
 	{ "redis-password-file", required_argument, NULL, 'A' },
@@ -72,6 +73,8 @@ static const struct option longopts[] = {
 	{ "redis", required_argument, NULL, 'r' },
 	{ "metrics-listen", required_argument, NULL, 'x' },
 	{ "relay-time", required_argument, NULL, 'T' },
+	{ "relay-rate", required_argument, NULL, 256 },
+	{ "relay-server-rate", required_argument, NULL, 257 },
 	{ "timeout", required_argument, NULL, 't' },
 	{ "user", required_argument, NULL, 'u' },
 	{ "version", no_argument, NULL, 'V' },
@@ -216,7 +219,7 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 		    "queue bytes");
 		break;
 	case 'R':
-		c->relay_bytes = (uint64_t)cli_number(arg, 1400, 1L << 40,
+		c->relay_bytes = (uint64_t)cli_number(arg, 0, 1LL << 50,
 		    "relay bytes");
 		break;
 	case 'S':
@@ -230,8 +233,16 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 		c->redis = arg;
 		break;
 	case 'T':
-		c->relay_time = (unsigned)cli_number(arg, 1, 86400,
+		c->relay_time = (unsigned)cli_number(arg, 0, 86400 * 365,
 		    "relay seconds");
+		break;
+	case 256:
+		c->relay_rate = (uint64_t)cli_number(arg, 0, 1LL << 40,
+		    "relay rate");
+		break;
+	case 257:
+		c->relay_srv_rate = (uint64_t)cli_number(arg, 0, 1LL << 40,
+		    "relay server rate");
 		break;
 	case 't':
 		c->http_timeout = (int)cli_number(arg, 1, 3600, "timeout");
@@ -538,6 +549,7 @@ tick(lws_sorted_usec_list_t *sul)
 {
 	static unsigned trim;
 
+	rvd_relay_tick();
 	if (rvd_wheel_turn()) {
 		rvd_relay_sweep();
 		/* The store scans only once something can have lapsed. */
@@ -630,8 +642,10 @@ main(int argc, char *argv[])
 	rvd.conf.signal_rate = 40;
 	rvd.conf.queue_max = 65536;
 	rvd.conf.max_peers = 100000;
-	rvd.conf.relay_bytes = 64ull << 20;
-	rvd.conf.relay_time = 600;
+	rvd.conf.relay_bytes = 0;
+	rvd.conf.relay_time = 0;
+	rvd.conf.relay_rate = 16ull << 20;
+	rvd.conf.relay_srv_rate = 128ull << 20;
 	rvd.conf.redis_ttl = 15;
 	o.metrics.port = -1;
 	while ((ch = getopt_long(argc, argv, "A:b:C:c:dE:f:g:hi:k:l:M:m:N:nP:"
