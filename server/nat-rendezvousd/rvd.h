@@ -17,6 +17,8 @@
 
 #define RVD_WS_PATH	"/v1/ws"
 #define RVD_SUBPROTO	"natkit.v1"
+#define RVD_SUBPROTO_BULK "natkit.v1.bulk"	/* the same, read in larger pieces */
+#define RVD_BULK_RX	16384	/* its read, and buffer per session */
 #define RVD_WHEEL	512	/* liveness wheel slots, seconds */
 #define RVD_TICK_US	10000	/* the wheel's turn, microseconds */
 #define RVD_IP_SLOTS	8192	/* per-address connection counters */

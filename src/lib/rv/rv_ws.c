@@ -543,6 +543,7 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 static const struct lws_protocols rv_protocols[] = {
 	{ "natkit.v1", rv_callback, 0, RV_RXBUF, 0, NULL, 0 },
+	{ "natkit.v1.bulk", rv_callback, 0, RV_RXBUF, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -558,7 +559,9 @@ rv_connect(struct rv_session *s)
 	i.ssl_connection = s->u->tls ? LCCSCF_USE_SSL : 0;
 	i.path = "/v1/ws";
 	i.host = s->u->hostport;
-	i.protocol = "natkit.v1";
+	/* A tagged session may relay: a server that knows natkit.v1.bulk
+	 * reads it in larger pieces; one that does not takes natkit.v1. */
+	i.protocol = s->presence ? "natkit.v1" : "natkit.v1.bulk,natkit.v1";
 	i.opaque_user_data = s;
 	i.retry_and_idle_policy = &rv_idle;
 	i.pwsi = &s->wsi;
