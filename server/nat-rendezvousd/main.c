@@ -8,7 +8,6 @@
 #include <err.h>
 #include <errno.h>
 #include <malloc.h>
-#include <getopt.h>
 #include <grp.h>
 #include <limits.h>
 #include <netdb.h>
@@ -30,53 +29,68 @@
 #include "log.h"
 #include "rv.h"
 #include "rvd.h"
+#include "version.h"
 
-#ifndef NATKIT_VERSION
-#define NATKIT_VERSION	"0.1"
-#endif
 
 #define RVD_LISTEN_MAX	8
 
 static const char usage_line[] =
-    "usage: nat-rendezvousd [-dhnVv] [-A passfile] [-b burst] [-C conns]\n"
-    "                       [-c certfile -k keyfile] [-E seconds] [-f file]\n"
-    "                       [-g seconds] [-i seconds] [-l [address:]port] "
-    "[-M rate]\n"
-    "                       [-m conns] [-N name] [-P peers] [-Q bytes] "
-    "[-R bytes]\n"
-    "                       [-r redis://host[:port][/db]] [-S rate] "
-    "[-T seconds]\n"
-    "                       [-t seconds] [-u user] [-x [address:]port]\n";
+    "usage: nat-rendezvousd [-dhnVv] [-A passfile] [-C conns] "
+    "[-c certfile -k keyfile]\n"
+    "                       [-E seconds] [-f file] [-g seconds] "
+    "[-i seconds]\n"
+    "                       [-l [address:]port] [-M rate] [-N name] "
+    "[-Q bytes]\n"
+    "                       [-R bytes] [-S rate] [-u user] [-w seconds]\n"
+    "                       [-x [address:]port] [--burst burst] "
+    "[--connections conns]\n"
+    "                       [--peers peers] "
+    "[--redis redis://host[:port][/db]]\n"
+    "                       [--relay-time seconds]\n";
 
-static const struct option longopts[] = {
-	{ "redis-password-file", required_argument, NULL, 'A' },
-	{ "burst", required_argument, NULL, 'b' },
-	{ "per-address", required_argument, NULL, 'C' },
-	{ "cert", required_argument, NULL, 'c' },
-	{ "debug", no_argument, NULL, 'd' },
-	{ "redis-ttl", required_argument, NULL, 'E' },
-	{ "file", required_argument, NULL, 'f' },
-	{ "grace", required_argument, NULL, 'g' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "ping", required_argument, NULL, 'i' },
-	{ "key", required_argument, NULL, 'k' },
-	{ "listen", required_argument, NULL, 'l' },
-	{ "rate", required_argument, NULL, 'M' },
-	{ "signal-rate", required_argument, NULL, 'S' },
-	{ "connections", required_argument, NULL, 'm' },
-	{ "name", required_argument, NULL, 'N' },
-	{ "check", no_argument, NULL, 'n' },
-	{ "peers", required_argument, NULL, 'P' },
-	{ "queue", required_argument, NULL, 'Q' },
-	{ "relay-bytes", required_argument, NULL, 'R' },
-	{ "redis", required_argument, NULL, 'r' },
-	{ "metrics-listen", required_argument, NULL, 'x' },
-	{ "relay-time", required_argument, NULL, 'T' },
-	{ "timeout", required_argument, NULL, 't' },
-	{ "user", required_argument, NULL, 'u' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ NULL, 0, NULL, 0 }
+enum { OPT_BURST = 256, OPT_CONNS, OPT_PEERS, OPT_REDIS, OPT_RELAY_TIME };
+
+/* The options (nat(7) OPTIONS), and the names of a -f file's settings. */
+static const struct cli_opt opts[] = {
+	{ 'A', 'A', "redis-password-file", "passfile",
+	    "Redis password, first line of passfile", 0 },
+	{ OPT_BURST, 0, "burst", "burst", "messages at once past the rate", 0 },
+	{ OPT_BURST, 'b', NULL, "burst", NULL, CLI_OLD },
+	{ 'C', 'C', "per-address", "conns", "connections from one address", 0 },
+	{ 'c', 'c', "cert", "certfile", "TLS certificate chain (PEM)", 0 },
+	{ OPT_CONNS, 0, "connections", "conns", "connections in all", 0 },
+	{ OPT_CONNS, 'm', NULL, "conns", NULL, CLI_OLD },
+	{ 'd', 'd', "debug", NULL, "foreground, log to stderr", CLI_LINE },
+	{ 'E', 'E', "redis-ttl", "seconds", "presence outlives the instance", 0 },
+	{ 'f', 'f', "file", "file", "read settings from file", 0 },
+	{ 'g', 'g', "grace", "seconds", "a record outlives its session", 0 },
+	{ 'h', 'h', "help", NULL, "print this summary and exit", CLI_LINE },
+	{ 'i', 'i', "ping", "seconds", "ping a quiet session after", 0 },
+	{ 'k', 'k', "key", "keyfile", "TLS private key (PEM)", 0 },
+	{ 'l', 'l', "listen", "[address:]port", "listen there (repeatable)", 0 },
+	{ 'M', 'M', "rate", "rate", "messages a second a session sends", 0 },
+	{ 'N', 'N', "name", "name", "a host name clients dial (repeatable)",
+	    0 },
+	{ 'n', 'n', "check", NULL, "check the settings and exit", CLI_LINE },
+	{ OPT_PEERS, 0, "peers", "peers", "peer records held at most", 0 },
+	{ OPT_PEERS, 'P', NULL, "peers", NULL, CLI_OLD },
+	{ 'Q', 'Q', "queue", "bytes", "bytes queued to a session", 0 },
+	{ 'R', 'R', "relay-bytes", "bytes", "bytes one relay carries", 0 },
+	{ OPT_REDIS, 0, "redis", "redis://host[:port][/db]",
+	    "share presence through Redis", 0 },
+	{ OPT_REDIS, 'r', NULL, "url", NULL, CLI_OLD },
+	{ OPT_RELAY_TIME, 0, "relay-time", "seconds", "seconds a relay lives",
+	    0 },
+	{ OPT_RELAY_TIME, 'T', NULL, "seconds", NULL, CLI_OLD },
+	{ 'S', 'S', "signal-rate", "rate", "signals a second a peer sends", 0 },
+	{ 'w', 'w', "timeout", "seconds", "time for a request or the auth", 0 },
+	{ 'w', 't', NULL, "seconds", NULL, CLI_OLD },
+	{ 'u', 'u', "user", "user", "switch to user after binding", 0 },
+	{ 'V', 'V', "version", NULL, "print the version and exit", CLI_LINE },
+	{ 'v', 'v', "verbose", NULL, "log more (repeatable)", 0 },
+	{ 'x', 'x', "metrics-listen", "[address:]port",
+	    "serve /metrics there", 0 },
+	{ 0, 0, NULL, NULL, NULL, 0 }
 };
 
 struct rvd_listen {
@@ -164,7 +178,7 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 	case 'E':
 		c->redis_ttl = (int)cli_number(arg, 2, 3600, "redis ttl");
 		break;
-	case 'b':
+	case OPT_BURST:
 		c->burst = (unsigned)cli_number(arg, 1, 100000, "burst");
 		break;
 	case 'C':
@@ -178,7 +192,7 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 		o->foreground = 1;
 		break;
 	case 'f':
-		conf_read(arg, longopts, "dhnV", file_apply, o);
+		conf_read(arg, opts, file_apply, o);
 		break;
 	case 'g':
 		c->grace = (int)cli_number(arg, 0, 3600, "grace");
@@ -192,7 +206,7 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 	case 'l':
 		listen_add(o, arg);
 		break;
-	case 'm':
+	case OPT_CONNS:
 		c->max_conns = (unsigned)cli_number(arg, 1, 1000000,
 		    "connections");
 		o->conns_set = 1;
@@ -208,7 +222,7 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 	case 'n':
 		o->check = 1;
 		break;
-	case 'P':
+	case OPT_PEERS:
 		c->max_peers = (size_t)cli_number(arg, 1, 10000000, "peers");
 		break;
 	case 'Q':
@@ -226,14 +240,14 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 	case 'M':
 		c->rate = (unsigned)cli_number(arg, 0, 1000000, "rate");
 		break;
-	case 'r':
+	case OPT_REDIS:
 		c->redis = arg;
 		break;
-	case 'T':
+	case OPT_RELAY_TIME:
 		c->relay_time = (unsigned)cli_number(arg, 1, 86400,
 		    "relay seconds");
 		break;
-	case 't':
+	case 'w':
 		c->http_timeout = (int)cli_number(arg, 1, 3600, "timeout");
 		break;
 	case 'u':
@@ -617,6 +631,8 @@ main(int argc, char *argv[])
 	struct passwd *pw = NULL;
 	struct sigaction sa;
 	char rhost[256];
+	struct cli cli = { .prog = "nat-rendezvousd", .usage = usage_line,
+	    .opts = opts };
 	size_t nofile;
 	int ch, rport, rdb;
 
@@ -634,20 +650,8 @@ main(int argc, char *argv[])
 	rvd.conf.relay_time = 600;
 	rvd.conf.redis_ttl = 15;
 	o.metrics.port = -1;
-	while ((ch = getopt_long(argc, argv, "A:b:C:c:dE:f:g:hi:k:l:M:m:N:nP:"
-	    "Q:R:r:S:T:t:u:Vvx:", longopts, NULL)) != -1) {
-		if (ch == 'h') {
-			fputs(usage_line, stdout);
-			return 0;
-		}
-		if (ch == 'V') {
-			printf("nat-rendezvousd %s\n", NATKIT_VERSION);
-			return 0;
-		}
-		if (ch == '?')
-			usage();
+	while ((ch = cli_getopt(&cli, argc, argv)) != -1)
 		opt_apply(&o, ch, optarg);
-	}
 	if (optind != argc)
 		usage();
 	/* Conflicts are refused before anything is opened. */
@@ -681,7 +685,7 @@ main(int argc, char *argv[])
 		rc.max = rvd.conf.max_peers;
 		rc.inbox = inbox;
 	} else if (rvd.conf.redis_pass_file != NULL)
-		errx(EX_USAGE, "-A passfile: needs -r");
+		errx(EX_USAGE, "-A passfile: needs --redis");
 	if (o.check)
 		return 0;
 
@@ -710,7 +714,7 @@ main(int argc, char *argv[])
 		errx(EX_OSERR, "cannot create the libev loop");
 	if ((rvd.ctx = context_make(nofile, loop)) == NULL) {
 		if (rc.url != NULL)
-			errx(EX_OSERR, "-r needs libwebsockets' libev support "
+			errx(EX_OSERR, "--redis needs libwebsockets' libev support "
 			    "(libwebsockets-evlib-ev)");
 		log_msg(LOG_NOTICE, "libev not available: using poll");
 		loop = NULL;

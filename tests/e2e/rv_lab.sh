@@ -71,7 +71,7 @@ register() {
 	shift 2
 	start_ready "$name" 10 "$LAB" exec "$host" -- env NATKIT_HOME="$T/$name" \
 	    sh -c 'f=$1; shift; exec "$@" <"$f"' sh "$T/$name.profile" \
-	    "$B/nat-register" -s "$URL" -n "$name" "$@"
+	    "$B/nat-register" -s "$URL" -N "$name" "$@"
 	case $READY in
 	type=registered\ *) ;;
 	*) cat "$T/$name.err" "$T/rvd.err"; fail "$name did not register: $READY" ;;
