@@ -50,9 +50,11 @@ usage(void)
 
 static void file_apply(void *o, int ch, const char *arg);
 
-/* Parses a numeric IPv4 or IPv6 address, brackets allowed, no port. */
+/* Parses a numeric IPv4 or IPv6 address, brackets allowed, no port.
+ * Exits 64, or 78 naming where (a -f file's "FILE:LINE") when it is not
+ * NULL: a setting, checked as it is read so that -n refuses it too. */
 static void
-host_parse(struct sockaddr_storage *ss, const char *text)
+host_parse(struct sockaddr_storage *ss, const char *text, const char *where)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -73,6 +75,9 @@ host_parse(struct sockaddr_storage *ss, const char *text)
 		sin6->sin6_family = AF_INET6;
 		return;
 	}
+	if (where != NULL)
+		errx(EX_CONFIG, "%s: address %s: not a numeric IPv4 or IPv6 "
+		    "address", where, text);
 	errx(EX_USAGE, "address %s: not a numeric IPv4 or IPv6 address",
 	    text);
 }
@@ -298,6 +303,7 @@ static void
 opt_apply(struct reflect_opts *o, int ch, const char *arg)
 {
 	struct reflect_server *srv = o->srv;
+	struct sockaddr_storage ss;
 
 	switch (ch) {
 	case OPT_BASIC:
@@ -353,10 +359,9 @@ opt_apply(struct reflect_opts *o, int ch, const char *arg)
 		    "idle timeout");
 		break;
 	case OPT_ADDRESS:
-		o->addr[0] = arg;
-		break;
 	case OPT_ALTERNATE:
-		o->addr[1] = arg;
+		host_parse(&ss, arg, cli_where());
+		o->addr[ch == OPT_ALTERNATE] = arg;
 		break;
 	default:
 		usage();
@@ -415,9 +420,9 @@ main(int argc, char *argv[])
 
 	/* Conflicts are refused before anything is opened. */
 	srv.conf.n_addr = n_addr;
-	host_parse(&srv.conf.ep[0], o.addr[0]);
+	host_parse(&srv.conf.ep[0], o.addr[0], NULL);
 	if (n_addr == 2) {
-		host_parse(&srv.conf.ep[2], o.addr[1]);
+		host_parse(&srv.conf.ep[2], o.addr[1], NULL);
 		if (srv.conf.ep[0].ss_family != srv.conf.ep[2].ss_family)
 			errx(EX_USAGE, "addresses %s and %s: not of one "
 			    "family", o.addr[0], o.addr[1]);

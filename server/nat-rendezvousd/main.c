@@ -97,6 +97,8 @@ struct rvd_listen {
 	char name[16];		/* the vhost's: lws keeps the pointer */
 	char host[64];		/* "" for every address */
 	char asked[64];		/* host as given (a name stays a name) */
+	char where[CONF_LINE_MAX + 48];	/* "FILE:LINE: " of a -f file, or "" */
+	char what[16];		/* "listen" or "metrics-listen" */
 	int port;
 	int v4;			/* host is an IPv4 address */
 	struct lws_vhost *vh;
@@ -127,6 +129,9 @@ listen_parse(struct rvd_listen *l, const char *arg, const char *what)
 	size_t n = 0;
 
 	memset(l, 0, sizeof(*l));
+	if (cli_where() != NULL)
+		snprintf(l->where, sizeof(l->where), "%s: ", cli_where());
+	snprintf(l->what, sizeof(l->what), "%s", what);
 	if (colon != NULL) {
 		const char *h = arg;
 
@@ -365,21 +370,15 @@ context_make(size_t nofile, struct ev_loop *loop)
 	return lws_create_context(&info);
 }
 
-/*
- * Binds l's address and port once to learn whether lws can (lws 4.1
- * keeps retrying a listener it cannot bind, for interfaces that are not
- * up yet, and reports success) and to pick the port for port 0.  A host
- * name becomes its first address: lws takes addresses only.  Exits 71
- * when it cannot bind, 64 when the name has no address.
- */
-static void
-listen_check(struct rvd_listen *l)
+/* Returns l's addresses (getaddrinfo's list).  Exits 78 naming the
+ * value, and the file's line it came from, when its host has no address,
+ * as -n does too: a name that does not resolve is a setting to fix. */
+static struct addrinfo *
+listen_addr(const struct rvd_listen *l)
 {
 	struct addrinfo hints, *ai;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
 	char port[8];
-	int fd, on = 1, e;
+	int e;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
@@ -387,8 +386,28 @@ listen_check(struct rvd_listen *l)
 	snprintf(port, sizeof(port), "%d", l->port);
 	if ((e = getaddrinfo(l->host[0] ? l->host : NULL, port, &hints,
 	    &ai)) != 0)
-		errx(e == EAI_SYSTEM ? EX_OSERR : EX_USAGE, "listen %s:%d: %s",
-		    l->host, l->port, gai_strerror(e));
+		errx(e == EAI_SYSTEM ? EX_OSERR : EX_CONFIG, "%s%s %s%s%d: %s",
+		    l->where, l->what, l->host, l->host[0] ? ":" : "",
+		    l->port, gai_strerror(e));
+	return ai;
+}
+
+/*
+ * Binds l's address and port once to learn whether lws can (lws 4.1
+ * keeps retrying a listener it cannot bind, for interfaces that are not
+ * up yet, and reports success) and to pick the port for port 0.  A host
+ * name becomes its first address: lws takes addresses only.  Exits 71
+ * when it cannot bind, 78 when the name has no address (listen_addr).
+ */
+static void
+listen_check(struct rvd_listen *l)
+{
+	struct addrinfo *ai;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd, on = 1, e;
+
+	ai = listen_addr(l);
 	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
 	    -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
 	    sizeof(on)) == -1 || bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
@@ -686,8 +705,14 @@ main(int argc, char *argv[])
 		rc.inbox = inbox;
 	} else if (rvd.conf.redis_pass_file != NULL)
 		errx(EX_USAGE, "-A passfile: needs --redis");
-	if (o.check)
+	if (o.check) {
+		/* What start would refuse before binding. */
+		for (ch = 0; ch < o.n_listen; ch++)
+			freeaddrinfo(listen_addr(&o.l[ch]));
+		if (o.metrics.port >= 0)
+			freeaddrinfo(listen_addr(&o.metrics));
 		return 0;
+	}
 
 	log_init("nat-rendezvousd", !o.foreground, rvd.conf.verbose);
 	/* The libev glue logs every accept at NOTICE: only with -v -v -v. */

@@ -77,4 +77,20 @@ printf 'address 127.0.0.1\naddress-connections 5\n' >"$T/r.conf"
 expect "nat-reflect -f with an old name: exit" "$?" 0
 expect "nat-reflect -f with an old name: the warning" "$(cat "$T/e")" \
     "nat-reflect: $T/r.conf:2: address-connections is the old spelling of per-address, accepted until natkit 0.2"
+
+# -n refuses a listen host that does not resolve, as starting would: 78,
+# naming the value and the file's line.  (.invalid never resolves.)
+printf 'address 127.0.0.1\nalternate-address no-such-host.invalid\n' >"$T/r2.conf"
+printf 'listen 127.0.0.1:0\nlisten no-such-host.invalid:8080\n' >"$T/d.conf"
+while IFS='|' read -r prog args say; do
+	"$NATKIT_BIN/$prog" $args 2>"$T/e"
+	expect "$prog $args: exit" "$?" 78
+	# The resolver's words after the value vary with the resolver.
+	expect "$prog $args: says" "$(grep -cF "$prog: $say: " "$T/e")" 1
+done <<LIST
+nat-rendezvousd|-n -l no-such-host.invalid:8080|listen no-such-host.invalid:8080
+nat-rendezvousd|-n -x no-such-host.invalid:9100|metrics-listen no-such-host.invalid:9100
+nat-rendezvousd|-n -f $T/d.conf|$T/d.conf:2: listen no-such-host.invalid:8080
+nat-reflect|-n -f $T/r2.conf|$T/r2.conf:2: address no-such-host.invalid
+LIST
 finish
