@@ -3,8 +3,9 @@
 # conventions (nat(7) OPTIONS): each usage equals its man page's SYNOPSIS;
 # every option -h lists has a long form, and every long form is in the man
 # page; a letter means the same thing in every program; --version says
-# one version, version.h's, for all; an old spelling still works, with a
-# warning naming the new one.  No network: -h, -V and -n only.
+# one version, version.h's, for all, nat-lab and the examples too; an old
+# spelling still works, with a warning naming the new one; -n refuses a
+# listen host that does not resolve.  No network: -h, -V and -n only.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 command -v mandoc >/dev/null && command -v col >/dev/null ||
     skip "needs mandoc and col (scripts/install-deps)"
@@ -77,6 +78,22 @@ printf 'address 127.0.0.1\naddress-connections 5\n' >"$T/r.conf"
 expect "nat-reflect -f with an old name: exit" "$?" 0
 expect "nat-reflect -f with an old name: the warning" "$(cat "$T/e")" \
     "nat-reflect: $T/r.conf:2: address-connections is the old spelling of per-address, accepted until natkit 0.2"
+
+# nat-lab and the examples take -h, --help, -V and --version alike.
+for s in nat-lab examples/chat examples/forward examples/receive-file \
+    examples/send-file examples/ssh-over-natkit; do
+	x=$NATKIT_TOP/scripts/$s
+	PATH=$NATKIT_BIN:$PATH "$x" -h >"$T/h" 2>"$T/e"
+	expect "$s -h: exit, stderr" "$?/$(cat "$T/e")" "0/"
+	expect "$s -h: the usage" "$(head -n 1 "$T/h" | cut -d ' ' -f 1,2)" "usage: ${s#*/}"
+	PATH=$NATKIT_BIN:$PATH "$x" --help >"$T/h2" 2>&1
+	expect "$s --help = -h" "$?/$(cmp "$T/h" "$T/h2" && echo same)" "0/same"
+	for v in -V --version; do
+		expect "$s $v" "$(PATH=$NATKIT_BIN:$PATH "$x" $v 2>&1)" "${s#*/} $want"
+	done
+	PATH=$NATKIT_BIN:$PATH "$x" --no-such-option >/dev/null 2>"$T/e"
+	expect "$s --no-such-option: exit" "$?" 64
+done
 
 # -n refuses a listen host that does not resolve, as starting would: 78,
 # naming the value and the file's line.  (.invalid never resolves.)
