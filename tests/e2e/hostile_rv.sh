@@ -37,7 +37,7 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$RVD_PID/status"; }
 # The counters come from a listener of their own (-x).
 MAXC=2400
 start_ready rvd 20 "$B/nat-rendezvousd" -d -l 127.0.0.1:0 -w 60 -g 5 \
-    -m $MAXC -x 127.0.0.1:0
+    --connections $MAXC -x 127.0.0.1:0
 [[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+)\ ws=/v1/ws\ metrics=127\.0\.0\.1:([0-9]+)$ ]] ||
     fail "ready line: $READY"
 RVD_PID=$LAST_PID

@@ -9,7 +9,7 @@ PROBE=$NATKIT_BIN/nat-probe
 COTURN=198.51.100.10
 REFLECT=198.51.100.12:3480
 start_ready reflect 10 "$LAB" exec srv -- "$NATKIT_BIN/nat-reflect" -d \
-    -p 3480 -P 3481 198.51.100.12 198.51.100.13
+    -p 3480 --alternate-port 3481 198.51.100.12 198.51.100.13
 
 EI=endpoint-independent AD=address-dependent APD=address-and-port-dependent
 # host      mapping filtering nat                   hairpin exit portmap

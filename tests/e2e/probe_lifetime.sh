@@ -7,7 +7,7 @@
 
 lab_up prc
 start_ready reflect 10 "$LAB" exec srv -- "$NATKIT_BIN/nat-reflect" -d \
-    -p 3480 -P 3481 198.51.100.12 198.51.100.13
+    -p 3480 --alternate-port 3481 198.51.100.12 198.51.100.13
 "$LAB" exec h-prc -- "$NATKIT_BIN/nat-probe" -G --lifetime 40 -s 198.51.100.12:3480 \
     >"$T/reflect" &
 a=$!

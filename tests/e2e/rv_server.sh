@@ -53,7 +53,7 @@ expect "a bad configuration file exits" "$?" 78
 
 # --- the server ---------------------------------------------------------
 start_ready rvd 10 "$RVD" -d -l 127.0.0.1:0 -l 127.0.0.1:0 -g 2 -i 2 -w 3 \
-    -C 20 -M 20 -b 40
+    -C 20 -M 20 --burst 40
 [[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+),127\.0\.0\.1:([0-9]+)\ ws=/v1/ws$ ]] ||
     fail "ready line: $READY"
 RVD_PID=$LAST_PID
