@@ -35,18 +35,14 @@
 #define RVD_LISTEN_MAX	8
 
 static const char usage_line[] =
-    "usage: nat-rendezvousd [-dhnVv] [-A passfile] [-C conns] "
-    "[-c certfile -k keyfile]\n"
-    "                       [-E seconds] [-f file] [-g seconds] "
-    "[-i seconds]\n"
-    "                       [-l [address:]port] [-M rate] [-N name] "
-    "[-Q bytes]\n"
-    "                       [-R bytes] [-S rate] [-u user] [-w seconds]\n"
-    "                       [-x [address:]port] [--burst burst] "
-    "[--connections conns]\n"
-    "                       [--peers peers] "
-    "[--redis redis://host[:port][/db]]\n"
-    "                       [--relay-time seconds]\n";
+    "usage: nat-rendezvousd [-dhnVv] [-A passfile] [-C conns]\n"
+    "                       [-c certfile -k keyfile] [-E seconds] [-f file]\n"
+    "                       [-g seconds] [-i seconds] [-l [address:]port] [-M rate]\n"
+    "                       [-N name] [-Q bytes] [-R bytes] [-S rate] [-u user]\n"
+    "                       [-w seconds] [-x [address:]port] [--burst burst]\n"
+    "                       [--connections conns] [--peers peers]\n"
+    "                       [--redis redis://host[:port][/db]] "
+    "[--relay-time seconds]\n";
 
 enum { OPT_BURST = 256, OPT_CONNS, OPT_PEERS, OPT_REDIS, OPT_RELAY_TIME };
 
