@@ -20,10 +20,13 @@ timeout 60 "$B/nat-probe" -G -j -T -s "$STUN" >"$T/probe.json"
 expect "nat-probe -j: exit" "$?" 0
 timeout 60 "$B/nat-probe" -G -r -s "$STUN" >"$T/prof"
 # alice takes calls with nat-connect --accept: -j on stderr, path on stdout.
+# The side --print left is still there when the test ends: its PID is
+# kept, and timeout bounds it anyway.
 cat >"$T/accept.sh" <<EOS
 #!/bin/sh
 n=\$(date +%s%N)
-exec "$B/nat-connect" -j --accept -w 20 -s "$URL" -e cat >"$T/acc.\$n.out" 2>"$T/acc.\$n.err"
+echo \$\$ >>"$T/acc.pids"
+exec timeout 60 "$B/nat-connect" -j --accept -w 20 -s "$URL" -e cat >"$T/acc.\$n.out" 2>"$T/acc.\$n.err"
 EOS
 chmod +x "$T/accept.sh"
 # (An & command's stdin is /dev/null unless it says otherwise.)
@@ -58,6 +61,10 @@ for ((i = 0; i < 200; i++)); do
 	sleep 0.05
 done
 kill "$REG_PID"
+for p in $(cat "$T/acc.pids" 2>/dev/null); do
+	ps -o args= -p "$p" 2>/dev/null | grep -q "^timeout 60 $B/nat-connect " &&
+	    kill "$p"
+done
 for r in profile registered request signal lost peer sent attempt path failed closed; do
 	grep -hq "^{\"type\":\"$r\"" "$T"/*.json "$T"/*.out "$T"/*.err ||
 	    expect "a $r record was written" "none" "one at least"
