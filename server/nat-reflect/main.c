@@ -374,13 +374,20 @@ file_apply(void *o, int ch, const char *arg)
 	opt_apply(o, ch, arg);
 }
 
+/* What SOFTWARE says, padded with spaces to a multiple of 4 bytes: RFC
+ * 3489 clients (stund's) drop a SERVER attribute of another length
+ * (RFC 3489 11.2.13), as 0.1.0's 26 bytes were. */
+#define SOFTWARE	"nat-reflect (natkit) " NATKIT_VERSION
+#define SOFTWARE_LEN	((sizeof(SOFTWARE) - 1 + 3) & ~(size_t)3)
+static char software[SOFTWARE_LEN + 1];
+
 int
 main(int argc, char *argv[])
 {
 	static struct reflect_server srv = {
 		.conf = {
 			.pad_max = STUN_MAX_MSG,
-			.software = "nat-reflect (natkit) " NATKIT_VERSION,
+			.software = software,
 		},
 		.rate = 100,
 		.total = 100000,
@@ -401,6 +408,9 @@ main(int argc, char *argv[])
 	int ch, i, n_uw, n_addr, threads, *udp, sig;
 	uint16_t *port = o.port;
 	sigset_t set;
+
+	snprintf(software, sizeof(software), "%-*s", (int)SOFTWARE_LEN,
+	    SOFTWARE);
 
 	while ((ch = cli_getopt(&cli, argc, argv)) != -1)
 		opt_apply(&o, ch, optarg);
