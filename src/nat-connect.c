@@ -394,8 +394,7 @@ main(int argc, char **argv)
 	argv += optind;
 	if (accept ? argc != 0 : argc != 1)
 		cli_usage(usage_line, EX_USAGE);
-	if ((cmd != NULL) + (fwd != NULL) + print_mode > 1)
-		errx(EX_USAGE, "-e, -L and --print exclude each other");
+	cli_exclusive(&cli, (const int[]){ 'e', 'L', OPT_PRINT, 0 });
 	if (fwd != NULL && accept)
 		errx(EX_USAGE, "-L is for the side that connects");
 	if (rv_url_defaults(url, &nurl, RV_MAX_SERVERS, why,

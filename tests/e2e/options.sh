@@ -79,6 +79,11 @@ expect "nat-reflect -f with an old name: exit" "$?" 0
 expect "nat-reflect -f with an old name: the warning" "$(cat "$T/e")" \
     "nat-reflect: $T/r.conf:2: address-connections is the old spelling of per-address, accepted until natkit 0.2"
 
+# Options that exclude each other are refused, naming the two given.
+"$NATKIT_BIN/nat-connect" -s http://127.0.0.1:9 --print -L 8080 peer 2>"$T/e"
+expect "nat-connect --print -L: exit, message" "$?/$(cat "$T/e")" \
+    "64/nat-connect: -L and --print exclude each other"
+
 # nat-lab and the examples take -h, --help, -V and --version alike.
 for s in nat-lab examples/chat examples/forward examples/receive-file \
     examples/send-file examples/ssh-over-natkit; do
