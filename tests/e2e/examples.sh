@@ -75,7 +75,7 @@ expect "chat: lines to bob" "$(cat "$T/chat-b.out")" "$(sed 's/^/alice: /' "$T/c
 mkdir "$T/inbox"
 head -c $((5 << 20)) /dev/urandom >"$T/blob.bin"
 start_ready recv 20 on h-fc carol env NATKIT_SERVERS="$URL" "$EX/receive-file" \
-    -n carol "$T/inbox"
+    -N carol "$T/inbox"
 expect "receive-file: registered" "${READY%% *}" type=registered
 on h-prc bob "$EX/send-file" -s "$URL" "$T/blob.bin" carol >"$T/send.out" 2>"$T/send.err"
 expect "send-file: exit" "$?" 0
