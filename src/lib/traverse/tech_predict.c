@@ -2,8 +2,10 @@
  * tech_predict.c: port prediction (RFC 5128 §3.4): when the peer's NAT
  * maps a new port per destination but allocates them with a fixed step
  * (nat-probe's "delta"), the port it opens toward us is near its
- * server-reflexive port plus a few steps, so we check those.  The peer
- * side only answers and checks back.
+ * server-reflexive port plus a few steps, so we check those.  The
+ * dependent side opens that port itself: its first check to our
+ * server-reflexive address is the new mapping we predict, and it answers
+ * and checks back what comes in through it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +100,11 @@ predict_start(struct tech_env *e, void **state, uint64_t now, char *why)
 		return -1;
 	s->claim = predict_claim;
 	s->why_failed = predict_why;
+	/* The dependent side: the mapping the peer predicts is the one this
+	 * check makes, the main socket's first flow to the peer. */
+	if (predictable(&e->self.prof) && c != NULL)
+		tc_add(&s->l, e->fd, (const struct sockaddr *)&c->addr,
+		    CAND_SRFLX, 0, now);
 	if (predictable(peer) && c != NULL)
 		for (k = 1; k <= PREDICT_STEPS; k++) {
 			long port = addr_port((const struct sockaddr *)
