@@ -250,6 +250,45 @@ test_applies(void **state)
 }
 
 static void
+test_predict_step(void **state)
+{
+	/* Two fresh bindings, then the main socket's: a step in all three
+	 * is offered, whatever the profile said; anything else leaves the
+	 * profile alone. */
+	static const struct {
+		int p0, p1, srflx, delta, ret, want;
+	} t[] = {
+		{ 30000, 30003, 30006, PROFILE_DELTA_RANDOM, 3, 3 },
+		{ 30000, 30003, 30006, 1, 3, 3 },
+		{ 20010, 20008, 20006, PROFILE_DELTA_UNKNOWN, -2, -2 },
+		{ 30000, 30003, 30009, 3, 0, 3 },  /* a flow between: kept */
+		{ 30000, 30003, 30009, PROFILE_DELTA_RANDOM, 0,
+		    PROFILE_DELTA_RANDOM },
+		{ 41266, 41355, 41444, PROFILE_DELTA_RANDOM, 0,
+		    PROFILE_DELTA_RANDOM },	/* a step beyond 16 */
+		{ 30000, 30000, 30000, PROFILE_DELTA_RANDOM, 0,
+		    PROFILE_DELTA_RANDOM },
+	};
+	static struct tech_env e;
+	int port[PREDICT_OBSERVE];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		mk(&e.self, "sym", "203.0.113.21:40000", t[i].delta);
+		port[0] = t[i].p0;
+		port[1] = t[i].p1;
+		assert_int_equal(predict_step(&e, port, PREDICT_OBSERVE,
+		    t[i].srflx), t[i].ret);
+		assert_int_equal(e.self.prof.udp.delta, t[i].want);
+	}
+	/* Fewer answers than asked: nothing. */
+	mk(&e.self, "sym", "203.0.113.21:40000", PROFILE_DELTA_RANDOM);
+	assert_int_equal(predict_step(&e, port, 1, 30006), 0);
+	assert_int_equal(e.self.prof.udp.delta, PROFILE_DELTA_RANDOM);
+}
+
+static void
 test_pace(void **state)
 {
 	static struct tech_env e;
@@ -605,6 +644,7 @@ main(void)
 		cmocka_unit_test(test_cand_round_trip),
 		cmocka_unit_test(test_cand_malformed),
 		cmocka_unit_test(test_applies),
+		cmocka_unit_test(test_predict_step),
 		cmocka_unit_test(test_pace),
 		cmocka_unit_test(test_birthday_sizing),
 		cmocka_unit_test(test_checks),
