@@ -92,10 +92,12 @@ expect "r-t10: the idle mapping is gone after 11 s" "$(ct_left t10 h-t10)" ""
     expect "r-t30: mapping after 11 s" none "still there"
 
 # --- rebinding: the same socket, a new port -------------------------------
-for r in prc seq3 poola; do
-	a=$(send h-$r 42000/$S1 | cut -d' ' -f4)
+# A low port too: the port a router kept must not be kept again.
+for rp in prc:5000 prc:42000 seq3:42000 poola:42000; do
+	r=${rp%:*}
+	a=$(send h-$r ${rp#*:}/$S1 | cut -d' ' -f4)
 	"$LAB" rebind $r || expect "nat-lab rebind $r" $? 0
-	b=$(send h-$r 42000/$S1 | cut -d' ' -f4)
+	b=$(send h-$r ${rp#*:}/$S1 | cut -d' ' -f4)
 	[ "${a:--}" != - ] && [ "${b:--}" != - ] && [ "$a" != "$b" ] &&
 	    echo "ok   r-$r rebinds: $a, then $b" ||
 	    expect "r-$r rebinds" "$a then $b" "two different mappings"
