@@ -4,7 +4,6 @@
  */
 #include <err.h>
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +21,8 @@
 #define STUN_PORT	3478
 
 static const char usage_line[] =
-    "usage: nat-probe [-46GhjqrTVv] [-b address] [-L seconds] "
-    "-s host[:port] ...\n";
+    "usage: nat-probe [-46GhjqrTVv] [-b address] [--lifetime seconds]\n"
+    "                 -s host[:port] ...\n";
 
 static int verbose;
 
@@ -99,17 +98,33 @@ report(const struct profile *p)
 	}
 }
 
+enum { OPT_LIFETIME = 256 };
+
+/* The options (nat(7) OPTIONS). */
+static const struct cli_opt opts[] = {
+	{ '4', '4', "ipv4", NULL, "servers over IPv4 only", 0 },
+	{ '6', '6', "ipv6", NULL, "servers over IPv6 only", 0 },
+	{ 'b', 'b', "bind", "address", "send from this local address", 0 },
+	{ 'G', 'G', "no-gateways", NULL, "skip UPnP, NAT-PMP and PCP", 0 },
+	{ 'h', 'h', "help", NULL, "print this summary and exit", 0 },
+	{ 'j', 'j', "json", NULL, "write a JSON record", 0 },
+	{ OPT_LIFETIME, 0, "lifetime", "seconds",
+	    "measure the mapping lifetime up to", 0 },
+	{ OPT_LIFETIME, 'L', NULL, "seconds", NULL, CLI_OLD },
+	{ 'q', 'q', "quiet", NULL, "only errors on stderr (the default)", 0 },
+	{ 'r', 'r', "records", NULL, "write a key=value record", 0 },
+	{ 's', 's', "server", "host[:port]", "a STUN server (repeatable)", 0 },
+	{ 'T', 'T', "tcp", NULL, "test TCP too", 0 },
+	{ 'V', 'V', "version", NULL, "print the version and exit", 0 },
+	{ 'v', 'v', "verbose", NULL, "say what is tried (repeatable)", 0 },
+	{ 0, 0, NULL, NULL, NULL, 0 }
+};
+
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "records", no_argument, NULL, 'r' },
-		{ "tcp", no_argument, NULL, 'T' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
+	struct cli cli = { .prog = "nat-probe", .usage = usage_line,
+	    .opts = opts };
 	struct behavior_opts o;
 	struct profile p;
 	struct gw_job gw;
@@ -119,8 +134,7 @@ main(int argc, char **argv)
 	int ch, json = 0, records = 0, tcp = 0, family = AF_UNSPEC, nogw = 0;
 
 	memset(&o, 0, sizeof(o));
-	while ((ch = getopt_long(argc, argv, "46b:GhjL:qrs:TVv", longopts,
-	    NULL)) != -1) {
+	while ((ch = cli_getopt(&cli, argc, argv)) != -1) {
 		switch (ch) {
 		case '4':
 			family = AF_INET;
@@ -136,12 +150,10 @@ main(int argc, char **argv)
 		case 'G':
 			nogw = 1;
 			break;
-		case 'h':
-			cli_usage(usage_line, 0);
 		case 'j':
 			json = 1;
 			break;
-		case 'L':
+		case OPT_LIFETIME:
 			o.lifetime_max_s = (int)cli_number(optarg, 1, 3600,
 			    "lifetime");
 			break;
@@ -159,9 +171,6 @@ main(int argc, char **argv)
 		case 'T':
 			tcp = 1;
 			break;
-		case 'V':
-			printf("nat-probe %s\n", NATKIT_VERSION);
-			return 0;
 		case 'v':
 			verbose++;
 			break;

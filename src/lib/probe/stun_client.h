@@ -50,6 +50,8 @@ struct stun_txn {
 	unsigned rto_ms;		/* current retransmission timeout */
 	uint64_t start_ms, next_ms;	/* monotonic ms */
 	uint64_t rtt_ms;		/* first send to response */
+	uint64_t seq;			/* the order of first sends in this
+					   process (1, 2, ...); 0: never sent */
 	int error;			/* errno of a failure */
 	struct stun_msg resp;
 	struct sockaddr_storage from;	/* where the response came from */
