@@ -28,6 +28,16 @@ static const char *const nat_names[] = {
 	[PROFILE_NAT_UDP_BLOCKED] = "udp-blocked",
 };
 
+static const char *const evidence_names[] = {
+	[PROFILE_EV_NONE] = "-",
+	[PROFILE_EV_ANSWER] = "answer",
+	[PROFILE_EV_REFUSED] = "refused",
+	[PROFILE_EV_TCP] = "tcp",
+	[PROFILE_EV_FILTERED] = "filtered",
+	[PROFILE_EV_UNREACHABLE] = "unreachable",
+	[PROFILE_EV_SILENCE] = "silence",
+};
+
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static void
@@ -58,6 +68,107 @@ const char *
 profile_nat_str(enum profile_nat n)
 {
 	return (size_t)n < NELEM(nat_names) ? nat_names[n] : "unknown";
+}
+
+const char *
+profile_evidence_str(enum profile_evidence e)
+{
+	return (size_t)e < NELEM(evidence_names) ? evidence_names[e] : "-";
+}
+
+/* The name of an ICMP (family AF_INET) or ICMPv6 error. */
+static const char *
+icmp_name(int family, int type, int code)
+{
+	static const char *const v4[] = {
+		"net unreachable", "host unreachable", "protocol unreachable",
+		"port unreachable", "fragmentation needed",
+		"source route failed", "net unknown", "host unknown",
+		"host isolated", "net prohibited", "host prohibited",
+		"net unreachable for TOS", "host unreachable for TOS",
+		"communication prohibited",
+	};
+	static const char *const v6[] = {
+		"no route", "communication prohibited", "beyond scope",
+		"address unreachable", "port unreachable",
+		"source address failed policy", "reject route",
+	};
+
+	if (family == AF_INET6) {
+		if (type == 1 && code >= 0 && (size_t)code < NELEM(v6))
+			return v6[code];
+		return type == 3 ? "time exceeded" : "error";
+	}
+	if (type == 3 && code >= 0 && (size_t)code < NELEM(v4))
+		return v4[code];
+	return type == 11 ? "time exceeded" : "error";
+}
+
+/* What became of the UDP requests, in words. */
+static void
+why_udp(const struct profile_server *s, char *buf, size_t len)
+{
+	char a[ADDR_STRLEN];
+	const char *icmp = icmp_name(s->icmp_from.ss_family, s->icmp_type,
+	    s->icmp_code);
+	const char *v6 = s->icmp_from.ss_family == AF_INET6 ? "v6" : "";
+
+	switch (s->udp) {
+	case PROFILE_FATE_ANSWERED:
+		snprintf(buf, len, "answered over UDP");
+		break;
+	case PROFILE_FATE_REFUSED:
+		snprintf(buf, len, "ICMP%s %s from the server: %s", v6, icmp,
+		    strcmp(icmp, "port unreachable") == 0 ?
+		    "nothing listens on that UDP port" :
+		    "its host refuses UDP to that port");
+		break;
+	case PROFILE_FATE_FILTERED:
+		if (s->icmp)
+			snprintf(buf, len, "ICMP%s %s from %s: a firewall on "
+			    "the way rejects UDP", v6, icmp, addr_host_str(
+			    (const struct sockaddr *)&s->icmp_from, a));
+		else
+			snprintf(buf, len, "%s: this host's firewall does "
+			    "not let UDP out", strerror(s->error));
+		break;
+	case PROFILE_FATE_UNREACHABLE:
+		if (s->icmp)
+			snprintf(buf, len, "ICMP%s %s from %s", v6, icmp,
+			    addr_host_str((const struct sockaddr *)
+			    &s->icmp_from, a));
+		else
+			snprintf(buf, len, "%s", strerror(s->error));
+		break;
+	case PROFILE_FATE_SILENT:
+		snprintf(buf, len, "no answer over UDP");
+		break;
+	default:
+		snprintf(buf, len, "not tried");
+	}
+}
+
+char *
+profile_server_why(const struct profile_server *s, char *buf, size_t len)
+{
+	static const char *const tcp[] = {
+		[PROFILE_FATE_UNTRIED] = "",
+		[PROFILE_FATE_ANSWERED] = "; it accepts TCP connections",
+		[PROFILE_FATE_REFUSED] = "; its host refuses TCP to that port",
+		[PROFILE_FATE_FILTERED] = "; this host's firewall does not "
+		    "let TCP out",
+		[PROFILE_FATE_UNREACHABLE] = "; unreachable over TCP too",
+		[PROFILE_FATE_SILENT] = "; no answer over TCP either",
+	};
+	size_t n;
+
+	if (len == 0)
+		return buf;
+	why_udp(s, buf, len);
+	n = strlen(buf);
+	if ((size_t)s->tcp < NELEM(tcp))
+		snprintf(buf + n, len - n, "%s", tcp[s->tcp]);
+	return buf;
 }
 
 const char *
@@ -166,6 +277,7 @@ profile_write(const struct profile *p, struct record *r, int json)
 		    g[i]->external.ss_family ? addr_host_str(
 		    (const struct sockaddr *)&g[i]->external, a) : NULL);
 	record_str(r, "double-nat", profile_tri_str(p->double_nat));
+	record_str(r, "evidence", profile_evidence_str(p->evidence));
 	if (p->tcp.probed)
 		profile_write_transport(&p->tcp, r, "tcp-");
 }
@@ -277,6 +389,11 @@ profile_read(struct profile *p, const struct record_in *in)
 	    profile_read_transport(&p->tcp, in, "tcp-") == -1 ||
 	    read_tri(record_get(in, "double-nat"), &p->double_nat) == -1)
 		goto bad;
+	if ((v = record_get(in, "evidence")) != NULL) {
+		if ((i = lookup(evidence_names, NELEM(evidence_names), v)) < 0)
+			goto bad;
+		p->evidence = (enum profile_evidence)i;
+	}
 	for (i = 0; i < 3; i++) {
 		if (read_addr(record_get(in, gname[i]), &g[i]->external) == -1)
 			goto bad;
@@ -311,6 +428,7 @@ enum profile_kind {
 	PK_ADDR_PORTS,	/* a list of PK_ADDR_PORT, or - */
 	PK_RTTS,	/* a list of 0 to 60000 or -, or - */
 	PK_GATEWAYS,	/* a list of upnp, natpmp, pcp, or - */
+	PK_EVIDENCE,	/* answer, refused, tcp ... or - */
 };
 
 static const struct {
@@ -335,6 +453,8 @@ static const struct {
 	{ "natpmp", PK_ADDR, 0, "an address or -" },
 	{ "pcp", PK_ADDR, 0, "an address or -" },
 	{ "double-nat", PK_TRI, 0, "yes, no or -" },
+	{ "evidence", PK_EVIDENCE, 0, "answer, refused, tcp, filtered, "
+	    "unreachable, silence or -" },
 };
 
 /* Returns 1 when v is a whole number from min to max. */
@@ -395,6 +515,8 @@ check_one(enum profile_kind k, const char *v)
 	case PK_GATEWAYS:
 		return strcmp(v, "upnp") == 0 || strcmp(v, "natpmp") == 0 ||
 		    strcmp(v, "pcp") == 0;
+	case PK_EVIDENCE:
+		return lookup(evidence_names, NELEM(evidence_names), v) > 0;
 	}
 	return 0;
 }
