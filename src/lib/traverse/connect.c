@@ -147,7 +147,12 @@ connect_gather(struct tech_env *e, uint16_t port, unsigned timeout_ms,
 	    e->self.prof.pcp.found)
 		gather_mapped(e, lport, timeout_ms, why);
 	if (e->stun.ss_family != 0) {
-		uint64_t deadline = stun_now_ms() + timeout_ms;
+		/* A network our profile found blocking UDP gets one short
+		 * try (two requests), not the full wait: a blocked peer's
+		 * answer, and so every relayed pair, waited 2 s on it. */
+		uint64_t deadline = stun_now_ms() +
+		    (tc_udp_blocked(&e->self.prof) && timeout_ms > 300 ?
+		    300 : timeout_ms);
 
 		if (stun_txn_binding(&t, e->fd, (struct sockaddr *)&e->stun,
 		    0, 0, &o) == 0 && stun_txn_run(&t, 1, deadline) == 1 &&

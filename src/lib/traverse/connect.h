@@ -68,7 +68,8 @@ typedef void connect_report_fn(const struct connect_attempt *a, void *arg);
  * server-reflexive one from a Binding to e->stun, and a mapped one when
  * e->self.prof says a gateway answered UPnP, NAT-PMP or PCP (then
  * e->mapping holds the mapping until connect_unmap).  Each step is bounded
- * by timeout_ms.  Returns 0 (a missing srflx or mapping is not an error:
+ * by timeout_ms, the Binding by 300 ms when e->self.prof says UDP is
+ * blocked.  Returns 0 (a missing srflx or mapping is not an error:
  * why says what was missing), or -1 with errno and why when the socket
  * cannot be made.
  */
