@@ -245,6 +245,101 @@ test_server_why(void **state)
 	    "no answ");
 }
 
+/* How a failed request's errno and ICMP error make a server's fate. */
+static void
+test_server_failed(void **state)
+{
+	static const struct {
+		int error, icmp, type, code;
+		const char *from;
+		enum profile_fate want;
+	} c[] = {
+		{ ECONNREFUSED, 1, 3, 3, "198.51.100.12", PROFILE_FATE_REFUSED },
+		{ EHOSTUNREACH, 1, 3, 10, "198.51.100.12",
+		    PROFILE_FATE_REFUSED },
+		{ ECONNREFUSED, 1, 3, 3, "203.0.113.1", PROFILE_FATE_FILTERED },
+		{ EHOSTUNREACH, 1, 3, 13, "203.0.113.1",
+		    PROFILE_FATE_FILTERED },
+		{ EHOSTUNREACH, 1, 3, 1, "203.0.113.1",
+		    PROFILE_FATE_UNREACHABLE },
+		{ EHOSTUNREACH, 1, 11, 0, "203.0.113.1",
+		    PROFILE_FATE_UNREACHABLE },
+		{ EPERM, 0, 0, 0, NULL, PROFILE_FATE_FILTERED },
+		{ ENETUNREACH, 0, 0, 0, NULL, PROFILE_FATE_UNREACHABLE },
+		{ ETIMEDOUT, 0, 0, 0, NULL, PROFILE_FATE_SILENT },
+	};
+	struct sockaddr_storage from;
+	struct profile_server s;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		memset(&s, 0, sizeof(s));
+		assert_int_equal(addr_parse(&s.addr, "198.51.100.12:3478", 0,
+		    0), 0);
+		if (c[i].from != NULL)
+			assert_int_equal(addr_parse(&from, c[i].from, 0, 1), 0);
+		profile_server_failed(&s, c[i].error, c[i].icmp, c[i].type,
+		    c[i].code, c[i].from != NULL ?
+		    (struct sockaddr *)&from : NULL);
+		if (s.udp != c[i].want)
+			fail_msg("case %zu: fate %d, want %d", i, s.udp,
+			    c[i].want);
+		assert_int_equal(s.error, c[i].error);
+		assert_int_equal(s.icmp, c[i].icmp);
+	}
+}
+
+/* The evidence of a verdict, and the verdict it allows. */
+static void
+test_judge(void **state)
+{
+	static const struct {
+		enum profile_fate udp[2], tcp[2];
+		enum profile_evidence want;
+		enum profile_nat nat;
+	} c[] = {
+		{ { PROFILE_FATE_SILENT, PROFILE_FATE_ANSWERED }, { 0, 0 },
+		    PROFILE_EV_ANSWER, PROFILE_NAT_UNKNOWN },
+		{ { PROFILE_FATE_SILENT, PROFILE_FATE_REFUSED },
+		    { PROFILE_FATE_ANSWERED, 0 }, PROFILE_EV_REFUSED,
+		    PROFILE_NAT_UNKNOWN },
+		{ { PROFILE_FATE_FILTERED, PROFILE_FATE_SILENT },
+		    { PROFILE_FATE_ANSWERED, PROFILE_FATE_SILENT },
+		    PROFILE_EV_FILTERED, PROFILE_NAT_UDP_BLOCKED },
+		{ { PROFILE_FATE_SILENT, PROFILE_FATE_UNREACHABLE },
+		    { PROFILE_FATE_SILENT, PROFILE_FATE_REFUSED },
+		    PROFILE_EV_TCP, PROFILE_NAT_UDP_BLOCKED },
+		{ { PROFILE_FATE_SILENT, PROFILE_FATE_UNREACHABLE },
+		    { PROFILE_FATE_SILENT, PROFILE_FATE_UNREACHABLE },
+		    PROFILE_EV_UNREACHABLE, PROFILE_NAT_UDP_BLOCKED },
+		{ { PROFILE_FATE_SILENT, PROFILE_FATE_SILENT },
+		    { PROFILE_FATE_SILENT, PROFILE_FATE_FILTERED },
+		    PROFILE_EV_SILENCE, PROFILE_NAT_UDP_BLOCKED },
+	};
+	struct profile p;
+	size_t i;
+
+	(void)state;
+	profile_init(&p);
+	assert_int_equal(profile_judge(&p), PROFILE_EV_NONE);
+	assert_int_equal(p.udp.nat, PROFILE_NAT_UNKNOWN);
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		profile_init(&p);
+		p.udp.probed = 1;
+		p.nserver = 2;
+		p.server[0].udp = c[i].udp[0];
+		p.server[1].udp = c[i].udp[1];
+		p.server[0].tcp = c[i].tcp[0];
+		p.server[1].tcp = c[i].tcp[1];
+		assert_int_equal(profile_judge(&p), c[i].want);
+		assert_int_equal(p.evidence, c[i].want);
+		if (p.udp.nat != c[i].nat)
+			fail_msg("case %zu: nat %s", i,
+			    profile_nat_str(p.udp.nat));
+	}
+}
+
 int
 main(void)
 {
@@ -253,6 +348,8 @@ main(void)
 		cmocka_unit_test(test_written),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_server_why),
+		cmocka_unit_test(test_server_failed),
+		cmocka_unit_test(test_judge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

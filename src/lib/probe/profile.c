@@ -148,6 +148,85 @@ why_udp(const struct profile_server *s, char *buf, size_t len)
 	}
 }
 
+/* Returns 1 when an ICMP error rejects the port or the traffic (port
+ * unreachable, administratively prohibited, policy) rather than saying
+ * there is no route. */
+static int
+icmp_rejects(int family, int type, int code)
+{
+	if (family == AF_INET6)
+		return type == 1 && (code == 1 || code == 4 || code == 5 ||
+		    code == 6);
+	return type == 3 && (code == 3 || code == 9 || code == 10 ||
+	    code == 13);
+}
+
+void
+profile_server_failed(struct profile_server *s, int error, int icmp,
+    int type, int code, const struct sockaddr *from)
+{
+	int dest_unreach;
+
+	s->error = error;
+	s->icmp = icmp;
+	memset(&s->icmp_from, 0, sizeof(s->icmp_from));
+	if (!icmp) {
+		s->udp = error == ETIMEDOUT ? PROFILE_FATE_SILENT :
+		    error == EPERM || error == EACCES ? PROFILE_FATE_FILTERED :
+		    PROFILE_FATE_UNREACHABLE;
+		return;
+	}
+	s->icmp_type = type;
+	s->icmp_code = code;
+	if (from != NULL && addr_len(from) != 0)
+		memcpy(&s->icmp_from, from, addr_len(from));
+	dest_unreach = from != NULL && from->sa_family == AF_INET6 ?
+	    type == 1 : type == 3;
+	if (dest_unreach && from != NULL && addr_host_equal(from,
+	    (const struct sockaddr *)&s->addr))
+		s->udp = PROFILE_FATE_REFUSED;
+	else if (from != NULL && icmp_rejects(from->sa_family, type, code))
+		s->udp = PROFILE_FATE_FILTERED;
+	else
+		s->udp = PROFILE_FATE_UNREACHABLE;
+}
+
+/* Returns 1 when one of p's servers' fate over UDP (tcp 0) or TCP is f. */
+static int
+any_fate(const struct profile *p, int tcp, enum profile_fate f)
+{
+	int i;
+
+	for (i = 0; i < p->nserver; i++)
+		if ((tcp ? p->server[i].tcp : p->server[i].udp) == f)
+			return 1;
+	return 0;
+}
+
+enum profile_evidence
+profile_judge(struct profile *p)
+{
+	if (!p->udp.probed)
+		p->evidence = PROFILE_EV_NONE;
+	else if (any_fate(p, 0, PROFILE_FATE_ANSWERED))
+		p->evidence = PROFILE_EV_ANSWER;
+	else if (any_fate(p, 0, PROFILE_FATE_REFUSED))
+		p->evidence = PROFILE_EV_REFUSED;
+	else if (any_fate(p, 0, PROFILE_FATE_FILTERED))
+		p->evidence = PROFILE_EV_FILTERED;
+	else if (any_fate(p, 1, PROFILE_FATE_ANSWERED) ||
+	    any_fate(p, 1, PROFILE_FATE_REFUSED))
+		p->evidence = PROFILE_EV_TCP;
+	else if (any_fate(p, 0, PROFILE_FATE_UNREACHABLE))
+		p->evidence = PROFILE_EV_UNREACHABLE;
+	else
+		p->evidence = PROFILE_EV_SILENCE;
+	if (p->evidence != PROFILE_EV_NONE && p->evidence !=
+	    PROFILE_EV_ANSWER && p->evidence != PROFILE_EV_REFUSED)
+		p->udp.nat = PROFILE_NAT_UDP_BLOCKED;
+	return p->evidence;
+}
+
 char *
 profile_server_why(const struct profile_server *s, char *buf, size_t len)
 {

@@ -56,8 +56,9 @@ enum profile_evidence {
 	PROFILE_EV_ANSWER,		/* a server answered over UDP */
 	PROFILE_EV_REFUSED,		/* none did; one's host refused the
 					   port: UDP reaches it */
-	PROFILE_EV_TCP,			/* none did; one answers over TCP:
-					   UDP blocked */
+	PROFILE_EV_TCP,			/* none did; one's host answers over
+					   TCP (accepts or resets): UDP
+					   blocked */
 	PROFILE_EV_FILTERED,		/* none did; a router or this host
 					   rejects UDP: UDP blocked */
 	PROFILE_EV_UNREACHABLE,		/* none did; no route to any */
@@ -126,6 +127,24 @@ const char *profile_evidence_str(enum profile_evidence e);
  */
 char *profile_server_why(const struct profile_server *s, char *buf,
     size_t len);
+
+/*
+ * Sets s's UDP fate and ICMP fields from how its request failed: error
+ * is the errno, and when icmp is set, type, code and from are the ICMP
+ * (AF_INET) or ICMPv6 error and its sender.  An error from the server's
+ * own address is REFUSED; a port unreachable or prohibited from another
+ * address, or EPERM, FILTERED; ETIMEDOUT SILENT; the rest UNREACHABLE.
+ */
+void profile_server_failed(struct profile_server *s, int error, int icmp,
+    int type, int code, const struct sockaddr *from);
+
+/*
+ * Sets p->evidence from its servers' fates, and p->udp.nat to
+ * udp-blocked when no server answered over UDP and none refused (a
+ * refusal shows UDP reaching the server's host: the nat stays unknown).
+ * Returns the evidence.
+ */
+enum profile_evidence profile_judge(struct profile *p);
 
 /* Returns "yes", "no" or "-". */
 const char *profile_tri_str(enum profile_tri t);
