@@ -199,7 +199,7 @@ udp_round_one(struct probe *pr, int fd, struct stun_txn *t1)
 {
 	const struct behavior_opts *o = pr->o;
 	struct profile *p = pr->p;
-	char a[ADDR_STRLEN], b[ADDR_STRLEN], c[ADDR_STRLEN];
+	char a[ADDR_STRLEN], b[160], c[ADDR_STRLEN];
 	int i, chosen = -1;
 	unsigned rtt = 0;
 
@@ -219,9 +219,16 @@ udp_round_one(struct probe *pr, int fd, struct stun_txn *t1)
 
 		p->server[i].addr = o->server[i];
 		p->server[i].rtt_ms = -1;
+		p->server[i].udp = PROFILE_FATE_ANSWERED;
+		if (t1[i].state != STUN_TXN_DONE)
+			profile_server_failed(&p->server[i], t1[i].state ==
+			    STUN_TXN_TIMEDOUT ? ETIMEDOUT : t1[i].error,
+			    t1[i].icmp, t1[i].icmp_type, t1[i].icmp_code,
+			    (const struct sockaddr *)&t1[i].icmp_from);
 		if (m == NULL) {
-			SAY(pr, "test I: no answer from %s",
-			    addr_str((const struct sockaddr *)&o->server[i], a));
+			SAY(pr, "test I: no answer from %s: %s",
+			    addr_str((const struct sockaddr *)&o->server[i], a),
+			    profile_server_why(&p->server[i], b, sizeof(b)));
 			continue;
 		}
 		/* Karn: an RTT across a retransmission is ambiguous. */
@@ -347,6 +354,121 @@ fail:
 	return -1;
 }
 
+/* Returns 1 when a server answered test I, if only with an error. */
+static int
+any_udp_answer(const struct profile *p)
+{
+	int i;
+
+	for (i = 0; i < p->nserver; i++)
+		if (p->server[i].udp == PROFILE_FATE_ANSWERED)
+			return 1;
+	return 0;
+}
+
+/* The fate of a TCP connection attempt that failed with errno e. */
+static enum profile_fate
+tcp_fate(int e)
+{
+	switch (e) {
+	case 0:
+		return PROFILE_FATE_ANSWERED;
+	case ECONNREFUSED:
+		return PROFILE_FATE_REFUSED;
+	case EPERM:
+	case EACCES:
+		return PROFILE_FATE_FILTERED;
+	case ETIMEDOUT:
+	case EINPROGRESS:
+		return PROFILE_FATE_SILENT;
+	default:
+		return PROFILE_FATE_UNREACHABLE;
+	}
+}
+
+/*
+ * No server answered over UDP: a TCP connection to each server's address
+ * and port, all at once, for at most TCP_CHECK_MS, tells whether their
+ * hosts can be reached at all.  An accepted connection or a reset says
+ * the host is there, so that UDP is what is blocked.
+ */
+#define TCP_CHECK_MS	3000
+
+static void
+tcp_check(struct probe *pr)
+{
+	struct profile *p = pr->p;
+	struct sockaddr_storage ss;
+	struct pollfd pfd[PROFILE_MAX_SERVERS];
+	uint64_t end = stun_now_ms() + TCP_CHECK_MS, now;
+	socklen_t sl;
+	int i, e, left = 0;
+
+	for (i = 0; i < p->nserver; i++) {
+		const struct sockaddr *dst =
+		    (const struct sockaddr *)&p->server[i].addr;
+
+		pfd[i].fd = -1;
+		pfd[i].events = POLLOUT;
+		p->server[i].tcp = PROFILE_FATE_SILENT;
+		if ((pfd[i].fd = socket(dst->sa_family, SOCK_STREAM |
+		    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
+			p->server[i].tcp = PROFILE_FATE_UNTRIED;
+			continue;
+		}
+		memset(&ss, 0, sizeof(ss));
+		if (pr->o->bind.ss_family == dst->sa_family)
+			ss = pr->o->bind;
+		ss.ss_family = dst->sa_family;
+		addr_set_port((struct sockaddr *)&ss, 0);
+		if (bind(pfd[i].fd, (struct sockaddr *)&ss,
+		    addr_len((struct sockaddr *)&ss)) == -1)
+			e = errno;
+		else if (connect(pfd[i].fd, dst, addr_len(dst)) == 0)
+			e = 0;
+		else
+			e = errno;
+		if (e == EINPROGRESS) {
+			left++;
+			continue;
+		}
+		p->server[i].tcp = tcp_fate(e);
+		close(pfd[i].fd);
+		pfd[i].fd = -1;
+	}
+	while (left > 0 && (now = stun_now_ms()) < end) {
+		if (poll(pfd, (nfds_t)p->nserver, (int)(end - now)) <= 0)
+			continue;
+		for (i = 0; i < p->nserver; i++) {
+			if (pfd[i].fd == -1 || pfd[i].revents == 0)
+				continue;
+			e = 0;
+			sl = sizeof(e);
+			if (getsockopt(pfd[i].fd, SOL_SOCKET, SO_ERROR, &e,
+			    &sl) == -1)
+				e = errno;
+			p->server[i].tcp = tcp_fate(e);
+			close(pfd[i].fd);
+			pfd[i].fd = -1;
+			left--;
+		}
+	}
+	for (i = 0; i < p->nserver; i++) {
+		char a[ADDR_STRLEN];
+
+		if (pfd[i].fd != -1)
+			close(pfd[i].fd);
+		if (p->server[i].tcp != PROFILE_FATE_UNTRIED)
+			SAY(pr, "tcp check: %s %s", addr_str((const struct
+			    sockaddr *)&p->server[i].addr, a), p->server[i].tcp
+			    == PROFILE_FATE_ANSWERED ? "accepts connections" :
+			    p->server[i].tcp == PROFILE_FATE_REFUSED ?
+			    "refuses connections" : p->server[i].tcp ==
+			    PROFILE_FATE_SILENT ? "does not answer" :
+			    "cannot be reached");
+	}
+}
+
 int
 behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 {
@@ -355,7 +477,7 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 	struct sockaddr_storage alt, srv;
 	const struct sockaddr *m1, *m2, *m3, *ma, *mb;
 	char a[ADDR_STRLEN];
-	int fa = -1, ff = -1, fh = -1, fx, chosen, family, rc = -1, n;
+	int fa = -1, ff = -1, fh = -1, fx, chosen, family, rc = -1, n, on = 1;
 	int ports[4];
 	enum { T2, F2, F3, C1, C2, H, T3, T4 };
 
@@ -365,7 +487,12 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 		return -1;
 	}
 	family = o->server[0].ss_family;
+	/* On test I's socket the kernel's ICMP errors tell a refusing or
+	 * unreachable server from a silent one (ip(7) IP_RECVERR). */
 	if ((fa = udp_open(&pr, family)) == -1 ||
+	    (family == AF_INET6 ? setsockopt(fa, SOL_IPV6, IPV6_RECVERR, &on,
+	    sizeof(on)) : setsockopt(fa, SOL_IP, IP_RECVERR, &on,
+	    sizeof(on))) == -1 ||
 	    (ff = udp_open(&pr, family)) == -1 ||
 	    (fh = udp_open(&pr, family)) == -1)
 		goto out;
@@ -374,10 +501,13 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 		goto out;
 	rc = 0;
 	if (chosen == -1) {
-		SAY(&pr, "no server answered over UDP: UDP is blocked");
-		p->udp.nat = PROFILE_NAT_UDP_BLOCKED;
+		if (!any_udp_answer(p))
+			tcp_check(&pr);
+		SAY(&pr, "no usable answer over UDP; the verdict rests on: %s",
+		    profile_evidence_str(profile_judge(p)));
 		goto out;
 	}
+	profile_judge(p);
 	m1 = txn_mapped(&t1[chosen]);
 	memcpy(&p->udp.public, m1, addr_len(m1));
 	p->udp.preserve = addr_port(m1) == local_port(fa) ? PROFILE_YES :
