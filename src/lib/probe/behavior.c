@@ -366,108 +366,24 @@ any_udp_answer(const struct profile *p)
 	return 0;
 }
 
-/* The fate of a TCP connection attempt that failed with errno e. */
+/* The fate of a TCP connection that failed with errno e. */
 static enum profile_fate
 tcp_fate(int e)
 {
 	switch (e) {
-	case 0:
-		return PROFILE_FATE_ANSWERED;
 	case ECONNREFUSED:
 		return PROFILE_FATE_REFUSED;
 	case EPERM:
 	case EACCES:
 		return PROFILE_FATE_FILTERED;
 	case ETIMEDOUT:
-	case EINPROGRESS:
 		return PROFILE_FATE_SILENT;
 	default:
 		return PROFILE_FATE_UNREACHABLE;
 	}
 }
 
-/*
- * No server answered over UDP: a TCP connection to each server's address
- * and port, all at once, for at most TCP_CHECK_MS, tells whether their
- * hosts can be reached at all.  An accepted connection or a reset says
- * the host is there, so that UDP is what is blocked.
- */
-#define TCP_CHECK_MS	3000
-
-static void
-tcp_check(struct probe *pr)
-{
-	struct profile *p = pr->p;
-	struct sockaddr_storage ss;
-	struct pollfd pfd[PROFILE_MAX_SERVERS];
-	uint64_t end = stun_now_ms() + TCP_CHECK_MS, now;
-	socklen_t sl;
-	int i, e, left = 0;
-
-	for (i = 0; i < p->nserver; i++) {
-		const struct sockaddr *dst =
-		    (const struct sockaddr *)&p->server[i].addr;
-
-		pfd[i].fd = -1;
-		pfd[i].events = POLLOUT;
-		p->server[i].tcp = PROFILE_FATE_SILENT;
-		if ((pfd[i].fd = socket(dst->sa_family, SOCK_STREAM |
-		    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) == -1) {
-			p->server[i].tcp = PROFILE_FATE_UNTRIED;
-			continue;
-		}
-		memset(&ss, 0, sizeof(ss));
-		if (pr->o->bind.ss_family == dst->sa_family)
-			ss = pr->o->bind;
-		ss.ss_family = dst->sa_family;
-		addr_set_port((struct sockaddr *)&ss, 0);
-		if (bind(pfd[i].fd, (struct sockaddr *)&ss,
-		    addr_len((struct sockaddr *)&ss)) == -1)
-			e = errno;
-		else if (connect(pfd[i].fd, dst, addr_len(dst)) == 0)
-			e = 0;
-		else
-			e = errno;
-		if (e == EINPROGRESS) {
-			left++;
-			continue;
-		}
-		p->server[i].tcp = tcp_fate(e);
-		close(pfd[i].fd);
-		pfd[i].fd = -1;
-	}
-	while (left > 0 && (now = stun_now_ms()) < end) {
-		if (poll(pfd, (nfds_t)p->nserver, (int)(end - now)) <= 0)
-			continue;
-		for (i = 0; i < p->nserver; i++) {
-			if (pfd[i].fd == -1 || pfd[i].revents == 0)
-				continue;
-			e = 0;
-			sl = sizeof(e);
-			if (getsockopt(pfd[i].fd, SOL_SOCKET, SO_ERROR, &e,
-			    &sl) == -1)
-				e = errno;
-			p->server[i].tcp = tcp_fate(e);
-			close(pfd[i].fd);
-			pfd[i].fd = -1;
-			left--;
-		}
-	}
-	for (i = 0; i < p->nserver; i++) {
-		char a[ADDR_STRLEN];
-
-		if (pfd[i].fd != -1)
-			close(pfd[i].fd);
-		if (p->server[i].tcp != PROFILE_FATE_UNTRIED)
-			SAY(pr, "tcp check: %s %s", addr_str((const struct
-			    sockaddr *)&p->server[i].addr, a), p->server[i].tcp
-			    == PROFILE_FATE_ANSWERED ? "accepts connections" :
-			    p->server[i].tcp == PROFILE_FATE_REFUSED ?
-			    "refuses connections" : p->server[i].tcp ==
-			    PROFILE_FATE_SILENT ? "does not answer" :
-			    "cannot be reached");
-	}
-}
+static void tcp_check(struct probe *pr);
 
 int
 behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
@@ -694,6 +610,37 @@ fail:
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+/*
+ * No server answered over UDP: a TCP connection to each server's address
+ * and port, TCP_CHECK_MS shared among them, tells whether their hosts can
+ * be reached at all.  An accepted connection or a reset says the host is
+ * there, so that UDP is what is blocked.
+ */
+#define TCP_CHECK_MS	3000
+
+static void
+tcp_check(struct probe *pr)
+{
+	struct profile *p = pr->p;
+	char a[ADDR_STRLEN];
+	int i, fd;
+
+	for (i = 0; i < p->nserver; i++) {
+		struct profile_server *s = &p->server[i];
+
+		fd = tcp_connect(pr, (const struct sockaddr *)&s->addr, 0,
+		    TCP_CHECK_MS / (unsigned)p->nserver);
+		s->tcp = fd != -1 ? PROFILE_FATE_ANSWERED : tcp_fate(errno);
+		if (fd != -1)
+			close(fd);
+		SAY(pr, "tcp check: %s %s", addr_str((const struct sockaddr *)
+		    &s->addr, a), s->tcp == PROFILE_FATE_ANSWERED ?
+		    "accepts connections" : s->tcp == PROFILE_FATE_REFUSED ?
+		    "refuses connections" : s->tcp == PROFILE_FATE_SILENT ?
+		    "does not answer" : "cannot be reached");
+	}
 }
 
 /* One Binding transaction over a new connection from lport; returns the
