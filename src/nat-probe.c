@@ -131,10 +131,8 @@ diagnose(const struct profile *p)
 			continue;
 		failed++;
 		warnx("server %s: %s", addr_str((const struct sockaddr *)
-		    &p->server[i].addr, a), p->server[i].udp ==
-		    PROFILE_FATE_ANSWERED ? "answered without a mapped "
-		    "address" : profile_server_why(&p->server[i], why,
-		    sizeof(why)));
+		    &p->server[i].addr, a), profile_server_why(&p->server[i],
+		    why, sizeof(why)));
 	}
 	if ((size_t)p->evidence < sizeof(verdict) / sizeof(verdict[0]) &&
 	    verdict[p->evidence] != NULL)

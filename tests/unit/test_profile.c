@@ -218,6 +218,10 @@ test_server_why(void **state)
 		    "port" },
 		{ PROFILE_FATE_SILENT, 0, ETIMEDOUT, -1, 0, NULL,
 		    "no answer over UDP" },
+		{ PROFILE_FATE_ANSWERED, 0, 0, -1, 0, NULL,
+		    "answered over UDP, without a mapped address" },
+		{ PROFILE_FATE_SILENT, 0, ETIMEDOUT, -1, 0, NULL,
+		    "no answer over UDP" },
 	};
 	struct profile_server s;
 	char buf[160], small[8];
@@ -226,6 +230,7 @@ test_server_why(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		memset(&s, 0, sizeof(s));
+		s.rtt_ms = -1;
 		s.udp = c[i].udp;
 		s.tcp = c[i].tcp;
 		s.error = c[i].error;

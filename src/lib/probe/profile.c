@@ -115,7 +115,8 @@ why_udp(const struct profile_server *s, char *buf, size_t len)
 
 	switch (s->udp) {
 	case PROFILE_FATE_ANSWERED:
-		snprintf(buf, len, "answered over UDP");
+		snprintf(buf, len, "answered over UDP%s", s->rtt_ms < 0 ?
+		    ", without a mapped address" : "");
 		break;
 	case PROFILE_FATE_REFUSED:
 		snprintf(buf, len, "ICMP%s %s from the server: %s", v6, icmp,

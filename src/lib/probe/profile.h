@@ -122,8 +122,9 @@ const char *profile_evidence_str(enum profile_evidence e);
 /*
  * Writes into buf (len bytes) what became of the requests to s, in words
  * for a person ("no answer over UDP", "ICMP port unreachable from the
- * server: nothing listens on that UDP port"), with what the TCP check
- * found when it ran.  Returns buf.
+ * server: nothing listens on that UDP port", "answered over UDP, without
+ * a mapped address" when rtt_ms is -1), with what the TCP check found
+ * when it ran.  Returns buf.
  */
 char *profile_server_why(const struct profile_server *s, char *buf,
     size_t len);
