@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "alloc.h"
 #include "behavior.h"
 #include "portmap.h"
 #include "stun_client.h"
@@ -29,9 +30,6 @@
 	if ((pr)->o->say != NULL)					\
 		(pr)->o->say((pr)->o->say_arg, __VA_ARGS__);		\
 } while (0)
-
-/* A delta larger than this is not a pattern a peer could predict. */
-#define DELTA_MAX	16
 
 struct probe {
 	const struct behavior_opts *o;
@@ -177,19 +175,21 @@ behavior_local_addrs(struct profile *p)
 	return p->nlocal;
 }
 
-/* The allocation delta from ports in the order the NAT gave them. */
+/* The allocation step over every flow of the UDP tests, in send order
+ * (alloc.h); the hairpinning request never left the NAT. */
 static int
-delta_of(const int *port, int n)
+udp_delta(const struct stun_txn *t1, int n1, const struct stun_txn *t,
+    int nt, int hairpin, int by_address)
 {
-	int i, d;
+	const struct stun_txn *all[PROFILE_MAX_SERVERS + 8];
+	int i, n = 0;
 
-	if (n < 2)
-		return PROFILE_DELTA_UNKNOWN;
-	d = port[1] - port[0];
-	for (i = 2; i < n; i++)
-		if (port[i] - port[i - 1] != d)
-			return PROFILE_DELTA_RANDOM;
-	return d > DELTA_MAX || d < -DELTA_MAX ? PROFILE_DELTA_RANDOM : d;
+	for (i = 0; i < n1; i++)
+		all[n++] = &t1[i];
+	for (i = 0; i < nt && n < (int)(sizeof(all) / sizeof(all[0])); i++)
+		if (i != hairpin)
+			all[n++] = &t[i];
+	return alloc_delta(all, n, by_address);
 }
 
 /* Round one: test I against every server from fd.  Returns the index of
@@ -393,8 +393,7 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 	struct sockaddr_storage alt, srv;
 	const struct sockaddr *m1, *m2, *m3, *ma, *mb;
 	char a[ADDR_STRLEN];
-	int fa = -1, ff = -1, fh = -1, fx, chosen, family, rc = -1, n, on = 1;
-	int ports[4];
+	int fa = -1, ff = -1, fh = -1, fx, chosen, family, rc = -1, on = 1;
 	enum { T2, F2, F3, C1, C2, H, T3, T4 };
 
 	probe_init(&pr, p, o);
@@ -433,7 +432,6 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 	/* Round two: mapping test II, filtering tests II and III on a fresh
 	 * port, and hairpinning, all at once. */
 	memset(t, 0, sizeof(t));
-	n = 0;
 	if (p->server[chosen].other.ss_family != 0) {
 		alt = p->server[chosen].other;
 		addr_set_port((struct sockaddr *)&alt,
@@ -523,21 +521,18 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 			probe_pace(&pr, &t[T4]);
 			stun_txn_run(&t[T3], 2, 0);
 			m3 = txn_mapped(&t[T3]);
-			ports[0] = addr_port(m1);
-			ports[1] = addr_port(m2);
 			if (m3 == NULL)
 				SAY(&pr, "mapping test III: no answer");
-			else if (addr_equal(m2, m3)) {
+			else if (addr_equal(m2, m3))
 				p->udp.mapping = PROFILE_AD;
-				p->udp.delta = delta_of(ports, 2);
-			} else {
+			else
 				p->udp.mapping = PROFILE_APD;
-				ports[2] = addr_port(m3);
-				n = 3;
-				if (txn_mapped(&t[T4]) != NULL)
-					ports[n++] = addr_port(txn_mapped(&t[T4]));
-				p->udp.delta = delta_of(ports, n);
-			}
+			/* Every flow counts: a NAT that allocates in
+			 * sequence gave our other sockets' flows the ports
+			 * between the ones the tests compare. */
+			if (m3 != NULL)
+				p->udp.delta = udp_delta(t1, o->nserver, t,
+				    T4 + 1, H, p->udp.mapping == PROFILE_AD);
 			if (m3 != NULL)
 				SAY(&pr, "mapping test III: %s mapping %s",
 				    addr_equal(m2, m3) ? "same" : "new",

@@ -106,8 +106,14 @@ stun_txn_send(struct stun_txn *t, uint64_t now)
 		t->error = errno;
 		return;
 	}
-	if (t->sent == 0)
+	if (t->sent == 0) {
+		static uint64_t first_sends;
+
+		/* The order a NAT saw the new flows in: the allocation
+		 * estimate (alloc.h) needs it finer than a millisecond. */
 		t->start_ms = now;
+		t->seq = ++first_sends;
+	}
 	t->sent++;
 	if (t->stream)
 		t->next_ms = now + t->opts.ti_ms;

@@ -51,6 +51,8 @@ struct stun_txn {
 	unsigned rto_ms;		/* current retransmission timeout */
 	uint64_t start_ms, next_ms;	/* monotonic ms */
 	uint64_t rtt_ms;		/* first send to response */
+	uint64_t seq;			/* the order of first sends in this
+					   process (1, 2, ...); 0: never sent */
 	int error;			/* errno of a failure */
 	int icmp;			/* 1: an ICMP error ended it FAILED */
 	uint8_t icmp_type, icmp_code;	/* ICMP or ICMPv6, by icmp_from */
