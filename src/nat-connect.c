@@ -409,6 +409,8 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
 		fail(cli_exit_ident(errno), "%s", why);
+	if (why[0] != '\0')
+		warnx("%s", why);	/* a new identity made */
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.id = &id;
 	cfg.url = url;
