@@ -222,11 +222,8 @@ main(int argc, char **argv)
 			cli_usage(usage_line, EX_USAGE);
 		}
 		if (ch == 's') {
-			if (addr_resolve(&o.server[o.nserver], optarg,
-			    STUN_PORT, family) == -1)
-				errx(errno == EINVAL ? EX_USAGE : EX_NOHOST,
-				    "server %s: %s", optarg, errno == EINVAL ?
-				    "not host[:port]" : "unknown host");
+			cli_resolve(&o.server[o.nserver], optarg, STUN_PORT,
+			    family, "server");
 			o.nserver++;
 		}
 	}

@@ -29,8 +29,11 @@ EOF
 "$LAB" exec inet -- ip route add unreachable 198.51.100.99/32 ||
     fail "inet: cannot add the unreachable route"
 
-# A name that does not resolve: a resolver that cannot be reached (on a
-# private mount of /etc/resolv.conf) answers at once, nothing is sent.
+# A name that does not resolve: only /etc/hosts is asked (a private
+# mount of /etc/nsswitch.conf), nothing is sent.  A resolver that cannot
+# be reached (a private /etc/resolv.conf naming a closed port) is not a
+# wrong name: the name server did not answer.
+echo "hosts: files" >"$T/nsswitch.conf"
 echo "nameserver 127.0.0.1" >"$T/resolv.conf"
 
 # run NAME HOST ARGS...: nat-probe -G ARGS on HOST, in the background; its
@@ -44,7 +47,9 @@ run() {
 }
 jobs=""
 run refuse h-fc "$PROBE" -G -s $REFUSE
-run nohost h-fc unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf &&
+run nohost h-fc unshare -m sh -c 'mount --bind "$1" /etc/nsswitch.conf &&
+    exec "$2" -G -s no-such-host.invalid' sh "$T/nsswitch.conf" "$PROBE"
+run nodns h-fc unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf &&
     exec "$2" -G -s no-such-host.invalid' sh "$T/resolv.conf" "$PROBE"
 run silent h-fc "$PROBE" -G -s $SILENT
 run silent2 h-fc "$PROBE" -G -s $SILENT -s $REFLECT
@@ -73,6 +78,10 @@ server answered: NAT type unknown"
 expect "nohost exit" "$(cat "$T/nohost.rc")" 68
 expect "nohost stdout" "$(cat "$T/nohost.out")" ""
 stderr nohost "nat-probe: server no-such-host.invalid: unknown host"
+expect "nodns exit" "$(cat "$T/nodns.rc")" 75
+expect "nodns stdout" "$(cat "$T/nodns.out")" ""
+stderr nodns "nat-probe: server no-such-host.invalid: no answer from the \
+name server (try again)"
 
 check silent 1 udp-blocked silence
 stderr silent "nat-probe: server $SILENT: no answer over UDP; no answer \

@@ -118,7 +118,9 @@ addr_resolve(struct sockaddr_storage *ss, const char *text,
 	hints.ai_family = family;
 	hints.ai_socktype = SOCK_DGRAM;
 	if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
-		errno = rc == EAI_SYSTEM ? errno : ENOENT;
+		/* A name server that did not answer is not a wrong name. */
+		errno = rc == EAI_SYSTEM ? errno : rc == EAI_AGAIN ? EAGAIN :
+		    ENOENT;
 		return -1;
 	}
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
