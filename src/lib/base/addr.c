@@ -211,6 +211,18 @@ addr_host_equal(const struct sockaddr *a, const struct sockaddr *b)
 }
 
 int
+addr_is_any(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)sa)->sin_addr.s_addr ==
+		    htonl(INADDR_ANY);
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return 0;
+}
+
+int
 addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 {
 	return addr_host_equal(a, b) && addr_port(a) == addr_port(b);

@@ -52,4 +52,7 @@ int addr_equal(const struct sockaddr *a, const struct sockaddr *b);
 /* Returns 1 when a and b have the same family and address (ports ignored). */
 int addr_host_equal(const struct sockaddr *a, const struct sockaddr *b);
 
+/* Returns 1 for the wildcard address (0.0.0.0 or ::). */
+int addr_is_any(const struct sockaddr *sa);
+
 #endif
