@@ -1,0 +1,185 @@
+#!/bin/bash
+# cluster.sh: nat-rendezvousd's Redis Cluster client (cluster.c, driven by
+# cluster-tool) against a real cluster on loopback: 3 primaries and 3
+# replicas started here (redis-server --cluster-enabled yes, made a
+# cluster by redis-cli --cluster create), nothing saved, stopped by PID.
+# Commands reach the primary of their key's slot; a slot being migrated
+# answers -ASK and the client follows it without touching its map; a slot
+# moved answers -MOVED and the client moves it; a shard channel carries a
+# message; a primary killed with -9 is replaced by its replica (the
+# cluster's own failover, cluster-node-timeout 2000 ms): no command is
+# lost, each waits the failover out, the shard channel on the killed
+# primary is subscribed again on the new one, and the outage is printed.
+# Exit 0 pass, 77 skip, else fail.
+. "$NATKIT_TOP/tests/e2e/lib.sh"
+
+TOOL=$(dirname "$NATKIT_BIN")/tests/e2e/cluster-tool
+[ -x "$TOOL" ] || fail "build first: no $TOOL"
+command -v redis-server >/dev/null || skip "needs redis-server"
+command -v redis-cli >/dev/null || skip "needs redis-cli (redis-tools)"
+redis-server --version | grep -Eq 'v=([7-9]|[1-9][0-9])\.' ||
+    skip "needs redis-server 7 (sharded pub/sub, CLUSTER SHARDS)"
+
+# until_ok SECS CMD...: runs CMD every 0.1 s until it succeeds or SECS pass.
+until_ok() {
+	local i secs=$1
+	shift
+	for ((i = 0; i < secs * 10; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+free_port() { ! ss -Hltn "sport = :$1" | grep -q .; }
+
+# --- six nodes on ports nobody uses (and their bus ports, +10000) ----------
+for try in 1 2 3 4 5 6 7 8; do
+	BASE=$((20000 + RANDOM % 25000))
+	ok=1
+	for i in 0 1 2 3 4 5; do
+		free_port $((BASE + i)) && free_port $((BASE + i + 10000)) || ok=0
+	done
+	[ $ok = 1 ] && break
+done
+[ $ok = 1 ] || skip "no six free ports"
+declare -A NODE_PID
+for i in 0 1 2 3 4 5; do
+	p=$((BASE + i))
+	mkdir "$T/n$p"
+	(cd "$T/n$p" && exec redis-server --port $p --bind 127.0.0.1 \
+	    --cluster-enabled yes --cluster-config-file nodes.conf \
+	    --cluster-node-timeout 2000 --save "" --appendonly no \
+	    --repl-diskless-sync-delay 0 --daemonize no --loglevel warning) >"$T/n$p.log" 2>&1 &
+	NODE_PID[$p]=$!
+	PIDS="$PIDS $!"
+done
+for i in 0 1 2 3 4 5; do
+	until_ok 5 sh -c "redis-cli -p $((BASE + i)) ping 2>/dev/null | grep -q PONG" ||
+	    fail "redis-server on $((BASE + i)) did not answer"
+done
+redis-cli --cluster create $(for i in 0 1 2 3 4 5; do echo 127.0.0.1:$((BASE + i)); done) \
+    --cluster-replicas 1 --cluster-yes >"$T/create.log" 2>&1 ||
+    { cat "$T/create.log"; fail "redis-cli --cluster create"; }
+up() { redis-cli -p "$1" cluster info | grep -q 'cluster_state:ok'; }
+for i in 0 1 2 3 4 5; do
+	until_ok 10 up $((BASE + i)) || fail "node $((BASE + i)) not in a cluster that is ok"
+done
+# A replica that has not synced once cannot take over: wait for each.
+synced() {
+	[ "$(for i in 0 1 2 3 4 5; do redis-cli -p $((BASE + i)) info replication; done |
+	    grep -c '^master_link_status:up')" = 3 ]
+}
+until_ok 15 synced || fail "the replicas did not sync"
+# The client is given one seed: it learns the rest from the cluster.
+URL=redis-cluster://127.0.0.1:$BASE
+
+# --- the client's session: a script on a FIFO, its answers in a file -------
+mkfifo "$T/in"
+"$TOOL" "$URL" script <"$T/in" >"$T/tool.out" 2>"$T/tool.err" &
+TOOL_PID=$!
+PIDS="$PIDS $TOOL_PID"
+exec 3>"$T/in"
+# ask CMD WANT-PREFIX SECS: sends CMD, waits for the next line that starts
+# with WANT-PREFIX, prints it.
+N=0
+ask() {
+	local before
+	before=$(grep -c '' "$T/tool.out")
+	echo "$1" >&3
+	until_ok "${3:-5}" sh -c "tail -n +$((before + 1)) '$T/tool.out' | grep -q '^$2'" ||
+	    { cat "$T/tool.err"; fail "no answer to '$1'"; }
+	tail -n +$((before + 1)) "$T/tool.out" | grep -m 1 "^$2"
+}
+expect "the client read the slot map" "$(ask ready ready 10)" ready
+expect "a SET" "$(ask 'set {a}k1 v1' 'set ' )" "set {a}k1 OK"
+expect "a GET" "$(ask 'get {a}k1' 'get ')" "get {a}k1 v1"
+# Keys of every shard.
+for k in foo bar hello somekey; do ask "set $k =$k" "set $k" >/dev/null; done
+got=""
+for k in foo bar hello somekey; do got="$got $(ask "get $k" "get $k")"; done
+expect "keys on every shard" "$got" " get foo =foo get bar =bar get hello =hello get somekey =somekey"
+owners=$(for k in hello "foo{}{bar}" foo; do ask "owner $k" "owner $k"; done | awk '{print $3}' | sort -u | wc -l)
+expect "hello, foo{}{bar} and foo are on three primaries" "$owners" 3
+
+# --- ASK: the slot of {a} half-way from its primary to another ------------
+SLOT=$(redis-cli -p $BASE cluster keyslot '{a}k1')
+FROM=$(ask 'owner {a}k1' 'owner' | awk '{print $3}')
+TO=$(ask 'owner foo' 'owner' | awk '{print $3}')
+[ "$TO" = "$FROM" ] && TO=$(ask 'owner bar' 'owner' | awk '{print $3}')
+[ "$TO" = "$FROM" ] && TO=$(ask 'owner hello' 'owner' | awk '{print $3}')
+FROM_ID=$(redis-cli -p "$FROM" cluster myid)
+TO_ID=$(redis-cli -p "$TO" cluster myid)
+redis-cli -p "$TO" cluster setslot "$SLOT" importing "$FROM_ID" >/dev/null
+redis-cli -p "$FROM" cluster setslot "$SLOT" migrating "$TO_ID" >/dev/null
+expect "the key moves to the importing node" \
+    "$(redis-cli -p "$FROM" migrate 127.0.0.1 "$TO" "" 0 5000 keys '{a}k1')" OK
+expect "its old primary says ASK" \
+    "$(redis-cli -p "$FROM" get '{a}k1' 2>&1 | cut -d' ' -f1,2)" "ASK $SLOT"
+expect "the client follows ASK" "$(ask 'get {a}k1' 'get ')" "get {a}k1 v1"
+expect "an ASK, no MOVED" "$(ask stats stats)" "stats moved=0 ask=1 failed=0"
+expect "its map still names the old primary" \
+    "$(ask 'owner {a}k1' 'owner' | awk '{print $3}')" "$FROM"
+
+# --- MOVED: the slot handed over -------------------------------------------
+for i in 0 1 2 3 4 5; do
+	redis-cli -p $((BASE + i)) cluster setslot "$SLOT" node "$TO_ID" >/dev/null 2>&1
+done
+expect "the client follows MOVED" "$(ask 'get {a}k1' 'get ')" "get {a}k1 v1"
+expect "a MOVED" "$(ask stats stats)" "stats moved=1 ask=1 failed=0"
+expect "its map names the new primary" \
+    "$(ask 'owner {a}k1' 'owner' | awk '{print $3}')" "$TO"
+ask 'get {a}k1' 'get ' >/dev/null
+expect "and the next GET goes there straight" "$(ask stats stats)" \
+    "stats moved=1 ask=1 failed=0"
+
+# --- a shard channel ---------------------------------------------------------
+CH="nk:in:{c1}"
+ask "sub $CH" sub >/dev/null
+expect "subscribed" "$(ask ready ready 10)" ready
+expect "SPUBLISH reaches the one subscriber" "$(ask "pub $CH hello" 'pub ')" \
+    "pub $CH 1"
+until_ok 3 grep -q "^msg $CH hello" "$T/tool.out"
+expect "the message" "$(grep -c "^msg $CH hello\$" "$T/tool.out")" 1
+
+# --- failover: kill -9 the primary of the channel's slot -------------------
+VICTIM=$(ask "owner $CH" owner | awk '{print $3}')
+[ -n "${NODE_PID[$VICTIM]:-}" ] || fail "no node of ours on $VICTIM"
+# A writer that sets 300 keys (every shard) in rounds through the outage.
+"$TOOL" "$URL" watch 300 w 14 >"$T/watch.out" 2>"$T/watch.err" &
+WATCH_PID=$!
+PIDS="$PIDS $WATCH_PID"
+sleep 1
+kill -9 "${NODE_PID[$VICTIM]}"
+T0=$EPOCHREALTIME
+wait "${NODE_PID[$VICTIM]}" 2>/dev/null
+# Another primary's key, set while the victim is down, and the victim's.
+expect "a key of another shard meanwhile" \
+    "$(ask "set foo during" 'set foo' 12)" "set foo OK"
+VKEY='{c1}y'
+expect "a key of the killed primary's slots waits out the failover" \
+    "$(ask "set $VKEY after" "set $VKEY" 20)" "set $VKEY OK"
+SET_AT=$(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $T0 }")
+expect "and reads back" "$(ask "get $VKEY" "get $VKEY")" "get $VKEY after"
+NEW=$(ask "owner $CH" owner | awk '{print $3}')
+expect "a replica took the slot over" "$([ "$NEW" != "$VICTIM" ] && [ "$NEW" != 0 ] && echo yes)" yes
+# The subscription is made again on the new primary by the client; a
+# message published before that reaches nobody (SPUBLISH says 0).
+delivered=0
+for ((i = 0; i < 30; i++)); do
+	r=$(ask "pub $CH again$i" 'pub ' 5)
+	[ "$r" = "pub $CH 1" ] && { delivered=1; break; }
+	sleep 0.2
+done
+MSG_AT=$(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $T0 }")
+expect "the channel is subscribed again on the new primary" "$delivered" 1
+until_ok 3 grep -q "^msg $CH again$i\$" "$T/tool.out"
+expect "and its message arrives" "$(grep -c "^msg $CH again$i\$" "$T/tool.out")" 1
+wait $WATCH_PID
+w=$(cat "$T/watch.out")
+expect "no command of the writer failed for good" \
+    "$(sed -n 's/.*failed=\([0-9]*\).*/\1/p' <<<"$w")" 0
+echo "failover: writer's longest round $(sed -n 's/.*longest=//p' <<<"$w") s;" \
+    "a key of the killed primary set again after $SET_AT s," \
+    "its channel delivering after $MSG_AT s (cluster-node-timeout 2 s)"
+exec 3>&-
+finish
