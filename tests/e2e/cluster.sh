@@ -182,4 +182,88 @@ echo "failover: writer's longest round $(sed -n 's/.*longest=//p' <<<"$w") s;" \
     "a key of the killed primary set again after $SET_AT s," \
     "its channel delivering after $MSG_AT s (cluster-node-timeout 2 s)"
 exec 3>&-
+
+# --- two nat-rendezvousd instances on the cluster (-r redis-cluster://) ----
+RVD=$NATKIT_BIN/nat-rendezvousd
+RVT=$(dirname "$NATKIT_BIN")/tests/e2e/rv-client-tool
+[ -x "$RVD" ] && [ -x "$RVT" ] || fail "build first: no $RVD or $RVT"
+command -v curl >/dev/null && command -v jq >/dev/null || skip "needs curl and jq"
+SEEDS=redis-cluster://$(for i in 0 1 2 3 4 5; do printf '127.0.0.1:%d,' $((BASE + i)); done)
+SEEDS=${SEEDS%,}
+TTL=4
+rvd() {
+	start_ready "$1" 10 "$RVD" -d -v -l 127.0.0.1:0 -g 2 -r "$SEEDS" -E $TTL
+	[[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+)\ ws=/v1/ws$ ]] ||
+	    fail "$1 ready line: $READY"
+	PORT=${BASH_REMATCH[1]}
+}
+rvd i1; I1_PID=$LAST_PID; P1=$PORT; U1=http://127.0.0.1:$P1
+rvd i2; P2=$PORT; U2=http://127.0.0.1:$P2
+healthy() { curl -s "$1/healthz" | grep -q '"ok"'; }
+until_ok 10 sh -c "curl -s $U1/healthz | grep -q '\"ok\"' && curl -s $U2/healthz | grep -q '\"ok\"'" ||
+    fail "the instances did not reach the cluster: $(curl -s $U1/healthz)"
+ALICE=$("$RVT" -k alice id)
+BOB=$("$RVT" -k bob id)
+ids() { curl -s "$1" | jq -r '.peers[].id' | tr '\n' ' '; }
+listed() { curl -s "$1/v1/peers/$2" | jq -e ".id == \"$2\"" >/dev/null 2>&1; }
+unlisted() { ! listed "$@"; }
+logged() { grep -qF -- "$2" "$1"; }
+printf '%s\n' connect "expect hello" auth "expect welcome" \
+    "register 1 name=alice" "expect registered" "sleep 1" \
+    "signal $BOB {\"m\":\"to-bob\"}" "tally 60" >"$T/alice.in"
+printf '%s\n' connect "expect hello" auth "expect welcome" \
+    "register 1 name=bob" "expect registered" "expect signal from=$ALICE" \
+    "tally 60" >"$T/bob.in"
+"$RVT" -k bob -w 8 run 127.0.0.1:$P2 <"$T/bob.in" >"$T/bob.log" 2>&1 &
+BOB_PID=$!
+PIDS="$PIDS $BOB_PID"
+until_ok 5 listed $U2 "$BOB" || fail "bob not registered on instance 2: $(cat "$T/bob.log")"
+"$RVT" -k alice -w 8 run 127.0.0.1:$P1 <"$T/alice.in" >"$T/alice.log" 2>&1 &
+ALICE_PID=$!
+PIDS="$PIDS $ALICE_PID"
+until_ok 5 listed $U2 "$ALICE"
+expect "instance 2 serves alice's record from instance 1" \
+    "$(curl -s $U2/v1/peers/$ALICE | jq -r '.id + " " + .seq + " " + .name')" "$ALICE 1 alice"
+expect "instance 1 serves bob's from instance 2" \
+    "$(curl -s $U1/v1/peers/$BOB | jq -r '.id + " " + .name')" "$BOB bob"
+expect "an unknown peer is not found" \
+    "$(curl -s -o /dev/null -w '%{http_code}' $U1/v1/peers/$("$RVT" -k nobody id))" 404
+both="$(printf '%s\n' "$ALICE" "$BOB" | sort | tr '\n' ' ')"
+expect "instance 1 lists both" "$(ids "$U1/v1/peers?limit=100")" "$both"
+expect "instance 2 lists both" "$(ids "$U2/v1/peers?limit=100")" "$both"
+first=$(curl -s "$U2/v1/peers?limit=1")
+expect "a page of one, and a cursor" \
+    "$(jq -r '(.peers | length | tostring) + " " + .next' <<<"$first")" \
+    "1 $(echo $both | cut -d' ' -f1)"
+expect "the next page from the cursor" \
+    "$(ids "$U2/v1/peers?limit=1&cursor=$(jq -r .next <<<"$first")")" \
+    "$(echo $both | cut -d' ' -f2) "
+expect "by name, on the other instance" "$(ids "$U2/v1/peers?name=alice")" "$ALICE "
+until_ok 5 logged "$T/bob.log" '"body":{"m":"to-bob"}'
+expect "alice's signal crossed to bob" \
+    "$(grep -c '"body":{"m":"to-bob"}' "$T/bob.log")" 1
+
+# --- another primary killed under the instances ------------------------------
+V2=$(redis-cli -p "$NEW" cluster nodes | awk '/master/ && !/fail/ { split($2, a, "[:@]"); print a[2] }' |
+    grep -vx "$NEW" | head -n 1)
+[ -n "${NODE_PID[$V2]:-}" ] || fail "no node of ours on '$V2'"
+kill -9 "${NODE_PID[$V2]}"
+T1=$EPOCHREALTIME
+wait "${NODE_PID[$V2]}" 2>/dev/null
+all_ok() { [ "$(ids "$1/v1/peers?limit=100")" = "$both" ] && listed "$1" "$ALICE" && listed "$1" "$BOB"; }
+until_ok 20 all_ok $U2
+back=$(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $T1 }")
+expect "after a second failover both peers are listed and found again" \
+    "$(all_ok $U2 && echo yes)" yes
+echo "a second failover: both peers listed and looked up again after $back s"
+
+# --- an instance killed: its peer leaves the others' lists within the TTL --
+kill -9 $I1_PID
+T2=$EPOCHREALTIME
+wait $I1_PID 2>/dev/null
+until_ok $((TTL + 4)) unlisted $U2 "$ALICE"
+gone=$(awk "BEGIN { print $EPOCHREALTIME - $T2 }")
+expect "alice gone from instance 2 within the TTL ($gone s)" \
+    "$(awk "BEGIN { print ($gone <= $TTL + 1) }")" 1
+expect "and from its list" "$(ids "$U2/v1/peers?limit=100")" "$BOB "
 finish

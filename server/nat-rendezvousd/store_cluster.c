@@ -1,0 +1,897 @@
+/*
+ * store_cluster.c: the records in a Redis Cluster (store.h; the design
+ * is doc/scale.md), through cluster.c on the server's libev loop.
+ *
+ * No instance copies the records.  Each keeps its own peers' records in
+ * a store_mem (so that get, list, count and last_seq answer at once for
+ * them, and so that it can write them again when the engine lost them)
+ * and writes them to the cluster; every other record is looked up when
+ * asked for (fetch, page).  Per peer, in the slot of its hash tag:
+ * "nk:{ID}:p" (the record, as store_redis.c writes it; TTL the presence
+ * TTL, refreshed by its home every TTL/3 while a session holds it),
+ * "nk:{ID}:s" (the last seq) and "nk:{ID}:w" (the instances holding a
+ * session of ID, the same TTL).  Two indexes, written after the record
+ * (another slot, so not in its script): "nk:l:{C}", the ids whose first
+ * character is C, and "nk:n:{NAME}", the ids registered under NAME;
+ * sorted sets with every score 0, read a page at a time with
+ * ZRANGEBYLEX from the cursor.  An index may name a record that lapsed;
+ * a page skips it and takes it out.  A signal for a peer with no session
+ * here goes to the inbox of each instance in "nk:{ID}:w", the shard
+ * channel "nk:in:{IID}" (SPUBLISH: one shard, one hop).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+#include <sodium.h>
+
+#include "cluster.h"
+#include "rvd.h"
+
+#define SC_BUCKETS	"234567abcdefghijklmnopqrstuvwxyz"	/* byte order */
+#define SC_SESS_SLOTS	65536	/* the table of ids with sessions here */
+#define SC_PAGE_MAX	100
+
+extern const char rs_lua_cput[], rs_lua_cdel[], rs_lua_cexpire[];
+
+struct sc_ent {
+	struct sc_ent *next;
+	char id[IDENT_ID_LEN + 1];
+};
+
+struct store_cluster {
+	struct store st;
+	struct store *mem;		/* this instance's peers' records */
+	struct cluster *cl;
+	struct ev_loop *loop;
+	store_inbox_fn inbox;
+	int ttl;
+	char iid[STORE_IID_LEN + 1];
+	char inbox_chan[32];
+	ev_timer timer;
+	struct sc_ent **sess;		/* ids with sessions here */
+	char rbuf[RVMSG_RECORD_MAX + 1];
+};
+
+/* One command; the key is argv[1] unless key is given. */
+static int
+sc_cmd(struct store_cluster *sc, cluster_reply_fn fn, void *arg, int argc,
+    const char **argv, const size_t *len)
+{
+	size_t al[16];
+	int i;
+
+	for (i = 0; i < argc && i < 16; i++)
+		al[i] = len != NULL && len[i] != 0 ? len[i] : strlen(argv[i]);
+	return cluster_cmd(sc->cl, argv[1], al[1], fn, arg, argc, argv, al);
+}
+
+static void
+sc_check(struct cluster *c, redisReply *r, void *arg)
+{
+	(void)arg;
+	if (r == NULL)
+		log_msg(LOG_WARNING, "redis cluster: %s", cluster_error(c));
+	else if (r->type == REDIS_REPLY_ERROR)
+		log_msg(LOG_WARNING, "redis cluster: %s", r->str);
+}
+
+/* EVAL script with nk keys (argv[3..]) and the rest. */
+static void
+sc_eval(struct store_cluster *sc, const char *script, cluster_reply_fn fn,
+    void *arg, int argc, const char **argv, const size_t *len)
+{
+	const char *av[16];
+	size_t al[16];
+	int i;
+
+	av[0] = "EVAL";
+	av[1] = script;
+	for (i = 0; i < argc && i < 14; i++) {
+		av[i + 2] = argv[i];
+		al[i + 2] = len != NULL && len[i] != 0 ? len[i] :
+		    strlen(argv[i]);
+	}
+	al[0] = 4;
+	al[1] = strlen(script);
+	/* The first key (argv[1]) names the slot. */
+	if (cluster_cmd(sc->cl, av[3], al[3], fn != NULL ? fn : sc_check, arg,
+	    argc + 2, av, al) == -1)
+		log_msg(LOG_WARNING, "redis cluster: out of memory");
+}
+
+static void
+sc_key(char *buf, size_t cap, const char *id, char kind)
+{
+	snprintf(buf, cap, "nk:{%s}:%c", id, kind);
+}
+
+static long long
+sc_pxat(struct store_cluster *sc, long long expires, long long deadline)
+{
+	long long t = (long long)ev_now(sc->loop) + sc->ttl;
+
+	if (deadline != 0)
+		t = deadline;
+	if (expires < t)
+		t = expires;
+	return t * 1000 + 999;
+}
+
+/* The indexes. */
+
+static void
+sc_index(struct store_cluster *sc, const char *cmd, const char *id,
+    const char *name)
+{
+	char key[64];
+	const char *av[4] = { cmd, key, "0", id };
+	int zadd = strcmp(cmd, "ZADD") == 0;
+
+	snprintf(key, sizeof(key), "nk:l:{%c}", id[0]);
+	if (zadd)
+		sc_cmd(sc, sc_check, NULL, 4, av, NULL);
+	else {
+		av[2] = id;
+		sc_cmd(sc, sc_check, NULL, 3, av, NULL);
+	}
+	if (name == NULL || name[0] == '\0' || strcmp(name, "-") == 0)
+		return;
+	snprintf(key, sizeof(key), "nk:n:{%s}", name);
+	if (zadd)
+		sc_cmd(sc, sc_check, NULL, 4, av, NULL);
+	else
+		sc_cmd(sc, sc_check, NULL, 3, av, NULL);
+}
+
+struct sc_put {
+	struct store_cluster *sc;
+	char id[IDENT_ID_LEN + 1];
+	char name[RVMSG_NAME_MAX + 1];
+};
+
+static void
+sc_on_put(struct cluster *c, redisReply *r, void *arg)
+{
+	struct sc_put *p = arg;
+	struct store_cluster *sc = p->sc;
+
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		sc_check(c, r, NULL);
+	else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
+		/* Another instance saw a later seq: a replay after all. */
+		log_msg(LOG_NOTICE, "redis cluster: %s: a replay, dropped",
+		    p->id);
+		sc->mem->ops->del(sc->mem, p->id, -1, LLONG_MAX);
+	} else {
+		if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+		    r->element[1]->type == REDIS_REPLY_STRING) {
+			/* Renamed: out of the old name's index. */
+			const char *av[3] = { "ZREM", NULL, p->id };
+			char key[64];
+
+			snprintf(key, sizeof(key), "nk:n:{%s}",
+			    r->element[1]->str);
+			av[1] = key;
+			if (strcmp(r->element[1]->str, "-") != 0)
+				sc_cmd(sc, sc_check, NULL, 3, av, NULL);
+		}
+		sc_index(sc, "ZADD", p->id, p->name);
+	}
+	free(p);
+}
+
+/* Writes rec, held here, to the cluster. */
+static void
+sc_put_cluster(struct store_cluster *sc, const struct store_rec *rec,
+    int force)
+{
+	char kp[64], ks[64], seq[24], dl[24], ex[24], pxp[24], pxs[24];
+	const char *av[12];
+	size_t al[12] = { 0 };
+	struct sc_put *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return;
+	p->sc = sc;
+	snprintf(p->id, sizeof(p->id), "%s", rec->id);
+	snprintf(p->name, sizeof(p->name), "%s", rec->name);
+	sc_key(kp, sizeof(kp), rec->id, 'p');
+	sc_key(ks, sizeof(ks), rec->id, 's');
+	snprintf(seq, sizeof(seq), "%lld", rec->seq);
+	snprintf(dl, sizeof(dl), "%lld", rec->deadline);
+	snprintf(ex, sizeof(ex), "%lld", rec->expires);
+	snprintf(pxp, sizeof(pxp), "%lld", sc_pxat(sc, rec->expires,
+	    rec->deadline));
+	snprintf(pxs, sizeof(pxs), "%lld", rec->expires * 1000 + 999);
+	av[0] = "2";
+	av[1] = kp;
+	av[2] = ks;
+	av[3] = seq;
+	av[4] = sc->iid;
+	av[5] = dl;
+	av[6] = ex;
+	av[7] = rec->name[0] != '\0' ? rec->name : "-";
+	av[8] = rec->json;
+	al[8] = rec->len;
+	av[9] = pxp;
+	av[10] = pxs;
+	av[11] = force ? "1" : "0";
+	sc_eval(sc, rs_lua_cput, sc_on_put, p, 12, av, al);
+}
+
+/* The store operations. */
+
+static int
+sc_put(struct store *st, const struct store_rec *rec, long long now)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+	struct store_rec old;
+
+	if (sc->mem->ops->put(sc->mem, rec, now) == -1) {
+		if (errno != ESTALE)
+			return -1;
+		/* The same signed record again (the peer on two
+		 * instances, or a session that came back). */
+		if (sc->mem->ops->get(sc->mem, rec->id, &old, sc->rbuf,
+		    sizeof(sc->rbuf)) == -1 || old.seq != rec->seq ||
+		    old.len != rec->len || memcmp(old.json, rec->json,
+		    rec->len) != 0) {
+			errno = ESTALE;
+			return -1;
+		}
+		sc->mem->ops->expire(sc->mem, rec->id, rec->deadline);
+	}
+	sc_put_cluster(sc, rec, 0);
+	return 0;
+}
+
+static int
+sc_get(struct store *st, const char *id, struct store_rec *rec, char *buf,
+    size_t cap)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+
+	return sc->mem->ops->get(sc->mem, id, rec, buf, cap);
+}
+
+static void
+sc_on_del(struct cluster *c, redisReply *r, void *arg)
+{
+	struct sc_put *p = arg;
+
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		sc_check(c, r, NULL);
+	else if (r->type == REDIS_REPLY_STRING)
+		sc_index(p->sc, "ZREM", p->id, r->str);
+	free(p);
+}
+
+static int
+sc_del(struct store *st, const char *id, long long seq, long long now)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+	char kp[64], ks[64], sq[24];
+	const char *av[4] = { "2", kp, ks, sq };
+	struct sc_put *p;
+
+	/* A record held elsewhere is deleted in the cluster all the same:
+	 * its script checks the seq. */
+	if (sc->mem->ops->del(sc->mem, id, seq, now) == -1 &&
+	    errno != ENOENT)
+		return -1;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return -1;
+	p->sc = sc;
+	snprintf(p->id, sizeof(p->id), "%s", id);
+	sc_key(kp, sizeof(kp), id, 'p');
+	sc_key(ks, sizeof(ks), id, 's');
+	snprintf(sq, sizeof(sq), "%lld", seq < 0 ? -1 : seq);
+	sc_eval(sc, rs_lua_cdel, sc_on_del, p, 4, av, NULL);
+	return 0;
+}
+
+static int
+sc_expire(struct store *st, const char *id, long long deadline)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+	char kp[64], dl[24], px[24];
+	const char *av[5] = { "1", kp, sc->iid, dl, px };
+	struct store_rec rec;
+
+	if (sc->mem->ops->expire(sc->mem, id, deadline) == -1 ||
+	    sc->mem->ops->get(sc->mem, id, &rec, sc->rbuf,
+	    sizeof(sc->rbuf)) == -1)
+		return -1;
+	sc_key(kp, sizeof(kp), id, 'p');
+	snprintf(dl, sizeof(dl), "%lld", deadline);
+	snprintf(px, sizeof(px), "%lld", sc_pxat(sc, rec.expires, deadline));
+	sc_eval(sc, rs_lua_cexpire, NULL, NULL, 5, av, NULL);
+	return 0;
+}
+
+static long long
+sc_last_seq(struct store *st, const char *id, long long now)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+
+	return sc->mem->ops->last_seq(sc->mem, id, now);
+}
+
+static int
+sc_list(struct store *st, const char *after, const char *name, int limit,
+    store_list_cb cb, void *arg, int *more)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+
+	return sc->mem->ops->list(sc->mem, after, name, limit, cb, arg, more);
+}
+
+static size_t
+sc_sweep(struct store *st, long long now)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+
+	return sc->mem->ops->sweep(sc->mem, now);
+}
+
+static size_t
+sc_count(struct store *st)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+
+	return sc->mem->ops->count(sc->mem);
+}
+
+/* Signals: the instances holding id's sessions, then their inboxes. */
+
+struct sc_sig {
+	struct store_cluster *sc;
+	size_t len;
+	char m[];			/* "T TO MSG" */
+};
+
+static void
+sc_on_where(struct cluster *c, redisReply *r, void *arg)
+{
+	struct sc_sig *g = arg;
+	struct store_cluster *sc = g->sc;
+	const char *av[3];
+	size_t al[3], k;
+	char chan[32];
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		sc_check(c, r, NULL);
+	else
+		for (k = 0; k < r->elements; k++) {
+			const redisReply *e = r->element[k];
+
+			if (e->type != REDIS_REPLY_STRING ||
+			    e->len != STORE_IID_LEN ||
+			    strcmp(e->str, sc->iid) == 0)
+				continue;
+			snprintf(chan, sizeof(chan), "nk:in:{%s}", e->str);
+			av[0] = "SPUBLISH";
+			av[1] = chan;
+			av[2] = g->m;
+			al[0] = 8;
+			al[1] = strlen(chan);
+			al[2] = g->len;
+			cluster_cmd(c, chan, al[1], sc_check, NULL, 3, av, al);
+		}
+	free(g);
+}
+
+static int
+sc_publish(struct store *st, const char *to, const char *msg, size_t len)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+	size_t tl = strlen(to);
+	const char *av[2];
+	char kw[64];
+	struct sc_sig *g;
+
+	if (tl < IDENT_ID_LEN)
+		return 0;
+	if ((g = malloc(sizeof(*g) + 3 + tl + len)) == NULL)
+		return -1;
+	g->sc = sc;
+	g->len = 3 + tl + len;
+	memcpy(g->m, "T ", 2);
+	memcpy(g->m + 2, to, tl);
+	g->m[2 + tl] = ' ';
+	memcpy(g->m + 3 + tl, msg, len);
+	snprintf(kw, sizeof(kw), "nk:{%.*s}:w", IDENT_ID_LEN, to);
+	av[0] = "SMEMBERS";
+	av[1] = kw;
+	if (sc_cmd(sc, sc_on_where, g, 2, av, NULL) == -1) {
+		free(g);
+		return -1;
+	}
+	/* XXX Counted as reached once handed to the cluster: whether a
+	 * session holds the peer is known only later. */
+	return 1;
+}
+
+static uint32_t
+sc_hash(const char *id)
+{
+	uint32_t h = 2166136261u;
+
+	while (*id != '\0')
+		h = (h ^ (uint8_t)*id++) * 16777619u;
+	return h;
+}
+
+static void
+sc_sess_refresh(struct store_cluster *sc, const char *id)
+{
+	char kw[64], ms[24];
+	const char *av[3] = { "PEXPIRE", kw, ms };
+
+	sc_key(kw, sizeof(kw), id, 'w');
+	snprintf(ms, sizeof(ms), "%lld", (long long)sc->ttl * 1000);
+	sc_cmd(sc, sc_check, NULL, 3, av, NULL);
+}
+
+static void
+sc_sessions(struct store *st, const char *id, int up)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+	struct sc_ent **pp = &sc->sess[sc_hash(id) & (SC_SESS_SLOTS - 1)], *e;
+	char kw[64];
+	const char *av[3] = { up ? "SADD" : "SREM", kw, sc->iid };
+
+	for (; (e = *pp) != NULL; pp = &e->next)
+		if (strcmp(e->id, id) == 0)
+			break;
+	if (up && e == NULL && (e = calloc(1, sizeof(*e))) != NULL) {
+		snprintf(e->id, sizeof(e->id), "%s", id);
+		*pp = e;
+	} else if (!up && e != NULL) {
+		*pp = e->next;
+		free(e);
+	}
+	sc_key(kw, sizeof(kw), id, 'w');
+	sc_cmd(sc, sc_check, NULL, 3, av, NULL);
+	if (up)
+		sc_sess_refresh(sc, id);
+}
+
+static int
+sc_send(struct store *st, const char *inst, const void *msg, size_t len)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+	char chan[32];
+	const char *av[3] = { "SPUBLISH", chan, msg };
+	size_t al[3];
+
+	snprintf(chan, sizeof(chan), "nk:in:{%s}", inst);
+	al[0] = 8;
+	al[1] = strlen(chan);
+	al[2] = len;
+	return cluster_cmd(sc->cl, chan, al[1], sc_check, NULL, 3, av, al);
+}
+
+static int
+sc_degraded(struct store *st)
+{
+	return !cluster_ready(((struct store_cluster *)st)->cl);
+}
+
+/* Lookups. */
+
+static int
+sc_num(const char *s, long long *v)
+{
+	char *e;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoll(s, &e, 10);
+	return *e != '\0' || errno != 0 ? -1 : 0;
+}
+
+/* A record from HMGET q x d n j; returns 0, or -1 when there is none. */
+static int
+sc_rec(const char *id, const redisReply *r, struct store_rec *rec)
+{
+	size_t k;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 5)
+		return -1;
+	for (k = 0; k < 5; k++)
+		if (r->element[k]->type != REDIS_REPLY_STRING)
+			return -1;
+	memset(rec, 0, sizeof(*rec));
+	snprintf(rec->id, sizeof(rec->id), "%s", id);
+	if (strcmp(r->element[3]->str, "-") != 0)
+		snprintf(rec->name, sizeof(rec->name), "%s",
+		    r->element[3]->str);
+	if (sc_num(r->element[0]->str, &rec->seq) == -1 ||
+	    sc_num(r->element[1]->str, &rec->expires) == -1 ||
+	    sc_num(r->element[2]->str, &rec->deadline) == -1 ||
+	    r->element[4]->len > RVMSG_RECORD_MAX)
+		return -1;
+	rec->json = r->element[4]->str;
+	rec->len = r->element[4]->len;
+	return 0;
+}
+
+struct sc_fetch {
+	store_fetch_cb cb;
+	void *arg;
+	char id[IDENT_ID_LEN + 1];
+};
+
+static void
+sc_on_fetch(struct cluster *c, redisReply *r, void *arg)
+{
+	struct sc_fetch *f = arg;
+	struct store_rec rec;
+
+	if (r == NULL)
+		sc_check(c, r, NULL);
+	f->cb(sc_rec(f->id, r, &rec) == 0 ? &rec : NULL, f->arg);
+	free(f);
+}
+
+static int
+sc_hmget(struct store_cluster *sc, const char *id, cluster_reply_fn fn,
+    void *arg)
+{
+	char kp[64];
+	const char *av[7] = { "HMGET", kp, "q", "x", "d", "n", "j" };
+
+	sc_key(kp, sizeof(kp), id, 'p');
+	return sc_cmd(sc, fn, arg, 7, av, NULL);
+}
+
+static int
+sc_fetch(struct store *st, const char *id, store_fetch_cb cb, void *arg)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+	struct sc_fetch *f;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return -1;
+	f->cb = cb;
+	f->arg = arg;
+	snprintf(f->id, sizeof(f->id), "%s", id);
+	if (sc_hmget(sc, id, sc_on_fetch, f) == -1) {
+		free(f);
+		return -1;
+	}
+	return 0;
+}
+
+/* A page: ids from the indexes, then their records. */
+struct sc_page {
+	struct store_cluster *sc;
+	store_page_cb cb;
+	void *arg;
+	int limit, bucket, nids, pending, failed;
+	char after[IDENT_ID_LEN + 1];	/* "" from the first */
+	char name[RVMSG_NAME_MAX + 1];	/* "" all */
+	char ids[SC_PAGE_MAX + 1][IDENT_ID_LEN + 1];
+	struct store_rec recs[SC_PAGE_MAX];
+	char *json[SC_PAGE_MAX];
+};
+
+static void sc_page_ids(struct sc_page *pg);
+
+static void
+sc_page_end(struct sc_page *pg)
+{
+	int i, n = 0, listed = pg->nids < pg->limit ? pg->nids : pg->limit;
+
+	/* The records found, in id order, at the front. */
+	for (i = 0; i < listed; i++)
+		if (pg->json[i] != NULL) {
+			pg->recs[n] = pg->recs[i];
+			pg->recs[n++].json = pg->json[i];
+		}
+	pg->cb(pg->recs, pg->failed ? -1 : n, pg->nids > pg->limit, pg->arg);
+	for (i = 0; i < listed; i++)
+		free(pg->json[i]);
+	free(pg);
+}
+
+struct sc_page_rec {
+	struct sc_page *pg;
+	int i;
+};
+
+static void
+sc_on_page_rec(struct cluster *c, redisReply *r, void *arg)
+{
+	struct sc_page_rec *pr = arg;
+	struct sc_page *pg = pr->pg;
+	struct store_rec rec;
+	int i = pr->i;
+
+	free(pr);
+	if (r == NULL) {
+		sc_check(c, r, NULL);
+		pg->failed = 1;
+	} else if (sc_rec(pg->ids[i], r, &rec) == 0) {
+		if ((pg->json[i] = malloc(rec.len)) != NULL) {
+			memcpy(pg->json[i], rec.json, rec.len);
+			pg->recs[i] = rec;
+		}
+	} else if (r->type == REDIS_REPLY_ARRAY)
+		/* Lapsed: out of the index. */
+		sc_index(pg->sc, "ZREM", pg->ids[i], pg->name[0] != '\0' ?
+		    pg->name : NULL);
+	if (--pg->pending == 0)
+		sc_page_end(pg);
+}
+
+static void
+sc_page_recs(struct sc_page *pg)
+{
+	struct sc_page_rec *pr;
+	int i, listed = pg->nids < pg->limit ? pg->nids : pg->limit;
+
+	if (listed == 0) {
+		sc_page_end(pg);
+		return;
+	}
+	pg->pending = listed;
+	for (i = 0; i < listed; i++) {
+		if ((pr = malloc(sizeof(*pr))) == NULL) {
+			pg->failed = 1;
+			if (--pg->pending == 0)
+				sc_page_end(pg);
+			continue;
+		}
+		pr->pg = pg;
+		pr->i = i;
+		if (sc_hmget(pg->sc, pg->ids[i], sc_on_page_rec, pr) == -1) {
+			free(pr);
+			pg->failed = 1;
+			if (--pg->pending == 0)
+				sc_page_end(pg);
+		}
+	}
+}
+
+static void
+sc_on_page_ids(struct cluster *c, redisReply *r, void *arg)
+{
+	struct sc_page *pg = arg;
+	size_t k;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		sc_check(c, r, NULL);
+		pg->failed = 1;
+		sc_page_end(pg);
+		return;
+	}
+	for (k = 0; k < r->elements && pg->nids <= pg->limit; k++)
+		if (r->element[k]->type == REDIS_REPLY_STRING &&
+		    ident_id_valid(r->element[k]->str))
+			memcpy(pg->ids[pg->nids++], r->element[k]->str,
+			    IDENT_ID_LEN + 1);
+	if (pg->nids <= pg->limit && pg->name[0] == '\0' &&
+	    ++pg->bucket < (int)sizeof(SC_BUCKETS) - 1) {
+		sc_page_ids(pg);
+		return;
+	}
+	sc_page_recs(pg);
+}
+
+/* Reads the ids of the bucket (or the name) after the cursor. */
+static void
+sc_page_ids(struct sc_page *pg)
+{
+	char key[64], min[IDENT_ID_LEN + 2], cnt[16];
+	const char *av[7] = { "ZRANGEBYLEX", key, min, "+", "LIMIT", "0",
+	    cnt };
+
+	if (pg->name[0] != '\0')
+		snprintf(key, sizeof(key), "nk:n:{%s}", pg->name);
+	else
+		snprintf(key, sizeof(key), "nk:l:{%c}", SC_BUCKETS[pg->bucket]);
+	if (pg->after[0] != '\0')
+		snprintf(min, sizeof(min), "(%s", pg->after);
+	else
+		snprintf(min, sizeof(min), "-");
+	snprintf(cnt, sizeof(cnt), "%d", pg->limit + 1 - pg->nids);
+	if (sc_cmd(pg->sc, sc_on_page_ids, pg, 7, av, NULL) == -1) {
+		pg->failed = 1;
+		sc_page_end(pg);
+	}
+}
+
+static int
+sc_page(struct store *st, const char *after, const char *name, int limit,
+    store_page_cb cb, void *arg)
+{
+	struct sc_page *pg;
+	const char *b;
+
+	if (limit < 1 || limit > SC_PAGE_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((pg = calloc(1, sizeof(*pg))) == NULL)
+		return -1;
+	pg->sc = (struct store_cluster *)st;
+	pg->cb = cb;
+	pg->arg = arg;
+	pg->limit = limit;
+	if (after != NULL) {
+		snprintf(pg->after, sizeof(pg->after), "%s", after);
+		if ((b = strchr(SC_BUCKETS, after[0])) != NULL)
+			pg->bucket = (int)(b - SC_BUCKETS);
+	}
+	if (name != NULL)
+		snprintf(pg->name, sizeof(pg->name), "%s", name);
+	sc_page_ids(pg);
+	return 0;
+}
+
+/* Every TTL/3: the TTLs of what this instance holds; a record the
+ * cluster lost (a failover's replication lag) is written again. */
+
+static void
+sc_on_refresh(struct cluster *c, redisReply *r, void *arg)
+{
+	char *id = arg;
+	struct store_cluster *sc = *(struct store_cluster **)id;
+	struct store_rec rec;
+
+	(void)c;
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 0 &&
+	    sc->mem->ops->get(sc->mem, id + sizeof(sc), &rec, sc->rbuf,
+	    sizeof(sc->rbuf)) == 0)
+		sc_put_cluster(sc, &rec, 1);
+	free(id);
+}
+
+struct sc_walk {
+	struct store_cluster *sc;
+	char last[IDENT_ID_LEN + 1];
+};
+
+static int
+sc_refresh_one(const struct store_rec *rec, void *arg)
+{
+	struct sc_walk *wk = arg;
+	struct store_cluster *sc = wk->sc;
+	char kp[64], px[24], *id;
+	const char *av[3] = { "PEXPIREAT", kp, px };
+
+	memcpy(wk->last, rec->id, sizeof(wk->last));
+	if (rec->deadline != 0 ||
+	    (id = malloc(sizeof(sc) + IDENT_ID_LEN + 1)) == NULL)
+		return 0;
+	memcpy(id, &sc, sizeof(sc));
+	memcpy(id + sizeof(sc), rec->id, IDENT_ID_LEN + 1);
+	sc_key(kp, sizeof(kp), rec->id, 'p');
+	snprintf(px, sizeof(px), "%lld", sc_pxat(sc, rec->expires, 0));
+	if (sc_cmd(sc, sc_on_refresh, id, 3, av, NULL) == -1)
+		free(id);
+	return 0;
+}
+
+static void
+sc_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct store_cluster *sc = w->data;
+	struct sc_walk wk = { .sc = sc };
+	struct sc_ent *e;
+	size_t k;
+	int more = 0;
+
+	(void)loop;
+	(void)revents;
+	/* Its own records, a thousand at a time. */
+	do
+		if (sc->mem->ops->list(sc->mem, wk.last[0] != '\0' ? wk.last :
+		    NULL, NULL, 1000, sc_refresh_one, &wk, &more) <= 0)
+			break;
+	while (more);
+	for (k = 0; k < SC_SESS_SLOTS; k++)
+		for (e = sc->sess[k]; e != NULL; e = e->next)
+			sc_sess_refresh(sc, e->id);
+}
+
+static void
+sc_on_inbox(const char *chan, const char *msg, size_t len, void *arg)
+{
+	struct store_cluster *sc = arg;
+
+	(void)chan;
+	sc->inbox(msg, len);
+}
+
+static void
+sc_free(struct store *st)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+	struct sc_ent *e;
+	size_t k;
+
+	if (sc == NULL)
+		return;
+	ev_timer_stop(sc->loop, &sc->timer);
+	cluster_free(sc->cl);
+	for (k = 0; k < SC_SESS_SLOTS; k++)
+		while ((e = sc->sess[k]) != NULL) {
+			sc->sess[k] = e->next;
+			free(e);
+		}
+	free(sc->sess);
+	sc->mem->ops->free(sc->mem);
+	free(sc);
+}
+
+static const struct store_ops sc_ops = {
+	.put = sc_put, .get = sc_get, .del = sc_del, .expire = sc_expire,
+	.last_seq = sc_last_seq, .list = sc_list, .sweep = sc_sweep,
+	.count = sc_count, .publish = sc_publish, .free = sc_free,
+	.sessions = sc_sessions, .home = NULL, .send = sc_send,
+	.degraded = sc_degraded, .fetch = sc_fetch, .page = sc_page,
+};
+
+int
+store_cluster_url(const char *url)
+{
+	struct cluster_map *m = malloc(sizeof(*m));
+	int ok = m != NULL && cluster_url(url, m) == 0;
+
+	free(m);
+	return ok;
+}
+
+struct store *
+store_cluster_new(const struct store_cluster_conf *c)
+{
+	struct cluster_conf cc = {
+		.url = c->url, .password = c->password, .loop = c->loop,
+	};
+	struct store_cluster *sc;
+	unsigned char r[STORE_IID_LEN / 2];
+	ev_tstamp t;
+
+	if ((sc = calloc(1, sizeof(*sc))) == NULL ||
+	    (sc->sess = calloc(SC_SESS_SLOTS, sizeof(*sc->sess))) == NULL ||
+	    (sc->mem = store_mem_new(c->max)) == NULL) {
+		if (sc != NULL)
+			free(sc->sess);
+		free(sc);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if ((sc->cl = cluster_new(&cc)) == NULL) {
+		sc->mem->ops->free(sc->mem);
+		free(sc->sess);
+		free(sc);
+		return NULL;
+	}
+	sc->st.ops = &sc_ops;
+	sc->loop = c->loop;
+	sc->inbox = c->inbox;
+	sc->ttl = c->ttl;
+	randombytes_buf(r, sizeof(r));
+	sodium_bin2hex(sc->iid, sizeof(sc->iid), r, sizeof(r));
+	snprintf(sc->inbox_chan, sizeof(sc->inbox_chan), "nk:in:{%s}",
+	    sc->iid);
+	if (cluster_ssubscribe(sc->cl, sc->inbox_chan, sc_on_inbox, sc) == -1) {
+		sc_free(&sc->st);
+		return NULL;
+	}
+	t = sc->ttl / 3.0;
+	ev_timer_init(&sc->timer, sc_tick, t, t);
+	sc->timer.data = sc;
+	ev_timer_start(sc->loop, &sc->timer);
+	log_msg(LOG_NOTICE, "redis cluster %s: instance %s", c->url, sc->iid);
+	return &sc->st;
+}
