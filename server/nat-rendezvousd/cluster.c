@@ -423,13 +423,14 @@ cluster_sub_close(struct cluster_sub *s, const char *why)
 {
 	struct cluster *c = s->c;
 
+	/* Before the context goes: why may be its errstr. */
+	snprintf(c->err, sizeof(c->err), "channel %s: %s", s->chan, why);
 	if (s->rc != NULL) {
 		ev_io_stop(c->loop, &s->io);
 		redisFree(s->rc);
 		s->rc = NULL;
 	}
 	s->subscribed = 0;
-	snprintf(c->err, sizeof(c->err), "channel %s: %s", s->chan, why);
 	c->stale = 1;
 	cluster_arm(c);
 }
