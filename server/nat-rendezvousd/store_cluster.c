@@ -54,6 +54,8 @@ struct store_cluster {
 	char inbox_chan[32];
 	ev_timer timer;
 	struct sc_ent **sess;		/* ids with sessions here */
+	size_t sess_at;			/* the refresh's place in sess */
+	char cursor[IDENT_ID_LEN + 1];	/* and in the records */
 	char rbuf[RVMSG_RECORD_MAX + 1];
 };
 
@@ -737,8 +739,8 @@ sc_page(struct store *st, const char *after, const char *name, int limit,
 	return 0;
 }
 
-/* Every TTL/3: the TTLs of what this instance holds; a record the
- * cluster lost (a failover's replication lag) is written again. */
+/* The TTLs of what this instance holds; a record the cluster lost (a
+ * failover's replication lag) is written again. */
 
 static void
 sc_on_refresh(struct cluster *c, redisReply *r, void *arg)
@@ -781,26 +783,37 @@ sc_refresh_one(const struct store_rec *rec, void *arg)
 	return 0;
 }
 
+/* Once a second, a slice: every record and session id is refreshed
+ * once every TTL/3 seconds, without a burst that would hold the loop. */
 static void
 sc_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct store_cluster *sc = w->data;
 	struct sc_walk wk = { .sc = sc };
+	int turns = sc->ttl / 3 > 1 ? sc->ttl / 3 : 1, more = 0, want, n;
+	size_t k, end;
 	struct sc_ent *e;
-	size_t k;
-	int more = 0;
 
 	(void)loop;
 	(void)revents;
-	/* Its own records, a thousand at a time. */
-	do
-		if (sc->mem->ops->list(sc->mem, wk.last[0] != '\0' ? wk.last :
-		    NULL, NULL, 1000, sc_refresh_one, &wk, &more) <= 0)
+	want = (int)(sc->mem->ops->count(sc->mem) / (size_t)turns) + 1;
+	memcpy(wk.last, sc->cursor, sizeof(wk.last));
+	while (want > 0) {
+		n = sc->mem->ops->list(sc->mem, wk.last[0] != '\0' ? wk.last :
+		    NULL, NULL, want < 1000 ? want : 1000, sc_refresh_one, &wk,
+		    &more);
+		if (n <= 0 || !more) {
+			wk.last[0] = '\0';	/* round again next time */
 			break;
-	while (more);
-	for (k = 0; k < SC_SESS_SLOTS; k++)
+		}
+		want -= n;
+	}
+	memcpy(sc->cursor, wk.last, sizeof(sc->cursor));
+	end = sc->sess_at + SC_SESS_SLOTS / (size_t)turns + 1;
+	for (k = sc->sess_at; k < end && k < SC_SESS_SLOTS; k++)
 		for (e = sc->sess[k]; e != NULL; e = e->next)
 			sc_sess_refresh(sc, e->id);
+	sc->sess_at = k < SC_SESS_SLOTS ? k : 0;
 }
 
 static void
@@ -888,7 +901,7 @@ store_cluster_new(const struct store_cluster_conf *c)
 		sc_free(&sc->st);
 		return NULL;
 	}
-	t = sc->ttl / 3.0;
+	t = sc->ttl >= 3 ? 1.0 : sc->ttl / 3.0;
 	ev_timer_init(&sc->timer, sc_tick, t, t);
 	sc->timer.data = sc;
 	ev_timer_start(sc->loop, &sc->timer);
