@@ -5,6 +5,8 @@
  *
  *   cluster-tool URL script < commands
  *   cluster-tool URL watch N PREFIX SECS
+ *   cluster-tool URL load N SALT
+ *   cluster-tool URL lookups N RATE SALT MAX
  *
  * URL is redis-cluster://host:port,...  script reads one command a line,
  * runs it to its reply, and prints one line for it:
@@ -23,9 +25,17 @@
  * seconds, a round at most every 0.1 s, and prints
  * "watch rounds=R failed=F longest=SECONDS": failed counts commands that
  * failed for good, longest is the longest round (a failover's outage).
+ * load writes N synthetic peer records straight into the cluster as
+ * store_cluster.c leaves them (nk:{ID}:p with a 600-byte record, :s,
+ * the list index), ids made from SALT and a number, 4,096 commands in
+ * flight, and prints "load records=N seconds=S failed=F".  lookups
+ * reads N records of the first MAX loaded, at random, RATE a second,
+ * as a fetch does (HMGET), and prints "lookups n=N p50_us=.. p99_us=..
+ * max_us=.. missing=M".  They are for tests/bench/rv-cluster.sh.
  * Exit 0, 1 when a command failed for good, 64 usage.
  */
 #include <err.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,6 +271,141 @@ w_round(void)
 	}
 }
 
+/* load and lookups */
+
+static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+static long l_n, l_next, l_done, l_inflight, l_max;
+static const char *l_salt;
+static double l_rate, *l_lat;
+static ev_tstamp l_t0;
+static int l_missing;
+
+/* A valid peer id (ident_id_valid) made from salt and i. */
+static void
+synth_id(char id[27], const char *salt, long i)
+{
+	uint64_t h = 1469598103934665603ull;
+	const char *p;
+	int k;
+
+	for (p = salt; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	for (k = 0; k < 26; k++) {
+		h = (h ^ (uint64_t)(i + k)) * 1099511628211ull;
+		h ^= h >> 29;
+		id[k] = b32[(h >> 7) & 31];
+	}
+	id[25] = b32[((h >> 7) & 7) * 4];	/* 2 zero bits at the end */
+	id[26] = '\0';
+}
+
+static void l_fill(void);
+
+static void
+l_reply(struct cluster *c, redisReply *r, void *arg)
+{
+	(void)c;
+	(void)arg;
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		failed++;
+	l_inflight--;
+	if (++l_done == l_n * 4) {
+		ev_break(loop, EVBREAK_ALL);
+		return;
+	}
+	l_fill();
+}
+
+static void
+l_fill(void)
+{
+	char id[27], kp[40], ks[40], kl[16], json[700], exp[24], px[24];
+	const char *av[14];
+	size_t al[14];
+	int i;
+
+	while (l_inflight < 4096 && l_next < l_n) {
+		synth_id(id, l_salt, l_next++);
+		snprintf(kp, sizeof(kp), "nk:{%s}:p", id);
+		snprintf(ks, sizeof(ks), "nk:{%s}:s", id);
+		snprintf(kl, sizeof(kl), "nk:l:{%c}", id[0]);
+		snprintf(exp, sizeof(exp), "%lld", (long long)ev_now(loop) +
+		    86400);
+		snprintf(px, sizeof(px), "%lld", ((long long)ev_now(loop) +
+		    3600) * 1000);
+		/* About the size of a signed record with a profile. */
+		snprintf(json, sizeof(json), "{\"type\":\"record\",\"id\":\"%s\","
+		    "\"seq\":\"1\",\"expires\":\"%s\",\"profile\":{\"nat\":"
+		    "\"port-restricted-cone\",\"mapping\":\"endpoint-independent\","
+		    "\"filtering\":\"address-and-port-dependent\",\"public\":"
+		    "\"198.51.100.%ld:%ld\",\"local\":\"192.168.1.20:40000\","
+		    "\"hairpin\":\"no\",\"preserve\":\"yes\",\"delta\":\"1\"},"
+		    "\"pk\":\"%064d\",\"sig\":\"%0128d\"}", id, exp,
+		    l_next % 250, 1024 + l_next % 60000, 0, 0);
+		av[0] = "HSET", av[1] = kp, av[2] = "h", av[3] = "0000000000000000";
+		av[4] = "q", av[5] = "1", av[6] = "x", av[7] = exp, av[8] = "d";
+		av[9] = "0", av[10] = "n", av[11] = "-", av[12] = "j";
+		av[13] = json;
+		for (i = 0; i < 14; i++)
+			al[i] = strlen(av[i]);
+		cluster_cmd(cl, kp, al[1], l_reply, NULL, 14, av, al);
+		av[0] = "PEXPIREAT", av[2] = px;
+		al[0] = 9, al[2] = strlen(px);
+		cluster_cmd(cl, kp, al[1], l_reply, NULL, 3, av, al);
+		av[0] = "SET", av[1] = ks, av[2] = "1";
+		al[0] = 3, al[1] = strlen(ks), al[2] = 1;
+		cluster_cmd(cl, ks, al[1], l_reply, NULL, 3, av, al);
+		av[0] = "ZADD", av[1] = kl, av[2] = "0", av[3] = id;
+		al[0] = 4, al[1] = strlen(kl), al[2] = 1, al[3] = 26;
+		cluster_cmd(cl, kl, al[1], l_reply, NULL, 4, av, al);
+		l_inflight += 4;
+	}
+}
+
+static int
+cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+k_reply(struct cluster *c, redisReply *r, void *arg)
+{
+	long i = (long)(intptr_t)arg;
+
+	(void)c;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		failed++;
+	else if (r->element[0]->type != REDIS_REPLY_STRING)
+		l_missing++;
+	ev_now_update(loop);
+	l_lat[i] = (ev_time() - (l_t0 + (double)i / l_rate)) * 1e6;
+	if (++l_done == l_n)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+k_tick(struct ev_loop *l, ev_timer *w, int revents)
+{
+	char id[27], kp[40];
+	const char *av[7] = { "HMGET", kp, "q", "x", "d", "n", "j" };
+	size_t al[7] = { 5, 0, 1, 1, 1, 1, 1 };
+	ev_tstamp now = ev_time();
+
+	(void)revents;
+	while (l_next < l_n && l_t0 + (double)l_next / l_rate <= now) {
+		synth_id(id, l_salt, random() % l_max);
+		al[1] = (size_t)snprintf(kp, sizeof(kp), "nk:{%s}:p", id);
+		cluster_cmd(cl, kp, al[1], k_reply, (void *)(intptr_t)l_next,
+		    7, av, al);
+		l_next++;
+	}
+	if (l_next == l_n)
+		ev_timer_stop(l, w);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -288,6 +433,38 @@ main(int argc, char **argv)
 		ev_run(loop, 0);
 		out("watch rounds=%d failed=%d longest=%.2f", w_rounds, failed,
 		    w_longest);
+	} else if (strcmp(argv[2], "load") == 0 && argc == 5) {
+		l_n = atol(argv[3]);
+		l_salt = argv[4];
+		ev_now_update(loop);
+		l_t0 = ev_time();
+		ev_init(&ready_t, ready_tick);
+		l_fill();
+		ev_run(loop, 0);
+		out("load records=%ld seconds=%.1f failed=%d", l_n,
+		    ev_time() - l_t0, failed);
+	} else if (strcmp(argv[2], "lookups") == 0 && argc == 7) {
+		static ev_timer kt;
+
+		l_n = atol(argv[3]);
+		l_rate = atof(argv[4]);
+		l_salt = argv[5];
+		l_max = atol(argv[6]);
+		if (l_n < 1 || l_rate <= 0 || l_max < 1 ||
+		    (l_lat = calloc((size_t)l_n, sizeof(*l_lat))) == NULL)
+			errx(EX_USAGE, "lookups N RATE SALT MAX");
+		/* A warm map first. */
+		while (!cluster_ready(cl))
+			ev_run(loop, EVRUN_ONCE);
+		l_t0 = ev_time();
+		ev_timer_init(&kt, k_tick, 0., 0.0001);
+		ev_timer_start(loop, &kt);
+		ev_run(loop, 0);
+		qsort(l_lat, (size_t)l_n, sizeof(*l_lat), cmp_d);
+		out("lookups n=%ld rate=%.0f p50_us=%.0f p99_us=%.0f "
+		    "max_us=%.0f missing=%d failed=%d", l_n, l_rate,
+		    l_lat[l_n / 2], l_lat[l_n * 99 / 100], l_lat[l_n - 1],
+		    l_missing, failed);
 	} else
 		errx(EX_USAGE, "%s: unknown", argv[2]);
 	cluster_free(cl);
