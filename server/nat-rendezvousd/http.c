@@ -46,10 +46,10 @@ static const unsigned rvd_mark[RVMSG_NERR] = {
  * tells them to (RFC 9112 section 9.6).
  */
 static int
-rvd_http_reply(struct lws *wsi, unsigned status, const char *type,
-    const char *body, size_t len)
+rvd_http_send(struct lws *wsi, unsigned status, const char *type,
+    const char *csp, const char *body, size_t len)
 {
-	unsigned char hdr[LWS_PRE + 512], *p = hdr + LWS_PRE,
+	unsigned char hdr[LWS_PRE + 1024], *p = hdr + LWS_PRE,
 	    *end = hdr + sizeof(hdr) - 1;
 	unsigned char *out;
 
@@ -58,7 +58,11 @@ rvd_http_reply(struct lws *wsi, unsigned status, const char *type,
 	    WSI_TOKEN_HTTP_CACHE_CONTROL, (const unsigned char *)"no-store",
 	    8, &p, end) || lws_add_http_header_by_token(wsi,
 	    WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5, &p,
-	    end) ||
+	    end) || lws_add_http_header_by_name(wsi, (const unsigned char *)
+	    "x-content-type-options:", (const unsigned char *)"nosniff", 7,
+	    &p, end) || (csp != NULL && lws_add_http_header_by_name(wsi,
+	    (const unsigned char *)"content-security-policy:",
+	    (const unsigned char *)csp, (int)strlen(csp), &p, end)) ||
 	    lws_finalize_write_http_header(wsi, hdr + LWS_PRE, &p, end))
 		return -1;
 	if ((out = malloc(LWS_PRE + len + 1)) == NULL)
@@ -68,6 +72,13 @@ rvd_http_reply(struct lws *wsi, unsigned status, const char *type,
 	lws_write(wsi, out + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
 	free(out);
 	return -1;
+}
+
+static int
+rvd_http_reply(struct lws *wsi, unsigned status, const char *type,
+    const char *body, size_t len)
+{
+	return rvd_http_send(wsi, status, type, NULL, body, len);
 }
 
 static int
@@ -581,10 +592,29 @@ rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 /*
+ * The operator's page (status_page.c) and its figures, on the -x
+ * listener only.  Returns -2 for another path.
+ */
+static int
+rvd_http_status_page(struct lws *wsi, const char *uri)
+{
+	static char buf[RVD_STATUS_JSON_MAX];
+
+	if (strcmp(uri, "/") == 0)
+		return rvd_http_send(wsi, 200, "text/html; charset=utf-8",
+		    rvd_status_csp(), rvd_status_html,
+		    strlen(rvd_status_html));
+	if (strcmp(uri, "/status.json") == 0)
+		return rvd_http_json(wsi, 200, buf,
+		    rvd_status_json(buf, sizeof(buf)));
+	return -2;
+}
+
+/*
  * The -x listener, in the clear: GET /metrics and /healthz, for a
- * scraper.  At most RVD_METRICS_CONNS connections at once, out of the
- * files kept spare and not counted in -m, so that a server full to -m
- * can still say so.
+ * scraper, and the operator's page with /status.json.  At most
+ * RVD_METRICS_CONNS connections at once, out of the files kept spare
+ * and not counted in -m, so that a server full to -m can still say so.
  */
 int
 rvd_http_metrics_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -608,10 +638,11 @@ rvd_http_metrics_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
 			return rvd_http_fail(wsi, 405, "bad-method",
 			    "only GET");
-		if (rvd_http_status(wsi, in) != -2)
+		if (rvd_http_status(wsi, in) != -2 ||
+		    rvd_http_status_page(wsi, in) != -2)
 			return -1;
 		return rvd_http_fail(wsi, 404, "not-found",
-		    "only /metrics and /healthz here");
+		    "only /, /status.json, /metrics and /healthz here");
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	}

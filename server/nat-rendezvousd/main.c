@@ -307,7 +307,7 @@ static const struct lws_protocols rvd_protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
-/* The -x listener: GET /metrics and /healthz, nothing else. */
+/* The -x listener: /metrics, /healthz and the status page, nothing else. */
 static const struct lws_protocols rvd_metrics_protocols[] = {
 	{ "http", rvd_http_metrics_callback, 0, 512, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
@@ -530,8 +530,9 @@ redis_password(const char *path)
 
 /*
  * The server's clock (lws timer): the liveness wheel every RVD_TICK_US
- * (sess.c), and once a second the relays' and the store's sweeps and,
- * after a crowd left, memory given back (LWS.md: RSS stays high).
+ * (sess.c), and once a second the relays' and the store's sweeps, the
+ * status page's figures and, after a crowd left, memory given back
+ * (LWS.md: RSS stays high).
  */
 static void
 tick(lws_sorted_usec_list_t *sul)
@@ -540,6 +541,7 @@ tick(lws_sorted_usec_list_t *sul)
 
 	if (rvd_wheel_turn()) {
 		rvd_relay_sweep();
+		rvd_status_tick();
 		/* The store scans only once something can have lapsed. */
 		rvd.store->ops->sweep(rvd.store, rvd.unix_now);
 		if (++trim % 60 == 0 && rvd.st.conns < 64)

@@ -21,10 +21,18 @@ GRACE=20
 t0=$SECONDS
 command -v nc >/dev/null || skip "nc (netcat-openbsd) is not installed"
 [ -x "$SEAL" ] || fail "no $SEAL: run make first"
+# The hosts of the matrix (CONNECT_HOSTS for others, as
+# tests/bench/outcomes.sh runs), two of them behind one NAT, and their
+# routers.
+HOSTS=${CONNECT_HOSTS:-"h-open h-fc h-rc h-prc h-sym h-adm h-upnp h-blk"}
+ALL=$HOSTS
+case " $HOSTS " in *" h-prc "*) ALL="$HOSTS h-prc-b" ;; esac
+ROUTERS=$(for h in $ALL; do r=${h#h-}; echo "${r%-b}"; done | sort -u)
 lab_up
-# The benchmark (tests/bench/connect.sh) delays every router's WAN.
+# The benchmarks (tests/bench/connect.sh, outcomes.sh) delay every
+# router's WAN.
 if [ -n "${CONNECT_DELAY:-}" ]; then
-	for r in open fc rc prc sym adm upnp blk; do
+	for r in $ROUTERS; do
 		"$LAB" delay "$r" "$CONNECT_DELAY" || fail "nat-lab delay $r"
 	done
 fi
@@ -32,8 +40,6 @@ start_ready rvd 10 "$LAB" exec srv -- "$B/nat-rendezvousd" -d -v -v -g $GRACE \
     -l $SRV:80
 expect "server ready line" "$READY" "ready http=$SRV:80 ws=/v1/ws"
 
-HOSTS="h-open h-fc h-rc h-prc h-sym h-adm h-upnp h-blk"
-ALL="$HOSTS h-prc-b"
 mkdir -p "$T/prof" "$T/acc" "$T/pairs"
 probe_hosts $SRV $ALL
 for h in $ALL; do
@@ -119,7 +125,7 @@ check() {
 # would cut the nat-register WebSockets too (TCP through the same NATs).
 flush_udp() {
 	local r
-	for r in open fc rc prc sym adm upnp blk; do
+	for r in $ROUTERS; do
 		"$LAB" exec "r-$r" -- conntrack -D -p udp >/dev/null 2>&1
 	done
 }
@@ -130,7 +136,7 @@ while [ $# -gt 0 ]; do
 	a=$1; shift
 	for b in "$@"; do PAIRS="$PAIRS $a:$b"; done
 done
-PAIRS="$PAIRS h-prc:h-prc-b"
+case " $ALL " in *" h-prc-b "*) PAIRS="$PAIRS h-prc:h-prc-b" ;; esac
 # A subset while debugging: CONNECT_PAIRS="h-prc:h-fc ...".
 PAIRS=${CONNECT_PAIRS:-$PAIRS}
 
