@@ -407,13 +407,56 @@ sc_hash(const char *id)
 	return h;
 }
 
+static void sc_sess_write(struct store_cluster *sc, const char *id);
+
+/* A session set the cluster lost (a failover's lag, a cluster that came
+ * back empty) is written again while this instance holds the id. */
+static void
+sc_on_sess_refresh(struct cluster *c, redisReply *r, void *arg)
+{
+	char *id = arg;
+	struct store_cluster *sc = *(struct store_cluster **)id;
+	const char *p = id + sizeof(sc);
+	struct sc_ent *e;
+
+	(void)c;
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 0)
+		for (e = sc->sess[sc_hash(p) & (SC_SESS_SLOTS - 1)]; e != NULL;
+		    e = e->next)
+			if (strcmp(e->id, p) == 0) {
+				sc_sess_write(sc, p);
+				break;
+			}
+	free(id);
+}
+
 static void
 sc_sess_refresh(struct store_cluster *sc, const char *id)
 {
-	char kw[64], ms[24];
+	char kw[64], ms[24], *x;
 	const char *av[3] = { "PEXPIRE", kw, ms };
 
 	sc_key(kw, sizeof(kw), id, 'w');
+	snprintf(ms, sizeof(ms), "%lld", (long long)sc->ttl * 1000);
+	if ((x = malloc(sizeof(sc) + IDENT_ID_LEN + 1)) == NULL)
+		return;
+	memcpy(x, &sc, sizeof(sc));
+	snprintf(x + sizeof(sc), IDENT_ID_LEN + 1, "%s", id);
+	if (sc_cmd(sc, sc_on_sess_refresh, x, 3, av, NULL) == -1)
+		free(x);
+}
+
+/* SADD this instance to id's session set, and its TTL. */
+static void
+sc_sess_write(struct store_cluster *sc, const char *id)
+{
+	char kw[64], ms[24];
+	const char *av[3] = { "SADD", kw, sc->iid };
+
+	sc_key(kw, sizeof(kw), id, 'w');
+	sc_cmd(sc, sc_check, NULL, 3, av, NULL);
+	av[0] = "PEXPIRE";
+	av[2] = ms;
 	snprintf(ms, sizeof(ms), "%lld", (long long)sc->ttl * 1000);
 	sc_cmd(sc, sc_check, NULL, 3, av, NULL);
 }
@@ -424,7 +467,7 @@ sc_sessions(struct store *st, const char *id, int up)
 	struct store_cluster *sc = (struct store_cluster *)st;
 	struct sc_ent **pp = &sc->sess[sc_hash(id) & (SC_SESS_SLOTS - 1)], *e;
 	char kw[64];
-	const char *av[3] = { up ? "SADD" : "SREM", kw, sc->iid };
+	const char *av[3] = { "SREM", kw, sc->iid };
 
 	for (; (e = *pp) != NULL; pp = &e->next)
 		if (strcmp(e->id, id) == 0)
@@ -436,10 +479,12 @@ sc_sessions(struct store *st, const char *id, int up)
 		*pp = e->next;
 		free(e);
 	}
+	if (up) {
+		sc_sess_write(sc, id);
+		return;
+	}
 	sc_key(kw, sizeof(kw), id, 'w');
 	sc_cmd(sc, sc_check, NULL, 3, av, NULL);
-	if (up)
-		sc_sess_refresh(sc, id);
 }
 
 static int

@@ -266,4 +266,13 @@ gone=$(awk "BEGIN { print $EPOCHREALTIME - $T2 }")
 expect "alice gone from instance 2 within the TTL ($gone s)" \
     "$(awk "BEGIN { print ($gone <= $TTL + 1) }")" 1
 expect "and from its list" "$(ids "$U2/v1/peers?limit=100")" "$BOB "
+
+# --- the cluster loses everything: the instance writes its peer again -----
+for p in $(redis-cli -p "$NEW" cluster nodes | awk '/master/ && !/fail/ { split($2, a, "[:@]"); print a[2] }'); do
+	redis-cli -p "$p" flushall >/dev/null
+done
+bob_back() { listed $U2 "$BOB" && [ "$(ids "$U2/v1/peers?limit=100")" = "$BOB " ]; }
+until_ok $((TTL + 4)) bob_back
+expect "after a FLUSHALL of every primary bob is written again, index too" \
+    "$(bob_back && echo back)" back
 finish
