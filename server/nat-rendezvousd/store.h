@@ -141,7 +141,7 @@ struct store_redis_conf {
 /* Returns a Redis store (that connects in the background), or NULL with
  * errno EINVAL (a bad URL) or ENOMEM. */
 struct store *store_redis_new(const struct store_redis_conf *c);
-/* Returns this instance's id. */
+/* Returns this instance's id, a cluster store's too. */
 const char *store_redis_iid(struct store *st);
 /* Counters for /metrics: published, received, reconnects. */
 void store_redis_stats(struct store *st, unsigned long long v[3]);
@@ -182,6 +182,8 @@ struct store_cluster_conf {
 /* Returns a cluster store (that connects in the background), or NULL
  * with errno EINVAL (a bad URL) or ENOMEM. */
 struct store *store_cluster_new(const struct store_cluster_conf *c);
+/* Returns this instance's id (store_redis_iid answers it too). */
+const char *store_cluster_iid(struct store *st);
 /* Returns 1 when url is a redis-cluster:// URL that parses. */
 int store_cluster_url(const char *url);
 

@@ -335,6 +335,39 @@ struct sc_sig {
 	char m[];			/* "T TO MSG" */
 };
 
+static uint32_t sc_hash(const char *id);
+
+/* Remembers that iid holds a session of the id at to (a "TO" that
+ * starts with one). */
+static void
+sc_home_learn(struct store_cluster *sc, const char *to, const char *iid)
+{
+	char id[IDENT_ID_LEN + 1];
+	struct sc_home *h;
+
+	memcpy(id, to, IDENT_ID_LEN);
+	id[IDENT_ID_LEN] = '\0';
+	h = &sc->home[sc_hash(id) & (SC_HOME_SLOTS - 1)];
+	memcpy(h->id, id, sizeof(h->id));
+	snprintf(h->iid, sizeof(h->iid), "%s", iid);
+	h->at = ev_now(sc->loop);
+}
+
+/* The instance, other than this one, that held a session of id when a
+ * signal last went to it (within SC_HOME_SECS), or NULL: what a relay
+ * across instances needs at once.  XXX a relay to a peer never signalled
+ * from here is refused as "no session of that peer". */
+static const char *
+sc_home(struct store *st, const char *id)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+	struct sc_home *h = &sc->home[sc_hash(id) & (SC_HOME_SLOTS - 1)];
+
+	if (strcmp(h->id, id) != 0 || ev_now(sc->loop) - h->at > SC_HOME_SECS)
+		return NULL;
+	return h->iid;
+}
+
 static void
 sc_on_where(struct cluster *c, redisReply *r, void *arg)
 {
@@ -354,6 +387,7 @@ sc_on_where(struct cluster *c, redisReply *r, void *arg)
 			    e->len != STORE_IID_LEN ||
 			    strcmp(e->str, sc->iid) == 0)
 				continue;
+			sc_home_learn(sc, g->m + 2, e->str);
 			snprintf(chan, sizeof(chan), "nk:in:{%s}", e->str);
 			av[0] = "SPUBLISH";
 			av[1] = chan;
@@ -611,6 +645,7 @@ sc_free(struct store *st)
 			free(e);
 		}
 	free(sc->sess);
+	free(sc->home);
 	sc->mem->ops->free(sc->mem);
 	free(sc);
 }
@@ -619,9 +654,15 @@ static const struct store_ops sc_ops = {
 	.put = sc_put, .get = sc_get, .del = sc_del, .expire = sc_expire,
 	.last_seq = sc_last_seq, .list = sc_list, .sweep = sc_sweep,
 	.count = sc_count, .publish = sc_publish, .free = sc_free,
-	.sessions = sc_sessions, .home = NULL, .send = sc_send,
+	.sessions = sc_sessions, .home = sc_home, .send = sc_send,
 	.degraded = sc_degraded, .fetch = sc_fetch, .page = sc_page,
 };
+
+const char *
+store_cluster_iid(struct store *st)
+{
+	return ((struct store_cluster *)st)->iid;
+}
 
 int
 store_cluster_url(const char *url)
@@ -645,15 +686,19 @@ store_cluster_new(const struct store_cluster_conf *c)
 
 	if ((sc = calloc(1, sizeof(*sc))) == NULL ||
 	    (sc->sess = calloc(SC_SESS_SLOTS, sizeof(*sc->sess))) == NULL ||
+	    (sc->home = calloc(SC_HOME_SLOTS, sizeof(*sc->home))) == NULL ||
 	    (sc->mem = store_mem_new(c->max)) == NULL) {
-		if (sc != NULL)
+		if (sc != NULL) {
 			free(sc->sess);
+			free(sc->home);
+		}
 		free(sc);
 		errno = ENOMEM;
 		return NULL;
 	}
 	if ((sc->cl = cluster_new(&cc)) == NULL) {
 		sc->mem->ops->free(sc->mem);
+		free(sc->home);
 		free(sc->sess);
 		free(sc);
 		return NULL;

@@ -14,6 +14,15 @@
 #define SC_BUCKETS	"234567abcdefghijklmnopqrstuvwxyz"	/* byte order */
 #define SC_SESS_SLOTS	65536	/* the table of ids with sessions here */
 #define SC_PAGE_MAX	100
+#define SC_HOME_SLOTS	4096	/* where peers signalled lately are */
+#define SC_HOME_SECS	60.0
+
+/* An instance holding a session of id, learnt when a signal went to it. */
+struct sc_home {
+	char id[IDENT_ID_LEN + 1];
+	char iid[STORE_IID_LEN + 1];
+	ev_tstamp at;
+};
 
 struct sc_ent {
 	struct sc_ent *next;
@@ -33,6 +42,7 @@ struct store_cluster {
 	struct sc_ent **sess;		/* ids with sessions here */
 	size_t sess_at;			/* the refresh's place in sess */
 	char cursor[IDENT_ID_LEN + 1];	/* and in the records */
+	struct sc_home *home;		/* SC_HOME_SLOTS, by id's hash */
 	char rbuf[RVMSG_RECORD_MAX + 1];
 };
 

@@ -490,6 +490,8 @@ store_redis_new(const struct store_redis_conf *c)
 const char *
 store_redis_iid(struct store *st)
 {
+	if (st->ops != &rs_ops)
+		return store_cluster_iid(st);	/* relay.c asks either */
 	return ((struct store_redis *)st)->inst[0].iid;
 }
 

@@ -10,6 +10,12 @@
 # cluster's own failover, cluster-node-timeout 2000 ms): no command is
 # lost, each waits the failover out, the shard channel on the killed
 # primary is subscribed again on the new one, and the outage is printed.
+# Then two nat-rendezvousd instances on the cluster (-r redis-cluster://):
+# each finds, lists (a page at a time, by name) the other's peer, signals
+# and relay frames cross; another primary killed: both peers listed and
+# found again; an instance killed: its peer leaves the other's list
+# within the TTL; every primary flushed: the surviving instance writes
+# its peer again.
 # Exit 0 pass, 77 skip, else fail.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 
@@ -208,12 +214,21 @@ ids() { curl -s "$1" | jq -r '.peers[].id' | tr '\n' ' '; }
 listed() { curl -s "$1/v1/peers/$2" | jq -e ".id == \"$2\"" >/dev/null 2>&1; }
 unlisted() { ! listed "$@"; }
 logged() { grep -qF -- "$2" "$1"; }
+# Each signals the other, then both ask for a relay and send a frame
+# through it (a relay's instance learns where its peer is from the
+# signal it sent there).
 printf '%s\n' connect "expect hello" auth "expect welcome" \
     "register 1 name=alice" "expect registered" "sleep 1" \
-    "signal $BOB {\"m\":\"to-bob\"}" "tally 60" >"$T/alice.in"
+    "signal $BOB {\"m\":\"to-bob\"}" "expect signal from=$BOB" \
+    "send {\"type\":\"relay\",\"to\":\"$BOB\",\"ref\":\"r1\"}" \
+    "expect relay-ok peer=$BOB ref=r1" "frame frame-from-alice" \
+    "expect frame data=frame-from-bob" "tally 60" >"$T/alice.in"
 printf '%s\n' connect "expect hello" auth "expect welcome" \
     "register 1 name=bob" "expect registered" "expect signal from=$ALICE" \
-    "tally 60" >"$T/bob.in"
+    "signal $ALICE {\"m\":\"to-alice\"}" "sleep 1" \
+    "send {\"type\":\"relay\",\"to\":\"$ALICE\",\"ref\":\"r2\"}" \
+    "expect relay-ok peer=$ALICE ref=r2" "frame frame-from-bob" \
+    "expect frame data=frame-from-alice" "tally 60" >"$T/bob.in"
 "$RVT" -k bob -w 8 run 127.0.0.1:$P2 <"$T/bob.in" >"$T/bob.log" 2>&1 &
 BOB_PID=$!
 PIDS="$PIDS $BOB_PID"
@@ -242,6 +257,14 @@ expect "by name, on the other instance" "$(ids "$U2/v1/peers?name=alice")" "$ALI
 until_ok 5 logged "$T/bob.log" '"body":{"m":"to-bob"}'
 expect "alice's signal crossed to bob" \
     "$(grep -c '"body":{"m":"to-bob"}' "$T/bob.log")" 1
+until_ok 5 logged "$T/alice.log" '"data":"frame-from-bob"'
+until_ok 3 logged "$T/bob.log" '"data":"frame-from-alice"'
+expect "bob's signal crossed to alice" \
+    "$(grep -c '"body":{"m":"to-alice"}' "$T/alice.log")" 1
+expect "alice's relay frame reached bob on the other instance" \
+    "$(grep -c '"type":"frame",.*"data":"frame-from-alice"' "$T/bob.log")" 1
+expect "bob's relay frame reached alice" \
+    "$(grep -c '"type":"frame",.*"data":"frame-from-bob"' "$T/alice.log")" 1
 
 # --- another primary killed under the instances ------------------------------
 V2=$(redis-cli -p "$NEW" cluster nodes | awk '/master/ && !/fail/ { split($2, a, "[:@]"); print a[2] }' |
