@@ -244,7 +244,8 @@ install: $(PROGS) $(COMPLETIONS)
 	install -m 755 $(SERVERS:%=$(O)/bin/%) "$(DESTDIR)$(SBINDIR)/"
 	install -m 755 $(LABTOOLS:%=$(O)/bin/%) "$(DESTDIR)$(LIBEXECDIR)/"
 	@# nat-lab, told where its helper is.
-	sed -e 's|^LIBEXEC=.*|LIBEXEC=$(LIBEXECDIR)|' scripts/nat-lab \
+	sed -e 's|^LIBEXEC=.*|LIBEXEC=$(LIBEXECDIR)|' \
+	    -e 's|^VERSION=.*|VERSION=$(VERSION)|' scripts/nat-lab \
 	    >"$(DESTDIR)$(BINDIR)/nat-lab" && \
 	    chmod 755 "$(DESTDIR)$(BINDIR)/nat-lab"
 	for m in $(MANPAGES); do \

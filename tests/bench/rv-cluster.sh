@@ -7,7 +7,7 @@
 #
 # Starts its own cluster of 3 primaries (no replicas: the failover is
 # tests/e2e/cluster.sh's) on loopback ports of its own, nothing saved,
-# and instance A with -r redis-cluster://.  $LOADERS rv-load loaders of
+# and instance A with --redis redis-cluster://.  $LOADERS rv-load loaders of
 # $PER_LOADER sessions (default 2 x 5,000) register on A; then:
 #
 #   small   the engine holds A's 10,000 records: A's VmRSS, after 200
@@ -94,7 +94,7 @@ used() { local t=0 i; for i in 0 1 2; do t=$((t + $(redis-cli -p $((base + i)) i
 
 start() { # NAME: an instance; its pid in ipid_NAME, port in port_NAME
 	"$rvd" -d -l 127.0.0.1:0 -C 65535 -M 0 -S 0 -t 60 -i 120 -P 400000 \
-	    -r "$URL" -E 60 >"$tmp/$1.out" 2>"$tmp/$1.err" &
+	    --redis "$URL" -E 60 >"$tmp/$1.out" 2>"$tmp/$1.err" &
 	eval "ipid_$1=$!"
 	pids="$pids $!"
 	for _ in $(seq 100); do

@@ -10,7 +10,7 @@
 # cluster's own failover, cluster-node-timeout 2000 ms): no command is
 # lost, each waits the failover out, the shard channel on the killed
 # primary is subscribed again on the new one, and the outage is printed.
-# Then two nat-rendezvousd instances on the cluster (-r redis-cluster://):
+# Then two nat-rendezvousd instances on the cluster (--redis redis-cluster://):
 # each finds, lists (a page at a time, by name) the other's peer, signals
 # and relay frames cross; another primary killed: both peers listed and
 # found again; an instance killed: its peer leaves the other's list
@@ -189,7 +189,7 @@ echo "failover: writer's longest round $(sed -n 's/.*longest=//p' <<<"$w") s;" \
     "its channel delivering after $MSG_AT s (cluster-node-timeout 2 s)"
 exec 3>&-
 
-# --- two nat-rendezvousd instances on the cluster (-r redis-cluster://) ----
+# --- two nat-rendezvousd instances on the cluster (--redis redis-cluster://)
 RVD=$NATKIT_BIN/nat-rendezvousd
 RVT=$(dirname "$NATKIT_BIN")/tests/e2e/rv-client-tool
 [ -x "$RVD" ] && [ -x "$RVT" ] || fail "build first: no $RVD or $RVT"
@@ -198,7 +198,7 @@ SEEDS=redis-cluster://$(for i in 0 1 2 3 4 5; do printf '127.0.0.1:%d,' $((BASE 
 SEEDS=${SEEDS%,}
 TTL=4
 rvd() {
-	start_ready "$1" 10 "$RVD" -d -v -l 127.0.0.1:0 -g 2 -r "$SEEDS" -E $TTL
+	start_ready "$1" 10 "$RVD" -d -v -l 127.0.0.1:0 -g 2 --redis "$SEEDS" -E $TTL
 	[[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+)\ ws=/v1/ws$ ]] ||
 	    fail "$1 ready line: $READY"
 	PORT=${BASH_REMATCH[1]}
