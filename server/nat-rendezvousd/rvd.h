@@ -112,6 +112,7 @@ struct rvd_sess {
 	char *rx;			/* message being reassembled */
 	unsigned char *out;		/* frames to send, after LWS_PRE */
 	struct rvd_relay *relays;	/* its relays and asks */
+	struct rvd_wait *wait;		/* HTTP: an answer the store owes */
 	uint32_t rx_len, q_bytes;	/* q_bytes: used in out */
 	uint64_t tat;			/* rate limit: theoretical arrival, µs */
 	/* Seconds since start; due is the wheel's, or the time an HTTP
