@@ -41,8 +41,7 @@ static const char usage_line[] =
     "                       [-N name] [-Q bytes] [-R bytes] [-S rate] [-u user]\n"
     "                       [-w seconds] [-x [address:]port] [--burst burst]\n"
     "                       [--connections conns] [--peers peers]\n"
-    "                       [--redis redis://host[:port][/db]] "
-    "[--relay-time seconds]\n";
+    "                       [--redis url] [--relay-time seconds]\n";
 
 enum { OPT_BURST = 256, OPT_CONNS, OPT_PEERS, OPT_REDIS, OPT_RELAY_TIME };
 
@@ -72,8 +71,8 @@ static const struct cli_opt opts[] = {
 	{ OPT_PEERS, 'P', NULL, "peers", NULL, CLI_OLD },
 	{ 'Q', 'Q', "queue", "bytes", "bytes queued to a session", 0 },
 	{ 'R', 'R', "relay-bytes", "bytes", "bytes one relay carries", 0 },
-	{ OPT_REDIS, 0, "redis", "redis://host[:port][/db]",
-	    "share presence through Redis", 0 },
+	{ OPT_REDIS, 0, "redis", "url", "share presence through Redis "
+	    "(redis://) or a Redis Cluster (redis-cluster://)", 0 },
 	{ OPT_REDIS, 'r', NULL, "url", NULL, CLI_OLD },
 	{ OPT_RELAY_TIME, 0, "relay-time", "seconds", "seconds a relay lives",
 	    0 },
