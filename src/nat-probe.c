@@ -58,10 +58,11 @@ static void
 report(const struct profile *p)
 {
 	const struct profile_transport *u = &p->udp, *t = &p->tcp;
-	char a[ADDR_STRLEN];
+	char a[ADDR_STRLEN], why[160];
 	int i;
 
 	printf("NAT:          %s\n", profile_nat_str(u->nat));
+	printf("evidence:     %s\n", profile_evidence_str(p->evidence));
 	if (u->nat != PROFILE_NAT_UDP_BLOCKED) {
 		printf("public:       %s\n", u->public.ss_family ?
 		    addr_str((const struct sockaddr *)&u->public, a) : "-");
@@ -91,7 +92,8 @@ report(const struct profile *p)
 		printf("server:       %s ",
 		    addr_str((const struct sockaddr *)&p->server[i].addr, a));
 		if (p->server[i].rtt_ms < 0)
-			printf("no answer\n");
+			printf("no answer: %s\n", profile_server_why(
+			    &p->server[i], why, sizeof(why)));
 		else
 			printf("%d ms%s\n", p->server[i].rtt_ms,
 			    p->server[i].other.ss_family ? ", RFC 5780" : "");
@@ -120,6 +122,47 @@ static const struct cli_opt opts[] = {
 	{ 0, 0, NULL, NULL, NULL, 0 }
 };
 
+/*
+ * Says on stderr what became of each server that gave no answer and what
+ * the verdict rests on.  Returns the exit status: 1 when UDP is blocked,
+ * EX_UNAVAILABLE when a server refused or failed while UDP reached
+ * another, 0 when every server answered.
+ */
+static int
+diagnose(const struct profile *p)
+{
+	static const char *const verdict[] = {
+		[PROFILE_EV_REFUSED] = "UDP is not blocked (it reaches the "
+		    "host that refused), but no server answered: NAT type "
+		    "unknown",
+		[PROFILE_EV_FILTERED] = "UDP is blocked: a firewall rejects it",
+		[PROFILE_EV_TCP] = "UDP is blocked: no server answered over "
+		    "UDP, but TCP reaches them",
+		[PROFILE_EV_UNREACHABLE] = "UDP is blocked, or no server can "
+		    "be reached: no route, over UDP or TCP",
+		[PROFILE_EV_SILENCE] = "UDP is blocked, or the servers are "
+		    "down: no answer over UDP or TCP (another server would "
+		    "tell)",
+	};
+	char a[ADDR_STRLEN], why[160];
+	int i, failed = 0;
+
+	for (i = 0; i < p->nserver; i++) {
+		if (p->server[i].rtt_ms >= 0)
+			continue;
+		failed++;
+		warnx("server %s: %s", addr_str((const struct sockaddr *)
+		    &p->server[i].addr, a), profile_server_why(&p->server[i],
+		    why, sizeof(why)));
+	}
+	if ((size_t)p->evidence < sizeof(verdict) / sizeof(verdict[0]) &&
+	    verdict[p->evidence] != NULL)
+		warnx("%s", verdict[p->evidence]);
+	if (p->udp.nat == PROFILE_NAT_UDP_BLOCKED)
+		return 1;
+	return failed ? EX_UNAVAILABLE : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -132,6 +175,7 @@ main(int argc, char **argv)
 	struct record r;
 	const char *line;
 	int ch, json = 0, records = 0, tcp = 0, family = AF_UNSPEC, nogw = 0;
+	int status;
 
 	memset(&o, 0, sizeof(o));
 	while ((ch = cli_getopt(&cli, argc, argv)) != -1) {
@@ -178,11 +222,8 @@ main(int argc, char **argv)
 			cli_usage(usage_line, EX_USAGE);
 		}
 		if (ch == 's') {
-			if (addr_resolve(&o.server[o.nserver], optarg,
-			    STUN_PORT, family) == -1)
-				errx(errno == EINVAL ? EX_USAGE : EX_NOHOST,
-				    "server %s: %s", optarg, errno == EINVAL ?
-				    "not host[:port]" : "unknown host");
+			cli_resolve(&o.server[o.nserver], optarg, STUN_PORT,
+			    family, "server");
 			o.nserver++;
 		}
 	}
@@ -220,6 +261,7 @@ main(int argc, char **argv)
 	if (tcp && behavior_probe_tcp(&p, &o) == -1)
 		err(EX_OSERR, "tcp tests");
 
+	status = diagnose(&p);
 	switch (record_mode_pick(json, records)) {
 	case RECORD_REPORT:
 		report(&p);
@@ -232,5 +274,5 @@ main(int argc, char **argv)
 	}
 	if (fflush(stdout) == EOF)
 		err(EX_IOERR, "stdout");
-	return p.udp.nat == PROFILE_NAT_UDP_BLOCKED ? 1 : 0;
+	return status;
 }

@@ -41,8 +41,7 @@ static const char usage_line[] =
     "                       [-N name] [-Q bytes] [-R bytes] [-S rate] [-u user]\n"
     "                       [-w seconds] [-x [address:]port] [--burst burst]\n"
     "                       [--connections conns] [--peers peers]\n"
-    "                       [--redis redis://host[:port][/db]] "
-    "[--relay-rate bytes]\n"
+    "                       [--redis url] [--relay-rate bytes]\n"
     "                       [--relay-server-rate bytes] "
     "[--relay-time seconds]\n";
 
@@ -75,8 +74,8 @@ static const struct cli_opt opts[] = {
 	{ OPT_PEERS, 'P', NULL, "peers", NULL, CLI_OLD },
 	{ 'Q', 'Q', "queue", "bytes", "bytes queued to a session", 0 },
 	{ 'R', 'R', "relay-bytes", "bytes", "bytes one relay carries", 0 },
-	{ OPT_REDIS, 0, "redis", "redis://host[:port][/db]",
-	    "share presence through Redis", 0 },
+	{ OPT_REDIS, 0, "redis", "url", "share presence through Redis "
+	    "(redis://) or a Redis Cluster (redis-cluster://)", 0 },
 	{ OPT_REDIS, 'r', NULL, "url", NULL, CLI_OLD },
 	{ OPT_RELAY_RATE, 0, "relay-rate", "bytes",
 	    "relay bytes a second a session sends", 0 },
@@ -671,7 +670,7 @@ main(int argc, char *argv[])
 	struct cli cli = { .prog = "nat-rendezvousd", .usage = usage_line,
 	    .opts = opts };
 	size_t nofile;
-	int ch, rport, rdb;
+	int ch, rport, rdb, cluster;
 
 	rvd.conf.grace = 10;
 	rvd.conf.ping = 30;
@@ -712,8 +711,14 @@ main(int argc, char *argv[])
 	if (o.user != NULL && (pw = getpwnam(o.user)) == NULL)
 		errx(EX_USAGE, "user %s: unknown", o.user);
 	memset(&rc, 0, sizeof(rc));
+	/* A cluster: the same options, store_cluster.c. */
+	cluster = rvd.conf.redis != NULL &&
+	    strncmp(rvd.conf.redis, "redis-cluster://", 16) == 0;
+	if (cluster && !store_cluster_url(rvd.conf.redis))
+		errx(EX_USAGE, "redis %s: not redis-cluster://host:port"
+		    "[,host:port...]", rvd.conf.redis);
 	if (rvd.conf.redis != NULL) {
-		if (store_redis_url(rvd.conf.redis, rhost, sizeof(rhost),
+		if (!cluster && store_redis_url(rvd.conf.redis, rhost, sizeof(rhost),
 		    &rport, &rdb) == -1)
 			errx(EX_USAGE, "redis %s: not redis://host[:port][/db] "
 			    "(the password goes in -A or NATKIT_REDIS_PASSWORD)",
@@ -793,7 +798,15 @@ main(int argc, char *argv[])
 		ev_prepare_init(&flush, loop_flush);
 		ev_prepare_start(loop, &flush);
 	}
-	if (rc.url != NULL) {
+	if (rc.url != NULL && cluster) {
+		struct store_cluster_conf cc = {
+			.url = rc.url, .password = rc.password, .ttl = rc.ttl,
+			.max = rc.max, .inbox = rc.inbox, .loop = loop,
+		};
+
+		if ((rvd.store = store_cluster_new(&cc)) == NULL)
+			err(EX_OSERR, "redis cluster");
+	} else if (rc.url != NULL) {
 		rc.loop = loop;
 		if ((rvd.store = store_redis_new(&rc)) == NULL)
 			err(EX_OSERR, "redis");

@@ -131,6 +131,7 @@ struct rvd_sess {
 	struct rvd_sess *held_next, **held_prev;	/* held sessions */
 	int64_t rtok;			/* its rate's budget, bytes */
 	uint64_t rt_at;			/* the budget's time, µs; 0: new */
+	struct rvd_wait *wait;		/* HTTP: an answer the store owes */
 	uint32_t rx_len, q_bytes;	/* q_bytes: used in out */
 	uint64_t tat;			/* rate limit: theoretical arrival, µs */
 	/* Seconds since start; due is the wheel's, or the time an HTTP
