@@ -15,7 +15,7 @@ command -v curl >/dev/null || skip "needs curl"
 
 # --- the command line -------------------------------------------------
 if command -v mandoc >/dev/null && command -v col >/dev/null; then
-	usage=$("$RVD" -h | tr -s ' \n\t' ' ' | sed 's/^usage: //; s/ $//')
+	usage=$("$RVD" -h | sed '/^$/,$d' | tr -s ' \n\t' ' ' | sed 's/^usage: //; s/ $//')
 	synopsis=$(mandoc -Tascii "$NATKIT_TOP/man/nat-rendezvousd.8" | col -b |
 	    sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' |
 	    tr -s ' \n\t' ' ' | sed 's/^ //; s/ $//')
@@ -33,7 +33,7 @@ done <<'LIST'
 -l ::1:80|brackets
 -g -1|-1
 -i 0|ping interval 0
--r x|x
+--redis x|x
 -C 0|0
 -c /etc/hostname|-k keyfile
 -u no-such-user-xyz|no-such-user-xyz
@@ -52,8 +52,8 @@ printf 'listen 127.0.0.1:0\nbogus 1\n' >"$T/bad.conf"
 expect "a bad configuration file exits" "$?" 78
 
 # --- the server ---------------------------------------------------------
-start_ready rvd 10 "$RVD" -d -l 127.0.0.1:0 -l 127.0.0.1:0 -g 2 -i 2 -t 3 \
-    -C 20 -M 20 -b 40
+start_ready rvd 10 "$RVD" -d -l 127.0.0.1:0 -l 127.0.0.1:0 -g 2 -i 2 -w 3 \
+    -C 20 -M 20 --burst 40
 [[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+),127\.0\.0\.1:([0-9]+)\ ws=/v1/ws$ ]] ||
     fail "ready line: $READY"
 RVD_PID=$LAST_PID
@@ -363,6 +363,44 @@ expect "slow reader: not closed as such" "$(sed -n 's/^natkit_sessions_closed_to
 dropped=$(sed -n 's/^natkit_signals_dropped_total{reason="queue-full"} //p' <<<"$m")
 expect "slow reader: drops counted" "$((dropped > 0))" 1
 kill "$QPID"
+
+# The relay's rate (--relay-rate): a sender faster than its budget is
+# held, not dropped on, and what its peer gets in the time measured here
+# is at most that time's budget, the burst saved up (a quarter second of
+# it, 64 KiB at least) and the frames of one read before the hold took.
+RATE=200000 BURST=65536 FR=1400
+start_ready rvr 10 "$RVD" -d -l 127.0.0.1:0 --relay-rate=$RATE
+RADDR=$(sed -n 's/^ready http=\([^ ]*\) .*/\1/p' <<<"$READY")
+RPID=$LAST_PID
+t0=$(date +%s.%N)
+printf '%s\n' "${HELLO[@]}" "sleep 1" "send {\"type\":\"relay\",\"to\":\"$(id_of ra)\"}" \
+    "expect relay-ok" "tally 3" |
+    "$TOOL" -w 10 -k rb run "$RADDR" >"$T/rb.log" 2>&1 &
+RB=$!
+PIDS="$PIDS $RB"
+printf '%s\n' "${HELLO[@]}" "sleep 1" "send {\"type\":\"relay\",\"to\":\"$(id_of rb)\"}" \
+    "expect relay-ok" "frames 2000" "sleep 4" |
+    "$TOOL" -w 10 -k ra run "$RADDR" >"$T/ra.log" 2>&1 &
+RA=$!
+PIDS="$PIDS $RA"
+wait "$RB"
+expect "relay rate: the receiver's run" "$?" 0
+t1=$(date +%s.%N)
+got=$(sed -n 's/^tally frame //p' "$T/rb.log")
+m=$(curl -s -m 5 "http://$RADDR/metrics")
+bound=$(awk -v r=$RATE -v b=$BURST -v f=$FR -v a="$t0" -v z="$t1" \
+    'BEGIN { printf "%d", (b + r * (z - a)) / f + 2 }')
+echo "     relay rate: ${got:-0} frames of $FR bytes in $(awk -v a="$t0" -v z="$t1" 'BEGIN { printf "%.2f", z - a }') s at $RATE bytes/s (at most $bound)"
+expect "relay rate: within the rate and a burst" \
+    "$(( ${got:-0} <= bound ))" 1
+expect "relay rate: more than the burst went through" \
+    "$(( ${got:-0} * FR > BURST ))" 1
+expect "relay rate: nothing dropped" \
+    "$(sed -n 's/^natkit_relay_frames_dropped_total //p' <<<"$m")" 0
+expect "relay rate: the sender was held" \
+    "$(( $(sed -n 's/^natkit_relay_held_rate_total //p' <<<"$m") > 0 ))" 1
+wait "$RA"
+kill "$RPID"
 
 # Privileges dropped after binding.
 if id nobody >/dev/null 2>&1; then

@@ -170,7 +170,7 @@ br screenshot "$NATKIT_TOP/${O:-build}/tests/log/status_page.png" >/dev/null
 
 # --- the engine: Redis, unreachable (nothing listens on port 1) -----------
 start_ready rvd-redis 10 "$RVD" -d -l 127.0.0.1:0 -x 127.0.0.1:0 \
-    -r redis://127.0.0.1:1/0
+    --redis redis://127.0.0.1:1/0
 [[ $READY =~ metrics=(127\.0\.0\.1:[0-9]+)$ ]] || fail "ready line: $READY"
 M=http://${BASH_REMATCH[1]}
 expect "status.json: redis, degraded" \
