@@ -157,6 +157,7 @@ exec "$B/nat-connect" --accept -r -v -s $URL -w 30 \
 EOF
 chmod +x "$T/accept.sh"
 for h in h-adm h-blk; do register_host "$h" "$h" "$h" "$T/accept.sh $h"; done
+mkdir -p -m 700 "$T/home/h-sym" "$T/home/h-rc"
 head -c $((4 << 20)) /dev/urandom >"$T/data"
 want=$(sha256sum <"$T/data" | cut -d' ' -f1)
 for b in h-adm h-blk; do
