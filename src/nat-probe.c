@@ -13,6 +13,7 @@
 
 #include "addr.h"
 #include "behavior.h"
+#include "behavior6.h"
 #include "cli.h"
 #include "log.h"
 #include "profile.h"
@@ -54,29 +55,48 @@ report_gateway(const char *name, const struct profile_gateway *g)
 		    (const struct sockaddr *)&g->external, a));
 }
 
+/* One family's UDP results, each line indented by in. */
+static void
+report_udp(const struct profile_transport *u, const char *in)
+{
+	int w = *in != '\0' ? 13 : 14;
+	char a[ADDR_STRLEN];
+
+	printf("%s%-*s%s\n", in, w, "NAT:", profile_nat_str(u->nat));
+	if (u->nat == PROFILE_NAT_UDP_BLOCKED)
+		return;
+	printf("%s%-*s%s\n", in, w, "public:", u->public.ss_family ?
+	    addr_str((const struct sockaddr *)&u->public, a) : "-");
+	printf("%s%-*s%s\n", in, w, "mapping:",
+	    profile_behavior_str(u->mapping));
+	printf("%s%-*s%s\n", in, w, "filtering:",
+	    profile_behavior_str(u->filtering));
+	printf("%s%-*s%s\n", in, w, "hairpinning:",
+	    profile_tri_str(u->hairpin));
+	printf("%s%-*s%s\n", in, w, "port kept:",
+	    profile_tri_str(u->preserve));
+	if (u->delta == PROFILE_DELTA_RANDOM)
+		printf("%s%-*srandom\n", in, w, "next port:");
+	else if (u->delta != PROFILE_DELTA_UNKNOWN)
+		printf("%s%-*s%+d\n", in, w, "next port:", u->delta);
+	if (u->lifetime_s >= 0)
+		printf("%s%-*sat least %d s\n", in, w, "lifetime:",
+		    u->lifetime_s);
+}
+
 /* The readable report for a person at a terminal. */
 static void
 report(const struct profile *p)
 {
-	const struct profile_transport *u = &p->udp, *t = &p->tcp;
+	const struct profile_transport *t = &p->tcp;
 	char a[ADDR_STRLEN];
 	int i;
 
-	printf("NAT:          %s\n", profile_nat_str(u->nat));
-	if (u->nat != PROFILE_NAT_UDP_BLOCKED) {
-		printf("public:       %s\n", u->public.ss_family ?
-		    addr_str((const struct sockaddr *)&u->public, a) : "-");
-		printf("mapping:      %s\n", profile_behavior_str(u->mapping));
-		printf("filtering:    %s\n",
-		    profile_behavior_str(u->filtering));
-		printf("hairpinning:  %s\n", profile_tri_str(u->hairpin));
-		printf("port kept:    %s\n", profile_tri_str(u->preserve));
-		if (u->delta == PROFILE_DELTA_RANDOM)
-			printf("next port:    random\n");
-		else if (u->delta != PROFILE_DELTA_UNKNOWN)
-			printf("next port:    %+d\n", u->delta);
-		if (u->lifetime_s >= 0)
-			printf("lifetime:     at least %d s\n", u->lifetime_s);
+	if (p->udp.probed || !p->udp6.probed)
+		report_udp(&p->udp, "");
+	if (p->udp6.probed) {
+		printf("IPv6:\n");
+		report_udp(&p->udp6, "  ");
 	}
 	report_gateway("UPnP IGD", &p->upnp);
 	report_gateway("NAT-PMP", &p->natpmp);
@@ -181,10 +201,6 @@ main(int argc, char **argv)
 		cli_usage(usage_line, EX_USAGE);
 	if (o.nserver == 0)
 		errx(EX_USAGE, "no server: give at least one -s host[:port]");
-	for (ch = 1; ch < o.nserver; ch++)
-		if (o.server[ch].ss_family != o.server[0].ss_family)
-			errx(EX_USAGE, "servers %d and 1 are of different "
-			    "address families", ch + 1);
 	log_init("nat-probe", 0, verbose);
 	o.say = log_say;
 
@@ -195,7 +211,7 @@ main(int argc, char **argv)
 		err(EX_OSERR, "pthread_create");
 	if (behavior_local_addrs(&p) == -1)
 		warn("local addresses");
-	if (behavior_probe_udp(&p, &o) == -1)
+	if (behavior_probe_families(&p, &o) == -1)
 		err(EX_OSERR, "udp tests");
 	if (!nogw) {
 		pthread_join(th, NULL);
@@ -223,5 +239,7 @@ main(int argc, char **argv)
 	}
 	if (fflush(stdout) == EOF)
 		err(EX_IOERR, "stdout");
-	return p.udp.nat == PROFILE_NAT_UDP_BLOCKED ? 1 : 0;
+	/* UDP blocked in every family probed. */
+	return (!p.udp.probed || p.udp.nat == PROFILE_NAT_UDP_BLOCKED) &&
+	    (!p.udp6.probed || p.udp6.nat == PROFILE_NAT_UDP_BLOCKED) ? 1 : 0;
 }

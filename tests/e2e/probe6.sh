@@ -2,8 +2,10 @@
 # nat-reflect serves RFC 5780 over IPv6 as over IPv4: on srv's two IPv6
 # addresses beside an instance on two IPv4 ones, coturn's natdiscovery
 # sees CHANGE-REQUEST answered from the other IPv6 address and port and
-# an IPv6 OTHER-ADDRESS; nat-probe -6 tells each lab router's IPv6
-# filtering as natdiscovery does and as the router is built.
+# an IPv6 OTHER-ADDRESS.  nat-probe, given a server of each family,
+# probes both and tells each lab router's IPv6 behaviour exactly: open,
+# a firewall and its filtering (as natdiscovery says), NPTv6, UDP
+# blocked; IPv4-only and IPv6-only hosts probe the family they have.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 command -v turnutils_natdiscovery >/dev/null ||
     skip "turnutils_natdiscovery not installed (package coturn)"
@@ -46,27 +48,44 @@ verdict() { # FILE KIND(Mapping|Filtering)
 }
 
 EI=endpoint-independent AD=address-dependent APD=address-and-port-dependent
-# host    filtering  public
+# By default nat-probe probes each family this host has a route of to a
+# server: IPv4 in the fields it always had, IPv6 in ip6-*.  Every router's
+# IPv6 verdict, exactly ("-" in ip6-nat: no ip6- field at all).
+# host    nat (IPv4)            ip6-nat      ip6-filtering ip6-public
 MATRIX="
-h-open    $EI        [2001:db8:10::2]
-h-fc      $EI        [2001:db8:11::2]
-h-rc      $AD        [2001:db8:12::2]
-h-prc     $EI        [2001:db8:13::2]
-h-prc-6   $EI        [2001:db8:13::6]
-h-sym     $APD       [2001:db8:14::2]
-h-adm     $APD       [2001:db8:15::2]
-h-sym2    $APD       [2001:db8:18::2]
-h-prc2    $EI        [2001:db8:19::2]
+h-open    open                  open         $EI   [2001:db8:10::2]
+h-fc      full-cone             firewall     $EI   [2001:db8:11::2]
+h-rc      restricted-cone       firewall     $AD   [2001:db8:12::2]
+h-prc     port-restricted-cone  firewall     $EI   [2001:db8:13::2]
+h-prc-6   unknown               firewall     $EI   [2001:db8:13::6]
+h-prc-b   port-restricted-cone  -            -     -
+h-sym     symmetric             firewall     $APD  [2001:db8:14::2]
+h-adm     symmetric             firewall     $APD  [2001:db8:15::2]
+h-sym2    symmetric             firewall     $APD  [2001:db8:18::2]
+h-prc2    port-restricted-cone  nptv6        $EI   [2001:db8:19::2]
+h-upnp    port-restricted-cone  -            -     -
+h-blk     udp-blocked           udp-blocked  -     -
 "
 jobs=""
-while read -r host filt pub; do
+while read -r host nat nat6 filt pub; do
 	[ -n "$host" ] || continue
 	(
-		out=$("$LAB" exec "$host" -- "$PROBE" -G -6 -s $R6)
-		expect "$host exit" $? 0
-		expect "$host mapping" "$(field mapping <<<"$out")" $EI
-		expect "$host filtering" "$(field filtering <<<"$out")" "$filt"
-		expect "$host public" "$(field public <<<"$out" | sed 's/:[0-9]*$//')" "$pub"
+		out=$("$LAB" exec "$host" -- "$PROBE" -G -s $R4 -s $R6)
+		rc=$?
+		expect "$host exit" $rc "$([ "$nat" = udp-blocked ] && echo 1 || echo 0)"
+		expect "$host nat" "$(field nat <<<"$out")" "$nat"
+		if [ "$nat6" = - ]; then
+			expect "$host: no ip6- field" "$(grep -c ' ip6-' <<<"$out")" 0
+			exit
+		fi
+		expect "$host ip6-nat" "$(field ip6-nat <<<"$out")" "$nat6"
+		expect "$host ip6-filtering" "$(field ip6-filtering <<<"$out")" "$filt"
+		expect "$host ip6-public" \
+		    "$(field ip6-public <<<"$out" | sed 's/:[0-9]*$//')" "$pub"
+		[ "$nat6" = udp-blocked ] && exit
+		expect "$host ip6-mapping" "$(field ip6-mapping <<<"$out")" $EI
+		expect "$host ip6-preserve" "$(field ip6-preserve <<<"$out")" yes
+		# natdiscovery, a client of its own, agrees on the filtering.
 		nd=$T/nd.$host
 		"$LAB" exec "$host" -- timeout 30 turnutils_natdiscovery -m -f \
 		    -p 3480 $A6 >"$nd" 2>&1
@@ -80,10 +99,22 @@ wait $jobs
 cat "$T"/m.*
 FAILS=$((FAILS + $(cat "$T"/m.* | grep -c '^FAIL')))
 
+# -6 probes IPv6 only, and a blocked IPv6 alone is exit 1.
 out=$("$LAB" exec h-blk -- "$PROBE" -G -6 -s $R6)
 expect "h-blk -6 exit" $? 1
-expect "h-blk -6 nat" "$(field nat <<<"$out")" udp-blocked
+expect "h-blk -6 ip6-nat" "$(field ip6-nat <<<"$out")" udp-blocked
+out=$("$LAB" exec h-prc2 -- "$PROBE" -G -6 -s $R6)
+expect "h-prc2 -6: IPv4 not probed" "$(field nat <<<"$out") $(field ip6-nat <<<"$out")" "unknown nptv6"
 # The IPv4 instance still answers beside the IPv6 one.
 out=$("$LAB" exec h-prc -- "$PROBE" -G -4 -s $R4)
-expect "h-prc -4 nat" "$(field nat <<<"$out")" port-restricted-cone
+expect "h-prc -4 nat" "$(field nat <<<"$out") $(grep -c ' ip6-' <<<"$out")" \
+    "port-restricted-cone 0"
+# The terminal report shows both families.
+if command -v script >/dev/null; then
+	"$LAB" exec h-prc2 -- script -qec "$PROBE -G -s $R4 -s $R6" /dev/null \
+	    </dev/null | tr -d '\r' >"$T/tty"
+	expect "report: IPv4 NAT" "$(grep -c '^NAT: *port-restricted-cone$' "$T/tty")" 1
+	expect "report: IPv6 NAT" "$(sed -n '/^IPv6:$/,$p' "$T/tty" | grep -c '^  NAT: *nptv6$')" 1
+	expect "report: both servers" "$(grep -c '^server: .* RFC 5780$' "$T/tty")" 2
+fi
 finish

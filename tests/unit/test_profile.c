@@ -35,6 +35,11 @@ test_good(void **state)
 		    "tcp-filtering=- tcp-nat=unknown tcp-public=[::1]:1 "
 		    "tcp-hairpin=- tcp-preserve=yes tcp-delta=-2 "
 		    "tcp-lifetime=120",
+		"type=profile nat=unknown ip6-mapping=endpoint-independent "
+		    "ip6-filtering=address-dependent ip6-nat=firewall "
+		    "ip6-public=[2001:db8:12::2]:5000 ip6-hairpin=yes "
+		    "ip6-preserve=yes ip6-delta=0 ip6-lifetime=-",
+		"type=profile ip6-nat=nptv6 ip6-public=[2001:db8:19::2]:1",
 		"{\"type\":\"peer\",\"id\":\"" ID "\",\"key\":\"" KEY "\","
 		    "\"name\":\"bob.home-1\",\"seq\":\"17\",\"expires\":"
 		    "\"1900000000\",\"nat\":\"full-cone\",\"future-field\":"
@@ -66,12 +71,12 @@ test_written(void **state)
 
 	(void)state;
 	for (m = PROFILE_UNKNOWN; m <= PROFILE_APD; m++)
-		for (n = PROFILE_NAT_UNKNOWN; n <= PROFILE_NAT_UDP_BLOCKED;
+		for (n = PROFILE_NAT_UNKNOWN; n <= PROFILE_NAT_NPTV6;
 		    n++) {
 			profile_init(&p);
 			p.udp.mapping = p.tcp.filtering = m;
-			p.udp.nat = p.tcp.nat = n;
-			p.tcp.probed = 1;
+			p.udp.nat = p.tcp.nat = p.udp6.nat = n;
+			p.tcp.probed = p.udp6.probed = 1;
 			p.udp.delta = PROFILE_DELTA_RANDOM;
 			p.tcp.delta = -7;
 			p.nserver = 1;
@@ -92,6 +97,9 @@ static const struct { const char *line, *why; } bad[] = {
 	    "field nat: not a NAT type" },
 	{ "type=profile nat=cone", "field nat: not a NAT type" },
 	{ "type=profile tcp-nat=-", "field tcp-nat: not a NAT type" },
+	{ "type=profile ip6-nat=nat66", "field ip6-nat: not a NAT type" },
+	{ "type=profile ip6-public=[2001:db8::1]",
+	    "field ip6-public: not ADDRESS:PORT or -" },
 	{ "type=profile mapping=sideways",
 	    "field mapping: not a mapping behaviour" },
 	{ "type=profile public=1.2.3.4", "field public: not ADDRESS:PORT or -" },

@@ -26,6 +26,8 @@ static const char *const nat_names[] = {
 	[PROFILE_NAT_PORT_RESTRICTED] = "port-restricted-cone",
 	[PROFILE_NAT_SYMMETRIC] = "symmetric",
 	[PROFILE_NAT_UDP_BLOCKED] = "udp-blocked",
+	[PROFILE_NAT_FIREWALL] = "firewall",
+	[PROFILE_NAT_NPTV6] = "nptv6",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -45,6 +47,7 @@ profile_init(struct profile *p)
 	memset(p, 0, sizeof(*p));
 	profile_transport_init(&p->udp);
 	profile_transport_init(&p->tcp);
+	profile_transport_init(&p->udp6);
 	p->double_nat = PROFILE_DONTKNOW;
 }
 
@@ -168,6 +171,8 @@ profile_write(const struct profile *p, struct record *r, int json)
 	record_str(r, "double-nat", profile_tri_str(p->double_nat));
 	if (p->tcp.probed)
 		profile_write_transport(&p->tcp, r, "tcp-");
+	if (p->udp6.probed)
+		profile_write_transport(&p->udp6, r, "ip6-");
 }
 
 /* Maps a term back to its enum value; -1 when it is not one. */
@@ -275,6 +280,7 @@ profile_read(struct profile *p, const struct record_in *in)
 	profile_init(p);
 	if (profile_read_transport(&p->udp, in, "") == -1 ||
 	    profile_read_transport(&p->tcp, in, "tcp-") == -1 ||
+	    profile_read_transport(&p->udp6, in, "ip6-") == -1 ||
 	    read_tri(record_get(in, "double-nat"), &p->double_nat) == -1)
 		goto bad;
 	for (i = 0; i < 3; i++) {
@@ -316,7 +322,7 @@ enum profile_kind {
 static const struct {
 	const char *key;
 	enum profile_kind kind;
-	int tcp;		/* also as tcp-KEY */
+	int tcp;		/* also as tcp-KEY and ip6-KEY */
 	const char *what;	/* what the value must be, in words */
 } profile_grammar[] = {
 	{ "mapping", PK_BEHAVIOR, 1, "a mapping behaviour" },
@@ -458,7 +464,8 @@ profile_check(const struct record_in *in, char *why, size_t whylen)
 		if (strcmp(k, "verified") == 0 || strcmp(k, "reason") == 0)
 			return check_fail(why, whylen, "field %s: readers "
 			    "add it, a record may not carry it", k);
-		base = strncmp(k, "tcp-", 4) == 0 ? k + 4 : k;
+		base = strncmp(k, "tcp-", 4) == 0 ||
+		    strncmp(k, "ip6-", 4) == 0 ? k + 4 : k;
 		for (g = 0; g < NELEM(profile_grammar); g++)
 			if (strcmp(profile_grammar[g].key, base) == 0 &&
 			    (base == k || profile_grammar[g].tcp))

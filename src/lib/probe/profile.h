@@ -27,6 +27,8 @@ enum profile_nat {
 	PROFILE_NAT_PORT_RESTRICTED,
 	PROFILE_NAT_SYMMETRIC,
 	PROFILE_NAT_UDP_BLOCKED,
+	PROFILE_NAT_FIREWALL,		/* no translation, but filtering */
+	PROFILE_NAT_NPTV6,		/* RFC 6296: the prefix changes */
 };
 
 /* A tri-state answer. */
@@ -63,6 +65,8 @@ struct profile_gateway {
 
 struct profile {
 	struct profile_transport udp, tcp;
+	struct profile_transport udp6;	/* UDP over IPv6 (behavior6.h);
+					   udp is over IPv4 then */
 	struct sockaddr_storage local[PROFILE_MAX_LOCAL];
 	int nlocal;
 	struct profile_server server[PROFILE_MAX_SERVERS];
