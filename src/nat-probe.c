@@ -82,6 +82,9 @@ report_udp(const struct profile_transport *u, const char *in)
 	if (u->lifetime_s >= 0)
 		printf("%s%-*sat least %d s\n", in, w, "lifetime:",
 		    u->lifetime_s);
+	if (u->alg == PROFILE_YES)
+		printf("%s%-*syes, an ALG rewrites addresses in payloads\n",
+		    in, w, "ALG:");
 }
 
 /* The readable report for a person at a terminal. */

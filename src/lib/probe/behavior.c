@@ -22,6 +22,7 @@
 
 #include "addr.h"
 #include "behavior.h"
+#include "detect.h"
 #include "portmap.h"
 #include "stun_client.h"
 
@@ -380,6 +381,10 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 	}
 	m1 = txn_mapped(&t1[chosen]);
 	memcpy(&p->udp.public, m1, addr_len(m1));
+	if ((p->udp.alg = detect_alg(&t1[chosen].resp)) == PROFILE_YES)
+		SAY(&pr, "ALG: MAPPED-ADDRESS %s differs from XOR-MAPPED-"
+		    "ADDRESS", addr_str((struct sockaddr *)
+		    &t1[chosen].resp.mapped, a));
 	p->udp.preserve = addr_port(m1) == local_port(fa) ? PROFILE_YES :
 	    PROFILE_NO;
 	srv = o->server[chosen];

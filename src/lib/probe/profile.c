@@ -39,6 +39,7 @@ profile_transport_init(struct profile_transport *t)
 	t->hairpin = t->preserve = PROFILE_DONTKNOW;
 	t->delta = PROFILE_DELTA_UNKNOWN;
 	t->lifetime_s = -1;
+	t->alg = PROFILE_DONTKNOW;
 }
 
 void
@@ -122,6 +123,8 @@ profile_write_transport(const struct profile_transport *t, struct record *r,
 		record_int(r, K("lifetime"), t->lifetime_s);
 	else
 		record_str(r, K("lifetime"), "-");
+	if (t->alg != PROFILE_DONTKNOW)	/* absent: not known */
+		record_str(r, K("alg"), profile_tri_str(t->alg));
 #undef K
 }
 
@@ -258,7 +261,8 @@ profile_read_transport(struct profile_transport *t,
 	if (read_addr(V("public"), &t->public) == -1 ||
 	    read_tri(V("hairpin"), &t->hairpin) == -1 ||
 	    read_tri(V("preserve"), &t->preserve) == -1 ||
-	    read_int(V("lifetime"), &t->lifetime_s, -1) == -1)
+	    read_int(V("lifetime"), &t->lifetime_s, -1) == -1 ||
+	    read_tri(V("alg"), &t->alg) == -1)
 		return -1;
 	if ((v = V("delta")) != NULL && strcmp(v, "random") == 0)
 		t->delta = PROFILE_DELTA_RANDOM;
@@ -333,6 +337,7 @@ static const struct {
 	{ "preserve", PK_TRI, 1, "yes, no or -" },
 	{ "delta", PK_DELTA, 1, "-65535 to 65535, random or -" },
 	{ "lifetime", PK_SECONDS, 1, "0 to 86400 or -" },
+	{ "alg", PK_TRI, 1, "yes, no or -" },
 	{ "local", PK_ADDRS, 0, "a list of addresses or -" },
 	{ "servers", PK_ADDR_PORTS, 0, "a list of ADDRESS:PORT or -" },
 	{ "rtt", PK_RTTS, 0, "a list of 0 to 60000 or -" },

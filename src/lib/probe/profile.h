@@ -55,6 +55,7 @@ struct profile_transport {
 	enum profile_tri hairpin, preserve;
 	int delta;			/* port allocation delta */
 	int lifetime_s;			/* binding lifetime; -1 untested */
+	enum profile_tri alg;		/* MAPPED-ADDRESS rewritten (detect.h) */
 };
 
 /* A gateway port-mapping protocol that answered. */
