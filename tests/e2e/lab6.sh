@@ -4,7 +4,7 @@
 # none on r-open, endpoint-independent on r-fc and r-prc, address-
 # dependent on r-rc, address-and-port-dependent on r-sym, r-sym2 and
 # r-adm, UDP dropped on r-blk, NPTv6 without filter on r-prc2; h-upnp and
-# h-prc-b have no IPv6, h-prc-6 no IPv4.
+# h-prc-b have no IPv6, h-prc-6 no IPv4; loss drops IPv6 too.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 command -v python3 >/dev/null || skip "python3 is not installed"
 
@@ -76,4 +76,14 @@ while read -r h want seen; do
 		expect "$h: ls says wan6" "$(get "$h" wan6)" "$seen"
 	fi
 done <<<"$MATRIX"
+
+# loss covers IPv6 too: at 100% nothing crosses r-fc, at 0 all again.
+for pct in 100 0; do
+	"$LAB" loss fc $pct || fail "nat-lab loss fc $pct"
+	start_ready f6loss$pct 10 "$LAB" exec srv -- sh -c \
+	    'echo ready; exec python3 "$0" server "$1" "$2" 7000 3' "$F" $S1 $S2
+	expect "loss $pct: h-fc over IPv6" "$("$LAB" exec h-fc -- python3 "$F" \
+	    host $S1 7000 6100 6101 1.5 | cut -d' ' -f1)" \
+	    "$([ $pct = 0 ] && echo P:abc || echo P:-)"
+done
 finish
