@@ -4,9 +4,12 @@
 # none on r-open, endpoint-independent on r-fc and r-prc, address-
 # dependent on r-rc, address-and-port-dependent on r-sym, r-sym2 and
 # r-adm, UDP dropped on r-blk, NPTv6 without filter on r-prc2; h-upnp and
-# h-prc-b have no IPv6, h-prc-6 no IPv4; loss drops IPv6 too.
+# h-prc-b have no IPv6, h-prc-6 no IPv4; coturn serves IPv6; loss drops
+# IPv6 too.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 command -v python3 >/dev/null || skip "python3 is not installed"
+command -v turnutils_natdiscovery >/dev/null ||
+    skip "turnutils_natdiscovery not installed (package coturn)"
 
 lab_up
 F=$NATKIT_TOP/tests/e2e/filter6.py
@@ -21,6 +24,8 @@ expect "ls h-prc-6" "$(grep ' host=h-prc-6 ' "$T/ls")" \
     "type=host host=h-prc-6 ns=${NATLAB_PREFIX}h-prc-6 addr=- router=r-prc nat=- mapping=- filtering=- wan=- addr6=2001:db8:13::6 nat6=firewall mapping6=- filtering6=$EI wan6=2001:db8:13::6"
 expect "ls r-rc addr6 lan6 nat6" "$(get r-rc addr6) $(get r-rc lan6) $(get r-rc nat6)" \
     "2001:db8:ffff::12 2001:db8:12::1 firewall"
+expect "ls coturn" "$(grep '^type=service name=coturn ' "$T/ls")" \
+    "type=service name=coturn host=srv addr=198.51.100.10 port=3478 other=198.51.100.11:3479 addr6=2001:db8:fffe::10 other6=[2001:db8:fffe::11]:3479"
 expect "ls srv addrs6" "$(get srv addrs6)" \
     "2001:db8:fffe::10,2001:db8:fffe::11,2001:db8:fffe::12,2001:db8:fffe::13"
 expect "addr h-prc" "$("$LAB" addr h-prc)" 10.0.3.2
@@ -76,6 +81,16 @@ while read -r h want seen; do
 		expect "$h: ls says wan6" "$(get "$h" wan6)" "$seen"
 	fi
 done <<<"$MATRIX"
+
+# coturn answers RFC 5780 over IPv6 too: its own client tells r-rc's
+# address-dependent filtering through it.
+"$LAB" exec h-rc -- timeout 30 turnutils_natdiscovery -f 2001:db8:fffe::10 \
+    >"$T/nd-rc" 2>&1
+expect "coturn over IPv6: h-rc" \
+    "$(grep -o 'NAT with [A-Za-z ]* Filtering' "$T/nd-rc" | head -n 1)" \
+    "NAT with Address Dependent Filtering"
+expect "coturn over IPv6: other address" \
+    "$(sed -n 's/.*Other addr: : //p' "$T/nd-rc" | sort -u)" 2001:db8:fffe::11:3479
 
 # loss covers IPv6 too: at 100% nothing crosses r-fc, at 0 all again.
 for pct in 100 0; do
