@@ -173,7 +173,7 @@ $(O)/tests/fuzz/replay_%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(SR
 $(O)/tests/bench/%: $(O)/tests/bench/%.o $(LIBNAT)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
-$(O)/tests/e2e/%: $(O)/tests/e2e/%.o $(LIBNAT)
+$(O)/tests/e2e/%: $(O)/tests/e2e/%.o $(SRV_LIBS) $(LIBNAT)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
 # The same sources, built with clang as libFuzzer targets.
@@ -244,7 +244,8 @@ install: $(PROGS) $(COMPLETIONS)
 	install -m 755 $(SERVERS:%=$(O)/bin/%) "$(DESTDIR)$(SBINDIR)/"
 	install -m 755 $(LABTOOLS:%=$(O)/bin/%) "$(DESTDIR)$(LIBEXECDIR)/"
 	@# nat-lab, told where its helper is.
-	sed -e 's|^LIBEXEC=.*|LIBEXEC=$(LIBEXECDIR)|' scripts/nat-lab \
+	sed -e 's|^LIBEXEC=.*|LIBEXEC=$(LIBEXECDIR)|' \
+	    -e 's|^VERSION=.*|VERSION=$(VERSION)|' scripts/nat-lab \
 	    >"$(DESTDIR)$(BINDIR)/nat-lab" && \
 	    chmod 755 "$(DESTDIR)$(BINDIR)/nat-lab"
 	for m in $(MANPAGES); do \

@@ -6,7 +6,6 @@
  */
 #include <err.h>
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,11 +38,12 @@
 
 static const char usage_line[] =
     "usage: nat-connect [-hjqrVv] [-e command | -L [address:]port | --print]\n"
-    "                   [-k seconds] [-P profile] [-p port] [-s url ...]\n"
-    "                   [-w seconds] [--stun host[:port]] peer\n"
-    "       nat-connect --accept [-hjqrVv] [-e command | --print] "
-    "[-k seconds]\n"
     "                   [-P profile] [-p port] [-s url ...] [-w seconds]\n"
+    "                   [--keepalive seconds] [--stun host[:port]] peer\n"
+    "       nat-connect --accept [-hjqrVv] [-e command | --print] "
+    "[-P profile]\n"
+    "                   [-p port] [-s url ...] [-w seconds] "
+    "[--keepalive seconds]\n"
     "                   [--stun host[:port]]\n";
 
 static int verbose, json, records, print_mode;
@@ -293,23 +293,37 @@ print_path(const struct tech_path *p, int hold_s)
 
 /* ------------------------------------------------------------------ */
 
+enum { OPT_ACCEPT = 256, OPT_PRINT, OPT_STUN, OPT_KEEPALIVE };
+
+/* The options (nat(7) OPTIONS). */
+static const struct cli_opt opts[] = {
+	{ OPT_ACCEPT, 0, "accept", NULL, "answer the request on stdin", 0 },
+	{ 'e', 'e', "exec", "command", "run command on the path", 0 },
+	{ 'h', 'h', "help", NULL, "print this summary and exit", 0 },
+	{ 'j', 'j', "json", NULL, "write JSON records on stderr", 0 },
+	{ OPT_KEEPALIVE, 0, "keepalive", "seconds",
+	    "hold the path this long after", 0 },
+	{ OPT_KEEPALIVE, 'k', NULL, "seconds", NULL, CLI_OLD },
+	{ 'L', 'L', "local", "[address:]port", "forward a local TCP port", 0 },
+	{ 'P', 'P', "profile", "profile", "nat-probe's record of this host",
+	    0 },
+	{ 'p', 'p', "port", "port", "the local UDP port", 0 },
+	{ OPT_PRINT, 0, "print", NULL, "print the path record and exit", 0 },
+	{ 'q', 'q', "quiet", NULL, "only errors on stderr (the default)", 0 },
+	{ 'r', 'r', "records", NULL, "write key=value records on stderr", 0 },
+	{ 's', 's', "server", "url", "a rendezvous server (repeatable)", 0 },
+	{ OPT_STUN, 0, "stun", "host[:port]", "the STUN server", 0 },
+	{ 'V', 'V', "version", NULL, "print the version and exit", 0 },
+	{ 'v', 'v', "verbose", NULL, "say what is tried (repeatable)", 0 },
+	{ 'w', 'w', "timeout", "seconds", "give up after", 0 },
+	{ 0, 0, NULL, NULL, NULL, 0 }
+};
+
 int
 main(int argc, char **argv)
 {
-	enum { OPT_ACCEPT = 256, OPT_PRINT, OPT_STUN };
-	static const struct option longopts[] = {
-		{ "accept", no_argument, NULL, OPT_ACCEPT },
-		{ "exec", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "local", required_argument, NULL, 'L' },
-		{ "print", no_argument, NULL, OPT_PRINT },
-		{ "records", no_argument, NULL, 'r' },
-		{ "server", required_argument, NULL, 's' },
-		{ "stun", required_argument, NULL, OPT_STUN },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
+	struct cli cli = { .prog = "nat-connect", .usage = usage_line,
+	    .opts = opts };
 	static struct record r;
 	static struct offer theirs;
 	struct rv_url url[RV_MAX_SERVERS];
@@ -325,8 +339,7 @@ main(int argc, char **argv)
 	pid_t child = -1;
 
 	t0 = stun_now_ms();
-	while ((ch = getopt_long(argc, argv, "e:hjk:L:P:p:qrs:Vvw:", longopts,
-	    NULL)) != -1) {
+	while ((ch = cli_getopt(&cli, argc, argv)) != -1) {
 		switch (ch) {
 		case 'e':
 			cmd = optarg;
@@ -334,12 +347,10 @@ main(int argc, char **argv)
 		case 'L':
 			fwd = optarg;
 			break;
-		case 'h':
-			cli_usage(usage_line, 0);
 		case 'j':
 			json = 1;
 			break;
-		case 'k':
+		case OPT_KEEPALIVE:
 			hold_s = (int)cli_number(optarg, 0, 3600, "keepalive");
 			break;
 		case 'P':
@@ -359,9 +370,6 @@ main(int argc, char **argv)
 			    why, sizeof(why)) == -1)
 				errx(EX_USAGE, "%s", why);
 			break;
-		case 'V':
-			printf("nat-connect %s\n", NATKIT_VERSION);
-			return 0;
 		case 'v':
 			verbose++;
 			break;
@@ -386,8 +394,7 @@ main(int argc, char **argv)
 	argv += optind;
 	if (accept ? argc != 0 : argc != 1)
 		cli_usage(usage_line, EX_USAGE);
-	if ((cmd != NULL) + (fwd != NULL) + print_mode > 1)
-		errx(EX_USAGE, "-e, -L and --print exclude each other");
+	cli_exclusive(&cli, (const int[]){ 'e', 'L', OPT_PRINT, 0 });
 	if (fwd != NULL && accept)
 		errx(EX_USAGE, "-L is for the side that connects");
 	if (rv_url_defaults(url, &nurl, RV_MAX_SERVERS, why,
@@ -395,13 +402,15 @@ main(int argc, char **argv)
 		errx(EX_CONFIG, "%s", why);
 	if (nurl == 0)
 		errx(EX_USAGE, "no server: give -s url or set NATKIT_SERVERS");
-	if (stun != NULL && addr_resolve(&env.stun, stun, 3478, 0) == -1)
-		errx(EX_USAGE, "STUN server %s: not host[:port]", stun);
+	if (stun != NULL)
+		cli_resolve(&env.stun, stun, 3478, 0, "STUN server");
 	/* stdout carries data unless it carries the path record. */
 	recs = print_mode ? stdout : json || records ? stderr : NULL;
 	signal(SIGPIPE, SIG_IGN);
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
 		fail(cli_exit_ident(errno), "%s", why);
+	if (why[0] != '\0')
+		warnx("%s", why);	/* a new identity made */
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.id = &id;
 	cfg.url = url;

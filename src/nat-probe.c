@@ -4,7 +4,6 @@
  */
 #include <err.h>
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +22,8 @@
 #define STUN_PORT	3478
 
 static const char usage_line[] =
-    "usage: nat-probe [-46GhjqrTVv] [-b address] [-L seconds] "
-    "-s host[:port] ...\n";
+    "usage: nat-probe [-46GhjqrTVv] [-b address] [--lifetime seconds]\n"
+    "                 -s host[:port] ...\n";
 
 static int verbose;
 
@@ -55,14 +54,17 @@ report_gateway(const char *name, const struct profile_gateway *g)
 		    (const struct sockaddr *)&g->external, a));
 }
 
-/* One family's UDP results, each line indented by in. */
+/* One family's UDP results, each line indented by in; what the verdict
+ * rests on when ev is not NULL. */
 static void
-report_udp(const struct profile_transport *u, const char *in)
+report_udp(const struct profile_transport *u, const char *in, const char *ev)
 {
 	int w = *in != '\0' ? 13 : 14;
 	char a[ADDR_STRLEN];
 
 	printf("%s%-*s%s\n", in, w, "NAT:", profile_nat_str(u->nat));
+	if (ev != NULL)
+		printf("%s%-*s%s\n", in, w, "evidence:", ev);
 	if (u->nat == PROFILE_NAT_UDP_BLOCKED)
 		return;
 	printf("%s%-*s%s\n", in, w, "public:", u->public.ss_family ?
@@ -92,14 +94,14 @@ static void
 report(const struct profile *p)
 {
 	const struct profile_transport *t = &p->tcp;
-	char a[ADDR_STRLEN];
+	char a[ADDR_STRLEN], why[160];
 	int i;
 
 	if (p->udp.probed || !p->udp6.probed)
-		report_udp(&p->udp, "");
+		report_udp(&p->udp, "", profile_evidence_str(p->evidence));
 	if (p->udp6.probed) {
 		printf("IPv6:\n");
-		report_udp(&p->udp6, "  ");
+		report_udp(&p->udp6, "  ", NULL);
 	}
 	report_gateway("UPnP IGD", &p->upnp);
 	report_gateway("NAT-PMP", &p->natpmp);
@@ -115,24 +117,84 @@ report(const struct profile *p)
 		printf("server:       %s ",
 		    addr_str((const struct sockaddr *)&p->server[i].addr, a));
 		if (p->server[i].rtt_ms < 0)
-			printf("no answer\n");
+			printf("no answer: %s\n", profile_server_why(
+			    &p->server[i], why, sizeof(why)));
 		else
 			printf("%d ms%s\n", p->server[i].rtt_ms,
 			    p->server[i].other.ss_family ? ", RFC 5780" : "");
 	}
 }
 
+enum { OPT_LIFETIME = 256 };
+
+/* The options (nat(7) OPTIONS). */
+static const struct cli_opt opts[] = {
+	{ '4', '4', "ipv4", NULL, "servers over IPv4 only", 0 },
+	{ '6', '6', "ipv6", NULL, "servers over IPv6 only", 0 },
+	{ 'b', 'b', "bind", "address", "send from this local address", 0 },
+	{ 'G', 'G', "no-gateways", NULL, "skip UPnP, NAT-PMP and PCP", 0 },
+	{ 'h', 'h', "help", NULL, "print this summary and exit", 0 },
+	{ 'j', 'j', "json", NULL, "write a JSON record", 0 },
+	{ OPT_LIFETIME, 0, "lifetime", "seconds",
+	    "measure the mapping lifetime up to", 0 },
+	{ OPT_LIFETIME, 'L', NULL, "seconds", NULL, CLI_OLD },
+	{ 'q', 'q', "quiet", NULL, "only errors on stderr (the default)", 0 },
+	{ 'r', 'r', "records", NULL, "write a key=value record", 0 },
+	{ 's', 's', "server", "host[:port]", "a STUN server (repeatable)", 0 },
+	{ 'T', 'T', "tcp", NULL, "test TCP too", 0 },
+	{ 'V', 'V', "version", NULL, "print the version and exit", 0 },
+	{ 'v', 'v', "verbose", NULL, "say what is tried (repeatable)", 0 },
+	{ 0, 0, NULL, NULL, NULL, 0 }
+};
+
+/*
+ * Says on stderr what became of each server that gave no answer and what
+ * the verdict rests on.  Returns the exit status: 1 when UDP is blocked,
+ * EX_UNAVAILABLE when a server refused or failed while UDP reached
+ * another, 0 when every server answered.
+ */
+static int
+diagnose(const struct profile *p)
+{
+	static const char *const verdict[] = {
+		[PROFILE_EV_REFUSED] = "UDP is not blocked (it reaches the "
+		    "host that refused), but no server answered: NAT type "
+		    "unknown",
+		[PROFILE_EV_FILTERED] = "UDP is blocked: a firewall rejects it",
+		[PROFILE_EV_TCP] = "UDP is blocked: no server answered over "
+		    "UDP, but TCP reaches them",
+		[PROFILE_EV_UNREACHABLE] = "UDP is blocked, or no server can "
+		    "be reached: no route, over UDP or TCP",
+		[PROFILE_EV_SILENCE] = "UDP is blocked, or the servers are "
+		    "down: no answer over UDP or TCP (another server would "
+		    "tell)",
+	};
+	char a[ADDR_STRLEN], why[160];
+	int i, failed = 0;
+
+	for (i = 0; i < p->nserver; i++) {
+		if (p->server[i].rtt_ms >= 0)
+			continue;
+		failed++;
+		warnx("server %s: %s", addr_str((const struct sockaddr *)
+		    &p->server[i].addr, a), profile_server_why(&p->server[i],
+		    why, sizeof(why)));
+	}
+	if ((size_t)p->evidence < sizeof(verdict) / sizeof(verdict[0]) &&
+	    verdict[p->evidence] != NULL)
+		warnx("%s", verdict[p->evidence]);
+	/* UDP blocked in every family probed. */
+	if ((!p->udp.probed || p->udp.nat == PROFILE_NAT_UDP_BLOCKED) &&
+	    (!p->udp6.probed || p->udp6.nat == PROFILE_NAT_UDP_BLOCKED))
+		return 1;
+	return failed ? EX_UNAVAILABLE : 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "records", no_argument, NULL, 'r' },
-		{ "tcp", no_argument, NULL, 'T' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
+	struct cli cli = { .prog = "nat-probe", .usage = usage_line,
+	    .opts = opts };
 	struct behavior_opts o;
 	struct profile p;
 	struct gw_job gw;
@@ -140,10 +202,10 @@ main(int argc, char **argv)
 	struct record r;
 	const char *line;
 	int ch, json = 0, records = 0, tcp = 0, family = AF_UNSPEC, nogw = 0;
+	int status;
 
 	memset(&o, 0, sizeof(o));
-	while ((ch = getopt_long(argc, argv, "46b:GhjL:qrs:TVv", longopts,
-	    NULL)) != -1) {
+	while ((ch = cli_getopt(&cli, argc, argv)) != -1) {
 		switch (ch) {
 		case '4':
 			family = AF_INET;
@@ -159,12 +221,10 @@ main(int argc, char **argv)
 		case 'G':
 			nogw = 1;
 			break;
-		case 'h':
-			cli_usage(usage_line, 0);
 		case 'j':
 			json = 1;
 			break;
-		case 'L':
+		case OPT_LIFETIME:
 			o.lifetime_max_s = (int)cli_number(optarg, 1, 3600,
 			    "lifetime");
 			break;
@@ -182,9 +242,6 @@ main(int argc, char **argv)
 		case 'T':
 			tcp = 1;
 			break;
-		case 'V':
-			printf("nat-probe %s\n", NATKIT_VERSION);
-			return 0;
 		case 'v':
 			verbose++;
 			break;
@@ -192,11 +249,8 @@ main(int argc, char **argv)
 			cli_usage(usage_line, EX_USAGE);
 		}
 		if (ch == 's') {
-			if (addr_resolve(&o.server[o.nserver], optarg,
-			    STUN_PORT, family) == -1)
-				errx(errno == EINVAL ? EX_USAGE : EX_NOHOST,
-				    "server %s: %s", optarg, errno == EINVAL ?
-				    "not host[:port]" : "unknown host");
+			cli_resolve(&o.server[o.nserver], optarg, STUN_PORT,
+			    family, "server");
 			o.nserver++;
 		}
 	}
@@ -230,6 +284,7 @@ main(int argc, char **argv)
 	if (tcp && behavior_probe_tcp(&p, &o) == -1)
 		err(EX_OSERR, "tcp tests");
 
+	status = diagnose(&p);
 	switch (record_mode_pick(json, records)) {
 	case RECORD_REPORT:
 		report(&p);
@@ -242,7 +297,5 @@ main(int argc, char **argv)
 	}
 	if (fflush(stdout) == EOF)
 		err(EX_IOERR, "stdout");
-	/* UDP blocked in every family probed. */
-	return (!p.udp.probed || p.udp.nat == PROFILE_NAT_UDP_BLOCKED) &&
-	    (!p.udp6.probed || p.udp6.nat == PROFILE_NAT_UDP_BLOCKED) ? 1 : 0;
+	return status;
 }

@@ -5,7 +5,6 @@
  */
 #include <err.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +274,8 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
 		errx(cli_exit_ident(errno), "%s", why);
+	if (why[0] != '\0')
+		warnx("%s", why);	/* a new identity made */
 	read_body(&id, &body);
 	/* A tagged session of our own, so that presence is left alone. */
 	snprintf(tag, sizeof(tag), "q%08x", (unsigned)randombytes_random());
@@ -340,19 +341,28 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 	return status;
 }
 
+enum { OPT_SIGNAL = 256 };
+
+/* The options (nat(7) OPTIONS). */
+static const struct cli_opt opts[] = {
+	{ 'h', 'h', "help", NULL, "print this summary and exit", 0 },
+	{ 'j', 'j', "json", NULL, "write JSON records", 0 },
+	{ 'q', 'q', "quiet", NULL, "only errors on stderr (the default)", 0 },
+	{ 'r', 'r', "records", NULL, "write key=value records", 0 },
+	{ 's', 's', "server", "url", "a rendezvous server (repeatable)", 0 },
+	{ OPT_SIGNAL, 0, "signal", NULL, "ask for the peer's signal record",
+	    0 },
+	{ 'V', 'V', "version", NULL, "print the version and exit", 0 },
+	{ 'v', 'v', "verbose", NULL, "say what is tried (repeatable)", 0 },
+	{ 'w', 'w', "timeout", "seconds", "give up after", 0 },
+	{ 0, 0, NULL, NULL, NULL, 0 }
+};
+
 int
 main(int argc, char **argv)
 {
-	enum { OPT_SIGNAL = 256 };
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "records", no_argument, NULL, 'r' },
-		{ "server", required_argument, NULL, 's' },
-		{ "signal", no_argument, NULL, OPT_SIGNAL },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
+	struct cli cli = { .prog = "nat-query", .usage = usage_line,
+	    .opts = opts };
 	struct rv_url url[RV_MAX_SERVERS];
 	struct rv_peers p;
 	enum record_mode mode;
@@ -362,11 +372,8 @@ main(int argc, char **argv)
 	long wait_s = 5;
 	size_t i;
 
-	while ((ch = getopt_long(argc, argv, "hjqrs:Vvw:", longopts,
-	    NULL)) != -1) {
+	while ((ch = cli_getopt(&cli, argc, argv)) != -1) {
 		switch (ch) {
-		case 'h':
-			cli_usage(usage_line, 0);
 		case 'j':
 			json = 1;
 			break;
@@ -381,9 +388,6 @@ main(int argc, char **argv)
 			    why, sizeof(why)) == -1)
 				errx(EX_USAGE, "%s", why);
 			break;
-		case 'V':
-			printf("nat-query %s\n", NATKIT_VERSION);
-			return 0;
 		case 'v':
 			verbose++;
 			break;

@@ -5,7 +5,6 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +29,7 @@
 #include "version.h"
 
 static const char usage_line[] =
-    "usage: nat-register [-hjqrVv] [-e command] [-m count] [-n name] "
+    "usage: nat-register [-hjqrVv] [-e command] [-m count] [-N name] "
     "[-s url ...]\n";
 
 static int verbose, json, nchildren, max_children = 8;
@@ -334,20 +333,28 @@ read_profile(struct record_in *in)
 	errx(EX_DATAERR, "stdin: no profile record (pipe nat-probe in)");
 }
 
+/* The options (nat(7) OPTIONS). */
+static const struct cli_opt opts[] = {
+	{ 'e', 'e', "exec", "command", "run command for each request", 0 },
+	{ 'h', 'h', "help", NULL, "print this summary and exit", 0 },
+	{ 'j', 'j', "json", NULL, "write JSON records", 0 },
+	{ 'm', 'm', "max-commands", "count", "commands at once at most", 0 },
+	{ 'N', 'N', "name", "name", "register under this name", 0 },
+	{ 'N', 'n', NULL, "name", NULL, CLI_OLD },
+	{ 'q', 'q', "quiet", NULL, "only errors on stderr (the default)", 0 },
+	{ 'r', 'r', "records", NULL, "write key=value records (the default)",
+	    0 },
+	{ 's', 's', "server", "url", "a rendezvous server (repeatable)", 0 },
+	{ 'V', 'V', "version", NULL, "print the version and exit", 0 },
+	{ 'v', 'v', "verbose", NULL, "say what is tried (repeatable)", 0 },
+	{ 0, 0, NULL, NULL, NULL, 0 }
+};
+
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "exec", required_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "max-commands", required_argument, NULL, 'm' },
-		{ "name", required_argument, NULL, 'n' },
-		{ "records", no_argument, NULL, 'r' },
-		{ "server", required_argument, NULL, 's' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
+	struct cli cli = { .prog = "nat-register", .usage = usage_line,
+	    .opts = opts };
 	static struct record_in profile;
 	struct rv_url url[RV_MAX_SERVERS];
 	struct sigaction sa;
@@ -355,14 +362,11 @@ main(int argc, char **argv)
 	char why[512];
 	int ch, i, nurl = 0, max_set = 0;
 
-	while ((ch = getopt_long(argc, argv, "e:hjm:n:qrs:Vv", longopts,
-	    NULL)) != -1) {
+	while ((ch = cli_getopt(&cli, argc, argv)) != -1) {
 		switch (ch) {
 		case 'e':
 			command = optarg;
 			break;
-		case 'h':
-			cli_usage(usage_line, 0);
 		case 'j':
 			json = 1;
 			break;
@@ -371,7 +375,7 @@ main(int argc, char **argv)
 			    "commands");
 			max_set = 1;
 			break;
-		case 'n':
+		case 'N':
 			if (!rvmsg_name_valid(optarg))
 				errx(EX_USAGE, "name %s: not 1 to 32 of "
 				    "A-Z a-z 0-9 . _ -", optarg);
@@ -387,9 +391,6 @@ main(int argc, char **argv)
 			    why, sizeof(why)) == -1)
 				errx(EX_USAGE, "%s", why);
 			break;
-		case 'V':
-			printf("nat-register %s\n", NATKIT_VERSION);
-			return 0;
 		case 'v':
 			verbose++;
 			break;
@@ -412,6 +413,8 @@ main(int argc, char **argv)
 	read_profile(&profile);
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
 		errx(cli_exit_ident(errno), "%s", why);
+	if (why[0] != '\0')
+		warnx("%s", why);	/* a new identity made */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;

@@ -4,11 +4,11 @@
 # The options come from two places, so that the completions follow the
 # programs as their options change:
 #  - at run time, what `PROG --help` prints: every --long option it names,
-#    and the short ones of its usage lines ([-46Gh], [-b address]), with
-#    the word naming each option's argument;
-#  - at build time, the long options of the program's getopt_long table
-#    (make writes them below as _natkit_long[PROG]), since --help does not
-#    list every long option yet.
+#    and the short ones of its usage lines ([-46Gh], [-b address]) and of
+#    its option summary, with the word naming each option's argument;
+#  - at build time, the long options of the program's cli_opt table (make
+#    writes them below as _natkit_long[PROG]), for a binary that is older
+#    or newer than its completion.
 # nat-lab's subcommands and their arguments come from its usage, the lab's
 # hosts and routers from `nat-lab ls`.  Works with or without the
 # bash-completion package (used for file names when it is there).
@@ -21,7 +21,10 @@ _natkit_help()
 {
 	local w prev= o -
 	set -f
-	for w in $(LC_ALL=C "$1" --help 2>&1 </dev/null | tr '[]|' '   '); do
+	# The usage lines, then after a blank line the summary: "  -x, --xx
+	# arg  help", of which the words before the help.
+	for w in $(LC_ALL=C "$1" --help 2>&1 </dev/null |
+	    sed -e '1,/^$/b' -e 's/^ *//; s/  .*//' | tr '[]|' '   '); do
 		case $w in
 		--?*=*) printf '%s\n' "${w%%=*}=${w#*=}"; prev= ;;
 		--?*) prev=${w%,}; printf '%s\n' "$prev" ;;

@@ -7,7 +7,6 @@
 #include <arpa/inet.h>
 #include <err.h>
 #include <errno.h>
-#include <getopt.h>
 #include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -29,17 +28,18 @@
 #include "log.h"
 #include "server.h"
 #include "stun.h"
+#include "version.h"
 
-#ifndef NATKIT_VERSION
-#define NATKIT_VERSION	"0.1"
-#endif
 
 #define MAX_THREADS	64
 
 static const char usage_line[] =
-    "usage: nat-reflect [-bdhnVv] [-C conns] [-c conns] [-f file] [-m bytes]\n"
-    "                   [-P port] [-p port] [-R rate] [-r rate] [-t threads]\n"
-    "                   [-u user] [-w seconds] [address [alternate-address]]\n";
+    "usage: nat-reflect [-dhnVv] [-C conns] [-f file] [-M rate] [-p port]\n"
+    "                   [-t threads] [-u user] [-w seconds] "
+    "[--alternate-port port]\n"
+    "                   [--basic] [--connections conns] "
+    "[--padding-max bytes]\n"
+    "                   [--total-rate rate] [address [alternate-address]]\n";
 
 static void __attribute__((noreturn))
 usage(void)
@@ -50,9 +50,11 @@ usage(void)
 
 static void file_apply(void *o, int ch, const char *arg);
 
-/* Parses a numeric IPv4 or IPv6 address, brackets allowed, no port. */
+/* Parses a numeric IPv4 or IPv6 address, brackets allowed, no port.
+ * Exits 64, or 78 naming where (a -f file's "FILE:LINE") when it is not
+ * NULL: a setting, checked as it is read so that -n refuses it too. */
 static void
-host_parse(struct sockaddr_storage *ss, const char *text)
+host_parse(struct sockaddr_storage *ss, const char *text, const char *where)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -73,6 +75,9 @@ host_parse(struct sockaddr_storage *ss, const char *text)
 		sin6->sin6_family = AF_INET6;
 		return;
 	}
+	if (where != NULL)
+		errx(EX_CONFIG, "%s: address %s: not a numeric IPv4 or IPv6 "
+		    "address", where, text);
 	errx(EX_USAGE, "address %s: not a numeric IPv4 or IPv6 address",
 	    text);
 }
@@ -248,31 +253,43 @@ stats_log_all(struct reflect_udp_worker *uw, int n_uw,
 	reflect_stats_log(&sum);
 }
 
-enum { OPT_ADDRESS = 256, OPT_ALTERNATE };
+enum { OPT_ADDRESS = 256, OPT_ALTERNATE, OPT_ALT_PORT, OPT_BASIC, OPT_CONNS,
+    OPT_PAD, OPT_TOTAL };
 
-static const struct option longopts[] = {
-	{ "basic", no_argument, NULL, 'b' },
-	{ "address-connections", required_argument, NULL, 'C' },
-	{ "connections", required_argument, NULL, 'c' },
-	{ "debug", no_argument, NULL, 'd' },
-	{ "file", required_argument, NULL, 'f' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "padding-max", required_argument, NULL, 'm' },
-	{ "check", no_argument, NULL, 'n' },
-	{ "alternate-port", required_argument, NULL, 'P' },
-	{ "port", required_argument, NULL, 'p' },
-	{ "total-rate", required_argument, NULL, 'R' },
-	{ "rate", required_argument, NULL, 'r' },
-	{ "threads", required_argument, NULL, 't' },
-	{ "user", required_argument, NULL, 'u' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "idle", required_argument, NULL, 'w' },
-	{ NULL, 0, NULL, 0 }
+/* The options (nat(7) OPTIONS), and the names of a -f file's settings. */
+static const struct cli_opt opts[] = {
+	{ OPT_ADDRESS, 0, "address", "address", NULL, CLI_FILE },
+	{ OPT_ALTERNATE, 0, "alternate-address", "address", NULL, CLI_FILE },
+	{ OPT_ALT_PORT, 0, "alternate-port", "port",
+	    "port of the alternate address", 0 },
+	{ OPT_ALT_PORT, 'P', NULL, "port", NULL, CLI_OLD },
+	{ OPT_BASIC, 0, "basic", NULL, "RFC 5389 only, no RFC 5780", 0 },
+	{ OPT_BASIC, 'b', NULL, NULL, NULL, CLI_OLD },
+	{ 'C', 'C', "per-address", "conns", "TCP connections from one address",
+	    0 },
+	{ 'C', 0, "address-connections", "conns", NULL, CLI_OLD },
+	{ OPT_CONNS, 0, "connections", "conns", "TCP connections in all", 0 },
+	{ OPT_CONNS, 'c', NULL, "conns", NULL, CLI_OLD },
+	{ 'd', 'd', "debug", NULL, "foreground, log to stderr", CLI_LINE },
+	{ 'f', 'f', "file", "file", "read settings from file", 0 },
+	{ 'h', 'h', "help", NULL, "print this summary and exit", CLI_LINE },
+	{ 'M', 'M', "rate", "rate", "answers a second to one address", 0 },
+	{ 'M', 'r', NULL, "rate", NULL, CLI_OLD },
+	{ 'n', 'n', "check", NULL, "check the settings and exit", CLI_LINE },
+	{ OPT_PAD, 0, "padding-max", "bytes", "PADDING bytes answered at most",
+	    0 },
+	{ OPT_PAD, 'm', NULL, "bytes", NULL, CLI_OLD },
+	{ 'p', 'p', "port", "port", "port of the address (3478)", 0 },
+	{ 't', 't', "threads", "threads", "UDP threads", 0 },
+	{ OPT_TOTAL, 0, "total-rate", "rate", "answers a second in all", 0 },
+	{ OPT_TOTAL, 'R', NULL, "rate", NULL, CLI_OLD },
+	{ 'u', 'u', "user", "user", "switch to user after binding", 0 },
+	{ 'V', 'V', "version", NULL, "print the version and exit", CLI_LINE },
+	{ 'v', 'v', "verbose", NULL, "log more (repeatable)", 0 },
+	{ 'w', 'w', "idle", "seconds", "close an idle TCP connection after",
+	    0 },
+	{ 0, 0, NULL, NULL, NULL, 0 }
 };
-
-/* What a -f file may hold besides the options: the operands. */
-static struct option file_opts[sizeof(longopts) / sizeof(longopts[0]) + 2];
 
 /* The settings before they are checked together. */
 struct reflect_opts {
@@ -286,16 +303,17 @@ static void
 opt_apply(struct reflect_opts *o, int ch, const char *arg)
 {
 	struct reflect_server *srv = o->srv;
+	struct sockaddr_storage ss;
 
 	switch (ch) {
-	case 'b':
+	case OPT_BASIC:
 		srv->conf.basic = 1;
 		break;
 	case 'C':
 		srv->peer_conns = (unsigned)cli_number(arg, 1, 16384,
 		    "connections per address");
 		break;
-	case 'c':
+	case OPT_CONNS:
 		srv->max_conns = (unsigned)cli_number(arg, 1, 16384,
 		    "connections");
 		break;
@@ -303,16 +321,16 @@ opt_apply(struct reflect_opts *o, int ch, const char *arg)
 		o->foreground = 1;
 		break;
 	case 'f':
-		conf_read(arg, file_opts, "dhnV", file_apply, o);
+		conf_read(arg, opts, file_apply, o);
 		break;
-	case 'm':
+	case OPT_PAD:
 		srv->conf.pad_max = (size_t)cli_number(arg, 0, STUN_MAX_MSG,
 		    "padding limit");
 		break;
 	case 'n':
 		o->check = 1;
 		break;
-	case 'P':
+	case OPT_ALT_PORT:
 		o->port[1] = (uint16_t)cli_number(arg, 0, 65535,
 		    "alternate port");
 		o->alt_port_set = 1;
@@ -320,11 +338,11 @@ opt_apply(struct reflect_opts *o, int ch, const char *arg)
 	case 'p':
 		o->port[0] = (uint16_t)cli_number(arg, 0, 65535, "port");
 		break;
-	case 'R':
+	case OPT_TOTAL:
 		srv->total = (unsigned)cli_number(arg, 0, 100000000,
 		    "total rate");
 		break;
-	case 'r':
+	case 'M':
 		srv->rate = (unsigned)cli_number(arg, 0, 100000000, "rate");
 		break;
 	case 't':
@@ -341,10 +359,9 @@ opt_apply(struct reflect_opts *o, int ch, const char *arg)
 		    "idle timeout");
 		break;
 	case OPT_ADDRESS:
-		o->addr[0] = arg;
-		break;
 	case OPT_ALTERNATE:
-		o->addr[1] = arg;
+		host_parse(&ss, arg, cli_where());
+		o->addr[ch == OPT_ALTERNATE] = arg;
 		break;
 	default:
 		usage();
@@ -357,13 +374,20 @@ file_apply(void *o, int ch, const char *arg)
 	opt_apply(o, ch, arg);
 }
 
+/* What SOFTWARE says, padded with spaces to a multiple of 4 bytes: RFC
+ * 3489 clients (stund's) drop a SERVER attribute of another length
+ * (RFC 3489 11.2.13), as 0.1.0's 26 bytes were. */
+#define SOFTWARE	"nat-reflect (natkit) " NATKIT_VERSION
+#define SOFTWARE_LEN	((sizeof(SOFTWARE) - 1 + 3) & ~(size_t)3)
+static char software[SOFTWARE_LEN + 1];
+
 int
 main(int argc, char *argv[])
 {
 	static struct reflect_server srv = {
 		.conf = {
 			.pad_max = STUN_MAX_MSG,
-			.software = "nat-reflect (natkit) " NATKIT_VERSION,
+			.software = software,
 		},
 		.rate = 100,
 		.total = 100000,
@@ -378,29 +402,18 @@ main(int argc, char *argv[])
 		.threads = 1,
 	};
 	struct reflect_udp_worker *uw;
+	struct cli cli = { .prog = "nat-reflect", .usage = usage_line,
+	    .opts = opts };
 	struct passwd *pw = NULL;
 	int ch, i, n_uw, n_addr, threads, *udp, sig;
 	uint16_t *port = o.port;
 	sigset_t set;
 
-	memcpy(file_opts, longopts, sizeof(longopts));
-	file_opts[sizeof(longopts) / sizeof(longopts[0]) - 1] = (struct option)
-	    { "address", required_argument, NULL, OPT_ADDRESS };
-	file_opts[sizeof(longopts) / sizeof(longopts[0])] = (struct option)
-	    { "alternate-address", required_argument, NULL, OPT_ALTERNATE };
-	while ((ch = getopt_long(argc, argv, "bC:c:df:hm:nP:p:R:r:t:u:Vvw:",
-	    longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'V':
-			printf("nat-reflect %s\n", NATKIT_VERSION);
-			return 0;
-		case 'h':
-			fputs(usage_line, stdout);
-			return 0;
-		default:
-			opt_apply(&o, ch, optarg);
-		}
-	}
+	snprintf(software, sizeof(software), "%-*s", (int)SOFTWARE_LEN,
+	    SOFTWARE);
+
+	while ((ch = cli_getopt(&cli, argc, argv)) != -1)
+		opt_apply(&o, ch, optarg);
 	argc -= optind;
 	argv += optind;
 	if (argc > 2)
@@ -417,12 +430,19 @@ main(int argc, char *argv[])
 
 	/* Conflicts are refused before anything is opened. */
 	srv.conf.n_addr = n_addr;
-	host_parse(&srv.conf.ep[0], o.addr[0]);
+	host_parse(&srv.conf.ep[0], o.addr[0], NULL);
 	if (n_addr == 2) {
-		host_parse(&srv.conf.ep[2], o.addr[1]);
+		host_parse(&srv.conf.ep[2], o.addr[1], NULL);
 		if (srv.conf.ep[0].ss_family != srv.conf.ep[2].ss_family)
 			errx(EX_USAGE, "addresses %s and %s: not of one "
 			    "family", o.addr[0], o.addr[1]);
+		/* Answers leave from the address of their endpoint: the
+		 * tests of RFC 5780 need two known addresses. */
+		for (i = 0; i < 2; i++)
+			if (addr_is_any((struct sockaddr *)&srv.conf.ep[2 * i]))
+				errx(EX_USAGE, "address %s: a wildcard cannot "
+				    "have an alternate address (give two "
+				    "addresses of this host)", o.addr[i]);
 		if (addr_host_equal((struct sockaddr *)&srv.conf.ep[0],
 		    (struct sockaddr *)&srv.conf.ep[2]))
 			errx(EX_USAGE, "alternate address %s: the same as "

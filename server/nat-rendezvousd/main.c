@@ -8,7 +8,6 @@
 #include <err.h>
 #include <errno.h>
 #include <malloc.h>
-#include <getopt.h>
 #include <grp.h>
 #include <limits.h>
 #include <netdb.h>
@@ -30,59 +29,71 @@
 #include "log.h"
 #include "rv.h"
 #include "rvd.h"
+#include "version.h"
 
-#ifndef NATKIT_VERSION
-#define NATKIT_VERSION	"0.1"
-#endif
 
 #define RVD_LISTEN_MAX	8
 
 static const char usage_line[] =
-    "usage: nat-rendezvousd [-dhnVv] [-A passfile] [-b burst] [-C conns]\n"
+    "usage: nat-rendezvousd [-dhnVv] [-A passfile] [-C conns]\n"
     "                       [-c certfile -k keyfile] [-E seconds] [-f file]\n"
-    "                       [-g seconds] [-i seconds] [-l [address:]port] "
-    "[-M rate]\n"
-    "                       [-m conns] [-N name] [-P peers] [-Q bytes] "
-    "[-R bytes]\n"
-    "                       [-r redis://host[:port][/db]] [-S rate] "
-    "[-T seconds]\n"
-    "                       [-t seconds] [-u user] [-x [address:]port]\n";
+    "                       [-g seconds] [-i seconds] [-l [address:]port] [-M rate]\n"
+    "                       [-N name] [-Q bytes] [-R bytes] [-S rate] [-u user]\n"
+    "                       [-w seconds] [-x [address:]port] [--burst burst]\n"
+    "                       [--connections conns] [--peers peers]\n"
+    "                       [--redis url] [--relay-time seconds]\n";
 
-static const struct option longopts[] = {
-	{ "redis-password-file", required_argument, NULL, 'A' },
-	{ "burst", required_argument, NULL, 'b' },
-	{ "per-address", required_argument, NULL, 'C' },
-	{ "cert", required_argument, NULL, 'c' },
-	{ "debug", no_argument, NULL, 'd' },
-	{ "redis-ttl", required_argument, NULL, 'E' },
-	{ "file", required_argument, NULL, 'f' },
-	{ "grace", required_argument, NULL, 'g' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "ping", required_argument, NULL, 'i' },
-	{ "key", required_argument, NULL, 'k' },
-	{ "listen", required_argument, NULL, 'l' },
-	{ "rate", required_argument, NULL, 'M' },
-	{ "signal-rate", required_argument, NULL, 'S' },
-	{ "connections", required_argument, NULL, 'm' },
-	{ "name", required_argument, NULL, 'N' },
-	{ "check", no_argument, NULL, 'n' },
-	{ "peers", required_argument, NULL, 'P' },
-	{ "queue", required_argument, NULL, 'Q' },
-	{ "relay-bytes", required_argument, NULL, 'R' },
-	{ "redis", required_argument, NULL, 'r' },
-	{ "metrics-listen", required_argument, NULL, 'x' },
-	{ "relay-time", required_argument, NULL, 'T' },
-	{ "timeout", required_argument, NULL, 't' },
-	{ "user", required_argument, NULL, 'u' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ NULL, 0, NULL, 0 }
+enum { OPT_BURST = 256, OPT_CONNS, OPT_PEERS, OPT_REDIS, OPT_RELAY_TIME };
+
+/* The options (nat(7) OPTIONS), and the names of a -f file's settings. */
+static const struct cli_opt opts[] = {
+	{ 'A', 'A', "redis-password-file", "passfile",
+	    "Redis password, first line of passfile", 0 },
+	{ OPT_BURST, 0, "burst", "burst", "messages at once past the rate", 0 },
+	{ OPT_BURST, 'b', NULL, "burst", NULL, CLI_OLD },
+	{ 'C', 'C', "per-address", "conns", "connections from one address", 0 },
+	{ 'c', 'c', "cert", "certfile", "TLS certificate chain (PEM)", 0 },
+	{ OPT_CONNS, 0, "connections", "conns", "connections in all", 0 },
+	{ OPT_CONNS, 'm', NULL, "conns", NULL, CLI_OLD },
+	{ 'd', 'd', "debug", NULL, "foreground, log to stderr", CLI_LINE },
+	{ 'E', 'E', "redis-ttl", "seconds", "presence outlives the instance", 0 },
+	{ 'f', 'f', "file", "file", "read settings from file", 0 },
+	{ 'g', 'g', "grace", "seconds", "a record outlives its session", 0 },
+	{ 'h', 'h', "help", NULL, "print this summary and exit", CLI_LINE },
+	{ 'i', 'i', "ping", "seconds", "ping a quiet session after", 0 },
+	{ 'k', 'k', "key", "keyfile", "TLS private key (PEM)", 0 },
+	{ 'l', 'l', "listen", "[address:]port", "listen there (repeatable)", 0 },
+	{ 'M', 'M', "rate", "rate", "messages a second a session sends", 0 },
+	{ 'N', 'N', "name", "name", "a host name clients dial (repeatable)",
+	    0 },
+	{ 'n', 'n', "check", NULL, "check the settings and exit", CLI_LINE },
+	{ OPT_PEERS, 0, "peers", "peers", "peer records held at most", 0 },
+	{ OPT_PEERS, 'P', NULL, "peers", NULL, CLI_OLD },
+	{ 'Q', 'Q', "queue", "bytes", "bytes queued to a session", 0 },
+	{ 'R', 'R', "relay-bytes", "bytes", "bytes one relay carries", 0 },
+	{ OPT_REDIS, 0, "redis", "url", "share presence through Redis "
+	    "(redis://) or a Redis Cluster (redis-cluster://)", 0 },
+	{ OPT_REDIS, 'r', NULL, "url", NULL, CLI_OLD },
+	{ OPT_RELAY_TIME, 0, "relay-time", "seconds", "seconds a relay lives",
+	    0 },
+	{ OPT_RELAY_TIME, 'T', NULL, "seconds", NULL, CLI_OLD },
+	{ 'S', 'S', "signal-rate", "rate", "signals a second a peer sends", 0 },
+	{ 'w', 'w', "timeout", "seconds", "time for a request or the auth", 0 },
+	{ 'w', 't', NULL, "seconds", NULL, CLI_OLD },
+	{ 'u', 'u', "user", "user", "switch to user after binding", 0 },
+	{ 'V', 'V', "version", NULL, "print the version and exit", CLI_LINE },
+	{ 'v', 'v', "verbose", NULL, "log more (repeatable)", 0 },
+	{ 'x', 'x', "metrics-listen", "[address:]port",
+	    "serve /metrics there", 0 },
+	{ 0, 0, NULL, NULL, NULL, 0 }
 };
 
 struct rvd_listen {
 	char name[16];		/* the vhost's: lws keeps the pointer */
 	char host[64];		/* "" for every address */
 	char asked[64];		/* host as given (a name stays a name) */
+	char where[CONF_LINE_MAX + 48];	/* "FILE:LINE: " of a -f file, or "" */
+	char what[16];		/* "listen" or "metrics-listen" */
 	int port;
 	int v4;			/* host is an IPv4 address */
 	struct lws_vhost *vh;
@@ -113,6 +124,9 @@ listen_parse(struct rvd_listen *l, const char *arg, const char *what)
 	size_t n = 0;
 
 	memset(l, 0, sizeof(*l));
+	if (cli_where() != NULL)
+		snprintf(l->where, sizeof(l->where), "%s: ", cli_where());
+	snprintf(l->what, sizeof(l->what), "%s", what);
 	if (colon != NULL) {
 		const char *h = arg;
 
@@ -164,7 +178,7 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 	case 'E':
 		c->redis_ttl = (int)cli_number(arg, 2, 3600, "redis ttl");
 		break;
-	case 'b':
+	case OPT_BURST:
 		c->burst = (unsigned)cli_number(arg, 1, 100000, "burst");
 		break;
 	case 'C':
@@ -178,7 +192,7 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 		o->foreground = 1;
 		break;
 	case 'f':
-		conf_read(arg, longopts, "dhnV", file_apply, o);
+		conf_read(arg, opts, file_apply, o);
 		break;
 	case 'g':
 		c->grace = (int)cli_number(arg, 0, 3600, "grace");
@@ -192,7 +206,7 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 	case 'l':
 		listen_add(o, arg);
 		break;
-	case 'm':
+	case OPT_CONNS:
 		c->max_conns = (unsigned)cli_number(arg, 1, 1000000,
 		    "connections");
 		o->conns_set = 1;
@@ -208,7 +222,7 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 	case 'n':
 		o->check = 1;
 		break;
-	case 'P':
+	case OPT_PEERS:
 		c->max_peers = (size_t)cli_number(arg, 1, 10000000, "peers");
 		break;
 	case 'Q':
@@ -226,14 +240,14 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 	case 'M':
 		c->rate = (unsigned)cli_number(arg, 0, 1000000, "rate");
 		break;
-	case 'r':
+	case OPT_REDIS:
 		c->redis = arg;
 		break;
-	case 'T':
+	case OPT_RELAY_TIME:
 		c->relay_time = (unsigned)cli_number(arg, 1, 86400,
 		    "relay seconds");
 		break;
-	case 't':
+	case 'w':
 		c->http_timeout = (int)cli_number(arg, 1, 3600, "timeout");
 		break;
 	case 'u':
@@ -307,7 +321,7 @@ static const struct lws_protocols rvd_protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
-/* The -x listener: GET /metrics and /healthz, nothing else. */
+/* The -x listener: /metrics, /healthz and the status page, nothing else. */
 static const struct lws_protocols rvd_metrics_protocols[] = {
 	{ "http", rvd_http_metrics_callback, 0, 512, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
@@ -351,21 +365,15 @@ context_make(size_t nofile, struct ev_loop *loop)
 	return lws_create_context(&info);
 }
 
-/*
- * Binds l's address and port once to learn whether lws can (lws 4.1
- * keeps retrying a listener it cannot bind, for interfaces that are not
- * up yet, and reports success) and to pick the port for port 0.  A host
- * name becomes its first address: lws takes addresses only.  Exits 71
- * when it cannot bind, 64 when the name has no address.
- */
-static void
-listen_check(struct rvd_listen *l)
+/* Returns l's addresses (getaddrinfo's list).  Exits 78 naming the
+ * value, and the file's line it came from, when its host has no address,
+ * as -n does too: a name that does not resolve is a setting to fix. */
+static struct addrinfo *
+listen_addr(const struct rvd_listen *l)
 {
 	struct addrinfo hints, *ai;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
 	char port[8];
-	int fd, on = 1, e;
+	int e;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
@@ -373,8 +381,28 @@ listen_check(struct rvd_listen *l)
 	snprintf(port, sizeof(port), "%d", l->port);
 	if ((e = getaddrinfo(l->host[0] ? l->host : NULL, port, &hints,
 	    &ai)) != 0)
-		errx(e == EAI_SYSTEM ? EX_OSERR : EX_USAGE, "listen %s:%d: %s",
-		    l->host, l->port, gai_strerror(e));
+		errx(e == EAI_SYSTEM ? EX_OSERR : EX_CONFIG, "%s%s %s%s%d: %s",
+		    l->where, l->what, l->host, l->host[0] ? ":" : "",
+		    l->port, gai_strerror(e));
+	return ai;
+}
+
+/*
+ * Binds l's address and port once to learn whether lws can (lws 4.1
+ * keeps retrying a listener it cannot bind, for interfaces that are not
+ * up yet, and reports success) and to pick the port for port 0.  A host
+ * name becomes its first address: lws takes addresses only.  Exits 71
+ * when it cannot bind, 78 when the name has no address (listen_addr).
+ */
+static void
+listen_check(struct rvd_listen *l)
+{
+	struct addrinfo *ai;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fd, on = 1, e;
+
+	ai = listen_addr(l);
 	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
 	    -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
 	    sizeof(on)) == -1 || bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
@@ -530,8 +558,9 @@ redis_password(const char *path)
 
 /*
  * The server's clock (lws timer): the liveness wheel every RVD_TICK_US
- * (sess.c), and once a second the relays' and the store's sweeps and,
- * after a crowd left, memory given back (LWS.md: RSS stays high).
+ * (sess.c), and once a second the relays' and the store's sweeps, the
+ * status page's figures and, after a crowd left, memory given back
+ * (LWS.md: RSS stays high).
  */
 static void
 tick(lws_sorted_usec_list_t *sul)
@@ -540,6 +569,7 @@ tick(lws_sorted_usec_list_t *sul)
 
 	if (rvd_wheel_turn()) {
 		rvd_relay_sweep();
+		rvd_status_tick();
 		/* The store scans only once something can have lapsed. */
 		rvd.store->ops->sweep(rvd.store, rvd.unix_now);
 		if (++trim % 60 == 0 && rvd.st.conns < 64)
@@ -617,8 +647,10 @@ main(int argc, char *argv[])
 	struct passwd *pw = NULL;
 	struct sigaction sa;
 	char rhost[256];
+	struct cli cli = { .prog = "nat-rendezvousd", .usage = usage_line,
+	    .opts = opts };
 	size_t nofile;
-	int ch, rport, rdb;
+	int ch, rport, rdb, cluster;
 
 	rvd.conf.grace = 10;
 	rvd.conf.ping = 30;
@@ -634,20 +666,8 @@ main(int argc, char *argv[])
 	rvd.conf.relay_time = 600;
 	rvd.conf.redis_ttl = 15;
 	o.metrics.port = -1;
-	while ((ch = getopt_long(argc, argv, "A:b:C:c:dE:f:g:hi:k:l:M:m:N:nP:"
-	    "Q:R:r:S:T:t:u:Vvx:", longopts, NULL)) != -1) {
-		if (ch == 'h') {
-			fputs(usage_line, stdout);
-			return 0;
-		}
-		if (ch == 'V') {
-			printf("nat-rendezvousd %s\n", NATKIT_VERSION);
-			return 0;
-		}
-		if (ch == '?')
-			usage();
+	while ((ch = cli_getopt(&cli, argc, argv)) != -1)
 		opt_apply(&o, ch, optarg);
-	}
 	if (optind != argc)
 		usage();
 	/* Conflicts are refused before anything is opened. */
@@ -669,8 +689,14 @@ main(int argc, char *argv[])
 	if (o.user != NULL && (pw = getpwnam(o.user)) == NULL)
 		errx(EX_USAGE, "user %s: unknown", o.user);
 	memset(&rc, 0, sizeof(rc));
+	/* A cluster: the same options, store_cluster.c. */
+	cluster = rvd.conf.redis != NULL &&
+	    strncmp(rvd.conf.redis, "redis-cluster://", 16) == 0;
+	if (cluster && !store_cluster_url(rvd.conf.redis))
+		errx(EX_USAGE, "redis %s: not redis-cluster://host:port"
+		    "[,host:port...]", rvd.conf.redis);
 	if (rvd.conf.redis != NULL) {
-		if (store_redis_url(rvd.conf.redis, rhost, sizeof(rhost),
+		if (!cluster && store_redis_url(rvd.conf.redis, rhost, sizeof(rhost),
 		    &rport, &rdb) == -1)
 			errx(EX_USAGE, "redis %s: not redis://host[:port][/db] "
 			    "(the password goes in -A or NATKIT_REDIS_PASSWORD)",
@@ -681,9 +707,15 @@ main(int argc, char *argv[])
 		rc.max = rvd.conf.max_peers;
 		rc.inbox = inbox;
 	} else if (rvd.conf.redis_pass_file != NULL)
-		errx(EX_USAGE, "-A passfile: needs -r");
-	if (o.check)
+		errx(EX_USAGE, "-A passfile: needs --redis");
+	if (o.check) {
+		/* What start would refuse before binding. */
+		for (ch = 0; ch < o.n_listen; ch++)
+			freeaddrinfo(listen_addr(&o.l[ch]));
+		if (o.metrics.port >= 0)
+			freeaddrinfo(listen_addr(&o.metrics));
 		return 0;
+	}
 
 	log_init("nat-rendezvousd", !o.foreground, rvd.conf.verbose);
 	/* The libev glue logs every accept at NOTICE: only with -v -v -v. */
@@ -710,7 +742,7 @@ main(int argc, char *argv[])
 		errx(EX_OSERR, "cannot create the libev loop");
 	if ((rvd.ctx = context_make(nofile, loop)) == NULL) {
 		if (rc.url != NULL)
-			errx(EX_OSERR, "-r needs libwebsockets' libev support "
+			errx(EX_OSERR, "--redis needs libwebsockets' libev support "
 			    "(libwebsockets-evlib-ev)");
 		log_msg(LOG_NOTICE, "libev not available: using poll");
 		loop = NULL;
@@ -744,7 +776,15 @@ main(int argc, char *argv[])
 		ev_prepare_init(&flush, loop_flush);
 		ev_prepare_start(loop, &flush);
 	}
-	if (rc.url != NULL) {
+	if (rc.url != NULL && cluster) {
+		struct store_cluster_conf cc = {
+			.url = rc.url, .password = rc.password, .ttl = rc.ttl,
+			.max = rc.max, .inbox = rc.inbox, .loop = loop,
+		};
+
+		if ((rvd.store = store_cluster_new(&cc)) == NULL)
+			err(EX_OSERR, "redis cluster");
+	} else if (rc.url != NULL) {
 		rc.loop = loop;
 		if ((rvd.store = store_redis_new(&rc)) == NULL)
 			err(EX_OSERR, "redis");

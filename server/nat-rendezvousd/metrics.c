@@ -9,12 +9,7 @@
 
 #include "rvd.h"
 
-struct rvd_mbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void __attribute__((format(printf, 2, 3)))
+void
 rvd_mput(struct rvd_mbuf *b, const char *fmt, ...)
 {
 	va_list ap;
@@ -38,8 +33,7 @@ rvd_metric(struct rvd_mbuf *b, const char *name, const char *type,
 	    "natkit_%s %llu\n", name, help, name, type, name, v);
 }
 
-/* Returns the resident set size in bytes, or 0. */
-static unsigned long long
+unsigned long long
 rvd_rss(void)
 {
 	unsigned long long size = 0, rss = 0;

@@ -112,6 +112,7 @@ struct rvd_sess {
 	char *rx;			/* message being reassembled */
 	unsigned char *out;		/* frames to send, after LWS_PRE */
 	struct rvd_relay *relays;	/* its relays and asks */
+	struct rvd_wait *wait;		/* HTTP: an answer the store owes */
 	uint32_t rx_len, q_bytes;	/* q_bytes: used in out */
 	uint64_t tat;			/* rate limit: theoretical arrival, µs */
 	/* Seconds since start; due is the wheel's, or the time an HTTP
@@ -313,5 +314,32 @@ int rvd_http_metrics_callback(struct lws *wsi,
 
 /* metrics.c: writes the Prometheus text into buf; returns its length. */
 size_t rvd_metrics(char *buf, size_t cap);
+/* A text being written into a fixed buffer: what does not fit is cut
+ * off, and len stays below cap. */
+struct rvd_mbuf {
+	char *p;
+	size_t len, cap;
+};
+void rvd_mput(struct rvd_mbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Returns the resident set size in bytes, or 0. */
+unsigned long long rvd_rss(void);
+
+/* status.c: the operator's page on the -x listener, and the last hour
+ * of figures behind it. */
+#define RVD_HIST_EVERY	10	/* seconds between samples */
+#define RVD_HIST	360	/* samples kept: an hour */
+/* Once a second: keeps the figures of the last seconds, and every
+ * RVD_HIST_EVERY seconds a sample in the ring. */
+void rvd_status_tick(void);
+/* Writes /status.json into buf; returns its length (the page needs
+ * RVD_STATUS_JSON_MAX bytes at most). */
+#define RVD_STATUS_JSON_MAX	65536
+size_t rvd_status_json(char *buf, size_t cap);
+/* The page itself, HTML with its CSS and script inline. */
+extern const char rvd_status_html[];
+/* The page's Content-Security-Policy: its own script and style (by
+ * their hashes) and requests to its own origin, nothing else. */
+const char *rvd_status_csp(void);
 
 #endif

@@ -35,9 +35,9 @@ exec "$B/nat-connect" --accept -r -s $URL >/dev/null 2>"$T/acc.err"
 EOF
 chmod +x "$T/acc.sh"
 start_ready reg-b 10 "$LAB" exec h-open -- env NATKIT_HOME="$T/home/b" sh -c \
-    "exec \"$B/nat-register\" -s $URL -n open -e \"$T/acc.sh\" <\"$T/prof.h-open\""
+    "exec \"$B/nat-register\" -s $URL -N open -e \"$T/acc.sh\" <\"$T/prof.h-open\""
 start_ready reg-a 10 "$LAB" exec h-fc -- env NATKIT_HOME="$T/home/a" sh -c \
-    "exec \"$B/nat-register\" -s $URL -n fc <\"$T/prof.h-fc\""
+    "exec \"$B/nat-register\" -s $URL -N fc <\"$T/prof.h-fc\""
 
 now() { date +%s.%N; }
 mibs() { awk -v s="$SIZE" -v t="$1" 'BEGIN { printf "%.1f", s / t }'; }

@@ -231,7 +231,7 @@ register_build(char *buf, size_t cap, uint32_t num)
 	if (ident_from_seed(&ident, seed) == -1)
 		return -1;
 	sodium_memzero(seed, sizeof(seed));
-	record_begin(&r, 1, "peer");
+	record_begin(&r, RECORD_JSON_WIRE, "peer");
 	record_str(&r, "id", ident.id);
 	record_str(&r, "key", ident.key);
 	snprintf(v, sizeof(v), "load-%u", num);
@@ -275,7 +275,7 @@ auth_selftest(void)
 	sodium_memzero(sk, sizeof(sk));
 	if (ident_from_seed(&ident, seed) == -1)
 		err(EX_OSERR, "ident_from_seed");
-	record_begin(&r, 1, "auth");
+	record_begin(&r, RECORD_JSON_WIRE, "auth");
 	record_str(&r, "id", ident.id);
 	record_str(&r, "key", ident.key);
 	record_str(&r, "nonce", nonce);

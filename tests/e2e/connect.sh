@@ -57,7 +57,7 @@ read -r req
 from=\$(printf '%s\n' "\$req" | tr ' ' '\n' | sed -n 's/^from=//p')
 case \$(cat "$T/mode.\$h" 2>/dev/null) in
 mute) cat >/dev/null; exit 0 ;;
-print) printf '%s\n' "\$req" | exec "$B/nat-connect" --accept --print -k 1 \
+print) printf '%s\n' "\$req" | exec "$B/nat-connect" --accept --print --keepalive 1 \
     -s $URL -w 10 >"$T/acc/\$h.\$from.out" 2>"$T/acc/\$h.\$from.err" ;;
 *) { printf '%s\n' "\$req"; cat "$T/msg.\$h"; } | exec "$B/nat-connect" \
     --accept -r -v -s $URL -w 10 >"$T/acc/\$h.\$from.out" 2>"$T/acc/\$h.\$from.err" ;;
@@ -177,7 +177,7 @@ echo "$n pairs through the server in $((SECONDS - t0)) s"
 flush_udp
 echo print >"$T/mode.h-fc"
 n=$((n + 1))
-connect $n h-prc h-fc --print -k 1
+connect $n h-prc h-fc --print --keepalive 1
 d=$T/pairs/$n
 expect "--print: exit" "$(cat "$d/rc")" 0
 pa=$(rec path "$d/data")

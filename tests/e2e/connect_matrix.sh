@@ -5,7 +5,9 @@
 # that carries a message both ways, except where both sides map per
 # destination (symmetric, address-dependent) or one side blocks UDP: there
 # both sides say "no direct path" and exit 1 (relay comes later).  The
-# birthday pairs run again a few times.  Prints the table it asserts.
+# birthday pairs run again a few times.  Behind r-seq3, a NAT that gives
+# every new flow the next port but two (nat-lab(1)), prediction alone
+# must find the path, in both roles.  Prints the table it asserts.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 
 TOOL=$NATKIT_BIN/../tests/e2e/tech-tool
@@ -15,7 +17,7 @@ STUN=198.51.100.10
 lab_up
 
 HOSTS="h-open h-fc h-rc h-prc h-sym h-adm h-upnp h-blk"
-EXTRA="h-prc2 h-sym2 h-prc-b"
+EXTRA="h-prc2 h-sym2 h-prc-b h-seq3 h-seq"
 mkdir -p "$T/prof" "$T/pairs"
 
 # Each host's profile, once, all at once.
@@ -29,12 +31,16 @@ while [ $# -gt 0 ]; do
 	for b in "$@"; do PAIRS="$PAIRS $a:$b"; done
 done
 PAIRS="$PAIRS h-prc:h-prc2 h-sym:h-sym2 h-prc:h-prc-b"
+# Prediction on its own: nothing else applies to these (punch and
+# birthday step aside), so a wrong prediction is no path.
+PREDICT="h-seq3:h-prc h-prc:h-seq3 h-seq:h-prc2"
+PAIRS="$PAIRS $PREDICT"
 # The birthday pairs again, both roles, to show it is not flaky.
 BIRTHDAY="h-prc:h-sym h-sym:h-prc h-prc:h-adm h-adm:h-prc h-prc2:h-sym2 h-sym2:h-prc2"
 for i in 1 2; do PAIRS="$PAIRS $BIRTHDAY"; done
 
 # no_direct A B: both map per destination, or one blocks UDP.
-dependent() { case $1 in h-sym | h-sym2 | h-adm) return 0 ;; esac; return 1; }
+dependent() { case $1 in h-sym | h-sym2 | h-adm | h-seq*) return 0 ;; esac; return 1; }
 no_direct() {
 	[ "$1" = h-blk ] || [ "$2" = h-blk ] && return 0
 	dependent "$1" && dependent "$2"
@@ -109,6 +115,7 @@ check() {
 	tb=$(grep '^type=path ' "$d/b.out" | field technique)
 	expect "$a-$b same technique both sides" "$tb" "$ta"
 	case $ta in '' | relay) expect "$a-$b technique" "${ta:-none}" "direct (not relay)" ;; esac
+	case " $PREDICT " in *" $a:$b "*) expect "$a-$b technique" "$ta" predict ;; esac
 	expect "$a-$b message to $a" "$(grep '^type=message ' "$d/a.out" | field text)" "hello-from-$b"
 	expect "$a-$b message to $b" "$(grep '^type=message ' "$d/b.out" | field text)" "hello-from-$a"
 	ma=$(grep '^type=path ' "$d/a.out" | field ms)
@@ -257,6 +264,34 @@ for p in h-prc:h-adm h-adm:h-prc; do
 	    "$(grep '^type=path ' "$d/b.out" | field technique)"
 done
 cp "$T/prof/h-adm.real" "$T/prof/h-adm"
+
+# The step is estimated again while connecting (tech_predict.c): with a
+# profile that says delta=random, as nat-probe's said of such a NAT before
+# it counted every flow, h-seq3 offers the step three fresh bindings show
+# (gather), so prediction, not birthday, finds the path, at the port its
+# NAT gave the first flow after its server-reflexive one.
+cp "$T/prof/h-seq3" "$T/prof/h-seq3.real"
+sed "s/ delta=[^ ]*/ delta=random/" "$T/prof/h-seq3.real" >"$T/prof/h-seq3"
+for p in h-seq3:h-prc h-prc:h-seq3; do
+	a=${p%%:*} b=${p#*:}
+	n=$((n + 1))
+	"$LAB" flush all >/dev/null 2>&1
+	run_pair $n "$a" "$b"
+	d=$T/pairs/$n
+	expect "$a-$b with a stale delta=random: exit" "$(cat "$d/a.rc")/$(cat "$d/b.rc")" 0/0
+	expect "$a-$b with a stale delta=random: technique" \
+	    "$(grep '^type=path ' "$d/a.out" | field technique)/$(grep '^type=path ' "$d/b.out" | field technique)" \
+	    predict/predict
+	# h-seq3's side offers delta=3 and its srflx; h-prc's path goes to
+	# the srflx port + 3.
+	s=$d/$([ "$a" = h-seq3 ] && echo a || echo b).side
+	o=$([ "$a" = h-seq3 ] && echo b || echo a)
+	expect "$a-$b: h-seq3 offered the live step" "$(field delta <"$s")" 3
+	sp=$(field cands <"$s" | tr ',' '\n' | sed -n 's/^srflx:udp:203\.0\.113\.21:\([0-9]*\).*/\1/p' | head -n 1)
+	expect "$a-$b: h-prc's path is at h-seq3's srflx port + 3" \
+	    "$(grep '^type=path ' "$d/$o.out" | field remote)" "203.0.113.21:$((${sp:-0} + 3))"
+done
+cp "$T/prof/h-seq3.real" "$T/prof/h-seq3"
 
 # With TCP probed too (nat-probe -T), a UDP-blocked side still gets a
 # direct path by TCP simultaneous open through the masquerading NATs.

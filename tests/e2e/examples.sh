@@ -57,12 +57,12 @@ wait_for() {
 # router that blocks UDP; both type two lines and end.
 printf 'hello bob\nhow is the weather behind your NAT?\n' >"$T/chat.alice"
 printf 'hi alice\nno UDP here: the path goes around it\n' >"$T/chat.bob"
-on h-fc alice "$EX/chat" -l -n alice -s "$URL" <"$T/chat.alice" \
+on h-fc alice "$EX/chat" -l -N alice -s "$URL" <"$T/chat.alice" \
     >"$T/chat-a.out" 2>"$T/chat-a.err" &
 pa=$!
 PIDS="$PIDS $pa"
 wait_for "$T/chat-a.err" "chat: waiting for a call as alice "
-on h-blk bob env NATKIT_SERVERS="$URL" "$EX/chat" -n bob alice <"$T/chat.bob" \
+on h-blk bob env NATKIT_SERVERS="$URL" "$EX/chat" -N bob alice <"$T/chat.bob" \
     >"$T/chat-b.out" 2>"$T/chat-b.err"
 expect "chat: caller's exit" "$?" 0
 wait $pa
@@ -75,7 +75,7 @@ expect "chat: lines to bob" "$(cat "$T/chat-b.out")" "$(sed 's/^/alice: /' "$T/c
 mkdir "$T/inbox"
 head -c $((5 << 20)) /dev/urandom >"$T/blob.bin"
 start_ready recv 20 on h-fc carol env NATKIT_SERVERS="$URL" "$EX/receive-file" \
-    -n carol "$T/inbox"
+    -N carol "$T/inbox"
 expect "receive-file: registered" "${READY%% *}" type=registered
 on h-prc bob "$EX/send-file" -s "$URL" "$T/blob.bin" carol >"$T/send.out" 2>"$T/send.err"
 expect "send-file: exit" "$?" 0
@@ -133,7 +133,7 @@ listening() {
 	fail "nothing listens on port $2 in $1 within 20 s"
 }
 listening h-fc 22
-start_ready sshnk 20 on h-fc dave "$EX/ssh-over-natkit" -l -n dave -s "$URL"
+start_ready sshnk 20 on h-fc dave "$EX/ssh-over-natkit" -l -N dave -s "$URL"
 expect "ssh-over-natkit -l: registered" "${READY%% *}" type=registered
 on h-prc erin "$EX/ssh-over-natkit" -s "$URL" -- -F /dev/null -i "$T/ssh/id" \
     -o IdentitiesOnly=yes -o BatchMode=yes -o LogLevel=ERROR \
@@ -181,7 +181,7 @@ EOS
 printf 'GET /blob HTTP/1.0\r\nHost: frank\r\n\r\n' >"$T/http.req"
 { printf 'HTTP/1.0 200 OK\r\nContent-Length: 300000\r\n\r\n'; head -c 300000 /dev/urandom; } >"$T/http.resp"
 start_ready httpd 20 "$LAB" exec h-fc -- python3 "$T/httpd.py" "$T/http.got-req" "$T/http.resp"
-start_ready fwd-l 20 on h-fc frank env NATKIT_SERVERS="$URL" "$EX/forward" -l -n frank 8080
+start_ready fwd-l 20 on h-fc frank env NATKIT_SERVERS="$URL" "$EX/forward" -l -N frank 8080
 expect "forward -l: registered" "${READY%% *}" type=registered
 on h-prc gina "$EX/forward" -s "$URL" 8000 frank >"$T/fwd.out" 2>"$T/fwd.err" &
 pf=$!

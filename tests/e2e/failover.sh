@@ -51,7 +51,7 @@ export NATKIT_HOME=$T/bob
 mkdir -m 700 "$NATKIT_HOME"
 echo "type=profile nat=open public=127.0.0.1:4000" >"$T/bob.profile"
 start_ready bob 10 sh -c 'exec "$@" <"$0"' "$T/bob.profile" \
-    "$B/nat-register" -s "$LIVE" -n bob -e "cat >$T/bob.signal"
+    "$B/nat-register" -s "$LIVE" -N bob -e "cat >$T/bob.signal"
 expect "bob registered" "$(field type <<<"$READY") $(field server <<<"$READY")" \
     "registered $LIVE"
 BOB=$(field id <<<"$READY")
@@ -142,7 +142,7 @@ expect "bob got the second" "$(grep -c '^type=signal .* n=2' "$T/bob.out")" 1
 export NATKIT_HOME=$T/carol
 mkdir -m 700 "$NATKIT_HOME"
 start_ready carol 10 sh -c 'exec "$@" <"$0"' "$T/bob.profile" \
-    "$B/nat-register" -s "$CLOSED" -s "$LIVE" -n carol
+    "$B/nat-register" -s "$CLOSED" -s "$LIVE" -N carol
 CAROL_PID=$LAST_PID
 unset NATKIT_HOME
 wait_for "$T/carol.out" "^type=registered .*server=$LIVE " 10
@@ -171,7 +171,7 @@ done
 mkdir -m 700 "$T/dave"
 T0=$EPOCHREALTIME
 start_ready dave 10 env NATKIT_HOME="$T/dave" sh -c 'exec "$@" <"$0"' \
-    "$T/bob.profile" "$B/nat-register" -s "$SILENT" -s "$LIVE" -n dave
+    "$T/bob.profile" "$B/nat-register" -s "$SILENT" -s "$LIVE" -N dave
 wait_for "$T/dave.out" "^type=registered .*server=$LIVE " 10
 expect "dave registered on the live server past a silent one, under 3 s" \
     "$(grep -c "^type=registered .*server=$LIVE " "$T/dave.out") $(within 3 "$T0")" "1 1"
@@ -181,7 +181,7 @@ expect "dave registered on the live server past a silent one, under 3 s" \
 mkdir -m 700 "$T/erin"
 for u in "http://127.0.0.1:1" "${LIVE/http:/https:}"; do
 	: >"$T/erin.err"
-	env NATKIT_HOME="$T/erin" "$B/nat-register" -s "$u" -n erin \
+	env NATKIT_HOME="$T/erin" "$B/nat-register" -s "$u" -N erin \
 	    <"$T/bob.profile" >/dev/null 2>"$T/erin.err" &
 	pid=$!
 	PIDS="$PIDS $pid"

@@ -114,7 +114,7 @@ reflection() {
 ports() { in_ns nft add element inet hostile ports "{ $1, $2 }"; }
 
 # 1. Reflection, IPv4: four threads on each of the four endpoints.
-reflect_start -t 4 -p 0 -P 0 127.0.0.2 127.0.0.3
+reflect_start -t 4 -p 0 --alternate-port 0 127.0.0.2 127.0.0.3
 ports "$(port "$EP0")" "$(port "$EP1")"
 m0=$(rss)
 reflection v4 127.0.0.1 28 100 0 "$UDP"
@@ -124,7 +124,7 @@ pass "v4: $STATS; memory $m0 before, $(rss) after"
 reflect_stop
 
 # The same over IPv6: every address of the /64 is one victim.
-reflect_start -t 4 -p 0 -P 0 2001:db8:aa::1 2001:db8:aa::2
+reflect_start -t 4 -p 0 --alternate-port 0 2001:db8:aa::1 2001:db8:aa::2
 ports "$(port "$EP0")" "$(port "$EP1")"
 reflection v6 2001:db8:bb::/64 48 100 0 "$UDP"
 reflect_stop
@@ -132,7 +132,7 @@ pass "v6: $STATS"
 
 # The global budget: 16 victims, each allowed 1,000 a second, all of them
 # 200 a second together.
-reflect_start -t 4 -r 1000 -R 200 -p 0 -P 0 127.0.0.2 127.0.0.3
+reflect_start -t 4 -M 1000 --total-rate 200 -p 0 --alternate-port 0 127.0.0.2 127.0.0.3
 ports "$(port "$EP0")" "$(port "$EP1")"
 reflection many '127.0.1.1*16' 28 1000 200 "$UDP"
 reflect_stats
@@ -144,7 +144,7 @@ pass "global budget: $STATS"
 # not move it.  A trickle of a byte each half second would take 9.5 s to
 # send 19 bytes (never a whole header).
 ulimit -n 8192 || fail "ulimit -n 8192"
-reflect_start -w 2 -p 0 -P 0 127.0.0.2 127.0.0.3
+reflect_start -w 2 -p 0 --alternate-port 0 127.0.0.2 127.0.0.3
 tp=$(port "${TCP%%,*}")
 m0=$(rss)
 out=$(in_ns timeout 30 python3 "$hostile" trickle 127.0.0.2 "$tp" 0.5) ||

@@ -36,8 +36,8 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$RVD_PID/status"; }
 # idle attacks below fill it with 2,000 and 2,700 connections.
 # The counters come from a listener of their own (-x).
 MAXC=2400
-start_ready rvd 20 "$B/nat-rendezvousd" -d -l 127.0.0.1:0 -t 60 -g 5 \
-    -m $MAXC -x 127.0.0.1:0
+start_ready rvd 20 "$B/nat-rendezvousd" -d -l 127.0.0.1:0 -w 60 -g 5 \
+    --connections $MAXC -x 127.0.0.1:0
 [[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+)\ ws=/v1/ws\ metrics=127\.0\.0\.1:([0-9]+)$ ]] ||
     fail "ready line: $READY"
 RVD_PID=$LAST_PID
@@ -50,7 +50,7 @@ metric() { $HOSTILE metrics "$MPORT" "$1" | sed 's/^[^=]*=//'; }
 echo "type=profile nat=open public=127.0.0.1:4000" >"$T/profile"
 mkdir -m 700 "$T/bob" "$T/carol" "$T/alice"
 start_ready bob 20 env NATKIT_HOME="$T/bob" sh -c 'exec "$@" <"$0"' \
-    "$T/profile" "$B/nat-register" -s "$URL" -n bob
+    "$T/profile" "$B/nat-register" -s "$URL" -N bob
 [ "$(field type <<<"$READY")" = registered ] || fail "bob: $READY"
 BOB_PID=$LAST_PID
 BOB=$(field id <<<"$READY")
@@ -64,7 +64,7 @@ honest() {
 	H=$((H + 1))
 	t0=$EPOCHREALTIME
 	rm -f "$T/carol.out"
-	NATKIT_HOME=$T/carol "$B/nat-register" -s "$URL" -n carol \
+	NATKIT_HOME=$T/carol "$B/nat-register" -s "$URL" -N carol \
 	    <"$T/profile" >"$T/carol.out" 2>"$T/carol.err" &
 	pid=$!
 	PIDS="$PIDS $pid"
@@ -166,7 +166,7 @@ check_after upgrade-mix
 # -t of the connection, and its body within -t of the headers, however
 # slowly they trickle (a byte every 0.25 s would take 10 s for the body:
 # lws restarts its body timeout at every byte).
-start_ready rvd2 20 "$B/nat-rendezvousd" -d -l 127.0.0.1:0 -t 2
+start_ready rvd2 20 "$B/nat-rendezvousd" -d -l 127.0.0.1:0 -w 2
 PORT2=$(sed -n 's/^ready http=127\.0\.0\.1:\([0-9]*\) .*/\1/p' <<<"$READY")
 RVD2_PID=$LAST_PID
 expect "trickled headers: closed, unanswered" \

@@ -44,13 +44,13 @@ rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 # later; auth and HTTP requests within 3 s.  The second has no message
 # rate and no signal budgets (-M 0 -S 0), so that a victim's queue (-Q)
 # is what fills.
-start_ready rvd 20 "$B/nat-rendezvousd" -d -v -l 127.0.0.1:0 -i 3 -t 3 -g 2
+start_ready rvd 20 "$B/nat-rendezvousd" -d -v -l 127.0.0.1:0 -i 3 -w 3 -g 2
 [[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+)\ ws=/v1/ws$ ]] ||
     fail "ready line: $READY"
 RVD_PID=$LAST_PID
 PORT=${BASH_REMATCH[1]}
 URL=http://127.0.0.1:$PORT
-start_ready rvq 20 "$B/nat-rendezvousd" -d -l 127.0.0.1:0 -i 3 -t 3 \
+start_ready rvq 20 "$B/nat-rendezvousd" -d -l 127.0.0.1:0 -i 3 -w 3 \
     -M 0 -S 0
 [[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+)\ ws=/v1/ws$ ]] ||
     fail "ready line: $READY"
@@ -60,7 +60,7 @@ QPORT=${BASH_REMATCH[1]}
 echo "type=profile nat=open public=127.0.0.1:4000" >"$T/profile"
 mkdir -m 700 "$T/bob" "$T/alice"
 start_ready bob 20 env NATKIT_HOME="$T/bob" sh -c 'exec "$@" <"$0"' \
-    "$T/profile" "$B/nat-register" -s "$URL" -n bob
+    "$T/profile" "$B/nat-register" -s "$URL" -N bob
 [ "$(field type <<<"$READY")" = registered ] || fail "bob: $READY"
 BOB_PID=$LAST_PID
 BOB=$(field id <<<"$READY")

@@ -116,7 +116,7 @@ register_host() {
 	mkdir -p -m 700 "$T/home/$3"
 	start_ready "reg-$3" 10 "$LAB" exec "$1" -- env NATKIT_HOME="$T/home/$3" \
 	    sh -c 'f=$1; shift; exec "$@" <"$f"' sh "$T/prof/$1" \
-	    "$NATKIT_BIN/nat-register" -v -s "$URL" -n "$2" -e "$4"
+	    "$NATKIT_BIN/nat-register" -v -s "$URL" -N "$2" -e "$4"
 	case $READY in
 	type=registered\ *) ;;
 	*) cat "$T/reg-$3.err"; fail "$3 did not register: $READY" ;;

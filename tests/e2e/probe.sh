@@ -9,7 +9,7 @@ PROBE=$NATKIT_BIN/nat-probe
 COTURN=198.51.100.10
 REFLECT=198.51.100.12:3480
 start_ready reflect 10 "$LAB" exec srv -- "$NATKIT_BIN/nat-reflect" -d \
-    -p 3480 -P 3481 198.51.100.12 198.51.100.13
+    -p 3480 --alternate-port 3481 198.51.100.12 198.51.100.13
 
 EI=endpoint-independent AD=address-dependent APD=address-and-port-dependent
 # host      mapping filtering nat                   hairpin exit portmap
@@ -105,6 +105,19 @@ run_matrix "delay 20"
 out=$("$LAB" exec h-blk -- "$PROBE" -T -s $COTURN)
 expect "h-blk -T exit" "$?" 1
 expect "h-blk -T tcp-public" "$(field tcp-public <<<"$out" | cut -d: -f1)" 203.0.113.16
+
+# The allocation step over all of the probe's flows: r-seq and r-seq3
+# give every new flow the next port of one counter (nat-lab(1)), so the
+# tests' own other sockets take the ports between the ones they compare;
+# r-sym allocates at random.
+for hd in h-seq:1 h-seq3:3 h-sym:random; do
+	for srv in $COTURN $REFLECT; do
+		out=$("$LAB" exec ${hd%:*} -- "$PROBE" -s $srv)
+		expect "${hd%:*} $srv exit" $? 0
+		expect "${hd%:*} $srv nat" "$(field nat <<<"$out")" symmetric
+		expect "${hd%:*} $srv delta" "$(field delta <<<"$out")" ${hd#*:}
+	done
+done
 
 # A NAT that gives one port the same public port for both servers by
 # chance (h-adm picks from 1,024 ports: about once in a thousand probes)

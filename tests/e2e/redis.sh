@@ -57,7 +57,7 @@ REDIS=redis://127.0.0.1:$RPORT
 
 # rvd NAME: an instance on a port picked; its URL in URL.
 rvd() {
-	start_ready "$1" 10 "$RVD" -d -v -l 127.0.0.1:0 -g 2 -r "$REDIS" -E $TTL
+	start_ready "$1" 10 "$RVD" -d -v -l 127.0.0.1:0 -g 2 --redis "$REDIS" -E $TTL
 	[[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+)\ ws=/v1/ws$ ]] ||
 	    fail "$1 ready line: $READY"
 	PORT=${BASH_REMATCH[1]}
@@ -155,7 +155,7 @@ expect "a replay of alice's record on instance 2 is refused" \
 echo "type=profile nat=open public=127.0.0.1:4000" >"$T/carol.profile"
 mkdir -m 700 "$T/carol"
 start_ready carol 10 env NATKIT_HOME="$T/carol" sh -c 'exec "$@" <"$0"' \
-    "$T/carol.profile" "$B/nat-register" -s "$U1" -s "$U2" -n carol \
+    "$T/carol.profile" "$B/nat-register" -s "$U1" -s "$U2" -N carol \
     -e "cat >>$T/carol.signals"
 CAROL=$(field id <<<"$READY")
 until_ok 5 sh -c "[ \$(grep -c '^type=registered' $T/carol.out) = 2 ]"

@@ -13,7 +13,7 @@ command -v python3 >/dev/null || skip "python3 not installed"
 python3 -c 'import random; random.Random(1).randbytes(1)' 2>/dev/null ||
     skip "python3 is older than 3.9"
 
-reflect_start -r 0 -w 2 -p 0 -P 0 127.0.0.1 127.0.0.2
+reflect_start -M 0 -w 2 -p 0 --alternate-port 0 127.0.0.1 127.0.0.2
 p=$(port "$EP0")
 tp=$(port "${TCP%%,*}")
 out=$(timeout 60 python3 "$sender" bad 127.0.0.1 "$p" "$tp") ||
@@ -36,7 +36,7 @@ pass "answering after the bad packets; exit 0 on SIGTERM"
 
 # Rate limit: 5 a second with a burst of 10, so of 60 requests sent back
 # to back from one address about 10 are answered; the rest are counted.
-reflect_start -r 5 -C 1 -c 1 -p 0 127.0.0.1
+reflect_start -M 5 -C 1 --connections 1 -p 0 127.0.0.1
 p=$(port "$EP0")
 out=$(timeout 20 python3 "$sender" flood 127.0.0.1 "$p" 60) ||
     fail "flood: $out"

@@ -15,7 +15,7 @@ done
 ip -o addr show lo 2>/dev/null | grep -q '127.0.0.1/8' ||
     skip "loopback has no 127.0.0.1/8, so no 127.0.0.2"
 
-reflect_start -p 0 -P 0 127.0.0.1 127.0.0.2
+reflect_start -p 0 --alternate-port 0 127.0.0.1 127.0.0.2
 [[ $READY =~ ^ready\ udp=127\.0\.0\.1:[0-9]+,127\.0\.0\.1:[0-9]+,127\.0\.0\.2:[0-9]+,127\.0\.0\.2:[0-9]+\ tcp=127\.0\.0\.1:[0-9]+,127\.0\.0\.1:[0-9]+,127\.0\.0\.2:[0-9]+,127\.0\.0\.2:[0-9]+$ ]] ||
     fail "ready line: $READY"
 [ "$UDP" = "$TCP" ] || fail "udp and tcp endpoints differ: $READY"
@@ -97,7 +97,7 @@ r=$(stat refused) m=$(stat malformed)
 pass "$STATS"
 
 # Four threads per endpoint (SO_REUSEPORT): the same verdicts.
-reflect_start -t 4 -p 0 -P 0 127.0.0.1 127.0.0.2
+reflect_start -t 4 -p 0 --alternate-port 0 127.0.0.1 127.0.0.2
 p=$(port "$EP0") P=$(port "$EP1")
 out=$(timeout 30 turnutils_natdiscovery -m -f -p "$p" 127.0.0.1 2>&1) ||
     fail "turnutils_natdiscovery -m -f (-t 4) exited $?: $out"

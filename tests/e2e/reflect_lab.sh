@@ -14,7 +14,7 @@ command -v turnutils_natdiscovery >/dev/null ||
 lab_up
 A=198.51.100.12 B=198.51.100.13
 start_ready reflect 10 "$LAB" exec srv -- "$NATKIT_BIN/nat-reflect" -d \
-    -p 3480 -P 3481 $A $B
+    -p 3480 --alternate-port 3481 $A $B
 expect "ready line" "$READY" \
     "ready udp=$A:3480,$A:3481,$B:3480,$B:3481 tcp=$A:3480,$A:3481,$B:3480,$B:3481"
 

@@ -9,7 +9,7 @@ top=${NATKIT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 
 [ -x "$bin/nat-reflect" ] || fail "no $bin/nat-reflect (run make)"
 if command -v mandoc >/dev/null && command -v col >/dev/null; then
-	usage=$("$bin/nat-reflect" -h | tr -s ' \n\t' ' ' | sed 's/^usage: //; s/ $//')
+	usage=$("$bin/nat-reflect" -h | sed '/^$/,$d' | tr -s ' \n\t' ' ' | sed 's/^usage: //; s/ $//')
 	synopsis=$(mandoc -Tascii "$top/man/nat-reflect.8" | col -b |
 	    sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' |
 	    tr -s ' \n\t' ' ' | sed 's/^ //; s/ $//')
@@ -32,22 +32,24 @@ while IFS='|' read -r args word; do
 	grep -qF -- "$word" <<<"$msg" || fail "nat-reflect $args said '$msg', not naming '$word'"
 done <<'LIST'
 -p 65536 127.0.0.1|65536
--P -1 127.0.0.1 127.0.0.2|-1
+--alternate-port -1 127.0.0.1 127.0.0.2|-1
 -p 3x 127.0.0.1|3x
 -t 0 127.0.0.1|0
 -t 65 127.0.0.1|65
--c 0 127.0.0.1|connections 0
--m 1501 127.0.0.1|1501
+--connections 0 127.0.0.1|connections 0
+--padding-max 1501 127.0.0.1|1501
 -w 0 127.0.0.1|idle timeout 0
--r -5 127.0.0.1|-5
--R x 127.0.0.1|total rate x
--R 100000001 127.0.0.1|100000001
+-M -5 127.0.0.1|-5
+--total-rate x 127.0.0.1|total rate x
+--total-rate 100000001 127.0.0.1|100000001
 -C 0 127.0.0.1|connections per address 0
 -u no-such-user-xyz 127.0.0.1|no-such-user-xyz
--P 4000 127.0.0.1|4000
--p 5000 -P 5000 127.0.0.1 127.0.0.2|5000
+--alternate-port 4000 127.0.0.1|4000
+-p 5000 --alternate-port 5000 127.0.0.1 127.0.0.2|5000
 127.0.0.1 ::1|::1
 127.0.0.1 127.0.0.1|127.0.0.1
+-n 0.0.0.0 127.0.0.2|wildcard
+-n ::1 ::|wildcard
 300.1.2.3|300.1.2.3
 127.0.0.1 127.0.0.2 127.0.0.3|usage
 |usage

@@ -404,7 +404,7 @@ do_auth(char **w, int n)
 	static char msg[RECORD_MAX + 2];
 	char *text;
 
-	record_begin(&r, 1, "auth");
+	record_begin(&r, RECORD_JSON_WIRE, "auth");
 	if (claim != NULL) {
 		ident_named(&other, claim);
 		record_str(&r, "id", other.id);
@@ -454,7 +454,7 @@ record_make(const struct ident *id, const char *claim, long long seq,
 	struct ident other = { 0 };
 	char num[24];
 
-	record_begin(&r, 1, "peer");
+	record_begin(&r, RECORD_JSON_WIRE, "peer");
 	if (claim != NULL) {
 		ident_named(&other, claim);
 		record_str(&r, "id", other.id);
@@ -774,7 +774,7 @@ main(int argc, char *argv[])
 	if (strcmp(argv[0], "unregister") == 0 && argc == 2) {
 		static struct record r;
 
-		record_begin(&r, 1, "unregister");
+		record_begin(&r, RECORD_JSON_WIRE, "unregister");
 		record_str(&r, "id", me.id);
 		record_str(&r, "key", me.key);
 		record_str(&r, "seq", argv[1]);

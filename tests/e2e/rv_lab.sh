@@ -20,7 +20,7 @@ t0=$EPOCHREALTIME
 [ -x "$SEAL" ] || fail "no $SEAL: run make first"
 lab_up prc,sym
 start_ready reflect 10 "$LAB" exec srv -- "$B/nat-reflect" -d \
-    -p 3480 -P 3481 198.51.100.12 198.51.100.13
+    -p 3480 --alternate-port 3481 198.51.100.12 198.51.100.13
 start_ready rvd 10 "$LAB" exec srv -- "$B/nat-rendezvousd" -d -g $GRACE \
     -l $SRV:80
 RVD=$LAST_PID
@@ -71,7 +71,7 @@ register() {
 	shift 2
 	start_ready "$name" 10 "$LAB" exec "$host" -- env NATKIT_HOME="$T/$name" \
 	    sh -c 'f=$1; shift; exec "$@" <"$f"' sh "$T/$name.profile" \
-	    "$B/nat-register" -s "$URL" -n "$name" "$@"
+	    "$B/nat-register" -s "$URL" -N "$name" "$@"
 	case $READY in
 	type=registered\ *) ;;
 	*) cat "$T/$name.err" "$T/rvd.err"; fail "$name did not register: $READY" ;;

@@ -15,7 +15,7 @@ command -v curl >/dev/null || skip "needs curl"
 
 # --- the command line -------------------------------------------------
 if command -v mandoc >/dev/null && command -v col >/dev/null; then
-	usage=$("$RVD" -h | tr -s ' \n\t' ' ' | sed 's/^usage: //; s/ $//')
+	usage=$("$RVD" -h | sed '/^$/,$d' | tr -s ' \n\t' ' ' | sed 's/^usage: //; s/ $//')
 	synopsis=$(mandoc -Tascii "$NATKIT_TOP/man/nat-rendezvousd.8" | col -b |
 	    sed -n '/^SYNOPSIS/,/^DESCRIPTION/p' | sed '1d;$d' |
 	    tr -s ' \n\t' ' ' | sed 's/^ //; s/ $//')
@@ -33,7 +33,7 @@ done <<'LIST'
 -l ::1:80|brackets
 -g -1|-1
 -i 0|ping interval 0
--r x|x
+--redis x|x
 -C 0|0
 -c /etc/hostname|-k keyfile
 -u no-such-user-xyz|no-such-user-xyz
@@ -52,8 +52,8 @@ printf 'listen 127.0.0.1:0\nbogus 1\n' >"$T/bad.conf"
 expect "a bad configuration file exits" "$?" 78
 
 # --- the server ---------------------------------------------------------
-start_ready rvd 10 "$RVD" -d -l 127.0.0.1:0 -l 127.0.0.1:0 -g 2 -i 2 -t 3 \
-    -C 20 -M 20 -b 40
+start_ready rvd 10 "$RVD" -d -l 127.0.0.1:0 -l 127.0.0.1:0 -g 2 -i 2 -w 3 \
+    -C 20 -M 20 --burst 40
 [[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+),127\.0\.0\.1:([0-9]+)\ ws=/v1/ws$ ]] ||
     fail "ready line: $READY"
 RVD_PID=$LAST_PID

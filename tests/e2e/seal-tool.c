@@ -100,7 +100,7 @@ seal(const struct ident *me, const struct ident *peer)
 	t = record_get(&in, "type");
 	sign = record_get(&in, "sig") == NULL && (strcmp(t, "request") == 0 ||
 	    strcmp(t, "answer") == 0);
-	record_begin(&r, 1, t);
+	record_begin(&r, RECORD_JSON_WIRE, t);
 	for (i = 0; i < in.n; i++)
 		if (strcmp(in.key[i], "type") != 0 && (!sign ||
 		    (strcmp(in.key[i], "from") != 0 &&

@@ -14,15 +14,19 @@
 
 #include <cmocka.h>
 
+#include "cli.h"
 #include "conf.h"
 
-static const struct option opts[] = {
-	{ "file", required_argument, NULL, 'f' },
-	{ "grace", required_argument, NULL, 'g' },
-	{ "listen", required_argument, NULL, 'l' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "address", required_argument, NULL, 256 },
-	{ NULL, 0, NULL, 0 }
+static const struct cli_opt opts[] = {
+	{ 'f', 'f', "file", "file", "read settings from file", 0 },
+	{ 'g', 'g', "grace", "seconds", "grace", 0 },
+	{ 'l', 'l', "listen", "port", "listen", 0 },
+	{ 'v', 'v', "verbose", NULL, "more", 0 },
+	{ 256, 0, "address", "address", "the address", CLI_FILE },
+	{ 'w', 0, "idle", "seconds", NULL, CLI_OLD },
+	{ 'w', 'w', "timeout", "seconds", "timeout", 0 },
+	{ 'h', 'h', "help", NULL, "help", CLI_LINE },
+	{ 0, 0, NULL, NULL, NULL, 0 }
 };
 
 /* What apply saw: "ch=value" lines. */
@@ -34,7 +38,7 @@ apply(void *arg, int ch, const char *val)
 	size_t n = strlen(seen);
 
 	if (ch == 'f')
-		conf_read(val, opts, "", apply, arg);
+		conf_read(val, opts, apply, arg);
 	else
 		snprintf(seen + n, sizeof(seen) - n, "%d=%s\n", ch,
 		    val != NULL ? val : "(flag)");
@@ -63,16 +67,42 @@ test_good(void **state)
 	snprintf(b, sizeof(b), "%s/b.conf", dir);
 	write_file(b, "grace 7\n");
 	snprintf(text, sizeof(text), "# a comment\n\n  listen\t127.0.0.1:0"
-	    "   # trailing\r\nverbose\nfile %s\naddress ::1\nlisten 443", b);
+	    "   # trailing\r\nverbose\nfile %s\naddress ::1\nidle 5\n"
+	    "timeout 6\nlisten 443", b);
 	write_file(a, text);
 	seen[0] = '\0';
-	conf_read(a, opts, "", apply, &calls);
+	conf_read(a, opts, apply, &calls);
 	assert_string_equal(seen, "108=127.0.0.1:0\n118=(flag)\n103=7\n"
-	    "256=::1\n108=443\n");
-	assert_int_equal(calls, 6);	/* "file" is one call too */
+	    "256=::1\n119=5\n119=6\n108=443\n");
+	assert_int_equal(calls, 8);	/* "file" is one call too */
 	unlink(a);
 	unlink(b);
 	rmdir(dir);
+}
+
+/* The command line through the same table: a letter, a long form and an
+ * old spelling (warned of) give the same value. */
+static void
+test_getopt(void **state)
+{
+	char *argv[] = { "prog", "-w", "5", "--idle", "6", "--timeout=7",
+	    "-l", "443", NULL };
+	struct cli c = { .prog = "prog", .usage = "usage: prog\n",
+	    .opts = opts };
+	char got[128] = "";
+	int ch;
+
+	(void)state;
+	optind = 0;
+	while ((ch = cli_getopt(&c, 8, argv)) != -1) {
+		size_t n = strlen(got);
+
+		snprintf(got + n, sizeof(got) - n, "%d=%s ", ch, optarg);
+	}
+	assert_string_equal(got, "119=5 119=6 119=7 108=443 ");
+	assert_int_equal(cli_given(&c, 'w'), 1);
+	assert_int_equal(cli_given(&c, 'g'), 0);
+	assert_string_equal(cli_spelling(&c, 'w'), "-w");
 }
 
 int
@@ -80,6 +110,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_getopt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

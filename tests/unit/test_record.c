@@ -36,6 +36,43 @@ test_write_kv_and_json(void **state)
 	    "{\"type\":\"probe\",\"name\":\"q\\\"\\\\\\u000a\",\"n\":7}\n");
 }
 
+/* -j output: a numeric key (nat(7), JSON) is a number even when given as
+ * text, none is null, and both read back as they were given; a value
+ * that would not read back the same stays a string; the protocol's
+ * records (RECORD_JSON_WIRE) keep strings. */
+static void
+test_write_typed(void **state)
+{
+	struct record_in in;
+	struct record r;
+	const char *line;
+
+	(void)state;
+	record_begin(&r, 1, "peer");
+	record_str(&r, "seq", "1800000000123");
+	record_str(&r, "delta", "-");
+	record_str(&r, "tcp-delta", "random");
+	record_str(&r, "lifetime", "007");
+	record_str(&r, "ms", "-0");
+	record_str(&r, "expires", "-12");
+	record_str(&r, "tcp-lifetime", "1234567890123456");
+	record_str(&r, "name", "5");
+	assert_string_equal(line = record_end(&r), "{\"type\":\"peer\","
+	    "\"seq\":1800000000123,\"delta\":null,\"tcp-delta\":\"random\","
+	    "\"lifetime\":\"007\",\"ms\":\"-0\",\"expires\":-12,"
+	    "\"tcp-lifetime\":\"1234567890123456\",\"name\":\"5\"}\n");
+	assert_int_equal(record_parse(&in, line), 0);
+	assert_string_equal(record_get(&in, "seq"), "1800000000123");
+	assert_string_equal(record_get(&in, "delta"), "-");
+	assert_string_equal(record_get(&in, "lifetime"), "007");
+	assert_string_equal(record_get(&in, "expires"), "-12");
+	record_begin(&r, RECORD_JSON_WIRE, "peer");
+	record_str(&r, "seq", "5");
+	record_str(&r, "delta", "-");
+	assert_string_equal(record_end(&r),
+	    "{\"type\":\"peer\",\"seq\":\"5\",\"delta\":\"-\"}\n");
+}
+
 /* What a terminal would obey is escaped in both forms: C0, DEL, C1 as a
  * character and as a stray byte; other UTF-8 passes. */
 static void
@@ -155,6 +192,7 @@ test_profile_round_trip(void **state)
 	p.server[0].rtt_ms = 41;
 	p.upnp.found = 1;
 	addr_parse(&p.upnp.external, "203.0.113.17", 0, 1);
+	p.evidence = PROFILE_EV_ANSWER;
 	for (json = 0; json < 2; json++) {
 		profile_write(&p, &r, json);
 		assert_non_null(line = record_end(&r));
@@ -165,7 +203,8 @@ test_profile_round_trip(void **state)
 			    "public=203.0.113.14:40001 hairpin=no preserve=no "
 			    "delta=random lifetime=- local=10.0.4.2 "
 			    "servers=198.51.100.10:3478 rtt=41 portmap=upnp "
-			    "upnp=203.0.113.17 natpmp=- pcp=- double-nat=-\n");
+			    "upnp=203.0.113.17 natpmp=- pcp=- double-nat=- "
+			    "evidence=answer\n");
 		assert_int_equal(record_parse(&in, line), 0);
 		assert_int_equal(profile_read(&q, &in), 0);
 		assert_int_equal(q.udp.mapping, PROFILE_APD);
@@ -176,6 +215,7 @@ test_profile_round_trip(void **state)
 		    (struct sockaddr *)&p.udp.public));
 		assert_int_equal(q.nlocal, 1);
 		assert_true(q.upnp.found);
+		assert_int_equal(q.evidence, PROFILE_EV_ANSWER);
 		assert_false(q.tcp.probed);
 	}
 }
@@ -230,6 +270,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_kv_and_json),
+		cmocka_unit_test(test_write_typed),
 		cmocka_unit_test(test_write_controls),
 		cmocka_unit_test(test_write_overflow),
 		cmocka_unit_test(test_parse_both_forms),

@@ -406,7 +406,7 @@ signed_record(struct ident *id, const char *name, const char *seq)
 {
 	static struct record r;
 
-	record_begin(&r, 1, "peer");
+	record_begin(&r, RECORD_JSON_WIRE, "peer");
 	record_str(&r, "id", id->id);
 	record_str(&r, "key", id->key);
 	record_str(&r, "name", name);

@@ -176,20 +176,22 @@ test_applies(void **state)
 		{ "prc", "fc", 0, "direct,punch", "portmap", "no mapped candidate" },
 		{ "prc", "prc", 0, "punch", "direct", "neither side is public" },
 		{ "rc", "prc", 0, "punch", "birthday", "no ports to guess" },
-		{ "prc", "sym", PROFILE_DELTA_RANDOM, "punch,birthday",
+		{ "prc", "sym", PROFILE_DELTA_RANDOM, "birthday",
 		    "predict", "allocates ports at random" },
-		{ "sym", "prc", 0, "punch,birthday", "direct", "symmetric" },
-		{ "prc", "adm", PROFILE_DELTA_RANDOM, "punch,birthday", "tcp",
+		{ "sym", "prc", 0, "birthday", "punch", "only a guess" },
+		{ "prc", "adm", PROFILE_DELTA_RANDOM, "birthday", "tcp",
 		    "not probed" },
 		{ "rc", "sym", PROFILE_DELTA_RANDOM, "punch", "birthday",
 		    "filters by address only" },
 		{ "sym", "rc", 0, "punch", "birthday",
 		    "filters by address only" },
-		{ "prc", "sym", 2, "punch,predict", "birthday",
+		{ "prc", "sym", 2, "predict", "birthday",
 		    "prediction covers it" },
+		{ "prc", "sym", 2, "predict", "punch",
+		    "peer's NAT maps per destination and ours filters" },
 		/* A step from two ports only (an address-dependent
 		 * mapping) may be chance: both run. */
-		{ "prc", "adm", -5, "punch,predict,birthday", "tcp",
+		{ "prc", "adm", -5, "predict,birthday", "tcp",
 		    "not probed" },
 		{ "sym", "sym", PROFILE_DELTA_RANDOM, "", "punch",
 		    "relay needed" },
@@ -245,6 +247,45 @@ test_applies(void **state)
 	mk(&e.peer, "sym", "203.0.113.14:50000", PROFILE_DELTA_RANDOM);
 	assert_true(tech("birthday")->applies(&e, why) >
 	    tech("punch")->applies(&e, why));
+}
+
+static void
+test_predict_step(void **state)
+{
+	/* Two fresh bindings, then the main socket's: a step in all three
+	 * is offered, whatever the profile said; anything else leaves the
+	 * profile alone. */
+	static const struct {
+		int p0, p1, srflx, delta, ret, want;
+	} t[] = {
+		{ 30000, 30003, 30006, PROFILE_DELTA_RANDOM, 3, 3 },
+		{ 30000, 30003, 30006, 1, 3, 3 },
+		{ 20010, 20008, 20006, PROFILE_DELTA_UNKNOWN, -2, -2 },
+		{ 30000, 30003, 30009, 3, 0, 3 },  /* a flow between: kept */
+		{ 30000, 30003, 30009, PROFILE_DELTA_RANDOM, 0,
+		    PROFILE_DELTA_RANDOM },
+		{ 41266, 41355, 41444, PROFILE_DELTA_RANDOM, 0,
+		    PROFILE_DELTA_RANDOM },	/* a step beyond 16 */
+		{ 30000, 30000, 30000, PROFILE_DELTA_RANDOM, 0,
+		    PROFILE_DELTA_RANDOM },
+	};
+	static struct tech_env e;
+	int port[PREDICT_OBSERVE];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		mk(&e.self, "sym", "203.0.113.21:40000", t[i].delta);
+		port[0] = t[i].p0;
+		port[1] = t[i].p1;
+		assert_int_equal(predict_step(&e, port, PREDICT_OBSERVE,
+		    t[i].srflx), t[i].ret);
+		assert_int_equal(e.self.prof.udp.delta, t[i].want);
+	}
+	/* Fewer answers than asked: nothing. */
+	mk(&e.self, "sym", "203.0.113.21:40000", PROFILE_DELTA_RANDOM);
+	assert_int_equal(predict_step(&e, port, 1, 30006), 0);
+	assert_int_equal(e.self.prof.udp.delta, PROFILE_DELTA_RANDOM);
 }
 
 static void
@@ -603,6 +644,7 @@ main(void)
 		cmocka_unit_test(test_cand_round_trip),
 		cmocka_unit_test(test_cand_malformed),
 		cmocka_unit_test(test_applies),
+		cmocka_unit_test(test_predict_step),
 		cmocka_unit_test(test_pace),
 		cmocka_unit_test(test_birthday_sizing),
 		cmocka_unit_test(test_checks),

@@ -137,12 +137,60 @@ record_begin(struct record *r, int json, const char *type)
 	record_str(r, "type", type);
 }
 
+/*
+ * The keys whose JSON value is a number wherever they appear (nat(7),
+ * JSON), a "tcp-" prefix aside.  Sorted.  A value of one given as text (a
+ * field copied from a record read back, or a profile's "-") is written as
+ * a number when it is a decimal integer that reads back the same (no
+ * leading zero, at most 15 digits: exact as a double), and "-" (none) as
+ * null; anything else stays a string ("random", a hostile peer's field).
+ */
+static const char *const record_num_keys[] = {
+	"auth-failures", "delta", "exit", "expires", "first-byte-ms",
+	"lifetime", "ms", "received", "relayed-ms", "sent", "seq",
+	"traversal-ms", "v",
+};
+
+static int
+record_num_key(const char *key)
+{
+	size_t i;
+
+	if (strncmp(key, "tcp-", 4) == 0)
+		key += 4;
+	for (i = 0; i < sizeof(record_num_keys) / sizeof(record_num_keys[0]);
+	    i++)
+		if (strcmp(key, record_num_keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Returns 1 when s is a decimal integer as %lld would write it, of at
+ * most 15 digits. */
+static int
+record_is_int(const char *s)
+{
+	int neg = *s == '-';
+	size_t n;
+
+	s += neg;
+	n = strspn(s, "0123456789");
+	return n > 0 && n <= 15 && s[n] == '\0' && (s[0] != '0' ||
+	    (n == 1 && !neg));
+}
+
 void
 record_str(struct record *r, const char *key, const char *val)
 {
 	if (val == NULL || *val == '\0')
 		val = "-";
 	record_key(r, key);
+	if (r->json == 1 && record_num_key(key) && (strcmp(val, "-") == 0 ||
+	    record_is_int(val))) {
+		record_put(r, strcmp(val, "-") == 0 ? "null" : val,
+		    strcmp(val, "-") == 0 ? 4 : strlen(val));
+		return;
+	}
 	if (r->json) {
 		record_putc(r, '"');
 		record_put_json(r, val);

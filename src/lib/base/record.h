@@ -39,7 +39,14 @@ struct record {
 	int err;		/* EMSGSIZE once a field did not fit */
 };
 
-/* Starts a record of the given type, as JSON when json is not 0. */
+/*
+ * Starts a record of the given type, as JSON when json is not 0: 1 for a
+ * program's output (-j), where the keys nat(7) lists as numbers are
+ * numbers even when given as text (record_str), and none is null;
+ * RECORD_JSON_WIRE for the protocol's signed records, whose text values
+ * stay strings (nat(7), Peer record).
+ */
+#define RECORD_JSON_WIRE	2
 void record_begin(struct record *r, int json, const char *type);
 
 /* Adds a string field; NULL or "" is written as "-". */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "alloc.h"
 #include "behavior.h"
 #include "detect.h"
 #include "portmap.h"
@@ -30,9 +31,6 @@
 	if ((pr)->o->say != NULL)					\
 		(pr)->o->say((pr)->o->say_arg, __VA_ARGS__);		\
 } while (0)
-
-/* A delta larger than this is not a pattern a peer could predict. */
-#define DELTA_MAX	16
 
 struct probe {
 	const struct behavior_opts *o;
@@ -178,19 +176,21 @@ behavior_local_addrs(struct profile *p)
 	return p->nlocal;
 }
 
-/* The allocation delta from ports in the order the NAT gave them. */
+/* The allocation step over every flow of the UDP tests, in send order
+ * (alloc.h); the hairpinning request never left the NAT. */
 static int
-delta_of(const int *port, int n)
+udp_delta(const struct stun_txn *t1, int n1, const struct stun_txn *t,
+    int nt, int hairpin, int by_address)
 {
-	int i, d;
+	const struct stun_txn *all[PROFILE_MAX_SERVERS + 8];
+	int i, n = 0;
 
-	if (n < 2)
-		return PROFILE_DELTA_UNKNOWN;
-	d = port[1] - port[0];
-	for (i = 2; i < n; i++)
-		if (port[i] - port[i - 1] != d)
-			return PROFILE_DELTA_RANDOM;
-	return d > DELTA_MAX || d < -DELTA_MAX ? PROFILE_DELTA_RANDOM : d;
+	for (i = 0; i < n1; i++)
+		all[n++] = &t1[i];
+	for (i = 0; i < nt && n < (int)(sizeof(all) / sizeof(all[0])); i++)
+		if (i != hairpin)
+			all[n++] = &t[i];
+	return alloc_delta(all, n, by_address);
 }
 
 /* Round one: test I against every server from fd.  Returns the index of
@@ -200,7 +200,7 @@ udp_round_one(struct probe *pr, int fd, struct stun_txn *t1)
 {
 	const struct behavior_opts *o = pr->o;
 	struct profile *p = pr->p;
-	char a[ADDR_STRLEN], b[ADDR_STRLEN], c[ADDR_STRLEN];
+	char a[ADDR_STRLEN], b[160], c[ADDR_STRLEN];
 	int i, chosen = -1;
 	unsigned rtt = 0;
 
@@ -220,9 +220,16 @@ udp_round_one(struct probe *pr, int fd, struct stun_txn *t1)
 
 		p->server[i].addr = o->server[i];
 		p->server[i].rtt_ms = -1;
+		p->server[i].udp = PROFILE_FATE_ANSWERED;
+		if (t1[i].state != STUN_TXN_DONE)
+			profile_server_failed(&p->server[i], t1[i].state ==
+			    STUN_TXN_TIMEDOUT ? ETIMEDOUT : t1[i].error,
+			    t1[i].icmp, t1[i].icmp_type, t1[i].icmp_code,
+			    (const struct sockaddr *)&t1[i].icmp_from);
 		if (m == NULL) {
-			SAY(pr, "test I: no answer from %s",
-			    addr_str((const struct sockaddr *)&o->server[i], a));
+			SAY(pr, "test I: no answer from %s: %s",
+			    addr_str((const struct sockaddr *)&o->server[i], a),
+			    profile_server_why(&p->server[i], b, sizeof(b)));
 			continue;
 		}
 		/* Karn: an RTT across a retransmission is ambiguous. */
@@ -348,6 +355,37 @@ fail:
 	return -1;
 }
 
+/* Returns 1 when a server answered test I, if only with an error. */
+static int
+any_udp_answer(const struct profile *p)
+{
+	int i;
+
+	for (i = 0; i < p->nserver; i++)
+		if (p->server[i].udp == PROFILE_FATE_ANSWERED)
+			return 1;
+	return 0;
+}
+
+/* The fate of a TCP connection that failed with errno e. */
+static enum profile_fate
+tcp_fate(int e)
+{
+	switch (e) {
+	case ECONNREFUSED:
+		return PROFILE_FATE_REFUSED;
+	case EPERM:
+	case EACCES:
+		return PROFILE_FATE_FILTERED;
+	case ETIMEDOUT:
+		return PROFILE_FATE_SILENT;
+	default:
+		return PROFILE_FATE_UNREACHABLE;
+	}
+}
+
+static void tcp_check(struct probe *pr);
+
 int
 behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 {
@@ -356,8 +394,7 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 	struct sockaddr_storage alt, srv;
 	const struct sockaddr *m1, *m2, *m3, *ma, *mb;
 	char a[ADDR_STRLEN];
-	int fa = -1, ff = -1, fh = -1, fx, chosen, family, rc = -1, n;
-	int ports[4];
+	int fa = -1, ff = -1, fh = -1, fx, chosen, family, rc = -1, on = 1;
 	enum { T2, F2, F3, C1, C2, H, T3, T4 };
 
 	probe_init(&pr, p, o);
@@ -366,7 +403,12 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 		return -1;
 	}
 	family = o->server[0].ss_family;
+	/* On test I's socket the kernel's ICMP errors tell a refusing or
+	 * unreachable server from a silent one (ip(7) IP_RECVERR). */
 	if ((fa = udp_open(&pr, family)) == -1 ||
+	    (family == AF_INET6 ? setsockopt(fa, SOL_IPV6, IPV6_RECVERR, &on,
+	    sizeof(on)) : setsockopt(fa, SOL_IP, IP_RECVERR, &on,
+	    sizeof(on))) == -1 ||
 	    (ff = udp_open(&pr, family)) == -1 ||
 	    (fh = udp_open(&pr, family)) == -1)
 		goto out;
@@ -375,10 +417,13 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 		goto out;
 	rc = 0;
 	if (chosen == -1) {
-		SAY(&pr, "no server answered over UDP: UDP is blocked");
-		p->udp.nat = PROFILE_NAT_UDP_BLOCKED;
+		if (!any_udp_answer(p))
+			tcp_check(&pr);
+		SAY(&pr, "no usable answer over UDP; the verdict rests on: %s",
+		    profile_evidence_str(profile_judge(p)));
 		goto out;
 	}
+	profile_judge(p);
 	m1 = txn_mapped(&t1[chosen]);
 	memcpy(&p->udp.public, m1, addr_len(m1));
 	if ((p->udp.alg = detect_alg(&t1[chosen].resp)) == PROFILE_YES)
@@ -392,7 +437,6 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 	/* Round two: mapping test II, filtering tests II and III on a fresh
 	 * port, and hairpinning, all at once. */
 	memset(t, 0, sizeof(t));
-	n = 0;
 	if (p->server[chosen].other.ss_family != 0) {
 		alt = p->server[chosen].other;
 		addr_set_port((struct sockaddr *)&alt,
@@ -482,21 +526,18 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 			probe_pace(&pr, &t[T4]);
 			stun_txn_run(&t[T3], 2, 0);
 			m3 = txn_mapped(&t[T3]);
-			ports[0] = addr_port(m1);
-			ports[1] = addr_port(m2);
 			if (m3 == NULL)
 				SAY(&pr, "mapping test III: no answer");
-			else if (addr_equal(m2, m3)) {
+			else if (addr_equal(m2, m3))
 				p->udp.mapping = PROFILE_AD;
-				p->udp.delta = delta_of(ports, 2);
-			} else {
+			else
 				p->udp.mapping = PROFILE_APD;
-				ports[2] = addr_port(m3);
-				n = 3;
-				if (txn_mapped(&t[T4]) != NULL)
-					ports[n++] = addr_port(txn_mapped(&t[T4]));
-				p->udp.delta = delta_of(ports, n);
-			}
+			/* Every flow counts: a NAT that allocates in
+			 * sequence gave our other sockets' flows the ports
+			 * between the ones the tests compare. */
+			if (m3 != NULL)
+				p->udp.delta = udp_delta(t1, o->nserver, t,
+				    T4 + 1, H, p->udp.mapping == PROFILE_AD);
 			if (m3 != NULL)
 				SAY(&pr, "mapping test III: %s mapping %s",
 				    addr_equal(m2, m3) ? "same" : "new",
@@ -569,6 +610,37 @@ fail:
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+/*
+ * No server answered over UDP: a TCP connection to each server's address
+ * and port, TCP_CHECK_MS shared among them, tells whether their hosts can
+ * be reached at all.  An accepted connection or a reset says the host is
+ * there, so that UDP is what is blocked.
+ */
+#define TCP_CHECK_MS	3000
+
+static void
+tcp_check(struct probe *pr)
+{
+	struct profile *p = pr->p;
+	char a[ADDR_STRLEN];
+	int i, fd;
+
+	for (i = 0; i < p->nserver; i++) {
+		struct profile_server *s = &p->server[i];
+
+		fd = tcp_connect(pr, (const struct sockaddr *)&s->addr, 0,
+		    TCP_CHECK_MS / (unsigned)p->nserver);
+		s->tcp = fd != -1 ? PROFILE_FATE_ANSWERED : tcp_fate(errno);
+		if (fd != -1)
+			close(fd);
+		SAY(pr, "tcp check: %s %s", addr_str((const struct sockaddr *)
+		    &s->addr, a), s->tcp == PROFILE_FATE_ANSWERED ?
+		    "accepts connections" : s->tcp == PROFILE_FATE_REFUSED ?
+		    "refuses connections" : s->tcp == PROFILE_FATE_SILENT ?
+		    "does not answer" : "cannot be reached");
+	}
 }
 
 /* One Binding transaction over a new connection from lport; returns the

@@ -227,7 +227,8 @@ probe6(struct profile *p, const struct behavior_opts *o)
 		return -1;
 	for (i = 0; i < q.nserver && p->nserver < PROFILE_MAX_SERVERS; i++)
 		p->server[p->nserver++] = q.server[i];
-	if (t->nat != PROFILE_NAT_UDP_BLOCKED) {
+	/* No public address: blocked, or refused (the nat stays unknown). */
+	if (t->public.ss_family != 0) {
 		for (i = 0; i < q.nserver; i++)
 			if (q.server[i].rtt_ms >= 0 && (srv == -1 ||
 			    (q.server[srv].other.ss_family == 0 &&

@@ -3,7 +3,6 @@
  */
 #include <err.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +35,13 @@ conf_keep(const char *val, const char *path)
 }
 
 void
-conf_read(const char *path, const struct option *opts, const char *deny,
-    conf_apply_fn apply, void *arg)
+conf_read(const char *path, const struct cli_opt *opts, conf_apply_fn apply,
+    void *arg)
 {
 	static int depth;
 	char line[CONF_LINE_MAX], where[CONF_LINE_MAX + 32], *p, *name, *val;
-	const struct option *o;
+	const char *outer = cli_where();
+	const struct cli_opt *o;
 	unsigned lineno = 0;
 	size_t len;
 	FILE *f;
@@ -64,24 +64,21 @@ conf_read(const char *path, const struct option *opts, const char *deny,
 		if ((name = strtok(line, " \t\r\n")) == NULL)
 			continue;
 		val = strtok(NULL, " \t\r\n");
-		for (o = opts; o->name != NULL; o++)
-			if (strcmp(o->name, name) == 0)
-				break;
-		if (o->name == NULL || (o->val > 0 && o->val < 256 &&
-		    strchr(deny, o->val) != NULL))
-			errx(EX_CONFIG, "%s:%u: %s: unknown setting", path,
-			    lineno, name);
-		if ((o->has_arg == required_argument) != (val != NULL) ||
+		snprintf(where, sizeof(where), "%s:%u", path, lineno);
+		cli_context(where);
+		if ((o = cli_opt_named(opts, name)) == NULL)
+			errx(EX_CONFIG, "%s: %s: unknown setting", where, name);
+		if ((o->arg != NULL) != (val != NULL) ||
 		    strtok(NULL, " \t\r\n") != NULL)
-			errx(EX_CONFIG, "%s:%u: %s: %s", path, lineno, name,
+			errx(EX_CONFIG, "%s: %s: %s", where, name,
 			    val == NULL ? "needs a value" : "one value only");
 		if (val != NULL)
 			val = conf_keep(val, path);
-		snprintf(where, sizeof(where), "%s:%u", path, lineno);
-		cli_context(where);
 		apply(arg, o->val, val);
+		/* A file read by "file" gave the context its own lines. */
 		cli_context(NULL);
 	}
+	cli_context(outer);
 	if (ferror(f))
 		err(EX_CONFIG, "%s", path);
 	fclose(f);

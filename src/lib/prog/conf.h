@@ -8,7 +8,7 @@
 #ifndef NATKIT_CONF_H
 #define NATKIT_CONF_H
 
-struct option;
+struct cli_opt;
 
 #define CONF_LINE_MAX	512	/* a line, bytes, newline included */
 #define CONF_DEPTH_MAX	4	/* files including files ("file" setting) */
@@ -19,14 +19,15 @@ typedef void (*conf_apply_fn)(void *arg, int ch, const char *val);
 
 /*
  * Reads path and calls apply for every setting in order, finding each
- * name in opts (a getopt_long table; names whose val is in deny, such as
- * "dhnV", are refused).  While apply runs, a number cli_number refuses
+ * name among the long names of opts (cli.h; those flagged CLI_LINE, such
+ * as help, are refused, and an old name is warned of).  While apply
+ * runs, cli_where() is "FILE:LINE", and a number cli_number refuses
  * names the file and line and exits 78 too.  Exits 78 (EX_CONFIG) with
  * "FILE:LINE: NAME: why" on an unknown setting, a missing or extra value,
  * a line too long, files including each other more than CONF_DEPTH_MAX
  * deep, or "FILE: why" when it cannot be read.
  */
-void conf_read(const char *path, const struct option *opts,
-    const char *deny, conf_apply_fn apply, void *arg);
+void conf_read(const char *path, const struct cli_opt *opts,
+    conf_apply_fn apply, void *arg);
 
 #endif

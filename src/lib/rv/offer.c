@@ -239,7 +239,7 @@ offer_seal(struct record *out, const char *line,
 	sodium_memzero(plain, sizeof(plain));
 	sodium_bin2base64(b64, sizeof(b64), box, padded + IDENT_SEAL_OVERHEAD,
 	    sodium_base64_VARIANT_ORIGINAL);
-	record_begin(out, 1, "sealed");
+	record_begin(out, RECORD_JSON_WIRE, "sealed");
 	record_int(out, "v", 1);
 	record_str(out, "box", b64);
 	if (record_end(out) == NULL)

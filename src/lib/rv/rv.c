@@ -212,7 +212,7 @@ rv_peer_record(struct record *r, const struct ident *id, const char *name,
 		errno = EINVAL;
 		return -1;
 	}
-	record_begin(r, 1, "peer");
+	record_begin(r, RECORD_JSON_WIRE, "peer");
 	record_str(r, "id", id->id);
 	record_str(r, "key", id->key);
 	record_str(r, "name", name);

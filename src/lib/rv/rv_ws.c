@@ -252,7 +252,7 @@ rv_auth(struct rv_session *s, const char *nonce)
 {
 	struct record *r = &s->c->rec;
 
-	record_begin(r, 1, "auth");
+	record_begin(r, RECORD_JSON_WIRE, "auth");
 	record_str(r, "id", s->c->id->id);
 	record_str(r, "key", s->c->id->key);
 	record_str(r, "nonce", nonce);

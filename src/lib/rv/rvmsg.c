@@ -247,7 +247,7 @@ rvmsg_flatten(const cJSON *obj, const char *want_type, struct record_in *in,
 		return RVMSG_E_FIELD;
 	}
 	if (norm != NULL) {
-		record_begin(norm, 1, type);
+		record_begin(norm, RECORD_JSON_WIRE, type);
 		for (i = 0; i < in->n; i++)
 			if (1 &&
 			    strcmp(in->key[i], "type") != 0)

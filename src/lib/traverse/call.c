@@ -509,7 +509,7 @@ call_exchange(const struct call_cfg *cfg, struct tech_env *e,
 		    strchr(rv_session_name(rz->s), '/') + 1);
 		snprintf(to, sizeof(to), "%s", e->peer.id);
 	}
-	if (offer_write(&rz->r, 1, cfg->id, mine) == -1) {
+	if (offer_write(&rz->r, RECORD_JSON_WIRE, cfg->id, mine) == -1) {
 		rc = failed(why, whylen, ENOTRECOVERABLE, "cannot sign our "
 		    "%s: %s", kind, ident_error()[0] ? ident_error() :
 		    strerror(errno));

@@ -153,14 +153,21 @@ connect_gather(struct tech_env *e, uint16_t port, unsigned timeout_ms,
 		uint64_t deadline = stun_now_ms() +
 		    (tc_udp_blocked(&e->self.prof) && timeout_ms > 300 ?
 		    300 : timeout_ms);
+		int seen[PREDICT_OBSERVE], nseen;
 
+		/* A NAT that maps per destination: its step seen again
+		 * now, the main socket's port last (tech_predict.c). */
+		nseen = predict_observe(e, deadline, seen);
 		if (stun_txn_binding(&t, e->fd, (struct sockaddr *)&e->stun,
 		    0, 0, &o) == 0 && stun_txn_run(&t, 1, deadline) == 1 &&
-		    (t.resp.has & (STUN_HAS_XOR_MAPPED | STUN_HAS_MAPPED)))
-			cand_add(&e->self, CAND_SRFLX, (struct sockaddr *)
+		    (t.resp.has & (STUN_HAS_XOR_MAPPED | STUN_HAS_MAPPED))) {
+			struct sockaddr *m = (struct sockaddr *)
 			    ((t.resp.has & STUN_HAS_XOR_MAPPED) ?
-			    &t.resp.xor_mapped : &t.resp.mapped));
-		else {
+			    &t.resp.xor_mapped : &t.resp.mapped);
+
+			cand_add(&e->self, CAND_SRFLX, m);
+			(void)predict_step(e, seen, nseen, addr_port(m));
+		} else {
 			char a[ADDR_STRLEN];
 
 			why_add(why, "no STUN answer from %s%s: no "

@@ -187,6 +187,25 @@ void tc_state_describe(void *state, char *buf, size_t len);
 double birthday_distinct(unsigned pool, unsigned sockets);
 double birthday_miss(unsigned space, double distinct, unsigned probes);
 
+/* Prediction's fresh look at self's NAT while connecting (tech_predict.c):
+ * connect_gather calls predict_observe just before the main socket's own
+ * Binding, then predict_step with what both gave. */
+#define PREDICT_OBSERVE		2	/* fresh bindings */
+#define PREDICT_LIVE_MAX	16	/* the largest step taken as one */
+
+/* When self's profile maps per destination, makes PREDICT_OBSERVE
+ * Bindings to e->stun from fresh sockets, one after the other, before
+ * deadline (monotonic ms), and puts their public ports in port[] in that
+ * order.  Returns how many answered in a row (0: not dependent). */
+int predict_observe(const struct tech_env *e, uint64_t deadline, int *port);
+
+/* Sets self's profile's step (e->self.prof.udp.delta, which the offer
+ * carries) to the one the n fresh ports and then the main socket's
+ * srflx_port show, when all of them show one.  Returns that step, or 0
+ * (the profile left as it was). */
+int predict_step(struct tech_env *e, const int *port, int n,
+    int srflx_port);
+
 /* A generic failure sentence: what was checked, for how long, and what
  * came from the peer. */
 void tc_state_why(struct tc_state *s, const char *because, char *why);

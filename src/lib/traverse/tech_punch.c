@@ -41,6 +41,26 @@ punch_applies(const struct tech_env *e, char *why)
 		    tc_mapping_words(me->udp.mapping));
 		return 0;
 	}
+	/* One side maps per destination, the other filters by address and
+	 * port: the dependent side's checks come from a port the other
+	 * never sent to, and the other's go to ports that are not open
+	 * toward it.  Only a guess of that port works (predict, birthday,
+	 * which cover every such pair); punch's checks would take the
+	 * credit for theirs. */
+	if (tc_dependent(me) != tc_dependent(peer) && !same_nat(e)) {
+		const struct profile *cone = tc_dependent(me) ? peer : me;
+		const struct tech_side *cs = cone == me ? &e->self : &e->peer;
+
+		if (cone->udp.filtering == PROFILE_APD && !tc_reachable(cone) &&
+		    tc_cand(cs, CAND_MAPPED) == NULL) {
+			snprintf(why, TECH_WHY_LEN, "%s NAT maps per "
+			    "destination and %s filters by address and port: "
+			    "only a guess of the port reaches it (predict, "
+			    "birthday)", tc_dependent(me) ? "our" : "the "
+			    "peer's", tc_dependent(me) ? "the peer's" : "ours");
+			return 0;
+		}
+	}
 	return 80;
 }
 
