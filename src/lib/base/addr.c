@@ -222,6 +222,37 @@ addr_is_any(const struct sockaddr *sa)
 	return 0;
 }
 
+void
+addr_unmap(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 s6;
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+	if (ss->ss_family != AF_INET6)
+		return;
+	memcpy(&s6, ss, sizeof(s6));
+	if (!IN6_IS_ADDR_V4MAPPED(&s6.sin6_addr))
+		return;
+	memset(ss, 0, sizeof(*ss));
+	sin->sin_family = AF_INET;
+	sin->sin_port = s6.sin6_port;
+	memcpy(&sin->sin_addr, &s6.sin6_addr.s6_addr[12], 4);
+}
+
+int
+addr_is_global6(const struct sockaddr *sa)
+{
+	const struct in6_addr *a;
+
+	if (sa->sa_family != AF_INET6)
+		return 0;
+	a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+	return !IN6_IS_ADDR_UNSPECIFIED(a) && !IN6_IS_ADDR_LOOPBACK(a) &&
+	    !IN6_IS_ADDR_LINKLOCAL(a) && !IN6_IS_ADDR_SITELOCAL(a) &&
+	    !IN6_IS_ADDR_MULTICAST(a) && !IN6_IS_ADDR_V4MAPPED(a) &&
+	    (a->s6_addr[0] & 0xfe) != 0xfc;
+}
+
 int
 addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 {

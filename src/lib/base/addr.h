@@ -55,4 +55,14 @@ int addr_host_equal(const struct sockaddr *a, const struct sockaddr *b);
 /* Returns 1 for the wildcard address (0.0.0.0 or ::). */
 int addr_is_any(const struct sockaddr *sa);
 
+/* Rewrites an IPv4-mapped IPv6 address (::ffff:192.0.2.1, what a
+ * dual-stack socket reports an IPv4 sender as) into the plain IPv4
+ * address in place; leaves any other address alone. */
+void addr_unmap(struct sockaddr_storage *ss);
+
+/* Returns 1 for an IPv6 address a host candidate may name beyond its
+ * link: not loopback, link-local, unique local (fc00::/7), multicast,
+ * IPv4-mapped or unspecified. */
+int addr_is_global6(const struct sockaddr *sa);
+
 #endif

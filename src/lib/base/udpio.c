@@ -150,6 +150,7 @@ udpio_recv(int fd, uint8_t *buf, size_t cap, struct sockaddr_storage *from,
 	m.msg_controllen = sizeof(c.buf);
 	if ((n = recvmsg(fd, &m, 0)) < 0)
 		return -1;
+	addr_unmap(from);	/* an IPv4 sender on a dual-stack socket */
 	*seg = (size_t)n;
 	for (cm = CMSG_FIRSTHDR(&m); cm != NULL; cm = CMSG_NXTHDR(&m, cm))
 		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {

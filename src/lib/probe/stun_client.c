@@ -254,6 +254,7 @@ stun_rx_errqueue(int fd, struct stun_txn *txns, size_t n)
 		mh.msg_controllen = sizeof(ctl.buf);
 		if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) == -1)
 			return;
+		addr_unmap(&dst);
 		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL;
 		    cm = CMSG_NXTHDR(&mh, cm)) {
 			const struct sock_extended_err *ee;
@@ -295,6 +296,7 @@ stun_rx_read(struct stun_rx *rx, struct stun_txn *txns, size_t n,
 			    (struct sockaddr *)&from, &fl);
 			if (r == -1)
 				return;
+			addr_unmap(&from);	/* a dual-stack socket's */
 			stun_txn_match(txns, n, rx->fd, buf, (size_t)r, &from,
 			    stun_now_ms());
 		}

@@ -85,10 +85,13 @@ gather_mapped(struct tech_env *e, uint16_t lport, unsigned timeout_ms,
 	free(m);
 }
 
-/* Host candidates: every IPv4 interface that is up but loopback, at
- * self's port. */
+/* Host candidates of family (AF_INET or AF_INET6) at self's port: every
+ * interface that is up but loopback; of IPv6 only the global addresses
+ * (RFC 6724 §3.1: a link-local or unique local one does not reach a
+ * peer elsewhere, and peers on one link meet over IPv4 or a global
+ * address). */
 static void
-gather_hosts(struct tech_env *e, uint16_t lport)
+gather_hosts(struct tech_env *e, int family, uint16_t lport)
 {
 	struct sockaddr_storage ss;
 	struct ifaddrs *ifa, *i;
@@ -96,84 +99,165 @@ gather_hosts(struct tech_env *e, uint16_t lport)
 	if (getifaddrs(&ifa) == -1)
 		return;
 	for (i = ifa; i != NULL; i = i->ifa_next) {
-		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET ||
-		    (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != family ||
+		    (i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP) ||
+		    (family == AF_INET6 && !addr_is_global6(i->ifa_addr)))
 			continue;
 		memset(&ss, 0, sizeof(ss));
-		memcpy(&ss, i->ifa_addr, sizeof(struct sockaddr_in));
+		memcpy(&ss, i->ifa_addr, addr_len(i->ifa_addr));
+		if (family == AF_INET6)
+			((struct sockaddr_in6 *)&ss)->sin6_scope_id = 0;
 		addr_set_port((struct sockaddr *)&ss, lport);
 		cand_add(&e->self, CAND_HOST, (struct sockaddr *)&ss);
 	}
 	freeifaddrs(ifa);
 }
 
+/*
+ * The main socket: one AF_INET6 socket for both families (IPV6_V6ONLY
+ * off; IPv4 peers are IPv4-mapped to the kernel, and every address read
+ * from it is unmapped, addr_unmap), or an AF_INET one where IPv6 is not
+ * to be had.  Returns the socket or -1.
+ */
+static int
+gather_socket(uint16_t port)
+{
+	struct sockaddr_in6 sin6;
+	struct sockaddr_in sin;
+	int fd, off = 0;
+
+	if ((fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) != -1) {
+		memset(&sin6, 0, sizeof(sin6));
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = htons(port);
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off,
+		    sizeof(off)) == 0 && bind(fd, (struct sockaddr *)&sin6,
+		    sizeof(sin6)) == 0)
+			return fd;
+		close(fd);
+	}
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(port);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/* The STUN server for family: e->stun or e->stun6, whichever is of it. */
+static const struct sockaddr *
+gather_server(const struct tech_env *e, int family)
+{
+	if (e->stun.ss_family == family)
+		return (const struct sockaddr *)&e->stun;
+	if (e->stun6.ss_family == family)
+		return (const struct sockaddr *)&e->stun6;
+	return NULL;
+}
+
+/* A server-reflexive candidate from a Binding to srv by e->fd, or a why;
+ * the IPv4 one also measures a predictable NAT's step (tech_predict.c). */
+static void
+gather_srflx(struct tech_env *e, const struct sockaddr *srv,
+    uint64_t deadline, char *why)
+{
+	struct stun_txn t;
+	struct stun_txn_opts o = { .rto_ms = 100, .rc = 5, .rm = 4 };
+	int seen[PREDICT_OBSERVE], nseen = 0, v4 = srv->sa_family == AF_INET;
+	char a[ADDR_STRLEN];
+
+	/* A NAT that maps per destination: its step seen again now, the
+	 * main socket's port last (tech_predict.c). */
+	if (v4)
+		nseen = predict_observe(e, deadline, seen);
+	if (stun_txn_binding(&t, e->fd, srv, 0, 0, &o) == 0 &&
+	    stun_txn_run(&t, 1, deadline) == 1 &&
+	    (t.resp.has & (STUN_HAS_XOR_MAPPED | STUN_HAS_MAPPED))) {
+		struct sockaddr_storage *m = (t.resp.has &
+		    STUN_HAS_XOR_MAPPED) ? &t.resp.xor_mapped : &t.resp.mapped;
+
+		addr_unmap(m);
+		cand_add(&e->self, CAND_SRFLX, (struct sockaddr *)m);
+		if (v4)
+			(void)predict_step(e, seen, nseen, addr_port(
+			    (struct sockaddr *)m));
+	} else
+		why_add(why, "no STUN answer from %s%s: no server-reflexive "
+		    "candidate", addr_str(srv, a), v4 ? "" : " (IPv6)");
+}
+
+/* Returns 1 when self has a host candidate of family. */
+static int
+self_has(const struct tech_env *e, int family)
+{
+	int i;
+
+	for (i = 0; i < e->self.ncand; i++)
+		if (e->self.cand[i].addr.ss_family == family)
+			return 1;
+	return 0;
+}
+
 int
 connect_gather(struct tech_env *e, uint16_t port, unsigned timeout_ms,
     char *why)
 {
-	struct sockaddr_in sin;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
-	struct stun_txn t;
-	struct stun_txn_opts o = { .rto_ms = 100, .rc = 5, .rm = 4 };
+	const struct sockaddr *srv;
 	uint16_t lport;
 
 	why[0] = '\0';
 	e->self.ncand = 0;
 	e->mapping = NULL;
 	e->map_why[0] = '\0';
-	if ((e->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0)) == -1) {
-		snprintf(why, TECH_WHY_LEN, "socket: %s", strerror(errno));
-		return -1;
-	}
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(port);
-	if (bind(e->fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	if ((e->fd = gather_socket(port)) == -1 ||
 	    getsockname(e->fd, (struct sockaddr *)&ss, &sl) == -1) {
 		int err = errno;
 
 		snprintf(why, TECH_WHY_LEN, "bind UDP port %u: %s", port,
 		    strerror(err));
-		close(e->fd);
+		if (e->fd != -1)
+			close(e->fd);
 		e->fd = -1;
 		errno = err;
 		return -1;
 	}
 	lport = addr_port((struct sockaddr *)&ss);
-	gather_hosts(e, lport);
+	/* IPv4 first: the IPv4-only techniques take a side's first
+	 * candidate of a type (tc_cand). */
+	gather_hosts(e, AF_INET, lport);
+	if (ss.ss_family == AF_INET6)
+		gather_hosts(e, AF_INET6, lport);
 	if (e->self.prof.upnp.found || e->self.prof.natpmp.found ||
 	    e->self.prof.pcp.found)
 		gather_mapped(e, lport, timeout_ms, why);
-	if (e->stun.ss_family != 0) {
+	if (e->stun.ss_family != 0 || e->stun6.ss_family != 0) {
 		/* A network our profile found blocking UDP gets one short
 		 * try (two requests), not the full wait: a blocked peer's
 		 * answer, and so every relayed pair, waited 2 s on it. */
 		uint64_t deadline = stun_now_ms() +
 		    (tc_udp_blocked(&e->self.prof) && timeout_ms > 300 ?
 		    300 : timeout_ms);
-		int seen[PREDICT_OBSERVE], nseen;
 
-		/* A NAT that maps per destination: its step seen again
-		 * now, the main socket's port last (tech_predict.c). */
-		nseen = predict_observe(e, deadline, seen);
-		if (stun_txn_binding(&t, e->fd, (struct sockaddr *)&e->stun,
-		    0, 0, &o) == 0 && stun_txn_run(&t, 1, deadline) == 1 &&
-		    (t.resp.has & (STUN_HAS_XOR_MAPPED | STUN_HAS_MAPPED))) {
-			struct sockaddr *m = (struct sockaddr *)
-			    ((t.resp.has & STUN_HAS_XOR_MAPPED) ?
-			    &t.resp.xor_mapped : &t.resp.mapped);
-
-			cand_add(&e->self, CAND_SRFLX, m);
-			(void)predict_step(e, seen, nseen, addr_port(m));
-		} else {
-			char a[ADDR_STRLEN];
-
-			why_add(why, "no STUN answer from %s%s: no "
-			    "server-reflexive candidate", addr_str(
-			    (struct sockaddr *)&e->stun, a), "");
-		}
+		if ((srv = gather_server(e, AF_INET)) != NULL &&
+		    (self_has(e, AF_INET) || ss.ss_family == AF_INET))
+			gather_srflx(e, srv, deadline, why);
+		/* NPTv6: a unique local address inside, no host
+		 * candidate, yet a server-reflexive one. */
+		if (ss.ss_family == AF_INET6 && (srv = gather_server(e,
+		    AF_INET6)) != NULL && (self_has(e, AF_INET6) ||
+		    tc_ip6(&e->self.prof)))
+			gather_srflx(e, srv, deadline, why);
 	}
 	return 0;
 }
@@ -245,6 +329,7 @@ hold_answer(const struct tech_env *e, int fd)
 		if ((n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)
 		    &from, &fl)) < 0)
 			return;
+		addr_unmap(&from);
 		(void)connect_answer(e, fd, buf, (size_t)n,
 		    (struct sockaddr *)&from);
 	}
@@ -309,6 +394,7 @@ engine_read(struct connect_engine *g, struct tech_env *e)
 		if ((n = recvfrom(e->fd, buf, sizeof(buf), 0, (struct sockaddr *)
 		    &from, &fl)) < 0)
 			break;
+		addr_unmap(&from);
 		(void)connect_engine_datagram(g, buf, (size_t)n,
 		    (struct sockaddr *)&from);
 	}

@@ -407,11 +407,10 @@ nomination_take(struct connect_engine *g, const struct tc_in *in,
 	struct tech_env *e = g->e;
 	struct tech_path *p = &g->path;
 	const char *name = table_name(in->tech);
-	socklen_t sl = sizeof(p->local);
 
 	memset(p, 0, sizeof(*p));
 	p->fd = e->fd;
-	(void)getsockname(e->fd, (struct sockaddr *)&p->local, &sl);
+	tc_local_addr(e->fd, from, &p->local);
 	memcpy(&p->remote, from, addr_len(from));
 	if (in->m.has & STUN_HAS_XOR_MAPPED)
 		p->seen = in->m.xor_mapped;
@@ -474,6 +473,7 @@ run_ready(struct connect_engine *g, struct run *r, const struct pollfd *p,
 		if ((n = recvfrom(p->fd, buf, sizeof(buf), 0, (struct sockaddr *)
 		    &from, &fl)) < 0)
 			break;
+		addr_unmap(&from);
 		dispatch(g, r, p->fd, buf, (size_t)n, (struct sockaddr *)&from,
 		    now);
 	}
@@ -653,6 +653,7 @@ nominate_ready(struct connect_engine *g, int fd)
 		if ((n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)
 		    &from, &fl)) < 0)
 			break;
+		addr_unmap(&from);
 		nominate_datagram(g, fd, tc_parse(g->e, buf, (size_t)n, &in),
 		    &in, (struct sockaddr *)&from);
 	}

@@ -281,11 +281,10 @@ void
 tc_path(const struct tech_env *e, const struct tc_pair *p, const char *tech,
     uint64_t start, uint64_t now, struct tech_path *path)
 {
-	socklen_t sl = sizeof(path->local);
-
 	memset(path, 0, sizeof(*path));
 	path->fd = p->fd;
-	(void)getsockname(p->fd, (struct sockaddr *)&path->local, &sl);
+	tc_local_addr(p->fd, (const struct sockaddr *)&p->remote,
+	    &path->local);
 	memcpy(&path->remote, &p->remote, sizeof(path->remote));
 	path->technique = tech;
 	path->ms = now - start;
@@ -368,14 +367,57 @@ tc_reachable(const struct profile *p)
 }
 
 const struct cand *
-tc_cand(const struct tech_side *s, enum cand_type t)
+tc_cand_family(const struct tech_side *s, enum cand_type t, int family)
 {
 	int i;
 
 	for (i = 0; i < s->ncand; i++)
+		if (s->cand[i].type == t && !s->cand[i].tcp &&
+		    s->cand[i].addr.ss_family == family)
+			return &s->cand[i];
+	return NULL;
+}
+
+const struct cand *
+tc_cand(const struct tech_side *s, enum cand_type t)
+{
+	const struct cand *c;
+	int i;
+
+	if ((c = tc_cand_family(s, t, AF_INET)) != NULL)
+		return c;
+	for (i = 0; i < s->ncand; i++)
 		if (s->cand[i].type == t && !s->cand[i].tcp)
 			return &s->cand[i];
 	return NULL;
+}
+
+int
+tc_ip6(const struct profile *p)
+{
+	return p->udp6.nat == PROFILE_NAT_OPEN ||
+	    p->udp6.nat == PROFILE_NAT_FIREWALL ||
+	    p->udp6.nat == PROFILE_NAT_NPTV6;
+}
+
+void
+tc_local_addr(int fd, const struct sockaddr *remote,
+    struct sockaddr_storage *local)
+{
+	socklen_t sl = sizeof(*local);
+	uint16_t port;
+
+	memset(local, 0, sizeof(*local));
+	if (getsockname(fd, (struct sockaddr *)local, &sl) == -1)
+		return;
+	addr_unmap(local);
+	if (local->ss_family == AF_INET6 && remote->sa_family == AF_INET &&
+	    addr_is_any((struct sockaddr *)local)) {
+		port = addr_port((struct sockaddr *)local);
+		memset(local, 0, sizeof(*local));
+		local->ss_family = AF_INET;
+		addr_set_port((struct sockaddr *)local, port);
+	}
 }
 
 void
@@ -384,7 +426,6 @@ tc_pair_str(const struct tech_env *e, int fd, const struct sockaddr *seen,
     size_t len)
 {
 	struct sockaddr_storage local;
-	socklen_t sl = sizeof(local);
 	const struct cand *c;
 	enum cand_type lt = CAND_HOST;
 	char a[ADDR_STRLEN], b[ADDR_STRLEN];
@@ -393,16 +434,16 @@ tc_pair_str(const struct tech_env *e, int fd, const struct sockaddr *seen,
 	if (seen != NULL && seen->sa_family != 0) {
 		memcpy(&local, seen, addr_len(seen));
 		lt = tc_local_type(e, seen);
-	} else if (fd == e->fd && (c = tc_cand(&e->self, CAND_SRFLX)) !=
-	    NULL) {
+	} else if (fd == e->fd && (c = tc_cand_family(&e->self, CAND_SRFLX,
+	    remote->sa_family)) != NULL) {
 		local = c->addr;
 		lt = CAND_SRFLX;
 	} else {
-		(void)getsockname(fd, (struct sockaddr *)&local, &sl);
+		tc_local_addr(fd, remote, &local);
 		/* A socket bound to any address: name our host address. */
-		if ((c = tc_cand(&e->self, CAND_HOST)) != NULL &&
-		    local.ss_family == AF_INET && ((struct sockaddr_in *)
-		    &local)->sin_addr.s_addr == htonl(INADDR_ANY)) {
+		if ((c = tc_cand_family(&e->self, CAND_HOST,
+		    remote->sa_family)) != NULL &&
+		    addr_is_any((struct sockaddr *)&local)) {
 			uint16_t port = addr_port((struct sockaddr *)&local);
 
 			local = c->addr;

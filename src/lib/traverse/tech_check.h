@@ -146,8 +146,24 @@ int tc_udp_blocked(const struct profile *p);
  * cone. */
 int tc_reachable(const struct profile *p);
 
-/* The first candidate of type t in s, or NULL. */
+/* The first IPv4 candidate of type t in s, else its first of type t, or
+ * NULL (the IPv4-only techniques, predict and birthday, take this one). */
 const struct cand *tc_cand(const struct tech_side *s, enum cand_type t);
+
+/* The first candidate of type t and family in s, or NULL. */
+const struct cand *tc_cand_family(const struct tech_side *s,
+    enum cand_type t, int family);
+
+/* 1 when the profile found UDP over IPv6 getting through: no NAT, a
+ * firewall of any filtering, or NPTv6 (whose mapping is a fixed prefix
+ * swap, so a check needs no port guessed). */
+int tc_ip6(const struct profile *p);
+
+/* Sets *local to fd's address as a path names it: the wildcard of the
+ * remote's family (a dual-stack socket's "::" is "0.0.0.0" toward an IPv4
+ * peer, as an IPv4 socket's was). */
+void tc_local_addr(int fd, const struct sockaddr *remote,
+    struct sockaddr_storage *local);
 
 /*
  * The common body of a technique made of checks: a list, the sources of

@@ -48,6 +48,8 @@ struct tech_env {
 	int fd;				/* the UDP socket self's candidates
 					   were gathered on */
 	struct sockaddr_storage stun;	/* a STUN server, family 0: none */
+	struct sockaddr_storage stun6;	/* an IPv6 one, when stun is not
+					   (family 0: none) */
 	uint8_t token[TECH_TOKEN_LEN];	/* in every probe, both ways */
 	/* Refinements for the engine (connect.h), which sets them. */
 	uint64_t pace_next;		/* the shared pacer: no new binding
