@@ -6,6 +6,11 @@
  * come from and checks that address back (peer-reflexive), which is what
  * makes a cone side reach a symmetric one.  Peers on one LAN meet through
  * their host candidates.
+ *
+ * Over IPv6 there is no NAT to guess (a firewall, or NPTv6's fixed prefix
+ * swap): a stateful firewall opens for the peer's address once we send to
+ * it, whatever either side's IPv4 NAT does, so the IPv6 pairs are checked
+ * first and wherever both profiles found UDP over IPv6 getting through.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,8 +28,16 @@ same_nat(const struct tech_env *e)
 	    (const struct sockaddr *)&e->peer.prof.udp.public);
 }
 
+/* Returns 1 when both sides found UDP over IPv6 getting through. */
 static int
-punch_applies(const struct tech_env *e, char *why)
+punch6(const struct tech_env *e)
+{
+	return tc_ip6(&e->self.prof) && tc_ip6(&e->peer.prof);
+}
+
+/* Punching over IPv4: a score, or 0 with why. */
+static int
+punch4_applies(const struct tech_env *e, char *why)
 {
 	const struct profile *me = &e->self.prof, *peer = &e->peer.prof;
 
@@ -65,11 +78,25 @@ punch_applies(const struct tech_env *e, char *why)
 }
 
 static int
+punch_applies(const struct tech_env *e, char *why)
+{
+	int score = punch4_applies(e, why);
+
+	if (score == 0 && punch6(e))
+		return 80;	/* IPv6 only; why says why not IPv4 */
+	return score;
+}
+
+/* A check from IPv6 is ours when we punch over IPv6; from IPv4 when we
+ * punch over IPv4 (else it is predict's or birthday's guess). */
+static int
 punch_claim(struct tc_state *s, const struct sockaddr *from)
 {
-	(void)s;
-	(void)from;
-	return 1;
+	char why[TECH_WHY_LEN];
+
+	if (from->sa_family == AF_INET6)
+		return punch6(s->e);
+	return punch4_applies(s->e, why) > 0;
 }
 
 static void
@@ -99,24 +126,34 @@ static int
 punch_start(struct tech_env *e, void **state, uint64_t now, char *why)
 {
 	struct tc_state *s;
-	int i;
+	char w[TECH_WHY_LEN];
+	int i, pass, v4 = punch4_applies(e, w) > 0, v6 = punch6(e);
 
 	if ((s = tc_state_new(e, "punch", 64, 60, PUNCH_MS, now, why)) ==
 	    NULL)
 		return -1;
 	s->claim = punch_claim;
 	s->why_failed = punch_why;
-	for (i = 0; i < e->peer.ncand; i++) {
-		const struct cand *c = &e->peer.cand[i];
+	/* RFC 6724 §2.1 and RFC 8445 §5.1.2.1: IPv6 pairs first. */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < e->peer.ncand; i++) {
+			const struct cand *c = &e->peer.cand[i];
+			int f = c->addr.ss_family;
 
-		/* Mapped candidates are the port-mapping technique's, and a
-		 * public peer's address the direct one's. */
-		if (c->tcp || c->type == CAND_MAPPED || c->type == CAND_RELAY ||
-		    (c->type == CAND_SRFLX && tc_reachable(&e->peer.prof)))
-			continue;
-		tc_add(&s->l, e->fd, (const struct sockaddr *)&c->addr,
-		    c->type, 0, now);
-	}
+			if (pass == 0 ? f != AF_INET6 || !v6 :
+			    f == AF_INET6 || !v4)
+				continue;
+			/* Mapped candidates are the port-mapping
+			 * technique's, and a public peer's IPv4 address the
+			 * direct one's. */
+			if (c->tcp || c->type == CAND_MAPPED ||
+			    c->type == CAND_RELAY || (f == AF_INET &&
+			    c->type == CAND_SRFLX &&
+			    tc_reachable(&e->peer.prof)))
+				continue;
+			tc_add(&s->l, e->fd, (const struct sockaddr *)
+			    &c->addr, c->type, 0, now);
+		}
 	*state = s;
 	return 0;
 }
