@@ -3,7 +3,7 @@
  * end-to-end tests, with the two sides' offers exchanged through files
  * instead of the rendezvous server.
  *
- *   tech-tool -s STUN -P PROFILEFILE -o MYSIDE -i PEERSIDE [-I] [-w secs]
+ *   tech-tool -s STUN [-S STUN6] -P PROFILEFILE -o MYSIDE -i PEERSIDE [-I] [-w secs]
  *       [-n name] [-H secs [-K]] [-r URL [-N] [-B bytes] [-U]]
  *
  * It reads its nat-probe profile from PROFILEFILE, gathers candidates,
@@ -94,8 +94,9 @@ rv_event(void *arg, const struct rv_event *ev)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tech-tool -s STUN -P PROFILEFILE -o MYSIDE "
-	    "-i PEERSIDE [-I] [-w secs] [-n name] [-H secs [-K]]\n"
+	fprintf(stderr, "usage: tech-tool -s STUN [-S STUN6] -P PROFILEFILE "
+	    "-o MYSIDE -i PEERSIDE\n"
+	    "                 [-I4] [-w secs] [-n name] [-H secs [-K]]\n"
 	    "                 [-r URL [-N] [-B bytes] [-U]]\n");
 	exit(EX_USAGE);
 }
@@ -231,6 +232,8 @@ prove_udp(const struct tech_env *e, const struct tech_path *p,
 
 			if (n < 0)
 				break;
+			addr_unmap(&from);
+			fl = addr_len((struct sockaddr *)&from);
 			if (connect_answer(e, p->fd, buf, (size_t)n,
 			    (struct sockaddr *)&from))
 				continue;
@@ -283,6 +286,8 @@ hold_udp(const struct tech_env *e, const struct tech_path *p, unsigned secs,
 
 			if (n < 0)
 				break;
+			addr_unmap(&from);
+			fl = addr_len((struct sockaddr *)&from);
 			if (connect_answer(e, p->fd, buf, (size_t)n,
 			    (struct sockaddr *)&from))
 				continue;
@@ -443,7 +448,7 @@ main(int argc, char *argv[])
 	struct tech_path path;
 	struct record r;
 	const char *stun = NULL, *pfile = NULL, *mine = NULL, *theirs = NULL;
-	const char *name = "-", *v, *rvurl = NULL;
+	const char *name = "-", *v, *rvurl = NULL, *stun6 = NULL;
 	static struct ident id;
 	struct rv_url url;
 	struct rv_client *rvc = NULL;
@@ -452,10 +457,11 @@ main(int argc, char *argv[])
 	char why[TECH_WHY_LEN], cands[CONNECT_CANDS_LEN], text[128];
 	unsigned wait_s = 20, hold = 0;
 	uint64_t end, ka = 0;
-	int ch, rc, keepalive = 1;
+	int ch, rc, keepalive = 1, only4 = 0, i, j;
 
-	while ((ch = getopt(argc, argv, "B:s:P:o:i:Iw:n:H:KNr:U")) != -1) {
+	while ((ch = getopt(argc, argv, "4B:s:S:P:o:i:Iw:n:H:KNr:U")) != -1) {
 		switch (ch) {
+		case '4': only4 = 1; break;
 		case 'B':
 			bulk = strtoull(optarg, NULL, 10);
 			break;
@@ -469,6 +475,7 @@ main(int argc, char *argv[])
 			break;
 		case 'K': keepalive = 0; break;
 		case 's': stun = optarg; break;
+		case 'S': stun6 = optarg; break;
 		case 'P': pfile = optarg; break;
 		case 'o': mine = optarg; break;
 		case 'i': theirs = optarg; break;
@@ -487,7 +494,8 @@ main(int argc, char *argv[])
 		usage();
 	signal(SIGPIPE, SIG_IGN);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (addr_parse(&e.stun, stun, 3478, 0) == -1) {
+	if (addr_parse(&e.stun, stun, 3478, 0) == -1 || (stun6 != NULL &&
+	    addr_parse(&e.stun6, stun6, 3478, 0) == -1)) {
 		fprintf(stderr, "tech-tool: bad STUN server %s\n", stun);
 		return EX_USAGE;
 	}
@@ -506,6 +514,12 @@ main(int argc, char *argv[])
 	}
 	if (why[0] != '\0')
 		fprintf(stderr, "tech-tool: gather: %s\n", why);
+	/* -4: our IPv6 candidates not offered (the tests' control). */
+	for (i = j = 0; only4 && i < e.self.ncand; i++)
+		if (e.self.cand[i].addr.ss_family != AF_INET6)
+			e.self.cand[j++] = e.self.cand[i];
+	if (only4)
+		e.self.ncand = j;
 	if (rvurl != NULL) {
 		uint8_t seed[IDENT_SEED_LEN];
 
