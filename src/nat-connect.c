@@ -334,6 +334,7 @@ main(int argc, char **argv)
 	struct tech_path path;
 	struct ident id;
 	const char *pfile = NULL, *stun = NULL, *cmd = NULL, *fwd = NULL;
+	const char *stun6 = NULL;
 	char why[512], w[OFFER_WHY_LEN], peer[IDENT_ID_LEN + 1];
 	uint8_t peer_pk[IDENT_PK_LEN];
 	int ch, accept = 0, nurl = 0, wait_s = 10, hold_s = 1, lport = 0;
@@ -385,7 +386,9 @@ main(int argc, char **argv)
 			print_mode = 1;
 			break;
 		case OPT_STUN:
-			stun = optarg;
+			if (stun != NULL && stun6 != NULL)
+				cli_usage(usage_line, EX_USAGE);
+			*(stun == NULL ? &stun : &stun6) = optarg;
 			break;
 		default:
 			cli_usage(usage_line, EX_USAGE);
@@ -406,6 +409,19 @@ main(int argc, char **argv)
 		errx(EX_USAGE, "no server: give -s url or set NATKIT_SERVERS");
 	if (stun != NULL)
 		cli_resolve(&env.stun, stun, 3478, 0, "STUN server");
+	if (stun6 != NULL) {
+		/* Two: one of each family, the IPv6 one in stun6. */
+		cli_resolve(&env.stun6, stun6, 3478, 0, "STUN server");
+		if (env.stun6.ss_family == env.stun.ss_family)
+			errx(EX_USAGE, "--stun %s and %s: one of each family, "
+			    "or one", stun, stun6);
+		if (env.stun.ss_family == AF_INET6) {
+			struct sockaddr_storage t = env.stun;
+
+			env.stun = env.stun6;
+			env.stun6 = t;
+		}
+	}
 	/* stdout carries data unless it carries the path record. */
 	recs = print_mode ? stdout : json || records ? stderr : NULL;
 	signal(SIGPIPE, SIG_IGN);
@@ -437,7 +453,7 @@ main(int argc, char **argv)
 		fail(EX_USAGE, "peer %s is this peer", peer);
 
 	/* Self's profile: a file, or our own record on the server. */
-	if (call_self_get(&cfg, pfile, &env.self.prof, &env.stun,
+	if (call_self_get(&cfg, pfile, &env.self.prof, &env.stun, &env.stun6,
 	    why, sizeof(why)) == -1)
 		fail(cli_exit(errno), "%s", why);
 	snprintf(env.self.id, sizeof(env.self.id), "%s", id.id);

@@ -245,8 +245,8 @@ call_profile_load(const char *path, struct profile *p, char *why,
 
 int
 call_self_get(const struct call_cfg *cfg, const char *path,
-    struct profile *p, struct sockaddr_storage *stun, char *why,
-    size_t whylen)
+    struct profile *p, struct sockaddr_storage *stun,
+    struct sockaddr_storage *stun6, char *why, size_t whylen)
 {
 	static struct record_in in;
 	int rc;
@@ -268,6 +268,9 @@ call_self_get(const struct call_cfg *cfg, const char *path,
 		*stun = p->server[0].addr;
 	if (stun->ss_family == 0)
 		call_stun_pick(path != NULL ? NULL : &in, stun);
+	if (stun6 != NULL && stun6->ss_family == 0 &&
+	    stun->ss_family != AF_INET6)
+		call_stun6_pick(path != NULL ? NULL : &in, stun6);
 	return 0;
 }
 
@@ -291,6 +294,27 @@ call_peer_get(const struct call_cfg *cfg, const char *peer,
 		return failed(why, whylen, EPROTO, "peer %s: its "
 		    "record's profile does not parse", peer);
 	return 0;
+}
+
+void
+call_stun6_pick(const struct record_in *in, struct sockaddr_storage *ss)
+{
+	const char *v = in != NULL ? record_get(in, "servers") : NULL;
+	struct sockaddr_storage a;
+	char one[300];
+	size_t n;
+
+	if (v == NULL || strcmp(v, "-") == 0)
+		return;
+	for (; *v != '\0'; v += n + (v[n] == ',')) {
+		n = strcspn(v, ",");
+		snprintf(one, sizeof(one), "%.*s", (int)n, v);
+		if (one[0] == '[' && addr_parse(&a, one, 3478, 0) == 0 &&
+		    a.ss_family == AF_INET6) {
+			*ss = a;
+			return;
+		}
+	}
 }
 
 void

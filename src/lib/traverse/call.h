@@ -88,8 +88,8 @@ int call_profile_load(const char *path, struct profile *p, char *why,
  * parse).
  */
 int call_self_get(const struct call_cfg *cfg, const char *path,
-    struct profile *p, struct sockaddr_storage *stun, char *why,
-    size_t whylen);
+    struct profile *p, struct sockaddr_storage *stun,
+    struct sockaddr_storage *stun6, char *why, size_t whylen);
 
 /* Fills p with peer's registered profile and pk with its key (what the
  * offer is sealed to), both from its verified record.  Returns 0, or -1
@@ -101,6 +101,11 @@ int call_peer_get(const struct call_cfg *cfg, const char *peer,
  * used, port 3478 by default); leaves it when in is NULL or has none,
  * zeroes it when that one is not host[:port]. */
 void call_stun_pick(const struct record_in *in,
+    struct sockaddr_storage *ss);
+
+/* Sets ss to the first IPv6 one of a record's "servers"; leaves it when in
+ * is NULL or has none. */
+void call_stun6_pick(const struct record_in *in,
     struct sockaddr_storage *ss);
 
 /*
