@@ -7,7 +7,10 @@
 # (relayed over IPv4) connect directly too.  h-prc-6, IPv6-only, reaches
 # an IPv6 peer directly and has no direct path to h-upnp (IPv4-only).
 # The control: the same pairs with IPv6 candidates not offered (-4) get
-# no direct path (or IPv4), so the rows depend on IPv6 candidates.
+# no direct path, so the rows depend on IPv6 candidates.  Then
+# nat-connect through nat-rendezvousd on both families: h-sym to h-adm
+# carries its stream (QUIC) over IPv6 punched directly; h-prc-6 reaches
+# h-adm directly over IPv6 and h-upnp (IPv4-only) through the relay.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 
 TOOL=$NATKIT_BIN/../tests/e2e/tech-tool
@@ -96,5 +99,61 @@ while read -r a b want opt; do
 done <<<"$ROWS"
 echo
 echo "pair                   technique path_ms  candidates or reason"
+sed 's/^ROW //' "$T/table"
+
+# nat-connect, a message of several datagrams each way.
+B=$NATKIT_BIN
+URL4=http://$STUN:80 URL6=http://[2001:db8:fffe::10]:80
+start_ready rvd 10 "$LAB" exec srv -- "$B/nat-rendezvousd" -d -g 20 \
+    -l $STUN:80 -l '[2001:db8:fffe::10]:80'
+url_of() { [ "$1" = h-prc-6 ] && echo $URL6 || echo $URL4; }
+mkdir -p "$T/acc" "$T/nc"
+cat >"$T/accept.sh" <<EOS
+#!/bin/sh
+read -r req
+from=\$(printf '%s\n' "\$req" | tr ' ' '\n' | sed -n 's/^from=//p')
+{ printf '%s\n' "\$req"; cat "$T/msg.\$1"; } | exec "$B/nat-connect" \
+    --accept -r -v -s "\$2" -w 10 >"$T/acc/\$1.\$from.out" 2>"$T/acc/\$1.\$from.err"
+EOS
+chmod +x "$T/accept.sh"
+for h in h-sym h-adm h-prc-6 h-upnp; do
+	{ head -c 2250 /dev/urandom | base64 -w 0; echo " from $h"; } >"$T/msg.$h"
+	URL=$(url_of $h) register_host $h $h $h "$T/accept.sh $h $(url_of $h)"
+	eval "ID_${h//-/_}=$(field id <<<"$READY")"
+done
+: >"$T/table"
+# nc_row A B WANT: WANT is TECHNIQUE/FAMILY of the path record.
+nc_row() {
+	local a=$1 b=$2 want=$3 d=$T/nc/$1.$2 acc rc t f v
+	mkdir -p "$d"
+	"$LAB" exec "$a" -- env NATKIT_HOME="$T/home/$a" "$B/nat-connect" -r -v \
+	    -s "$(url_of $a)" -w 10 "$b" <"$T/msg.$a" >"$d/data" 2>"$d/err"
+	rc=$?
+	v=ID_${a//-/_}
+	acc=$T/acc/$b.${!v}
+	for _ in $(seq 50); do
+		grep -q '^type=\(closed\|failed\) ' "$acc.err" 2>/dev/null && break
+		sleep 0.1
+	done
+	expect "nat-connect $a-$b exit" $rc 0
+	t=$(rec path "$d/err" | field technique)
+	f=$(family "$(rec path "$d/err" | field remote)")
+	[ "$t" = relay ] && f=-
+	expect "nat-connect $a-$b technique/family" "$t/$f" "$want"
+	expect "nat-connect $a-$b bytes to $a intact" \
+	    "$(cmp -s "$d/data" "$T/msg.$b" && echo yes)" yes
+	expect "nat-connect $a-$b bytes to $b intact" \
+	    "$(cmp -s "$acc.out" "$T/msg.$a" && echo yes)" yes
+	printf 'ROW %-22s %-9s %6s  %s\n' "$a-$b" "$t/$f" \
+	    "$(rec path "$d/err" | field traversal-ms)" \
+	    "$(rec path "$d/err" | field cands)" >>"$T/table"
+	[ "$rc" = 0 ] && [ "$t/$f" = "$want" ] ||
+	    sed 's/^/    a| /' "$d/err" | unescape | tail -n 30
+}
+nc_row h-sym h-adm punch/6
+nc_row h-prc-6 h-adm punch/6
+nc_row h-prc-6 h-upnp relay/-
+echo
+echo "nat-connect            technique traversal_ms  candidates"
 sed 's/^ROW //' "$T/table"
 finish
