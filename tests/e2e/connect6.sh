@@ -96,7 +96,12 @@ while read -r a b want opt; do
 	"$LAB" flush all >/dev/null 2>&1
 	run_pair $n "$a" "$b" "$opt"
 	check $n "$a" "$b" "$want" "$opt"
+	[ "$a:$b:$opt" = h-sym:h-blk: ] && nblk=$n
 done <<<"$ROWS"
+# -v's reason names each family.
+expect "h-sym-h-blk reason" \
+    "$(grep '^type=nopath ' "$T/pairs/$nblk/a.out" | field why | unescape)" \
+    "no direct path: peer's network blocks UDP; not over IPv6: the peer's network blocks UDP over IPv6"
 echo
 echo "pair                   technique path_ms  candidates or reason"
 sed 's/^ROW //' "$T/table"

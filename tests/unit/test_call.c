@@ -229,6 +229,24 @@ test_stun_pick(void **state)
 }
 
 static void
+test_stun6_pick(void **state)
+{
+	struct sockaddr_storage ss;
+
+	(void)state;
+	memset(&ss, 0, sizeof(ss));
+	assert_int_equal(record_parse(&in,
+	    "type=peer servers=192.0.2.7,198.51.100.1:3479"), 0);
+	call_stun6_pick(&in, &ss);
+	assert_int_equal(ss.ss_family, 0);
+	assert_int_equal(record_parse(&in, "type=peer "
+	    "servers=192.0.2.7,[2001:db8:fffe::10]:3480,[2001:db8::1]"), 0);
+	call_stun6_pick(&in, &ss);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(addr_port((struct sockaddr *)&ss), 3480);
+}
+
+static void
 test_resolve_local(void **state)
 {
 	struct call_cfg cfg;
@@ -318,6 +336,7 @@ main(void)
 		cmocka_unit_test(test_request),
 		cmocka_unit_test(test_profile_file),
 		cmocka_unit_test(test_stun_pick),
+		cmocka_unit_test(test_stun6_pick),
 		cmocka_unit_test(test_resolve_local),
 		cmocka_unit_test(test_url_order),
 	};

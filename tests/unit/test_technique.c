@@ -249,6 +249,61 @@ test_applies(void **state)
 	    tech("punch")->applies(&e, why));
 }
 
+/* IPv6: punch applies where both profiles have UDP over IPv6, whatever
+ * the IPv4 NATs; the IPv4-only techniques keep their IPv4 candidates. */
+static void
+test_ip6(void **state)
+{
+	static struct tech_env e;
+	struct sockaddr_storage ss;
+	char why[TECH_WHY_LEN];
+	const struct cand *c;
+
+	(void)state;
+	mk(&e.self, "sym", "203.0.113.14:40000", 0);
+	mk(&e.peer, "adm", "203.0.113.15:50000", PROFILE_DELTA_RANDOM);
+	why[0] = '\0';
+	assert_int_equal(tech("punch")->applies(&e, why), 0);
+	assert_non_null(strstr(why, "relay needed"));
+	e.self.prof.udp6.nat = PROFILE_NAT_FIREWALL;
+	assert_int_equal(tech("punch")->applies(&e, why), 0);
+	e.peer.prof.udp6.nat = PROFILE_NAT_NPTV6;
+	assert_int_equal(tech("punch")->applies(&e, why), 80);
+	e.peer.prof.udp6.nat = PROFILE_NAT_UDP_BLOCKED;
+	assert_int_equal(tech("punch")->applies(&e, why), 0);
+	e.peer.prof.udp6.nat = PROFILE_NAT_OPEN;
+	assert_int_equal(tech("punch")->applies(&e, why), 80);
+	assert_int_equal(tech("birthday")->applies(&e, why), 0);
+
+	/* An IPv6 srflx listed first: tc_cand still gives the IPv4 one. */
+	memmove(&e.peer.cand[1], &e.peer.cand[0], 2 * sizeof(e.peer.cand[0]));
+	e.peer.cand[0].type = CAND_SRFLX;
+	assert_int_equal(addr_parse(&e.peer.cand[0].addr,
+	    "[2001:db8:15::2]:50000", 0, 0), 0);
+	e.peer.ncand = 3;
+	assert_non_null(c = tc_cand(&e.peer, CAND_SRFLX));
+	assert_int_equal(c->addr.ss_family, AF_INET);
+	assert_non_null(c = tc_cand_family(&e.peer, CAND_SRFLX, AF_INET6));
+	assert_int_equal(c->addr.ss_family, AF_INET6);
+
+	/* What a dual-stack socket says of an IPv4 sender, unmapped. */
+	assert_int_equal(addr_parse(&ss, "[::ffff:192.0.2.7]:9", 0, 0), 0);
+	addr_unmap(&ss);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_string_equal(addr_str((struct sockaddr *)&ss, why),
+	    "192.0.2.7:9");
+	assert_int_equal(addr_parse(&ss, "[2001:db8::7]:9", 0, 0), 0);
+	addr_unmap(&ss);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_true(addr_is_global6((struct sockaddr *)&ss));
+	assert_int_equal(addr_parse(&ss, "[fd00:19::2]:9", 0, 0), 0);
+	assert_false(addr_is_global6((struct sockaddr *)&ss));
+	assert_int_equal(addr_parse(&ss, "[fe80::1]:9", 0, 0), 0);
+	assert_false(addr_is_global6((struct sockaddr *)&ss));
+	assert_int_equal(addr_parse(&ss, "192.0.2.7:9", 0, 0), 0);
+	assert_false(addr_is_global6((struct sockaddr *)&ss));
+}
+
 static void
 test_predict_step(void **state)
 {
@@ -644,6 +699,7 @@ main(void)
 		cmocka_unit_test(test_cand_round_trip),
 		cmocka_unit_test(test_cand_malformed),
 		cmocka_unit_test(test_applies),
+		cmocka_unit_test(test_ip6),
 		cmocka_unit_test(test_predict_step),
 		cmocka_unit_test(test_pace),
 		cmocka_unit_test(test_birthday_sizing),

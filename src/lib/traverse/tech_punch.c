@@ -77,6 +77,23 @@ punch4_applies(const struct tech_env *e, char *why)
 	return 80;
 }
 
+/* Appends to why (TECH_WHY_LEN) why not over IPv6, when it is not. */
+static void
+punch6_why(const struct tech_env *e, char *why)
+{
+	const struct profile *me = &e->self.prof, *peer = &e->peer.prof;
+	size_t off = strlen(why);
+
+	/* Profiles without IPv6 (no ip6- keys) keep the IPv4 words. */
+	if (punch6(e) || off + 8 >= TECH_WHY_LEN || (me->udp6.nat ==
+	    PROFILE_NAT_UNKNOWN && peer->udp6.nat == PROFILE_NAT_UNKNOWN))
+		return;
+	snprintf(why + off, TECH_WHY_LEN - off, "; not over IPv6: %s%s",
+	    !tc_ip6(me) ? "our" : "the peer's", (!tc_ip6(me) ? me :
+	    peer)->udp6.nat == PROFILE_NAT_UDP_BLOCKED ? " network blocks "
+	    "UDP over IPv6" : " profile found no UDP over IPv6");
+}
+
 static int
 punch_applies(const struct tech_env *e, char *why)
 {
@@ -84,6 +101,8 @@ punch_applies(const struct tech_env *e, char *why)
 
 	if (score == 0 && punch6(e))
 		return 80;	/* IPv6 only; why says why not IPv4 */
+	if (score == 0)
+		punch6_why(e, why);
 	return score;
 }
 
@@ -103,8 +122,16 @@ static void
 punch_why(struct tc_state *s, char *why)
 {
 	const struct profile *me = &s->e->self.prof, *peer = &s->e->peer.prof;
-	char b[TECH_WHY_LEN];
+	char b[TECH_WHY_LEN], w[TECH_WHY_LEN];
 
+	/* Over IPv6 only: IPv4 was never tried. */
+	if (punch6(s->e) && punch4_applies(s->e, w) == 0) {
+		snprintf(b, sizeof(b), "%snot over IPv4: %.*s",
+		    s->l.nsent > 0 ? "over IPv6 neither side's checks passed "
+		    "the other's firewall; " : "", (int)(sizeof(b) - 100), w);
+		tc_state_why(s, b, why);
+		return;
+	}
 	if (tc_dependent(me) && peer->udp.filtering != PROFILE_EI)
 		snprintf(b, sizeof(b), "our NAT opens a new port per "
 		    "destination (%s) and the peer's %s, so our checks come "
