@@ -175,6 +175,34 @@ upgraded(void *arg, const struct tech_path *p, uint64_t ms)
 	emit(&r);
 }
 
+/* Each change of path while carrying: a path record with why. */
+static void
+moved(void *arg, const struct carry_move *m)
+{
+	struct record r;
+
+	(void)arg;
+	if (m->relay)
+		log_say(NULL, "path: now through the relay: %s", m->reason);
+	else
+		log_say(NULL, "path: now direct (%s): %s", m->technique,
+		    m->reason);
+	record_begin(&r, json, "path");
+	record_str(&r, "proto", m->relay ? "relay" : "udp");
+	if (m->relay) {
+		record_str(&r, "local", rv_session_name(env.rv_sess));
+		record_str(&r, "remote", env.rv_peer);
+	} else {
+		record_addr(&r, "local", m->local);
+		record_addr(&r, "remote", m->remote);
+	}
+	record_str(&r, "technique", m->technique);
+	record_str(&r, "reason", m->reason);
+	record_int(&r, "before-ms", (long long)m->ms);
+	record_int(&r, "ms", (long long)(stun_now_ms() - t0));
+	emit(&r);
+}
+
 /* -L: one TCP connection, taken before the peer is reached, so that a
  * client may connect first (ssh -L). */
 static int
@@ -231,6 +259,7 @@ carry(struct tech_path *p, const struct ident *id, int in_fd, int out_fd)
 	c.upgrade = 1;
 	c.report = report;
 	c.upgraded = upgraded;
+	c.moved = moved;
 	if (carry_run(&c, p) == -1) {
 		int e = errno;
 
@@ -471,8 +500,9 @@ main(int argc, char **argv)
 			fail(1, "%s (relay needed)", w);
 		fail(1, "%s", w);
 	}
-	if (path.rv == NULL) {
-		/* A direct path needs the server no more. */
+	if (path.rv == NULL && print_mode) {
+		/* A direct path given away needs the server no more; one we
+		 * carry keeps it, to fall back to the relay. */
 		call_close(rz, 500);
 		rz = NULL;
 		env.rv = NULL;

@@ -14,7 +14,12 @@
  * arrives on e->fd goes to it, the QUIC to the session, so the relay
  * keeps flowing meanwhile.  The initiator migrates the connection to the
  * pair found (RFC 9000 §9), and the responder follows when the first
- * QUIC datagram arrives on a direct socket.
+ * QUIC datagram arrives on a direct socket.  The relay stays open under
+ * a direct path (one is asked for when the path was direct from the
+ * start): when nothing comes back on the direct path for CARRY_DEAD_MS
+ * while bytes are in flight, the initiator moves the connection back to
+ * the relay and the tries at direct start again.  Each change of the
+ * path QUIC uses (session_path_get) is told to c->moved.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -66,7 +71,14 @@ struct carrier {
 	struct link direct, tcp;		/* the relay has no state here:
 					   path->rv */
 	struct sockaddr_storage relay_local, relay_remote;
-	int switched;			/* a QUIC datagram came direct */
+	struct rv_session *rs;		/* the relay (path->rv, or one kept
+					   to fall back to), or NULL */
+	int on_relay;			/* QUIC's path is the relay's */
+	struct sockaddr_storage cur;	/* QUIC's remote label, as last seen */
+	uint64_t path_t0;		/* since when on it */
+	uint64_t direct_rx;		/* last QUIC datagram on a direct
+					   socket (monotonic ms) */
+	char why_next[128];		/* why the next change, when ours */
 	int migrate_pending;		/* the initiator's, until QUIC takes
 					   it */
 	struct tech_path up;		/* the upgraded path */
@@ -185,7 +197,7 @@ upgrade_end(struct carrier *k)
 	k->engine = NULL;
 	k->next_try = now + (now - k->relay_t0 < 60000 ?
 	    CARRY_UPGRADE_GAP_MS : CARRY_UPGRADE_SLOW_MS);
-	if (r == -1 || k->switched || p.rv != NULL) {
+	if (r == -1 || !k->on_relay || p.rv != NULL) {
 		if (r == 0 && p.fd != e->fd && p.fd != k->direct.fd &&
 		    p.fd >= 0)
 			close(p.fd);
@@ -193,8 +205,11 @@ upgrade_end(struct carrier *k)
 	}
 	direct_set(k, p.fd, &p.local);
 	k->up = p;
-	if (e->initiator)
+	if (e->initiator) {
 		k->migrate_pending = 1;
+		snprintf(k->why_next, sizeof(k->why_next), "%s found a direct "
+		    "path", p.technique);
+	}
 }
 
 /* After each of the engine's events: has the try ended? */
@@ -213,7 +228,7 @@ upgrade_start(struct carrier *k)
 {
 	struct carry *c = k->c;
 
-	if (!c->upgrade || k->path->rv == NULL || k->switched ||
+	if (!c->upgrade || k->rs == NULL || !k->on_relay ||
 	    k->migrate_pending || k->engine != NULL || c->env->fd < 0 ||
 	    stun_now_ms() < k->next_try || !session_established(k->s))
 		return;
@@ -224,13 +239,22 @@ upgrade_start(struct carrier *k)
 	upgrade_check(k);
 }
 
+/* The responder labels its local address by the link a datagram came
+ * on (QUIC's path is the pair of labels); the initiator chooses its own. */
+static void
+relabel(struct carrier *k, const struct sockaddr_storage *local)
+{
+	if (!k->c->env->initiator)
+		(void)session_migrate(k->s, (const struct sockaddr *)local,
+		    NULL);
+}
+
 /* A QUIC datagram came on a direct socket: the responder follows the
- * initiator there; either side may now leave the relay. */
+ * initiator there (QUIC validates a new address: NAT rebinding). */
 static void
 direct_in(struct carrier *k, int fd, const uint8_t *buf, size_t len,
     const struct sockaddr *from)
 {
-	struct carry *c = k->c;
 	struct sockaddr_storage local;
 	socklen_t sl = sizeof(local);
 
@@ -244,17 +268,8 @@ direct_in(struct carrier *k, int fd, const uint8_t *buf, size_t len,
 		memcpy(&k->up.remote, from, addr_len(from));
 		k->up.technique = "punch";
 	}
-	if (!k->switched && k->path->rv != NULL) {
-		if (!c->env->initiator)
-			(void)session_migrate(k->s, (struct sockaddr *)
-			    &k->direct.local, NULL);
-		k->switched = 1;
-		if (k->engine != NULL)
-			upgrade_end(k);
-		if (c->upgraded != NULL)
-			c->upgraded(c->upgraded_arg, &k->up,
-			    stun_now_ms() - k->relay_t0);
-	}
+	k->direct_rx = stun_now_ms();
+	relabel(k, &k->direct.local);
 	input(k, buf, len, from, 0);
 }
 
@@ -272,10 +287,9 @@ udp_one(struct carrier *k, int fd, const uint8_t *buf, size_t n,
 	if (connect_answer(k->c->env, fd, buf, n, from) ||
 	    !session_is_quic(buf, n))
 		return;
-	if (k->path->rv != NULL)
-		direct_in(k, fd, buf, n, from);
-	else if (addr_equal(from, (const struct sockaddr *)&k->path->remote))
-		input(k, buf, n, from, 0);
+	/* From any address: QUIC authenticates it, and validates a new
+	 * one before it sends there much. */
+	direct_in(k, fd, buf, n, from);
 }
 
 static void
@@ -305,22 +319,30 @@ read_relay(struct carrier *k)
 	long n;
 	int i, ended;
 
-	if (rv_client_service(k->rv) == -1 && !k->switched) {
-		fail(k, ECONNRESET, "%s", "lost the server that relays");
+	if (rv_client_service(k->rv) == -1) {
+		if (k->on_relay)
+			fail(k, ECONNRESET, "%s", "lost the server that "
+			    "relays");
+		k->rs = NULL;	/* a direct path goes on without it */
 		return;
 	}
 	/* An ended relay's last datagrams (a CONNECTION_CLOSE among them)
-	 * are all read before its end counts. */
-	ended = rv_relay_state(k->path->rv, &why) == RV_RELAY_ENDED;
+	 * are all read before its end counts.  On a direct path, what the
+	 * relay still brings is late (QUIC leaves it), or the initiator
+	 * coming back. */
+	ended = rv_relay_state(k->rs, &why) == RV_RELAY_ENDED;
 	for (i = 0; i < (ended ? RV_RELAY_QUEUE : CARRY_DRAIN); i++) {
-		if ((n = rv_relay_recv(k->path->rv, buf, sizeof(buf))) < 0)
+		if ((n = rv_relay_recv(k->rs, buf, sizeof(buf))) < 0)
 			break;
-		/* Once direct, what the relay still brings is late. */
-		if (!k->switched)
-			input(k, buf, (size_t)n, (struct sockaddr *)
-			    &k->relay_remote, 1);
+		relabel(k, &k->relay_local);
+		input(k, buf, (size_t)n, (struct sockaddr *)&k->relay_remote,
+		    1);
 	}
-	if (k->switched || !ended || k->done)
+	if (ended && !k->on_relay) {
+		k->rs = NULL;	/* nothing to fall back to any more */
+		return;
+	}
+	if (!ended || k->done)
 		return;
 	/* A peer that finished leaves, and its session and the relay go
 	 * with it, maybe before its CONNECTION_CLOSE came through: the
@@ -358,6 +380,7 @@ read_tcp(struct carrier *k)
 		}
 		if (l->rlen < 2 + need)
 			break;
+		relabel(k, &k->relay_local);
 		input(k, l->rbuf + 2, need, (struct sockaddr *)
 		    &k->relay_remote, 0);
 		memmove(l->rbuf, l->rbuf + 2 + need, l->rlen - 2 - need);
@@ -405,8 +428,8 @@ send_out(struct carrier *k)
 			k->tcp.wlen += len;
 		} else if (addr_equal((struct sockaddr *)&to,
 		    (struct sockaddr *)&k->relay_remote)) {
-			if (k->path->rv != NULL)
-				(void)rv_relay_send(k->path->rv, buf, len);
+			if (k->rs != NULL)
+				(void)rv_relay_send(k->rs, buf, len);
 		} else {
 			int fd = k->direct.kind == LINK_UDP ? k->direct.fd :
 			    k->path->fd;
@@ -525,21 +548,23 @@ static void
 pollset_fill(struct carrier *k, struct pollset *ps)
 {
 	struct carry *c = k->c;
+	int udp = k->path->rv == NULL && !k->path->tcp;
 
 	memset(ps, 0, sizeof(*ps));
 	ps->relay = ps->tcp = ps->path = ps->efd = ps->direct = -1;
 	ps->in = ps->out = -1;
-	if (k->path->rv != NULL)
-		pollset_add(k, ps, &ps->relay, rv_session_fd(k->path->rv),
-		    POLLIN);
+	if (k->rs != NULL && rv_session_fd(k->rs) >= 0)
+		pollset_add(k, ps, &ps->relay, rv_session_fd(k->rs), POLLIN);
 	if (k->tcp.kind == LINK_TCP)
 		pollset_add(k, ps, &ps->tcp, k->tcp.fd, POLLIN |
 		    (k->tcp.wlen ? POLLOUT : 0));
-	else if (k->path->rv == NULL)
+	else if (udp)
 		pollset_add(k, ps, &ps->path, k->path->fd, POLLIN);
-	if (k->path->rv != NULL && c->env->fd >= 0)
+	if (k->rs != NULL && c->env->fd >= 0 && !(udp && c->env->fd ==
+	    k->path->fd))
 		pollset_add(k, ps, &ps->efd, c->env->fd, POLLIN);
-	if (k->direct.kind == LINK_UDP && k->direct.fd != c->env->fd)
+	if (k->direct.kind == LINK_UDP && k->direct.fd != c->env->fd &&
+	    !(udp && k->direct.fd == k->path->fd))
 		pollset_add(k, ps, &ps->direct, k->direct.fd, POLLIN);
 	if (!k->in_eof && session_write_room(k->s) > 0)
 		pollset_add(k, ps, &ps->in, c->in_fd, POLLIN);
@@ -567,7 +592,7 @@ wait_for(struct carrier *k, int wait_ms, uint64_t next)
 		if ((uint64_t)wait_ms > d)
 			wait_ms = (int)d;
 	}
-	if (k->path->rv != NULL && wait_ms > 10)
+	if (k->rs != NULL && wait_ms > 10)
 		wait_ms = 10;	/* the client's timers and queue */
 	if (next != UINT64_MAX && (uint64_t)wait_ms > (next > now ? next -
 	    now : 0))
@@ -581,7 +606,7 @@ pollset_handle(struct carrier *k, const struct pollset *ps)
 {
 	const struct pollfd *p = k->pfd;
 
-	if (ps->relay >= 0)
+	if (ps->relay >= 0 && k->rs != NULL)
 		read_relay(k);
 	if (ps->tcp >= 0 && (p[ps->tcp].revents & (POLLIN | POLLHUP |
 	    POLLERR)))
@@ -603,6 +628,83 @@ pollset_handle(struct carrier *k, const struct pollset *ps)
 	}
 }
 
+/* ------------------------------------------------------------------ */
+/* Paths that survive */
+
+/* The initiator on a direct path, with a relay that is up to fall back
+ * to: bytes in flight and nothing back for CARRY_DEAD_MS mean the path
+ * died (a NAT or a firewall dropping the flow): the connection moves to
+ * the relay, and the tries at direct start again from there. */
+static void
+watch_direct(struct carrier *k)
+{
+	uint64_t now = stun_now_ms();
+
+	if (!k->c->env->initiator || k->on_relay || k->rs == NULL ||
+	    k->tcp.kind == LINK_TCP || k->migrate_pending ||
+	    now - k->direct_rx < CARRY_DEAD_MS ||
+	    session_in_flight(k->s) == 0 || !session_established(k->s) ||
+	    rv_relay_state(k->rs, NULL) != RV_RELAY_UP)
+		return;
+	if (session_migrate(k->s, (struct sockaddr *)&k->relay_local,
+	    (struct sockaddr *)&k->relay_remote) == -1)
+		return;		/* no spare connection id yet: next step */
+	snprintf(k->why_next, sizeof(k->why_next), "nothing came on the "
+	    "direct path for %.1f s", (now - k->direct_rx) / 1000.0);
+}
+
+/* After each step: did QUIC's path change?  Either side tells it
+ * (c->moved); a move to the relay starts the tries at direct again, one
+ * to a direct path ends a try still running. */
+static void
+watch_path(struct carrier *k)
+{
+	struct carry *c = k->c;
+	struct sockaddr_storage l, r;
+	struct carry_move m;
+	uint64_t now = stun_now_ms();
+	int was = k->on_relay;
+
+	if (session_path_get(k->s, &l, &r) == -1 || addr_equal((struct
+	    sockaddr *)&r, (struct sockaddr *)&k->cur))
+		return;
+	k->cur = r;
+	k->on_relay = addr_equal((struct sockaddr *)&r, (struct sockaddr *)
+	    &k->relay_remote);
+	memset(&m, 0, sizeof(m));
+	m.relay = k->on_relay;
+	m.local = (struct sockaddr *)&l;
+	m.remote = (struct sockaddr *)&r;
+	m.ms = now - k->path_t0;
+	m.reason = k->why_next;
+	if (k->on_relay) {
+		m.technique = "relay";
+		if (k->why_next[0] == '\0')
+			m.reason = "the peer moved to the relay";
+		k->relay_t0 = now;
+		k->next_try = now + CARRY_UPGRADE_GAP_MS;
+	} else {
+		k->direct_rx = now;
+		if (k->direct.kind == LINK_UDP)
+			m.local = (struct sockaddr *)&k->direct.local;
+		m.technique = k->up.technique ? k->up.technique :
+		    k->path->technique;
+		if (k->why_next[0] == '\0')
+			m.reason = was ? "the peer moved to a direct path" :
+			    "the peer's address changed (NAT rebinding, or a "
+			    "new address)";
+		k->up.remote = r;
+		if (was && k->engine != NULL)
+			upgrade_end(k);
+	}
+	if (was && !k->on_relay && c->upgraded != NULL)
+		c->upgraded(c->upgraded_arg, &k->up, now - k->relay_t0);
+	if (c->moved != NULL)
+		c->moved(c->moved_arg, &m);
+	k->why_next[0] = '\0';
+	k->path_t0 = now;
+}
+
 /* Moves the connection on after what the wait found: QUIC's timers, the
  * end of our stream, the output, a pending migration, and what the
  * session has to send. */
@@ -617,8 +719,12 @@ advance(struct carrier *k)
 	}
 	stream_out(k);
 	if (k->migrate_pending && session_migrate(k->s, (struct sockaddr *)
-	    &k->up.local, (struct sockaddr *)&k->up.remote) == 0)
+	    &k->up.local, (struct sockaddr *)&k->up.remote) == 0) {
 		k->migrate_pending = 0;
+		k->direct_rx = stun_now_ms();
+	}
+	watch_direct(k);
+	watch_path(k);
 	send_out(k);
 }
 
@@ -701,6 +807,27 @@ linger(struct carrier *k)
 	memcpy(k->c->why, why, sizeof(why));
 }
 
+/* PINGs often enough for the shorter binding lifetime either side's
+ * nat-probe measured (-L): two fifths of it, at least 1 s; else the
+ * session's default. */
+static unsigned
+keepalive_ms(const struct carry *c)
+{
+	int a = c->env->self.prof.udp.lifetime_s;
+	int b = c->env->peer.prof.udp.lifetime_s;
+	unsigned ms;
+
+	if (c->keepalive_ms != 0)
+		return c->keepalive_ms;
+	if (a <= 0 || (b > 0 && b < a))
+		a = b;
+	if (a <= 0)
+		return 0;
+	ms = (unsigned)a * 400;
+	return ms < 1000 ? 1000 : ms > SESSION_KEEPALIVE_MS ?
+	    SESSION_KEEPALIVE_MS : ms;
+}
+
 int
 carry_run(struct carry *c, const struct tech_path *p)
 {
@@ -708,7 +835,7 @@ carry_run(struct carry *c, const struct tech_path *p)
 	struct carrier k = zero;
 	struct sockaddr_storage *loc, *rem;
 	char why[256];
-	int infl, outfl, r, i;
+	int infl, outfl, r, i, keepalive = 0;
 
 	k.c = c;
 	k.path = p;
@@ -767,8 +894,23 @@ carry_run(struct carry *c, const struct tech_path *p)
 	 * (the engine, which reads datagram by datagram, is done). */
 	if (p->rv == NULL && !p->tcp)
 		(void)udpio_gro(p->fd);
-	k.relay_t0 = stun_now_ms();
+	k.relay_t0 = k.path_t0 = k.direct_rx = stun_now_ms();
 	k.next_try = k.relay_t0 + CARRY_UPGRADE_FIRST_MS;
+	k.cur = *rem;
+	k.on_relay = p->rv != NULL;
+	if (p->rv != NULL)
+		k.rs = p->rv;
+	else if (!p->tcp) {
+		/* Direct from the start: the relay stays ready to fall back
+		 * to (the engine's relay row may have asked already). */
+		direct_set(&k, p->fd, &p->local);
+		k.up = *p;
+		if (c->upgrade && k.rv != NULL && c->env->rv_sess != NULL &&
+		    c->env->rv_peer[0] != '\0' && (rv_relay_open(
+		    c->env->rv_sess, c->env->rv_peer) == 0 ||
+		    errno == EALREADY))
+			k.rs = c->env->rv_sess;
+	}
 	send_out(&k);
 	for (;;) {
 		if (step(&k, 100))
@@ -780,6 +922,9 @@ carry_run(struct carry *c, const struct tech_path *p)
 		upgrade_start(&k);
 		if (k.failed || k.done)
 			break;
+		if (!keepalive && (keepalive = keepalive_ms(c)) != 0 &&
+		    session_keepalive(k.s, (unsigned)keepalive) == -1)
+			keepalive = 0;
 	}
 	/* A try at direct still running stops here. */
 	if (k.engine != NULL)
@@ -792,7 +937,7 @@ carry_run(struct carry *c, const struct tech_path *p)
 	/* The CONNECTION_CLOSE, if any, goes out once more; through the
 	 * relay, which may drop a datagram, three times. */
 	send_out(&k);
-	for (i = 0; p->rv != NULL && !k.switched && i < 2; i++)
+	for (i = 0; k.rs != NULL && k.on_relay && i < 2; i++)
 		if (session_close_resend(k.s) == 0)
 			send_out(&k);
 	r = k.done ? 0 : k.failed;
