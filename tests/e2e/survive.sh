@@ -28,6 +28,7 @@ exec "$B/nat-connect" --accept -r -v -s $URL -w 30 \
 EOF
 chmod +x "$T/accept.sh"
 register_host h-fc h-fc h-fc "$T/accept.sh"
+mkdir -p -m 700 "$T/home/h-prc"
 
 now_ms() { date +%s%3N; }
 # paths FILE: the proto of each path record, in order.
@@ -39,6 +40,7 @@ wait_paths() {
 	local i
 	for ((i = 0; i < $3 * 20; i++)); do
 		[ "$(npaths "$1")" -ge "$2" ] && return 0
+		kill -0 "$upjob" 2>/dev/null || return 1
 		sleep 0.05
 	done
 	return 1
@@ -61,7 +63,7 @@ stream() {
 # The stream waits for the path, so that its 60 s are all carried.
 ( while ! grep -q '^type=path ' "$T/up.err" 2>/dev/null; do sleep 0.05; done
   stream ) | tee "$T/want" | "$LAB" exec h-prc -- env NATKIT_HOME="$T/home/h-prc" \
-    "$B/nat-connect" -r -v -s "$URL" -w 30 h-fc >"$T/up.out" 2>"$T/up.err" &
+    "$B/nat-connect" -r -v -P "$T/prof/h-prc" -s "$URL" -w 30 h-fc >"$T/up.out" 2>"$T/up.err" &
 PIDS="$PIDS $!"
 upjob=$!
 wait_paths "$T/up.err" 1 40 || { cat "$T/up.err"; fail "no path"; }
