@@ -52,6 +52,80 @@ static uint64_t t0;
 static struct tech_env env;
 static int gathered;
 
+/* ------------------------------------------------------------------ */
+/* The status line: with -v on a terminal, one line rewritten in place
+ * while the techniques run and while the stream flows; every other line
+ * clears it first.  Nothing of it when stderr is not a terminal. */
+
+static int status_on;
+static int status_shown;
+static uint64_t status_at;
+
+static void
+status_clear(void)
+{
+	if (status_shown) {
+		fputs("\r\033[K", stderr);
+		status_shown = 0;
+	}
+}
+
+static void __attribute__((format(printf, 1, 2)))
+status_show(const char *fmt, ...)
+{
+	char line[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\r\033[K%s", line);
+	fflush(stderr);
+	status_shown = 1;
+}
+
+/* While the techniques run: the checks sent (the birthday search's
+ * packets, mostly) and the time. */
+static void
+progress(void *arg, const struct tech_env *e)
+{
+	uint64_t now = stun_now_ms(), pkts = 0;
+	int i;
+
+	(void)arg;
+	if (now < status_at)
+		return;
+	status_at = now + 100;
+	for (i = 0; e->budget != NULL && i < e->budget->n; i++)
+		pkts += e->budget->dst[i].pkts;
+	status_show("connecting: %llu checks sent, %.1f s",
+	    (unsigned long long)pkts, (now - t0) / 1000.0);
+}
+
+/* While the stream flows: the path in use, the bytes, the rate. */
+static void
+tick(void *arg, const struct carry *c)
+{
+	static unsigned long long last;
+	static uint64_t last_ms;
+	uint64_t now = stun_now_ms();
+	unsigned long long all = c->sent + c->received;
+	double rate = last_ms && now > last_ms ? (all - last) * 1000.0 /
+	    (double)(now - last_ms) / 1024 : 0;
+	char via[ADDR_STRLEN + 8], a[ADDR_STRLEN];
+
+	(void)arg;
+	if (c->relayed)
+		snprintf(via, sizeof(via), "via relay");
+	else
+		snprintf(via, sizeof(via), "via %s", addr_str((const struct
+		    sockaddr *)&c->remote, a));
+	status_show("%s: sent %llu, received %llu, %.1f KiB/s", via,
+	    c->sent, c->received, rate);
+	last = all;
+	last_ms = now;
+}
+
 /* Reports a total failure: a warning, a type=failed record, and exit. */
 static void __attribute__((noreturn, format(printf, 2, 3)))
 fail(int code, const char *fmt, ...)
@@ -63,6 +137,7 @@ fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	status_clear();
 	warnx("%s", TERM_SAFE(why));
 	if (recs != NULL) {
 		record_begin(&r, json, "failed");
@@ -82,6 +157,7 @@ emit(struct record *r)
 {
 	const char *line = record_end(r);
 
+	status_clear();
 	if (recs != NULL && line != NULL) {
 		fputs(line, recs);
 		fflush(recs);
@@ -95,6 +171,7 @@ report(const struct connect_attempt *a, void *arg)
 	struct record r;
 
 	(void)arg;
+	status_clear();
 	if (strcmp(a->outcome, "won") == 0)
 		log_say(NULL, "%s: won in %.1f s: %s", a->technique,
 		    a->ms / 1000.0, a->cands);
@@ -162,6 +239,7 @@ upgraded(void *arg, const struct tech_path *p, uint64_t ms)
 	char cands[CONNECT_CANDS_LEN];
 
 	(void)arg;
+	status_clear();
 	log_say(NULL, "moved from the relay to a direct path after %.1f s",
 	    ms / 1000.0);
 	connect_path_cands(&env, p, cands, sizeof(cands));
@@ -182,6 +260,7 @@ moved(void *arg, const struct carry_move *m)
 	struct record r;
 
 	(void)arg;
+	status_clear();
 	if (m->relay)
 		log_say(NULL, "path: now through the relay: %s", m->reason);
 	else
@@ -260,9 +339,12 @@ carry(struct tech_path *p, const struct ident *id, int in_fd, int out_fd)
 	c.report = report;
 	c.upgraded = upgraded;
 	c.moved = moved;
+	if (status_on)
+		c.tick = tick;
 	if (carry_run(&c, p) == -1) {
 		int e = errno;
 
+		status_clear();
 		/* What carry queued for the relay (our CONNECTION_CLOSE)
 		 * goes out before we leave. */
 		if (env.rv != NULL)
@@ -271,6 +353,7 @@ carry(struct tech_path *p, const struct ident *id, int in_fd, int out_fd)
 		errno = e;
 		fail(cli_exit(errno), "%s", c.why);
 	}
+	status_clear();
 	record_begin(&r, json, "closed");
 	record_int(&r, "sent", (long long)c.sent);
 	record_int(&r, "received", (long long)c.received);
@@ -419,6 +502,7 @@ main(int argc, char **argv)
 		}
 	}
 	log_init("nat-connect", 0, verbose);
+	status_on = verbose > 0 && isatty(STDERR_FILENO);
 	argc -= optind;
 	argv += optind;
 	if (accept ? argc != 0 : argc != 1)
@@ -494,6 +578,8 @@ main(int argc, char **argv)
 	if (call_exchange(&cfg, &env, accept ? &theirs : NULL,
 	    peer_pk, &rz, why, sizeof(why)) == -1)
 		fail(cli_exit(errno), "%s", why);
+	if (status_on)
+		env.progress = progress;
 	if (connect_run(&env, 15000, report, NULL, &path, w) == -1) {
 		gathered = 0;
 		if (errno == ENETUNREACH && strstr(w, "relay") == NULL)

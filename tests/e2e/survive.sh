@@ -116,4 +116,27 @@ echo "     bytes: sent $(wc -c <"$T/want"), received $(wc -c <"$T/acc/out" 2>/de
 	sed 's/^/    a| /' "$T/up.err" | grep -v type=attempt | tail -n 20
 	sed 's/^/    b| /' "$T/acc/err" | grep -v type=attempt | tail -n 20
 }
+
+# --- seeing it happen ---------------------------------------------------
+# -v on a file: the lines only, no status line (no CR, no escape).
+expect "-v to a file: no status line" "$(tr -d -c '\r\033' <"$T/up.err" | wc -c)" 0
+# -v on a terminal (script(1)): the status line, rewritten in place, says
+# the path and the bytes.
+mv "$T/acc/err" "$T/acc/err1"
+mv "$T/acc/out" "$T/acc/out1"
+"$LAB" exec h-prc -- env NATKIT_HOME="$T/home/h-prc" script -qec \
+    "'$B/nat-connect' -v -P '$T/prof/h-prc' -s '$URL' -w 30 -e 'head -c 2000000 /dev/zero; sleep 1' h-fc </dev/null" \
+    /dev/null >"$T/tty" 2>&1 </dev/null
+expect "terminal: exit" "$?" 0
+for _ in $(seq 200); do
+	grep -q '^type=\(closed\|failed\) ' "$T/acc/err" 2>/dev/null && break
+	sleep 0.1
+done
+expect "terminal: every byte" "$(wc -c <"$T/acc/out")" 2000000
+st=$(tr '\r' '\n' <"$T/tty" | sed 's/\x1b\[K//g' | grep '^via ' | tail -n 1)
+expect "terminal: status line" "$(sed 's/^via [0-9.]*:[0-9]*: sent [0-9]*, received [0-9]*, [0-9.]* KiB\/s$/via ADDR:PORT: sent N, received N, R KiB\/s/' <<<"$st")" \
+    "via ADDR:PORT: sent N, received N, R KiB/s"
+expect "terminal: the search's status" "$(tr '\r' '\n' <"$T/tty" | sed 's/\x1b\[K//g' | grep -c '^connecting: [0-9]* checks sent, [0-9.]* s$' | sed 's/^[1-9][0-9]*$/some/')" some
+expect "terminal: cleared before each line" "$(grep -c $'\033\\[K' "$T/tty" | grep -qv '^0$' && echo yes)" yes
+[ "$FAILS" -eq 0 ] || sed 's/^/    t| /' "$T/tty" | cat -v | tail -n 20
 finish

@@ -699,6 +699,8 @@ watch_path(struct carrier *k)
 	}
 	if (was && !k->on_relay && c->upgraded != NULL)
 		c->upgraded(c->upgraded_arg, &k->up, now - k->relay_t0);
+	c->relayed = k->on_relay;
+	c->remote = r;
 	if (c->moved != NULL)
 		c->moved(c->moved_arg, &m);
 	k->why_next[0] = '\0';
@@ -836,6 +838,7 @@ carry_run(struct carry *c, const struct tech_path *p)
 	struct sockaddr_storage *loc, *rem;
 	char why[256];
 	int infl, outfl, r, i, keepalive = 0;
+	uint64_t tick = 0;
 
 	k.c = c;
 	k.path = p;
@@ -897,7 +900,8 @@ carry_run(struct carry *c, const struct tech_path *p)
 	k.relay_t0 = k.path_t0 = k.direct_rx = stun_now_ms();
 	k.next_try = k.relay_t0 + CARRY_UPGRADE_FIRST_MS;
 	k.cur = *rem;
-	k.on_relay = p->rv != NULL;
+	c->remote = *rem;
+	c->relayed = k.on_relay = p->rv != NULL;
 	if (p->rv != NULL)
 		k.rs = p->rv;
 	else if (!p->tcp) {
@@ -922,6 +926,10 @@ carry_run(struct carry *c, const struct tech_path *p)
 		upgrade_start(&k);
 		if (k.failed || k.done)
 			break;
+		if (c->tick != NULL && stun_now_ms() >= tick) {
+			c->tick(c->tick_arg, c);
+			tick = stun_now_ms() + CARRY_TICK_MS;
+		}
 		if (!keepalive && (keepalive = keepalive_ms(c)) != 0 &&
 		    session_keepalive(k.s, (unsigned)keepalive) == -1)
 			keepalive = 0;

@@ -24,6 +24,7 @@
 #define CARRY_UPGRADE_TRY_MS	3000	/* one try */
 #define CARRY_UPGRADE_GAP_MS	1000	/* between tries, the first minute */
 #define CARRY_UPGRADE_SLOW_MS	30000	/* between tries, after it */
+#define CARRY_TICK_MS		250	/* carry.tick */
 #define CARRY_DEAD_MS		1000	/* a direct path with bytes in
 					   flight and nothing back this long
 					   is dead: back to the relay */
@@ -58,6 +59,10 @@ struct carry {
 	 * to, when there is one. */
 	void (*moved)(void *arg, const struct carry_move *m);
 	void *moved_arg;
+	/* Called every CARRY_TICK_MS or so while the stream flows, may be
+	 * NULL (a program's progress line: the results below). */
+	void (*tick)(void *arg, const struct carry *c);
+	void *tick_arg;
 	unsigned keepalive_ms;		/* a PING after this much silence;
 					   0: from the binding lifetimes of
 					   env's profiles, else the
@@ -68,6 +73,9 @@ struct carry {
 
 	/* Results. */
 	unsigned long long sent, received;	/* stream bytes */
+	int relayed;			/* the path now: the relay (1) or
+					   direct, to remote */
+	struct sockaddr_storage remote;
 	uint64_t first_ms;		/* monotonic ms of the peer's first
 					   byte, 0: none */
 	unsigned long auth_failures;	/* datagrams that did not

@@ -66,6 +66,10 @@ struct tech_env {
 	struct rv_client *rv;
 	struct rv_session *rv_sess;
 	char rv_peer[TECH_RV_PEER_LEN];
+	/* Refinement: called after each step of connect_run's loop, may be
+	 * NULL (a program's progress line: budget says what went out). */
+	void (*progress)(void *arg, const struct tech_env *e);
+	void *progress_arg;
 };
 
 /* A path that works. */
