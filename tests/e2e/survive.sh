@@ -18,6 +18,7 @@ CUT=$((RUN / 6)) RESTORE=$((RUN / 2)) REBIND=$((RUN * 3 / 4))
 lab_up
 start_ready rvd 10 "$LAB" exec srv -- "$B/nat-rendezvousd" -d -v -g 20 \
     -l $SRV:80
+RVD_PID=$LAST_PID
 expect "server ready line" "$READY" "ready http=$SRV:80 ws=/v1/ws"
 probe_hosts $SRV h-prc h-fc
 mkdir -p "$T/acc"
@@ -139,4 +140,34 @@ expect "terminal: status line" "$(sed 's/^via [0-9.]*:[0-9]*: sent [0-9]*, recei
 expect "terminal: the search's status" "$(tr '\r' '\n' <"$T/tty" | sed 's/\x1b\[K//g' | grep -c '^connecting: [0-9]* checks sent, [0-9.]* s$' | sed 's/^[1-9][0-9]*$/some/')" some
 expect "terminal: cleared before each line" "$(grep -c $'\033\\[K' "$T/tty" | grep -qv '^0$' && echo yes)" yes
 [ "$FAILS" -eq 0 ] || sed 's/^/    t| /' "$T/tty" | cat -v | tail -n 20
+
+# --- the server goes away under a relayed stream --------------------------
+# The choice (nat-connect(1)): the stream ends on both sides, at once, with
+# the reason, not at the idle timeout.
+mv "$T/acc/err" "$T/acc/err2"
+mv "$T/acc/out" "$T/acc/out2"
+[ -z "${SURVIVE_DEBUG:-}" ] || { echo "t0=$t0 cut=$tcut restore=$tres rebind=$trb"; grep -h "^type=path" "$T/up.err" "$T/acc/err1" | cut -c1-250; }
+"$LAB" cut prc on || fail "nat-lab cut prc on"
+( for i in $(seq 600); do printf 'line %06d\n' "$i"; sleep 0.05; done ) |
+    "$LAB" exec h-prc -- env NATKIT_HOME="$T/home/h-prc" "$B/nat-connect" -r \
+    -P "$T/prof/h-prc" -s "$URL" -w 30 h-fc >"$T/rl.out" 2>"$T/rl.err" &
+PIDS="$PIDS $!"
+upjob=$!
+wait_paths "$T/rl.err" 1 40
+expect "relayed: technique" "$(rec path "$T/rl.err" | field technique)" relay
+for _ in $(seq 100); do [ -s "$T/acc/out" ] && break; sleep 0.05; done
+kill "$RVD_PID"
+tk=$(now_ms)
+wait "$upjob"
+rc=$? tend=$(now_ms)
+for _ in $(seq 400); do
+	grep -q '^type=\(closed\|failed\) ' "$T/acc/err" 2>/dev/null && break
+	sleep 0.1
+done
+expect "server gone: initiator's exit" "$rc" 1
+expect "server gone: initiator's reason" "$(rec failed "$T/rl.err" | field reason | unescape)" "the relay ended: the session to the server ended"
+expect "server gone: responder's reason" "$(rec failed "$T/acc/err" | field reason | unescape)" "the relay ended: the session to the server ended"
+[ $((tend - tk)) -le 30000 ] || expect "server gone: within the idle timeout" "$((tend - tk)) ms" "<= 30000 ms"
+echo "     the server killed: the initiator ended $((tend - tk)) ms after"
+"$LAB" cut prc off
 finish

@@ -78,6 +78,7 @@ struct carrier {
 	uint64_t path_t0;		/* since when on it */
 	uint64_t direct_rx;		/* last QUIC datagram on a direct
 					   socket (monotonic ms) */
+	uint64_t flight_t0;		/* bytes in flight since, or 0 */
 	char why_next[128];		/* why the next change, when ours */
 	int migrate_pending;		/* the initiator's, until QUIC takes
 					   it */
@@ -640,17 +641,27 @@ watch_direct(struct carrier *k)
 {
 	uint64_t now = stun_now_ms();
 
+	if (session_in_flight(k->s) == 0) {
+		k->flight_t0 = 0;
+		return;
+	}
+	/* Silence counts from the first byte in flight after a quiet
+	 * spell, or from the last datagram. */
+	if (k->flight_t0 == 0)
+		k->flight_t0 = now;
 	if (!k->c->env->initiator || k->on_relay || k->rs == NULL ||
 	    k->tcp.kind == LINK_TCP || k->migrate_pending ||
 	    now - k->direct_rx < CARRY_DEAD_MS ||
-	    session_in_flight(k->s) == 0 || !session_established(k->s) ||
+	    now - k->flight_t0 < CARRY_DEAD_MS ||
+	    !session_established(k->s) ||
 	    rv_relay_state(k->rs, NULL) != RV_RELAY_UP)
 		return;
 	if (session_migrate(k->s, (struct sockaddr *)&k->relay_local,
 	    (struct sockaddr *)&k->relay_remote) == -1)
 		return;		/* no spare connection id yet: next step */
 	snprintf(k->why_next, sizeof(k->why_next), "nothing came on the "
-	    "direct path for %.1f s", (now - k->direct_rx) / 1000.0);
+	    "direct path for %.1f s", (now - (k->direct_rx > k->flight_t0 ?
+	    k->direct_rx : k->flight_t0)) / 1000.0);
 }
 
 /* After each step: did QUIC's path change?  Either side tells it
