@@ -406,6 +406,14 @@ flush_tcp(struct carrier *k)
 	l->wlen -= (size_t)n;
 }
 
+/* Returns 1 when the relay takes no more datagram now. */
+static int
+relay_full(const struct carrier *k)
+{
+	return k->rs != NULL && k->on_relay &&
+	    rv_relay_room(k->rs) < SESSION_DGRAM_MAX + 12;
+}
+
 static void
 send_out(struct carrier *k)
 {
@@ -417,6 +425,10 @@ send_out(struct carrier *k)
 	for (i = 0; i < CARRY_BURST; i++) {
 		if (k->tcp.kind == LINK_TCP &&
 		    k->tcp.wlen + 2 + SESSION_DGRAM_MAX > CARRY_TCPBUF)
+			break;
+		/* A full relay waits for its socket: QUIC sees a slower
+		 * path, not a lost datagram. */
+		if (relay_full(k))
 			break;
 		if (session_output(k->s, buf, sizeof(buf), &len, &to) == -1 ||
 		    len == 0)
@@ -442,6 +454,13 @@ send_out(struct carrier *k)
 	(void)udpio_batch_flush(k->batch);
 	if (k->tcp.kind == LINK_TCP)
 		flush_tcp(k);
+	/* The burst's frames in one write, not on the next turn. */
+	if (k->rs != NULL && rv_relay_flush(k->rs) == -1) {
+		if (k->on_relay)
+			fail(k, ECONNRESET, "%s", "lost the server that "
+			    "relays");
+		k->rs = NULL;	/* a direct path goes on without it */
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -555,7 +574,8 @@ pollset_fill(struct carrier *k, struct pollset *ps)
 	ps->relay = ps->tcp = ps->path = ps->efd = ps->direct = -1;
 	ps->in = ps->out = -1;
 	if (k->rs != NULL && rv_session_fd(k->rs) >= 0)
-		pollset_add(k, ps, &ps->relay, rv_session_fd(k->rs), POLLIN);
+		pollset_add(k, ps, &ps->relay, rv_session_fd(k->rs), POLLIN |
+		    (rv_session_want_write(k->rs) ? POLLOUT : 0));
 	if (k->tcp.kind == LINK_TCP)
 		pollset_add(k, ps, &ps->tcp, k->tcp.fd, POLLIN |
 		    (k->tcp.wlen ? POLLOUT : 0));
@@ -586,7 +606,9 @@ wait_for(struct carrier *k, int wait_ms, uint64_t next)
 {
 	uint64_t exp = session_expiry(k->s), now = stun_now_ms();
 
-	if (exp != UINT64_MAX) {
+	/* A full relay: QUIC's next send waits for the socket (POLLOUT),
+	 * not a timer that would find it full again. */
+	if (exp != UINT64_MAX && !relay_full(k)) {
 		uint64_t ns = now * 1000000ull, d;
 
 		d = exp > ns ? (exp - ns) / 1000000 + 1 : 0;
