@@ -141,11 +141,35 @@ expect "terminal: the search's status" "$(tr '\r' '\n' <"$T/tty" | sed 's/\x1b\[
 expect "terminal: cleared before each line" "$(grep -c $'\033\\[K' "$T/tty" | grep -qv '^0$' && echo yes)" yes
 [ "$FAILS" -eq 0 ] || sed 's/^/    t| /' "$T/tty" | cat -v | tail -n 20
 
+# --- keepalives after the NAT: 30 s idle behind r-t10 ----------------------
+# r-t10 forgets a mapping idle for 10 s.  Its host's profile says so (the
+# lifetime nat-probe --lifetime measures, written here: measuring takes
+# longer than the test), and both sides send a PING after 4 s of
+# silence: the direct path lives through 30 s of silence.  With the
+# default 10 s, the initiator's PING finds the mapping gone, and the
+# connection falls back to the relay.
+probe_hosts $SRV h-t10
+sed -i 's/ lifetime=[^ ]*/ lifetime=10/' "$T/prof/h-t10"
+register_host h-t10 h-t10 h-t10 "$T/accept.sh"
+mv "$T/acc/err" "$T/acc/err2"
+mv "$T/acc/out" "$T/acc/out2"
+( echo before; sleep 30; echo after ) | "$LAB" exec h-fc -- env NATKIT_HOME="$T/home/h-fc" \
+    "$B/nat-connect" -r -s "$URL" -w 30 h-t10 >"$T/idle.out" 2>"$T/idle.err"
+expect "idle: exit" "$?" 0
+for _ in $(seq 200); do
+	grep -q '^type=\(closed\|failed\) ' "$T/acc/err" 2>/dev/null && break
+	sleep 0.1
+done
+expect "idle: both lines" "$(tr '\n' ' ' <"$T/acc/out")" "before after "
+expect "idle: initiator's paths" "$(paths "$T/idle.err")" "udp "
+expect "idle: responder's paths" "$(paths "$T/acc/err")" "udp "
+[ "$FAILS" -eq 0 ] || grep -h '^type=path\|^type=closed' "$T/idle.err" "$T/acc/err"
+
 # --- the server goes away under a relayed stream --------------------------
 # The choice (nat-connect(1)): the stream ends on both sides, at once, with
 # the reason, not at the idle timeout.
-mv "$T/acc/err" "$T/acc/err2"
-mv "$T/acc/out" "$T/acc/out2"
+mv "$T/acc/err" "$T/acc/err3"
+mv "$T/acc/out" "$T/acc/out3"
 [ -z "${SURVIVE_DEBUG:-}" ] || { echo "t0=$t0 cut=$tcut restore=$tres rebind=$trb"; grep -h "^type=path" "$T/up.err" "$T/acc/err1" | cut -c1-250; }
 "$LAB" cut prc on || fail "nat-lab cut prc on"
 ( for i in $(seq 600); do printf 'line %06d\n' "$i"; sleep 0.05; done ) |
