@@ -37,6 +37,7 @@
 
 #include "addr.h"
 #include "carry.h"
+#include "carry_int.h"
 #include "rv.h"
 #include "session.h"
 #include "stun_client.h"
@@ -53,49 +54,6 @@
 #define CARRY_POLL	(6 + CONNECT_POLL_MAX)	/* the links, the stream's
 						   ends, the engine's */
 
-enum link_kind { LINK_NONE, LINK_UDP, LINK_TCP };
-
-struct link {
-	enum link_kind kind;
-	int fd;				/* UDP or TCP socket; -1 relay */
-	struct sockaddr_storage local;	/* the label */
-	uint8_t *rbuf, *wbuf;		/* TCP framing */
-	size_t rlen, wlen;
-};
-
-struct carrier {
-	struct carry *c;
-	const struct tech_path *path;	/* as found */
-	struct session *s;
-	struct rv_client *rv;		/* the relay's client */
-	struct link direct, tcp;		/* the relay has no state here:
-					   path->rv */
-	struct sockaddr_storage relay_local, relay_remote;
-	struct rv_session *rs;		/* the relay (path->rv, or one kept
-					   to fall back to), or NULL */
-	int on_relay;			/* QUIC's path is the relay's */
-	struct sockaddr_storage cur;	/* QUIC's remote label, as last seen */
-	uint64_t path_t0;		/* since when on it */
-	uint64_t direct_rx;		/* last QUIC datagram on a direct
-					   socket (monotonic ms) */
-	uint64_t flight_t0;		/* bytes in flight since, or 0 */
-	char why_next[128];		/* why the next change, when ours */
-	int migrate_pending;		/* the initiator's, until QUIC takes
-					   it */
-	struct tech_path up;		/* the upgraded path */
-	struct connect_engine *engine;	/* trying direct, or NULL */
-	uint64_t relay_t0, next_try;
-	int in_eof, shut, out_eof;
-	uint8_t *obuf;			/* the stream, waiting for out_fd */
-	size_t olen, ooff;
-	int failed;			/* errno, once it failed */
-	int aborted;			/* we closed it with an error code */
-	int done;
-	unsigned long rx, tx;		/* datagrams read, sent */
-	struct udpio_batch *batch;	/* UDP datagrams going out */
-	uint8_t *rbuf;			/* UDP datagrams coming in */
-	struct pollfd *pfd;		/* CARRY_POLL, for one wait */
-};
 
 static void
 label(struct sockaddr_storage *ss, const char *ip, uint16_t port)
@@ -183,8 +141,8 @@ direct_set(struct carrier *k, int fd, const struct sockaddr_storage *local)
 /* The try ended: a direct pair that works becomes the direct link (the
  * initiator moves the connection there; the responder listens there too
  * and follows).  The next try is due a while after. */
-static void
-upgrade_end(struct carrier *k)
+void
+carry_upgrade_end(struct carrier *k)
 {
 	struct tech_env *e = k->c->env;
 	struct tech_path p;
@@ -219,7 +177,7 @@ upgrade_check(struct carrier *k)
 {
 	if (k->engine != NULL && connect_engine_result(k->engine, NULL,
 	    NULL) != 1)
-		upgrade_end(k);
+		carry_upgrade_end(k);
 }
 
 /* While relayed, now and then: both sides try direct together, the
@@ -651,95 +609,6 @@ pollset_handle(struct carrier *k, const struct pollset *ps)
 	}
 }
 
-/* ------------------------------------------------------------------ */
-/* Paths that survive */
-
-/* The initiator on a direct path, with a relay that is up to fall back
- * to: bytes in flight and nothing back for CARRY_DEAD_MS mean the path
- * died (a NAT or a firewall dropping the flow): the connection moves to
- * the relay, and the tries at direct start again from there. */
-static void
-watch_direct(struct carrier *k)
-{
-	uint64_t now = stun_now_ms();
-
-	if (session_in_flight(k->s) == 0) {
-		k->flight_t0 = 0;
-		return;
-	}
-	/* Silence counts from the first byte in flight after a quiet
-	 * spell, or from the last datagram. */
-	if (k->flight_t0 == 0)
-		k->flight_t0 = now;
-	if (!k->c->env->initiator || k->on_relay || k->rs == NULL ||
-	    k->tcp.kind == LINK_TCP || k->migrate_pending ||
-	    now - k->direct_rx < CARRY_DEAD_MS ||
-	    now - k->flight_t0 < CARRY_DEAD_MS ||
-	    !session_established(k->s) ||
-	    rv_relay_state(k->rs, NULL) != RV_RELAY_UP)
-		return;
-	if (session_migrate(k->s, (struct sockaddr *)&k->relay_local,
-	    (struct sockaddr *)&k->relay_remote) == -1)
-		return;		/* no spare connection id yet: next step */
-	snprintf(k->why_next, sizeof(k->why_next), "nothing came on the "
-	    "direct path for %.1f s", (now - (k->direct_rx > k->flight_t0 ?
-	    k->direct_rx : k->flight_t0)) / 1000.0);
-}
-
-/* After each step: did QUIC's path change?  Either side tells it
- * (c->moved); a move to the relay starts the tries at direct again, one
- * to a direct path ends a try still running. */
-static void
-watch_path(struct carrier *k)
-{
-	struct carry *c = k->c;
-	struct sockaddr_storage l, r;
-	struct carry_move m;
-	uint64_t now = stun_now_ms();
-	int was = k->on_relay;
-
-	if (session_path_get(k->s, &l, &r) == -1 || addr_equal((struct
-	    sockaddr *)&r, (struct sockaddr *)&k->cur))
-		return;
-	k->cur = r;
-	k->on_relay = addr_equal((struct sockaddr *)&r, (struct sockaddr *)
-	    &k->relay_remote);
-	memset(&m, 0, sizeof(m));
-	m.relay = k->on_relay;
-	m.local = (struct sockaddr *)&l;
-	m.remote = (struct sockaddr *)&r;
-	m.ms = now - k->path_t0;
-	m.reason = k->why_next;
-	if (k->on_relay) {
-		m.technique = "relay";
-		if (k->why_next[0] == '\0')
-			m.reason = "the peer moved to the relay";
-		k->relay_t0 = now;
-		k->next_try = now + CARRY_UPGRADE_GAP_MS;
-	} else {
-		k->direct_rx = now;
-		if (k->direct.kind == LINK_UDP)
-			m.local = (struct sockaddr *)&k->direct.local;
-		m.technique = k->up.technique ? k->up.technique :
-		    k->path->technique;
-		if (k->why_next[0] == '\0')
-			m.reason = was ? "the peer moved to a direct path" :
-			    "the peer's address changed (NAT rebinding, or a "
-			    "new address)";
-		k->up.remote = r;
-		if (was && k->engine != NULL)
-			upgrade_end(k);
-	}
-	if (was && !k->on_relay && c->upgraded != NULL)
-		c->upgraded(c->upgraded_arg, &k->up, now - k->relay_t0);
-	c->relayed = k->on_relay;
-	c->remote = r;
-	if (c->moved != NULL)
-		c->moved(c->moved_arg, &m);
-	k->why_next[0] = '\0';
-	k->path_t0 = now;
-}
-
 /* Moves the connection on after what the wait found: QUIC's timers, the
  * end of our stream, the output, a pending migration, and what the
  * session has to send. */
@@ -758,8 +627,8 @@ advance(struct carrier *k)
 		k->migrate_pending = 0;
 		k->direct_rx = stun_now_ms();
 	}
-	watch_direct(k);
-	watch_path(k);
+	carry_watch_direct(k);
+	carry_watch_path(k);
 	send_out(k);
 }
 
@@ -840,27 +709,6 @@ linger(struct carrier *k)
 		}
 	}
 	memcpy(k->c->why, why, sizeof(why));
-}
-
-/* PINGs often enough for the shorter binding lifetime either side's
- * nat-probe measured (-L): two fifths of it, at least 1 s; else the
- * session's default. */
-static unsigned
-keepalive_ms(const struct carry *c)
-{
-	int a = c->env->self.prof.udp.lifetime_s;
-	int b = c->env->peer.prof.udp.lifetime_s;
-	unsigned ms;
-
-	if (c->keepalive_ms != 0)
-		return c->keepalive_ms;
-	if (a <= 0 || (b > 0 && b < a))
-		a = b;
-	if (a <= 0)
-		return 0;
-	ms = (unsigned)a * 400;
-	return ms < 1000 ? 1000 : ms > SESSION_KEEPALIVE_MS ?
-	    SESSION_KEEPALIVE_MS : ms;
 }
 
 int
@@ -963,13 +811,13 @@ carry_run(struct carry *c, const struct tech_path *p)
 			c->tick(c->tick_arg, c);
 			tick = stun_now_ms() + CARRY_TICK_MS;
 		}
-		if (!keepalive && (keepalive = keepalive_ms(c)) != 0 &&
+		if (!keepalive && (keepalive = carry_keepalive_ms(c)) != 0 &&
 		    session_keepalive(k.s, (unsigned)keepalive) == -1)
 			keepalive = 0;
 	}
 	/* A try at direct still running stops here. */
 	if (k.engine != NULL)
-		upgrade_end(&k);
+		carry_upgrade_end(&k);
 	/* Our side failed: the peer learns it now, not at its timeout. */
 	if (k.failed && !session_closed(k.s, NULL, 0)) {
 		k.aborted = 1;
