@@ -60,28 +60,105 @@ sc_check(struct cluster *c, redisReply *r, void *arg)
 		log_msg(LOG_WARNING, "redis cluster: %s", r->str);
 }
 
-/* EVAL script with nk keys (argv[3..]) and the rest. */
-static void
-sc_eval(struct store_cluster *sc, const char *script, cluster_reply_fn fn,
-    void *arg, int argc, const char **argv, const size_t *len)
-{
+/* The scripts, by their place in sc->sha. */
+enum { SC_CPUT, SC_CDEL, SC_CEXPIRE, SC_NSCRIPTS };
+static const char *const sc_scripts[SC_NSCRIPTS] = {
+	rs_lua_cput, rs_lua_cdel, rs_lua_cexpire,
+};
+
+/* A script's command, kept until it is answered: EVALSHA first (the
+ * SHA-1 SCRIPT LOAD answered), EVAL again when a primary answers
+ * NOSCRIPT (one that was not asked: a replica promoted since, a node
+ * added, SCRIPT FLUSH), which loads it there too. */
+struct sc_ev {
+	struct store_cluster *sc;
+	int script, argc;
+	cluster_reply_fn fn;
+	void *arg;
 	const char *av[16];
 	size_t al[16];
+	char data[];
+};
+
+static void sc_ev_send(struct sc_ev *ev, int sha);
+
+static void
+sc_on_ev(struct cluster *c, redisReply *r, void *arg)
+{
+	struct sc_ev *ev = arg;
+
+	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    strncmp(r->str, "NOSCRIPT", 8) == 0 &&
+	    strcmp(ev->av[0], "EVALSHA") == 0) {
+		ev->sc->noscript++;
+		sc_ev_send(ev, 0);
+		return;
+	}
+	ev->fn(c, r, ev->arg);
+	free(ev);
+}
+
+static void
+sc_ev_send(struct sc_ev *ev, int sha)
+{
+	struct store_cluster *sc = ev->sc;
+
+	ev->av[0] = sha ? "EVALSHA" : "EVAL";
+	ev->al[0] = strlen(ev->av[0]);
+	ev->av[1] = sha ? sc->sha[ev->script] : sc_scripts[ev->script];
+	ev->al[1] = strlen(ev->av[1]);
+	if (sha)
+		sc->evalsha++;
+	/* The first key (av[3]) names the slot. */
+	if (cluster_cmd(sc->cl, ev->av[3], ev->al[3], sc_on_ev, ev,
+	    ev->argc, ev->av, ev->al) == -1) {
+		log_msg(LOG_WARNING, "redis cluster: out of memory");
+		free(ev);
+	}
+}
+
+/* Runs script with nk keys (argv[1..]) and the rest. */
+static void
+sc_eval(struct store_cluster *sc, int script, cluster_reply_fn fn,
+    void *arg, int argc, const char **argv, const size_t *len)
+{
+	struct sc_ev *ev;
+	size_t al[14], all = 0;
+	char *d;
 	int i;
 
-	av[0] = "EVAL";
-	av[1] = script;
-	for (i = 0; i < argc && i < 14; i++) {
-		av[i + 2] = argv[i];
-		al[i + 2] = len != NULL && len[i] != 0 ? len[i] :
-		    strlen(argv[i]);
+	if (argc > 14)
+		argc = 14;
+	for (i = 0; i < argc; i++) {
+		al[i] = len != NULL && len[i] != 0 ? len[i] : strlen(argv[i]);
+		all += al[i];
 	}
-	al[0] = 4;
-	al[1] = strlen(script);
-	/* The first key (argv[1]) names the slot. */
-	if (cluster_cmd(sc->cl, av[3], al[3], fn != NULL ? fn : sc_check, arg,
-	    argc + 2, av, al) == -1)
+	if ((ev = malloc(sizeof(*ev) + all)) == NULL) {
 		log_msg(LOG_WARNING, "redis cluster: out of memory");
+		return;
+	}
+	ev->sc = sc;
+	ev->script = script;
+	ev->argc = argc + 2;
+	ev->fn = fn != NULL ? fn : sc_check;
+	ev->arg = arg;
+	for (i = 0, d = ev->data; i < argc; d += al[i], i++) {
+		memcpy(d, argv[i], al[i]);
+		ev->av[i + 2] = d;
+		ev->al[i + 2] = al[i];
+	}
+	sc_ev_send(ev, sc->sha[script][0] != '\0');
+}
+
+/* SCRIPT LOAD's answer: the SHA-1 EVALSHA names the script by. */
+static void
+sc_on_load(struct cluster *c, redisReply *r, void *arg)
+{
+	char *sha = arg;
+
+	(void)c;
+	if (r != NULL && r->type == REDIS_REPLY_STRING && r->len == 40)
+		memcpy(sha, r->str, 41);
 }
 
 void
@@ -201,7 +278,7 @@ sc_put_cluster(struct store_cluster *sc, const struct store_rec *rec,
 	av[9] = pxp;
 	av[10] = pxs;
 	av[11] = force ? "1" : "0";
-	sc_eval(sc, rs_lua_cput, sc_on_put, p, 12, av, al);
+	sc_eval(sc, SC_CPUT, sc_on_put, p, 12, av, al);
 }
 
 /* The store operations. */
@@ -271,7 +348,7 @@ sc_del(struct store *st, const char *id, long long seq, long long now)
 	sc_key(kp, sizeof(kp), id, 'p');
 	sc_key(ks, sizeof(ks), id, 's');
 	snprintf(sq, sizeof(sq), "%lld", seq < 0 ? -1 : seq);
-	sc_eval(sc, rs_lua_cdel, sc_on_del, p, 4, av, NULL);
+	sc_eval(sc, SC_CDEL, sc_on_del, p, 4, av, NULL);
 	return 0;
 }
 
@@ -290,7 +367,7 @@ sc_expire(struct store *st, const char *id, long long deadline)
 	sc_key(kp, sizeof(kp), id, 'p');
 	snprintf(dl, sizeof(dl), "%lld", deadline);
 	snprintf(px, sizeof(px), "%lld", sc_pxat(sc, rec.expires, deadline));
-	sc_eval(sc, rs_lua_cexpire, NULL, NULL, 5, av, NULL);
+	sc_eval(sc, SC_CEXPIRE, NULL, NULL, 5, av, NULL);
 	return 0;
 }
 
@@ -683,6 +760,7 @@ store_cluster_new(const struct store_cluster_conf *c)
 	struct store_cluster *sc;
 	unsigned char r[STORE_IID_LEN / 2];
 	ev_tstamp t;
+	int i;
 
 	if ((sc = calloc(1, sizeof(*sc))) == NULL ||
 	    (sc->sess = calloc(SC_SESS_SLOTS, sizeof(*sc->sess))) == NULL ||
@@ -714,6 +792,14 @@ store_cluster_new(const struct store_cluster_conf *c)
 	if (cluster_ssubscribe(sc->cl, sc->inbox_chan, sc_on_inbox, sc) == -1) {
 		sc_free(&sc->st);
 		return NULL;
+	}
+	for (i = 0; i < SC_NSCRIPTS; i++) {
+		const char *av[3] = { "SCRIPT", "LOAD", sc_scripts[i] };
+		size_t al[3] = { 6, 4, strlen(sc_scripts[i]) };
+
+		/* Any primary: the others answer NOSCRIPT once. */
+		cluster_cmd(sc->cl, "nk:l:{2}", 8, sc_on_load, sc->sha[i], 3,
+		    av, al);
 	}
 	t = sc->ttl >= 3 ? 1.0 : sc->ttl / 3.0;
 	ev_timer_init(&sc->timer, sc_tick, t, t);

@@ -266,6 +266,32 @@ expect "alice's relay frame reached bob on the other instance" \
 expect "bob's relay frame reached alice" \
     "$(grep -c '"type":"frame",.*"data":"frame-from-bob"' "$T/alice.log")" 1
 
+# --- the scripts go by EVALSHA; a primary that lost them answers NOSCRIPT --
+# and is sent the script again (EVAL), which loads it there.
+primaries() {
+	redis-cli -p "$1" cluster nodes | awk '/master/ && !/fail/ { split($2, a, "[:@]"); print a[2] }'
+}
+calls() {
+	for p in $(primaries $BASE); do
+		redis-cli -p "$p" info commandstats | sed -n "s/^cmdstat_$1:calls=\([0-9]*\),.*/\1/p"
+	done | awk '{ n += $1 } END { print n + 0 }'
+}
+expect "the records were written with EVALSHA" "$([ "$(calls evalsha)" -gt 0 ] && echo yes)" yes
+for p in $(primaries $BASE); do redis-cli -p "$p" script flush >/dev/null; done
+CAROL=$("$RVT" -k carol id)
+printf '%s\n' connect "expect hello" auth "expect welcome" \
+    "register 1 name=carol" "expect registered" "tally 30" >"$T/carol.in"
+"$RVT" -k carol -w 8 run 127.0.0.1:$P1 <"$T/carol.in" >"$T/carol.log" 2>&1 &
+CAROL_PID=$!
+PIDS="$PIDS $CAROL_PID"
+until_ok 5 listed $U2 "$CAROL"
+expect "after SCRIPT FLUSH a new peer is written all the same" \
+    "$(curl -s $U2/v1/peers/$CAROL | jq -r '.id + " " + .name')" "$CAROL carol"
+kill $CAROL_PID
+wait $CAROL_PID 2>/dev/null
+until_ok 5 unlisted $U2 "$CAROL"
+expect "and deleted when it leaves" "$(ids "$U2/v1/peers?limit=100")" "$both"
+
 # --- another primary killed under the instances ------------------------------
 V2=$(redis-cli -p "$NEW" cluster nodes | awk '/master/ && !/fail/ { split($2, a, "[:@]"); print a[2] }' |
     grep -vx "$NEW" | head -n 1)
