@@ -105,6 +105,11 @@ struct store_ops {
 	 * ENOMEM. */
 	int (*page)(struct store *st, const char *after, const char *name,
 	    int limit, store_page_cb cb, void *arg);
+	/* As home, when home does not know: asks the engine; cb gets the
+	 * instance (NULL: none, or no answer).  Returns 0, or -1 with
+	 * errno ENOMEM. */
+	int (*locate)(struct store *st, const char *id,
+	    void (*cb)(const char *inst, void *arg), void *arg);
 };
 
 struct store {

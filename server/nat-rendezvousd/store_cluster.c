@@ -432,8 +432,7 @@ sc_home_learn(struct store_cluster *sc, const char *to, const char *iid)
 
 /* The instance, other than this one, that held a session of id when a
  * signal last went to it (within SC_HOME_SECS), or NULL: what a relay
- * across instances needs at once.  XXX a relay to a peer never signalled
- * from here is refused as "no session of that peer". */
+ * across instances needs at once; else sc_locate asks the cluster. */
 static const char *
 sc_home(struct store *st, const char *id)
 {
@@ -443,6 +442,62 @@ sc_home(struct store *st, const char *id)
 	if (strcmp(h->id, id) != 0 || ev_now(sc->loop) - h->at > SC_HOME_SECS)
 		return NULL;
 	return h->iid;
+}
+
+struct sc_loc {
+	struct store_cluster *sc;
+	void (*cb)(const char *inst, void *arg);
+	void *arg;
+	char id[IDENT_ID_LEN + 1];
+};
+
+static void
+sc_on_locate(struct cluster *c, redisReply *r, void *arg)
+{
+	struct sc_loc *l = arg;
+	const char *inst = NULL;
+	size_t k;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		sc_check(c, r, NULL);
+	else
+		for (k = 0; k < r->elements && inst == NULL; k++) {
+			const redisReply *e = r->element[k];
+
+			if (e->type == REDIS_REPLY_STRING &&
+			    e->len == STORE_IID_LEN &&
+			    strcmp(e->str, l->sc->iid) != 0) {
+				sc_home_learn(l->sc, l->id, e->str);
+				inst = e->str;
+			}
+		}
+	l->cb(inst, l->arg);
+	free(l);
+}
+
+/* The instances holding id's sessions, read from "nk:{ID}:w": what a
+ * relay to a peer not signalled from here lately needs. */
+static int
+sc_locate(struct store *st, const char *id,
+    void (*cb)(const char *inst, void *arg), void *arg)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+	char kw[64];
+	const char *av[2] = { "SMEMBERS", kw };
+	struct sc_loc *l;
+
+	if ((l = malloc(sizeof(*l))) == NULL)
+		return -1;
+	l->sc = sc;
+	l->cb = cb;
+	l->arg = arg;
+	snprintf(l->id, sizeof(l->id), "%s", id);
+	sc_key(kw, sizeof(kw), id, 'w');
+	if (sc_cmd(sc, sc_on_locate, l, 2, av, NULL) == -1) {
+		free(l);
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -733,6 +788,7 @@ static const struct store_ops sc_ops = {
 	.count = sc_count, .publish = sc_publish, .free = sc_free,
 	.sessions = sc_sessions, .home = sc_home, .send = sc_send,
 	.degraded = sc_degraded, .fetch = sc_fetch, .page = sc_page,
+	.locate = sc_locate,
 };
 
 const char *

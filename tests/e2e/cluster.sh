@@ -61,7 +61,7 @@ for i in 0 1 2 3 4 5; do
 done
 for i in 0 1 2 3 4 5; do
 	until_ok 5 sh -c "redis-cli -p $((BASE + i)) ping 2>/dev/null | grep -q PONG" ||
-	    fail "redis-server on $((BASE + i)) did not answer"
+	    fail "redis-server on $((BASE + i)) did not answer: $(cat "$T/n$((BASE + i)).log")"
 done
 redis-cli --cluster create $(for i in 0 1 2 3 4 5; do echo 127.0.0.1:$((BASE + i)); done) \
     --cluster-replicas 1 --cluster-yes >"$T/create.log" 2>&1 ||
@@ -279,18 +279,43 @@ calls() {
 expect "the records were written with EVALSHA" "$([ "$(calls evalsha)" -gt 0 ] && echo yes)" yes
 for p in $(primaries $BASE); do redis-cli -p "$p" script flush >/dev/null; done
 CAROL=$("$RVT" -k carol id)
+DAVE=$("$RVT" -k dave id)
+NOBODY=$("$RVT" -k nobody id)
+# carol (instance 1) and dave (instance 2) ask for a relay to each other
+# with no signal before it: the instance looks dave up in the cluster
+# ("nk:{ID}:w"); a relay to nobody is refused after the same look-up.
 printf '%s\n' connect "expect hello" auth "expect welcome" \
-    "register 1 name=carol" "expect registered" "tally 30" >"$T/carol.in"
+    "register 1 name=carol" "expect registered" "sleep 2" \
+    "send {\"type\":\"relay\",\"to\":\"$NOBODY\",\"ref\":\"r0\"}" \
+    "expect error code=unknown-peer ref=r0" \
+    "send {\"type\":\"relay\",\"to\":\"$DAVE\",\"ref\":\"r3\"}" \
+    "expect relay-ok peer=$DAVE ref=r3" "frame frame-from-carol" \
+    "expect frame data=frame-from-dave" "tally 30" >"$T/carol.in"
+printf '%s\n' connect "expect hello" auth "expect welcome" \
+    "register 1 name=dave" "expect registered" "sleep 2" \
+    "send {\"type\":\"relay\",\"to\":\"$CAROL\",\"ref\":\"r4\"}" \
+    "expect relay-ok peer=$CAROL ref=r4" "frame frame-from-dave" \
+    "expect frame data=frame-from-carol" "tally 30" >"$T/dave.in"
 "$RVT" -k carol -w 8 run 127.0.0.1:$P1 <"$T/carol.in" >"$T/carol.log" 2>&1 &
 CAROL_PID=$!
-PIDS="$PIDS $CAROL_PID"
+"$RVT" -k dave -w 8 run 127.0.0.1:$P2 <"$T/dave.in" >"$T/dave.log" 2>&1 &
+DAVE_PID=$!
+PIDS="$PIDS $CAROL_PID $DAVE_PID"
 until_ok 5 listed $U2 "$CAROL"
 expect "after SCRIPT FLUSH a new peer is written all the same" \
     "$(curl -s $U2/v1/peers/$CAROL | jq -r '.id + " " + .name')" "$CAROL carol"
-kill $CAROL_PID
-wait $CAROL_PID 2>/dev/null
-until_ok 5 unlisted $U2 "$CAROL"
-expect "and deleted when it leaves" "$(ids "$U2/v1/peers?limit=100")" "$both"
+until_ok 8 logged "$T/dave.log" '"data":"frame-from-carol"'
+until_ok 3 logged "$T/carol.log" '"data":"frame-from-dave"'
+expect "a relay to a peer never signalled: carol's frame reached dave" \
+    "$(grep -c '"type":"frame",.*"data":"frame-from-carol"' "$T/dave.log")" 1
+expect "and dave's reached carol" \
+    "$(grep -c '"type":"frame",.*"data":"frame-from-dave"' "$T/carol.log")" 1
+expect "a relay to a peer with no session anywhere: unknown-peer" \
+    "$(grep -c '"code":"unknown-peer".*"ref":"r0"' "$T/carol.log")" 1
+kill $CAROL_PID $DAVE_PID
+wait $CAROL_PID $DAVE_PID 2>/dev/null
+until_ok 5 sh -c "! curl -s $U2/v1/peers/$CAROL | grep -q '\"id\"' && ! curl -s $U2/v1/peers/$DAVE | grep -q '\"id\"'"
+expect "and both deleted when they leave" "$(ids "$U2/v1/peers?limit=100")" "$both"
 
 # --- another primary killed under the instances ------------------------------
 V2=$(redis-cli -p "$NEW" cluster nodes | awk '/master/ && !/fail/ { split($2, a, "[:@]"); print a[2] }' |
