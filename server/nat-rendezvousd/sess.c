@@ -187,6 +187,55 @@ rvd_deliver(const char *id, const char *tag, const char *msg, size_t len)
 	return n;
 }
 
+/* A signal handed to the store, until it says whether it reached any
+ * instance. */
+struct rvd_sigwait {
+	char id[IDENT_ID_LEN + 1], tag[RVMSG_TAG_MAX + 1];
+	char ref[RVMSG_REF_MAX + 1];
+	int has_ref;
+};
+
+static void
+rvd_signal_answered(int n, void *arg)
+{
+	struct rvd_sigwait *w = arg;
+	struct rvd_sess *s;
+
+	if (n == 0 && (s = rvd_sess_find(w->id, w->tag)) != NULL &&
+	    !s->closing && s->state == RVD_AUTHED)
+		rvd_ws_error(s, RVMSG_E_PEER, "no session of that peer",
+		    w->has_ref ? w->ref : NULL);
+	free(w);
+}
+
+int
+rvd_deliver_from(const struct rvd_sess *s, const char *id, const char *tag,
+    const char *msg, size_t len, const char *ref)
+{
+	char to[RVMSG_TO_MAX];
+	struct rvd_sigwait *w;
+	int n;
+
+	if (rvd.store->ops->signal == NULL)
+		return rvd_deliver(id, tag, msg, len);
+	if ((n = rvd_deliver_here(id, tag, msg, len)) != 0)
+		return n;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return -1;
+	snprintf(w->id, sizeof(w->id), "%s", s->id);
+	snprintf(w->tag, sizeof(w->tag), "%s", s->tag);
+	w->has_ref = ref != NULL;
+	snprintf(w->ref, sizeof(w->ref), "%s", ref != NULL ? ref : "");
+	snprintf(to, sizeof(to), "%s%s%s", id, tag[0] != '\0' ? "/" : "",
+	    tag);
+	if (rvd.store->ops->signal(rvd.store, to, msg, len,
+	    rvd_signal_answered, w) == -1) {
+		free(w);
+		return -1;
+	}
+	return 1;
+}
+
 int
 rvd_inbox_signal(const char *msg, size_t len)
 {

@@ -110,6 +110,11 @@ struct store_ops {
 	 * errno ENOMEM. */
 	int (*locate)(struct store *st, const char *id,
 	    void (*cb)(const char *inst, void *arg), void *arg);
+	/* As publish, and cb later gets how many instances took msg (0:
+	 * no instance holds the peer; -1: the engine did not answer).
+	 * Returns 0, or -1 with errno ENOMEM (cb is not called). */
+	int (*signal)(struct store *st, const char *to, const char *msg,
+	    size_t len, void (*cb)(int n, void *arg), void *arg);
 };
 
 struct store {

@@ -408,6 +408,9 @@ sc_count(struct store *st)
 
 struct sc_sig {
 	struct store_cluster *sc;
+	void (*cb)(int n, void *arg);	/* NULL: nobody waits */
+	void *arg;
+	int pending, reached;		/* SPUBLISHes unanswered, their sum */
 	size_t len;
 	char m[];			/* "T TO MSG" */
 };
@@ -501,6 +504,32 @@ sc_locate(struct store *st, const char *id,
 }
 
 static void
+sc_sig_done(struct sc_sig *g)
+{
+	if (g->cb != NULL)
+		g->cb(g->reached, g->arg);
+	free(g);
+}
+
+/* SPUBLISH's answer: how many subscribed to the inbox (0: the instance
+ * is gone). */
+static void
+sc_on_spub(struct cluster *c, redisReply *r, void *arg)
+{
+	struct sc_sig *g = arg;
+
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+		g->reached++;
+	else if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		sc_check(c, r, NULL);
+		if (g->reached == 0)
+			g->reached = -1;
+	}
+	if (--g->pending == 0)
+		sc_sig_done(g);
+}
+
+static void
 sc_on_where(struct cluster *c, redisReply *r, void *arg)
 {
 	struct sc_sig *g = arg;
@@ -509,31 +538,41 @@ sc_on_where(struct cluster *c, redisReply *r, void *arg)
 	size_t al[3], k;
 	char chan[32];
 
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 		sc_check(c, r, NULL);
-	else
-		for (k = 0; k < r->elements; k++) {
-			const redisReply *e = r->element[k];
+		g->reached = -1;
+		sc_sig_done(g);
+		return;
+	}
+	/* One more than the SPUBLISHes, until they are all sent. */
+	g->pending = 1;
+	for (k = 0; k < r->elements; k++) {
+		const redisReply *e = r->element[k];
 
-			if (e->type != REDIS_REPLY_STRING ||
-			    e->len != STORE_IID_LEN ||
-			    strcmp(e->str, sc->iid) == 0)
-				continue;
-			sc_home_learn(sc, g->m + 2, e->str);
-			snprintf(chan, sizeof(chan), "nk:in:{%s}", e->str);
-			av[0] = "SPUBLISH";
-			av[1] = chan;
-			av[2] = g->m;
-			al[0] = 8;
-			al[1] = strlen(chan);
-			al[2] = g->len;
-			cluster_cmd(c, chan, al[1], sc_check, NULL, 3, av, al);
-		}
-	free(g);
+		if (e->type != REDIS_REPLY_STRING ||
+		    e->len != STORE_IID_LEN || strcmp(e->str, sc->iid) == 0)
+			continue;
+		sc_home_learn(sc, g->m + 2, e->str);
+		snprintf(chan, sizeof(chan), "nk:in:{%s}", e->str);
+		av[0] = "SPUBLISH";
+		av[1] = chan;
+		av[2] = g->m;
+		al[0] = 8;
+		al[1] = strlen(chan);
+		al[2] = g->len;
+		g->pending++;
+		if (cluster_cmd(c, chan, al[1], sc_on_spub, g, 3, av, al) == -1)
+			g->pending--;
+	}
+	if (--g->pending == 0)
+		sc_sig_done(g);
 }
 
+/* The instances holding sessions of to's id ("nk:{ID}:w"), then msg to
+ * each one's inbox; cb gets how many took it. */
 static int
-sc_publish(struct store *st, const char *to, const char *msg, size_t len)
+sc_signal(struct store *st, const char *to, const char *msg, size_t len,
+    void (*cb)(int n, void *arg), void *arg)
 {
 	struct store_cluster *sc = (struct store_cluster *)st;
 	size_t tl = strlen(to);
@@ -541,11 +580,16 @@ sc_publish(struct store *st, const char *to, const char *msg, size_t len)
 	char kw[64];
 	struct sc_sig *g;
 
-	if (tl < IDENT_ID_LEN)
-		return 0;
+	if (tl < IDENT_ID_LEN) {
+		errno = EINVAL;
+		return -1;
+	}
 	if ((g = malloc(sizeof(*g) + 3 + tl + len)) == NULL)
 		return -1;
 	g->sc = sc;
+	g->cb = cb;
+	g->arg = arg;
+	g->pending = g->reached = 0;
 	g->len = 3 + tl + len;
 	memcpy(g->m, "T ", 2);
 	memcpy(g->m + 2, to, tl);
@@ -558,9 +602,17 @@ sc_publish(struct store *st, const char *to, const char *msg, size_t len)
 		free(g);
 		return -1;
 	}
-	/* XXX Counted as reached once handed to the cluster: whether a
-	 * session holds the peer is known only later. */
-	return 1;
+	return 0;
+}
+
+static int
+sc_publish(struct store *st, const char *to, const char *msg, size_t len)
+{
+	if (strlen(to) < IDENT_ID_LEN)
+		return 0;
+	/* Counted as reached once handed to the cluster; a sender that
+	 * waits for the answer uses signal. */
+	return sc_signal(st, to, msg, len, NULL, NULL) == -1 ? -1 : 1;
 }
 
 static uint32_t
@@ -788,7 +840,7 @@ static const struct store_ops sc_ops = {
 	.count = sc_count, .publish = sc_publish, .free = sc_free,
 	.sessions = sc_sessions, .home = sc_home, .send = sc_send,
 	.degraded = sc_degraded, .fetch = sc_fetch, .page = sc_page,
-	.locate = sc_locate,
+	.locate = sc_locate, .signal = sc_signal,
 };
 
 const char *

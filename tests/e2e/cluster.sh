@@ -283,11 +283,14 @@ DAVE=$("$RVT" -k dave id)
 NOBODY=$("$RVT" -k nobody id)
 # carol (instance 1) and dave (instance 2) ask for a relay to each other
 # with no signal before it: the instance looks dave up in the cluster
-# ("nk:{ID}:w"); a relay to nobody is refused after the same look-up.
+# ("nk:{ID}:w"); a relay or a signal to nobody is refused after the same
+# look-up.
 printf '%s\n' connect "expect hello" auth "expect welcome" \
     "register 1 name=carol" "expect registered" "sleep 2" \
     "send {\"type\":\"relay\",\"to\":\"$NOBODY\",\"ref\":\"r0\"}" \
     "expect error code=unknown-peer ref=r0" \
+    "signal $NOBODY {\"m\":\"to-nobody\"} ref=s0" \
+    "expect error code=unknown-peer ref=s0" \
     "send {\"type\":\"relay\",\"to\":\"$DAVE\",\"ref\":\"r3\"}" \
     "expect relay-ok peer=$DAVE ref=r3" "frame frame-from-carol" \
     "expect frame data=frame-from-dave" "tally 30" >"$T/carol.in"
@@ -312,6 +315,8 @@ expect "and dave's reached carol" \
     "$(grep -c '"type":"frame",.*"data":"frame-from-dave"' "$T/carol.log")" 1
 expect "a relay to a peer with no session anywhere: unknown-peer" \
     "$(grep -c '"code":"unknown-peer".*"ref":"r0"' "$T/carol.log")" 1
+expect "a signal to a peer with no session anywhere: unknown-peer, told later" \
+    "$(grep -c '"code":"unknown-peer".*"ref":"s0"' "$T/carol.log")" 1
 kill $CAROL_PID $DAVE_PID
 wait $CAROL_PID $DAVE_PID 2>/dev/null
 until_ok 5 sh -c "! curl -s $U2/v1/peers/$CAROL | grep -q '\"id\"' && ! curl -s $U2/v1/peers/$DAVE | grep -q '\"id\"'"
