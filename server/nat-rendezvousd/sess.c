@@ -236,6 +236,23 @@ rvd_deliver_from(const struct rvd_sess *s, const char *id, const char *tag,
 	return 1;
 }
 
+static void
+rvd_tell_replay(const char *idp)
+{
+	char id[IDENT_ID_LEN + 1];
+	struct rvd_sess *s;
+
+	memcpy(id, idp, IDENT_ID_LEN);
+	id[IDENT_ID_LEN] = '\0';
+	for (s = rvd.sess_b[rvd_hash(id) & (rvd.sess_nb - 1)]; s != NULL;
+	    s = s->hnext)
+		if (!s->closing && s->state == RVD_AUTHED &&
+		    strcmp(s->id, id) == 0)
+			rvd_ws_error(s, RVMSG_E_REPLAY, "seq is not greater "
+			    "than the last one: the record is not stored",
+			    NULL);
+}
+
 int
 rvd_inbox_signal(const char *msg, size_t len)
 {
@@ -243,6 +260,12 @@ rvd_inbox_signal(const char *msg, size_t len)
 	const char *sp;
 	size_t n;
 
+	if (len == 2 + IDENT_ID_LEN && msg[0] == 'S' && msg[1] == ' ') {
+		/* "S ID": the store refused id's record as a replay after
+		 * the register was answered: its sessions are told. */
+		rvd_tell_replay(msg + 2);
+		return 1;
+	}
 	if (len < 2 || msg[0] != 'T' || msg[1] != ' ')
 		return 0;
 	/* "T TO MSG": a signal for sessions here. */

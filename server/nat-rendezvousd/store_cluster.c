@@ -221,9 +221,14 @@ sc_on_put(struct cluster *c, redisReply *r, void *arg)
 		sc_check(c, r, NULL);
 	else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
 		/* Another instance saw a later seq: a replay after all. */
+		char m[2 + IDENT_ID_LEN + 1];
+
 		log_msg(LOG_NOTICE, "redis cluster: %s: a replay, dropped",
 		    p->id);
 		sc->mem->ops->del(sc->mem, p->id, -1, LLONG_MAX);
+		/* Its sessions here are told (sess.c). */
+		snprintf(m, sizeof(m), "S %s", p->id);
+		sc->inbox(m, strlen(m));
 	} else {
 		if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 		    r->element[1]->type == REDIS_REPLY_STRING) {

@@ -322,6 +322,23 @@ wait $CAROL_PID $DAVE_PID 2>/dev/null
 until_ok 5 sh -c "! curl -s $U2/v1/peers/$CAROL | grep -q '\"id\"' && ! curl -s $U2/v1/peers/$DAVE | grep -q '\"id\"'"
 expect "and both deleted when they leave" "$(ids "$U2/v1/peers?limit=100")" "$both"
 
+# --- a replay only the cluster knows: eve's seq 5 posted on instance 2,
+# then her session on instance 1 (which never saw it) registers seq 3:
+# instance 1 answers registered, the cluster refuses it, and the session
+# is told.
+EVE=$("$RVT" -k eve id)
+expect "eve's seq 5 posted on instance 2" \
+    "$(curl -s -X POST -d "$("$RVT" -k eve record 5 30)" $U2/v1/peers | jq -r .seq)" 5
+printf '%s\n' connect "expect hello" auth "expect welcome" \
+    "register 3 name=eve" "expect registered" "expect error code=replay" \
+    "tally 2" >"$T/eve.in"
+"$RVT" -k eve -w 8 run 127.0.0.1:$P1 <"$T/eve.in" >"$T/eve.log" 2>&1 ||
+    { cat "$T/eve.log"; fail "eve's session"; }
+expect "eve's session is told her seq 3 was refused by the cluster" \
+    "$(grep -c '"type":"error","code":"replay"' "$T/eve.log")" 1
+expect "and the cluster keeps seq 5" "$(curl -s $U1/v1/peers/$EVE | jq -r .seq)" 5
+curl -s -X POST -d "$("$RVT" -k eve unregister 6)" $U2/v1/peers/$EVE/unregister >/dev/null
+
 # --- another primary killed under the instances ------------------------------
 V2=$(redis-cli -p "$NEW" cluster nodes | awk '/master/ && !/fail/ { split($2, a, "[:@]"); print a[2] }' |
     grep -vx "$NEW" | head -n 1)
