@@ -246,6 +246,8 @@ expect "an unknown peer is not found" \
 both="$(printf '%s\n' "$ALICE" "$BOB" | sort | tr '\n' ' ')"
 expect "instance 1 lists both" "$(ids "$U1/v1/peers?limit=100")" "$both"
 expect "instance 2 lists both" "$(ids "$U2/v1/peers?limit=100")" "$both"
+expect "instance 2's /healthz counts its own record, bob's (nat-rendezvousd(8))" \
+    "$(curl -s $U2/healthz | jq -c '[.status, .peers]')" '["ok",1]'
 first=$(curl -s "$U2/v1/peers?limit=1")
 expect "a page of one, and a cursor" \
     "$(jq -r '(.peers | length | tostring) + " " + .next' <<<"$first")" \
