@@ -15,7 +15,11 @@
 # and relay frames cross; another primary killed: both peers listed and
 # found again; an instance killed: its peer leaves the other's list
 # within the TTL; every primary flushed: the surviving instance writes
-# its peer again.
+# its peer again.  A third instance runs in a namespace of the test's own
+# (the nodes listen on and announce the root end of a veth): an nft rule
+# there drops its traffic to the cluster, it is degraded and serves its
+# own peer, the others lose that peer within the TTL, and it comes back
+# and writes the peer again when the rule goes.
 # Exit 0 pass, 77 skip, else fail.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 
@@ -40,7 +44,8 @@ free_port() { ! ss -Hltn "sport = :$1" | grep -q .; }
 
 # --- six nodes on ports nobody uses (and their bus ports, +10000) ----------
 for try in 1 2 3 4 5 6 7 8; do
-	BASE=$((20000 + RANDOM % 25000))
+	# Below the ephemeral ports (32768 up), bus ports too: no client takes them.
+	BASE=$((20000 + RANDOM % 2700))
 	ok=1
 	for i in 0 1 2 3 4 5; do
 		free_port $((BASE + i)) && free_port $((BASE + i + 10000)) || ok=0
@@ -48,11 +53,30 @@ for try in 1 2 3 4 5 6 7 8; do
 	[ $ok = 1 ] && break
 done
 [ $ok = 1 ] || skip "no six free ports"
+# A namespace of our own for an instance cut off from the cluster later:
+# a veth to the root namespace, whose end (NET.1) the nodes listen on and
+# announce, so that every client reaches them there.
+[ "$(id -u)" -eq 0 ] || skip "needs root for a network namespace"
+NS=nkcl$$
+NET=10.218.$((RANDOM % 250)).$((RANDOM % 60 * 4))
+NET=${NET%.*}.$((${NET##*.} + 1))
+NSA=${NET%.*}.$((${NET##*.} + 1))
+VR=nkr$$
+ip netns add "$NS" || fail "ip netns add $NS"
+trap 'cleanup; ip netns del "$NS" 2>/dev/null; ip link del "$VR" 2>/dev/null' EXIT
+ip link add "$VR" type veth peer name nkn$$ &&
+    ip link set nkn$$ netns "$NS" &&
+    ip addr add "$NET/30" dev "$VR" && ip link set "$VR" up &&
+    ip -n "$NS" addr add "$NSA/30" dev nkn$$ &&
+    ip -n "$NS" link set nkn$$ up && ip -n "$NS" link set lo up ||
+    fail "a veth to $NS"
+in_ns() { ip netns exec "$NS" "$@"; }
 declare -A NODE_PID
 for i in 0 1 2 3 4 5; do
 	p=$((BASE + i))
 	mkdir "$T/n$p"
-	(cd "$T/n$p" && exec redis-server --port $p --bind 127.0.0.1 \
+	(cd "$T/n$p" && exec redis-server --port $p --bind 127.0.0.1 "$NET" \
+	    --cluster-announce-ip "$NET" --protected-mode no \
 	    --cluster-enabled yes --cluster-config-file nodes.conf \
 	    --cluster-node-timeout 2000 --save "" --appendonly no \
 	    --repl-diskless-sync-delay 0 --daemonize no --loglevel warning) >"$T/n$p.log" 2>&1 &
@@ -75,7 +99,7 @@ synced() {
 	[ "$(for i in 0 1 2 3 4 5; do redis-cli -p $((BASE + i)) info replication; done |
 	    grep -c '^master_link_status:up')" = 3 ]
 }
-until_ok 15 synced || fail "the replicas did not sync"
+until_ok 15 synced || fail "the replicas did not sync: $(for i in 0 1 2 3 4 5; do redis-cli -p $((BASE + i)) info replication | grep -E "^(role|master_host|master_link)"; tail -n 3 "$T/n$((BASE + i)).log"; done)"
 # The client is given one seed: it learns the rest from the cluster.
 URL=redis-cluster://127.0.0.1:$BASE
 
@@ -354,6 +378,54 @@ back=$(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $T1 }")
 expect "after a second failover both peers are listed and found again" \
     "$(all_ok $U2 && echo yes)" yes
 echo "a second failover: both peers listed and looked up again after $back s"
+
+# --- an instance cut off from the cluster, in a namespace of its own ------
+# Frank's instance (i3) reaches the nodes through the veth; a rule there
+# drops every packet to and from their ports, then goes: i3 is degraded
+# (/healthz), serves its own peer meanwhile, and writes it to the cluster
+# again once it is back.
+NSEEDS=redis-cluster://$(for i in 0 1 2 3 4 5; do printf '%s:%d,' "$NET" $((BASE + i)); done)
+start_ready i3 10 ip netns exec "$NS" "$RVD" -d -v -l 127.0.0.1:0 -g 2 --redis "${NSEEDS%,}" -E $TTL
+[[ $READY =~ ^ready\ http=127\.0\.0\.1:([0-9]+)\ ws=/v1/ws$ ]] || fail "i3 ready line: $READY"
+P3=${BASH_REMATCH[1]}
+U3=http://127.0.0.1:$P3
+status3() { in_ns curl -s "$U3/healthz" | jq -r .status; }
+until_ok 10 sh -c "[ \"\$(ip netns exec $NS curl -s $U3/healthz | jq -r .status)\" = ok ]" ||
+    fail "i3 did not reach the cluster: $(in_ns curl -s $U3/healthz)"
+FRANK=$("$RVT" -k frank id)
+printf '%s\n' connect "expect hello" auth "expect welcome" \
+    "register 1 name=frank" "expect registered" "tally 60" >"$T/frank.in"
+ip netns exec "$NS" "$RVT" -k frank -w 8 run 127.0.0.1:$P3 <"$T/frank.in" >"$T/frank.log" 2>&1 &
+FRANK_PID=$!
+PIDS="$PIDS $FRANK_PID"
+until_ok 5 listed $U2 "$FRANK" || fail "frank not listed through instance 2: $(cat "$T/frank.log")"
+in_ns nft -f - <<NFT || fail "nft in $NS"
+table inet nkpart {
+	chain out { type filter hook output priority 0; tcp dport $BASE-$((BASE + 5)) drop; }
+	chain in { type filter hook input priority 0; tcp sport $BASE-$((BASE + 5)) drop; }
+}
+NFT
+T3=$EPOCHREALTIME
+until_ok 10 sh -c "[ \"\$(ip netns exec $NS curl -s $U3/healthz | jq -r .status)\" = degraded ]"
+cut=$(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $T3 }")
+expect "i3 cut off from the cluster is degraded" "$(status3)" degraded
+expect "and serves its own peer" \
+    "$(in_ns curl -s "$U3/v1/peers/$FRANK" | jq -r '.id + " " + .name')" "$FRANK frank"
+expect "and lists it" "$(in_ns curl -s "$U3/v1/peers?limit=100" | jq -r '.peers[].id')" "$FRANK"
+until_ok $((TTL + 4)) unlisted $U2 "$FRANK"
+expect "the others lose frank within the TTL" "$(unlisted $U2 "$FRANK" && echo gone)" gone
+in_ns nft delete table inet nkpart
+T4=$EPOCHREALTIME
+until_ok 30 sh -c "[ \"\$(ip netns exec $NS curl -s $U3/healthz | jq -r .status)\" = ok ]"
+expect "i3 is back once the cluster is" "$(status3)" ok
+frank_back() { listed $U2 "$FRANK" && ids "$U2/v1/peers?name=frank" | grep -q "$FRANK"; }
+until_ok 30 frank_back
+healed=$(awk "BEGIN { printf \"%.1f\", $EPOCHREALTIME - $T4 }")
+expect "and writes frank to the cluster again, index too" "$(frank_back && echo back)" back
+echo "partition: i3 degraded after $cut s; frank listed by instance 2 again $healed s after"
+kill $FRANK_PID
+wait $FRANK_PID 2>/dev/null
+until_ok $((TTL + 4)) unlisted $U2 "$FRANK"
 
 # --- an instance killed: its peer leaves the others' lists within the TTL --
 kill -9 $I1_PID
