@@ -41,9 +41,14 @@ static const char usage_line[] =
     "                       [-N name] [-Q bytes] [-R bytes] [-S rate] [-u user]\n"
     "                       [-w seconds] [-x [address:]port] [--burst burst]\n"
     "                       [--connections conns] [--peers peers]\n"
-    "                       [--redis url] [--relay-time seconds]\n";
+    "                       [--redis url] [--relay-rate bytes]\n"
+    "                       [--relay-server-rate bytes] "
+    "[--relay-time seconds]\n"
+    "                       [--turn uri --turn-secret file] "
+    "[--turn-ttl seconds]\n";
 
-enum { OPT_BURST = 256, OPT_CONNS, OPT_PEERS, OPT_REDIS, OPT_RELAY_TIME };
+enum { OPT_BURST = 256, OPT_CONNS, OPT_PEERS, OPT_REDIS, OPT_RELAY_TIME,
+    OPT_RELAY_RATE, OPT_RELAY_SRV_RATE };
 
 /* The options (nat(7) OPTIONS), and the names of a -f file's settings. */
 static const struct cli_opt opts[] = {
@@ -74,10 +79,20 @@ static const struct cli_opt opts[] = {
 	{ OPT_REDIS, 0, "redis", "url", "share presence through Redis "
 	    "(redis://) or a Redis Cluster (redis-cluster://)", 0 },
 	{ OPT_REDIS, 'r', NULL, "url", NULL, CLI_OLD },
+	{ OPT_RELAY_RATE, 0, "relay-rate", "bytes",
+	    "relay bytes a second a session sends", 0 },
+	{ OPT_RELAY_SRV_RATE, 0, "relay-server-rate", "bytes",
+	    "relay bytes a second in all", 0 },
 	{ OPT_RELAY_TIME, 0, "relay-time", "seconds", "seconds a relay lives",
 	    0 },
 	{ OPT_RELAY_TIME, 'T', NULL, "seconds", NULL, CLI_OLD },
 	{ 'S', 'S', "signal-rate", "rate", "signals a second a peer sends", 0 },
+	{ RVD_OPT_TURN, 0, "turn", "uri",
+	    "a TURN server for the peers (repeatable)", 0 },
+	{ RVD_OPT_TURN_SECRET, 0, "turn-secret", "file",
+	    "the secret shared with the TURN servers", 0 },
+	{ RVD_OPT_TURN_TTL, 0, "turn-ttl", "seconds",
+	    "how long TURN credentials last", 0 },
 	{ 'w', 'w', "timeout", "seconds", "time for a request or the auth", 0 },
 	{ 'w', 't', NULL, "seconds", NULL, CLI_OLD },
 	{ 'u', 'u', "user", "user", "switch to user after binding", 0 },
@@ -170,8 +185,15 @@ static void
 opt_apply(struct rvd_opts *o, int ch, const char *arg)
 {
 	struct rvd_conf *c = &rvd.conf;
+	char why[256];
 
 	switch (ch) {
+	case RVD_OPT_TURN:
+	case RVD_OPT_TURN_SECRET:
+	case RVD_OPT_TURN_TTL:
+		if (rvd_turn_option(ch, arg, why, sizeof(why)) == -1)
+			errx(EX_USAGE, "%s", why);
+		break;
 	case 'A':
 		c->redis_pass_file = arg;
 		break;
@@ -230,7 +252,7 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 		    "queue bytes");
 		break;
 	case 'R':
-		c->relay_bytes = (uint64_t)cli_number(arg, 1400, 1L << 40,
+		c->relay_bytes = (uint64_t)cli_number(arg, 0, 1LL << 50,
 		    "relay bytes");
 		break;
 	case 'S':
@@ -244,8 +266,16 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 		c->redis = arg;
 		break;
 	case OPT_RELAY_TIME:
-		c->relay_time = (unsigned)cli_number(arg, 1, 86400,
+		c->relay_time = (unsigned)cli_number(arg, 0, 86400 * 365,
 		    "relay seconds");
+		break;
+	case OPT_RELAY_RATE:
+		c->relay_rate = (uint64_t)cli_number(arg, 0, 1LL << 40,
+		    "relay rate");
+		break;
+	case OPT_RELAY_SRV_RATE:
+		c->relay_srv_rate = (uint64_t)cli_number(arg, 0, 1LL << 40,
+		    "relay server rate");
 		break;
 	case 'w':
 		c->http_timeout = (int)cli_number(arg, 1, 3600, "timeout");
@@ -318,6 +348,10 @@ on_signal(int sig)
 static const struct lws_protocols rvd_protocols[] = {
 	{ RVD_SUBPROTO, rvd_ws_callback, sizeof(struct rvd_sess), 768, 0,
 	    NULL, 1 << 20 },
+	/* The same session for a client that relays bulk data: 16 KiB
+	 * reads, eleven relay frames where 768 bytes took half of one. */
+	{ RVD_SUBPROTO_BULK, rvd_ws_callback, sizeof(struct rvd_sess),
+	    RVD_BULK_RX, 0, NULL, 1 << 20 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -567,6 +601,7 @@ tick(lws_sorted_usec_list_t *sul)
 {
 	static unsigned trim;
 
+	rvd_relay_tick();
 	if (rvd_wheel_turn()) {
 		rvd_relay_sweep();
 		rvd_status_tick();
@@ -662,8 +697,10 @@ main(int argc, char *argv[])
 	rvd.conf.signal_rate = 40;
 	rvd.conf.queue_max = 65536;
 	rvd.conf.max_peers = 100000;
-	rvd.conf.relay_bytes = 64ull << 20;
-	rvd.conf.relay_time = 600;
+	rvd.conf.relay_bytes = 0;
+	rvd.conf.relay_time = 0;
+	rvd.conf.relay_rate = 16ull << 20;
+	rvd.conf.relay_srv_rate = 128ull << 20;
 	rvd.conf.redis_ttl = 15;
 	o.metrics.port = -1;
 	while ((ch = cli_getopt(&cli, argc, argv)) != -1)
@@ -708,6 +745,8 @@ main(int argc, char *argv[])
 		rc.inbox = inbox;
 	} else if (rvd.conf.redis_pass_file != NULL)
 		errx(EX_USAGE, "-A passfile: needs --redis");
+	if (rvd_turn_ready(rhost, sizeof(rhost)) == -1)
+		errx(errno == EINVAL ? EX_USAGE : EX_CONFIG, "%s", rhost);
 	if (o.check) {
 		/* What start would refuse before binding. */
 		for (ch = 0; ch < o.n_listen; ch++)

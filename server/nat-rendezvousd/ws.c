@@ -56,8 +56,9 @@ rvd_ws_auth(struct rvd_sess *s, struct rvmsg *m)
 	static struct record_in in;
 	struct store_rec rec;
 	const char *reason;
+	struct rvmsg_turn turn;
 	enum rvmsg_err e;
-	char buf[128];
+	char buf[RVMSG_MAX + 1];
 	size_t n;
 
 	if (s->state != RVD_HELLO) {
@@ -102,7 +103,8 @@ rvd_ws_auth(struct rvd_sess *s, struct rvmsg *m)
 	    rec.deadline <= rvd.unix_now + rvd.conf.grace)
 		rvd.store->ops->expire(rvd.store, s->id, 0);
 	rvd_wheel_put(s, rvd.now + (uint32_t)rvd.conf.ping);
-	if ((n = rvmsg_build_welcome(buf, sizeof(buf), s->id, s->tag)) > 0)
+	if ((n = rvmsg_build_welcome(buf, sizeof(buf), s->id, s->tag,
+	    rvd_turn_mint(s->id, &turn))) > 0)
 		rvd_ws_send(s, buf, n);
 	if (rvd.conf.verbose >= 2)
 		log_msg(LOG_DEBUG, "session %s/%s authenticated", s->id,
@@ -311,6 +313,9 @@ rvd_ws_writeable(struct rvd_sess *s)
 {
 	if (rvd_ws_flush(s) == -1)
 		return -1;
+	/* All of it went to lws: the senders held for s read again. */
+	if (s->q_bytes == 0 && s->relays != NULL)
+		rvd_relay_drained(s);
 	if (s->q_bytes == 0 && s->state == RVD_CLOSING) {
 		lws_close_reason(s->wsi, s->mark == 1 ?
 		    LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE : s->mark == 3 ?
