@@ -10,7 +10,8 @@
 #    lifted, time until the connection moved to the direct path.  Goal:
 #    within 5 s.
 #   O=build tests/bench/datapath.sh    (SIZE MiB, ROUNDS; RELAY_ONLY=1:
-#   the relayed rounds alone, no goals checked; LOSS=N: N% of packets
+#   the relayed rounds alone, no goals checked; RVD_OPTS: more options
+#   for nat-rendezvousd, e.g. "-Q 1048576"; LOSS=N: N% of packets
 #   dropped each way at r-fc's wire, nat-lab loss, for every path; the
 #   goals then are the relay's at 2%: relayed >= 30% of direct)
 set -u
@@ -34,7 +35,7 @@ fi
 OPEN=$("$LAB" addr h-open)
 # The relay's capacity, not its default rates (16 MiB/s a session).
 start_ready rvd 10 "$LAB" exec srv -- "$B/nat-rendezvousd" -d -g 20 \
-    --relay-rate=0 --relay-server-rate=0 -l $SRV:80
+    --relay-rate=0 --relay-server-rate=0 ${RVD_OPTS:-} -l $SRV:80
 mkdir -p "$T/home/a" "$T/home/b" && chmod 700 "$T/home/a" "$T/home/b"
 for h in h-fc h-open; do
 	"$LAB" exec $h -- "$B/nat-probe" -s $SRV >"$T/prof.$h" || exit 2
