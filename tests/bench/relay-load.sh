@@ -45,7 +45,7 @@ field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
 : >"$tmp/runs"
 for r in $(seq "$ROUNDS"); do
 	: >"$tmp/out"
-	taskset -c 1 "$rvd" -d -l 127.0.0.1:0 -M 0 -S 0 -t 60 \
+	taskset -c 1 "$rvd" -d -l 127.0.0.1:0 -C 65535 -M 0 -S 0 -t 60 \
 	    --relay-rate=0 --relay-server-rate=0 --relay-bytes=0 \
 	    --relay-time=0 >"$tmp/out" 2>"$tmp/err" &
 	spid=$!
