@@ -4,14 +4,17 @@
  */
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "behavior.h"
+#include "behavior6.h"
 #include "cli.h"
 #include "log.h"
 #include "profile.h"
@@ -26,11 +29,13 @@ static const char usage_line[] =
 
 static int verbose;
 
-/* Gateway discovery runs beside the STUN tests: both mostly wait. */
+/* Gateway discovery runs beside the STUN tests: both mostly wait.  It
+ * may take as long as they do (a slow path or a busy host slows both),
+ * at least 500 ms, at most 3 s: stop is written when they end. */
 struct gw_job {
 	struct profile p;
 	const struct behavior_opts *o;
-	int n, err;
+	int n, err, stop[2];
 };
 
 static void *
@@ -38,7 +43,8 @@ gw_run(void *arg)
 {
 	struct gw_job *j = arg;
 
-	if ((j->n = behavior_gateways(&j->p, 500, j->o)) == -1)
+	if ((j->n = behavior_gateways(&j->p, 500, 3000, j->stop[0],
+	    j->o)) == -1)
 		j->err = errno;
 	return NULL;
 }
@@ -53,30 +59,54 @@ report_gateway(const char *name, const struct profile_gateway *g)
 		    (const struct sockaddr *)&g->external, a));
 }
 
+/* One family's UDP results, each line indented by in; what the verdict
+ * rests on when ev is not NULL. */
+static void
+report_udp(const struct profile_transport *u, const char *in, const char *ev)
+{
+	int w = *in != '\0' ? 13 : 14;
+	char a[ADDR_STRLEN];
+
+	printf("%s%-*s%s\n", in, w, "NAT:", profile_nat_str(u->nat));
+	if (ev != NULL)
+		printf("%s%-*s%s\n", in, w, "evidence:", ev);
+	if (u->nat == PROFILE_NAT_UDP_BLOCKED)
+		return;
+	printf("%s%-*s%s\n", in, w, "public:", u->public.ss_family ?
+	    addr_str((const struct sockaddr *)&u->public, a) : "-");
+	printf("%s%-*s%s\n", in, w, "mapping:",
+	    profile_behavior_str(u->mapping));
+	printf("%s%-*s%s\n", in, w, "filtering:",
+	    profile_behavior_str(u->filtering));
+	printf("%s%-*s%s\n", in, w, "hairpinning:",
+	    profile_tri_str(u->hairpin));
+	printf("%s%-*s%s\n", in, w, "port kept:",
+	    profile_tri_str(u->preserve));
+	if (u->delta == PROFILE_DELTA_RANDOM)
+		printf("%s%-*srandom\n", in, w, "next port:");
+	else if (u->delta != PROFILE_DELTA_UNKNOWN)
+		printf("%s%-*s%+d\n", in, w, "next port:", u->delta);
+	if (u->lifetime_s >= 0)
+		printf("%s%-*sat least %d s\n", in, w, "lifetime:",
+		    u->lifetime_s);
+	if (u->alg == PROFILE_YES)
+		printf("%s%-*syes, an ALG rewrites addresses in payloads\n",
+		    in, w, "ALG:");
+}
+
 /* The readable report for a person at a terminal. */
 static void
 report(const struct profile *p)
 {
-	const struct profile_transport *u = &p->udp, *t = &p->tcp;
+	const struct profile_transport *t = &p->tcp;
 	char a[ADDR_STRLEN], why[160];
 	int i;
 
-	printf("NAT:          %s\n", profile_nat_str(u->nat));
-	printf("evidence:     %s\n", profile_evidence_str(p->evidence));
-	if (u->nat != PROFILE_NAT_UDP_BLOCKED) {
-		printf("public:       %s\n", u->public.ss_family ?
-		    addr_str((const struct sockaddr *)&u->public, a) : "-");
-		printf("mapping:      %s\n", profile_behavior_str(u->mapping));
-		printf("filtering:    %s\n",
-		    profile_behavior_str(u->filtering));
-		printf("hairpinning:  %s\n", profile_tri_str(u->hairpin));
-		printf("port kept:    %s\n", profile_tri_str(u->preserve));
-		if (u->delta == PROFILE_DELTA_RANDOM)
-			printf("next port:    random\n");
-		else if (u->delta != PROFILE_DELTA_UNKNOWN)
-			printf("next port:    %+d\n", u->delta);
-		if (u->lifetime_s >= 0)
-			printf("lifetime:     at least %d s\n", u->lifetime_s);
+	if (p->udp.probed || !p->udp6.probed)
+		report_udp(&p->udp, "", profile_evidence_str(p->evidence));
+	if (p->udp6.probed) {
+		printf("IPv6:\n");
+		report_udp(&p->udp6, "  ", NULL);
 	}
 	report_gateway("UPnP IGD", &p->upnp);
 	report_gateway("NAT-PMP", &p->natpmp);
@@ -158,7 +188,9 @@ diagnose(const struct profile *p)
 	if ((size_t)p->evidence < sizeof(verdict) / sizeof(verdict[0]) &&
 	    verdict[p->evidence] != NULL)
 		warnx("%s", verdict[p->evidence]);
-	if (p->udp.nat == PROFILE_NAT_UDP_BLOCKED)
+	/* UDP blocked in every family probed. */
+	if ((!p->udp.probed || p->udp.nat == PROFILE_NAT_UDP_BLOCKED) &&
+	    (!p->udp6.probed || p->udp6.nat == PROFILE_NAT_UDP_BLOCKED))
 		return 1;
 	return failed ? EX_UNAVAILABLE : 0;
 }
@@ -231,24 +263,24 @@ main(int argc, char **argv)
 		cli_usage(usage_line, EX_USAGE);
 	if (o.nserver == 0)
 		errx(EX_USAGE, "no server: give at least one -s host[:port]");
-	for (ch = 1; ch < o.nserver; ch++)
-		if (o.server[ch].ss_family != o.server[0].ss_family)
-			errx(EX_USAGE, "servers %d and 1 are of different "
-			    "address families", ch + 1);
 	log_init("nat-probe", 0, verbose);
 	o.say = log_say;
 
 	profile_init(&p);
 	profile_init(&gw.p);
 	gw.o = &o;
-	if (!nogw && (errno = pthread_create(&th, NULL, gw_run, &gw)) != 0)
-		err(EX_OSERR, "pthread_create");
+	if (!nogw && (pipe2(gw.stop, O_CLOEXEC) == -1 ||
+	    (errno = pthread_create(&th, NULL, gw_run, &gw)) != 0))
+		err(EX_OSERR, "gateway discovery");
 	if (behavior_local_addrs(&p) == -1)
 		warn("local addresses");
-	if (behavior_probe_udp(&p, &o) == -1)
+	if (behavior_probe_families(&p, &o) == -1)
 		err(EX_OSERR, "udp tests");
 	if (!nogw) {
+		(void)write(gw.stop[1], "", 1);
 		pthread_join(th, NULL);
+		close(gw.stop[0]);
+		close(gw.stop[1]);
 		if (gw.n == -1) {
 			errno = gw.err;
 			warn("gateway discovery");

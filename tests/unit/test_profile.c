@@ -36,6 +36,12 @@ test_good(void **state)
 		    "tcp-filtering=- tcp-nat=unknown tcp-public=[::1]:1 "
 		    "tcp-hairpin=- tcp-preserve=yes tcp-delta=-2 "
 		    "tcp-lifetime=120",
+		"type=profile nat=unknown ip6-mapping=endpoint-independent "
+		    "ip6-filtering=address-dependent ip6-nat=firewall "
+		    "ip6-public=[2001:db8:12::2]:5000 ip6-hairpin=yes "
+		    "ip6-preserve=yes ip6-delta=0 ip6-lifetime=- alg=no "
+		    "ip6-alg=yes",
+		"type=profile ip6-nat=nptv6 ip6-public=[2001:db8:19::2]:1",
 		"{\"type\":\"peer\",\"id\":\"" ID "\",\"key\":\"" KEY "\","
 		    "\"name\":\"bob.home-1\",\"seq\":\"17\",\"expires\":"
 		    "\"1900000000\",\"nat\":\"full-cone\",\"future-field\":"
@@ -81,12 +87,13 @@ test_written(void **state)
 		assert_int_equal(p.evidence, m);
 	}
 	for (m = PROFILE_UNKNOWN; m <= PROFILE_APD; m++)
-		for (n = PROFILE_NAT_UNKNOWN; n <= PROFILE_NAT_UDP_BLOCKED;
+		for (n = PROFILE_NAT_UNKNOWN; n <= PROFILE_NAT_NPTV6;
 		    n++) {
 			profile_init(&p);
 			p.udp.mapping = p.tcp.filtering = m;
-			p.udp.nat = p.tcp.nat = n;
-			p.tcp.probed = 1;
+			p.udp.nat = p.tcp.nat = p.udp6.nat = n;
+			p.tcp.probed = p.udp6.probed = 1;
+			p.udp.alg = n & 1 ? PROFILE_YES : PROFILE_NO;
 			p.udp.delta = PROFILE_DELTA_RANDOM;
 			p.tcp.delta = -7;
 			p.nserver = 1;
@@ -107,6 +114,10 @@ static const struct { const char *line, *why; } bad[] = {
 	    "field nat: not a NAT type" },
 	{ "type=profile nat=cone", "field nat: not a NAT type" },
 	{ "type=profile tcp-nat=-", "field tcp-nat: not a NAT type" },
+	{ "type=profile ip6-nat=nat66", "field ip6-nat: not a NAT type" },
+	{ "type=profile alg=maybe", "field alg: not yes, no or -" },
+	{ "type=profile ip6-public=[2001:db8::1]",
+	    "field ip6-public: not ADDRESS:PORT or -" },
 	{ "type=profile mapping=sideways",
 	    "field mapping: not a mapping behaviour" },
 	{ "type=profile public=1.2.3.4", "field public: not ADDRESS:PORT or -" },

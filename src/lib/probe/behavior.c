@@ -23,6 +23,7 @@
 #include "addr.h"
 #include "alloc.h"
 #include "behavior.h"
+#include "detect.h"
 #include "portmap.h"
 #include "stun_client.h"
 
@@ -425,6 +426,10 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 	profile_judge(p);
 	m1 = txn_mapped(&t1[chosen]);
 	memcpy(&p->udp.public, m1, addr_len(m1));
+	if ((p->udp.alg = detect_alg(&t1[chosen].resp)) == PROFILE_YES)
+		SAY(&pr, "ALG: MAPPED-ADDRESS %s differs from XOR-MAPPED-"
+		    "ADDRESS", addr_str((struct sockaddr *)
+		    &t1[chosen].resp.mapped, a));
 	p->udp.preserve = addr_port(m1) == local_port(fa) ? PROFILE_YES :
 	    PROFILE_NO;
 	srv = o->server[chosen];
@@ -723,8 +728,8 @@ out:
 }
 
 int
-behavior_gateways(struct profile *p, unsigned timeout_ms,
-    const struct behavior_opts *o)
+behavior_gateways(struct profile *p, unsigned min_ms, unsigned timeout_ms,
+    int stop_fd, const struct behavior_opts *o)
 {
 	struct profile_gateway *g[PORTMAP_NPROTO];
 	struct portmap_found f;
@@ -736,7 +741,8 @@ behavior_gateways(struct profile *p, unsigned timeout_ms,
 	g[PORTMAP_UPNP] = &p->upnp;
 	g[PORTMAP_NATPMP] = &p->natpmp;
 	g[PORTMAP_PCP] = &p->pcp;
-	if ((n = portmap_discover(&f, timeout_ms)) == -1)
+	if ((n = portmap_discover_until(&f, min_ms, timeout_ms,
+	    stop_fd)) == -1)
 		return -1;
 	for (i = 0; i < PORTMAP_NPROTO; i++) {
 		g[i]->found = f.ans[i].ok;

@@ -26,6 +26,8 @@ static const char *const nat_names[] = {
 	[PROFILE_NAT_PORT_RESTRICTED] = "port-restricted-cone",
 	[PROFILE_NAT_SYMMETRIC] = "symmetric",
 	[PROFILE_NAT_UDP_BLOCKED] = "udp-blocked",
+	[PROFILE_NAT_FIREWALL] = "firewall",
+	[PROFILE_NAT_NPTV6] = "nptv6",
 };
 
 static const char *const evidence_names[] = {
@@ -47,6 +49,7 @@ profile_transport_init(struct profile_transport *t)
 	t->hairpin = t->preserve = PROFILE_DONTKNOW;
 	t->delta = PROFILE_DELTA_UNKNOWN;
 	t->lifetime_s = -1;
+	t->alg = PROFILE_DONTKNOW;
 }
 
 void
@@ -55,6 +58,7 @@ profile_init(struct profile *p)
 	memset(p, 0, sizeof(*p));
 	profile_transport_init(&p->udp);
 	profile_transport_init(&p->tcp);
+	profile_transport_init(&p->udp6);
 	p->double_nat = PROFILE_DONTKNOW;
 }
 
@@ -310,6 +314,8 @@ profile_write_transport(const struct profile_transport *t, struct record *r,
 		record_int(r, K("lifetime"), t->lifetime_s);
 	else
 		record_str(r, K("lifetime"), "-");
+	if (t->alg != PROFILE_DONTKNOW)	/* absent: not known */
+		record_str(r, K("alg"), profile_tri_str(t->alg));
 #undef K
 }
 
@@ -360,6 +366,8 @@ profile_write(const struct profile *p, struct record *r, int json)
 	record_str(r, "evidence", profile_evidence_str(p->evidence));
 	if (p->tcp.probed)
 		profile_write_transport(&p->tcp, r, "tcp-");
+	if (p->udp6.probed)
+		profile_write_transport(&p->udp6, r, "ip6-");
 }
 
 /* Maps a term back to its enum value; -1 when it is not one. */
@@ -445,7 +453,8 @@ profile_read_transport(struct profile_transport *t,
 	if (read_addr(V("public"), &t->public) == -1 ||
 	    read_tri(V("hairpin"), &t->hairpin) == -1 ||
 	    read_tri(V("preserve"), &t->preserve) == -1 ||
-	    read_int(V("lifetime"), &t->lifetime_s, -1) == -1)
+	    read_int(V("lifetime"), &t->lifetime_s, -1) == -1 ||
+	    read_tri(V("alg"), &t->alg) == -1)
 		return -1;
 	if ((v = V("delta")) != NULL && strcmp(v, "random") == 0)
 		t->delta = PROFILE_DELTA_RANDOM;
@@ -467,6 +476,7 @@ profile_read(struct profile *p, const struct record_in *in)
 	profile_init(p);
 	if (profile_read_transport(&p->udp, in, "") == -1 ||
 	    profile_read_transport(&p->tcp, in, "tcp-") == -1 ||
+	    profile_read_transport(&p->udp6, in, "ip6-") == -1 ||
 	    read_tri(record_get(in, "double-nat"), &p->double_nat) == -1)
 		goto bad;
 	if ((v = record_get(in, "evidence")) != NULL) {
@@ -514,7 +524,7 @@ enum profile_kind {
 static const struct {
 	const char *key;
 	enum profile_kind kind;
-	int tcp;		/* also as tcp-KEY */
+	int tcp;		/* also as tcp-KEY and ip6-KEY */
 	const char *what;	/* what the value must be, in words */
 } profile_grammar[] = {
 	{ "mapping", PK_BEHAVIOR, 1, "a mapping behaviour" },
@@ -525,6 +535,7 @@ static const struct {
 	{ "preserve", PK_TRI, 1, "yes, no or -" },
 	{ "delta", PK_DELTA, 1, "-65535 to 65535, random or -" },
 	{ "lifetime", PK_SECONDS, 1, "0 to 86400 or -" },
+	{ "alg", PK_TRI, 1, "yes, no or -" },
 	{ "local", PK_ADDRS, 0, "a list of addresses or -" },
 	{ "servers", PK_ADDR_PORTS, 0, "a list of ADDRESS:PORT or -" },
 	{ "rtt", PK_RTTS, 0, "a list of 0 to 60000 or -" },
@@ -660,7 +671,8 @@ profile_check(const struct record_in *in, char *why, size_t whylen)
 		if (strcmp(k, "verified") == 0 || strcmp(k, "reason") == 0)
 			return check_fail(why, whylen, "field %s: readers "
 			    "add it, a record may not carry it", k);
-		base = strncmp(k, "tcp-", 4) == 0 ? k + 4 : k;
+		base = strncmp(k, "tcp-", 4) == 0 ||
+		    strncmp(k, "ip6-", 4) == 0 ? k + 4 : k;
 		for (g = 0; g < NELEM(profile_grammar); g++)
 			if (strcmp(profile_grammar[g].key, base) == 0 &&
 			    (base == k || profile_grammar[g].tcp))

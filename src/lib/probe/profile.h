@@ -27,6 +27,8 @@ enum profile_nat {
 	PROFILE_NAT_PORT_RESTRICTED,
 	PROFILE_NAT_SYMMETRIC,
 	PROFILE_NAT_UDP_BLOCKED,
+	PROFILE_NAT_FIREWALL,		/* no translation, but filtering */
+	PROFILE_NAT_NPTV6,		/* RFC 6296: the prefix changes */
 };
 
 /* A tri-state answer. */
@@ -88,6 +90,7 @@ struct profile_transport {
 	enum profile_tri hairpin, preserve;
 	int delta;			/* port allocation delta */
 	int lifetime_s;			/* binding lifetime; -1 untested */
+	enum profile_tri alg;		/* MAPPED-ADDRESS rewritten (detect.h) */
 };
 
 /* A gateway port-mapping protocol that answered. */
@@ -98,6 +101,8 @@ struct profile_gateway {
 
 struct profile {
 	struct profile_transport udp, tcp;
+	struct profile_transport udp6;	/* UDP over IPv6 (behavior6.h);
+					   udp is over IPv4 then */
 	struct sockaddr_storage local[PROFILE_MAX_LOCAL];
 	int nlocal;
 	struct profile_server server[PROFILE_MAX_SERVERS];

@@ -25,6 +25,7 @@
 struct portmap_mapping;
 struct rv_client;
 struct rv_session;
+struct turn_client;
 
 #define TECH_RV_PEER_LEN	48	/* "ID/TAG" and its terminator */
 #define TECH_WHY_LEN	256
@@ -66,6 +67,10 @@ struct tech_env {
 	struct rv_client *rv;
 	struct rv_session *rv_sess;
 	char rv_peer[TECH_RV_PEER_LEN];
+	/* Refinement: self's TURN allocation (turn_client.h), whose
+	 * relayed address is among self's candidates (CAND_RELAY), or
+	 * NULL; the caller's, freed by it. */
+	struct turn_client *turn;
 };
 
 /* A path that works. */
@@ -84,6 +89,10 @@ struct tech_path {
 	 * direct path. */
 	struct rv_session *rv;
 	char rv_peer[TECH_RV_PEER_LEN];
+	/* Refinement: a path through self's TURN allocation has fd -1 and
+	 * carries datagrams with turn_client_send to remote, the peer's
+	 * relayed address (local is self's); NULL otherwise. */
+	struct turn_client *turn;
 };
 
 enum tech_status {
