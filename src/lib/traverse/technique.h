@@ -66,6 +66,10 @@ struct tech_env {
 	struct rv_client *rv;
 	struct rv_session *rv_sess;
 	char rv_peer[TECH_RV_PEER_LEN];
+	/* Refinement: the two-sided search where both NATs allocate at
+	 * random, and a spray below even odds (tech_spray.c), may run:
+	 * nat-connect --hard, or an initiator's offer that names spray. */
+	int hard;
 };
 
 /* A path that works. */
