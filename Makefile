@@ -173,7 +173,7 @@ $(O)/tests/fuzz/replay_%: $(O)/tests/fuzz/fuzz_%.o $(O)/tests/fuzz/replay.o $(SR
 $(O)/tests/bench/%: $(O)/tests/bench/%.o $(LIBNAT)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
-$(O)/tests/e2e/%: $(O)/tests/e2e/%.o $(LIBNAT)
+$(O)/tests/e2e/%: $(O)/tests/e2e/%.o $(SRV_LIBS) $(LIBNAT)
 	$(call say,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LIBS)
 
 # The same sources, built with clang as libFuzzer targets.

@@ -406,13 +406,15 @@ main(int argc, char **argv)
 		errx(EX_CONFIG, "%s", why);
 	if (nurl == 0)
 		errx(EX_USAGE, "no server: give -s url or set NATKIT_SERVERS");
-	if (stun != NULL && addr_resolve(&env.stun, stun, 3478, 0) == -1)
-		errx(EX_USAGE, "STUN server %s: not host[:port]", stun);
+	if (stun != NULL)
+		cli_resolve(&env.stun, stun, 3478, 0, "STUN server");
 	/* stdout carries data unless it carries the path record. */
 	recs = print_mode ? stdout : json || records ? stderr : NULL;
 	signal(SIGPIPE, SIG_IGN);
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
 		fail(cli_exit_ident(errno), "%s", why);
+	if (why[0] != '\0')
+		warnx("%s", why);	/* a new identity made */
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.id = &id;
 	cfg.url = url;

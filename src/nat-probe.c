@@ -12,6 +12,7 @@
 
 #include "addr.h"
 #include "behavior.h"
+#include "behavior6.h"
 #include "cli.h"
 #include "log.h"
 #include "profile.h"
@@ -53,29 +54,54 @@ report_gateway(const char *name, const struct profile_gateway *g)
 		    (const struct sockaddr *)&g->external, a));
 }
 
+/* One family's UDP results, each line indented by in; what the verdict
+ * rests on when ev is not NULL. */
+static void
+report_udp(const struct profile_transport *u, const char *in, const char *ev)
+{
+	int w = *in != '\0' ? 13 : 14;
+	char a[ADDR_STRLEN];
+
+	printf("%s%-*s%s\n", in, w, "NAT:", profile_nat_str(u->nat));
+	if (ev != NULL)
+		printf("%s%-*s%s\n", in, w, "evidence:", ev);
+	if (u->nat == PROFILE_NAT_UDP_BLOCKED)
+		return;
+	printf("%s%-*s%s\n", in, w, "public:", u->public.ss_family ?
+	    addr_str((const struct sockaddr *)&u->public, a) : "-");
+	printf("%s%-*s%s\n", in, w, "mapping:",
+	    profile_behavior_str(u->mapping));
+	printf("%s%-*s%s\n", in, w, "filtering:",
+	    profile_behavior_str(u->filtering));
+	printf("%s%-*s%s\n", in, w, "hairpinning:",
+	    profile_tri_str(u->hairpin));
+	printf("%s%-*s%s\n", in, w, "port kept:",
+	    profile_tri_str(u->preserve));
+	if (u->delta == PROFILE_DELTA_RANDOM)
+		printf("%s%-*srandom\n", in, w, "next port:");
+	else if (u->delta != PROFILE_DELTA_UNKNOWN)
+		printf("%s%-*s%+d\n", in, w, "next port:", u->delta);
+	if (u->lifetime_s >= 0)
+		printf("%s%-*sat least %d s\n", in, w, "lifetime:",
+		    u->lifetime_s);
+	if (u->alg == PROFILE_YES)
+		printf("%s%-*syes, an ALG rewrites addresses in payloads\n",
+		    in, w, "ALG:");
+}
+
 /* The readable report for a person at a terminal. */
 static void
 report(const struct profile *p)
 {
-	const struct profile_transport *u = &p->udp, *t = &p->tcp;
-	char a[ADDR_STRLEN];
+	const struct profile_transport *t = &p->tcp;
+	char a[ADDR_STRLEN], why[160];
 	int i;
 
-	printf("NAT:          %s\n", profile_nat_str(u->nat));
-	if (u->nat != PROFILE_NAT_UDP_BLOCKED) {
-		printf("public:       %s\n", u->public.ss_family ?
-		    addr_str((const struct sockaddr *)&u->public, a) : "-");
-		printf("mapping:      %s\n", profile_behavior_str(u->mapping));
-		printf("filtering:    %s\n",
-		    profile_behavior_str(u->filtering));
-		printf("hairpinning:  %s\n", profile_tri_str(u->hairpin));
-		printf("port kept:    %s\n", profile_tri_str(u->preserve));
-		if (u->delta == PROFILE_DELTA_RANDOM)
-			printf("next port:    random\n");
-		else if (u->delta != PROFILE_DELTA_UNKNOWN)
-			printf("next port:    %+d\n", u->delta);
-		if (u->lifetime_s >= 0)
-			printf("lifetime:     at least %d s\n", u->lifetime_s);
+	if (p->udp.probed || !p->udp6.probed)
+		report_udp(&p->udp, "", profile_evidence_str(p->evidence));
+	if (p->udp6.probed) {
+		printf("IPv6:\n");
+		report_udp(&p->udp6, "  ", NULL);
 	}
 	report_gateway("UPnP IGD", &p->upnp);
 	report_gateway("NAT-PMP", &p->natpmp);
@@ -91,7 +117,8 @@ report(const struct profile *p)
 		printf("server:       %s ",
 		    addr_str((const struct sockaddr *)&p->server[i].addr, a));
 		if (p->server[i].rtt_ms < 0)
-			printf("no answer\n");
+			printf("no answer: %s\n", profile_server_why(
+			    &p->server[i], why, sizeof(why)));
 		else
 			printf("%d ms%s\n", p->server[i].rtt_ms,
 			    p->server[i].other.ss_family ? ", RFC 5780" : "");
@@ -120,6 +147,49 @@ static const struct cli_opt opts[] = {
 	{ 0, 0, NULL, NULL, NULL, 0 }
 };
 
+/*
+ * Says on stderr what became of each server that gave no answer and what
+ * the verdict rests on.  Returns the exit status: 1 when UDP is blocked,
+ * EX_UNAVAILABLE when a server refused or failed while UDP reached
+ * another, 0 when every server answered.
+ */
+static int
+diagnose(const struct profile *p)
+{
+	static const char *const verdict[] = {
+		[PROFILE_EV_REFUSED] = "UDP is not blocked (it reaches the "
+		    "host that refused), but no server answered: NAT type "
+		    "unknown",
+		[PROFILE_EV_FILTERED] = "UDP is blocked: a firewall rejects it",
+		[PROFILE_EV_TCP] = "UDP is blocked: no server answered over "
+		    "UDP, but TCP reaches them",
+		[PROFILE_EV_UNREACHABLE] = "UDP is blocked, or no server can "
+		    "be reached: no route, over UDP or TCP",
+		[PROFILE_EV_SILENCE] = "UDP is blocked, or the servers are "
+		    "down: no answer over UDP or TCP (another server would "
+		    "tell)",
+	};
+	char a[ADDR_STRLEN], why[160];
+	int i, failed = 0;
+
+	for (i = 0; i < p->nserver; i++) {
+		if (p->server[i].rtt_ms >= 0)
+			continue;
+		failed++;
+		warnx("server %s: %s", addr_str((const struct sockaddr *)
+		    &p->server[i].addr, a), profile_server_why(&p->server[i],
+		    why, sizeof(why)));
+	}
+	if ((size_t)p->evidence < sizeof(verdict) / sizeof(verdict[0]) &&
+	    verdict[p->evidence] != NULL)
+		warnx("%s", verdict[p->evidence]);
+	/* UDP blocked in every family probed. */
+	if ((!p->udp.probed || p->udp.nat == PROFILE_NAT_UDP_BLOCKED) &&
+	    (!p->udp6.probed || p->udp6.nat == PROFILE_NAT_UDP_BLOCKED))
+		return 1;
+	return failed ? EX_UNAVAILABLE : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -132,6 +202,7 @@ main(int argc, char **argv)
 	struct record r;
 	const char *line;
 	int ch, json = 0, records = 0, tcp = 0, family = AF_UNSPEC, nogw = 0;
+	int status;
 
 	memset(&o, 0, sizeof(o));
 	while ((ch = cli_getopt(&cli, argc, argv)) != -1) {
@@ -178,11 +249,8 @@ main(int argc, char **argv)
 			cli_usage(usage_line, EX_USAGE);
 		}
 		if (ch == 's') {
-			if (addr_resolve(&o.server[o.nserver], optarg,
-			    STUN_PORT, family) == -1)
-				errx(errno == EINVAL ? EX_USAGE : EX_NOHOST,
-				    "server %s: %s", optarg, errno == EINVAL ?
-				    "not host[:port]" : "unknown host");
+			cli_resolve(&o.server[o.nserver], optarg, STUN_PORT,
+			    family, "server");
 			o.nserver++;
 		}
 	}
@@ -190,10 +258,6 @@ main(int argc, char **argv)
 		cli_usage(usage_line, EX_USAGE);
 	if (o.nserver == 0)
 		errx(EX_USAGE, "no server: give at least one -s host[:port]");
-	for (ch = 1; ch < o.nserver; ch++)
-		if (o.server[ch].ss_family != o.server[0].ss_family)
-			errx(EX_USAGE, "servers %d and 1 are of different "
-			    "address families", ch + 1);
 	log_init("nat-probe", 0, verbose);
 	o.say = log_say;
 
@@ -204,7 +268,7 @@ main(int argc, char **argv)
 		err(EX_OSERR, "pthread_create");
 	if (behavior_local_addrs(&p) == -1)
 		warn("local addresses");
-	if (behavior_probe_udp(&p, &o) == -1)
+	if (behavior_probe_families(&p, &o) == -1)
 		err(EX_OSERR, "udp tests");
 	if (!nogw) {
 		pthread_join(th, NULL);
@@ -220,6 +284,7 @@ main(int argc, char **argv)
 	if (tcp && behavior_probe_tcp(&p, &o) == -1)
 		err(EX_OSERR, "tcp tests");
 
+	status = diagnose(&p);
 	switch (record_mode_pick(json, records)) {
 	case RECORD_REPORT:
 		report(&p);
@@ -232,5 +297,5 @@ main(int argc, char **argv)
 	}
 	if (fflush(stdout) == EOF)
 		err(EX_IOERR, "stdout");
-	return p.udp.nat == PROFILE_NAT_UDP_BLOCKED ? 1 : 0;
+	return status;
 }

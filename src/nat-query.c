@@ -274,6 +274,8 @@ send_signal(const struct rv_url *url, int nurl, const char *to,
 
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
 		errx(cli_exit_ident(errno), "%s", why);
+	if (why[0] != '\0')
+		warnx("%s", why);	/* a new identity made */
 	read_body(&id, &body);
 	/* A tagged session of our own, so that presence is left alone. */
 	snprintf(tag, sizeof(tag), "q%08x", (unsigned)randombytes_random());

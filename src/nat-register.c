@@ -413,6 +413,8 @@ main(int argc, char **argv)
 	read_profile(&profile);
 	if (ident_load(&id, NULL, 1, why, sizeof(why)) == -1)
 		errx(cli_exit_ident(errno), "%s", why);
+	if (why[0] != '\0')
+		warnx("%s", why);	/* a new identity made */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;

@@ -436,6 +436,13 @@ main(int argc, char *argv[])
 		if (srv.conf.ep[0].ss_family != srv.conf.ep[2].ss_family)
 			errx(EX_USAGE, "addresses %s and %s: not of one "
 			    "family", o.addr[0], o.addr[1]);
+		/* Answers leave from the address of their endpoint: the
+		 * tests of RFC 5780 need two known addresses. */
+		for (i = 0; i < 2; i++)
+			if (addr_is_any((struct sockaddr *)&srv.conf.ep[2 * i]))
+				errx(EX_USAGE, "address %s: a wildcard cannot "
+				    "have an alternate address (give two "
+				    "addresses of this host)", o.addr[i]);
 		if (addr_host_equal((struct sockaddr *)&srv.conf.ep[0],
 		    (struct sockaddr *)&srv.conf.ep[2]))
 			errx(EX_USAGE, "alternate address %s: the same as "

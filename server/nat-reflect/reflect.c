@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "addr.h"
 #include "reflect.h"
 #include "stun.h"
 
@@ -215,10 +216,14 @@ reflect_request_answer(const struct reflect_conf *c,
 		/* RFC 5780 §6.1: RESPONSE-ORIGIN is where the answer
 		 * leaves from, OTHER-ADDRESS the endpoint differing in
 		 * both address and port, only with a second address.  RFC
-		 * 3489 §8.2 called them SOURCE- and CHANGED-ADDRESS. */
-		stun_enc_addr(&e, m.classic ? STUN_ATTR_SOURCE_ADDRESS :
-		    STUN_ATTR_RESPONSE_ORIGIN,
-		    (const struct sockaddr *)&c->ep[from]);
+		 * 3489 §8.2 called them SOURCE- and CHANGED-ADDRESS.  Bound
+		 * to a wildcard, the answer leaves from an address we do not
+		 * know: none rather than 0.0.0.0. */
+		if (!addr_is_any((const struct sockaddr *)&c->ep[from]))
+			stun_enc_addr(&e, m.classic ?
+			    STUN_ATTR_SOURCE_ADDRESS :
+			    STUN_ATTR_RESPONSE_ORIGIN,
+			    (const struct sockaddr *)&c->ep[from]);
 		if (other_address(c, &m, ep))
 			stun_enc_addr(&e, m.classic ?
 			    STUN_ATTR_CHANGED_ADDRESS :

@@ -152,6 +152,111 @@ rvd_list_one(const struct store_rec *rec, void *arg)
 	return 0;
 }
 
+/*
+ * An answer the store gives later (store_cluster.c: fetch, page): the
+ * request's connection waits, under the HTTP timeout, until the answer
+ * is in w and lws says the connection is writable.  A connection that
+ * closes first leaves w to the store's callback to free.
+ */
+struct rvd_wait {
+	struct lws *wsi;
+	int gone, done;
+	unsigned status;
+	struct rvd_buf b;
+};
+
+static struct rvd_wait *
+rvd_wait_new(struct lws *wsi)
+{
+	struct rvd_sess *s = lws_wsi_user(wsi);
+	struct rvd_wait *w;
+
+	if (s == NULL || s->wait != NULL ||
+	    (w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	w->wsi = wsi;
+	s->wait = w;
+	lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+	    rvd.conf.http_timeout);
+	return w;
+}
+
+/* The answer is in w (or, with e, the error e). */
+static void
+rvd_wait_done(struct rvd_wait *w, enum rvmsg_err e, const char *reason)
+{
+	char buf[512];
+	size_t n;
+
+	if (w->gone) {
+		free(w->b.p);
+		free(w);
+		return;
+	}
+	w->status = 200;
+	if (e != RVMSG_OK) {
+		rvd_reject(e);
+		w->b.len = 0;
+		n = rvmsg_build_http_error(buf, sizeof(buf), e, reason);
+		w->status = rvd_mark[e];
+		rvd_buf_add(&w->b, buf, n);
+	}
+	w->done = 1;
+	lws_callback_on_writable(w->wsi);
+}
+
+static void
+rvd_http_fetched(const struct store_rec *rec, void *arg)
+{
+	struct rvd_wait *w = arg;
+
+	if (rec == NULL)
+		rvd_wait_done(w, RVMSG_E_PEER, "no such peer online");
+	else if (rvd_buf_add(&w->b, rec->json, rec->len) == -1)
+		rvd_wait_done(w, RVMSG_E_BUSY, "out of memory");
+	else
+		rvd_wait_done(w, RVMSG_OK, NULL);
+}
+
+static void
+rvd_http_paged(const struct store_rec *recs, int n, int more, void *arg)
+{
+	struct rvd_wait *w = arg;
+	char tail[64];
+	size_t tl;
+	int i, rc = 0;
+
+	if (n < 0) {
+		rvd_wait_done(w, RVMSG_E_BUSY, "the store did not answer");
+		return;
+	}
+	rc = rvd_buf_add(&w->b, RVMSG_PAGE_HEAD, strlen(RVMSG_PAGE_HEAD));
+	for (i = 0; i < n && rc == 0; i++)
+		rc = (i > 0 ? rvd_buf_add(&w->b, ",", 1) : 0) == -1 ||
+		    rvd_buf_add(&w->b, recs[i].json, recs[i].len) == -1 ? -1 : 0;
+	tl = rvmsg_build_page_tail(tail, sizeof(tail), more && n > 0 ?
+	    recs[n - 1].id : NULL);
+	if (rc == -1 || tl == 0 || rvd_buf_add(&w->b, tail, tl) == -1)
+		rvd_wait_done(w, RVMSG_E_BUSY, "out of memory");
+	else
+		rvd_wait_done(w, RVMSG_OK, NULL);
+}
+
+/* Sends the answer the store gave; the connection ends with it. */
+static int
+rvd_http_waited(struct lws *wsi, struct rvd_sess *s)
+{
+	struct rvd_wait *w = s->wait;
+	int rc;
+
+	s->wait = NULL;
+	rc = rvd_http_json(wsi, w->status, w->b.p != NULL ? w->b.p : "",
+	    w->b.len);
+	free(w->b.p);
+	free(w);
+	return rc;
+}
+
 static int
 rvd_http_list(struct lws *wsi)
 {
@@ -184,6 +289,15 @@ rvd_http_list(struct lws *wsi)
 			return rvd_http_error(wsi, RVMSG_E_FIELD,
 			    "name: 1 to 32 of A-Z a-z 0-9 . _ -");
 		only = name;
+	}
+	if (rvd.store->ops->page != NULL) {
+		struct rvd_wait *w = rvd_wait_new(wsi);
+
+		if (w == NULL || rvd.store->ops->page(rvd.store, after, only,
+		    (int)limit, rvd_http_paged, w) == -1)
+			return rvd_http_error(wsi, RVMSG_E_BUSY,
+			    "out of memory");
+		return 0;	/* rvd_http_waited answers */
 	}
 	memset(&l, 0, sizeof(l));
 	if (rvd_buf_add(&l.b, RVMSG_PAGE_HEAD, strlen(RVMSG_PAGE_HEAD)) == -1 ||
@@ -243,6 +357,16 @@ rvd_http_get(struct lws *wsi, const char *uri)
 		return -1;
 	if (strcmp(uri, "/v1/peers") == 0)
 		return rvd_http_list(wsi);
+	if (strncmp(uri, "/v1/peers/", 10) == 0 && ident_id_valid(uri + 10) &&
+	    rvd.store->ops->fetch != NULL) {
+		struct rvd_wait *w = rvd_wait_new(wsi);
+
+		if (w == NULL || rvd.store->ops->fetch(rvd.store, uri + 10,
+		    rvd_http_fetched, w) == -1)
+			return rvd_http_error(wsi, RVMSG_E_BUSY,
+			    "out of memory");
+		return 0;	/* rvd_http_waited answers */
+	}
 	if (strncmp(uri, "/v1/peers/", 10) == 0 && ident_id_valid(uri + 10)) {
 		if (rvd.store->ops->get(rvd.store, uri + 10, &rec, rbuf,
 		    sizeof(rbuf)) == -1)
@@ -445,9 +569,22 @@ rvd_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		free(body);
 		return rc;
 	}
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		if (s != NULL && s->wait != NULL && s->wait->done)
+			return rvd_http_waited(wsi, s);
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
 	case LWS_CALLBACK_CLOSED_HTTP:
 		if (s != NULL)	/* none when closed before the headers */
 			rvd_http_reset(s);
+		if (s != NULL && s->wait != NULL) {
+			/* The store's callback frees it. */
+			if (s->wait->done) {
+				free(s->wait->b.p);
+				free(s->wait);
+			} else
+				s->wait->gone = 1;
+			s->wait = NULL;
+		}
 		return 0;
 	default:
 		return lws_callback_http_dummy(wsi, reason, user, in, len);

@@ -41,10 +41,12 @@ static const char usage_line[] =
     "                       [-N name] [-Q bytes] [-R bytes] [-S rate] [-u user]\n"
     "                       [-w seconds] [-x [address:]port] [--burst burst]\n"
     "                       [--connections conns] [--peers peers]\n"
-    "                       [--redis redis://host[:port][/db]] "
+    "                       [--redis url] [--relay-rate bytes]\n"
+    "                       [--relay-server-rate bytes] "
     "[--relay-time seconds]\n";
 
-enum { OPT_BURST = 256, OPT_CONNS, OPT_PEERS, OPT_REDIS, OPT_RELAY_TIME };
+enum { OPT_BURST = 256, OPT_CONNS, OPT_PEERS, OPT_REDIS, OPT_RELAY_TIME,
+    OPT_RELAY_RATE, OPT_RELAY_SRV_RATE };
 
 /* The options (nat(7) OPTIONS), and the names of a -f file's settings. */
 static const struct cli_opt opts[] = {
@@ -72,9 +74,13 @@ static const struct cli_opt opts[] = {
 	{ OPT_PEERS, 'P', NULL, "peers", NULL, CLI_OLD },
 	{ 'Q', 'Q', "queue", "bytes", "bytes queued to a session", 0 },
 	{ 'R', 'R', "relay-bytes", "bytes", "bytes one relay carries", 0 },
-	{ OPT_REDIS, 0, "redis", "redis://host[:port][/db]",
-	    "share presence through Redis", 0 },
+	{ OPT_REDIS, 0, "redis", "url", "share presence through Redis "
+	    "(redis://) or a Redis Cluster (redis-cluster://)", 0 },
 	{ OPT_REDIS, 'r', NULL, "url", NULL, CLI_OLD },
+	{ OPT_RELAY_RATE, 0, "relay-rate", "bytes",
+	    "relay bytes a second a session sends", 0 },
+	{ OPT_RELAY_SRV_RATE, 0, "relay-server-rate", "bytes",
+	    "relay bytes a second in all", 0 },
 	{ OPT_RELAY_TIME, 0, "relay-time", "seconds", "seconds a relay lives",
 	    0 },
 	{ OPT_RELAY_TIME, 'T', NULL, "seconds", NULL, CLI_OLD },
@@ -231,7 +237,7 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 		    "queue bytes");
 		break;
 	case 'R':
-		c->relay_bytes = (uint64_t)cli_number(arg, 1400, 1L << 40,
+		c->relay_bytes = (uint64_t)cli_number(arg, 0, 1LL << 50,
 		    "relay bytes");
 		break;
 	case 'S':
@@ -245,8 +251,16 @@ opt_apply(struct rvd_opts *o, int ch, const char *arg)
 		c->redis = arg;
 		break;
 	case OPT_RELAY_TIME:
-		c->relay_time = (unsigned)cli_number(arg, 1, 86400,
+		c->relay_time = (unsigned)cli_number(arg, 0, 86400 * 365,
 		    "relay seconds");
+		break;
+	case OPT_RELAY_RATE:
+		c->relay_rate = (uint64_t)cli_number(arg, 0, 1LL << 40,
+		    "relay rate");
+		break;
+	case OPT_RELAY_SRV_RATE:
+		c->relay_srv_rate = (uint64_t)cli_number(arg, 0, 1LL << 40,
+		    "relay server rate");
 		break;
 	case 'w':
 		c->http_timeout = (int)cli_number(arg, 1, 3600, "timeout");
@@ -319,6 +333,10 @@ on_signal(int sig)
 static const struct lws_protocols rvd_protocols[] = {
 	{ RVD_SUBPROTO, rvd_ws_callback, sizeof(struct rvd_sess), 768, 0,
 	    NULL, 1 << 20 },
+	/* The same session for a client that relays bulk data: 16 KiB
+	 * reads, eleven relay frames where 768 bytes took half of one. */
+	{ RVD_SUBPROTO_BULK, rvd_ws_callback, sizeof(struct rvd_sess),
+	    RVD_BULK_RX, 0, NULL, 1 << 20 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -568,6 +586,7 @@ tick(lws_sorted_usec_list_t *sul)
 {
 	static unsigned trim;
 
+	rvd_relay_tick();
 	if (rvd_wheel_turn()) {
 		rvd_relay_sweep();
 		rvd_status_tick();
@@ -651,7 +670,7 @@ main(int argc, char *argv[])
 	struct cli cli = { .prog = "nat-rendezvousd", .usage = usage_line,
 	    .opts = opts };
 	size_t nofile;
-	int ch, rport, rdb;
+	int ch, rport, rdb, cluster;
 
 	rvd.conf.grace = 10;
 	rvd.conf.ping = 30;
@@ -663,8 +682,10 @@ main(int argc, char *argv[])
 	rvd.conf.signal_rate = 40;
 	rvd.conf.queue_max = 65536;
 	rvd.conf.max_peers = 100000;
-	rvd.conf.relay_bytes = 64ull << 20;
-	rvd.conf.relay_time = 600;
+	rvd.conf.relay_bytes = 0;
+	rvd.conf.relay_time = 0;
+	rvd.conf.relay_rate = 16ull << 20;
+	rvd.conf.relay_srv_rate = 128ull << 20;
 	rvd.conf.redis_ttl = 15;
 	o.metrics.port = -1;
 	while ((ch = cli_getopt(&cli, argc, argv)) != -1)
@@ -690,8 +711,14 @@ main(int argc, char *argv[])
 	if (o.user != NULL && (pw = getpwnam(o.user)) == NULL)
 		errx(EX_USAGE, "user %s: unknown", o.user);
 	memset(&rc, 0, sizeof(rc));
+	/* A cluster: the same options, store_cluster.c. */
+	cluster = rvd.conf.redis != NULL &&
+	    strncmp(rvd.conf.redis, "redis-cluster://", 16) == 0;
+	if (cluster && !store_cluster_url(rvd.conf.redis))
+		errx(EX_USAGE, "redis %s: not redis-cluster://host:port"
+		    "[,host:port...]", rvd.conf.redis);
 	if (rvd.conf.redis != NULL) {
-		if (store_redis_url(rvd.conf.redis, rhost, sizeof(rhost),
+		if (!cluster && store_redis_url(rvd.conf.redis, rhost, sizeof(rhost),
 		    &rport, &rdb) == -1)
 			errx(EX_USAGE, "redis %s: not redis://host[:port][/db] "
 			    "(the password goes in -A or NATKIT_REDIS_PASSWORD)",
@@ -771,7 +798,15 @@ main(int argc, char *argv[])
 		ev_prepare_init(&flush, loop_flush);
 		ev_prepare_start(loop, &flush);
 	}
-	if (rc.url != NULL) {
+	if (rc.url != NULL && cluster) {
+		struct store_cluster_conf cc = {
+			.url = rc.url, .password = rc.password, .ttl = rc.ttl,
+			.max = rc.max, .inbox = rc.inbox, .loop = loop,
+		};
+
+		if ((rvd.store = store_cluster_new(&cc)) == NULL)
+			err(EX_OSERR, "redis cluster");
+	} else if (rc.url != NULL) {
 		rc.loop = loop;
 		if ((rvd.store = store_redis_new(&rc)) == NULL)
 			err(EX_OSERR, "redis");

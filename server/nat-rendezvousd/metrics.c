@@ -123,6 +123,14 @@ rvd_metrics(char *buf, size_t cap)
 	    rvd.st.relay_dropped);
 	rvd_metric(&b, "relays_limited_total", "counter", "Relays ended "
 	    "by their byte or time limit.", rvd.st.relay_limited);
+	rvd_metric(&b, "relay_held", "gauge", "Sessions whose reading is "
+	    "held (relay flow or rate).", rvd.st.relay_held);
+	rvd_metric(&b, "relay_held_peer_total", "counter", "Senders held "
+	    "because a receiver was behind.", rvd.st.relay_held_peer);
+	rvd_metric(&b, "relay_held_rate_total", "counter", "Senders held "
+	    "over their own rate.", rvd.st.relay_held_rate);
+	rvd_metric(&b, "relay_held_server_rate_total", "counter", "Senders "
+	    "held over the server's rate.", rvd.st.relay_held_srv);
 	if (rvd.store->ops->degraded != NULL) {
 		unsigned long long v[3];
 

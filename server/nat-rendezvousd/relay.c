@@ -2,9 +2,18 @@
  * relay.c: the relay (nat(7) PROTOCOL, Relay): two authenticated
  * sessions that asked for each other get a relay id, and the binary
  * frames either sends under that id go to the other, opaque, until the
- * relay has carried its bytes or lived its time, or either session ends.
- * Frames are datagrams: one the receiver's queue has no room for is
- * dropped, not queued without bound.
+ * relay has carried its bytes or lived its time (when the operator set
+ * such limits), or either session ends.
+ *
+ * Flow: a sender is not dropped on but held.  When a receiver's queue
+ * passes half of -Q (its socket took less than came), the server stops
+ * reading the senders (lws_rx_flow_control), so their TCP windows close
+ * and the QUIC inside sees a slower path, not a lossy one; they read
+ * again once the receiver's queue went out.  A frame is dropped only
+ * past -Q itself (frames lws had already read).  The rate limits work
+ * the same way: a session over its budget (--relay-rate), or any over
+ * the server's (--relay-server-rate), is not read until the budget came
+ * back, so a long transfer slows down instead of ending.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +41,168 @@ relay_unlink_sess(struct rvd_relay *r, struct rvd_sess *s)
 			return;
 		}
 		pp = (*pp)->a == s ? &(*pp)->anext : &(*pp)->bnext;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Flow: holding a sender's reading */
+
+/* Stops reading s, for why (RVD_HOLD_*). */
+static void
+relay_hold(struct rvd_sess *s, unsigned why)
+{
+	if ((s->held & why) == why)
+		return;
+	if (why & RVD_HOLD_PEER)
+		rvd.st.relay_held_peer++;
+	if (why & RVD_HOLD_RATE)
+		rvd.st.relay_held_rate++;
+	if (why & RVD_HOLD_SRV)
+		rvd.st.relay_held_srv++;
+	if (s->held == 0) {
+		s->held_next = rvd.held;
+		if (s->held_next != NULL)
+			s->held_next->held_prev = &s->held_next;
+		s->held_prev = &rvd.held;
+		rvd.held = s;
+		rvd.st.relay_held++;
+		lws_rx_flow_control(s->wsi, 0);
+	}
+	s->held |= (uint8_t)why;
+}
+
+static void
+relay_unlink_held(struct rvd_sess *s)
+{
+	*s->held_prev = s->held_next;
+	if (s->held_next != NULL)
+		s->held_next->held_prev = s->held_prev;
+	s->held_next = NULL;
+	s->held_prev = NULL;
+	if (rvd.st.relay_held > 0)
+		rvd.st.relay_held--;
+}
+
+/* Reads s again as far as why held it. */
+static void
+relay_release(struct rvd_sess *s, unsigned why)
+{
+	if (!(s->held & why))
+		return;
+	s->held &= (uint8_t)~why;
+	if (s->held != 0)
+		return;
+	relay_unlink_held(s);
+	if (!s->closing)
+		lws_rx_flow_control(s->wsi, 1);
+}
+
+/* Budgets: rate bytes a second, at most a quarter second of it (64 KiB
+ * at least) saved up.  Fills *tok for the time since *at (µs). */
+static int64_t
+relay_burst(uint64_t rate)
+{
+	return (int64_t)(rate / 4 > 65536 ? rate / 4 : 65536);
+}
+
+static void
+relay_fill(int64_t *tok, uint64_t *at, uint64_t rate, uint64_t now)
+{
+	uint64_t dt, add;
+
+	if (*at == 0 || now - *at >= 1000000) {
+		/* New, or idle a second: as full as a second makes it. */
+		add = *at == 0 ? (uint64_t)relay_burst(rate) : rate;
+		*tok = *tok + (int64_t)add > relay_burst(rate) ?
+		    relay_burst(rate) : *tok + (int64_t)add;
+		*at = now;
+		return;
+	}
+	dt = now - *at;
+	if ((add = dt * rate / 1000000) == 0)
+		return;
+	/* The time of the whole bytes only: no rounding lost. */
+	*at += add * 1000000 / rate;
+	*tok = *tok + (int64_t)add > relay_burst(rate) ? relay_burst(rate) :
+	    *tok + (int64_t)add;
+}
+
+/* s sent n payload bytes: takes them from its budget and the server's;
+ * holds s when either is spent. */
+static void
+relay_charge(struct rvd_sess *s, size_t n)
+{
+	uint64_t now;
+
+	if (rvd.conf.relay_rate == 0 && rvd.conf.relay_srv_rate == 0)
+		return;
+	now = rvd_clock_us();
+	if (rvd.conf.relay_rate != 0) {
+		relay_fill(&s->rtok, &s->rt_at, rvd.conf.relay_rate, now);
+		if ((s->rtok -= (int64_t)n) < 0)
+			relay_hold(s, RVD_HOLD_RATE);
+	}
+	if (rvd.conf.relay_srv_rate != 0) {
+		relay_fill(&rvd.rtok, &rvd.rt_at, rvd.conf.relay_srv_rate, now);
+		if ((rvd.rtok -= (int64_t)n) < 0)
+			relay_hold(s, RVD_HOLD_SRV);
+	}
+}
+
+/* Returns 1 when a receiver of s's relays here is behind. */
+static int
+relay_peer_behind(const struct rvd_sess *s)
+{
+	const struct rvd_relay *r;
+	const struct rvd_sess *t;
+
+	for (r = s->relays; r != NULL; r = relay_next(r, s)) {
+		t = r->a == s ? r->b : r->a;
+		if (t != NULL && t->q_bytes > rvd.conf.queue_max / 2)
+			return 1;
+	}
+	return 0;
+}
+
+void
+rvd_relay_drained(struct rvd_sess *s)
+{
+	struct rvd_relay *r;
+	struct rvd_sess *t;
+
+	for (r = s->relays; r != NULL; r = relay_next(r, s)) {
+		t = r->a == s ? r->b : r->a;
+		if (t != NULL && (t->held & RVD_HOLD_PEER) &&
+		    !relay_peer_behind(t))
+			relay_release(t, RVD_HOLD_PEER);
+	}
+}
+
+void
+rvd_relay_tick(void)
+{
+	struct rvd_sess *s, *next;
+	uint64_t now;
+
+	if (rvd.held == NULL)
+		return;
+	now = rvd_clock_us();
+	if (rvd.conf.relay_srv_rate != 0)
+		relay_fill(&rvd.rtok, &rvd.rt_at, rvd.conf.relay_srv_rate, now);
+	for (s = rvd.held; s != NULL; s = next) {
+		next = s->held_next;
+		/* Held by the server, not silent: not idle. */
+		s->last_rx = rvd.now;
+		if ((s->held & RVD_HOLD_PEER) && !relay_peer_behind(s))
+			relay_release(s, RVD_HOLD_PEER);
+		if (s->held & RVD_HOLD_RATE) {
+			relay_fill(&s->rtok, &s->rt_at, rvd.conf.relay_rate,
+			    now);
+			if (s->rtok >= 0)
+				relay_release(s, RVD_HOLD_RATE);
+		}
+		if ((s->held & RVD_HOLD_SRV) && rvd.rtok >= 0)
+			relay_release(s, RVD_HOLD_SRV);
 	}
 }
 
@@ -324,16 +495,13 @@ rvd_relay_remote(const char *msg, size_t len)
 		if ((r = relay_by_id(rid)) == NULL || !r->paired ||
 		    (to = r->a) == NULL)
 			return;
-		if (to->closing || to->q_bytes + len - 1 >
-		    rvd.conf.queue_max / 2) {
-			rvd.st.relay_dropped++;
-			return;
-		}
+		/* No hold across instances: dropped past -Q. */
 		if (rvd_ws_send_frame(to, msg + 1, len - 1, 1) == 0) {
 			r->bytes += len - 1 - RVMSG_RELAY_HDR;
 			rvd.st.relay_bytes_total += len - 1 - RVMSG_RELAY_HDR;
 			rvd.st.relay_frames_total++;
-		}
+		} else
+			rvd.st.relay_dropped++;
 		return;
 	}
 	n = relay_words(buf, sizeof(buf), msg, len, w, 5);
@@ -516,11 +684,13 @@ rvd_relay_frame(struct rvd_sess *s, const unsigned char *buf, size_t len)
 			    "frames of this session's relays", NULL);
 		return;
 	}
-	if (rvd.now - r->since >= rvd.conf.relay_time) {
+	if (rvd.conf.relay_time != 0 &&
+	    rvd.now - r->since >= rvd.conf.relay_time) {
 		relay_end(r, RVMSG_E_RELAY_LIMIT, "the relay's time is up");
 		return;
 	}
-	if (r->bytes + plen > rvd.conf.relay_bytes) {
+	if (rvd.conf.relay_bytes != 0 &&
+	    r->bytes + plen > rvd.conf.relay_bytes) {
 		relay_end(r, RVMSG_E_RELAY_LIMIT, "the relay carried its bytes");
 		return;
 	}
@@ -539,29 +709,39 @@ rvd_relay_frame(struct rvd_sess *s, const unsigned char *buf, size_t len)
 		r->bytes += plen;
 		rvd.st.relay_bytes_total += plen;
 		rvd.st.relay_frames_total++;
+		relay_charge(s, plen);
 		return;
 	}
 	to = r->a == s ? r->b : r->a;
-	/* A datagram: dropped when the reader is behind, so that a fast
-	 * sender cannot get a slow reader closed. */
-	if (to->closing || to->q_bytes + len > rvd.conf.queue_max / 2) {
+	/* Past -Q (what lws read before the hold took), a datagram is
+	 * dropped: a fast sender cannot get a slow reader closed. */
+	if (rvd_ws_send_frame(to, buf, len, 1) == -1) {
 		rvd.st.relay_dropped++;
 		return;
 	}
-	if (rvd_ws_send_frame(to, buf, len, 1) == 0) {
-		r->bytes += plen;
-		rvd.st.relay_bytes_total += plen;
-		rvd.st.relay_frames_total++;
-	}
+	r->bytes += plen;
+	rvd.st.relay_bytes_total += plen;
+	rvd.st.relay_frames_total++;
+	if (to->q_bytes > rvd.conf.queue_max / 2)
+		relay_hold(s, RVD_HOLD_PEER);
+	relay_charge(s, plen);
 }
 
 void
 rvd_relay_sess_closed(struct rvd_sess *s)
 {
 	struct rvd_relay *r;
+	struct rvd_sess *t;
 
+	if (s->held != 0) {
+		relay_unlink_held(s);
+		s->held = 0;
+	}
 	while ((r = s->relays) != NULL) {
 		/* Not told to s itself: it is going. */
+		t = r->a == s ? r->b : r->a;
+		if (t != NULL)
+			relay_release(t, RVD_HOLD_PEER);
 		relay_unlink_sess(r, s);
 		if (r->a == s)
 			r->a = NULL;
@@ -583,8 +763,8 @@ rvd_relay_sweep(void)
 		if (!r->paired && rvd.now - r->since >= RVD_RELAY_WAIT)
 			relay_end(r, RVMSG_E_RELAY_REFUSED, "the peer did not ask "
 			    "for this relay");
-		else if (r->paired && rvd.now - r->since >=
-		    rvd.conf.relay_time)
+		else if (r->paired && rvd.conf.relay_time != 0 &&
+		    rvd.now - r->since >= rvd.conf.relay_time)
 			relay_end(r, RVMSG_E_RELAY_LIMIT, "the relay's time is up");
 	}
 	for (pp = &relay_rasks; (q = *pp) != NULL;)

@@ -17,6 +17,8 @@
 
 #define RVD_WS_PATH	"/v1/ws"
 #define RVD_SUBPROTO	"natkit.v1"
+#define RVD_SUBPROTO_BULK "natkit.v1.bulk"	/* the same, read in larger pieces */
+#define RVD_BULK_RX	16384	/* its read, and buffer per session */
 #define RVD_WHEEL	512	/* liveness wheel slots, seconds */
 #define RVD_TICK_US	10000	/* the wheel's turn, microseconds */
 #define RVD_IP_SLOTS	8192	/* per-address connection counters */
@@ -39,8 +41,13 @@ struct rvd_conf {
 	unsigned max_conns;	/* -m: connections in all */
 	size_t max_peers;	/* -P: records in the store */
 	int verbose;
-	uint64_t relay_bytes;	/* -R: payload bytes one relay carries */
-	unsigned relay_time;	/* -T: seconds one relay lives */
+	uint64_t relay_bytes;	/* -R: payload bytes one relay carries;
+				   0: no total */
+	unsigned relay_time;	/* -T: seconds one relay lives; 0: no end */
+	uint64_t relay_rate;	/* --relay-rate: payload bytes a second
+				   one session sends; 0: no limit */
+	uint64_t relay_srv_rate;	/* --relay-server-rate: the same for
+				   all sessions together */
 	const char *names[8];	/* -N: host names the auth may name */
 	int n_names;
 	const char *redis;	/* -r: the Redis URL, or NULL */
@@ -60,6 +67,10 @@ struct rvd_stats {
 	uint64_t closed_idle, closed_auth_timeout, http_timeouts;
 	uint64_t relays_total, relay_bytes_total, relay_frames_total;
 	uint64_t relay_dropped, relay_limited;
+	/* a sender's reading held: its receiver was behind, it was over
+	 * its rate, the server was over its rate */
+	uint64_t relay_held_peer, relay_held_rate, relay_held_srv;
+	unsigned relay_held;	/* sessions held now */
 	unsigned relays;	/* relays paired and open */
 	unsigned conns;		/* TCP connections open */
 	unsigned waiting;	/* of them, not authenticated (rvd_conn) */
@@ -75,6 +86,11 @@ struct rvd_pending {
 
 #define RVD_RELAY_PER_SESS	4	/* relays and asks one session holds */
 #define RVD_RELAY_WAIT		10	/* seconds an ask waits for its pair */
+/* Why a session's reading is held (relay.c): its relays' receivers are
+ * behind, it is over its rate, the server is over its rate. */
+#define RVD_HOLD_PEER	1
+#define RVD_HOLD_RATE	2
+#define RVD_HOLD_SRV	4
 
 /*
  * A relay between two authenticated sessions (nat(7) PROTOCOL, Relay):
@@ -112,6 +128,10 @@ struct rvd_sess {
 	char *rx;			/* message being reassembled */
 	unsigned char *out;		/* frames to send, after LWS_PRE */
 	struct rvd_relay *relays;	/* its relays and asks */
+	struct rvd_sess *held_next, **held_prev;	/* held sessions */
+	int64_t rtok;			/* its rate's budget, bytes */
+	uint64_t rt_at;			/* the budget's time, µs; 0: new */
+	struct rvd_wait *wait;		/* HTTP: an answer the store owes */
 	uint32_t rx_len, q_bytes;	/* q_bytes: used in out */
 	uint64_t tat;			/* rate limit: theoretical arrival, µs */
 	/* Seconds since start; due is the wheel's, or the time an HTTP
@@ -119,6 +139,7 @@ struct rvd_sess {
 	uint32_t last_rx, ping_at, due;
 	uint32_t addr_h;		/* limit.c: its source address's hash */
 	uint8_t state, pinged, closing, dirty;	/* dirty: in ws.c's list */
+	uint8_t held;			/* RVD_HOLD_*: reading held */
 	/* HTTP: 1 the body was too large; closing: 1 with 1009, 2 with
 	 * 1008, 3 with 1007 */
 	uint8_t mark;
@@ -167,6 +188,9 @@ struct rvd {
 	lws_sorted_usec_list_t tick;
 	struct rvd_limit lim_addr, lim_from, lim_to;	/* signals */
 	struct rvd_relay *relay_all;
+	struct rvd_sess *held;		/* sessions whose reading is held */
+	int64_t rtok;			/* --relay-server-rate's budget */
+	uint64_t rt_at;
 	uint32_t relay_next;		/* the last relay id given */
 	struct lws_vhost *metrics_vh;	/* -x, or NULL */
 	unsigned metrics_conns;		/* open on it */
@@ -266,6 +290,10 @@ void rvd_relay_sess_closed(struct rvd_sess *s);
 void rvd_relay_sweep(void);
 /* A relay message from another instance's inbox (A, K, C, F or X). */
 void rvd_relay_remote(const char *msg, size_t len);
+/* s wrote all it had queued: the senders held for it may read again. */
+void rvd_relay_drained(struct rvd_sess *s);
+/* Every RVD_TICK_US: held sessions whose budget came back read again. */
+void rvd_relay_tick(void);
 
 /* names.c: the names an auth record's "server" may name.  A name
  * with port 0 takes any port. */

@@ -36,6 +36,12 @@ typedef int (*store_list_cb)(const struct store_rec *rec, void *arg);
 
 struct store;
 
+/* fetch's and page's answers; recs and their json are valid during the
+ * call only. */
+typedef void (*store_fetch_cb)(const struct store_rec *rec, void *arg);
+typedef void (*store_page_cb)(const struct store_rec *recs, int n,
+    int more, void *arg);
+
 struct store_ops {
 	/* Stores a copy of rec, replacing the id's record.  Returns 0, or
 	 * -1 with errno ESTALE (seq not greater than the last one seen for
@@ -86,6 +92,19 @@ struct store_ops {
 	    size_t len);
 	/* Returns 1 while the shared part is unreachable (degraded). */
 	int (*degraded)(struct store *st);
+	/* A store that does not hold every record (store_cluster.c) has
+	 * get and list answer for this instance's own records, and these
+	 * for all of them, later; the others leave them NULL. */
+	/* Looks id up; cb gets the record (NULL: none, or the engine did
+	 * not answer).  Returns 0, or -1 with errno ENOMEM. */
+	int (*fetch)(struct store *st, const char *id, store_fetch_cb cb,
+	    void *arg);
+	/* As list: cb gets up to limit records after after (NULL: from
+	 * the first) in id order, with name when name is not NULL; n -1
+	 * when the engine did not answer.  Returns 0, or -1 with errno
+	 * ENOMEM. */
+	int (*page)(struct store *st, const char *after, const char *name,
+	    int limit, store_page_cb cb, void *arg);
 };
 
 struct store {
@@ -122,7 +141,7 @@ struct store_redis_conf {
 /* Returns a Redis store (that connects in the background), or NULL with
  * errno EINVAL (a bad URL) or ENOMEM. */
 struct store *store_redis_new(const struct store_redis_conf *c);
-/* Returns this instance's id. */
+/* Returns this instance's id, a cluster store's too. */
 const char *store_redis_iid(struct store *st);
 /* Counters for /metrics: published, received, reconnects. */
 void store_redis_stats(struct store *st, unsigned long long v[3]);
@@ -144,5 +163,28 @@ size_t store_redis_rec_encode(char *buf, size_t cap, const char *iid,
  * and iid.  Returns 0, or -1 with errno EBADMSG. */
 int store_redis_rec_decode(const char *msg, size_t len,
     char iid[STORE_IID_LEN + 1], struct store_rec *rec);
+
+/*
+ * store_cluster.c: the records in a Redis Cluster (doc/scale.md), with
+ * no copy: this instance keeps its own peers' records (a store_mem) and
+ * looks the others up (fetch, page); signals for peers elsewhere go to
+ * the holding instance's shard channel.
+ */
+struct store_cluster_conf {
+	const char *url;	/* redis-cluster://host:port[,host:port...] */
+	const char *password;	/* NULL: none */
+	int ttl;		/* seconds presence outlives its instance */
+	size_t max;		/* own records */
+	store_inbox_fn inbox;
+	void *loop;		/* struct ev_loop * */
+};
+
+/* Returns a cluster store (that connects in the background), or NULL
+ * with errno EINVAL (a bad URL) or ENOMEM. */
+struct store *store_cluster_new(const struct store_cluster_conf *c);
+/* Returns this instance's id (store_redis_iid answers it too). */
+const char *store_cluster_iid(struct store *st);
+/* Returns 1 when url is a redis-cluster:// URL that parses. */
+int store_cluster_url(const char *url);
 
 #endif

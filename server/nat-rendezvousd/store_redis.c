@@ -438,7 +438,7 @@ rs_free(struct store *st)
 static const struct store_ops rs_ops = {
 	rs_put, rs_get, rs_del, rs_expire, rs_last_seq, rs_list, rs_sweep,
 	rs_count, rs_publish_to, rs_free, rs_sessions, rs_home, rs_send,
-	rs_degraded
+	rs_degraded, NULL, NULL
 };
 
 struct store *
@@ -490,6 +490,8 @@ store_redis_new(const struct store_redis_conf *c)
 const char *
 store_redis_iid(struct store *st)
 {
+	if (st->ops != &rs_ops)
+		return store_cluster_iid(st);	/* relay.c asks either */
 	return ((struct store_redis *)st)->inst[0].iid;
 }
 
@@ -498,6 +500,10 @@ store_redis_stats(struct store *st, unsigned long long v[3])
 {
 	struct store_redis *sr = (struct store_redis *)st;
 
+	if (st->ops != &rs_ops) {	/* another shared store */
+		v[0] = v[1] = v[2] = 0;
+		return;
+	}
 	v[0] = sr->published;
 	v[1] = sr->received;
 	v[2] = sr->reconnects;

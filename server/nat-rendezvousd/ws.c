@@ -310,6 +310,9 @@ rvd_ws_writeable(struct rvd_sess *s)
 {
 	if (rvd_ws_flush(s) == -1)
 		return -1;
+	/* All of it went to lws: the senders held for s read again. */
+	if (s->q_bytes == 0 && s->relays != NULL)
+		rvd_relay_drained(s);
 	if (s->q_bytes == 0 && s->state == RVD_CLOSING) {
 		lws_close_reason(s->wsi, s->mark == 1 ?
 		    LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE : s->mark == 3 ?

@@ -4,7 +4,8 @@
 # paths) and the example configurations in place, and keeps a
 # configuration already there; the units pass systemd-analyze verify and
 # its offline security check; -n on both daemons accepts a good file and
-# refuses bad ones with exit 78 naming FILE:LINE.  No daemon is started.
+# refuses bad ones with exit 78 naming FILE:LINE; each daemon starts on
+# its shipped file as shipped, in a network namespace of its own.
 # Exit 0 pass, 77 skip, else fail.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 
@@ -46,6 +47,17 @@ expect "the example is still installed beside it" \
 for d in nat-rendezvousd nat-reflect; do
 	out=$("$D/usr/sbin/$d" -n -f "$D/etc/natkit/$d.conf" 2>&1)
 	expect "$d -n on the example file" "$?:$out" "0:"
+done
+
+# --- ... and start as shipped ---------------------------------------------
+# What the packaged unit runs, on the pristine copy, in an empty network
+# namespace (only loopback) so that no port here is taken.
+for d in nat-rendezvousd nat-reflect; do
+	start_ready "start-$d" 10 unshare -n sh -c \
+	    'ip link set lo up && exec "$0" -d -f "$1"' \
+	    "$D/usr/sbin/$d" "$D/usr/share/natkit/$d.conf"
+	expect "$d starts on the shipped file" "${READY%% *}" ready
+	kill "$LAST_PID"
 done
 
 # --- the units ---------------------------------------------------------------

@@ -8,6 +8,7 @@
 command -v python3 >/dev/null || skip "needs python3"
 B=$NATKIT_BIN
 export NATKIT_HOME=$T/alice
+mkdir -m 700 "$NATKIT_HOME"
 
 start_ready refl 10 "$B/nat-reflect" -d -p 0 --alternate-port 0 127.0.0.1 127.0.0.2
 STUN=${READY#ready udp=}; STUN=${STUN%%,*}
@@ -35,6 +36,7 @@ start_ready reg 10 sh -c 'exec "$@" <"$0"' "$T/prof" \
 REG_PID=$LAST_PID
 
 export NATKIT_HOME=$T/bob
+mkdir -m 700 "$NATKIT_HOME"
 timeout 30 "$B/nat-query" -j -s "$URL" >"$T/query-list.json"
 expect "nat-query -j: exit" "$?" 0
 timeout 30 "$B/nat-query" -j -s "$URL" alice >"$T/query-peer.json"

@@ -66,15 +66,15 @@ fi
 ok "up ($(tail -n 1 "$work/up.log"))"
 check "up again is a no-op" lab up
 lab ls >"$work/ls" || bad "ls"
-for h in pub srv h-open h-fc h-rc h-prc h-prc-b h-sym h-sym2 h-adm h-blk h-upnp h-prc2 \
+for h in pub srv h-open h-fc h-rc h-prc h-prc-b h-prc-6 h-sym h-sym2 h-adm h-blk h-upnp h-prc2 \
 	h-seq h-seq3 h-pba h-poolp h-poola h-t30 h-t10; do
 	grep -q "^type=host host=$h ns=$NATLAB_PREFIX$h addr=" "$work/ls" || bad "ls lists $h"
 done
-check "ls: h-prc record" grep -qx "type=host host=h-prc ns=${NATLAB_PREFIX}h-prc addr=10.0.3.2 router=r-prc nat=port-restricted-cone mapping=endpoint-independent filtering=address-and-port-dependent wan=203.0.113.13" "$work/ls"
+check "ls: h-prc record" grep -qx "type=host host=h-prc ns=${NATLAB_PREFIX}h-prc addr=10.0.3.2 router=r-prc nat=port-restricted-cone mapping=endpoint-independent filtering=address-and-port-dependent wan=203.0.113.13 addr6=2001:db8:13::2 nat6=firewall mapping6=- filtering6=endpoint-independent wan6=2001:db8:13::2" "$work/ls"
 check "addr h-upnp" test "$(lab addr h-upnp)" = 192.168.7.2
 check "addr srv" test "$(lab addr srv)" = 198.51.100.10
 check "addr of an unknown host exits 68" bash -c '"$0" addr nosuch 2>/dev/null; [ $? -eq 68 ]' "$L"
-check "38 namespaces" test "$(lab_namespaces "$NATLAB_PREFIX")" -eq 38
+check "39 namespaces" test "$(lab_namespaces "$NATLAB_PREFIX")" -eq 39
 if command -v setpriv >/dev/null; then
 	# A copy the user can run: the checkout may sit in a 0700 directory.
 	mkdir -m 755 "$work/user"
@@ -254,7 +254,7 @@ wait
 	[ "$(lab_namespaces "$NATLAB_PREFIX")" -eq 0 ] || exit 4
 )
 check "a second lab (prefix nt$$b-) beside the first ($?)" test $? -eq 0
-check "the first lab is intact" test "$(lab_namespaces "$NATLAB_PREFIX")" -eq 38
+check "the first lab is intact" test "$(lab_namespaces "$NATLAB_PREFIX")" -eq 39
 mkdir -p "$work/stub"
 printf '#!/bin/sh\nexit 1\n' >"$work/stub/turnserver"
 chmod +x "$work/stub/turnserver"

@@ -23,6 +23,8 @@
  *   unregister | resend | send TEXT | garbage N | binary N | big N
  *   fragments TEXT | flood N TEXT | nopong | sleep SECS
  *   frame TEXT        a relay frame of TEXT under the last relay-ok's id
+ *   frames N          N relay frames of 1400 bytes each, as fast as the
+ *                     socket takes them
  *   tally SECS        read for SECS, print "tally TYPE[:CODE] N" lines
  *   serve SECS        send every signal's body back to its sender
  *   expect-close [CODE]                      the server closes (code)
@@ -708,6 +710,16 @@ run(void)
 
 			for (i = 0; i < atoi(w[1]); i++)
 				frame_send(1, 1, text, strlen(text));
+		} else if (strcmp(w[0], "frames") == 0 && n == 2) {
+			unsigned char f[1404];
+
+			f[0] = (unsigned char)(relay_id >> 24);
+			f[1] = (unsigned char)(relay_id >> 16);
+			f[2] = (unsigned char)(relay_id >> 8);
+			f[3] = (unsigned char)relay_id;
+			memset(f + 4, 'x', 1400);
+			for (i = 0; i < atoi(w[1]); i++)
+				frame_send(1, 2, f, sizeof(f));
 		} else if (strcmp(w[0], "nopong") == 0)
 			nopong = 1;
 		else if (strcmp(w[0], "sleep") == 0 && n == 2)

@@ -364,6 +364,44 @@ dropped=$(sed -n 's/^natkit_signals_dropped_total{reason="queue-full"} //p' <<<"
 expect "slow reader: drops counted" "$((dropped > 0))" 1
 kill "$QPID"
 
+# The relay's rate (--relay-rate): a sender faster than its budget is
+# held, not dropped on, and what its peer gets in the time measured here
+# is at most that time's budget, the burst saved up (a quarter second of
+# it, 64 KiB at least) and the frames of one read before the hold took.
+RATE=200000 BURST=65536 FR=1400
+start_ready rvr 10 "$RVD" -d -l 127.0.0.1:0 --relay-rate=$RATE
+RADDR=$(sed -n 's/^ready http=\([^ ]*\) .*/\1/p' <<<"$READY")
+RPID=$LAST_PID
+t0=$(date +%s.%N)
+printf '%s\n' "${HELLO[@]}" "sleep 1" "send {\"type\":\"relay\",\"to\":\"$(id_of ra)\"}" \
+    "expect relay-ok" "tally 3" |
+    "$TOOL" -w 10 -k rb run "$RADDR" >"$T/rb.log" 2>&1 &
+RB=$!
+PIDS="$PIDS $RB"
+printf '%s\n' "${HELLO[@]}" "sleep 1" "send {\"type\":\"relay\",\"to\":\"$(id_of rb)\"}" \
+    "expect relay-ok" "frames 2000" "sleep 4" |
+    "$TOOL" -w 10 -k ra run "$RADDR" >"$T/ra.log" 2>&1 &
+RA=$!
+PIDS="$PIDS $RA"
+wait "$RB"
+expect "relay rate: the receiver's run" "$?" 0
+t1=$(date +%s.%N)
+got=$(sed -n 's/^tally frame //p' "$T/rb.log")
+m=$(curl -s -m 5 "http://$RADDR/metrics")
+bound=$(awk -v r=$RATE -v b=$BURST -v f=$FR -v a="$t0" -v z="$t1" \
+    'BEGIN { printf "%d", (b + r * (z - a)) / f + 2 }')
+echo "     relay rate: ${got:-0} frames of $FR bytes in $(awk -v a="$t0" -v z="$t1" 'BEGIN { printf "%.2f", z - a }') s at $RATE bytes/s (at most $bound)"
+expect "relay rate: within the rate and a burst" \
+    "$(( ${got:-0} <= bound ))" 1
+expect "relay rate: more than the burst went through" \
+    "$(( ${got:-0} * FR > BURST ))" 1
+expect "relay rate: nothing dropped" \
+    "$(sed -n 's/^natkit_relay_frames_dropped_total //p' <<<"$m")" 0
+expect "relay rate: the sender was held" \
+    "$(( $(sed -n 's/^natkit_relay_held_rate_total //p' <<<"$m") > 0 ))" 1
+wait "$RA"
+kill "$RPID"
+
 # Privileges dropped after binding.
 if id nobody >/dev/null 2>&1; then
 	start_ready rvd2 10 "$RVD" -d -u nobody -l 127.0.0.1:0

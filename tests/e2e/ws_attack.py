@@ -863,11 +863,13 @@ def until_probe(w, secs=10.0):
         return counts, "no answer"
 
 
-def flood(senders, msgs, secs, idle, until=None, most=None):
+def flood(senders, msgs, secs, idle, until=None, most=None, finish=True):
     """Each sender sends its msgs (bytes: whole frames) again and again
     for secs, or until until() is true (asked every 0.25 s), or until
     it has sent most frames; the idle sessions, which read nothing, send
-    a message now and then.  Returns the frames sent."""
+    a message now and then.  Returns the frames sent.  Without finish,
+    the rest of each sender's last frames is left in its .pend (a sender
+    the server holds could not send it)."""
     for s in senders:
         s.s.setblocking(False)
     pend = [b""] * len(senders)
@@ -900,7 +902,9 @@ def flood(senders, msgs, secs, idle, until=None, most=None):
     for i, s in enumerate(senders):
         # The rest of the last frames, so that none is cut.
         s.s.setblocking(True)
-        s.s.sendall(pend[i])
+        s.pend = pend[i]
+        if finish:
+            s.s.sendall(pend[i])
     return sent
 
 
@@ -1048,12 +1052,13 @@ def peek_eof(s):
 
 # --- relays --------------------------------------------------------------
 
-@attack("relay-flood", "8 relays: frames dropped, 8 receivers open, "
+@attack("relay-flood", "8 relays: senders held, 8 receivers open, "
         "memory bounded",
         "8 pairs of sessions with a relay each; one side sends 1400-byte "
-        "frames as fast as it can until the server has dropped some for "
-        "a second (at most 10 s), the other reads nothing: each "
-        "receiver's queue holds half of -Q, the rest is dropped, and the "
+        "frames as fast as it can until the server has held a sender "
+        "for a second (at most 10 s), the other reads nothing: each "
+        "receiver's queue fills to half of -Q, then the server stops "
+        "reading its sender (frames drop only past -Q), and the "
         "server's RSS grows by less "
         "than 8 x 2 x (-Q + 8 KiB) + 8 MiB (and -m MiB: ASan's)")
 def a_relay_flood():
@@ -1076,29 +1081,36 @@ def a_relay_flood():
     first = []
 
     def enough():
-        # One more second of it once the server has begun to drop.
+        # One more second of it once the server has begun to hold.
         if not first and delta(m0, metrics(),
-                               "natkit_relay_frames_dropped_total")[0]:
+                               "natkit_relay_held_peer_total")[0]:
             first.append(time.monotonic())
         return first and time.monotonic() - first[0] > 1
-    offered = flood(senders, msgs, 10.0, receivers, until=enough)
+    # The senders are held: the rest of their frames goes once the
+    # receivers have read.
+    offered = flood(senders, msgs, 10.0, receivers, until=enough,
+                    finish=False)
     m1 = metrics()
     rss = m1["natkit_memory_rss_bytes"] - m0["natkit_memory_rss_bytes"]
-    ndropped, frames = delta(m0, m1, "natkit_relay_frames_dropped_total",
-                             "natkit_relay_frames_total")
+    ndropped, frames, nheld = delta(m0, m1,
+                                    "natkit_relay_frames_dropped_total",
+                                    "natkit_relay_frames_total",
+                                    "natkit_relay_held_peer_total")
     bound = P * 2 * (SERVER["queue"] + 8192) + (8 << 20) + \
         (SERVER["slack"] << 20)
     opened = 0
     for a, b in zip(senders, receivers):
         opened += until_probe(b, 20)[1] == "open"
+        a.s.sendall(a.pend)
         a.close()
         b.close()
     out = "%d relays: %s, %d receivers open, memory %s" % (
-        P, "frames dropped" if ndropped > 0 else "nothing dropped", opened,
+        P, "senders held" if nheld > 0 else "nobody held", opened,
         "bounded" if rss < bound else "grew %d bytes (bound %d)" % (
             rss, bound))
-    return out, "offered=%d relayed=%d dropped=%d rss_growth=%d " \
-        "bound=%d" % (offered, frames, ndropped, rss, bound)
+    return out, "offered=%d relayed=%d dropped=%d held=%d " \
+        "rss_growth=%d bound=%d" % (offered, frames, ndropped, nheld, rss,
+                                    bound)
 
 
 # --- HTTP (what the fuzzer found; hostile.py has the rest) ---------------

@@ -521,7 +521,7 @@ write_file(const char *path, const char *text, mode_t mode)
 static void
 test_key_file(void **state)
 {
-	char dir[256], sub[300], path[400], why[512];
+	char dir[256], sub[300], path[400], why[512], want[512];
 	struct ident id, again;
 	struct stat st;
 
@@ -533,9 +533,31 @@ test_key_file(void **state)
 	assert_int_equal(ident_load(&id, sub, 0, why, sizeof(why)), -1);
 	assert_int_equal(errno, ENOENT);
 	ident_free(&id);
-	/* Made on first use, with the directories. */
-	assert_int_equal(ident_load(&id, sub, 1, why, sizeof(why)), 0);
+	/* A directory the user named is not made: a typo in NATKIT_HOME
+	 * would give a new identity without a word. */
+	assert_int_equal(ident_load(&id, sub, 1, why, sizeof(why)), -1);
+	assert_int_equal(errno, ENOENT);
+	snprintf(want, sizeof(want), "%s: no such directory (make it with "
+	    "mkdir -m 700)", sub);
+	assert_string_equal(why, want);
+	setenv("NATKIT_HOME", sub, 1);
+	assert_int_equal(ident_load(&id, NULL, 1, why, sizeof(why)), -1);
+	assert_int_equal(errno, ENOENT);
+	snprintf(want, sizeof(want), "NATKIT_HOME %s: no such directory "
+	    "(make it with mkdir -m 700, or unset NATKIT_HOME for the "
+	    "default)", sub);
+	assert_string_equal(why, want);
+	unsetenv("NATKIT_HOME");
+	/* The default place is made, with its parents, and the new key
+	 * announced. */
+	snprintf(why, sizeof(why), "%s/a", dir);
+	setenv("XDG_CONFIG_HOME", why, 1);
+	assert_int_equal(ident_load(&id, NULL, 1, why, sizeof(why)), 0);
+	unsetenv("XDG_CONFIG_HOME");
 	assert_true(ident_id_valid(id.id));
+	snprintf(want, sizeof(want), "made a new identity %s in %s", id.id,
+	    sub);
+	assert_string_equal(why, want);
 	assert_int_equal(stat(sub, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0700);
 	assert_int_equal(stat(path, &st), 0);
@@ -546,6 +568,7 @@ test_key_file(void **state)
 	 * environment variable. */
 	assert_int_equal(ident_load(&again, sub, 1, why, sizeof(why)), 0);
 	assert_string_equal(again.id, id.id);
+	assert_string_equal(why, "");
 	ident_free(&again);
 	setenv("NATKIT_HOME", sub, 1);
 	assert_int_equal(ident_load(&again, NULL, 0, why, sizeof(why)), 0);

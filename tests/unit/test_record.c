@@ -192,6 +192,7 @@ test_profile_round_trip(void **state)
 	p.server[0].rtt_ms = 41;
 	p.upnp.found = 1;
 	addr_parse(&p.upnp.external, "203.0.113.17", 0, 1);
+	p.evidence = PROFILE_EV_ANSWER;
 	for (json = 0; json < 2; json++) {
 		profile_write(&p, &r, json);
 		assert_non_null(line = record_end(&r));
@@ -202,7 +203,8 @@ test_profile_round_trip(void **state)
 			    "public=203.0.113.14:40001 hairpin=no preserve=no "
 			    "delta=random lifetime=- local=10.0.4.2 "
 			    "servers=198.51.100.10:3478 rtt=41 portmap=upnp "
-			    "upnp=203.0.113.17 natpmp=- pcp=- double-nat=-\n");
+			    "upnp=203.0.113.17 natpmp=- pcp=- double-nat=- "
+			    "evidence=answer\n");
 		assert_int_equal(record_parse(&in, line), 0);
 		assert_int_equal(profile_read(&q, &in), 0);
 		assert_int_equal(q.udp.mapping, PROFILE_APD);
@@ -213,6 +215,7 @@ test_profile_round_trip(void **state)
 		    (struct sockaddr *)&p.udp.public));
 		assert_int_equal(q.nlocal, 1);
 		assert_true(q.upnp.found);
+		assert_int_equal(q.evidence, PROFILE_EV_ANSWER);
 		assert_false(q.tcp.probed);
 	}
 }

@@ -377,6 +377,14 @@ test_one_address(void **state)
 	    STUN_ATTR_MAPPED_ADDRESS, STUN_ATTR_RESPONSE_ORIGIN,
 	    STUN_ATTR_SOFTWARE, STUN_ATTR_FINGERPRINT, END);
 	addr_expect(&f.m.response_origin, &f.conf.ep[0]);
+	/* Bound to a wildcard: no RESPONSE-ORIGIN (it would say 0.0.0.0). */
+	sin_set(&f.conf.ep[0], "0.0.0.0", 3478);
+	assert_true(answer(&f, REFLECT_UDP, 0) > 0);
+	assert_int_equal(f.r.verdict, REFLECT_ANSWERED);
+	attrs_expect(&f, STUN_ATTR_XOR_MAPPED_ADDRESS,
+	    STUN_ATTR_MAPPED_ADDRESS, STUN_ATTR_SOFTWARE,
+	    STUN_ATTR_FINGERPRINT, END);
+	sin_set(&f.conf.ep[0], "192.0.2.1", 3478);
 	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		q.change = flags[i];
 		req_build(&f, &q);

@@ -212,6 +212,64 @@ test_hairpin_request_matches(void **state)
 	close(fb);
 }
 
+/* A loopback port nothing listens on (it was bound, then closed). */
+static void
+closed_port(struct sockaddr_storage *ss)
+{
+	close(udp_socket(ss));
+}
+
+/*
+ * An ICMP port unreachable ends the transaction to that address at once
+ * when the socket has IP_RECVERR, with who sent it; a transaction to
+ * another address on the same socket carries on.  Without the option
+ * the kernel says nothing and the transaction times out.
+ */
+static void
+test_icmp_error_fails(void **state)
+{
+	struct sockaddr_storage srv, cli, dead, want;
+	struct stun_txn_opts o = { .rto_ms = 30, .rc = 3, .rm = 2 };
+	struct responder r = { .drop = 0, .stop_ms = 1000 };
+	struct stun_txn t[2];
+	pthread_t th;
+	int fd, on = 1;
+
+	(void)state;
+	r.fd = udp_socket(&srv);
+	closed_port(&dead);
+	fd = udp_socket(&cli);
+	assert_int_equal(setsockopt(fd, SOL_IP, IP_RECVERR, &on, sizeof(on)),
+	    0);
+	pthread_create(&th, NULL, udp_responder, &r);
+	assert_int_equal(stun_txn_binding(&t[0], fd, (struct sockaddr *)&dead,
+	    0, 0, &o), 0);
+	assert_int_equal(stun_txn_binding(&t[1], fd, (struct sockaddr *)&srv,
+	    0, 0, &o), 0);
+	assert_int_equal(stun_txn_run(t, 2, 0), 1);
+	pthread_join(th, NULL);
+	assert_int_equal(t[0].state, STUN_TXN_FAILED);
+	assert_int_equal(t[0].error, ECONNREFUSED);
+	assert_int_equal(t[0].icmp, 1);
+	assert_int_equal(t[0].icmp_type, 3);	/* destination unreachable */
+	assert_int_equal(t[0].icmp_code, 3);	/* port unreachable */
+	assert_int_equal(addr_parse(&want, "127.0.0.1", 0, 1), 0);
+	assert_true(addr_host_equal((struct sockaddr *)&t[0].icmp_from,
+	    (struct sockaddr *)&want));
+	assert_int_equal(t[1].state, STUN_TXN_DONE);
+	close(fd);
+
+	/* The same without IP_RECVERR. */
+	fd = udp_socket(&cli);
+	assert_int_equal(stun_txn_binding(&t[0], fd, (struct sockaddr *)&dead,
+	    0, 0, &o), 0);
+	assert_int_equal(stun_txn_run(t, 1, 0), 0);
+	assert_int_equal(t[0].state, STUN_TXN_TIMEDOUT);
+	assert_int_equal(t[0].icmp, 0);
+	close(fd);
+	close(r.fd);
+}
+
 static void *
 stream_responder(void *arg)
 {
@@ -292,6 +350,7 @@ main(void)
 		cmocka_unit_test(test_timeout_counts),
 		cmocka_unit_test(test_many_share_socket_and_ignore_strangers),
 		cmocka_unit_test(test_hairpin_request_matches),
+		cmocka_unit_test(test_icmp_error_fails),
 		cmocka_unit_test(test_stream_framing),
 		cmocka_unit_test(test_stream_closed_fails),
 	};

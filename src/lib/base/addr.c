@@ -118,7 +118,9 @@ addr_resolve(struct sockaddr_storage *ss, const char *text,
 	hints.ai_family = family;
 	hints.ai_socktype = SOCK_DGRAM;
 	if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
-		errno = rc == EAI_SYSTEM ? errno : ENOENT;
+		/* A name server that did not answer is not a wrong name. */
+		errno = rc == EAI_SYSTEM ? errno : rc == EAI_AGAIN ? EAGAIN :
+		    ENOENT;
 		return -1;
 	}
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -205,6 +207,18 @@ addr_host_equal(const struct sockaddr *a, const struct sockaddr *b)
 		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
 		    &((const struct sockaddr_in6 *)b)->sin6_addr,
 		    sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
+int
+addr_is_any(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)sa)->sin_addr.s_addr ==
+		    htonl(INADDR_ANY);
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_UNSPECIFIED(
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr);
 	return 0;
 }
 

@@ -23,8 +23,8 @@ int addr_parse(struct sockaddr_storage *ss, const char *text,
 /*
  * As addr_parse, but HOST may also be a name, looked up for family
  * (AF_UNSPEC, AF_INET or AF_INET6; the first answer wins).  Returns 0, or
- * -1 with errno EINVAL for bad syntax or ENOENT when the name has no
- * address.
+ * -1 with errno EINVAL for bad syntax, ENOENT when the name has no
+ * address, or EAGAIN when the name server did not answer.
  */
 int addr_resolve(struct sockaddr_storage *ss, const char *text,
     uint16_t defport, int family);
@@ -51,5 +51,8 @@ int addr_equal(const struct sockaddr *a, const struct sockaddr *b);
 
 /* Returns 1 when a and b have the same family and address (ports ignored). */
 int addr_host_equal(const struct sockaddr *a, const struct sockaddr *b);
+
+/* Returns 1 for the wildcard address (0.0.0.0 or ::). */
+int addr_is_any(const struct sockaddr *sa);
 
 #endif

@@ -549,12 +549,18 @@ ident_home(char *dir, size_t len)
 	return 0;
 }
 
-/* Finds the key directory: given, else ident_home's. */
+/* Finds the key directory: given, else ident_home's.  *asked is set to
+ * the name of what asked for it, when the user did (given, or
+ * NATKIT_HOME), else to NULL: the default place. */
 static int
-ident_dir(const char *given, char *dir, size_t len, char *why, size_t whylen)
+ident_dir(const char *given, char *dir, size_t len, const char **asked,
+    char *why, size_t whylen)
 {
+	const char *e = getenv("NATKIT_HOME");
 	int n;
 
+	*asked = given != NULL && given[0] != '\0' ? "" :
+	    e != NULL && e[0] != '\0' ? "NATKIT_HOME " : NULL;
 	if (given != NULL && given[0] != '\0')
 		n = snprintf(dir, len, "%s", given);
 	else if (ident_home(dir, len - sizeof(IDENT_FILE) - 1) == -1)
@@ -736,9 +742,10 @@ ident_load(struct ident *id, const char *dir, int create, char *why,
     size_t whylen)
 {
 	char path[4096];
+	const char *asked;
 	struct stat st;
 	size_t dlen;
-	int dfd, rc, err;
+	int dfd, rc, err, made = 0;
 
 	if (id == NULL)
 		return ident_fail(EINVAL, "no identity to load");
@@ -747,9 +754,16 @@ ident_load(struct ident *id, const char *dir, int create, char *why,
 	if (ident_init() == -1)
 		return LOAD_FAIL(EIO, "libsodium failed",
 		    "libsodium could not be initialised");
-	if (ident_dir(dir, path, sizeof(path), why, whylen) == -1)
+	if (ident_dir(dir, path, sizeof(path), &asked, why, whylen) == -1)
 		return -1;
 	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* A directory the user named is not made: a typo would otherwise
+	 * give a new identity without a word. */
+	if (dfd == -1 && errno == ENOENT && asked != NULL)
+		return LOAD_FAIL(ENOENT, "no key directory", "%s%s: no such "
+		    "directory (make it with mkdir -m 700%s)", asked, path,
+		    asked[0] != '\0' ? ", or unset NATKIT_HOME for the "
+		    "default" : "");
 	if (dfd == -1 && errno == ENOENT && create) {
 		if (ident_mkdirs(path) == -1) {
 			err = errno;
@@ -783,7 +797,12 @@ ident_load(struct ident *id, const char *dir, int create, char *why,
 		    errno == ENOENT)
 			rc = LOAD_FAIL(ENOENT, "key file vanished",
 			    "%s: removed while it was being created", path);
+		else
+			made = rc == 0;
 	}
+	if (made)
+		ident_say(why, whylen, "made a new identity %s in %.*s",
+		    id->id, (int)dlen, path);
 	close(dfd);
 	if (rc == -1) {
 		err = errno;

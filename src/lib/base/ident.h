@@ -88,14 +88,17 @@ int ident_home(char *dir, size_t len);
 
 /*
  * Loads the key pair from dir/id_ed25519 (dir NULL: the default directory
- * above), creating the directory (0700) and a new key (0600) when they are
- * missing and create is not 0.  Refuses a key file that is not a regular
- * file owned by the user or that group or others may read or write, and a
- * directory that group or others may write (EPERM).  Returns 0, or -1 with
- * errno (ENOENT: no key and create is 0, or no directory to use; EPERM;
- * EBADMSG: not a natkit key file; ENAMETOOLONG; a system error) and, when
- * why is not NULL, a sentence naming the file in why.  On failure *id
- * holds no key and ident_free may still be called on it.
+ * above), creating a new key (0600) when it is missing and create is not
+ * 0.  A directory the user named (dir, or NATKIT_HOME) must exist; the
+ * default one is created (0700) with its parents.  Refuses a key file that
+ * is not a regular file owned by the user or that group or others may read
+ * or write, and a directory that group or others may write (EPERM).
+ * Returns 0, or -1 with errno (ENOENT: no key and create is 0, or no
+ * directory to use; EPERM; EBADMSG: not a natkit key file; ENAMETOOLONG;
+ * a system error) and, when why is not NULL, a sentence naming the file
+ * in why.  On success why is empty, or, when a new key was made, says so
+ * for the caller to tell the user ("made a new identity ID in DIR").  On
+ * failure *id holds no key and ident_free may still be called on it.
  */
 int ident_load(struct ident *id, const char *dir, int create, char *why,
     size_t whylen);

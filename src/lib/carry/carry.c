@@ -382,6 +382,14 @@ flush_tcp(struct carrier *k)
 	l->wlen -= (size_t)n;
 }
 
+/* Returns 1 when the relay takes no more datagram now. */
+static int
+relay_full(const struct carrier *k)
+{
+	return k->path->rv != NULL && !k->switched &&
+	    rv_relay_room(k->path->rv) < SESSION_DGRAM_MAX + 12;
+}
+
 static void
 send_out(struct carrier *k)
 {
@@ -393,6 +401,10 @@ send_out(struct carrier *k)
 	for (i = 0; i < CARRY_BURST; i++) {
 		if (k->tcp.kind == LINK_TCP &&
 		    k->tcp.wlen + 2 + SESSION_DGRAM_MAX > CARRY_TCPBUF)
+			break;
+		/* A full relay waits for its socket: QUIC sees a slower
+		 * path, not a lost datagram. */
+		if (relay_full(k))
 			break;
 		if (session_output(k->s, buf, sizeof(buf), &len, &to) == -1 ||
 		    len == 0)
@@ -418,6 +430,10 @@ send_out(struct carrier *k)
 	(void)udpio_batch_flush(k->batch);
 	if (k->tcp.kind == LINK_TCP)
 		flush_tcp(k);
+	/* The burst's frames in one write, not on the next turn. */
+	if (k->path->rv != NULL && rv_relay_flush(k->path->rv) == -1 &&
+	    !k->switched)
+		fail(k, ECONNRESET, "%s", "lost the server that relays");
 }
 
 /* ------------------------------------------------------------------ */
@@ -531,7 +547,8 @@ pollset_fill(struct carrier *k, struct pollset *ps)
 	ps->in = ps->out = -1;
 	if (k->path->rv != NULL)
 		pollset_add(k, ps, &ps->relay, rv_session_fd(k->path->rv),
-		    POLLIN);
+		    POLLIN | (rv_session_want_write(k->path->rv) ? POLLOUT :
+		    0));
 	if (k->tcp.kind == LINK_TCP)
 		pollset_add(k, ps, &ps->tcp, k->tcp.fd, POLLIN |
 		    (k->tcp.wlen ? POLLOUT : 0));
@@ -560,7 +577,9 @@ wait_for(struct carrier *k, int wait_ms, uint64_t next)
 {
 	uint64_t exp = session_expiry(k->s), now = stun_now_ms();
 
-	if (exp != UINT64_MAX) {
+	/* A full relay: QUIC's next send waits for the socket (POLLOUT),
+	 * not a timer that would find it full again. */
+	if (exp != UINT64_MAX && !relay_full(k)) {
 		uint64_t ns = now * 1000000ull, d;
 
 		d = exp > ns ? (exp - ns) / 1000000 + 1 : 0;

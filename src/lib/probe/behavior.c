@@ -23,6 +23,7 @@
 #include "addr.h"
 #include "alloc.h"
 #include "behavior.h"
+#include "detect.h"
 #include "portmap.h"
 #include "stun_client.h"
 
@@ -199,7 +200,7 @@ udp_round_one(struct probe *pr, int fd, struct stun_txn *t1)
 {
 	const struct behavior_opts *o = pr->o;
 	struct profile *p = pr->p;
-	char a[ADDR_STRLEN], b[ADDR_STRLEN], c[ADDR_STRLEN];
+	char a[ADDR_STRLEN], b[160], c[ADDR_STRLEN];
 	int i, chosen = -1;
 	unsigned rtt = 0;
 
@@ -219,9 +220,16 @@ udp_round_one(struct probe *pr, int fd, struct stun_txn *t1)
 
 		p->server[i].addr = o->server[i];
 		p->server[i].rtt_ms = -1;
+		p->server[i].udp = PROFILE_FATE_ANSWERED;
+		if (t1[i].state != STUN_TXN_DONE)
+			profile_server_failed(&p->server[i], t1[i].state ==
+			    STUN_TXN_TIMEDOUT ? ETIMEDOUT : t1[i].error,
+			    t1[i].icmp, t1[i].icmp_type, t1[i].icmp_code,
+			    (const struct sockaddr *)&t1[i].icmp_from);
 		if (m == NULL) {
-			SAY(pr, "test I: no answer from %s",
-			    addr_str((const struct sockaddr *)&o->server[i], a));
+			SAY(pr, "test I: no answer from %s: %s",
+			    addr_str((const struct sockaddr *)&o->server[i], a),
+			    profile_server_why(&p->server[i], b, sizeof(b)));
 			continue;
 		}
 		/* Karn: an RTT across a retransmission is ambiguous. */
@@ -347,6 +355,37 @@ fail:
 	return -1;
 }
 
+/* Returns 1 when a server answered test I, if only with an error. */
+static int
+any_udp_answer(const struct profile *p)
+{
+	int i;
+
+	for (i = 0; i < p->nserver; i++)
+		if (p->server[i].udp == PROFILE_FATE_ANSWERED)
+			return 1;
+	return 0;
+}
+
+/* The fate of a TCP connection that failed with errno e. */
+static enum profile_fate
+tcp_fate(int e)
+{
+	switch (e) {
+	case ECONNREFUSED:
+		return PROFILE_FATE_REFUSED;
+	case EPERM:
+	case EACCES:
+		return PROFILE_FATE_FILTERED;
+	case ETIMEDOUT:
+		return PROFILE_FATE_SILENT;
+	default:
+		return PROFILE_FATE_UNREACHABLE;
+	}
+}
+
+static void tcp_check(struct probe *pr);
+
 int
 behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 {
@@ -355,7 +394,7 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 	struct sockaddr_storage alt, srv;
 	const struct sockaddr *m1, *m2, *m3, *ma, *mb;
 	char a[ADDR_STRLEN];
-	int fa = -1, ff = -1, fh = -1, fx, chosen, family, rc = -1;
+	int fa = -1, ff = -1, fh = -1, fx, chosen, family, rc = -1, on = 1;
 	enum { T2, F2, F3, C1, C2, H, T3, T4 };
 
 	probe_init(&pr, p, o);
@@ -364,7 +403,12 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 		return -1;
 	}
 	family = o->server[0].ss_family;
+	/* On test I's socket the kernel's ICMP errors tell a refusing or
+	 * unreachable server from a silent one (ip(7) IP_RECVERR). */
 	if ((fa = udp_open(&pr, family)) == -1 ||
+	    (family == AF_INET6 ? setsockopt(fa, SOL_IPV6, IPV6_RECVERR, &on,
+	    sizeof(on)) : setsockopt(fa, SOL_IP, IP_RECVERR, &on,
+	    sizeof(on))) == -1 ||
 	    (ff = udp_open(&pr, family)) == -1 ||
 	    (fh = udp_open(&pr, family)) == -1)
 		goto out;
@@ -373,12 +417,19 @@ behavior_probe_udp(struct profile *p, const struct behavior_opts *o)
 		goto out;
 	rc = 0;
 	if (chosen == -1) {
-		SAY(&pr, "no server answered over UDP: UDP is blocked");
-		p->udp.nat = PROFILE_NAT_UDP_BLOCKED;
+		if (!any_udp_answer(p))
+			tcp_check(&pr);
+		SAY(&pr, "no usable answer over UDP; the verdict rests on: %s",
+		    profile_evidence_str(profile_judge(p)));
 		goto out;
 	}
+	profile_judge(p);
 	m1 = txn_mapped(&t1[chosen]);
 	memcpy(&p->udp.public, m1, addr_len(m1));
+	if ((p->udp.alg = detect_alg(&t1[chosen].resp)) == PROFILE_YES)
+		SAY(&pr, "ALG: MAPPED-ADDRESS %s differs from XOR-MAPPED-"
+		    "ADDRESS", addr_str((struct sockaddr *)
+		    &t1[chosen].resp.mapped, a));
 	p->udp.preserve = addr_port(m1) == local_port(fa) ? PROFILE_YES :
 	    PROFILE_NO;
 	srv = o->server[chosen];
@@ -559,6 +610,37 @@ fail:
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+/*
+ * No server answered over UDP: a TCP connection to each server's address
+ * and port, TCP_CHECK_MS shared among them, tells whether their hosts can
+ * be reached at all.  An accepted connection or a reset says the host is
+ * there, so that UDP is what is blocked.
+ */
+#define TCP_CHECK_MS	3000
+
+static void
+tcp_check(struct probe *pr)
+{
+	struct profile *p = pr->p;
+	char a[ADDR_STRLEN];
+	int i, fd;
+
+	for (i = 0; i < p->nserver; i++) {
+		struct profile_server *s = &p->server[i];
+
+		fd = tcp_connect(pr, (const struct sockaddr *)&s->addr, 0,
+		    TCP_CHECK_MS / (unsigned)p->nserver);
+		s->tcp = fd != -1 ? PROFILE_FATE_ANSWERED : tcp_fate(errno);
+		if (fd != -1)
+			close(fd);
+		SAY(pr, "tcp check: %s %s", addr_str((const struct sockaddr *)
+		    &s->addr, a), s->tcp == PROFILE_FATE_ANSWERED ?
+		    "accepts connections" : s->tcp == PROFILE_FATE_REFUSED ?
+		    "refuses connections" : s->tcp == PROFILE_FATE_SILENT ?
+		    "does not answer" : "cannot be reached");
+	}
 }
 
 /* One Binding transaction over a new connection from lport; returns the

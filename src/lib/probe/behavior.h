@@ -30,7 +30,10 @@ struct behavior_opts {
  * Runs the UDP tests: mapping (§4.3), filtering on a fresh port (§4.4),
  * hairpinning (§4.5), port preservation, allocation delta, RTT per
  * server, and the binding lifetime (§4.6) when asked.  A verdict the
- * answers do not support stays unknown.  Returns 0 (UDP blocked is a
+ * answers do not support stays unknown.  Each server's fate over UDP
+ * (with the ICMP error that ended it) goes into p->server, and when no
+ * server answered, that of a TCP connection to it; p->evidence says what
+ * the verdict rests on (profile_judge).  Returns 0 (UDP blocked is a
  * result: p->udp.nat is PROFILE_NAT_UDP_BLOCKED), or -1 with errno for a
  * local failure (sockets).
  */

@@ -26,6 +26,18 @@ static const char *const nat_names[] = {
 	[PROFILE_NAT_PORT_RESTRICTED] = "port-restricted-cone",
 	[PROFILE_NAT_SYMMETRIC] = "symmetric",
 	[PROFILE_NAT_UDP_BLOCKED] = "udp-blocked",
+	[PROFILE_NAT_FIREWALL] = "firewall",
+	[PROFILE_NAT_NPTV6] = "nptv6",
+};
+
+static const char *const evidence_names[] = {
+	[PROFILE_EV_NONE] = "-",
+	[PROFILE_EV_ANSWER] = "answer",
+	[PROFILE_EV_REFUSED] = "refused",
+	[PROFILE_EV_TCP] = "tcp",
+	[PROFILE_EV_FILTERED] = "filtered",
+	[PROFILE_EV_UNREACHABLE] = "unreachable",
+	[PROFILE_EV_SILENCE] = "silence",
 };
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -37,6 +49,7 @@ profile_transport_init(struct profile_transport *t)
 	t->hairpin = t->preserve = PROFILE_DONTKNOW;
 	t->delta = PROFILE_DELTA_UNKNOWN;
 	t->lifetime_s = -1;
+	t->alg = PROFILE_DONTKNOW;
 }
 
 void
@@ -45,6 +58,7 @@ profile_init(struct profile *p)
 	memset(p, 0, sizeof(*p));
 	profile_transport_init(&p->udp);
 	profile_transport_init(&p->tcp);
+	profile_transport_init(&p->udp6);
 	p->double_nat = PROFILE_DONTKNOW;
 }
 
@@ -58,6 +72,187 @@ const char *
 profile_nat_str(enum profile_nat n)
 {
 	return (size_t)n < NELEM(nat_names) ? nat_names[n] : "unknown";
+}
+
+const char *
+profile_evidence_str(enum profile_evidence e)
+{
+	return (size_t)e < NELEM(evidence_names) ? evidence_names[e] : "-";
+}
+
+/* The name of an ICMP (family AF_INET) or ICMPv6 error. */
+static const char *
+icmp_name(int family, int type, int code)
+{
+	static const char *const v4[] = {
+		"net unreachable", "host unreachable", "protocol unreachable",
+		"port unreachable", "fragmentation needed",
+		"source route failed", "net unknown", "host unknown",
+		"host isolated", "net prohibited", "host prohibited",
+		"net unreachable for TOS", "host unreachable for TOS",
+		"communication prohibited",
+	};
+	static const char *const v6[] = {
+		"no route", "communication prohibited", "beyond scope",
+		"address unreachable", "port unreachable",
+		"source address failed policy", "reject route",
+	};
+
+	if (family == AF_INET6) {
+		if (type == 1 && code >= 0 && (size_t)code < NELEM(v6))
+			return v6[code];
+		return type == 3 ? "time exceeded" : "error";
+	}
+	if (type == 3 && code >= 0 && (size_t)code < NELEM(v4))
+		return v4[code];
+	return type == 11 ? "time exceeded" : "error";
+}
+
+/* What became of the UDP requests, in words. */
+static void
+why_udp(const struct profile_server *s, char *buf, size_t len)
+{
+	char a[ADDR_STRLEN];
+	const char *icmp = icmp_name(s->icmp_from.ss_family, s->icmp_type,
+	    s->icmp_code);
+	const char *v6 = s->icmp_from.ss_family == AF_INET6 ? "v6" : "";
+
+	switch (s->udp) {
+	case PROFILE_FATE_ANSWERED:
+		snprintf(buf, len, "answered over UDP%s", s->rtt_ms < 0 ?
+		    ", without a mapped address" : "");
+		break;
+	case PROFILE_FATE_REFUSED:
+		snprintf(buf, len, "ICMP%s %s from the server: %s", v6, icmp,
+		    strcmp(icmp, "port unreachable") == 0 ?
+		    "nothing listens on that UDP port" :
+		    "its host refuses UDP to that port");
+		break;
+	case PROFILE_FATE_FILTERED:
+		if (s->icmp)
+			snprintf(buf, len, "ICMP%s %s from %s: a firewall on "
+			    "the way rejects UDP", v6, icmp, addr_host_str(
+			    (const struct sockaddr *)&s->icmp_from, a));
+		else
+			snprintf(buf, len, "%s: this host's firewall does "
+			    "not let UDP out", strerror(s->error));
+		break;
+	case PROFILE_FATE_UNREACHABLE:
+		if (s->icmp)
+			snprintf(buf, len, "ICMP%s %s from %s", v6, icmp,
+			    addr_host_str((const struct sockaddr *)
+			    &s->icmp_from, a));
+		else
+			snprintf(buf, len, "%s", strerror(s->error));
+		break;
+	case PROFILE_FATE_SILENT:
+		snprintf(buf, len, "no answer over UDP");
+		break;
+	default:
+		snprintf(buf, len, "not tried");
+	}
+}
+
+/* Returns 1 when an ICMP error rejects the port or the traffic (port
+ * unreachable, administratively prohibited, policy) rather than saying
+ * there is no route. */
+static int
+icmp_rejects(int family, int type, int code)
+{
+	if (family == AF_INET6)
+		return type == 1 && (code == 1 || code == 4 || code == 5 ||
+		    code == 6);
+	return type == 3 && (code == 3 || code == 9 || code == 10 ||
+	    code == 13);
+}
+
+void
+profile_server_failed(struct profile_server *s, int error, int icmp,
+    int type, int code, const struct sockaddr *from)
+{
+	int dest_unreach;
+
+	s->error = error;
+	s->icmp = icmp;
+	memset(&s->icmp_from, 0, sizeof(s->icmp_from));
+	if (!icmp) {
+		s->udp = error == ETIMEDOUT ? PROFILE_FATE_SILENT :
+		    error == EPERM || error == EACCES ? PROFILE_FATE_FILTERED :
+		    PROFILE_FATE_UNREACHABLE;
+		return;
+	}
+	s->icmp_type = type;
+	s->icmp_code = code;
+	if (from != NULL && addr_len(from) != 0)
+		memcpy(&s->icmp_from, from, addr_len(from));
+	dest_unreach = from != NULL && from->sa_family == AF_INET6 ?
+	    type == 1 : type == 3;
+	if (dest_unreach && from != NULL && addr_host_equal(from,
+	    (const struct sockaddr *)&s->addr))
+		s->udp = PROFILE_FATE_REFUSED;
+	else if (from != NULL && icmp_rejects(from->sa_family, type, code))
+		s->udp = PROFILE_FATE_FILTERED;
+	else
+		s->udp = PROFILE_FATE_UNREACHABLE;
+}
+
+/* Returns 1 when one of p's servers' fate over UDP (tcp 0) or TCP is f. */
+static int
+any_fate(const struct profile *p, int tcp, enum profile_fate f)
+{
+	int i;
+
+	for (i = 0; i < p->nserver; i++)
+		if ((tcp ? p->server[i].tcp : p->server[i].udp) == f)
+			return 1;
+	return 0;
+}
+
+enum profile_evidence
+profile_judge(struct profile *p)
+{
+	if (!p->udp.probed)
+		p->evidence = PROFILE_EV_NONE;
+	else if (any_fate(p, 0, PROFILE_FATE_ANSWERED))
+		p->evidence = PROFILE_EV_ANSWER;
+	else if (any_fate(p, 0, PROFILE_FATE_REFUSED))
+		p->evidence = PROFILE_EV_REFUSED;
+	else if (any_fate(p, 0, PROFILE_FATE_FILTERED))
+		p->evidence = PROFILE_EV_FILTERED;
+	else if (any_fate(p, 1, PROFILE_FATE_ANSWERED) ||
+	    any_fate(p, 1, PROFILE_FATE_REFUSED))
+		p->evidence = PROFILE_EV_TCP;
+	else if (any_fate(p, 0, PROFILE_FATE_UNREACHABLE))
+		p->evidence = PROFILE_EV_UNREACHABLE;
+	else
+		p->evidence = PROFILE_EV_SILENCE;
+	if (p->evidence != PROFILE_EV_NONE && p->evidence !=
+	    PROFILE_EV_ANSWER && p->evidence != PROFILE_EV_REFUSED)
+		p->udp.nat = PROFILE_NAT_UDP_BLOCKED;
+	return p->evidence;
+}
+
+char *
+profile_server_why(const struct profile_server *s, char *buf, size_t len)
+{
+	static const char *const tcp[] = {
+		[PROFILE_FATE_UNTRIED] = "",
+		[PROFILE_FATE_ANSWERED] = "; it accepts TCP connections",
+		[PROFILE_FATE_REFUSED] = "; its host refuses TCP to that port",
+		[PROFILE_FATE_FILTERED] = "; this host's firewall does not "
+		    "let TCP out",
+		[PROFILE_FATE_UNREACHABLE] = "; unreachable over TCP too",
+		[PROFILE_FATE_SILENT] = "; no answer over TCP either",
+	};
+	size_t n;
+
+	if (len == 0)
+		return buf;
+	why_udp(s, buf, len);
+	n = strlen(buf);
+	if ((size_t)s->tcp < NELEM(tcp))
+		snprintf(buf + n, len - n, "%s", tcp[s->tcp]);
+	return buf;
 }
 
 const char *
@@ -119,6 +314,8 @@ profile_write_transport(const struct profile_transport *t, struct record *r,
 		record_int(r, K("lifetime"), t->lifetime_s);
 	else
 		record_str(r, K("lifetime"), "-");
+	if (t->alg != PROFILE_DONTKNOW)	/* absent: not known */
+		record_str(r, K("alg"), profile_tri_str(t->alg));
 #undef K
 }
 
@@ -166,8 +363,11 @@ profile_write(const struct profile *p, struct record *r, int json)
 		    g[i]->external.ss_family ? addr_host_str(
 		    (const struct sockaddr *)&g[i]->external, a) : NULL);
 	record_str(r, "double-nat", profile_tri_str(p->double_nat));
+	record_str(r, "evidence", profile_evidence_str(p->evidence));
 	if (p->tcp.probed)
 		profile_write_transport(&p->tcp, r, "tcp-");
+	if (p->udp6.probed)
+		profile_write_transport(&p->udp6, r, "ip6-");
 }
 
 /* Maps a term back to its enum value; -1 when it is not one. */
@@ -253,7 +453,8 @@ profile_read_transport(struct profile_transport *t,
 	if (read_addr(V("public"), &t->public) == -1 ||
 	    read_tri(V("hairpin"), &t->hairpin) == -1 ||
 	    read_tri(V("preserve"), &t->preserve) == -1 ||
-	    read_int(V("lifetime"), &t->lifetime_s, -1) == -1)
+	    read_int(V("lifetime"), &t->lifetime_s, -1) == -1 ||
+	    read_tri(V("alg"), &t->alg) == -1)
 		return -1;
 	if ((v = V("delta")) != NULL && strcmp(v, "random") == 0)
 		t->delta = PROFILE_DELTA_RANDOM;
@@ -275,8 +476,14 @@ profile_read(struct profile *p, const struct record_in *in)
 	profile_init(p);
 	if (profile_read_transport(&p->udp, in, "") == -1 ||
 	    profile_read_transport(&p->tcp, in, "tcp-") == -1 ||
+	    profile_read_transport(&p->udp6, in, "ip6-") == -1 ||
 	    read_tri(record_get(in, "double-nat"), &p->double_nat) == -1)
 		goto bad;
+	if ((v = record_get(in, "evidence")) != NULL) {
+		if ((i = lookup(evidence_names, NELEM(evidence_names), v)) < 0)
+			goto bad;
+		p->evidence = (enum profile_evidence)i;
+	}
 	for (i = 0; i < 3; i++) {
 		if (read_addr(record_get(in, gname[i]), &g[i]->external) == -1)
 			goto bad;
@@ -311,12 +518,13 @@ enum profile_kind {
 	PK_ADDR_PORTS,	/* a list of PK_ADDR_PORT, or - */
 	PK_RTTS,	/* a list of 0 to 60000 or -, or - */
 	PK_GATEWAYS,	/* a list of upnp, natpmp, pcp, or - */
+	PK_EVIDENCE,	/* answer, refused, tcp ... or - */
 };
 
 static const struct {
 	const char *key;
 	enum profile_kind kind;
-	int tcp;		/* also as tcp-KEY */
+	int tcp;		/* also as tcp-KEY and ip6-KEY */
 	const char *what;	/* what the value must be, in words */
 } profile_grammar[] = {
 	{ "mapping", PK_BEHAVIOR, 1, "a mapping behaviour" },
@@ -327,6 +535,7 @@ static const struct {
 	{ "preserve", PK_TRI, 1, "yes, no or -" },
 	{ "delta", PK_DELTA, 1, "-65535 to 65535, random or -" },
 	{ "lifetime", PK_SECONDS, 1, "0 to 86400 or -" },
+	{ "alg", PK_TRI, 1, "yes, no or -" },
 	{ "local", PK_ADDRS, 0, "a list of addresses or -" },
 	{ "servers", PK_ADDR_PORTS, 0, "a list of ADDRESS:PORT or -" },
 	{ "rtt", PK_RTTS, 0, "a list of 0 to 60000 or -" },
@@ -335,6 +544,8 @@ static const struct {
 	{ "natpmp", PK_ADDR, 0, "an address or -" },
 	{ "pcp", PK_ADDR, 0, "an address or -" },
 	{ "double-nat", PK_TRI, 0, "yes, no or -" },
+	{ "evidence", PK_EVIDENCE, 0, "answer, refused, tcp, filtered, "
+	    "unreachable, silence or -" },
 };
 
 /* Returns 1 when v is a whole number from min to max. */
@@ -395,6 +606,8 @@ check_one(enum profile_kind k, const char *v)
 	case PK_GATEWAYS:
 		return strcmp(v, "upnp") == 0 || strcmp(v, "natpmp") == 0 ||
 		    strcmp(v, "pcp") == 0;
+	case PK_EVIDENCE:
+		return lookup(evidence_names, NELEM(evidence_names), v) > 0;
 	}
 	return 0;
 }
@@ -458,7 +671,8 @@ profile_check(const struct record_in *in, char *why, size_t whylen)
 		if (strcmp(k, "verified") == 0 || strcmp(k, "reason") == 0)
 			return check_fail(why, whylen, "field %s: readers "
 			    "add it, a record may not carry it", k);
-		base = strncmp(k, "tcp-", 4) == 0 ? k + 4 : k;
+		base = strncmp(k, "tcp-", 4) == 0 ||
+		    strncmp(k, "ip6-", 4) == 0 ? k + 4 : k;
 		for (g = 0; g < NELEM(profile_grammar); g++)
 			if (strcmp(profile_grammar[g].key, base) == 0 &&
 			    (base == k || profile_grammar[g].tcp))

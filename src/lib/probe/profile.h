@@ -27,6 +27,8 @@ enum profile_nat {
 	PROFILE_NAT_PORT_RESTRICTED,
 	PROFILE_NAT_SYMMETRIC,
 	PROFILE_NAT_UDP_BLOCKED,
+	PROFILE_NAT_FIREWALL,		/* no translation, but filtering */
+	PROFILE_NAT_NPTV6,		/* RFC 6296: the prefix changes */
 };
 
 /* A tri-state answer. */
@@ -37,11 +39,46 @@ enum profile_tri { PROFILE_NO = 0, PROFILE_YES = 1, PROFILE_DONTKNOW = -1 };
 #define PROFILE_MAX_SERVERS	4
 #define PROFILE_MAX_LOCAL	4
 
+/* What became of the requests to one server. */
+enum profile_fate {
+	PROFILE_FATE_UNTRIED,
+	PROFILE_FATE_ANSWERED,		/* over TCP: a connection accepted */
+	PROFILE_FATE_REFUSED,		/* an ICMP error from the server's own
+					   address; over TCP: a reset */
+	PROFILE_FATE_FILTERED,		/* ICMP port unreachable or prohibited
+					   from a router, or this host's
+					   firewall (EPERM) */
+	PROFILE_FATE_UNREACHABLE,	/* no route, host or net unreachable */
+	PROFILE_FATE_SILENT,		/* nothing came back */
+};
+
+/* What the UDP verdict (the nat field) rests on: the record's evidence. */
+enum profile_evidence {
+	PROFILE_EV_NONE,		/* UDP not probed */
+	PROFILE_EV_ANSWER,		/* a server answered over UDP */
+	PROFILE_EV_REFUSED,		/* none did; one's host refused the
+					   port: UDP reaches it */
+	PROFILE_EV_TCP,			/* none did; one's host answers over
+					   TCP (accepts or resets): UDP
+					   blocked */
+	PROFILE_EV_FILTERED,		/* none did; a router or this host
+					   rejects UDP: UDP blocked */
+	PROFILE_EV_UNREACHABLE,		/* none did; no route to any */
+	PROFILE_EV_SILENCE,		/* nothing came back, over UDP or TCP */
+};
+
 /* A server that was probed and what it answered. */
 struct profile_server {
 	struct sockaddr_storage addr;
 	struct sockaddr_storage other;	/* its OTHER-ADDRESS, if any */
 	int rtt_ms;			/* -1: no answer */
+	enum profile_fate udp;		/* test I */
+	enum profile_fate tcp;		/* a connection tried when no server
+					   answered over UDP */
+	int error;			/* errno of the UDP failure, or 0 */
+	int icmp;			/* 1: an ICMP error told it: */
+	int icmp_type, icmp_code;	/* ICMP, or ICMPv6 for AF_INET6 */
+	struct sockaddr_storage icmp_from;	/* who sent it */
 };
 
 /* The results of one transport (UDP or TCP). */
@@ -53,6 +90,7 @@ struct profile_transport {
 	enum profile_tri hairpin, preserve;
 	int delta;			/* port allocation delta */
 	int lifetime_s;			/* binding lifetime; -1 untested */
+	enum profile_tri alg;		/* MAPPED-ADDRESS rewritten (detect.h) */
 };
 
 /* A gateway port-mapping protocol that answered. */
@@ -63,12 +101,15 @@ struct profile_gateway {
 
 struct profile {
 	struct profile_transport udp, tcp;
+	struct profile_transport udp6;	/* UDP over IPv6 (behavior6.h);
+					   udp is over IPv4 then */
 	struct sockaddr_storage local[PROFILE_MAX_LOCAL];
 	int nlocal;
 	struct profile_server server[PROFILE_MAX_SERVERS];
 	int nserver;
 	struct profile_gateway upnp, natpmp, pcp;
 	enum profile_tri double_nat;
+	enum profile_evidence evidence;	/* of udp.nat */
 };
 
 /* Resets p to "nothing known". */
@@ -79,6 +120,37 @@ const char *profile_behavior_str(enum profile_behavior b);
 
 /* Returns the record term for a NAT type ("port-restricted-cone"). */
 const char *profile_nat_str(enum profile_nat n);
+
+/* Returns the record term for the evidence ("answer", "tcp", "-"). */
+const char *profile_evidence_str(enum profile_evidence e);
+
+/*
+ * Writes into buf (len bytes) what became of the requests to s, in words
+ * for a person ("no answer over UDP", "ICMP port unreachable from the
+ * server: nothing listens on that UDP port", "answered over UDP, without
+ * a mapped address" when rtt_ms is -1), with what the TCP check found
+ * when it ran.  Returns buf.
+ */
+char *profile_server_why(const struct profile_server *s, char *buf,
+    size_t len);
+
+/*
+ * Sets s's UDP fate and ICMP fields from how its request failed: error
+ * is the errno, and when icmp is set, type, code and from are the ICMP
+ * (AF_INET) or ICMPv6 error and its sender.  An error from the server's
+ * own address is REFUSED; a port unreachable or prohibited from another
+ * address, or EPERM, FILTERED; ETIMEDOUT SILENT; the rest UNREACHABLE.
+ */
+void profile_server_failed(struct profile_server *s, int error, int icmp,
+    int type, int code, const struct sockaddr *from);
+
+/*
+ * Sets p->evidence from its servers' fates, and p->udp.nat to
+ * udp-blocked when no server answered over UDP and none refused (a
+ * refusal shows UDP reaching the server's host: the nat stays unknown).
+ * Returns the evidence.
+ */
+enum profile_evidence profile_judge(struct profile *p);
 
 /* Returns "yes", "no" or "-". */
 const char *profile_tri_str(enum profile_tri t);

@@ -2,11 +2,17 @@
  * stun_client.c: STUN client transactions (RFC 8489 §6.2).
  */
 #include <errno.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <netinet/ip_icmp.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* After time.h: its struct timespec is used there. */
+#include <linux/errqueue.h>
 
 #include "addr.h"
 #include "stun_client.h"
@@ -177,9 +183,99 @@ stun_txn_match(struct stun_txn *txns, size_t n, int fd, const uint8_t *buf,
 	}
 }
 
+/* Returns 1 when an ICMP message says the destination cannot be reached
+ * (not a packet-too-big, which only asks for smaller packets). */
+static int
+icmp_is_failure(const struct sock_extended_err *ee)
+{
+	if (ee->ee_origin == SO_EE_ORIGIN_ICMP)
+		return ee->ee_type == ICMP_TIME_EXCEEDED ||
+		    (ee->ee_type == ICMP_DEST_UNREACH &&
+		    ee->ee_code != ICMP_FRAG_NEEDED);
+	if (ee->ee_origin == SO_EE_ORIGIN_ICMP6)
+		return ee->ee_type == ICMP6_DST_UNREACH ||
+		    ee->ee_type == ICMP6_TIME_EXCEEDED;
+	return 0;
+}
+
+/* Ends fd's pending transactions to dst FAILED by the ICMP error ee. */
+static void
+stun_txn_icmp(struct stun_txn *txns, size_t n, int fd,
+    const struct sockaddr *dst, const struct sock_extended_err *ee)
+{
+	const struct sockaddr *off = SO_EE_OFFENDER(ee);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct stun_txn *t = &txns[i];
+
+		if (t->state != STUN_TXN_PENDING || t->fd != fd ||
+		    !addr_equal((struct sockaddr *)&t->server, dst))
+			continue;
+		t->state = STUN_TXN_FAILED;
+		t->error = (int)ee->ee_errno;
+		t->icmp = 1;
+		t->icmp_type = ee->ee_type;
+		t->icmp_code = ee->ee_code;
+		memset(&t->icmp_from, 0, sizeof(t->icmp_from));
+		if (addr_len(off) != 0)
+			memcpy(&t->icmp_from, off, addr_len(off));
+	}
+}
+
+/*
+ * Reads the errors the kernel queued on a datagram socket with IP_RECVERR
+ * (ip(7)): each names the destination of the request it is about in
+ * msg_name.  Reading them also clears the socket's pending error.
+ */
+static void
+stun_rx_errqueue(int fd, struct stun_txn *txns, size_t n)
+{
+	struct sockaddr_storage dst;
+	union {
+		struct cmsghdr align;
+		uint8_t buf[512];
+	} ctl;
+	uint8_t quote[64];
+	struct iovec iov = { quote, sizeof(quote) };
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	int guard;
+
+	/* Bounded: ICMP errors a flood provokes cannot keep us here. */
+	for (guard = 0; guard < 64; guard++) {
+		memset(&mh, 0, sizeof(mh));
+		memset(&dst, 0, sizeof(dst));
+		mh.msg_name = &dst;
+		mh.msg_namelen = sizeof(dst);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		if (recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) == -1)
+			return;
+		for (cm = CMSG_FIRSTHDR(&mh); cm != NULL;
+		    cm = CMSG_NXTHDR(&mh, cm)) {
+			const struct sock_extended_err *ee;
+
+			if (!(cm->cmsg_level == SOL_IP &&
+			    cm->cmsg_type == IP_RECVERR) &&
+			    !(cm->cmsg_level == SOL_IPV6 &&
+			    cm->cmsg_type == IPV6_RECVERR))
+				continue;
+			ee = (const struct sock_extended_err *)CMSG_DATA(cm);
+			if (icmp_is_failure(ee) && addr_len(
+			    (struct sockaddr *)&dst) != 0)
+				stun_txn_icmp(txns, n, fd,
+				    (struct sockaddr *)&dst, ee);
+		}
+	}
+}
+
 /* Reads what fd has and matches it; a failed stream fails its txns. */
 static void
-stun_rx_read(struct stun_rx *rx, struct stun_txn *txns, size_t n)
+stun_rx_read(struct stun_rx *rx, struct stun_txn *txns, size_t n,
+    short revents)
 {
 	struct sockaddr_storage from;
 	socklen_t fl;
@@ -190,6 +286,8 @@ stun_rx_read(struct stun_rx *rx, struct stun_txn *txns, size_t n)
 	int guard;
 
 	if (!rx->stream) {
+		if (revents & POLLERR)
+			stun_rx_errqueue(rx->fd, txns, n);
 		/* Bounded: a flood cannot keep the loop here forever. */
 		for (guard = 0; guard < 64; guard++) {
 			fl = sizeof(from);
@@ -296,7 +394,8 @@ stun_txn_run(struct stun_txn *txns, size_t n, uint64_t deadline_ms)
 			continue;
 		for (j = 0; j < nfd; j++)
 			if (pfd[j].revents != 0 && rx[j].fd != -1)
-				stun_rx_read(&rx[j], txns, n);
+				stun_rx_read(&rx[j], txns, n,
+				    pfd[j].revents);
 	}
 	for (i = 0; i < n; i++) {
 		if (txns[i].state == STUN_TXN_PENDING) {

@@ -34,7 +34,8 @@ enum stun_txn_state {
 	STUN_TXN_PENDING,
 	STUN_TXN_DONE,		/* a response arrived: see resp and from */
 	STUN_TXN_TIMEDOUT,	/* no response in the time allowed */
-	STUN_TXN_FAILED,	/* the socket failed: see error */
+	STUN_TXN_FAILED,	/* the socket failed, or an ICMP error came
+				   back: see error and icmp */
 };
 
 /* One transaction.  Fields are read by callers once it has ended. */
@@ -53,6 +54,9 @@ struct stun_txn {
 	uint64_t seq;			/* the order of first sends in this
 					   process (1, 2, ...); 0: never sent */
 	int error;			/* errno of a failure */
+	int icmp;			/* 1: an ICMP error ended it FAILED */
+	uint8_t icmp_type, icmp_code;	/* ICMP or ICMPv6, by icmp_from */
+	struct sockaddr_storage icmp_from;	/* who sent the ICMP error */
 	struct stun_msg resp;
 	struct sockaddr_storage from;	/* where the response came from */
 	int rx_fd;			/* the socket it arrived on */
@@ -88,8 +92,12 @@ int stun_txn_binding(struct stun_txn *t, int fd,
  * 8489 says and matching responses by transaction id.  Transactions may
  * share sockets.  A request that arrives on another socket of the set with
  * the id of a pending transaction ends that transaction DONE as if it were
- * its answer (the hairpinning test).  A transaction whose send fails ends FAILED; it does not
- * stop the others.  Returns the number that ended DONE.
+ * its answer (the hairpinning test).  A transaction whose send fails ends
+ * FAILED; it does not stop the others.  On a datagram socket with
+ * IP_RECVERR or IPV6_RECVERR set, an ICMP error about a request (port or
+ * host unreachable, prohibited) ends every pending transaction of that
+ * socket to that address FAILED, with the ICMP message in icmp_*; without
+ * the option such errors are not seen and the transactions time out.  Returns the number that ended DONE.
  */
 int stun_txn_run(struct stun_txn *txns, size_t n, uint64_t deadline_ms);
 

@@ -11,6 +11,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "cli.h"
 #include "version.h"
 
@@ -279,4 +280,18 @@ cli_usage(const char *usage_line, int code)
 {
 	fputs(usage_line, code == 0 ? stdout : stderr);
 	exit(code);
+}
+
+void
+cli_resolve(struct sockaddr_storage *ss, const char *text, uint16_t defport,
+    int family, const char *what)
+{
+	if (addr_resolve(ss, text, defport, family) == 0)
+		return;
+	if (errno == EINVAL)
+		errx(EX_USAGE, "%s %s: not host[:port]", what, text);
+	if (errno == EAGAIN)
+		errx(EX_TEMPFAIL, "%s %s: no answer from the name server (try "
+		    "again)", what, text);
+	errx(EX_NOHOST, "%s %s: unknown host", what, text);
 }

@@ -8,6 +8,7 @@
 #define NATKIT_CLI_H
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /*
@@ -89,6 +90,14 @@ void cli_context(const char *where);
 
 /* Returns what cli_context was last given, or NULL. */
 const char *cli_where(void);
+
+struct sockaddr_storage;
+
+/* Looks up "host[:port]" text into ss (addr_resolve); exits 64 for bad
+ * syntax, 68 (EX_NOHOST) for a name without an address, 75 (EX_TEMPFAIL)
+ * when the name server did not answer, each with "WHAT TEXT: why". */
+void cli_resolve(struct sockaddr_storage *ss, const char *text,
+    uint16_t defport, int family, const char *what);
 
 struct passwd;
 

@@ -317,6 +317,19 @@ enum rv_relay_state rv_relay_state(const struct rv_session *s,
  * waits to be sent: the datagram is dropped) or ENOMEM. */
 int rv_relay_send(struct rv_session *s, const void *buf, size_t len);
 
+/* Bytes of frames rv_relay_send still takes (a datagram takes its length
+ * and 12): a sender that waits while it is short of one loses nothing. */
+size_t rv_relay_room(const struct rv_session *s);
+
+/* Writes the queued datagrams now, in one write, unless the socket is
+ * still busy with the last (then they go from rv_client_service).
+ * Returns 0, or -1 with errno EIO (the connection failed). */
+int rv_relay_flush(struct rv_session *s);
+
+/* Returns 1 when the session has something the socket did not take yet:
+ * poll its fd for POLLOUT too. */
+int rv_session_want_write(const struct rv_session *s);
+
 /* Takes the oldest datagram received into buf (len bytes; a longer one
  * is cut).  Returns its length, or -1 with errno EAGAIN (none waits). */
 long rv_relay_recv(struct rv_session *s, void *buf, size_t len);

@@ -35,9 +35,13 @@ struct rv_msg {
 	unsigned char buf[];	/* LWS_PRE bytes of headroom, then len */
 };
 
-/* Relay frames waiting to be sent, at most: more are dropped. */
+/* Relay frames waiting to be sent, at most: more are refused
+ * (rv_relay_room says how much more fits). */
 #define RV_RELAY_TXMAX	(256 * 1024)
 #define RV_WRITES	64	/* messages written a WRITEABLE callback */
+/* The most lws reads at once, and the buffer it reads into: a read holds
+ * some 46 relay frames (LWS.md: rx_buffer_size sets the largest read). */
+#define RV_RXBUF	65536
 #define RV_RELAY_REF	"rv-relay"
 
 /* A session's relay: its id, and the datagrams received, in a ring. */
@@ -71,7 +75,12 @@ struct rv_session {
 	size_t rxlen;
 	int rxbad, rxbin;
 	struct rv_relay *relay;	/* NULL until asked */
-	size_t txbin;		/* relay bytes queued */
+	/* Relay frames, whole and masked (RFC 6455 section 5.3), after
+	 * LWS_PRE bytes: all of them go in one write (rv_relay_flush). */
+	unsigned char *tb;
+	size_t tblen;
+	uint8_t mk[256];	/* masking keys, drawn 64 at a time */
+	unsigned mkn;		/* of them used */
 	char why[160];		/* why the connection ended */
 };
 
@@ -123,7 +132,7 @@ rv_txq_free(struct rv_session *s)
 		free(m);
 	}
 	s->txtail = &s->txq;
-	s->txbin = 0;
+	s->tblen = 0;
 }
 
 /* The relay ended, with why. */
@@ -489,8 +498,6 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 				break;
 			if ((s->txq = m->next) == NULL)
 				s->txtail = &s->txq;
-			if (m->binary)
-				s->txbin -= m->len;
 			if (lws_write(wsi, m->buf + LWS_PRE, m->len,
 			    m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) <
 			    (int)m->len) {
@@ -499,7 +506,10 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			}
 			free(m);
 		}
-		if (s->txq != NULL) {
+		/* The relay frames: what lws held went out just now. */
+		if (rv_relay_flush(s) == -1)
+			return -1;
+		if (s->txq != NULL || s->tblen > 0) {
 			lws_callback_on_writable(wsi);
 			break;
 		}
@@ -532,7 +542,8 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 static const struct lws_protocols rv_protocols[] = {
-	{ "natkit.v1", rv_callback, 0, RV_MSG_MAX, 0, NULL, 0 },
+	{ "natkit.v1", rv_callback, 0, RV_RXBUF, 0, NULL, 0 },
+	{ "natkit.v1.bulk", rv_callback, 0, RV_RXBUF, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -548,7 +559,9 @@ rv_connect(struct rv_session *s)
 	i.ssl_connection = s->u->tls ? LCCSCF_USE_SSL : 0;
 	i.path = "/v1/ws";
 	i.host = s->u->hostport;
-	i.protocol = "natkit.v1";
+	/* A tagged session may relay: a server that knows natkit.v1.bulk
+	 * reads it in larger pieces; one that does not takes natkit.v1. */
+	i.protocol = s->presence ? "natkit.v1" : "natkit.v1.bulk,natkit.v1";
 	i.opaque_user_data = s;
 	i.retry_and_idle_policy = &rv_idle;
 	i.pwsi = &s->wsi;
@@ -605,6 +618,7 @@ rv_client_new(const struct ident *id, rv_event_fn fn, void *arg,
 	info.protocols = rv_protocols;
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 	info.timeout_secs = 10;
+	info.pt_serv_buf_size = RV_RXBUF;
 	info.user = c;
 	if ((c->ctx = lws_create_context(&info)) == NULL) {
 		free(c);
@@ -790,6 +804,7 @@ rv_client_free(struct rv_client *c)
 	while ((s = c->sessions) != NULL) {
 		c->sessions = s->next;
 		rv_txq_free(s);
+		free(s->tb);
 		free(s->relay);
 		free(s);
 	}
@@ -835,10 +850,23 @@ rv_relay_state(const struct rv_session *s, const char **why)
 	return s->relay != NULL ? s->relay->state : RV_RELAY_NONE;
 }
 
+/* The next masking key of s, from a pool drawn 64 at a time. */
+static const uint8_t *
+rv_mask_key(struct rv_session *s)
+{
+	if (s->mkn == 0 || s->mkn >= sizeof(s->mk)) {
+		randombytes_buf(s->mk, sizeof(s->mk));
+		s->mkn = 0;
+	}
+	s->mkn += 4;
+	return s->mk + s->mkn - 4;
+}
+
 int
 rv_relay_send(struct rv_session *s, const void *buf, size_t len)
 {
-	struct rv_msg *m;
+	size_t plen = RVMSG_RELAY_HDR + len, hl = plen < 126 ? 2 : 4, i;
+	const uint8_t *key;
 	unsigned char *p;
 
 	if (s->relay == NULL || s->relay->state != RV_RELAY_UP ||
@@ -850,23 +878,71 @@ rv_relay_send(struct rv_session *s, const void *buf, size_t len)
 		errno = EMSGSIZE;
 		return -1;
 	}
-	if (s->txbin + len + 4 > RV_RELAY_TXMAX) {
+	if (s->tblen + hl + 4 + plen > RV_RELAY_TXMAX) {
 		errno = ENOBUFS;
 		return -1;
 	}
-	if ((m = malloc(sizeof(*m) + LWS_PRE + 4 + len)) == NULL)
+	if (s->tb == NULL && (s->tb = malloc(LWS_PRE + RV_RELAY_TXMAX)) ==
+	    NULL)
 		return -1;
-	m->next = NULL;
-	m->len = 4 + len;
-	m->binary = 1;
-	p = m->buf + LWS_PRE;
+	/* A binary frame, masked as a client's must be. */
+	p = s->tb + LWS_PRE + s->tblen;
+	*p++ = 0x82;
+	if (plen < 126)
+		*p++ = (unsigned char)(0x80 | plen);
+	else {
+		*p++ = 0x80 | 126;
+		*p++ = (unsigned char)(plen >> 8);
+		*p++ = (unsigned char)plen;
+	}
+	key = rv_mask_key(s);
+	memcpy(p, key, 4);
+	p += 4;
 	rvmsg_relay_frame_head(p, s->relay->id);
 	memcpy(p + RVMSG_RELAY_HDR, buf, len);
-	*s->txtail = m;
-	s->txtail = &m->next;
-	s->txbin += m->len;
-	lws_callback_on_writable(s->wsi);
+	for (i = 0; i < plen; i++)
+		p[i] ^= key[i & 3];
+	if (s->tblen == 0)
+		lws_callback_on_writable(s->wsi);
+	s->tblen += hl + 4 + plen;
 	return 0;
+}
+
+int
+rv_relay_flush(struct rv_session *s)
+{
+	size_t len = s->tblen;
+
+	if (len == 0 || s->wsi == NULL)
+		return 0;
+	/* While lws holds part of the last write, the frames wait here,
+	 * where rv_relay_room sees them. */
+	if (lws_partial_buffered(s->wsi)) {
+		lws_callback_on_writable(s->wsi);
+		return 0;
+	}
+	/* LWS_WRITE_HTTP writes the bytes as they are: whole frames. */
+	s->tblen = 0;
+	if (lws_write(s->wsi, s->tb + LWS_PRE, len, LWS_WRITE_HTTP) <
+	    (int)len) {
+		errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+size_t
+rv_relay_room(const struct rv_session *s)
+{
+	return s->wsi == NULL || s->tblen >= RV_RELAY_TXMAX ? 0 :
+	    RV_RELAY_TXMAX - s->tblen;
+}
+
+int
+rv_session_want_write(const struct rv_session *s)
+{
+	return s->wsi != NULL && (s->tblen > 0 || s->txq != NULL ||
+	    lws_partial_buffered(s->wsi));
 }
 
 long
