@@ -34,6 +34,7 @@
 #include "rv.h"
 #include "stun_client.h"
 #include "term.h"
+#include "turn_client.h"
 #include "version.h"
 
 static const char usage_line[] =
@@ -267,7 +268,8 @@ path_record(struct record *r, const struct tech_path *p)
 		snprintf(cands, sizeof(cands), "relay:%s->relay:%s",
 		    rv_session_name(p->rv), p->rv_peer);
 	} else {
-		record_str(r, "proto", p->tcp ? "tcp" : "udp");
+		record_str(r, "proto", p->turn != NULL ? "turn" : p->tcp ?
+		    "tcp" : "udp");
 		record_addr(r, "local", (const struct sockaddr *)&p->local);
 		record_addr(r, "remote", (const struct sockaddr *)&p->remote);
 	}
@@ -475,6 +477,12 @@ main(int argc, char **argv)
 			fail(1, "%s (relay needed)", w);
 		fail(1, "%s", w);
 	}
+	if (env.turn != NULL && path.turn == NULL) {
+		/* An allocation not used is given back at once. */
+		turn_client_release(env.turn);
+		turn_client_free(env.turn);
+		env.turn = NULL;
+	}
 	if (path.rv == NULL) {
 		/* A direct path needs the server no more. */
 		call_close(rz, 500);
@@ -505,6 +513,10 @@ main(int argc, char **argv)
 	 * the next program needs it. */
 	if (path.fd != -1)
 		close(path.fd);
+	if (env.turn != NULL) {
+		turn_client_release(env.turn);
+		turn_client_free(env.turn);
+	}
 	call_close(rz, 500);
 	ident_free(&id);
 	if (child != -1)

@@ -4,11 +4,13 @@
  */
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "behavior.h"
@@ -27,11 +29,13 @@ static const char usage_line[] =
 
 static int verbose;
 
-/* Gateway discovery runs beside the STUN tests: both mostly wait. */
+/* Gateway discovery runs beside the STUN tests: both mostly wait.  It
+ * may take as long as they do (a slow path or a busy host slows both),
+ * at least 500 ms, at most 3 s: stop is written when they end. */
 struct gw_job {
 	struct profile p;
 	const struct behavior_opts *o;
-	int n, err;
+	int n, err, stop[2];
 };
 
 static void *
@@ -39,7 +43,8 @@ gw_run(void *arg)
 {
 	struct gw_job *j = arg;
 
-	if ((j->n = behavior_gateways(&j->p, 500, j->o)) == -1)
+	if ((j->n = behavior_gateways(&j->p, 500, 3000, j->stop[0],
+	    j->o)) == -1)
 		j->err = errno;
 	return NULL;
 }
@@ -264,14 +269,18 @@ main(int argc, char **argv)
 	profile_init(&p);
 	profile_init(&gw.p);
 	gw.o = &o;
-	if (!nogw && (errno = pthread_create(&th, NULL, gw_run, &gw)) != 0)
-		err(EX_OSERR, "pthread_create");
+	if (!nogw && (pipe2(gw.stop, O_CLOEXEC) == -1 ||
+	    (errno = pthread_create(&th, NULL, gw_run, &gw)) != 0))
+		err(EX_OSERR, "gateway discovery");
 	if (behavior_local_addrs(&p) == -1)
 		warn("local addresses");
 	if (behavior_probe_families(&p, &o) == -1)
 		err(EX_OSERR, "udp tests");
 	if (!nogw) {
+		(void)write(gw.stop[1], "", 1);
 		pthread_join(th, NULL);
+		close(gw.stop[0]);
+		close(gw.stop[1]);
 		if (gw.n == -1) {
 			errno = gw.err;
 			warn("gateway discovery");

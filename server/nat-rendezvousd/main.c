@@ -43,7 +43,9 @@ static const char usage_line[] =
     "                       [--connections conns] [--peers peers]\n"
     "                       [--redis url] [--relay-rate bytes]\n"
     "                       [--relay-server-rate bytes] "
-    "[--relay-time seconds]\n";
+    "[--relay-time seconds]\n"
+    "                       [--turn uri --turn-secret file] "
+    "[--turn-ttl seconds]\n";
 
 enum { OPT_BURST = 256, OPT_CONNS, OPT_PEERS, OPT_REDIS, OPT_RELAY_TIME,
     OPT_RELAY_RATE, OPT_RELAY_SRV_RATE };
@@ -85,6 +87,12 @@ static const struct cli_opt opts[] = {
 	    0 },
 	{ OPT_RELAY_TIME, 'T', NULL, "seconds", NULL, CLI_OLD },
 	{ 'S', 'S', "signal-rate", "rate", "signals a second a peer sends", 0 },
+	{ RVD_OPT_TURN, 0, "turn", "uri",
+	    "a TURN server for the peers (repeatable)", 0 },
+	{ RVD_OPT_TURN_SECRET, 0, "turn-secret", "file",
+	    "the secret shared with the TURN servers", 0 },
+	{ RVD_OPT_TURN_TTL, 0, "turn-ttl", "seconds",
+	    "how long TURN credentials last", 0 },
 	{ 'w', 'w', "timeout", "seconds", "time for a request or the auth", 0 },
 	{ 'w', 't', NULL, "seconds", NULL, CLI_OLD },
 	{ 'u', 'u', "user", "user", "switch to user after binding", 0 },
@@ -177,8 +185,15 @@ static void
 opt_apply(struct rvd_opts *o, int ch, const char *arg)
 {
 	struct rvd_conf *c = &rvd.conf;
+	char why[256];
 
 	switch (ch) {
+	case RVD_OPT_TURN:
+	case RVD_OPT_TURN_SECRET:
+	case RVD_OPT_TURN_TTL:
+		if (rvd_turn_option(ch, arg, why, sizeof(why)) == -1)
+			errx(EX_USAGE, "%s", why);
+		break;
 	case 'A':
 		c->redis_pass_file = arg;
 		break;
@@ -730,6 +745,8 @@ main(int argc, char *argv[])
 		rc.inbox = inbox;
 	} else if (rvd.conf.redis_pass_file != NULL)
 		errx(EX_USAGE, "-A passfile: needs --redis");
+	if (rvd_turn_ready(rhost, sizeof(rhost)) == -1)
+		errx(errno == EINVAL ? EX_USAGE : EX_CONFIG, "%s", rhost);
 	if (o.check) {
 		/* What start would refuse before binding. */
 		for (ch = 0; ch < o.n_listen; ch++)

@@ -277,6 +277,18 @@ void rvd_reject(enum rvmsg_err e);
 enum rvmsg_err rvd_record_put(const cJSON *obj, const char *id,
     long long deadline, long long *seq, const char **reason);
 
+/* turn.c: TURN credentials in every welcome (--turn, --turn-secret,
+ * --turn-ttl: long options only). */
+enum { RVD_OPT_TURN = 0x300, RVD_OPT_TURN_SECRET, RVD_OPT_TURN_TTL };
+/* Takes one of the options.  Returns 0, or -1 with why set. */
+int rvd_turn_option(int ch, const char *arg, char *why, size_t wlen);
+/* After the options: checks that they go together and reads the secret.
+ * Returns 0, or -1 with errno (EINVAL: usage, else the file's) and why. */
+int rvd_turn_ready(char *why, size_t wlen);
+/* Fills t with credentials for peer id, good for the TTL from now, and
+ * returns it; returns NULL when no TURN server is configured. */
+const struct rvmsg_turn *rvd_turn_mint(const char *id, struct rvmsg_turn *t);
+
 /* relay.c: pairing asks, forwarding frames within the limits. */
 /* s asked for a relay with to_id/to_tag ("" for a presence session). */
 void rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,

@@ -56,8 +56,9 @@ rvd_ws_auth(struct rvd_sess *s, struct rvmsg *m)
 	static struct record_in in;
 	struct store_rec rec;
 	const char *reason;
+	struct rvmsg_turn turn;
 	enum rvmsg_err e;
-	char buf[128];
+	char buf[RVMSG_MAX + 1];
 	size_t n;
 
 	if (s->state != RVD_HELLO) {
@@ -102,7 +103,8 @@ rvd_ws_auth(struct rvd_sess *s, struct rvmsg *m)
 	    rec.deadline <= rvd.unix_now + rvd.conf.grace)
 		rvd.store->ops->expire(rvd.store, s->id, 0);
 	rvd_wheel_put(s, rvd.now + (uint32_t)rvd.conf.ping);
-	if ((n = rvmsg_build_welcome(buf, sizeof(buf), s->id, s->tag)) > 0)
+	if ((n = rvmsg_build_welcome(buf, sizeof(buf), s->id, s->tag,
+	    rvd_turn_mint(s->id, &turn))) > 0)
 		rvd_ws_send(s, buf, n);
 	if (rvd.conf.verbose >= 2)
 		log_msg(LOG_DEBUG, "session %s/%s authenticated", s->id,

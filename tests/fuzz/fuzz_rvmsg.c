@@ -90,7 +90,8 @@ rebuild(const struct rvmsg *m)
 		n = rvmsg_build_hello(out, sizeof(out), m->nonce);
 		break;
 	case RVMSG_WELCOME:
-		n = rvmsg_build_welcome(out, sizeof(out), m->id, m->tag);
+		n = rvmsg_build_welcome(out, sizeof(out), m->id, m->tag,
+		    &m->turn);
 		break;
 	case RVMSG_RELAY_OK:
 		n = rvmsg_build_relay_ok(out, sizeof(out), m->relay, m->peer,
@@ -109,6 +110,11 @@ rebuild(const struct rvmsg *m)
 	if (!same(back.nonce, m->nonce) || back.relay != m->relay ||
 	    !same(back.peer, m->peer) ||
 	    (m->type == RVMSG_WELCOME && (!same(back.id, m->id) ||
+	    back.turn.n_uris != m->turn.n_uris ||
+	    (m->turn.n_uris > 0 && (!same(back.turn.user, m->turn.user) ||
+	    !same(back.turn.pass, m->turn.pass) ||
+	    !same(back.turn.uris[m->turn.n_uris - 1],
+	    m->turn.uris[m->turn.n_uris - 1]))) ||
 	    (m->tag[0] != '\0' && !same(back.tag, m->tag)))) ||
 	    (m->ref != NULL && m->ref[0] != '\0' && !same(back.ref, m->ref)))
 		abort();

@@ -531,9 +531,37 @@ test_build(void **state)
 	assert_int_equal(m.relay, 9);
 	rvmsg_free(&m);
 
-	n = rvmsg_build_welcome(buf, sizeof(buf), ID, "");
+	n = rvmsg_build_welcome(buf, sizeof(buf), ID, "", NULL);
 	assert_string_equal(buf, "{\"type\":\"welcome\",\"id\":\"" ID
 	    "\",\"tag\":\"-\"}");
+	/* A welcome with TURN servers reads back the same; one URI of
+	 * another scheme makes the whole of it unusable, not half. */
+	{
+		struct rvmsg_turn t = { .user = "1797724800:" ID,
+		    .pass = "wODdL35o3FR/CPp7qL1KmFt5hCk=", .ttl = 3600,
+		    .uris = { "turn:198.51.100.10:3478?transport=udp",
+		    "turns:turn.example.net:5349?transport=tcp" },
+		    .n_uris = 2 };
+
+		n = rvmsg_build_welcome(buf, sizeof(buf), ID, "t1", &t);
+		assert_int_equal(rvmsg_parse(&m, buf, n, RVMSG_FROM_SERVER),
+		    0);
+		assert_int_equal(m.turn.n_uris, 2);
+		assert_string_equal(m.turn.user, "1797724800:" ID);
+		assert_string_equal(m.turn.pass,
+		    "wODdL35o3FR/CPp7qL1KmFt5hCk=");
+		assert_int_equal(m.turn.ttl, 3600);
+		assert_string_equal(m.turn.uris[1],
+		    "turns:turn.example.net:5349?transport=tcp");
+		rvmsg_free(&m);
+		t.uris[1] = "http://x";
+		n = rvmsg_build_welcome(buf, sizeof(buf), ID, "t1", &t);
+		assert_int_equal(rvmsg_parse(&m, buf, n, RVMSG_FROM_SERVER),
+		    0);
+		assert_int_equal(m.type, RVMSG_WELCOME);
+		assert_int_equal(m.turn.n_uris, 0);
+		rvmsg_free(&m);
+	}
 	n = rvmsg_build_registered(buf, sizeof(buf), ID, 9007199254740993LL);
 	assert_int_equal(rvmsg_parse(&m, buf, n, RVMSG_FROM_SERVER), 0);
 	assert_int_equal(m.seq, -1);	/* past 2^53: not a seq we take */

@@ -667,7 +667,9 @@ test_idle(void **state)
 	session_clock = real;
 }
 
-/* Nobody answers: the initiator gives up after the handshake timeout. */
+/* Nobody answers: the initiator gives up after the handshake timeout,
+ * and so does the responder, which never heard a datagram (it had no
+ * timer then, and waited forever). */
 static void
 test_no_answer(void **state)
 {
@@ -682,11 +684,15 @@ test_no_answer(void **state)
 	w.loss = 1000;
 	wire_idle(&w, SESSION_HANDSHAKE_MS / 1000 - 1);
 	assert_false(session_closed(w.e[0].s, NULL, 0));
+	assert_false(session_closed(w.e[1].s, NULL, 0));
 	wire_idle(&w, 2);
 	snprintf(want, sizeof(want), "no handshake with the peer within "
 	    "%d s", SESSION_HANDSHAKE_MS / 1000);
 	assert_true(session_closed(w.e[0].s, why, sizeof(why)));
 	assert_string_equal(why, want);
+	assert_true(session_closed(w.e[1].s, why, sizeof(why)));
+	assert_string_equal(why, want);
+	assert_int_equal(session_error(w.e[1].s), ETIMEDOUT);
 	assert_int_equal(session_timeout(w.e[0].s), -1);
 	assert_int_equal(errno, ECONNRESET);
 	wire_free(&w);

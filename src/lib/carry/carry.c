@@ -35,6 +35,8 @@
 #include "rv.h"
 #include "session.h"
 #include "stun_client.h"
+#include "tech_turn.h"
+#include "turn_client.h"
 #include "udpio.h"
 
 #define CARRY_DRAIN	64		/* datagrams read per link and step */
@@ -83,6 +85,13 @@ struct carrier {
 	uint8_t *rbuf;			/* UDP datagrams coming in */
 	struct pollfd *pfd;		/* CARRY_POLL, for one wait */
 };
+
+/* Relayed: through the rendezvous server or a TURN allocation. */
+static int
+relayed(const struct carrier *k)
+{
+	return k->path->rv != NULL || k->path->turn != NULL;
+}
 
 static void
 label(struct sockaddr_storage *ss, const char *ip, uint16_t port)
@@ -185,7 +194,7 @@ upgrade_end(struct carrier *k)
 	k->engine = NULL;
 	k->next_try = now + (now - k->relay_t0 < 60000 ?
 	    CARRY_UPGRADE_GAP_MS : CARRY_UPGRADE_SLOW_MS);
-	if (r == -1 || k->switched || p.rv != NULL) {
+	if (r == -1 || k->switched || p.rv != NULL || p.turn != NULL) {
 		if (r == 0 && p.fd != e->fd && p.fd != k->direct.fd &&
 		    p.fd >= 0)
 			close(p.fd);
@@ -213,7 +222,7 @@ upgrade_start(struct carrier *k)
 {
 	struct carry *c = k->c;
 
-	if (!c->upgrade || k->path->rv == NULL || k->switched ||
+	if (!c->upgrade || !relayed(k) || k->switched ||
 	    k->migrate_pending || k->engine != NULL || c->env->fd < 0 ||
 	    stun_now_ms() < k->next_try || !session_established(k->s))
 		return;
@@ -244,7 +253,7 @@ direct_in(struct carrier *k, int fd, const uint8_t *buf, size_t len,
 		memcpy(&k->up.remote, from, addr_len(from));
 		k->up.technique = "punch";
 	}
-	if (!k->switched && k->path->rv != NULL) {
+	if (!k->switched && relayed(k)) {
 		if (!c->env->initiator)
 			(void)session_migrate(k->s, (struct sockaddr *)
 			    &k->direct.local, NULL);
@@ -272,7 +281,7 @@ udp_one(struct carrier *k, int fd, const uint8_t *buf, size_t n,
 	if (connect_answer(k->c->env, fd, buf, n, from) ||
 	    !session_is_quic(buf, n))
 		return;
-	if (k->path->rv != NULL)
+	if (relayed(k))
 		direct_in(k, fd, buf, n, from);
 	else if (addr_equal(from, (const struct sockaddr *)&k->path->remote))
 		input(k, buf, n, from, 0);
@@ -332,6 +341,34 @@ read_relay(struct carrier *k)
 		k->done = 1;
 	else
 		fail(k, ECONNRESET, "the relay ended: %s", why ? why : "-");
+}
+
+/* A datagram through the TURN allocation: from the peer's relayed
+ * address, QUIC, or a late check of the turn technique, answered. */
+static void
+turn_data(void *arg, const struct sockaddr *peer, const uint8_t *buf,
+    size_t len)
+{
+	struct carrier *k = arg;
+
+	if (!addr_equal(peer, (const struct sockaddr *)&k->path->remote))
+		return;
+	if (!session_is_quic(buf, len)) {
+		(void)tech_turn_check(k->c->env, peer, buf, len, NULL);
+		return;
+	}
+	/* Once direct, what the allocation still brings is late. */
+	if (!k->switched)
+		input(k, buf, len, (struct sockaddr *)&k->relay_remote, 1);
+}
+
+static void
+read_turn(struct carrier *k)
+{
+	if (turn_client_input(k->path->turn, stun_now_ms()) == -1 &&
+	    !k->switched)
+		fail(k, ECONNRESET, "the TURN allocation failed: %s",
+		    turn_client_why(k->path->turn));
 }
 
 static void
@@ -419,6 +456,10 @@ send_out(struct carrier *k)
 		    (struct sockaddr *)&k->relay_remote)) {
 			if (k->path->rv != NULL)
 				(void)rv_relay_send(k->path->rv, buf, len);
+			else if (k->path->turn != NULL)
+				(void)turn_client_send(k->path->turn,
+				    (const struct sockaddr *)&k->path->remote,
+				    buf, len);
 		} else {
 			int fd = k->direct.kind == LINK_UDP ? k->direct.fd :
 			    k->path->fd;
@@ -520,7 +561,7 @@ stream_out(struct carrier *k)
 /* Where each socket of one wait is in k->pfd (-1: not waited for). */
 struct pollset {
 	int n;
-	int relay, tcp, path, efd, direct, in, out;
+	int relay, turn, tcp, path, efd, direct, in, out;
 	int engine, nengine;		/* the engine's, from there */
 };
 
@@ -543,18 +584,21 @@ pollset_fill(struct carrier *k, struct pollset *ps)
 	struct carry *c = k->c;
 
 	memset(ps, 0, sizeof(*ps));
-	ps->relay = ps->tcp = ps->path = ps->efd = ps->direct = -1;
+	ps->relay = ps->turn = ps->tcp = ps->path = ps->efd = ps->direct = -1;
 	ps->in = ps->out = -1;
 	if (k->path->rv != NULL)
 		pollset_add(k, ps, &ps->relay, rv_session_fd(k->path->rv),
 		    POLLIN | (rv_session_want_write(k->path->rv) ? POLLOUT :
 		    0));
+	if (k->path->turn != NULL)
+		pollset_add(k, ps, &ps->turn, turn_client_fd(k->path->turn),
+		    turn_client_events(k->path->turn));
 	if (k->tcp.kind == LINK_TCP)
 		pollset_add(k, ps, &ps->tcp, k->tcp.fd, POLLIN |
 		    (k->tcp.wlen ? POLLOUT : 0));
-	else if (k->path->rv == NULL)
+	else if (!relayed(k))
 		pollset_add(k, ps, &ps->path, k->path->fd, POLLIN);
-	if (k->path->rv != NULL && c->env->fd >= 0)
+	if (relayed(k) && c->env->fd >= 0)
 		pollset_add(k, ps, &ps->efd, c->env->fd, POLLIN);
 	if (k->direct.kind == LINK_UDP && k->direct.fd != c->env->fd)
 		pollset_add(k, ps, &ps->direct, k->direct.fd, POLLIN);
@@ -602,6 +646,8 @@ pollset_handle(struct carrier *k, const struct pollset *ps)
 
 	if (ps->relay >= 0)
 		read_relay(k);
+	if (ps->turn >= 0 && p[ps->turn].revents)
+		read_turn(k);
 	if (ps->tcp >= 0 && (p[ps->tcp].revents & (POLLIN | POLLHUP |
 	    POLLERR)))
 		read_tcp(k);
@@ -687,6 +733,17 @@ step(struct carrier *k, int wait_ms)
 	}
 	if (k->engine == NULL)
 		next = UINT64_MAX;
+	/* The allocation's refreshes, permissions and channels. */
+	if (k->path->turn != NULL) {
+		int w = turn_client_tick(k->path->turn, stun_now_ms());
+
+		if (w < 0 && !k->switched)
+			fail(k, ECONNRESET, "the TURN allocation failed: %s",
+			    turn_client_why(k->path->turn));
+		else if (w >= 0 && (next == UINT64_MAX ||
+		    stun_now_ms() + (uint64_t)w < next))
+			next = stun_now_ms() + (uint64_t)w;
+	}
 	pollset_fill(k, &ps);
 	(void)poll(k->pfd, (nfds_t)ps.n, wait_for(k, wait_ms, next));
 	pollset_handle(k, &ps);
@@ -751,7 +808,7 @@ carry_run(struct carry *c, const struct tech_path *p)
 			return -1;
 		}
 		nonblock(p->fd);
-	} else if (p->rv == NULL) {
+	} else if (p->rv == NULL && p->turn == NULL) {
 		loc = (struct sockaddr_storage *)&p->local;
 		rem = (struct sockaddr_storage *)&p->remote;
 	}
@@ -784,8 +841,10 @@ carry_run(struct carry *c, const struct tech_path *p)
 	udpio_batch_init(k.batch);
 	/* A direct UDP path from the start: receives may come coalesced
 	 * (the engine, which reads datagram by datagram, is done). */
-	if (p->rv == NULL && !p->tcp)
+	if (p->rv == NULL && p->turn == NULL && !p->tcp)
 		(void)udpio_gro(p->fd);
+	if (p->turn != NULL)
+		turn_client_on_data(p->turn, turn_data, &k);
 	k.relay_t0 = stun_now_ms();
 	k.next_try = k.relay_t0 + CARRY_UPGRADE_FIRST_MS;
 	send_out(&k);
@@ -811,7 +870,7 @@ carry_run(struct carry *c, const struct tech_path *p)
 	/* The CONNECTION_CLOSE, if any, goes out once more; through the
 	 * relay, which may drop a datagram, three times. */
 	send_out(&k);
-	for (i = 0; p->rv != NULL && !k.switched && i < 2; i++)
+	for (i = 0; relayed(&k) && !k.switched && i < 2; i++)
 		if (session_close_resend(k.s) == 0)
 			send_out(&k);
 	r = k.done ? 0 : k.failed;
@@ -822,6 +881,8 @@ carry_run(struct carry *c, const struct tech_path *p)
 	if (outfl != -1 && c->out_fd >= 0)
 		(void)fcntl(c->out_fd, F_SETFL, outfl);
 	direct_close(&k);
+	if (p->turn != NULL)
+		turn_client_on_data(p->turn, NULL, NULL);
 	c->auth_failures = session_auth_failures(k.s);
 	session_free(k.s);
 	free(k.batch);

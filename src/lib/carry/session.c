@@ -333,6 +333,7 @@ session_new(const struct ident *self, const char *peer_id, int client,
 		return NULL;
 	}
 	s->client = client != 0;
+	s->born = session_now();
 	s->sid = -1;
 	s->peer.ref.get_conn = session_get_conn;
 	s->peer.ref.user_data = s;
@@ -627,8 +628,13 @@ session_expiry(struct session *s)
 {
 	if (s->close_pending)
 		return 0;
-	if (s->conn == NULL || s->closed)
+	if (s->closed)
 		return UINT64_MAX;
+	/* A responder whose initiator never sends (it gave up, or its
+	 * datagrams cannot come) has no connection, and so no timer of
+	 * ngtcp2's: it waits as long as a handshake may take. */
+	if (s->conn == NULL)
+		return s->born + SESSION_HANDSHAKE_MS * NGTCP2_MILLISECONDS;
 	return ngtcp2_conn_get_expiry(s->conn);
 }
 
@@ -641,8 +647,17 @@ session_timeout(struct session *s)
 		errno = ECONNRESET;
 		return -1;
 	}
-	if (s->conn == NULL)
-		return 0;
+	if (s->conn == NULL) {
+		if (session_now() < s->born + SESSION_HANDSHAKE_MS *
+		    NGTCP2_MILLISECONDS)
+			return 0;
+		s->closed = 1;
+		s->end = ETIMEDOUT;
+		session_say(s, "no handshake with the peer within %d s",
+		    SESSION_HANDSHAKE_MS / 1000);
+		errno = ETIMEDOUT;
+		return -1;
+	}
 	rv = ngtcp2_conn_handle_expiry(s->conn, session_now());
 	if (rv != 0) {
 		session_fail(s, rv);

@@ -37,6 +37,9 @@ struct session {
 	gnutls_session_t tls;
 	gnutls_certificate_credentials_t cred;
 	int client;
+	uint64_t born;			/* session_clock at session_new: a
+					   responder that hears nothing gives
+					   up a handshake timeout later */
 	struct sockaddr_storage local, remote;
 	socklen_t locallen, remotelen;
 	int64_t sid;			/* the stream, -1 before it opens */

@@ -728,8 +728,8 @@ out:
 }
 
 int
-behavior_gateways(struct profile *p, unsigned timeout_ms,
-    const struct behavior_opts *o)
+behavior_gateways(struct profile *p, unsigned min_ms, unsigned timeout_ms,
+    int stop_fd, const struct behavior_opts *o)
 {
 	struct profile_gateway *g[PORTMAP_NPROTO];
 	struct portmap_found f;
@@ -741,7 +741,8 @@ behavior_gateways(struct profile *p, unsigned timeout_ms,
 	g[PORTMAP_UPNP] = &p->upnp;
 	g[PORTMAP_NATPMP] = &p->natpmp;
 	g[PORTMAP_PCP] = &p->pcp;
-	if ((n = portmap_discover(&f, timeout_ms)) == -1)
+	if ((n = portmap_discover_until(&f, min_ms, timeout_ms,
+	    stop_fd)) == -1)
 		return -1;
 	for (i = 0; i < PORTMAP_NPROTO; i++) {
 		g[i]->found = f.ans[i].ok;

@@ -48,12 +48,14 @@ int behavior_probe_tcp(struct profile *p, const struct behavior_opts *o);
 
 /*
  * Asks the default gateway for UPnP IGD, NAT-PMP and PCP (portmap.h) and
- * fills p->upnp, p->natpmp and p->pcp, waiting at most timeout_ms.  Call
- * it before or during behavior_probe_udp; behavior_double_nat compares
- * the answers afterwards.  Returns the number that answered, or -1 with
- * errno for a local failure.
+ * fills p->upnp, p->natpmp and p->pcp, waiting at least min_ms, then until
+ * stop_fd (-1: none) is readable, at most timeout_ms.  Call it beside
+ * behavior_probe_udp, with stop_fd made readable when the UDP tests end;
+ * behavior_double_nat compares the answers afterwards.  Returns the number
+ * that answered, or -1 with errno for a local failure.
  */
-int behavior_gateways(struct profile *p, unsigned timeout_ms,
+int behavior_gateways(struct profile *p, unsigned min_ms,
+    unsigned timeout_ms, int stop_fd,
     const struct behavior_opts *o);
 
 /* Sets p->double_nat from the gateways' external addresses and the

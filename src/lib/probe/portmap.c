@@ -82,18 +82,23 @@ struct job {
 	void (*readable)(struct job *);
 };
 
-/* Runs the jobs until all are done or deadline passes. */
+/* Runs the jobs until all are done or deadline passes; or, once soft has
+ * passed, until stop_fd (-1: none) is readable. */
 static void
-jobs_run(struct job **jobs, size_t n, uint64_t deadline)
+jobs_run_until(struct job **jobs, size_t n, uint64_t soft, uint64_t deadline,
+    int stop_fd)
 {
-	struct pollfd pfd[PORTMAP_NPROTO];
+	struct pollfd pfd[PORTMAP_NPROTO + 1];
 	struct job *who[PORTMAP_NPROTO];
 	uint64_t now, next;
 	size_t i, k;
+	int stopped = 0;
 
 	for (;;) {
 		now = now_ms();
-		next = deadline;
+		if (stopped && now >= soft)
+			return;
+		next = stopped && soft < deadline ? soft : deadline;
 		for (i = k = 0; i < n; i++) {
 			struct job *j = jobs[i];
 
@@ -112,9 +117,14 @@ jobs_run(struct job **jobs, size_t n, uint64_t deadline)
 		}
 		if (k == 0 || now >= deadline)
 			return;
-		if (poll(pfd, k, (int)(next > now ? next - now : 0)) == -1 &&
+		pfd[k].fd = stopped ? -1 : stop_fd;
+		pfd[k].events = POLLIN;
+		pfd[k].revents = 0;
+		if (poll(pfd, k + 1, (int)(next > now ? next - now : 0)) == -1 &&
 		    errno != EINTR)
 			return;
+		if (pfd[k].revents != 0)
+			stopped = 1;
 		for (i = 0; i < k; i++)
 			if (pfd[i].revents != 0 && !who[i]->done) {
 				who[i]->readable(who[i]);
@@ -122,6 +132,12 @@ jobs_run(struct job **jobs, size_t n, uint64_t deadline)
 					who[i]->done_ms = now_ms();
 			}
 	}
+}
+
+static void
+jobs_run(struct job **jobs, size_t n, uint64_t deadline)
+{
+	jobs_run_until(jobs, n, deadline, deadline, -1);
 }
 
 /* PCP: discovery sends ANNOUNCE, then MAP, then deletes that MAP; add and
@@ -596,6 +612,13 @@ upnp_external(const struct portmap_igd *igd, struct sockaddr_storage *ext,
 int
 portmap_discover(struct portmap_found *f, unsigned timeout_ms)
 {
+	return portmap_discover_until(f, timeout_ms, timeout_ms, -1);
+}
+
+int
+portmap_discover_until(struct portmap_found *f, unsigned min_ms,
+    unsigned timeout_ms, int stop_fd)
+{
 	struct portmap_answer *up = &f->ans[PORTMAP_UPNP],
 	    *nat = &f->ans[PORTMAP_NATPMP], *pcp = &f->ans[PORTMAP_PCP];
 	struct job *jobs[PORTMAP_NPROTO];
@@ -639,7 +662,8 @@ portmap_discover(struct portmap_found *f, unsigned timeout_ms)
 			fail(pcp->error, errno, "PCP: %s", strerror(errno));
 	}
 
-	jobs_run(jobs, n, start + timeout_ms);
+	jobs_run_until(jobs, n, start + min_ms, start + timeout_ms, stop_fd);
+	timeout_ms = (unsigned)(now_ms() - start);
 
 	if (has_nj) {
 		nat->answered = nj.answered;

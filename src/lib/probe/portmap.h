@@ -81,6 +81,12 @@ int portmap_route_parse(const char *text, struct sockaddr_storage *gw);
  */
 int portmap_discover(struct portmap_found *f, unsigned timeout_ms);
 
+/* As portmap_discover, but waiting at least min_ms and then until stop_fd
+ * (-1: none) is readable, at most timeout_ms: the caller's other work
+ * decides how long the gateway may take. */
+int portmap_discover_until(struct portmap_found *f, unsigned min_ms,
+    unsigned timeout_ms, int stop_fd);
+
 /*
  * Asks for a mapping of our internal_port (UDP when udp, else TCP) to
  * wanted_external_port (0: the gateway picks; UPnP and NAT-PMP suggest

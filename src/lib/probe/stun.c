@@ -1,10 +1,10 @@
 /*
  * stun.c: STUN message codec, no I/O (RFC 8489, RFC 5780, RFC 3489).
  *
- * XXX MESSAGE-INTEGRITY and MESSAGE-INTEGRITY-SHA256 are recognised
- * (STUN_HAS_INTEGRITY) but never verified: this codec holds no keys, and
- * the Binding service natkit offers needs no credentials.  A caller that
- * relies on integrity must check the HMAC itself.
+ * MESSAGE-INTEGRITY and MESSAGE-INTEGRITY-SHA256 are recognised
+ * (STUN_HAS_INTEGRITY) but not verified by the decoder, which holds no
+ * keys: a caller with one (the TURN client) checks MESSAGE-INTEGRITY with
+ * stun_msg_integrity_check.
  */
 #include <errno.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "bytes.h"
+#include "sha1.h"
 #include "stun.h"
 
 /* RFC 8489 §14.7: the CRC-32 is XORed with 0x5354554e ("STUN"). */
@@ -557,7 +558,7 @@ stun_enc_addr(struct stun_enc *e, uint16_t attr, const struct sockaddr *sa)
 	v[0] = 0;
 	v[1] = alen == 4 ? 0x01 : 0x02;
 	memcpy(v + 4, a, alen);
-	if (attr == STUN_ATTR_XOR_MAPPED_ADDRESS) {
+	if (stun_attr_is_xor(attr)) {
 		port ^= get16(e->buf + 4);
 		for (i = 0; i < alen; i++)
 			v[4 + i] ^= e->buf[4 + i];
@@ -671,6 +672,94 @@ stun_enc_software(struct stun_enc *e, const char *software)
 	n = utf8_prefix((const uint8_t *)software, strlen(software),
 	    STUN_MAX_SOFTWARE, STUN_MAX_SOFTWARE * 4);
 	return stun_enc_raw(e, STUN_ATTR_SOFTWARE, software, n);
+}
+
+int
+stun_attr_is_xor(uint16_t attr)
+{
+	/* RFC 8489 §14.2 and the TURN ones, RFC 8656 §18.3 and §18.5. */
+	return attr == STUN_ATTR_XOR_MAPPED_ADDRESS || attr == 0x0012 ||
+	    attr == 0x0016;
+}
+
+/*
+ * RFC 8489 §14.5: the HMAC covers the message up to the attribute, with
+ * the header's length already counting MESSAGE-INTEGRITY (24 bytes), and
+ * nothing after it.  at is the offset of the attribute in p.
+ */
+static void
+integrity_of(const uint8_t *p, size_t at, const void *key, size_t klen,
+    uint8_t out[SHA1_LEN])
+{
+	uint8_t hdr[STUN_HEADER_LEN];
+	struct sha1 s;
+	uint8_t k[SHA1_BLOCK] = { 0 }, pad[SHA1_BLOCK], inner[SHA1_LEN];
+	size_t i;
+
+	memcpy(hdr, p, sizeof(hdr));
+	put16(hdr + 2, (uint16_t)(at + 24 - STUN_HEADER_LEN));
+	/* HMAC (RFC 2104) over the two pieces without copying them. */
+	if (klen > SHA1_BLOCK)
+		sha1(key, klen, k);
+	else if (klen > 0)
+		memcpy(k, key, klen);
+	for (i = 0; i < SHA1_BLOCK; i++)
+		pad[i] = k[i] ^ 0x36;
+	sha1_init(&s);
+	sha1_update(&s, pad, sizeof(pad));
+	sha1_update(&s, hdr, sizeof(hdr));
+	sha1_update(&s, p + STUN_HEADER_LEN, at - STUN_HEADER_LEN);
+	sha1_final(&s, inner);
+	for (i = 0; i < SHA1_BLOCK; i++)
+		pad[i] = k[i] ^ 0x5c;
+	sha1_init(&s);
+	sha1_update(&s, pad, sizeof(pad));
+	sha1_update(&s, inner, sizeof(inner));
+	sha1_final(&s, out);
+}
+
+int
+stun_enc_integrity(struct stun_enc *e, const void *key, size_t klen)
+{
+	uint8_t *v;
+
+	if ((v = enc_attr(e, STUN_ATTR_MESSAGE_INTEGRITY, SHA1_LEN)) == NULL)
+		return -1;
+	integrity_of(e->buf, e->len - 4 - SHA1_LEN, key, klen, v);
+	return 0;
+}
+
+int
+stun_msg_integrity_check(const void *buf, size_t len, const void *key,
+    size_t klen)
+{
+	const uint8_t *p = buf;
+	uint8_t mac[SHA1_LEN], diff = 0;
+	size_t off, n, padded, i;
+
+	if (p == NULL || len < STUN_HEADER_LEN)
+		goto bad;
+	for (off = STUN_HEADER_LEN; len - off >= 4; off += 4 + padded) {
+		n = get16(p + off + 2);
+		padded = (n + 3) & ~(size_t)3;
+		if (padded > len - off - 4)
+			goto bad;
+		if (get16(p + off) != STUN_ATTR_MESSAGE_INTEGRITY)
+			continue;
+		if (n != SHA1_LEN)
+			goto bad;
+		integrity_of(p, off, key, klen, mac);
+		for (i = 0; i < SHA1_LEN; i++)	/* in constant time */
+			diff |= mac[i] ^ p[off + 4 + i];
+		if (diff != 0) {
+			errno = EACCES;
+			return -1;
+		}
+		return 0;
+	}
+bad:
+	errno = EBADMSG;
+	return -1;
 }
 
 int

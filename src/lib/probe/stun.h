@@ -182,6 +182,21 @@ int stun_enc_raw(struct stun_enc *e, uint16_t attr, const void *val,
  * characters.  Returns 0 or -1. */
 int stun_enc_software(struct stun_enc *e, const char *software);
 
+/* Returns 1 when attr is an address XORed with the cookie and id:
+ * XOR-MAPPED-ADDRESS, and TURN's XOR-PEER-ADDRESS and XOR-RELAYED-ADDRESS
+ * (RFC 8656 §18). */
+int stun_attr_is_xor(uint16_t attr);
+
+/* Appends MESSAGE-INTEGRITY, the HMAC-SHA1 under key of the message so
+ * far (RFC 8489 §14.5); only FINGERPRINT may follow.  Returns 0 or -1. */
+int stun_enc_integrity(struct stun_enc *e, const void *key, size_t klen);
+
+/* Checks the first MESSAGE-INTEGRITY of the len-byte message at buf
+ * under key.  Returns 0, or -1 with errno EACCES (it does not match) or
+ * EBADMSG (none, or the message is not framed). */
+int stun_msg_integrity_check(const void *buf, size_t len, const void *key,
+    size_t klen);
+
 /* Appends FINGERPRINT; must be the last attribute (a later append fails
  * with EINVAL).  Returns 0 or -1. */
 int stun_enc_fingerprint(struct stun_enc *e);

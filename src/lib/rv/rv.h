@@ -207,6 +207,8 @@ struct rv_event {
 	struct rv_session *session;
 	const struct rv_url *server;
 	const char *id;			/* REGISTERED: the peer id */
+	const struct rvmsg_turn *turn;	/* WELCOME: TURN servers and
+					   credentials, or NULL */
 	long long seq;			/* REGISTERED: the record's seq */
 	const char *from;		/* SIGNAL: ID or ID/TAG */
 	const char *body_json;		/* SIGNAL: the body as JSON */

@@ -289,6 +289,8 @@ rv_welcome(struct rv_session *s, const struct rvmsg *m)
 		    "tag");
 		return -1;
 	}
+	if (m->turn.n_uris > 0)
+		ev.turn = &m->turn;
 	s->state = RV_UP;
 	lws_set_timeout(s->wsi, NO_PENDING_TIMEOUT, 0);
 	s->why[0] = '\0';

@@ -516,6 +516,36 @@ rvmsg_relay_id(const cJSON *it, uint32_t *id)
 	return 1;
 }
 
+/* A welcome's TURN servers, taken only when all of it is well formed
+ * (a server of a later version may send what this one cannot use). */
+static void
+rvmsg_parse_turn(struct rvmsg *m, const cJSON *t)
+{
+	struct rvmsg_turn *mt = &m->turn;
+	const cJSON *uris = cJSON_GetObjectItemCaseSensitive(t, "uris"), *u;
+	const char *s;
+
+	memset(mt, 0, sizeof(*mt));
+	if (!cJSON_IsObject(t) || !cJSON_IsArray(uris) ||
+	    (mt->user = rvmsg_str(t, "username", RVMSG_TURN_USER_MAX)) ==
+	    NULL || (mt->pass = rvmsg_str(t, "password",
+	    RVMSG_TURN_PASS_MAX)) == NULL || !rvmsg_int(
+	    cJSON_GetObjectItemCaseSensitive(t, "ttl"), &mt->ttl) ||
+	    mt->ttl < 1)
+		goto none;
+	cJSON_ArrayForEach(u, uris) {
+		if (mt->n_uris == RVMSG_TURN_URIS || !cJSON_IsString(u) ||
+		    (s = u->valuestring) == NULL || strlen(s) > RVMSG_URI_MAX ||
+		    (strncmp(s, "turn:", 5) != 0 && strncmp(s, "turns:", 6) != 0))
+			goto none;
+		mt->uris[mt->n_uris++] = s;
+	}
+	if (mt->n_uris > 0)
+		return;
+none:
+	memset(mt, 0, sizeof(*mt));
+}
+
 /* A message from the server.  Fields a message must carry are checked;
  * those it may carry are taken when they are well formed. */
 static int
@@ -538,6 +568,8 @@ rvmsg_parse_server(struct rvmsg *m)
 		if ((m->id = rvmsg_str(r, "id", IDENT_ID_LEN)) == NULL ||
 		    (m->tag = rvmsg_str(r, "tag", RVMSG_TAG_MAX)) == NULL)
 			return rvmsg_fail(m, RVMSG_E_FIELD, "bad welcome");
+		rvmsg_parse_turn(m, cJSON_GetObjectItemCaseSensitive(r,
+		    "turn"));
 	} else if (strcmp(type, "registered") == 0) {
 		/* seq: a string of digits, or a number. */
 		const char *s = rvmsg_str(r, "seq", 20);

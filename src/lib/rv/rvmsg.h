@@ -27,6 +27,22 @@
 /* "ID/TAG" and its terminator. */
 #define RVMSG_TO_MAX	(IDENT_ID_LEN + 1 + RVMSG_TAG_MAX + 1)
 
+/* TURN servers and time-limited credentials for them (coturn's
+ * use-auth-secret), which a welcome may carry: at most RVMSG_TURN_URIS
+ * URIs of RVMSG_URI_MAX bytes (RFC 7065: turn: or turns:, host, port,
+ * ?transport=udp|tcp). */
+#define RVMSG_TURN_URIS	8
+#define RVMSG_URI_MAX	255
+#define RVMSG_TURN_USER_MAX 128
+#define RVMSG_TURN_PASS_MAX 64
+
+struct rvmsg_turn {
+	const char *user, *pass;	/* "EXPIRY:ID" and its password */
+	long long ttl;			/* seconds they were minted for */
+	const char *uris[RVMSG_TURN_URIS];
+	int n_uris;			/* 0: no TURN */
+};
+
 /* The error codes, in the order of their names (rvmsg_code). */
 enum rvmsg_err {
 	RVMSG_OK, RVMSG_E_JSON, RVMSG_E_TYPE, RVMSG_E_FIELD, RVMSG_E_LARGE,
@@ -83,6 +99,7 @@ struct rvmsg {
 	const char *from, *peer, *code, *why;
 	long long seq;
 	uint32_t relay;
+	struct rvmsg_turn turn;		/* welcome: n_uris 0 for none */
 	enum rvmsg_err err;		/* why the parse failed */
 	const char *reason;		/* the same in words */
 };
@@ -171,9 +188,9 @@ size_t rvmsg_build_unregister(char *buf, size_t cap);
 
 /* Server to client. */
 size_t rvmsg_build_hello(char *buf, size_t cap, const char *nonce);
-/* tag "" is written as "-". */
+/* tag "" is written as "-"; turn NULL (or without URIs) for none. */
 size_t rvmsg_build_welcome(char *buf, size_t cap, const char *id,
-    const char *tag);
+    const char *tag, const struct rvmsg_turn *turn);
 size_t rvmsg_build_registered(char *buf, size_t cap, const char *id,
     long long seq);
 /* The signal m (parsed from a client) as forwarded from FROM[/TAG]: its

@@ -195,13 +195,28 @@ rvmsg_build_hello(char *buf, size_t cap, const char *nonce)
 }
 
 size_t
-rvmsg_build_welcome(char *buf, size_t cap, const char *id, const char *tag)
+rvmsg_build_welcome(char *buf, size_t cap, const char *id, const char *tag,
+    const struct rvmsg_turn *turn)
 {
 	struct rvmsg_w w;
+	int i;
 
 	w_begin(&w, buf, cap, "welcome");
 	w_str(&w, "id", id);
 	w_str(&w, "tag", tag[0] != '\0' ? tag : "-");
+	if (turn != NULL && turn->n_uris > 0) {
+		w_lit(&w, ",\"turn\":{\"username\":");
+		w_quoted(&w, turn->user);
+		w_str(&w, "password", turn->pass);
+		w_num(&w, "ttl", (unsigned long long)turn->ttl);
+		w_lit(&w, ",\"uris\":[");
+		for (i = 0; i < turn->n_uris && i < RVMSG_TURN_URIS; i++) {
+			if (i > 0)
+				w_lit(&w, ",");
+			w_quoted(&w, turn->uris[i]);
+		}
+		w_lit(&w, "]}");
+	}
 	return w_end(&w);
 }
 

@@ -15,7 +15,10 @@
 #include "addr.h"
 #include "call.h"
 #include "stun_client.h"
+#include "turn_client.h"
 #include "why.h"
+
+#define CALL_TURN_MS	2000	/* for one TURN server to allocate */
 
 /* What the session heard since it was opened. */
 struct heard {
@@ -36,6 +39,11 @@ struct call {
 	struct record_in opened;
 	uint8_t eph_sk[crypto_box_SECRETKEYBYTES];	/* the stream's, to
 							   come */
+	/* The welcome's TURN servers and credentials (nat(7)). */
+	char turn_user[RVMSG_TURN_USER_MAX + 1];
+	char turn_pass[RVMSG_TURN_PASS_MAX + 1];
+	char turn_uri[RVMSG_TURN_URIS][RVMSG_URI_MAX + 1];
+	int n_turn;
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -311,6 +319,18 @@ on_event(void *arg, const struct rv_event *ev)
 	switch (ev->type) {
 	case RV_EV_WELCOME:
 		st->welcomed = 1;
+		if (ev->turn != NULL) {
+			int i;
+
+			snprintf(rz->turn_user, sizeof(rz->turn_user), "%s",
+			    ev->turn->user);
+			snprintf(rz->turn_pass, sizeof(rz->turn_pass), "%s",
+			    ev->turn->pass);
+			for (i = 0; i < ev->turn->n_uris; i++)
+				snprintf(rz->turn_uri[i], sizeof(rz->turn_uri[i]),
+				    "%s", ev->turn->uris[i]);
+			rz->n_turn = ev->turn->n_uris;
+		}
 		break;
 	case RV_EV_LOST:
 		st->lost = 1;
@@ -465,6 +485,47 @@ answer_wait(const struct call_cfg *cfg, struct call *rz,
 	return 0;
 }
 
+/* Allocates on the first of the welcome's TURN servers that takes us
+ * (over UDP only when UDP is not blocked) and adds the relayed address
+ * to self's candidates.  Failing is no error: the relay stays. */
+static void
+call_turn(struct call *rz, struct tech_env *e)
+{
+	struct turn_conf cf = { .user = rz->turn_user, .pass = rz->turn_pass,
+	    .family = AF_INET };
+	struct turn_client *t;
+	struct turn_uri u;
+	char w[256], a[ADDR_STRLEN];
+	int i;
+
+	for (i = 0; i < rz->n_turn && e->turn == NULL; i++) {
+		if (turn_uri_parse(rz->turn_uri[i], &u) == -1 ||
+		    (u.transport == TURN_UDP &&
+		    e->self.prof.udp.nat == PROFILE_NAT_UDP_BLOCKED) ||
+		    e->self.ncand == CAND_MAX)
+			continue;
+		cf.uri = rz->turn_uri[i];
+		if ((t = turn_client_new(&cf, turn_now_ms(), w,
+		    sizeof(w))) == NULL) {
+			rz->say(rz->arg, "%s", w);
+			continue;
+		}
+		if (turn_client_run(t, CALL_TURN_MS) == -1) {
+			rz->say(rz->arg, "%s", turn_client_why(t));
+			turn_client_free(t);
+			continue;
+		}
+		e->turn = t;
+		memset(&e->self.cand[e->self.ncand], 0, sizeof(e->self.cand[0]));
+		e->self.cand[e->self.ncand].type = CAND_RELAY;
+		memcpy(&e->self.cand[e->self.ncand].addr,
+		    turn_client_relayed(t), addr_len(turn_client_relayed(t)));
+		e->self.ncand++;
+		rz->say(rz->arg, "TURN: allocated %s on %s",
+		    addr_str(turn_client_relayed(t), a), cf.uri);
+	}
+}
+
 int
 call_exchange(const struct call_cfg *cfg, struct tech_env *e,
     const struct offer *theirs, const uint8_t peer_pk[IDENT_PK_LEN],
@@ -494,6 +555,9 @@ call_exchange(const struct call_cfg *cfg, struct tech_env *e,
 	crypto_box_keypair(mine->eph, rz->eph_sk);
 	if ((rc = sig_open(cfg, rz, why, whylen)) != 0)
 		goto fail;
+	call_turn(rz, e);
+	memcpy(mine->cand, e->self.cand, sizeof(mine->cand));
+	mine->ncand = e->self.ncand;
 	if (theirs != NULL) {
 		/* The initiator picks the techniques: a spray it chose
 		 * (--hard) runs on our side too (tech_spray.c). */

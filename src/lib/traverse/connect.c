@@ -257,7 +257,7 @@ connect_hold(const struct tech_env *e, const struct tech_path *p,
 	struct pollfd pfd;
 	uint64_t end, ka = 0;
 
-	if (p->tcp || p->rv != NULL)
+	if (p->tcp || p->rv != NULL || p->turn != NULL)
 		return;
 	end = stun_now_ms() + ms;
 	pfd.fd = p->fd;

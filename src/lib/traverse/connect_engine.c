@@ -190,6 +190,7 @@ connect_engine_new(struct tech_env *e, unsigned timeout_ms, int flags,
 {
 	struct connect_engine *g;
 	struct rv_client *rv = e->rv;
+	struct turn_client *turn = e->turn;
 	char punch_why[TECH_WHY_LEN] = "";
 	int i;
 
@@ -205,9 +206,12 @@ connect_engine_new(struct tech_env *e, unsigned timeout_ms, int flags,
 	e->pace_next = g->t0;
 	if (e->pace_ms < 5)
 		e->pace_ms = 5;
-	/* Without a client the relay row does not apply. */
-	if (flags & CONNECT_DIRECT_ONLY)
+	/* Without a client the relay row does not apply, nor TURN's
+	 * without an allocation. */
+	if (flags & CONNECT_DIRECT_ONLY) {
 		e->rv = NULL;
+		e->turn = NULL;
+	}
 	if (engine_rank(g, punch_why) == 0) {
 		/* Hole punching's reason is the general one; every
 		 * technique's is in its own report. */
@@ -215,6 +219,7 @@ connect_engine_new(struct tech_env *e, unsigned timeout_ms, int flags,
 		    punch_why[0] ? punch_why : "none applies");
 		engine_fail(g, ENETUNREACH);
 		e->rv = rv;
+		e->turn = turn;
 		return g;
 	}
 	for (i = 0; i < g->nrun; i++) {
@@ -227,6 +232,7 @@ connect_engine_new(struct tech_env *e, unsigned timeout_ms, int flags,
 		}
 	}
 	e->rv = rv;
+	e->turn = turn;
 	return g;
 }
 
@@ -268,6 +274,24 @@ run_status(struct connect_engine *g, struct run *r, enum tech_status s,
 {
 	switch (s) {
 	case TECH_DONE:
+		/* Of two fallbacks (TURN, then the WebSocket relay), the
+		 * higher score's path is kept and the other is beaten. */
+		if (r->t->fallback && g->held != NULL && g->held != r &&
+		    g->held->score >= r->score) {
+			r->state = R_FAILED;
+			r->failed_ms = now - g->t0;
+			snprintf(r->why, sizeof(r->why), "%s held a path "
+			    "first", g->held->t->name);
+			memset(&g->path, 0, sizeof(g->path));
+			return 0;
+		}
+		if (r->t->fallback && g->held != NULL && g->held != r) {
+			g->held->state = R_FAILED;
+			g->held->failed_ms = now - g->t0;
+			snprintf(g->held->why, sizeof(g->held->why), "beaten "
+			    "by %s", r->t->name);
+			g->held = NULL;
+		}
 		if (r->t->fallback && others_running(g, r)) {
 			r->state = R_HELD;
 			g->held_path = g->path;
@@ -674,7 +698,8 @@ search_end(struct connect_engine *g, enum search_end how)
 		engine_fail(g, how == END_CANCELLED ? ECANCELED : ETIMEDOUT);
 		return;
 	}
-	if (g->e->initiator && g->path.rv == NULL && !g->path.tcp)
+	if (g->e->initiator && g->path.rv == NULL && g->path.turn == NULL &&
+	    !g->path.tcp)
 		nominate_start(g);
 	else
 		engine_conclude(g);

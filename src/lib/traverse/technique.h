@@ -25,6 +25,7 @@
 struct portmap_mapping;
 struct rv_client;
 struct rv_session;
+struct turn_client;
 
 #define TECH_RV_PEER_LEN	48	/* "ID/TAG" and its terminator */
 #define TECH_WHY_LEN	256
@@ -66,9 +67,13 @@ struct tech_env {
 	struct rv_client *rv;
 	struct rv_session *rv_sess;
 	char rv_peer[TECH_RV_PEER_LEN];
+	/* Refinement: self's TURN allocation (turn_client.h), whose
+	 * relayed address is among self's candidates (CAND_RELAY), or
+	 * NULL; the caller's, freed by it. */
+	struct turn_client *turn;
 	/* Refinement: the two-sided search where both NATs allocate at
-	 * random, and a spray below even odds (tech_spray.c), may run:
-	 * nat-connect --hard, or an initiator's offer that names spray. */
+	 * random, and a spray below one chance in five (tech_spray.c), may
+	 * run: nat-connect --hard, or an initiator's offer naming spray. */
 	int hard;
 };
 
@@ -88,6 +93,10 @@ struct tech_path {
 	 * direct path. */
 	struct rv_session *rv;
 	char rv_peer[TECH_RV_PEER_LEN];
+	/* Refinement: a path through self's TURN allocation has fd -1 and
+	 * carries datagrams with turn_client_send to remote, the peer's
+	 * relayed address (local is self's); NULL otherwise. */
+	struct turn_client *turn;
 };
 
 enum tech_status {
