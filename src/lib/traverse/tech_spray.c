@@ -225,7 +225,7 @@ spray_why(struct tc_state *s, char *why)
 	char b[TECH_WHY_LEN];
 
 	snprintf(b, sizeof(b), "%d of our flows%s met none of the peer's "
-	    "(planned odds %.2g%%)", s->l.n, x->mode == SPRAY_P ?
+	    "(planned odds %.3g%%)", s->l.n, x->mode == SPRAY_P ?
 	    " at predicted ports" : "", 100 * x->odds);
 	tc_state_why(s, b, why);
 }
