@@ -113,6 +113,11 @@ report(const struct profile *p)
 	report_gateway("PCP", &p->pcp);
 	if (p->double_nat == PROFILE_YES)
 		printf("double NAT:   yes, the gateway is behind another NAT\n");
+	if (p->cgnat == PROFILE_YES)
+		printf("CGNAT:        yes, a carrier-grade NAT (%s)\n",
+		    p->dn_evidence == PROFILE_DN_SHARED ? "the gateway's "
+		    "external address is in 100.64.0.0/10" : "this host's "
+		    "address is in 100.64.0.0/10");
 	if (t->probed)
 		printf("tcp:          %s, public %s, mapping %s\n",
 		    profile_nat_str(t->nat), t->public.ss_family ?
@@ -288,7 +293,12 @@ main(int argc, char **argv)
 		p.upnp = gw.p.upnp;
 		p.natpmp = gw.p.natpmp;
 		p.pcp = gw.p.pcp;
-		behavior_double_nat(&p);
+	}
+	behavior_double_nat(&p);
+	if (verbose) {
+		char why[256];
+
+		log_say(NULL, "%s", behavior_double_nat_why(&p, why, sizeof(why)));
 	}
 	if (tcp && behavior_probe_tcp(&p, &o) == -1)
 		err(EX_OSERR, "tcp tests");

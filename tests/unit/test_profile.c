@@ -31,7 +31,8 @@ test_good(void **state)
 		    "delta=random lifetime=- local=10.0.4.2,fe80::1 "
 		    "servers=198.51.100.10:3478,[2001:db8::1]:3478 rtt=41,- "
 		    "portmap=upnp,pcp upnp=203.0.113.17 natpmp=- pcp=- "
-		    "double-nat=- evidence=answer "
+		    "double-nat=yes cgnat=yes double-nat-evidence=shared "
+		    "evidence=answer "
 		    "tcp-mapping=endpoint-independent "
 		    "tcp-filtering=- tcp-nat=unknown tcp-public=[::1]:1 "
 		    "tcp-hairpin=- tcp-preserve=yes tcp-delta=-2 "
@@ -149,6 +150,9 @@ static const struct { const char *line, *why; } bad[] = {
 	    "field portmap: not a list of upnp, natpmp, pcp or -" },
 	{ "type=profile upnp=", "field upnp: not an address or -" },
 	{ "type=profile double-nat=1", "field double-nat: not yes, no or -" },
+	{ "type=profile cgnat=maybe", "field cgnat: not yes, no or -" },
+	{ "type=profile double-nat-evidence=stun", "field double-nat-evidence: "
+	    "not same, differs, private, shared, local-shared or -" },
 	{ "type=profile evidence=hunch", "field evidence: not answer, refused, "
 	    "tcp, filtered, unreachable, silence or -" },
 	{ "type=profile evidence=answer,tcp", "field evidence: not answer, "

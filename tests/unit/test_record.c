@@ -193,6 +193,8 @@ test_profile_round_trip(void **state)
 	p.upnp.found = 1;
 	addr_parse(&p.upnp.external, "203.0.113.17", 0, 1);
 	p.evidence = PROFILE_EV_ANSWER;
+	p.cgnat = PROFILE_YES;
+	p.dn_evidence = PROFILE_DN_LOCAL_SHARED;
 	for (json = 0; json < 2; json++) {
 		profile_write(&p, &r, json);
 		assert_non_null(line = record_end(&r));
@@ -204,6 +206,7 @@ test_profile_round_trip(void **state)
 			    "delta=random lifetime=- local=10.0.4.2 "
 			    "servers=198.51.100.10:3478 rtt=41 portmap=upnp "
 			    "upnp=203.0.113.17 natpmp=- pcp=- double-nat=- "
+			    "cgnat=yes double-nat-evidence=local-shared "
 			    "evidence=answer\n");
 		assert_int_equal(record_parse(&in, line), 0);
 		assert_int_equal(profile_read(&q, &in), 0);
@@ -211,6 +214,9 @@ test_profile_round_trip(void **state)
 		assert_int_equal(q.udp.nat, PROFILE_NAT_SYMMETRIC);
 		assert_int_equal(q.udp.delta, PROFILE_DELTA_RANDOM);
 		assert_int_equal(q.udp.hairpin, PROFILE_NO);
+		assert_int_equal(q.cgnat, PROFILE_YES);
+		assert_int_equal(q.double_nat, PROFILE_DONTKNOW);
+		assert_int_equal(q.dn_evidence, PROFILE_DN_LOCAL_SHARED);
 		assert_true(addr_equal((struct sockaddr *)&q.udp.public,
 		    (struct sockaddr *)&p.udp.public));
 		assert_int_equal(q.nlocal, 1);

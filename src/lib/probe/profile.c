@@ -30,6 +30,10 @@ static const char *const nat_names[] = {
 	[PROFILE_NAT_NPTV6] = "nptv6",
 };
 
+static const char *const dn_evidence_names[] = {
+	"-", "same", "differs", "private", "shared", "local-shared",
+};
+
 static const char *const evidence_names[] = {
 	[PROFILE_EV_NONE] = "-",
 	[PROFILE_EV_ANSWER] = "answer",
@@ -60,6 +64,15 @@ profile_init(struct profile *p)
 	profile_transport_init(&p->tcp);
 	profile_transport_init(&p->udp6);
 	p->double_nat = PROFILE_DONTKNOW;
+	p->cgnat = PROFILE_DONTKNOW;
+	p->dn_gateway = -1;
+}
+
+const char *
+profile_dn_evidence_str(enum profile_dn_evidence e)
+{
+	return (size_t)e < NELEM(dn_evidence_names) ? dn_evidence_names[e] :
+	    "-";
 }
 
 const char *
@@ -363,6 +376,9 @@ profile_write(const struct profile *p, struct record *r, int json)
 		    g[i]->external.ss_family ? addr_host_str(
 		    (const struct sockaddr *)&g[i]->external, a) : NULL);
 	record_str(r, "double-nat", profile_tri_str(p->double_nat));
+	record_str(r, "cgnat", profile_tri_str(p->cgnat));
+	record_str(r, "double-nat-evidence",
+	    profile_dn_evidence_str(p->dn_evidence));
 	record_str(r, "evidence", profile_evidence_str(p->evidence));
 	if (p->tcp.probed)
 		profile_write_transport(&p->tcp, r, "tcp-");
@@ -477,8 +493,15 @@ profile_read(struct profile *p, const struct record_in *in)
 	if (profile_read_transport(&p->udp, in, "") == -1 ||
 	    profile_read_transport(&p->tcp, in, "tcp-") == -1 ||
 	    profile_read_transport(&p->udp6, in, "ip6-") == -1 ||
-	    read_tri(record_get(in, "double-nat"), &p->double_nat) == -1)
+	    read_tri(record_get(in, "double-nat"), &p->double_nat) == -1 ||
+	    read_tri(record_get(in, "cgnat"), &p->cgnat) == -1)
 		goto bad;
+	if ((v = record_get(in, "double-nat-evidence")) != NULL) {
+		if ((i = lookup(dn_evidence_names, NELEM(dn_evidence_names),
+		    v)) < 0)
+			goto bad;
+		p->dn_evidence = (enum profile_dn_evidence)i;
+	}
 	if ((v = record_get(in, "evidence")) != NULL) {
 		if ((i = lookup(evidence_names, NELEM(evidence_names), v)) < 0)
 			goto bad;
@@ -519,6 +542,7 @@ enum profile_kind {
 	PK_RTTS,	/* a list of 0 to 60000 or -, or - */
 	PK_GATEWAYS,	/* a list of upnp, natpmp, pcp, or - */
 	PK_EVIDENCE,	/* answer, refused, tcp ... or - */
+	PK_DN_EVIDENCE,	/* same, differs, private ... or - */
 };
 
 static const struct {
@@ -544,6 +568,9 @@ static const struct {
 	{ "natpmp", PK_ADDR, 0, "an address or -" },
 	{ "pcp", PK_ADDR, 0, "an address or -" },
 	{ "double-nat", PK_TRI, 0, "yes, no or -" },
+	{ "cgnat", PK_TRI, 0, "yes, no or -" },
+	{ "double-nat-evidence", PK_DN_EVIDENCE, 0, "same, differs, "
+	    "private, shared, local-shared or -" },
 	{ "evidence", PK_EVIDENCE, 0, "answer, refused, tcp, filtered, "
 	    "unreachable, silence or -" },
 };
@@ -608,6 +635,9 @@ check_one(enum profile_kind k, const char *v)
 		    strcmp(v, "pcp") == 0;
 	case PK_EVIDENCE:
 		return lookup(evidence_names, NELEM(evidence_names), v) > 0;
+	case PK_DN_EVIDENCE:
+		return lookup(dn_evidence_names, NELEM(dn_evidence_names),
+		    v) > 0;
 	}
 	return 0;
 }
