@@ -1,6 +1,7 @@
 /*
  * profile.c: nat-probe's profile as a struct and as a record.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -380,6 +381,16 @@ profile_write(const struct profile *p, struct record *r, int json)
 	record_str(r, "double-nat-evidence",
 	    profile_dn_evidence_str(p->dn_evidence));
 	record_str(r, "evidence", profile_evidence_str(p->evidence));
+	if (p->nat64_probed) {
+		char pre[INET6_ADDRSTRLEN + 8];
+
+		if (p->nat64_len > 0 && inet_ntop(AF_INET6, &p->nat64, pre,
+		    INET6_ADDRSTRLEN) != NULL)
+			snprintf(pre + strlen(pre), 8, "/%d", p->nat64_len);
+		else
+			strcpy(pre, "-");
+		record_str(r, "nat64", pre);
+	}
 	if (p->tcp.probed)
 		profile_write_transport(&p->tcp, r, "tcp-");
 	if (p->udp6.probed)
@@ -480,6 +491,29 @@ profile_read_transport(struct profile_transport *t,
 	return 0;
 }
 
+/* A NAT64 prefix "ADDR/LEN" (RFC 6052 lengths): its length, or -1. */
+static int
+read_prefix6(const char *v, struct in6_addr *a)
+{
+	char buf[INET6_ADDRSTRLEN + 1], *slash, *end;
+	long len;
+
+	if (strlen(v) >= sizeof(buf) + 3)
+		return -1;
+	if ((slash = strchr(v, '/')) == NULL ||
+	    (size_t)(slash - v) >= sizeof(buf))
+		return -1;
+	memcpy(buf, v, (size_t)(slash - v));
+	buf[slash - v] = '\0';
+	errno = 0;
+	len = strtol(slash + 1, &end, 10);
+	if (*end != '\0' || end == slash + 1 || (len != 32 && len != 40 &&
+	    len != 48 && len != 56 && len != 64 && len != 96) ||
+	    inet_pton(AF_INET6, buf, a) != 1)
+		return -1;
+	return (int)len;
+}
+
 int
 profile_read(struct profile *p, const struct record_in *in)
 {
@@ -496,6 +530,12 @@ profile_read(struct profile *p, const struct record_in *in)
 	    read_tri(record_get(in, "double-nat"), &p->double_nat) == -1 ||
 	    read_tri(record_get(in, "cgnat"), &p->cgnat) == -1)
 		goto bad;
+	if ((v = record_get(in, "nat64")) != NULL) {
+		p->nat64_probed = 1;
+		if (strcmp(v, "-") != 0 && (p->nat64_len = read_prefix6(v,
+		    &p->nat64)) == -1)
+			goto bad;
+	}
 	if ((v = record_get(in, "double-nat-evidence")) != NULL) {
 		if ((i = lookup(dn_evidence_names, NELEM(dn_evidence_names),
 		    v)) < 0)
@@ -543,6 +583,7 @@ enum profile_kind {
 	PK_GATEWAYS,	/* a list of upnp, natpmp, pcp, or - */
 	PK_EVIDENCE,	/* answer, refused, tcp ... or - */
 	PK_DN_EVIDENCE,	/* same, differs, private ... or - */
+	PK_PREFIX6,	/* ADDR6/LEN, LEN one of RFC 6052's, or - */
 };
 
 static const struct {
@@ -569,6 +610,8 @@ static const struct {
 	{ "pcp", PK_ADDR, 0, "an address or -" },
 	{ "double-nat", PK_TRI, 0, "yes, no or -" },
 	{ "cgnat", PK_TRI, 0, "yes, no or -" },
+	{ "nat64", PK_PREFIX6, 0, "an IPv6 prefix of 32, 40, 48, 56, 64 or "
+	    "96 bits or -" },
 	{ "double-nat-evidence", PK_DN_EVIDENCE, 0, "same, differs, "
 	    "private, shared, local-shared or -" },
 	{ "evidence", PK_EVIDENCE, 0, "answer, refused, tcp, filtered, "
@@ -635,6 +678,11 @@ check_one(enum profile_kind k, const char *v)
 		    strcmp(v, "pcp") == 0;
 	case PK_EVIDENCE:
 		return lookup(evidence_names, NELEM(evidence_names), v) > 0;
+	case PK_PREFIX6: {
+		struct in6_addr a;
+
+		return read_prefix6(v, &a) > 0;
+	}
 	case PK_DN_EVIDENCE:
 		return lookup(dn_evidence_names, NELEM(dn_evidence_names),
 		    v) > 0;

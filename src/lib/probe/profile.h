@@ -7,6 +7,7 @@
 #define NATKIT_PROFILE_H
 
 #include <limits.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "record.h"
@@ -128,6 +129,9 @@ struct profile {
 	enum profile_tri cgnat;		/* a carrier-grade NAT on the path */
 	enum profile_dn_evidence dn_evidence;	/* of double_nat, cgnat */
 	int dn_gateway;			/* the portmap_proto that told, or -1 */
+	int nat64_probed;		/* RFC 7050 discovery ran */
+	int nat64_len;			/* the NAT64 prefix's length, 0 none */
+	struct in6_addr nat64;		/* the NAT64 prefix */
 	enum profile_evidence evidence;	/* of udp.nat */
 };
 
