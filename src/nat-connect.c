@@ -53,6 +53,80 @@ static uint64_t t0;
 static struct tech_env env;
 static int gathered;
 
+/* ------------------------------------------------------------------ */
+/* The status line: with -v on a terminal, one line rewritten in place
+ * while the techniques run and while the stream flows; every other line
+ * clears it first.  Nothing of it when stderr is not a terminal. */
+
+static int status_on;
+static int status_shown;
+static uint64_t status_at;
+
+static void
+status_clear(void)
+{
+	if (status_shown) {
+		fputs("\r\033[K", stderr);
+		status_shown = 0;
+	}
+}
+
+static void __attribute__((format(printf, 1, 2)))
+status_show(const char *fmt, ...)
+{
+	char line[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\r\033[K%s", line);
+	fflush(stderr);
+	status_shown = 1;
+}
+
+/* While the techniques run: the checks sent (the birthday search's
+ * packets, mostly) and the time. */
+static void
+progress(void *arg, const struct tech_env *e)
+{
+	uint64_t now = stun_now_ms(), pkts = 0;
+	int i;
+
+	(void)arg;
+	if (now < status_at)
+		return;
+	status_at = now + 100;
+	for (i = 0; e->budget != NULL && i < e->budget->n; i++)
+		pkts += e->budget->dst[i].pkts;
+	status_show("connecting: %llu checks sent, %.1f s",
+	    (unsigned long long)pkts, (now - t0) / 1000.0);
+}
+
+/* While the stream flows: the path in use, the bytes, the rate. */
+static void
+tick(void *arg, const struct carry *c)
+{
+	static unsigned long long last;
+	static uint64_t last_ms;
+	uint64_t now = stun_now_ms();
+	unsigned long long all = c->sent + c->received;
+	double rate = last_ms && now > last_ms ? (all - last) * 1000.0 /
+	    (double)(now - last_ms) / 1024 : 0;
+	char via[ADDR_STRLEN + 8], a[ADDR_STRLEN];
+
+	(void)arg;
+	if (c->relayed)
+		snprintf(via, sizeof(via), "via relay");
+	else
+		snprintf(via, sizeof(via), "via %s", addr_str((const struct
+		    sockaddr *)&c->remote, a));
+	status_show("%s: sent %llu, received %llu, %.1f KiB/s", via,
+	    c->sent, c->received, rate);
+	last = all;
+	last_ms = now;
+}
+
 /* Reports a total failure: a warning, a type=failed record, and exit. */
 static void __attribute__((noreturn, format(printf, 2, 3)))
 fail(int code, const char *fmt, ...)
@@ -64,6 +138,7 @@ fail(int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	status_clear();
 	warnx("%s", TERM_SAFE(why));
 	if (recs != NULL) {
 		record_begin(&r, json, "failed");
@@ -83,6 +158,7 @@ emit(struct record *r)
 {
 	const char *line = record_end(r);
 
+	status_clear();
 	if (recs != NULL && line != NULL) {
 		fputs(line, recs);
 		fflush(recs);
@@ -96,6 +172,7 @@ report(const struct connect_attempt *a, void *arg)
 	struct record r;
 
 	(void)arg;
+	status_clear();
 	if (strcmp(a->outcome, "won") == 0)
 		log_say(NULL, "%s: won in %.1f s: %s", a->technique,
 		    a->ms / 1000.0, a->cands);
@@ -163,6 +240,7 @@ upgraded(void *arg, const struct tech_path *p, uint64_t ms)
 	char cands[CONNECT_CANDS_LEN];
 
 	(void)arg;
+	status_clear();
 	log_say(NULL, "moved from the relay to a direct path after %.1f s",
 	    ms / 1000.0);
 	connect_path_cands(&env, p, cands, sizeof(cands));
@@ -172,6 +250,35 @@ upgraded(void *arg, const struct tech_path *p, uint64_t ms)
 	record_addr(&r, "remote", (const struct sockaddr *)&p->remote);
 	record_str(&r, "cands", cands);
 	record_int(&r, "relayed-ms", (long long)ms);
+	record_int(&r, "ms", (long long)(stun_now_ms() - t0));
+	emit(&r);
+}
+
+/* Each change of path while carrying: a path record with why. */
+static void
+moved(void *arg, const struct carry_move *m)
+{
+	struct record r;
+
+	(void)arg;
+	status_clear();
+	if (m->relay)
+		log_say(NULL, "path: now through the relay: %s", m->reason);
+	else
+		log_say(NULL, "path: now direct (%s): %s", m->technique,
+		    m->reason);
+	record_begin(&r, json, "path");
+	record_str(&r, "proto", m->relay ? "relay" : "udp");
+	if (m->relay) {
+		record_str(&r, "local", rv_session_name(env.rv_sess));
+		record_str(&r, "remote", env.rv_peer);
+	} else {
+		record_addr(&r, "local", m->local);
+		record_addr(&r, "remote", m->remote);
+	}
+	record_str(&r, "technique", m->technique);
+	record_str(&r, "reason", m->reason);
+	record_int(&r, "before-ms", (long long)m->ms);
 	record_int(&r, "ms", (long long)(stun_now_ms() - t0));
 	emit(&r);
 }
@@ -232,9 +339,13 @@ carry(struct tech_path *p, const struct ident *id, int in_fd, int out_fd)
 	c.upgrade = 1;
 	c.report = report;
 	c.upgraded = upgraded;
+	c.moved = moved;
+	if (status_on)
+		c.tick = tick;
 	if (carry_run(&c, p) == -1) {
 		int e = errno;
 
+		status_clear();
 		/* What carry queued for the relay (our CONNECTION_CLOSE)
 		 * goes out before we leave. */
 		if (env.rv != NULL)
@@ -243,6 +354,7 @@ carry(struct tech_path *p, const struct ident *id, int in_fd, int out_fd)
 		errno = e;
 		fail(cli_exit(errno), "%s", c.why);
 	}
+	status_clear();
 	record_begin(&r, json, "closed");
 	record_int(&r, "sent", (long long)c.sent);
 	record_int(&r, "received", (long long)c.received);
@@ -392,6 +504,7 @@ main(int argc, char **argv)
 		}
 	}
 	log_init("nat-connect", 0, verbose);
+	status_on = verbose > 0 && isatty(STDERR_FILENO);
 	argc -= optind;
 	argv += optind;
 	if (accept ? argc != 0 : argc != 1)
@@ -467,6 +580,8 @@ main(int argc, char **argv)
 	if (call_exchange(&cfg, &env, accept ? &theirs : NULL,
 	    peer_pk, &rz, why, sizeof(why)) == -1)
 		fail(cli_exit(errno), "%s", why);
+	if (status_on)
+		env.progress = progress;
 	if (connect_run(&env, 15000, report, NULL, &path, w) == -1) {
 		gathered = 0;
 		if (errno == ENETUNREACH && strstr(w, "relay") == NULL)
@@ -479,8 +594,9 @@ main(int argc, char **argv)
 		turn_client_free(env.turn);
 		env.turn = NULL;
 	}
-	if (path.rv == NULL) {
-		/* A direct path needs the server no more. */
+	if (path.rv == NULL && print_mode) {
+		/* A direct path given away needs the server no more; one we
+		 * carry keeps it, to fall back to the relay. */
 		call_close(rz, 500);
 		rz = NULL;
 		env.rv = NULL;

@@ -333,7 +333,8 @@ main(int argc, char **argv)
 	if (behavior_probe_families(&p, &o) == -1)
 		err(EX_OSERR, "udp tests");
 	if (!nogw) {
-		(void)write(gw.stop[1], "", 1);
+		if (write(gw.stop[1], "", 1) == -1)
+			warn("gateway discovery: stop");
 		pthread_join(th, NULL);
 		close(gw.stop[0]);
 		close(gw.stop[1]);

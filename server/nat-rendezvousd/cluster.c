@@ -57,6 +57,7 @@ struct cluster_sub {
 	redisContext *rc;
 	ev_io io;
 	int subscribed;
+	ev_tstamp heard, pinged;	/* last byte read, last PING */
 };
 
 struct cluster {
@@ -71,6 +72,7 @@ struct cluster {
 	struct cluster_sub sub[CLUSTER_SUBS_MAX];
 	int nsub;
 	ev_timer timer;
+	ev_timer beat;			/* the shard subscriptions' PING */
 	struct cluster_stats st;
 	char err[512];
 };
@@ -494,6 +496,7 @@ cluster_sub_io(struct ev_loop *loop, ev_io *w, int revents)
 		cluster_sub_close(s, s->rc->errstr);
 		return;
 	}
+	s->heard = ev_now(loop);
 	while (s->rc != NULL) {
 		if (redisGetReplyFromReader(s->rc, &reply) != REDIS_OK) {
 			cluster_sub_close(s, "a reply that does not parse");
@@ -530,6 +533,43 @@ cluster_sub_open(struct cluster_sub *s)
 	ev_io_init(&s->io, cluster_sub_io, s->rc->fd, EV_READ | EV_WRITE);
 	s->io.data = s;
 	ev_io_start(c->loop, &s->io);
+	s->heard = s->pinged = ev_now(c->loop);
+}
+
+/*
+ * Every CLUSTER_BEAT seconds: a subscription that heard nothing since
+ * the last turn is sent a PING (allowed while subscribed); one that
+ * heard nothing for CLUSTER_DEAD seconds, or is not subscribed by then,
+ * is closed and opened again.  A partition that drops packets closes
+ * no connection by itself: this is how the instance finds it is cut off
+ * (degraded: cluster_ready answers 0) and when it is back.
+ */
+static void
+cluster_beat(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct cluster *c = w->data;
+	struct cluster_sub *s;
+	ev_tstamp now = ev_now(loop);
+	int i;
+
+	(void)revents;
+	for (i = 0; i < c->nsub; i++) {
+		s = &c->sub[i];
+		if (s->rc == NULL)
+			continue;
+		if (now - s->heard >= CLUSTER_DEAD) {
+			cluster_sub_close(s, "no answer");
+			continue;
+		}
+		if (!s->subscribed || now - s->heard < CLUSTER_BEAT ||
+		    now - s->pinged < CLUSTER_BEAT)
+			continue;
+		redisAppendCommand(s->rc, "PING");
+		s->pinged = now;
+		ev_io_stop(loop, &s->io);
+		ev_io_set(&s->io, s->rc->fd, EV_READ | EV_WRITE);
+		ev_io_start(loop, &s->io);
+	}
 }
 
 int
@@ -589,6 +629,9 @@ cluster_new(const struct cluster_conf *conf)
 	snprintf(c->err, sizeof(c->err), "no slot map yet");
 	ev_init(&c->timer, cluster_tick);
 	c->timer.data = c;
+	ev_timer_init(&c->beat, cluster_beat, CLUSTER_BEAT, CLUSTER_BEAT);
+	c->beat.data = c;
+	ev_timer_start(c->loop, &c->beat);
 	cluster_refresh(c);
 	cluster_arm(c);
 	return c;
@@ -638,6 +681,7 @@ cluster_free(struct cluster *c)
 		return;
 	c->closing = 1;
 	ev_timer_stop(c->loop, &c->timer);
+	ev_timer_stop(c->loop, &c->beat);
 	for (i = 0; i < c->nsub; i++) {
 		if (c->sub[i].rc != NULL) {
 			ev_io_stop(c->loop, &c->sub[i].io);

@@ -24,6 +24,9 @@
 #define CLUSTER_WAIT		15.0	/* seconds a command may wait for
 					   the cluster to come back */
 #define CLUSTER_RETRY		0.1	/* seconds between retries */
+#define CLUSTER_BEAT		1.0	/* seconds between a subscription's
+					   PINGs, when it heard nothing */
+#define CLUSTER_DEAD		3.0	/* seconds of silence that close it */
 
 /* The pure part, for the tests and the fuzzer. */
 

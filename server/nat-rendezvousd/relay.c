@@ -590,12 +590,38 @@ rvd_relay_remote(const char *msg, size_t len)
 	}
 }
 
+/* A relay ask waiting for the store to say where its peer is. */
+struct relay_loc {
+	char id[IDENT_ID_LEN + 1], tag[RVMSG_TAG_MAX + 1];
+	char to_id[IDENT_ID_LEN + 1], to_tag[RVMSG_TAG_MAX + 1];
+	char ref[RVMSG_REF_MAX + 1];
+	int has_ref;
+};
+
+static void
+relay_located(const char *inst, void *arg)
+{
+	struct relay_loc *l = arg;
+	struct rvd_sess *s = rvd_sess_find(l->id, l->tag);
+	const char *ref = l->has_ref ? l->ref : NULL;
+
+	if (s != NULL && !s->closing && s->state == RVD_AUTHED) {
+		if (inst != NULL)
+			relay_ask_remote(s, l->to_id, l->to_tag, ref, inst);
+		else
+			rvd_ws_error(s, RVMSG_E_PEER,
+			    "no session of that peer", ref);
+	}
+	free(l);
+}
+
 void
 rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,
     const char *ref)
 {
 	struct rvd_sess *t;
 	struct rvd_relay *r;
+	struct relay_loc *l;
 
 	if ((t = rvd_sess_find(to_id, to_tag)) == NULL) {
 		const char *inst = rvd.store->ops->home != NULL ?
@@ -603,7 +629,24 @@ rvd_relay_ask(struct rvd_sess *s, const char *to_id, const char *to_tag,
 
 		if (inst != NULL)
 			relay_ask_remote(s, to_id, to_tag, ref, inst);
-		else
+		else if (rvd.store->ops->locate != NULL &&
+		    (l = calloc(1, sizeof(*l))) != NULL) {
+			/* Not signalled from here lately: the store asks
+			 * its engine. */
+			snprintf(l->id, sizeof(l->id), "%s", s->id);
+			snprintf(l->tag, sizeof(l->tag), "%s", s->tag);
+			snprintf(l->to_id, sizeof(l->to_id), "%s", to_id);
+			snprintf(l->to_tag, sizeof(l->to_tag), "%s", to_tag);
+			l->has_ref = ref != NULL;
+			snprintf(l->ref, sizeof(l->ref), "%s",
+			    ref != NULL ? ref : "");
+			if (rvd.store->ops->locate(rvd.store, to_id,
+			    relay_located, l) == -1) {
+				free(l);
+				rvd_ws_error(s, RVMSG_E_PEER,
+				    "no session of that peer", ref);
+			}
+		} else
 			rvd_ws_error(s, RVMSG_E_PEER,
 			    "no session of that peer", ref);
 		return;

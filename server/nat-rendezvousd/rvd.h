@@ -209,9 +209,16 @@ void rvd_sess_remove(struct rvd_sess *s);
  * sessions here read too slowly): dropped and counted. */
 int rvd_deliver(const char *id, const char *tag, const char *msg,
     size_t len);
+/* The same for a signal from s (ref: its ref, or NULL): when it went to
+ * another instance through a store that answers later (store.h, signal),
+ * s is told unknown-peer then if no instance took it. */
+int rvd_deliver_from(const struct rvd_sess *s, const char *id,
+    const char *tag, const char *msg, size_t len, const char *ref);
 int rvd_sess_online(const char *id);
 /* A message from another instance (store.h, store_inbox_fn): when it is
- * a signal ("T TO MSG"), delivers it here and returns 1, else 0. */
+ * a signal ("T TO MSG"), delivers it here and returns 1; the store's "S
+ * ID" (a record it refused as a replay), tells id's sessions and returns
+ * 1; else 0. */
 int rvd_inbox_signal(const char *msg, size_t len);
 /* Returns an open authenticated session of id/tag ("" for presence), or
  * NULL. */

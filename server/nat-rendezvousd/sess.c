@@ -187,6 +187,72 @@ rvd_deliver(const char *id, const char *tag, const char *msg, size_t len)
 	return n;
 }
 
+/* A signal handed to the store, until it says whether it reached any
+ * instance. */
+struct rvd_sigwait {
+	char id[IDENT_ID_LEN + 1], tag[RVMSG_TAG_MAX + 1];
+	char ref[RVMSG_REF_MAX + 1];
+	int has_ref;
+};
+
+static void
+rvd_signal_answered(int n, void *arg)
+{
+	struct rvd_sigwait *w = arg;
+	struct rvd_sess *s;
+
+	if (n == 0 && (s = rvd_sess_find(w->id, w->tag)) != NULL &&
+	    !s->closing && s->state == RVD_AUTHED)
+		rvd_ws_error(s, RVMSG_E_PEER, "no session of that peer",
+		    w->has_ref ? w->ref : NULL);
+	free(w);
+}
+
+int
+rvd_deliver_from(const struct rvd_sess *s, const char *id, const char *tag,
+    const char *msg, size_t len, const char *ref)
+{
+	char to[RVMSG_TO_MAX];
+	struct rvd_sigwait *w;
+	int n;
+
+	if (rvd.store->ops->signal == NULL)
+		return rvd_deliver(id, tag, msg, len);
+	if ((n = rvd_deliver_here(id, tag, msg, len)) != 0)
+		return n;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return -1;
+	snprintf(w->id, sizeof(w->id), "%s", s->id);
+	snprintf(w->tag, sizeof(w->tag), "%s", s->tag);
+	w->has_ref = ref != NULL;
+	snprintf(w->ref, sizeof(w->ref), "%s", ref != NULL ? ref : "");
+	snprintf(to, sizeof(to), "%s%s%s", id, tag[0] != '\0' ? "/" : "",
+	    tag);
+	if (rvd.store->ops->signal(rvd.store, to, msg, len,
+	    rvd_signal_answered, w) == -1) {
+		free(w);
+		return -1;
+	}
+	return 1;
+}
+
+static void
+rvd_tell_replay(const char *idp)
+{
+	char id[IDENT_ID_LEN + 1];
+	struct rvd_sess *s;
+
+	memcpy(id, idp, IDENT_ID_LEN);
+	id[IDENT_ID_LEN] = '\0';
+	for (s = rvd.sess_b[rvd_hash(id) & (rvd.sess_nb - 1)]; s != NULL;
+	    s = s->hnext)
+		if (!s->closing && s->state == RVD_AUTHED &&
+		    strcmp(s->id, id) == 0)
+			rvd_ws_error(s, RVMSG_E_REPLAY, "seq is not greater "
+			    "than the last one: the record is not stored",
+			    NULL);
+}
+
 int
 rvd_inbox_signal(const char *msg, size_t len)
 {
@@ -194,6 +260,12 @@ rvd_inbox_signal(const char *msg, size_t len)
 	const char *sp;
 	size_t n;
 
+	if (len == 2 + IDENT_ID_LEN && msg[0] == 'S' && msg[1] == ' ') {
+		/* "S ID": the store refused id's record as a replay after
+		 * the register was answered: its sessions are told. */
+		rvd_tell_replay(msg + 2);
+		return 1;
+	}
 	if (len < 2 || msg[0] != 'T' || msg[1] != ' ')
 		return 0;
 	/* "T TO MSG": a signal for sessions here. */

@@ -105,6 +105,16 @@ struct store_ops {
 	 * ENOMEM. */
 	int (*page)(struct store *st, const char *after, const char *name,
 	    int limit, store_page_cb cb, void *arg);
+	/* As home, when home does not know: asks the engine; cb gets the
+	 * instance (NULL: none, or no answer).  Returns 0, or -1 with
+	 * errno ENOMEM. */
+	int (*locate)(struct store *st, const char *id,
+	    void (*cb)(const char *inst, void *arg), void *arg);
+	/* As publish, and cb later gets how many instances took msg (0:
+	 * no instance holds the peer; -1: the engine did not answer).
+	 * Returns 0, or -1 with errno ENOMEM (cb is not called). */
+	int (*signal)(struct store *st, const char *to, const char *msg,
+	    size_t len, void (*cb)(int n, void *arg), void *arg);
 };
 
 struct store {

@@ -60,28 +60,105 @@ sc_check(struct cluster *c, redisReply *r, void *arg)
 		log_msg(LOG_WARNING, "redis cluster: %s", r->str);
 }
 
-/* EVAL script with nk keys (argv[3..]) and the rest. */
-static void
-sc_eval(struct store_cluster *sc, const char *script, cluster_reply_fn fn,
-    void *arg, int argc, const char **argv, const size_t *len)
-{
+/* The scripts, by their place in sc->sha. */
+enum { SC_CPUT, SC_CDEL, SC_CEXPIRE, SC_NSCRIPTS };
+static const char *const sc_scripts[SC_NSCRIPTS] = {
+	rs_lua_cput, rs_lua_cdel, rs_lua_cexpire,
+};
+
+/* A script's command, kept until it is answered: EVALSHA first (the
+ * SHA-1 SCRIPT LOAD answered), EVAL again when a primary answers
+ * NOSCRIPT (one that was not asked: a replica promoted since, a node
+ * added, SCRIPT FLUSH), which loads it there too. */
+struct sc_ev {
+	struct store_cluster *sc;
+	int script, argc;
+	cluster_reply_fn fn;
+	void *arg;
 	const char *av[16];
 	size_t al[16];
+	char data[];
+};
+
+static void sc_ev_send(struct sc_ev *ev, int sha);
+
+static void
+sc_on_ev(struct cluster *c, redisReply *r, void *arg)
+{
+	struct sc_ev *ev = arg;
+
+	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    strncmp(r->str, "NOSCRIPT", 8) == 0 &&
+	    strcmp(ev->av[0], "EVALSHA") == 0) {
+		ev->sc->noscript++;
+		sc_ev_send(ev, 0);
+		return;
+	}
+	ev->fn(c, r, ev->arg);
+	free(ev);
+}
+
+static void
+sc_ev_send(struct sc_ev *ev, int sha)
+{
+	struct store_cluster *sc = ev->sc;
+
+	ev->av[0] = sha ? "EVALSHA" : "EVAL";
+	ev->al[0] = strlen(ev->av[0]);
+	ev->av[1] = sha ? sc->sha[ev->script] : sc_scripts[ev->script];
+	ev->al[1] = strlen(ev->av[1]);
+	if (sha)
+		sc->evalsha++;
+	/* The first key (av[3]) names the slot. */
+	if (cluster_cmd(sc->cl, ev->av[3], ev->al[3], sc_on_ev, ev,
+	    ev->argc, ev->av, ev->al) == -1) {
+		log_msg(LOG_WARNING, "redis cluster: out of memory");
+		free(ev);
+	}
+}
+
+/* Runs script with nk keys (argv[1..]) and the rest. */
+static void
+sc_eval(struct store_cluster *sc, int script, cluster_reply_fn fn,
+    void *arg, int argc, const char **argv, const size_t *len)
+{
+	struct sc_ev *ev;
+	size_t al[14], all = 0;
+	char *d;
 	int i;
 
-	av[0] = "EVAL";
-	av[1] = script;
-	for (i = 0; i < argc && i < 14; i++) {
-		av[i + 2] = argv[i];
-		al[i + 2] = len != NULL && len[i] != 0 ? len[i] :
-		    strlen(argv[i]);
+	if (argc > 14)
+		argc = 14;
+	for (i = 0; i < argc; i++) {
+		al[i] = len != NULL && len[i] != 0 ? len[i] : strlen(argv[i]);
+		all += al[i];
 	}
-	al[0] = 4;
-	al[1] = strlen(script);
-	/* The first key (argv[1]) names the slot. */
-	if (cluster_cmd(sc->cl, av[3], al[3], fn != NULL ? fn : sc_check, arg,
-	    argc + 2, av, al) == -1)
+	if ((ev = malloc(sizeof(*ev) + all)) == NULL) {
 		log_msg(LOG_WARNING, "redis cluster: out of memory");
+		return;
+	}
+	ev->sc = sc;
+	ev->script = script;
+	ev->argc = argc + 2;
+	ev->fn = fn != NULL ? fn : sc_check;
+	ev->arg = arg;
+	for (i = 0, d = ev->data; i < argc; d += al[i], i++) {
+		memcpy(d, argv[i], al[i]);
+		ev->av[i + 2] = d;
+		ev->al[i + 2] = al[i];
+	}
+	sc_ev_send(ev, sc->sha[script][0] != '\0');
+}
+
+/* SCRIPT LOAD's answer: the SHA-1 EVALSHA names the script by. */
+static void
+sc_on_load(struct cluster *c, redisReply *r, void *arg)
+{
+	char *sha = arg;
+
+	(void)c;
+	if (r != NULL && r->type == REDIS_REPLY_STRING && r->len == 40)
+		memcpy(sha, r->str, 41);
 }
 
 void
@@ -144,9 +221,14 @@ sc_on_put(struct cluster *c, redisReply *r, void *arg)
 		sc_check(c, r, NULL);
 	else if (r->type == REDIS_REPLY_INTEGER && r->integer == 0) {
 		/* Another instance saw a later seq: a replay after all. */
+		char m[2 + IDENT_ID_LEN + 1];
+
 		log_msg(LOG_NOTICE, "redis cluster: %s: a replay, dropped",
 		    p->id);
 		sc->mem->ops->del(sc->mem, p->id, -1, LLONG_MAX);
+		/* Its sessions here are told (sess.c). */
+		snprintf(m, sizeof(m), "S %s", p->id);
+		sc->inbox(m, strlen(m));
 	} else {
 		if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 		    r->element[1]->type == REDIS_REPLY_STRING) {
@@ -201,7 +283,7 @@ sc_put_cluster(struct store_cluster *sc, const struct store_rec *rec,
 	av[9] = pxp;
 	av[10] = pxs;
 	av[11] = force ? "1" : "0";
-	sc_eval(sc, rs_lua_cput, sc_on_put, p, 12, av, al);
+	sc_eval(sc, SC_CPUT, sc_on_put, p, 12, av, al);
 }
 
 /* The store operations. */
@@ -271,7 +353,7 @@ sc_del(struct store *st, const char *id, long long seq, long long now)
 	sc_key(kp, sizeof(kp), id, 'p');
 	sc_key(ks, sizeof(ks), id, 's');
 	snprintf(sq, sizeof(sq), "%lld", seq < 0 ? -1 : seq);
-	sc_eval(sc, rs_lua_cdel, sc_on_del, p, 4, av, NULL);
+	sc_eval(sc, SC_CDEL, sc_on_del, p, 4, av, NULL);
 	return 0;
 }
 
@@ -290,7 +372,7 @@ sc_expire(struct store *st, const char *id, long long deadline)
 	sc_key(kp, sizeof(kp), id, 'p');
 	snprintf(dl, sizeof(dl), "%lld", deadline);
 	snprintf(px, sizeof(px), "%lld", sc_pxat(sc, rec.expires, deadline));
-	sc_eval(sc, rs_lua_cexpire, NULL, NULL, 5, av, NULL);
+	sc_eval(sc, SC_CEXPIRE, NULL, NULL, 5, av, NULL);
 	return 0;
 }
 
@@ -331,6 +413,9 @@ sc_count(struct store *st)
 
 struct sc_sig {
 	struct store_cluster *sc;
+	void (*cb)(int n, void *arg);	/* NULL: nobody waits */
+	void *arg;
+	int pending, reached;		/* SPUBLISHes unanswered, their sum */
 	size_t len;
 	char m[];			/* "T TO MSG" */
 };
@@ -355,8 +440,7 @@ sc_home_learn(struct store_cluster *sc, const char *to, const char *iid)
 
 /* The instance, other than this one, that held a session of id when a
  * signal last went to it (within SC_HOME_SECS), or NULL: what a relay
- * across instances needs at once.  XXX a relay to a peer never signalled
- * from here is refused as "no session of that peer". */
+ * across instances needs at once; else sc_locate asks the cluster. */
 static const char *
 sc_home(struct store *st, const char *id)
 {
@@ -368,6 +452,88 @@ sc_home(struct store *st, const char *id)
 	return h->iid;
 }
 
+struct sc_loc {
+	struct store_cluster *sc;
+	void (*cb)(const char *inst, void *arg);
+	void *arg;
+	char id[IDENT_ID_LEN + 1];
+};
+
+static void
+sc_on_locate(struct cluster *c, redisReply *r, void *arg)
+{
+	struct sc_loc *l = arg;
+	const char *inst = NULL;
+	size_t k;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		sc_check(c, r, NULL);
+	else
+		for (k = 0; k < r->elements && inst == NULL; k++) {
+			const redisReply *e = r->element[k];
+
+			if (e->type == REDIS_REPLY_STRING &&
+			    e->len == STORE_IID_LEN &&
+			    strcmp(e->str, l->sc->iid) != 0) {
+				sc_home_learn(l->sc, l->id, e->str);
+				inst = e->str;
+			}
+		}
+	l->cb(inst, l->arg);
+	free(l);
+}
+
+/* The instances holding id's sessions, read from "nk:{ID}:w": what a
+ * relay to a peer not signalled from here lately needs. */
+static int
+sc_locate(struct store *st, const char *id,
+    void (*cb)(const char *inst, void *arg), void *arg)
+{
+	struct store_cluster *sc = (struct store_cluster *)st;
+	char kw[64];
+	const char *av[2] = { "SMEMBERS", kw };
+	struct sc_loc *l;
+
+	if ((l = malloc(sizeof(*l))) == NULL)
+		return -1;
+	l->sc = sc;
+	l->cb = cb;
+	l->arg = arg;
+	snprintf(l->id, sizeof(l->id), "%s", id);
+	sc_key(kw, sizeof(kw), id, 'w');
+	if (sc_cmd(sc, sc_on_locate, l, 2, av, NULL) == -1) {
+		free(l);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+sc_sig_done(struct sc_sig *g)
+{
+	if (g->cb != NULL)
+		g->cb(g->reached, g->arg);
+	free(g);
+}
+
+/* SPUBLISH's answer: how many subscribed to the inbox (0: the instance
+ * is gone). */
+static void
+sc_on_spub(struct cluster *c, redisReply *r, void *arg)
+{
+	struct sc_sig *g = arg;
+
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+		g->reached++;
+	else if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+		sc_check(c, r, NULL);
+		if (g->reached == 0)
+			g->reached = -1;
+	}
+	if (--g->pending == 0)
+		sc_sig_done(g);
+}
+
 static void
 sc_on_where(struct cluster *c, redisReply *r, void *arg)
 {
@@ -377,31 +543,41 @@ sc_on_where(struct cluster *c, redisReply *r, void *arg)
 	size_t al[3], k;
 	char chan[32];
 
-	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 		sc_check(c, r, NULL);
-	else
-		for (k = 0; k < r->elements; k++) {
-			const redisReply *e = r->element[k];
+		g->reached = -1;
+		sc_sig_done(g);
+		return;
+	}
+	/* One more than the SPUBLISHes, until they are all sent. */
+	g->pending = 1;
+	for (k = 0; k < r->elements; k++) {
+		const redisReply *e = r->element[k];
 
-			if (e->type != REDIS_REPLY_STRING ||
-			    e->len != STORE_IID_LEN ||
-			    strcmp(e->str, sc->iid) == 0)
-				continue;
-			sc_home_learn(sc, g->m + 2, e->str);
-			snprintf(chan, sizeof(chan), "nk:in:{%s}", e->str);
-			av[0] = "SPUBLISH";
-			av[1] = chan;
-			av[2] = g->m;
-			al[0] = 8;
-			al[1] = strlen(chan);
-			al[2] = g->len;
-			cluster_cmd(c, chan, al[1], sc_check, NULL, 3, av, al);
-		}
-	free(g);
+		if (e->type != REDIS_REPLY_STRING ||
+		    e->len != STORE_IID_LEN || strcmp(e->str, sc->iid) == 0)
+			continue;
+		sc_home_learn(sc, g->m + 2, e->str);
+		snprintf(chan, sizeof(chan), "nk:in:{%s}", e->str);
+		av[0] = "SPUBLISH";
+		av[1] = chan;
+		av[2] = g->m;
+		al[0] = 8;
+		al[1] = strlen(chan);
+		al[2] = g->len;
+		g->pending++;
+		if (cluster_cmd(c, chan, al[1], sc_on_spub, g, 3, av, al) == -1)
+			g->pending--;
+	}
+	if (--g->pending == 0)
+		sc_sig_done(g);
 }
 
+/* The instances holding sessions of to's id ("nk:{ID}:w"), then msg to
+ * each one's inbox; cb gets how many took it. */
 static int
-sc_publish(struct store *st, const char *to, const char *msg, size_t len)
+sc_signal(struct store *st, const char *to, const char *msg, size_t len,
+    void (*cb)(int n, void *arg), void *arg)
 {
 	struct store_cluster *sc = (struct store_cluster *)st;
 	size_t tl = strlen(to);
@@ -409,11 +585,16 @@ sc_publish(struct store *st, const char *to, const char *msg, size_t len)
 	char kw[64];
 	struct sc_sig *g;
 
-	if (tl < IDENT_ID_LEN)
-		return 0;
+	if (tl < IDENT_ID_LEN) {
+		errno = EINVAL;
+		return -1;
+	}
 	if ((g = malloc(sizeof(*g) + 3 + tl + len)) == NULL)
 		return -1;
 	g->sc = sc;
+	g->cb = cb;
+	g->arg = arg;
+	g->pending = g->reached = 0;
 	g->len = 3 + tl + len;
 	memcpy(g->m, "T ", 2);
 	memcpy(g->m + 2, to, tl);
@@ -426,9 +607,17 @@ sc_publish(struct store *st, const char *to, const char *msg, size_t len)
 		free(g);
 		return -1;
 	}
-	/* XXX Counted as reached once handed to the cluster: whether a
-	 * session holds the peer is known only later. */
-	return 1;
+	return 0;
+}
+
+static int
+sc_publish(struct store *st, const char *to, const char *msg, size_t len)
+{
+	if (strlen(to) < IDENT_ID_LEN)
+		return 0;
+	/* Counted as reached once handed to the cluster; a sender that
+	 * waits for the answer uses signal. */
+	return sc_signal(st, to, msg, len, NULL, NULL) == -1 ? -1 : 1;
 }
 
 static uint32_t
@@ -656,6 +845,7 @@ static const struct store_ops sc_ops = {
 	.count = sc_count, .publish = sc_publish, .free = sc_free,
 	.sessions = sc_sessions, .home = sc_home, .send = sc_send,
 	.degraded = sc_degraded, .fetch = sc_fetch, .page = sc_page,
+	.locate = sc_locate, .signal = sc_signal,
 };
 
 const char *
@@ -683,6 +873,7 @@ store_cluster_new(const struct store_cluster_conf *c)
 	struct store_cluster *sc;
 	unsigned char r[STORE_IID_LEN / 2];
 	ev_tstamp t;
+	int i;
 
 	if ((sc = calloc(1, sizeof(*sc))) == NULL ||
 	    (sc->sess = calloc(SC_SESS_SLOTS, sizeof(*sc->sess))) == NULL ||
@@ -714,6 +905,14 @@ store_cluster_new(const struct store_cluster_conf *c)
 	if (cluster_ssubscribe(sc->cl, sc->inbox_chan, sc_on_inbox, sc) == -1) {
 		sc_free(&sc->st);
 		return NULL;
+	}
+	for (i = 0; i < SC_NSCRIPTS; i++) {
+		const char *av[3] = { "SCRIPT", "LOAD", sc_scripts[i] };
+		size_t al[3] = { 6, 4, strlen(sc_scripts[i]) };
+
+		/* Any primary: the others answer NOSCRIPT once. */
+		cluster_cmd(sc->cl, "nk:l:{2}", 8, sc_on_load, sc->sha[i], 3,
+		    av, al);
 	}
 	t = sc->ttl >= 3 ? 1.0 : sc->ttl / 3.0;
 	ev_timer_init(&sc->timer, sc_tick, t, t);

@@ -43,6 +43,8 @@ struct store_cluster {
 	size_t sess_at;			/* the refresh's place in sess */
 	char cursor[IDENT_ID_LEN + 1];	/* and in the records */
 	struct sc_home *home;		/* SC_HOME_SLOTS, by id's hash */
+	char sha[3][41];		/* the scripts', once loaded */
+	unsigned long long evalsha, noscript;	/* sent, answered NOSCRIPT */
 	char rbuf[RVMSG_RECORD_MAX + 1];
 };
 

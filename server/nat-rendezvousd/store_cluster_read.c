@@ -85,7 +85,15 @@ sc_fetch(struct store *st, const char *id, store_fetch_cb cb, void *arg)
 {
 	struct store_cluster *sc = (struct store_cluster *)st;
 	struct sc_fetch *f;
+	struct store_rec rec;
 
+	/* A peer of this instance's: its record is here, and served also
+	 * while the cluster is out of reach. */
+	if (sc->mem->ops->get(sc->mem, id, &rec, sc->rbuf,
+	    sizeof(sc->rbuf)) == 0) {
+		cb(&rec, arg);
+		return 0;
+	}
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return -1;
 	f->cb = cb;
@@ -237,6 +245,45 @@ sc_page_ids(struct sc_page *pg)
 	}
 }
 
+/* Degraded: this instance's own records, a page of them. */
+struct sc_here {
+	struct store_rec recs[SC_PAGE_MAX];
+	char *json[SC_PAGE_MAX];
+	int n;
+};
+
+static int
+sc_here_one(const struct store_rec *rec, void *arg)
+{
+	struct sc_here *h = arg;
+
+	if ((h->json[h->n] = malloc(rec->len + 1)) == NULL)
+		return -1;
+	memcpy(h->json[h->n], rec->json, rec->len);
+	h->recs[h->n] = *rec;
+	h->recs[h->n].json = h->json[h->n];
+	h->n++;
+	return 0;
+}
+
+static int
+sc_page_here(struct store_cluster *sc, const char *after, const char *name,
+    int limit, store_page_cb cb, void *arg)
+{
+	struct sc_here *h;
+	int more = 0, i, n;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return -1;
+	n = sc->mem->ops->list(sc->mem, after, name, limit, sc_here_one, h,
+	    &more);
+	cb(h->recs, n < 0 ? -1 : h->n, more, arg);
+	for (i = 0; i < h->n; i++)
+		free(h->json[i]);
+	free(h);
+	return 0;
+}
+
 int
 sc_page(struct store *st, const char *after, const char *name, int limit,
     store_page_cb cb, void *arg)
@@ -248,6 +295,9 @@ sc_page(struct store *st, const char *after, const char *name, int limit,
 		errno = EINVAL;
 		return -1;
 	}
+	if (!cluster_ready(((struct store_cluster *)st)->cl))
+		return sc_page_here((struct store_cluster *)st, after, name,
+		    limit, cb, arg);
 	if ((pg = calloc(1, sizeof(*pg))) == NULL)
 		return -1;
 	pg->sc = (struct store_cluster *)st;

@@ -497,7 +497,8 @@ store_mem_free(struct store *st)
 static const struct store_ops store_mem_ops = {
 	store_mem_put, store_mem_get, store_mem_del, store_mem_expire,
 	store_mem_last_seq, store_mem_list, store_mem_sweep, store_mem_count,
-	store_mem_publish, store_mem_free, NULL, NULL, NULL, NULL, NULL, NULL
+	store_mem_publish, store_mem_free, NULL, NULL, NULL, NULL, NULL, NULL,
+	NULL, NULL
 };
 
 struct store *

@@ -438,7 +438,7 @@ rs_free(struct store *st)
 static const struct store_ops rs_ops = {
 	rs_put, rs_get, rs_del, rs_expire, rs_last_seq, rs_list, rs_sweep,
 	rs_count, rs_publish_to, rs_free, rs_sessions, rs_home, rs_send,
-	rs_degraded, NULL, NULL
+	rs_degraded, NULL, NULL, NULL, NULL
 };
 
 struct store *

@@ -173,7 +173,8 @@ rvd_ws_signal(struct rvd_sess *s, struct rvmsg *m)
 		rvd_ws_error(s, RVMSG_E_LARGE, "the signal is too large", m->ref);
 		return;
 	}
-	if ((n = rvd_deliver(m->to_id, m->to_tag, buf, len)) == 0) {
+	if ((n = rvd_deliver_from(s, m->to_id, m->to_tag, buf, len,
+	    m->ref)) == 0) {
 		rvd_ws_error(s, RVMSG_E_PEER, "no session of that peer",
 		    m->ref);
 		return;

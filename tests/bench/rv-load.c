@@ -4,7 +4,7 @@
  *
  *   rv-load [-Rv] [-b source] [-d seconds] [-k salt] [-n sessions]
  *           [-P pairs] [-p pid] [-r rate] [-S host:port] [-w window]
- *           -T natkit|peerjs -m idle|pairs host:port
+ *           -T natkit|peerjs -m idle|pairs|relay host:port
  *
  * One process, one epoll loop, non-blocking sockets and a WebSocket client
  * of its own (RFC 6455: the upgrade, masked text frames, pong), so that
@@ -32,6 +32,20 @@
  * every 100 us.  After a 1 s warm-up it counts for -d seconds; -v says on
  * stderr, every second, how many signals arrived, how many took over 1 ms
  * and the slowest.
+ *
+ * -m relay (natkit) opens -P pairs as -m pairs does; once both are up
+ * each asks the server to relay to the other (nat(7) PROTOCOL, Relay),
+ * and the sender sends relay frames of 1,200 bytes of payload as fast as
+ * its socket takes them (up to 256 KiB queued); it counts the payload
+ * bytes the receivers get.  One record on stdout instead of the one
+ * below:
+ *
+ *   type=bench server=natkit mode=relay pairs=N relays=N seconds=S
+ *       mib=F mibs=F load_cpu=F server_cpu=F server_s_per_gib=F
+ *       server_rss_kb=N
+ *
+ * relays: pairs whose relay came up; server_rss_kb: with -p, the server's
+ * resident memory at the end of the counted time.
  *
  * Then one record on stdout:
  *
@@ -98,6 +112,7 @@ struct conn {
 	int fd;
 	uint8_t state, role, dirty, pollout;
 	uint32_t num;			/* session number: key, id */
+	uint32_t rid;			/* -m relay: the relay's id */
 	int32_t pair;
 	int64_t beat_ns;		/* next heartbeat */
 	char *in;			/* unparsed input */
@@ -110,6 +125,8 @@ struct pair {
 	uint32_t s, r;			/* conn indexes */
 	uint32_t inflight;
 	char to[IDENT_ID_LEN + 16];	/* the receiver's id */
+	char from[IDENT_ID_LEN + 16];	/* the sender's: -m relay */
+	int asked;			/* -m relay: both asked */
 };
 
 static enum kind kind;
@@ -129,6 +146,10 @@ static uint32_t *hist;
 static uint64_t hist_over, lat_max;
 static uint64_t sec_n, sec_slow, sec_max;	/* -v: this second */
 static int verbose;
+static int relay_mode;			/* -m relay */
+static uint64_t relay_bytes;		/* payload received, counted */
+#define RELAY_PAYLOAD	1200
+#define RELAY_QUEUED	(256 * 1024)
 static int counting;
 static volatile sig_atomic_t stop, snap;
 static uint32_t rnd_state = 2463534242u;
@@ -504,6 +525,15 @@ on_message(uint32_t i, const char *msg, size_t len)
 	}
 	if (c->state != C_UP || c->pair < 0)
 		return;
+	if (relay_mode) {
+		const char *p = HAS(msg, len, "\"id\":");
+
+		if (HAS(msg, len, "\"type\":\"relay-ok\"") != NULL && p != NULL)
+			c->rid = (uint32_t)strtoul(p + 5, NULL, 10);
+		else if (HAS(msg, len, "\"type\":\"error\"") != NULL)
+			errors++;
+		return;
+	}
 	if (c->role == R_RECEIVER) {
 		struct pair *p = &pairs[c->pair];
 
@@ -554,6 +584,10 @@ ws_parse(uint32_t i, char *buf, size_t len)
 		case 0:		/* servers here send whole messages */
 		case 1:
 			on_message(i, buf + off + hl, pl);
+			break;
+		case 2:		/* a relay frame: its id, the payload */
+			if (counting && pl >= 4 && conns[i].role == R_RECEIVER)
+				relay_bytes += pl - 4;
 			break;
 		case 8:
 			return -1;
@@ -950,6 +984,60 @@ pace_tick(void)
 	}
 }
 
+/* -m relay: asks for each pair's relay once both are up, and keeps up
+ * to RELAY_QUEUED bytes of frames queued on each sender. */
+static void
+relay_drive(void)
+{
+	static char frame[4 + RELAY_PAYLOAD];
+	char buf[256];
+	uint32_t k;
+	int n;
+
+	for (k = 0; k < npairs; k++) {
+		struct pair *p = &pairs[k];
+		struct conn *s = &conns[p->s], *r = &conns[p->r];
+
+		if (s->state != C_UP || r->state != C_UP)
+			continue;
+		if (!p->asked) {
+			n = snprintf(buf, sizeof(buf), "{\"type\":\"relay\","
+			    "\"to\":\"%s\",\"ref\":\"r\"}", p->to);
+			ws_text(p->s, buf, (size_t)n);
+			n = snprintf(buf, sizeof(buf), "{\"type\":\"relay\","
+			    "\"to\":\"%s\",\"ref\":\"r\"}", p->from);
+			ws_text(p->r, buf, (size_t)n);
+			p->asked = 1;
+		}
+		if (s->rid == 0)
+			continue;
+		frame[0] = (char)(s->rid >> 24);
+		frame[1] = (char)(s->rid >> 16);
+		frame[2] = (char)(s->rid >> 8);
+		frame[3] = (char)s->rid;
+		while (s->out_len - s->out_off < RELAY_QUEUED)
+			ws_frame(p->s, 2, frame, sizeof(frame));
+	}
+}
+
+/* The resident memory of process pid, KiB (0 if unknown). */
+static long
+rss_kb(long pid)
+{
+	char path[64], line[256];
+	long kb = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", pid);
+	if (pid <= 0 || (f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 static void
 run_pairs(int secs, unsigned window, uint64_t rate, long pid)
 {
@@ -1013,7 +1101,9 @@ run_pairs(int secs, unsigned window, uint64_t rate, long pid)
 			c0 = cpu_self();
 			wall0 = t / 1e9;
 		}
-		if (rate == 0)
+		if (relay_mode)
+			relay_drive();
+		else if (rate == 0)
 			for (k = 0; k < npairs; k++)
 				while (pairs[k].inflight < window &&
 				    conns[pairs[k].s].state == C_UP &&
@@ -1025,6 +1115,22 @@ run_pairs(int secs, unsigned window, uint64_t rate, long pid)
 	t = now_ns();
 	if (!counting)
 		errx(EX_SOFTWARE, "stopped before the counted time");
+	if (relay_mode) {
+		double w = t / 1e9 - wall0, mib = relay_bytes / 1048576.0,
+		    scpu = pid > 0 ? (double)(s1 - s0) / (double)hz : 0;
+		unsigned relays = 0;
+
+		for (k = 0; k < npairs; k++)
+			relays += conns[pairs[k].s].rid != 0;
+		printf("type=bench server=natkit mode=relay pairs=%u relays=%u "
+		    "seconds=%.2f mib=%.1f mibs=%.1f load_cpu=%.2f "
+		    "server_cpu=%.2f server_s_per_gib=%.3f server_rss_kb=%ld "
+		    "errors=%llu\n", npairs, relays, w, mib, mib / w,
+		    (cpu_self() - c0) / w, scpu / w,
+		    mib > 0 ? scpu / (mib / 1024) : 0, rss_kb(pid),
+		    (unsigned long long)errors);
+		return;
+	}
 	report(rate > 0 ? "paced" : "pairs", t / 1e9 - wall0, ramp,
 	    t / 1e9 - wall0, cpu_self() - c0,
 	    pid > 0 ? (double)(s1 - s0) / (double)hz : 0);
@@ -1037,7 +1143,7 @@ usage(void)
 	    "[-k salt] [-n sessions]\n"
 	    "               [-P pairs] [-p pid] [-r rate] [-S host:port] "
 	    "[-w window]\n"
-	    "               -T natkit|peerjs -m idle|pairs host:port\n");
+	    "               -T natkit|peerjs -m idle|pairs|relay host:port\n");
 	exit(EX_USAGE);
 }
 
@@ -1111,8 +1217,14 @@ main(int argc, char *argv[])
 		kind = K_PEERJS;
 	else
 		errx(EX_USAGE, "server type %s: not natkit or peerjs", type);
+	if (strcmp(mode, "relay") == 0) {
+		if (kind != K_NATKIT)
+			errx(EX_USAGE, "relay mode is natkit's");
+		relay_mode = 1;
+		mode = "pairs";
+	}
 	if (strcmp(mode, "idle") != 0 && strcmp(mode, "pairs") != 0)
-		errx(EX_USAGE, "mode %s: not idle or pairs", mode);
+		errx(EX_USAGE, "mode %s: not idle, pairs or relay", mode);
 	if (strcmp(mode, "pairs") == 0 && npairs == 0)
 		errx(EX_USAGE, "pairs mode needs -P");
 	if (strlen(argv[0]) >= sizeof(host) ||
@@ -1183,6 +1295,7 @@ main(int argc, char *argv[])
 			conns[2 * i + 1].role = R_RECEIVER;
 			if (kind == K_NATKIT) {
 				session_key(2 * i + 1, pk, sk, pairs[i].to, key);
+				session_key(2 * i, pk, sk, pairs[i].from, key);
 				sodium_memzero(sk, sizeof(sk));
 			} else
 				peerjs_id(2 * i + 1, pairs[i].to,

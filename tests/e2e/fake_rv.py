@@ -31,6 +31,12 @@ WebSocket modes (HTTP as normal):
                 and nothing forwarded
   ws-oversize   a 1 MiB text message instead of hello, then silence
   ws-garbage    bytes that are no WebSocket frame after the handshake
+  ws-bad-accept a 101 whose Sec-WebSocket-Accept is not the key's
+  ws-masked     hello in a masked frame (a server must not mask)
+  ws-split      as ws-normal, but the 101 and every frame after it
+                written a few bytes at a time, hello in three fragments
+                with a ping between them; the pong must carry the ping's
+                exact bytes, else the session ends
 Traffic: only the connections clients make to ADDR; each send is
 bounded by the mode (BYTES at most) and by -t.
 """
@@ -167,7 +173,19 @@ class Conn:
             head = bytes([0x80 | opcode, 126]) + n.to_bytes(2, "big")
         else:
             head = bytes([0x80 | opcode, 127]) + n.to_bytes(8, "big")
-        self.s.sendall(head + data)
+        self.out(head + data)
+
+    def out(self, b):
+        """Sends b: in pieces of 1 to 3 bytes in mode ws-split."""
+        if self.o.mode != "ws-split":
+            self.s.sendall(b)
+            return
+        i = 0
+        while i < len(b):
+            k = 1 + i % 3
+            self.s.sendall(b[i:i + k])
+            time.sleep(0.001)
+            i += k
 
     def ws_recv(self):
         """Returns (opcode, payload) of the next frame, or None."""
@@ -217,10 +235,12 @@ class Conn:
         proto = ("Sec-WebSocket-Protocol: natkit.v1\r\n"
                  if "natkit.v1" in hdrs.get("sec-websocket-protocol", "")
                  else "")
-        self.s.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: "
-                        "websocket\r\nConnection: Upgrade\r\n"
-                        "Sec-WebSocket-Accept: %s\r\n%s\r\n" %
-                        (acc.decode(), proto)).encode())
+        if o.mode == "ws-bad-accept":
+            acc = base64.b64encode(hashlib.sha1(b"x" + GUID).digest())
+        self.out(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: "
+                  "websocket\r\nConnection: Upgrade\r\n"
+                  "Sec-WebSocket-Accept: %s\r\n%s\r\n" %
+                  (acc.decode(), proto)).encode())
         log("ws: upgraded")
         if o.mode == "ws-oversize":
             self.ws_send('{"type":"hello","nonce":"' + "n" * (1 << 20) +
@@ -235,7 +255,27 @@ class Conn:
             return
         nonce = base64.b64encode(os.urandom(32)).decode()
         hello = json.dumps({"type": "hello", "nonce": nonce, "version": 1})
-        self.ws_send(hello)
+        if o.mode == "ws-masked":
+            data, mask = hello.encode(), b"\x01\x02\x03\x04"
+            self.s.sendall(bytes([0x81, 0x80 | len(data)]) + mask +
+                           bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+            log("ws: sent hello masked")
+            time.sleep(1)
+            return
+        if o.mode == "ws-split":
+            # hello in three fragments, a ping between the first two.
+            h, ping = hello.encode(), bytes(range(0, 250, 2))[:125]
+            self.out(bytes([0x01, 10]) + h[:10])
+            self.out(bytes([0x89, len(ping)]) + ping)
+            self.out(bytes([0x00, 5]) + h[10:15])
+            self.out(bytes([0x80, len(h) - 15]) + h[15:])
+            op, data = self.ws_recv()
+            if op != 10 or data != ping:
+                log("ws: no pong of the ping's bytes:", op, data[:16])
+                return
+            log("ws: pong with the ping's bytes")
+        else:
+            self.ws_send(hello)
         auth = self.ws_next()
         me = auth.get("id", "")
         tag = auth.get("tag", "-")

@@ -280,6 +280,23 @@ fake ws-garbage
 timed "$T/o" "$T/e" "$Q" -r --signal -w 2 -s "$URL" "$GOOD" <"$T/note"
 expect "garbage frames: exit" "$RC" 69
 expect "garbage frames: stderr" "$(clean "$T/e")" clean
+# A tagged ws:// session frames WebSocket itself (wsframe.c).
+fakes_stop
+fake ws-split
+timed "$T/o" "$T/e" "$Q" -r --signal -w 5 -s "$URL" "$GOOD" <"$T/note"
+expect "frames in pieces, a ping among fragments: exit" "$RC" 0
+expect "frames in pieces: sent" "$(cat "$T/o")" "type=sent to=$GOOD server=$URL"
+fakes_stop
+fake ws-masked
+timed "$T/o" "$T/e" "$Q" -r --signal -v -w 2 -s "$URL" "$GOOD" <"$T/note"
+expect "a masked frame from the server: exit" "$RC" 69
+expect "a masked frame: refused" "$(has "$T/e" "malformed WebSocket frame")" yes
+fakes_stop
+fake ws-bad-accept
+timed "$T/o" "$T/e" "$Q" -r --signal -v -w 2 -s "$URL" "$GOOD" <"$T/note"
+expect "a wrong Sec-WebSocket-Accept: exit" "$RC" 69
+expect "a wrong Sec-WebSocket-Accept: refused" \
+    "$(has "$T/e" "Sec-WebSocket-Accept is wrong")" yes
 
 # --- nat-probe against a hostile STUN server ---------------------------
 fakes_stop

@@ -14,7 +14,12 @@
  * arrives on e->fd goes to it, the QUIC to the session, so the relay
  * keeps flowing meanwhile.  The initiator migrates the connection to the
  * pair found (RFC 9000 §9), and the responder follows when the first
- * QUIC datagram arrives on a direct socket.
+ * QUIC datagram arrives on a direct socket.  The relay stays open under
+ * a direct path (one is asked for when the path was direct from the
+ * start): when nothing comes back on the direct path for CARRY_DEAD_MS
+ * while bytes are in flight, the initiator moves the connection back to
+ * the relay and the tries at direct start again.  Each change of the
+ * path QUIC uses (session_path_get) is told to c->moved.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +37,7 @@
 
 #include "addr.h"
 #include "carry.h"
+#include "carry_int.h"
 #include "rv.h"
 #include "session.h"
 #include "stun_client.h"
@@ -50,47 +56,13 @@
 #define CARRY_POLL	(6 + CONNECT_POLL_MAX)	/* the links, the stream's
 						   ends, the engine's */
 
-enum link_kind { LINK_NONE, LINK_UDP, LINK_TCP };
 
-struct link {
-	enum link_kind kind;
-	int fd;				/* UDP or TCP socket; -1 relay */
-	struct sockaddr_storage local;	/* the label */
-	uint8_t *rbuf, *wbuf;		/* TCP framing */
-	size_t rlen, wlen;
-};
-
-struct carrier {
-	struct carry *c;
-	const struct tech_path *path;	/* as found */
-	struct session *s;
-	struct rv_client *rv;		/* the relay's client */
-	struct link direct, tcp;		/* the relay has no state here:
-					   path->rv */
-	struct sockaddr_storage relay_local, relay_remote;
-	int switched;			/* a QUIC datagram came direct */
-	int migrate_pending;		/* the initiator's, until QUIC takes
-					   it */
-	struct tech_path up;		/* the upgraded path */
-	struct connect_engine *engine;	/* trying direct, or NULL */
-	uint64_t relay_t0, next_try;
-	int in_eof, shut, out_eof;
-	uint8_t *obuf;			/* the stream, waiting for out_fd */
-	size_t olen, ooff;
-	int failed;			/* errno, once it failed */
-	int aborted;			/* we closed it with an error code */
-	int done;
-	unsigned long rx, tx;		/* datagrams read, sent */
-	struct udpio_batch *batch;	/* UDP datagrams going out */
-	uint8_t *rbuf;			/* UDP datagrams coming in */
-	struct pollfd *pfd;		/* CARRY_POLL, for one wait */
-};
-
-/* Relayed: through the rendezvous server or a TURN allocation. */
+/* A relay to carry through: the rendezvous server's (path->rv, or one
+ * kept under a direct path) or the path's TURN allocation. */
 static int
-relayed(const struct carrier *k)
+relay_have(const struct carrier *k)
 {
-	return k->path->rv != NULL || k->path->turn != NULL;
+	return k->rs != NULL || k->path->turn != NULL;
 }
 
 static void
@@ -179,8 +151,8 @@ direct_set(struct carrier *k, int fd, const struct sockaddr_storage *local)
 /* The try ended: a direct pair that works becomes the direct link (the
  * initiator moves the connection there; the responder listens there too
  * and follows).  The next try is due a while after. */
-static void
-upgrade_end(struct carrier *k)
+void
+carry_upgrade_end(struct carrier *k)
 {
 	struct tech_env *e = k->c->env;
 	struct tech_path p;
@@ -194,7 +166,7 @@ upgrade_end(struct carrier *k)
 	k->engine = NULL;
 	k->next_try = now + (now - k->relay_t0 < 60000 ?
 	    CARRY_UPGRADE_GAP_MS : CARRY_UPGRADE_SLOW_MS);
-	if (r == -1 || k->switched || p.rv != NULL || p.turn != NULL) {
+	if (r == -1 || !k->on_relay || p.rv != NULL || p.turn != NULL) {
 		if (r == 0 && p.fd != e->fd && p.fd != k->direct.fd &&
 		    p.fd >= 0)
 			close(p.fd);
@@ -202,8 +174,11 @@ upgrade_end(struct carrier *k)
 	}
 	direct_set(k, p.fd, &p.local);
 	k->up = p;
-	if (e->initiator)
+	if (e->initiator) {
 		k->migrate_pending = 1;
+		snprintf(k->why_next, sizeof(k->why_next), "%s found a direct "
+		    "path", p.technique);
+	}
 }
 
 /* After each of the engine's events: has the try ended? */
@@ -212,7 +187,7 @@ upgrade_check(struct carrier *k)
 {
 	if (k->engine != NULL && connect_engine_result(k->engine, NULL,
 	    NULL) != 1)
-		upgrade_end(k);
+		carry_upgrade_end(k);
 }
 
 /* While relayed, now and then: both sides try direct together, the
@@ -222,7 +197,7 @@ upgrade_start(struct carrier *k)
 {
 	struct carry *c = k->c;
 
-	if (!c->upgrade || !relayed(k) || k->switched ||
+	if (!c->upgrade || !relay_have(k) || !k->on_relay ||
 	    k->migrate_pending || k->engine != NULL || c->env->fd < 0 ||
 	    stun_now_ms() < k->next_try || !session_established(k->s))
 		return;
@@ -233,13 +208,22 @@ upgrade_start(struct carrier *k)
 	upgrade_check(k);
 }
 
+/* The responder labels its local address by the link a datagram came
+ * on (QUIC's path is the pair of labels); the initiator chooses its own. */
+static void
+relabel(struct carrier *k, const struct sockaddr_storage *local)
+{
+	if (!k->c->env->initiator)
+		(void)session_migrate(k->s, (const struct sockaddr *)local,
+		    NULL);
+}
+
 /* A QUIC datagram came on a direct socket: the responder follows the
- * initiator there; either side may now leave the relay. */
+ * initiator there (QUIC validates a new address: NAT rebinding). */
 static void
 direct_in(struct carrier *k, int fd, const uint8_t *buf, size_t len,
     const struct sockaddr *from)
 {
-	struct carry *c = k->c;
 	struct sockaddr_storage local;
 	socklen_t sl = sizeof(local);
 
@@ -253,17 +237,8 @@ direct_in(struct carrier *k, int fd, const uint8_t *buf, size_t len,
 		memcpy(&k->up.remote, from, addr_len(from));
 		k->up.technique = "punch";
 	}
-	if (!k->switched && relayed(k)) {
-		if (!c->env->initiator)
-			(void)session_migrate(k->s, (struct sockaddr *)
-			    &k->direct.local, NULL);
-		k->switched = 1;
-		if (k->engine != NULL)
-			upgrade_end(k);
-		if (c->upgraded != NULL)
-			c->upgraded(c->upgraded_arg, &k->up,
-			    stun_now_ms() - k->relay_t0);
-	}
+	k->direct_rx = stun_now_ms();
+	relabel(k, &k->direct.local);
 	input(k, buf, len, from, 0);
 }
 
@@ -281,10 +256,9 @@ udp_one(struct carrier *k, int fd, const uint8_t *buf, size_t n,
 	if (connect_answer(k->c->env, fd, buf, n, from) ||
 	    !session_is_quic(buf, n))
 		return;
-	if (relayed(k))
-		direct_in(k, fd, buf, n, from);
-	else if (addr_equal(from, (const struct sockaddr *)&k->path->remote))
-		input(k, buf, n, from, 0);
+	/* From any address: QUIC authenticates it, and validates a new
+	 * one before it sends there much. */
+	direct_in(k, fd, buf, n, from);
 }
 
 static void
@@ -314,22 +288,30 @@ read_relay(struct carrier *k)
 	long n;
 	int i, ended;
 
-	if (rv_client_service(k->rv) == -1 && !k->switched) {
-		fail(k, ECONNRESET, "%s", "lost the server that relays");
+	if (rv_client_service(k->rv) == -1) {
+		if (k->on_relay)
+			fail(k, ECONNRESET, "%s", "lost the server that "
+			    "relays");
+		k->rs = NULL;	/* a direct path goes on without it */
 		return;
 	}
 	/* An ended relay's last datagrams (a CONNECTION_CLOSE among them)
-	 * are all read before its end counts. */
-	ended = rv_relay_state(k->path->rv, &why) == RV_RELAY_ENDED;
+	 * are all read before its end counts.  On a direct path, what the
+	 * relay still brings is late (QUIC leaves it), or the initiator
+	 * coming back. */
+	ended = rv_relay_state(k->rs, &why) == RV_RELAY_ENDED;
 	for (i = 0; i < (ended ? RV_RELAY_QUEUE : CARRY_DRAIN); i++) {
-		if ((n = rv_relay_recv(k->path->rv, buf, sizeof(buf))) < 0)
+		if ((n = rv_relay_recv(k->rs, buf, sizeof(buf))) < 0)
 			break;
-		/* Once direct, what the relay still brings is late. */
-		if (!k->switched)
-			input(k, buf, (size_t)n, (struct sockaddr *)
-			    &k->relay_remote, 1);
+		relabel(k, &k->relay_local);
+		input(k, buf, (size_t)n, (struct sockaddr *)&k->relay_remote,
+		    1);
 	}
-	if (k->switched || !ended || k->done)
+	if (ended && !k->on_relay) {
+		k->rs = NULL;	/* nothing to fall back to any more */
+		return;
+	}
+	if (!ended || k->done)
 		return;
 	/* A peer that finished leaves, and its session and the relay go
 	 * with it, maybe before its CONNECTION_CLOSE came through: the
@@ -358,7 +340,7 @@ turn_data(void *arg, const struct sockaddr *peer, const uint8_t *buf,
 		return;
 	}
 	/* Once direct, what the allocation still brings is late. */
-	if (!k->switched)
+	if (k->on_relay)
 		input(k, buf, len, (struct sockaddr *)&k->relay_remote, 1);
 }
 
@@ -366,7 +348,7 @@ static void
 read_turn(struct carrier *k)
 {
 	if (turn_client_input(k->path->turn, stun_now_ms()) == -1 &&
-	    !k->switched)
+	    k->on_relay)
 		fail(k, ECONNRESET, "the TURN allocation failed: %s",
 		    turn_client_why(k->path->turn));
 }
@@ -395,6 +377,7 @@ read_tcp(struct carrier *k)
 		}
 		if (l->rlen < 2 + need)
 			break;
+		relabel(k, &k->relay_local);
 		input(k, l->rbuf + 2, need, (struct sockaddr *)
 		    &k->relay_remote, 0);
 		memmove(l->rbuf, l->rbuf + 2 + need, l->rlen - 2 - need);
@@ -423,8 +406,8 @@ flush_tcp(struct carrier *k)
 static int
 relay_full(const struct carrier *k)
 {
-	return k->path->rv != NULL && !k->switched &&
-	    rv_relay_room(k->path->rv) < SESSION_DGRAM_MAX + 12;
+	return k->rs != NULL && k->on_relay &&
+	    rv_relay_room(k->rs) < SESSION_DGRAM_MAX + 12;
 }
 
 static void
@@ -454,8 +437,8 @@ send_out(struct carrier *k)
 			k->tcp.wlen += len;
 		} else if (addr_equal((struct sockaddr *)&to,
 		    (struct sockaddr *)&k->relay_remote)) {
-			if (k->path->rv != NULL)
-				(void)rv_relay_send(k->path->rv, buf, len);
+			if (k->rs != NULL)
+				(void)rv_relay_send(k->rs, buf, len);
 			else if (k->path->turn != NULL)
 				(void)turn_client_send(k->path->turn,
 				    (const struct sockaddr *)&k->path->remote,
@@ -472,9 +455,12 @@ send_out(struct carrier *k)
 	if (k->tcp.kind == LINK_TCP)
 		flush_tcp(k);
 	/* The burst's frames in one write, not on the next turn. */
-	if (k->path->rv != NULL && rv_relay_flush(k->path->rv) == -1 &&
-	    !k->switched)
-		fail(k, ECONNRESET, "%s", "lost the server that relays");
+	if (k->rs != NULL && rv_relay_flush(k->rs) == -1) {
+		if (k->on_relay)
+			fail(k, ECONNRESET, "%s", "lost the server that "
+			    "relays");
+		k->rs = NULL;	/* a direct path goes on without it */
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -582,25 +568,28 @@ static void
 pollset_fill(struct carrier *k, struct pollset *ps)
 {
 	struct carry *c = k->c;
+	int udp = k->path->rv == NULL && k->path->turn == NULL &&
+	    !k->path->tcp;
 
 	memset(ps, 0, sizeof(*ps));
 	ps->relay = ps->turn = ps->tcp = ps->path = ps->efd = ps->direct = -1;
 	ps->in = ps->out = -1;
-	if (k->path->rv != NULL)
-		pollset_add(k, ps, &ps->relay, rv_session_fd(k->path->rv),
-		    POLLIN | (rv_session_want_write(k->path->rv) ? POLLOUT :
-		    0));
+	if (k->rs != NULL && rv_session_fd(k->rs) >= 0)
+		pollset_add(k, ps, &ps->relay, rv_session_fd(k->rs), POLLIN |
+		    (rv_session_want_write(k->rs) ? POLLOUT : 0));
 	if (k->path->turn != NULL)
 		pollset_add(k, ps, &ps->turn, turn_client_fd(k->path->turn),
 		    turn_client_events(k->path->turn));
 	if (k->tcp.kind == LINK_TCP)
 		pollset_add(k, ps, &ps->tcp, k->tcp.fd, POLLIN |
 		    (k->tcp.wlen ? POLLOUT : 0));
-	else if (!relayed(k))
+	else if (udp)
 		pollset_add(k, ps, &ps->path, k->path->fd, POLLIN);
-	if (relayed(k) && c->env->fd >= 0)
+	if (relay_have(k) && c->env->fd >= 0 && !(udp && c->env->fd ==
+	    k->path->fd))
 		pollset_add(k, ps, &ps->efd, c->env->fd, POLLIN);
-	if (k->direct.kind == LINK_UDP && k->direct.fd != c->env->fd)
+	if (k->direct.kind == LINK_UDP && k->direct.fd != c->env->fd &&
+	    !(udp && k->direct.fd == k->path->fd))
 		pollset_add(k, ps, &ps->direct, k->direct.fd, POLLIN);
 	if (!k->in_eof && session_write_room(k->s) > 0)
 		pollset_add(k, ps, &ps->in, c->in_fd, POLLIN);
@@ -630,7 +619,7 @@ wait_for(struct carrier *k, int wait_ms, uint64_t next)
 		if ((uint64_t)wait_ms > d)
 			wait_ms = (int)d;
 	}
-	if (k->path->rv != NULL && wait_ms > 10)
+	if (k->rs != NULL && wait_ms > 10)
 		wait_ms = 10;	/* the client's timers and queue */
 	if (next != UINT64_MAX && (uint64_t)wait_ms > (next > now ? next -
 	    now : 0))
@@ -644,7 +633,7 @@ pollset_handle(struct carrier *k, const struct pollset *ps)
 {
 	const struct pollfd *p = k->pfd;
 
-	if (ps->relay >= 0)
+	if (ps->relay >= 0 && k->rs != NULL)
 		read_relay(k);
 	if (ps->turn >= 0 && p[ps->turn].revents)
 		read_turn(k);
@@ -682,8 +671,12 @@ advance(struct carrier *k)
 	}
 	stream_out(k);
 	if (k->migrate_pending && session_migrate(k->s, (struct sockaddr *)
-	    &k->up.local, (struct sockaddr *)&k->up.remote) == 0)
+	    &k->up.local, (struct sockaddr *)&k->up.remote) == 0) {
 		k->migrate_pending = 0;
+		k->direct_rx = stun_now_ms();
+	}
+	carry_watch_direct(k);
+	carry_watch_path(k);
 	send_out(k);
 }
 
@@ -737,7 +730,7 @@ step(struct carrier *k, int wait_ms)
 	if (k->path->turn != NULL) {
 		int w = turn_client_tick(k->path->turn, stun_now_ms());
 
-		if (w < 0 && !k->switched)
+		if (w < 0 && k->on_relay)
 			fail(k, ECONNRESET, "the TURN allocation failed: %s",
 			    turn_client_why(k->path->turn));
 		else if (w >= 0 && (next == UINT64_MAX ||
@@ -784,7 +777,8 @@ carry_run(struct carry *c, const struct tech_path *p)
 	struct carrier k = zero;
 	struct sockaddr_storage *loc, *rem;
 	char why[256];
-	int infl, outfl, r, i;
+	int infl, outfl, r, i, keepalive = 0;
+	uint64_t tick = 0;
 
 	k.c = c;
 	k.path = p;
@@ -845,8 +839,24 @@ carry_run(struct carry *c, const struct tech_path *p)
 		(void)udpio_gro(p->fd);
 	if (p->turn != NULL)
 		turn_client_on_data(p->turn, turn_data, &k);
-	k.relay_t0 = stun_now_ms();
+	k.relay_t0 = k.path_t0 = k.direct_rx = stun_now_ms();
 	k.next_try = k.relay_t0 + CARRY_UPGRADE_FIRST_MS;
+	k.cur = *rem;
+	c->remote = *rem;
+	c->relayed = k.on_relay = p->rv != NULL || p->turn != NULL;
+	if (p->rv != NULL)
+		k.rs = p->rv;
+	else if (!p->tcp && p->turn == NULL) {
+		/* Direct from the start: the relay stays ready to fall back
+		 * to (the engine's relay row may have asked already). */
+		direct_set(&k, p->fd, &p->local);
+		k.up = *p;
+		if (c->upgrade && k.rv != NULL && c->env->rv_sess != NULL &&
+		    c->env->rv_peer[0] != '\0' && (rv_relay_open(
+		    c->env->rv_sess, c->env->rv_peer) == 0 ||
+		    errno == EALREADY))
+			k.rs = c->env->rv_sess;
+	}
 	send_out(&k);
 	for (;;) {
 		if (step(&k, 100))
@@ -858,10 +868,17 @@ carry_run(struct carry *c, const struct tech_path *p)
 		upgrade_start(&k);
 		if (k.failed || k.done)
 			break;
+		if (c->tick != NULL && stun_now_ms() >= tick) {
+			c->tick(c->tick_arg, c);
+			tick = stun_now_ms() + CARRY_TICK_MS;
+		}
+		if (!keepalive && (keepalive = carry_keepalive_ms(c)) != 0 &&
+		    session_keepalive(k.s, (unsigned)keepalive) == -1)
+			keepalive = 0;
 	}
 	/* A try at direct still running stops here. */
 	if (k.engine != NULL)
-		upgrade_end(&k);
+		carry_upgrade_end(&k);
 	/* Our side failed: the peer learns it now, not at its timeout. */
 	if (k.failed && !session_closed(k.s, NULL, 0)) {
 		k.aborted = 1;
@@ -870,7 +887,7 @@ carry_run(struct carry *c, const struct tech_path *p)
 	/* The CONNECTION_CLOSE, if any, goes out once more; through the
 	 * relay, which may drop a datagram, three times. */
 	send_out(&k);
-	for (i = 0; relayed(&k) && !k.switched && i < 2; i++)
+	for (i = 0; relay_have(&k) && k.on_relay && i < 2; i++)
 		if (session_close_resend(k.s) == 0)
 			send_out(&k);
 	r = k.done ? 0 : k.failed;

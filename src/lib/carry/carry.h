@@ -24,6 +24,19 @@
 #define CARRY_UPGRADE_TRY_MS	3000	/* one try */
 #define CARRY_UPGRADE_GAP_MS	1000	/* between tries, the first minute */
 #define CARRY_UPGRADE_SLOW_MS	30000	/* between tries, after it */
+#define CARRY_TICK_MS		250	/* carry.tick */
+#define CARRY_DEAD_MS		1000	/* a direct path with bytes in
+					   flight and nothing back this long
+					   is dead: back to the relay */
+
+/* A change of the path the connection uses (carry.moved). */
+struct carry_move {
+	int relay;			/* now through the relay */
+	const struct sockaddr *local, *remote;	/* a direct path's */
+	const char *technique;		/* what found it ("relay") */
+	const char *reason;		/* why it changed, in words */
+	uint64_t ms;			/* on the path before, ms */
+};
 
 struct carry {
 	/* Set by the caller. */
@@ -39,12 +52,30 @@ struct carry {
 	 * the relay carried its first datagram; may be NULL. */
 	void (*upgraded)(void *arg, const struct tech_path *p, uint64_t ms);
 	void *upgraded_arg;
+	/* Called at each change of path: relay to direct, direct to relay
+	 * (the direct path died), one direct address to another (NAT
+	 * rebinding, a host's new address); may be NULL.  A direct path
+	 * keeps the relay of c->env (rv_sess, rv_peer) open to fall back
+	 * to, when there is one. */
+	void (*moved)(void *arg, const struct carry_move *m);
+	void *moved_arg;
+	/* Called every CARRY_TICK_MS or so while the stream flows, may be
+	 * NULL (a program's progress line: the results below). */
+	void (*tick)(void *arg, const struct carry *c);
+	void *tick_arg;
+	unsigned keepalive_ms;		/* a PING after this much silence;
+					   0: from the binding lifetimes of
+					   env's profiles, else the
+					   session's default */
 	/* When not NULL and set (by a signal handler), the connection ends
 	 * at once and the peer is told: carry_run fails with EINTR. */
 	volatile int *stop;
 
 	/* Results. */
 	unsigned long long sent, received;	/* stream bytes */
+	int relayed;			/* the path now: the relay (1) or
+					   direct, to remote */
+	struct sockaddr_storage remote;
 	uint64_t first_ms;		/* monotonic ms of the peer's first
 					   byte, 0: none */
 	unsigned long auth_failures;	/* datagrams that did not

@@ -752,6 +752,29 @@ session_path_get(struct session *s, struct sockaddr_storage *local,
 	return 0;
 }
 
+uint64_t
+session_in_flight(struct session *s)
+{
+	ngtcp2_conn_stat st;
+
+	if (s->conn == NULL)
+		return 0;
+	ngtcp2_conn_get_conn_stat(s->conn, &st);
+	return st.bytes_in_flight;
+}
+
+int
+session_keepalive(struct session *s, unsigned ms)
+{
+	if (s->conn == NULL) {
+		errno = ENOTCONN;
+		return -1;
+	}
+	ngtcp2_conn_set_keep_alive_timeout(s->conn, (ngtcp2_duration)ms *
+	    NGTCP2_MILLISECONDS);
+	return 0;
+}
+
 int
 session_abort(struct session *s, uint64_t code, const char *reason)
 {

@@ -125,6 +125,15 @@ int session_migrate(struct session *s, const struct sockaddr *local,
 int session_path_get(struct session *s, struct sockaddr_storage *local,
     struct sockaddr_storage *remote);
 
+/* Returns the bytes sent and not yet acknowledged (ack-eliciting
+ * packets in flight), 0 before the connection exists. */
+uint64_t session_in_flight(struct session *s);
+
+/* Sends a PING after ms of silence (0: never) instead of
+ * SESSION_KEEPALIVE_MS: a NAT mapping with a shorter lifetime, or a path
+ * to watch more closely.  Returns 0, or -1 with errno ENOTCONN. */
+int session_keepalive(struct session *s, unsigned ms);
+
 /* Returns 1 when the connection is over (closed, failed, timed out),
  * writing why in words ("peer presented key of id X, expected Y") to why
  * when it is not NULL, else 0. */

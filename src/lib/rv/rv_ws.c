@@ -18,6 +18,7 @@
 #include "record.h"
 #include "rv.h"
 #include "rvmsg.h"
+#include "wsframe.h"
 
 enum rv_state {
 	RV_IDLE,		/* waiting to (re)connect */
@@ -31,8 +32,9 @@ enum rv_state {
 struct rv_msg {
 	struct rv_msg *next;
 	size_t len;
-	int binary;
-	unsigned char buf[];	/* LWS_PRE bytes of headroom, then len */
+	unsigned op;		/* WSF_TEXT, WSF_PONG, WSF_CLOSE; RV_OP_RAW */
+	/* LWS_PRE bytes of headroom, room for a frame header, then len */
+	unsigned char buf[];
 };
 
 /* Relay frames waiting to be sent, at most: more are refused
@@ -43,6 +45,12 @@ struct rv_msg {
  * some 46 relay frames (LWS.md: rx_buffer_size sets the largest read). */
 #define RV_RXBUF	65536
 #define RV_RELAY_REF	"rv-relay"
+#define RV_OP_RAW	0x100	/* bytes as they are: the upgrade request */
+#define RV_HEADROOM	(LWS_PRE + WSF_HEAD_MAX)
+/* Our own WebSocket (wsframe.h) reads into this: a read, and the part of
+ * a frame a read left. */
+#define RV_RBUF		(RV_RXBUF + RV_MSG_MAX + WSF_HEAD_MAX)
+#define RV_PROTOCOLS	"natkit.v1.bulk,natkit.v1"
 
 /* A session's relay: its id, and the datagrams received, in a ring. */
 struct rv_relay {
@@ -82,6 +90,15 @@ struct rv_session {
 	uint8_t mk[256];	/* masking keys, drawn 64 at a time */
 	unsigned mkn;		/* of them used */
 	char why[160];		/* why the connection ended */
+	/* A tagged session over ws:// is a raw connection of lws, the
+	 * WebSocket ours (wsframe.h): lws parses received frames a byte at
+	 * a time, the relay's largest cost. */
+	int raw;		/* this connection is ours */
+	int hs;			/* waiting for the answer to the upgrade */
+	char wskey[WSF_KEY_LEN + 1];
+	unsigned char *rb;	/* what was read and not yet parsed */
+	size_t rblen;
+	int rxcont;		/* a fragmented message goes on */
 };
 
 struct rv_client {
@@ -110,7 +127,13 @@ static const lws_retry_bo_t rv_idle = {
 	.secs_since_valid_hangup = 50,
 };
 
+static const lws_retry_bo_t rv_raw_idle = {
+	.retry_ms_table = rv_lws_ms,
+	.retry_ms_table_count = 1,
+};
+
 static void rv_connect(struct rv_session *s);
+static const uint8_t *rv_mask_key(struct rv_session *s);
 static void rv_reconnect_cb(lws_sorted_usec_list_t *sul);
 
 static void
@@ -133,6 +156,9 @@ rv_txq_free(struct rv_session *s)
 	}
 	s->txtail = &s->txq;
 	s->tblen = 0;
+	s->rblen = 0;
+	s->hs = 0;
+	s->rxcont = 0;
 }
 
 /* The relay ended, with why. */
@@ -169,11 +195,11 @@ rv_relay_input(struct rv_session *s, const unsigned char *b, size_t len)
 /* Queues a text message of len bytes (a builder's: 0 is one that did
  * not fit, errno EMSGSIZE). */
 static int
-rv_queue(struct rv_session *s, const char *text, size_t len)
+rv_queue_op(struct rv_session *s, unsigned op, const void *text, size_t len)
 {
 	struct rv_msg *m;
 
-	if (len == 0 || len > RVMSG_MAX) {
+	if ((op == WSF_TEXT && len == 0) || len > RVMSG_MAX) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -181,16 +207,22 @@ rv_queue(struct rv_session *s, const char *text, size_t len)
 		errno = ENOTCONN;
 		return -1;
 	}
-	if ((m = malloc(sizeof(*m) + LWS_PRE + len)) == NULL)
+	if ((m = malloc(sizeof(*m) + RV_HEADROOM + len)) == NULL)
 		return -1;
 	m->next = NULL;
 	m->len = len;
-	m->binary = 0;
-	memcpy(m->buf + LWS_PRE, text, len);
+	m->op = op;
+	memcpy(m->buf + RV_HEADROOM, text, len);
 	*s->txtail = m;
 	s->txtail = &m->next;
 	lws_callback_on_writable(s->wsi);
 	return 0;
+}
+
+static int
+rv_queue(struct rv_session *s, const char *text, size_t len)
+{
+	return rv_queue_op(s, WSF_TEXT, text, len);
 }
 
 /* The session ended or never started: tell, then retry or stop. */
@@ -424,6 +456,225 @@ rv_handle(struct rv_session *s, const char *text, size_t len)
 	return rc;
 }
 
+/* A piece of a message from the server (first, final: its place in the
+ * message; bin: a binary one), reassembled in s->rx and handled when
+ * whole.  Returns -1 to close (s->why says why). */
+static int
+rv_rx_piece(struct rv_session *s, int first, int final, int bin,
+    const void *in, size_t len)
+{
+	int rc;
+
+	if (first) {
+		s->rxlen = 0;
+		s->rxbad = 0;
+		s->rxbin = bin;
+	}
+	if (s->rxlen + len > RV_MSG_MAX)
+		s->rxbad = 1;
+	else {
+		memcpy(s->rx + s->rxlen, in, len);
+		s->rxlen += len;
+	}
+	if (!final)
+		return 0;
+	if (s->rxbad) {
+		/* Longer than any message the server may send (rvmsg.h):
+		 * dropped, the session goes on. */
+		s->rxlen = 0;
+		return 0;
+	}
+	s->rx[s->rxlen] = '\0';
+	if (s->rxbin) {
+		rv_relay_input(s, (unsigned char *)s->rx, s->rxlen);
+		s->rxlen = 0;
+		return 0;
+	}
+	rc = rv_handle(s, s->rx, s->rxlen);
+	s->rxlen = 0;
+	return rc;
+}
+
+/* Writes a queued message: over lws's WebSocket as it is, on a raw
+ * connection framed and masked here. */
+static int
+rv_write_msg(struct rv_session *s, struct rv_msg *m)
+{
+	unsigned char *p = m->buf + RV_HEADROOM, h[WSF_HEAD_MAX];
+	const uint8_t *key;
+	size_t n = m->len, hl;
+
+	if (!s->raw)
+		return lws_write(s->wsi, p, n, m->op == WSF_BINARY ?
+		    LWS_WRITE_BINARY : LWS_WRITE_TEXT) < (int)n ? -1 : 0;
+	if (m->op != RV_OP_RAW) {
+		key = rv_mask_key(s);
+		wsf_mask(p, n, key);
+		hl = wsf_head(h, m->op, n, key);
+		p -= hl;
+		memcpy(p, h, hl);
+		n += hl;
+	}
+	return lws_write(s->wsi, p, n, LWS_WRITE_RAW) < (int)n ? -1 : 0;
+}
+
+/* Sends a close frame with code on a raw connection. */
+static int
+rv_raw_close(struct rv_session *s, unsigned code)
+{
+	unsigned char b[LWS_PRE + WSF_HEAD_MAX + 2], *p = b + LWS_PRE;
+	const uint8_t *key = rv_mask_key(s);
+	size_t hl = wsf_head(p, WSF_CLOSE, 2, key);
+
+	p[hl] = (unsigned char)(code >> 8);
+	p[hl + 1] = (unsigned char)code;
+	wsf_mask(p + hl, 2, key);
+	return lws_write(s->wsi, p, hl + 2, LWS_WRITE_RAW) < (int)(hl + 2) ?
+	    -1 : 0;
+}
+
+/* The TCP connection of a raw session is up: the upgrade request. */
+static int
+rv_raw_connected(struct rv_session *s)
+{
+	unsigned char nonce[16];
+	char req[512];
+	size_t n;
+
+	if (s->rb == NULL && (s->rb = malloc(RV_RBUF)) == NULL) {
+		snprintf(s->why, sizeof(s->why), "out of memory");
+		return -1;
+	}
+	s->rblen = 0;
+	s->rxcont = 0;
+	randombytes_buf(nonce, sizeof(nonce));
+	sodium_bin2base64(s->wskey, sizeof(s->wskey), nonce, sizeof(nonce),
+	    sodium_base64_VARIANT_ORIGINAL);
+	n = wsf_request(req, sizeof(req), s->u->hostport, "/v1/ws",
+	    RV_PROTOCOLS, s->wskey);
+	if (n == 0 || rv_queue_op(s, RV_OP_RAW, req, n) == -1) {
+		snprintf(s->why, sizeof(s->why), "cannot make the upgrade "
+		    "request");
+		return -1;
+	}
+	s->hs = 1;
+	/* The upgrade, hello, auth and welcome within 10 s. */
+	lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, 10);
+	return 0;
+}
+
+/* Whole frames from the server at the start of the n bytes at b.
+ * Returns the bytes they took, -1 to close. */
+static long
+rv_raw_frames(struct rv_session *s, const uint8_t *b, size_t n)
+{
+	struct wsf f;
+	size_t off = 0;
+	long k;
+
+	while (s->wsi != NULL && (k = wsf_parse(b + off, n - off,
+	    RV_RBUF - WSF_HEAD_MAX, &f)) != 0) {
+		if (k < 0) {
+			snprintf(s->why, sizeof(s->why), "the server sent a "
+			    "malformed WebSocket frame: %s", strerror(errno));
+			return -1;
+		}
+		off += (size_t)k;
+		switch (f.opcode) {
+		case WSF_CONT:
+		case WSF_TEXT:
+		case WSF_BINARY:
+			if ((f.opcode == WSF_CONT) != s->rxcont) {
+				snprintf(s->why, sizeof(s->why), "the server "
+				    "broke a message's fragments");
+				return -1;
+			}
+			s->rxcont = !f.fin;
+			/* The relay's frames, whole: no copy. */
+			if (f.opcode == WSF_BINARY && f.fin) {
+				s->rxlen = 0;
+				rv_relay_input(s, f.payload, f.len);
+			} else if (rv_rx_piece(s, f.opcode != WSF_CONT, f.fin,
+			    f.opcode == WSF_BINARY, f.payload, f.len) == -1) {
+				(void)rv_raw_close(s, 1008);
+				return -1;
+			}
+			break;
+		case WSF_PING:
+			if (rv_queue_op(s, WSF_PONG, f.payload, f.len) == -1)
+				return -1;
+			break;
+		case WSF_CLOSE:
+			if (s->why[0] == '\0')
+				snprintf(s->why, sizeof(s->why), "closed by the "
+				    "server (%u%s%.*s)", f.len >= 2 ?
+				    (unsigned)(f.payload[0] << 8 | f.payload[1]) :
+				    1005, f.len > 2 ? " " : "",
+				    (int)(f.len > 2 ? f.len - 2 : 0),
+				    (const char *)f.payload + 2);
+			(void)rv_raw_close(s, 1000);
+			return -1;
+		default:	/* WSF_PONG */
+			break;
+		}
+	}
+	return (long)off;
+}
+
+/* Bytes read on a raw connection: the answer to the upgrade, then
+ * frames.  Returns -1 to close. */
+static int
+rv_raw_rx(struct rv_session *s, const uint8_t *in, size_t len)
+{
+	const char *why;
+	char proto[32];
+	size_t take;
+	long k;
+
+	while (len > 0) {
+		if (s->rblen == 0 && !s->hs) {
+			/* Straight from what lws read; the part of a frame
+			 * at its end waits in s->rb. */
+			if ((k = rv_raw_frames(s, in, len)) < 0)
+				return -1;
+			memcpy(s->rb, in + k, len - (size_t)k);
+			s->rblen = len - (size_t)k;
+			return 0;
+		}
+		take = RV_RBUF - s->rblen < len ? RV_RBUF - s->rblen : len;
+		memcpy(s->rb + s->rblen, in, take);
+		s->rblen += take;
+		in += take;
+		len -= take;
+		k = 0;
+		if (s->hs) {
+			k = wsf_response((char *)s->rb, s->rblen, s->wskey,
+			    RV_PROTOCOLS, proto, sizeof(proto), &why);
+			if (k < 0) {
+				snprintf(s->why, sizeof(s->why), "the upgrade "
+				    "failed: %s", why);
+				return -1;
+			}
+			if (k == 0)
+				continue;
+			s->hs = 0;
+			s->state = RV_AUTH;
+			s->why[0] = '\0';
+		}
+		if (!s->hs) {
+			long f = rv_raw_frames(s, s->rb + k, s->rblen -
+			    (size_t)k);
+
+			if (f < 0)
+				return -1;
+			k += f;
+		}
+		memmove(s->rb, s->rb + k, s->rblen - (size_t)k);
+		s->rblen -= (size_t)k;
+	}
+	return 0;
+}
+
 static int
 rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
@@ -458,39 +709,26 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, 10);
 		break;
 	case LWS_CALLBACK_CLIENT_RECEIVE:
-		if (lws_is_first_fragment(wsi)) {
-			s->rxlen = 0;
-			s->rxbad = 0;
-			s->rxbin = lws_frame_is_binary(wsi);
-		}
-		if (s->rxlen + len > RV_MSG_MAX)
-			s->rxbad = 1;
-		else {
-			memcpy(s->rx + s->rxlen, in, len);
-			s->rxlen += len;
-		}
-		if (!lws_is_final_fragment(wsi))
-			break;
-		if (s->rxbad) {
-			/* Longer than any message the server may send
-			 * (rvmsg.h): dropped, the session goes on. */
-			s->rxlen = 0;
-			break;
-		}
-		s->rx[s->rxlen] = '\0';
-		if (s->rxbin) {
-			rv_relay_input(s, (unsigned char *)s->rx, s->rxlen);
-			s->rxlen = 0;
-			break;
-		}
-		i = rv_handle(s, s->rx, s->rxlen);
-		s->rxlen = 0;
-		if (i == -1) {
+		if (rv_rx_piece(s, lws_is_first_fragment(wsi),
+		    lws_is_final_fragment(wsi), lws_frame_is_binary(wsi), in,
+		    len) == -1) {
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
 			    NULL, 0);
 			return -1;
 		}
 		break;
+	case LWS_CALLBACK_RAW_CONNECTED:
+		if (rv_raw_connected(s) == -1)
+			return -1;
+		break;
+	case LWS_CALLBACK_RAW_RX:
+		if (rv_raw_rx(s, in, len) == -1)
+			return -1;
+		break;
+	case LWS_CALLBACK_RAW_CLOSE:
+		rv_lost(s, "connection closed");
+		break;
+	case LWS_CALLBACK_RAW_WRITEABLE:
 	case LWS_CALLBACK_CLIENT_WRITEABLE:
 		/* Several messages a callback while the socket takes them
 		 * (libwebsockets 4.1 buffers a write it cannot finish): one
@@ -500,9 +738,7 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 				break;
 			if ((s->txq = m->next) == NULL)
 				s->txtail = &s->txq;
-			if (lws_write(wsi, m->buf + LWS_PRE, m->len,
-			    m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) <
-			    (int)m->len) {
+			if (rv_write_msg(s, m) == -1) {
 				free(m);
 				return -1;
 			}
@@ -516,7 +752,11 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			break;
 		}
 		if (s->state == RV_CLOSING) {
-			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+			if (s->raw)
+				(void)rv_raw_close(s, 1000);
+			else
+				lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL,
+				    NULL, 0);
 			return -1;
 		}
 		break;
@@ -546,6 +786,7 @@ rv_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 static const struct lws_protocols rv_protocols[] = {
 	{ "natkit.v1", rv_callback, 0, RV_RXBUF, 0, NULL, 0 },
 	{ "natkit.v1.bulk", rv_callback, 0, RV_RXBUF, 0, NULL, 0 },
+	{ "natkit.raw", rv_callback, 0, RV_RXBUF, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -567,6 +808,14 @@ rv_connect(struct rv_session *s)
 	i.opaque_user_data = s;
 	i.retry_and_idle_policy = &rv_idle;
 	i.pwsi = &s->wsi;
+	/* A tagged session over ws:// is ours above TCP (wsframe.h); over
+	 * TLS, lws's.  No lws PINGs on it: QUIC inside keeps its own. */
+	s->raw = !s->presence && !s->u->tls;
+	if (s->raw) {
+		i.method = "RAW";
+		i.protocol = i.local_protocol_name = "natkit.raw";
+		i.retry_and_idle_policy = &rv_raw_idle;
+	}
 	s->state = RV_CONNECTING;
 	s->why[0] = '\0';
 	if (lws_client_connect_via_info(&i) == NULL)
@@ -807,6 +1056,7 @@ rv_client_free(struct rv_client *c)
 		c->sessions = s->next;
 		rv_txq_free(s);
 		free(s->tb);
+		free(s->rb);
 		free(s->relay);
 		free(s);
 	}
@@ -867,7 +1117,7 @@ rv_mask_key(struct rv_session *s)
 int
 rv_relay_send(struct rv_session *s, const void *buf, size_t len)
 {
-	size_t plen = RVMSG_RELAY_HDR + len, hl = plen < 126 ? 2 : 4, i;
+	size_t plen = RVMSG_RELAY_HDR + len, hl = plen < 126 ? 2 : 4;
 	const uint8_t *key;
 	unsigned char *p;
 
@@ -902,8 +1152,7 @@ rv_relay_send(struct rv_session *s, const void *buf, size_t len)
 	p += 4;
 	rvmsg_relay_frame_head(p, s->relay->id);
 	memcpy(p + RVMSG_RELAY_HDR, buf, len);
-	for (i = 0; i < plen; i++)
-		p[i] ^= key[i & 3];
+	wsf_mask(p, plen, key);
 	if (s->tblen == 0)
 		lws_callback_on_writable(s->wsi);
 	s->tblen += hl + 4 + plen;
@@ -925,7 +1174,8 @@ rv_relay_flush(struct rv_session *s)
 	}
 	/* LWS_WRITE_HTTP writes the bytes as they are: whole frames. */
 	s->tblen = 0;
-	if (lws_write(s->wsi, s->tb + LWS_PRE, len, LWS_WRITE_HTTP) <
+	if (lws_write(s->wsi, s->tb + LWS_PRE, len, s->raw ? LWS_WRITE_RAW :
+	    LWS_WRITE_HTTP) <
 	    (int)len) {
 		errno = EIO;
 		return -1;

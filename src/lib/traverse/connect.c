@@ -343,6 +343,8 @@ engine_run(struct tech_env *e, unsigned timeout_ms, int flags,
 		if (pfd[0].revents != 0)
 			engine_read(g, e);
 		connect_engine_input(g, pfd + 1, n);
+		if (e->progress != NULL)
+			e->progress(e->progress_arg, e);
 	}
 	connect_engine_free(g);
 	return r;

@@ -71,6 +71,10 @@ struct tech_env {
 	 * relayed address is among self's candidates (CAND_RELAY), or
 	 * NULL; the caller's, freed by it. */
 	struct turn_client *turn;
+	/* Refinement: called after each step of connect_run's loop, may be
+	 * NULL (a program's progress line: budget says what went out). */
+	void (*progress)(void *arg, const struct tech_env *e);
+	void *progress_arg;
 };
 
 /* A path that works. */
