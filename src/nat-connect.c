@@ -40,7 +40,7 @@
 static const char usage_line[] =
     "usage: nat-connect [-hjqrVv] [-e command | -L [address:]port | --print]\n"
     "                   [-P profile] [-p port] [-s url ...] [-w seconds]\n"
-    "                   [--keepalive seconds] [--stun host[:port]] peer\n"
+    "                   [--hard] [--keepalive seconds] [--stun host[:port]] peer\n"
     "       nat-connect --accept [-hjqrVv] [-e command | --print] "
     "[-P profile]\n"
     "                   [-p port] [-s url ...] [-w seconds] "
@@ -407,13 +407,14 @@ print_path(const struct tech_path *p, int hold_s)
 
 /* ------------------------------------------------------------------ */
 
-enum { OPT_ACCEPT = 256, OPT_PRINT, OPT_STUN, OPT_KEEPALIVE };
+enum { OPT_ACCEPT = 256, OPT_PRINT, OPT_STUN, OPT_KEEPALIVE, OPT_HARD };
 
 /* The options (nat(7) OPTIONS). */
 static const struct cli_opt opts[] = {
 	{ OPT_ACCEPT, 0, "accept", NULL, "answer the request on stdin", 0 },
 	{ 'e', 'e', "exec", "command", "run command on the path", 0 },
 	{ 'h', 'h', "help", NULL, "print this summary and exit", 0 },
+	{ OPT_HARD, 0, "hard", NULL, "search when both NATs are random", 0 },
 	{ 'j', 'j', "json", NULL, "write JSON records on stderr", 0 },
 	{ OPT_KEEPALIVE, 0, "keepalive", "seconds",
 	    "hold the path this long after", 0 },
@@ -501,6 +502,9 @@ main(int argc, char **argv)
 			if (stun != NULL && stun6 != NULL)
 				cli_usage(usage_line, EX_USAGE);
 			*(stun == NULL ? &stun : &stun6) = optarg;
+			break;
+		case OPT_HARD:
+			env.hard = 1;
 			break;
 		default:
 			cli_usage(usage_line, EX_USAGE);

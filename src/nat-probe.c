@@ -2,6 +2,7 @@
  * nat-probe: classify the NAT this host is behind (RFC 5780), find gateway
  * port-mapping protocols, and print the profile as one record.
  */
+#include <arpa/inet.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include "behavior.h"
 #include "behavior6.h"
 #include "cli.h"
+#include "detect.h"
 #include "log.h"
 #include "profile.h"
 #include "record.h"
@@ -25,7 +27,7 @@
 
 static const char usage_line[] =
     "usage: nat-probe [-46GhjqrTVv] [-b address] [--lifetime seconds]\n"
-    "                 -s host[:port] ...\n";
+    "                 [--nat64] -s host[:port] ...\n";
 
 static int verbose;
 
@@ -94,6 +96,40 @@ report_udp(const struct profile_transport *u, const char *in, const char *ev)
 		    in, w, "ALG:");
 }
 
+/* RFC 7050: the NAT64 prefix from ipv4only.arpa's AAAA records. */
+static void
+probe_nat64(struct profile *p)
+{
+	char a[INET6_ADDRSTRLEN], pre[INET6_ADDRSTRLEN];
+	struct in6_addr first;
+	int n;
+
+	p->nat64_probed = 1;
+	memset(&first, 0, sizeof(first));
+	if ((n = detect_nat64_lookup(&p->nat64, &first)) > 0) {
+		p->nat64_len = n;
+		if (verbose)
+			log_say(NULL, "NAT64: ipv4only.arpa has AAAA %s: "
+			    "prefix %s/%d (RFC 7050)", inet_ntop(AF_INET6,
+			    &first, a, sizeof(a)), inet_ntop(AF_INET6,
+			    &p->nat64, pre, sizeof(pre)), n);
+		return;
+	}
+	p->nat64_len = 0;
+	if (!verbose)
+		return;
+	if (errno == ENOENT && !IN6_IS_ADDR_UNSPECIFIED(&first))
+		log_say(NULL, "NAT64: ipv4only.arpa has AAAA %s, which holds "
+		    "neither 192.0.0.170 nor 192.0.0.171: no NAT64 prefix",
+		    inet_ntop(AF_INET6, &first, a, sizeof(a)));
+	else if (errno == ENOENT)
+		log_say(NULL, "NAT64: ipv4only.arpa has no AAAA record: no "
+		    "DNS64, so no NAT64 prefix to find");
+	else
+		log_say(NULL, "NAT64: ipv4only.arpa: the resolver failed: %s",
+		    strerror(errno));
+}
+
 /* The readable report for a person at a terminal. */
 static void
 report(const struct profile *p)
@@ -111,8 +147,22 @@ report(const struct profile *p)
 	report_gateway("UPnP IGD", &p->upnp);
 	report_gateway("NAT-PMP", &p->natpmp);
 	report_gateway("PCP", &p->pcp);
+	if (p->nat64_probed) {
+		char pre[INET6_ADDRSTRLEN];
+
+		if (p->nat64_len > 0)
+			printf("NAT64:        %s/%d\n", inet_ntop(AF_INET6,
+			    &p->nat64, pre, sizeof(pre)), p->nat64_len);
+		else
+			printf("NAT64:        none found\n");
+	}
 	if (p->double_nat == PROFILE_YES)
 		printf("double NAT:   yes, the gateway is behind another NAT\n");
+	if (p->cgnat == PROFILE_YES)
+		printf("CGNAT:        yes, a carrier-grade NAT (%s)\n",
+		    p->dn_evidence == PROFILE_DN_SHARED ? "the gateway's "
+		    "external address is in 100.64.0.0/10" : "this host's "
+		    "address is in 100.64.0.0/10");
 	if (t->probed)
 		printf("tcp:          %s, public %s, mapping %s\n",
 		    profile_nat_str(t->nat), t->public.ss_family ?
@@ -130,7 +180,7 @@ report(const struct profile *p)
 	}
 }
 
-enum { OPT_LIFETIME = 256 };
+enum { OPT_LIFETIME = 256, OPT_NAT64 };
 
 /* The options (nat(7) OPTIONS). */
 static const struct cli_opt opts[] = {
@@ -143,6 +193,8 @@ static const struct cli_opt opts[] = {
 	{ OPT_LIFETIME, 0, "lifetime", "seconds",
 	    "measure the mapping lifetime up to", 0 },
 	{ OPT_LIFETIME, 'L', NULL, "seconds", NULL, CLI_OLD },
+	{ OPT_NAT64, 0, "nat64", NULL,
+	    "find a NAT64 prefix: ask DNS for ipv4only.arpa", 0 },
 	{ 'q', 'q', "quiet", NULL, "only errors on stderr (the default)", 0 },
 	{ 'r', 'r', "records", NULL, "write a key=value record", 0 },
 	{ 's', 's', "server", "host[:port]", "a STUN server (repeatable)", 0 },
@@ -207,6 +259,7 @@ main(int argc, char **argv)
 	struct record r;
 	const char *line;
 	int ch, json = 0, records = 0, tcp = 0, family = AF_UNSPEC, nogw = 0;
+	int nat64 = 0;
 	int status;
 
 	memset(&o, 0, sizeof(o));
@@ -232,6 +285,9 @@ main(int argc, char **argv)
 		case OPT_LIFETIME:
 			o.lifetime_max_s = (int)cli_number(optarg, 1, 3600,
 			    "lifetime");
+			break;
+		case OPT_NAT64:
+			nat64 = 1;
 			break;
 		case 'q':
 			verbose = 0;
@@ -289,8 +345,15 @@ main(int argc, char **argv)
 		p.upnp = gw.p.upnp;
 		p.natpmp = gw.p.natpmp;
 		p.pcp = gw.p.pcp;
-		behavior_double_nat(&p);
 	}
+	behavior_double_nat(&p);
+	if (verbose) {
+		char why[256];
+
+		log_say(NULL, "%s", behavior_double_nat_why(&p, why, sizeof(why)));
+	}
+	if (nat64)
+		probe_nat64(&p);
 	if (tcp && behavior_probe_tcp(&p, &o) == -1)
 		err(EX_OSERR, "tcp tests");
 

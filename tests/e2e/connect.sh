@@ -106,6 +106,14 @@ check() {
 	expect "$a-$b same technique both sides" "$tb" "$ta"
 	if no_direct "$a" "$b"; then
 		expect "$a-$b technique" "$ta" relay
+		# Both random: spray's search is off unless --hard, and says so.
+		if dependent "$a" && dependent "$b"; then
+			why=$(grep '^type=attempt technique=spray ' "$d/err" | head -n 1 | field why | unescape)
+			case $why in
+			*"off unless nat-connect --hard (relay needed)") echo "ok   $a-$b spray: $why" ;;
+			*) expect "$a-$b spray skipped" "$why" "... off unless nat-connect --hard (relay needed)" ;;
+			esac
+		fi
 	else
 		case $ta in '' | relay) expect "$a-$b technique" "${ta:-none}" "direct (not relay)" ;; esac
 	fi

@@ -7,7 +7,13 @@
 # both sides say "no direct path" and exit 1 (relay comes later).  The
 # birthday pairs run again a few times.  Behind r-seq3, a NAT that gives
 # every new flow the next port but two (nat-lab(1)), prediction alone
-# must find the path, in both roles.  Prints the table it asserts.
+# must find the path, in both roles.  Where both map per destination and
+# one steps (r-seq3, r-seq), spray must find it: certainly against the
+# other stepping NAT, with the odds it states against a port block
+# (r-pba) or a pool (r-adm), and never by default against the fully
+# random r-sym, nor where both allocate at random: those say so, naming
+# --hard, whose -v line states the search's figures before it starts.
+# Prints the table it asserts.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 
 TOOL=$NATKIT_BIN/../tests/e2e/tech-tool
@@ -17,7 +23,7 @@ STUN=198.51.100.10
 lab_up
 
 HOSTS="h-open h-fc h-rc h-prc h-sym h-adm h-upnp h-blk"
-EXTRA="h-prc2 h-sym2 h-prc-b h-seq3 h-seq"
+EXTRA="h-prc2 h-sym2 h-prc-b h-seq3 h-seq h-pba"
 mkdir -p "$T/prof" "$T/pairs"
 
 # Each host's profile, once, all at once.
@@ -35,16 +41,30 @@ PAIRS="$PAIRS h-prc:h-prc2 h-sym:h-sym2 h-prc:h-prc-b"
 # birthday step aside), so a wrong prediction is no path.
 PREDICT="h-seq3:h-prc h-prc:h-seq3 h-seq:h-prc2"
 PAIRS="$PAIRS $PREDICT"
+# Spray (tech_spray.c): certain between two stepping NATs; likely (97 %
+# and 60-83 %: the odds its -v line states) against a block or a pool, so
+# there a miss must be spray's own, with its odds; off by default against
+# r-sym.
+SPRAY="h-seq3:h-seq h-seq:h-seq3"
+SPRAY_LIKELY="h-seq3:h-pba h-pba:h-seq3 h-seq3:h-adm h-adm:h-seq3"
+SPRAY_OFF="h-seq3:h-sym h-sym:h-seq3"
+# Both random: the search is --hard's only.
+SEARCH_OFF="h-sym:h-adm h-sym:h-sym2"
+PAIRS="$PAIRS $SPRAY $SPRAY_LIKELY $SPRAY_OFF"
 # The birthday pairs again, both roles, to show it is not flaky.
 BIRTHDAY="h-prc:h-sym h-sym:h-prc h-prc:h-adm h-adm:h-prc h-prc2:h-sym2 h-sym2:h-prc2"
 for i in 1 2; do PAIRS="$PAIRS $BIRTHDAY"; done
 
-# no_direct A B: both map per destination, or one blocks UDP.
-dependent() { case $1 in h-sym | h-sym2 | h-adm | h-seq*) return 0 ;; esac; return 1; }
+# no_direct A B: both map per destination (and spray is off), or one
+# blocks UDP.
+dependent() { case $1 in h-sym | h-sym2 | h-adm | h-seq* | h-pba) return 0 ;; esac; return 1; }
 no_direct() {
 	[ "$1" = h-blk ] || [ "$2" = h-blk ] && return 0
+	case " $SPRAY $SPRAY_LIKELY " in *" $1:$2 "*) return 1 ;; esac
 	dependent "$1" && dependent "$2"
 }
+# spray_why FILE: the why of spray's attempt record in FILE.
+spray_why() { grep '^type=attempt technique=spray ' "$1" | head -n 1 | field why | unescape; }
 
 # birthday A B: one side maps per destination, the other is a port-restricted
 # cone (tech_birthday.c).
@@ -86,10 +106,10 @@ run_pair() {
 	local n=$1 a=$2 b=$3 d=$T/pairs/$1
 	mkdir -p "$d"
 	"$LAB" exec "$a" -- "$TOOL" -s $STUN -P "$T/prof/$a" -o "$d/a.side" \
-	    -i "$d/b.side" -I -n "$a" -w 30 ${HOLD:-} >"$d/a.out" 2>"$d/a.err" &
+	    -i "$d/b.side" -I -n "$a" -w 30 ${HOLD:-} ${XOPT:-} >"$d/a.out" 2>"$d/a.err" &
 	local pa=$!
 	"$LAB" exec "$b" -- "$TOOL" -s $STUN -P "$T/prof/$b" -o "$d/b.side" \
-	    -i "$d/a.side" -n "$b" -w 30 ${HOLD:-} >"$d/b.out" 2>"$d/b.err" &
+	    -i "$d/a.side" -n "$b" -w 30 ${HOLD:-} ${XOPT:-} >"$d/b.out" 2>"$d/b.err" &
 	local pb=$!
 	PIDS="$PIDS $pa $pb"
 	wait $pa; echo $? >"$d/a.rc"
@@ -100,6 +120,42 @@ run_pair() {
 check() {
 	local n=$1 a=$2 b=$3 d=$T/pairs/$1 ra rb ta tb ma mb wa
 	ra=$(cat "$d/a.rc") rb=$(cat "$d/b.rc")
+	case " $SPRAY_LIKELY " in *" $a:$b "*)
+		if [ "$ra/$rb" != 0/0 ]; then
+			# A miss the odds allow: spray's own, stating them.
+			wa=$(spray_why "$d/a.out")
+			case $wa in
+			*"met none of the peer's (planned odds "*) echo "ok   $a-$b spray missed, as its odds allow: $wa" ;;
+			*) expect "$a-$b spray's miss" "$ra/$rb $wa" "1/1 ...met none of the peer's (planned odds ..." ;;
+			esac
+			printf 'ROW %-18s %-9s %6s %6s  %s\n' "$a-$b" miss - - "$wa" >>"$T/table"
+			return
+		fi ;;
+	esac
+	case " $SPRAY_OFF " in *" $a:$b "*)
+		wa=$(spray_why "$d/a.out")
+		case $wa in
+		*"NAT steps by "*" but "*" allocates at random over "*" ports: 1792 flows would meet with "*"%, off unless nat-connect --hard (relay needed)")
+			echo "ok   $a-$b spray off: $wa" ;;
+		*"met none of the peer's (planned odds "*)
+			# h-sym's two known ports fell in one aligned block of
+			# 2048 or less (about one run in 30): spray took it for
+			# a pool, ran, and missed, as a fully random NAT makes
+			# it.
+			echo "ok   $a-$b spray ran on a chance block, and missed: $wa"
+			printf 'ROW %-18s %-9s %6s %6s  %s\n' "$a-$b" miss - - "$wa" >>"$T/table"
+			return ;;
+		*) expect "$a-$b spray skipped" "$wa" "...steps by ... off unless nat-connect --hard (relay needed)" ;;
+		esac ;;
+	esac
+	case " $SEARCH_OFF " in *" $a:$b "*)
+		wa=$(spray_why "$d/a.out")
+		case $wa in
+		"both NATs allocate ports at random (blocks of "*" and "*"): a two-sided search would meet with "*"% in 14 s, off unless nat-connect --hard (relay needed)")
+			echo "ok   $a-$b search off: $wa" ;;
+		*) expect "$a-$b spray skipped" "$wa" "both NATs allocate ports at random ... off unless nat-connect --hard (relay needed)" ;;
+		esac ;;
+	esac
 	if no_direct "$a" "$b"; then
 		expect "$a-$b exit" "$ra/$rb" "1/1"
 		wa=$(grep '^type=nopath ' "$d/a.out" | field why | unescape)
@@ -116,6 +172,7 @@ check() {
 	expect "$a-$b same technique both sides" "$tb" "$ta"
 	case $ta in '' | relay) expect "$a-$b technique" "${ta:-none}" "direct (not relay)" ;; esac
 	case " $PREDICT " in *" $a:$b "*) expect "$a-$b technique" "$ta" predict ;; esac
+	case " $SPRAY $SPRAY_LIKELY " in *" $a:$b "*) expect "$a-$b technique" "$ta" spray ;; esac
 	expect "$a-$b message to $a" "$(grep '^type=message ' "$d/a.out" | field text)" "hello-from-$b"
 	expect "$a-$b message to $b" "$(grep '^type=message ' "$d/b.out" | field text)" "hello-from-$a"
 	ma=$(grep '^type=path ' "$d/a.out" | field ms)
@@ -292,6 +349,34 @@ for p in h-seq3:h-prc h-prc:h-seq3; do
 	    "$(grep '^type=path ' "$d/$o.out" | field remote)" "203.0.113.21:$((${sp:-0} + 3))"
 done
 cp "$T/prof/h-seq3.real" "$T/prof/h-seq3"
+
+# --hard: the two-sided search between a 512-port block and a fully
+# random NAT.  Before its first packet each side logs (-v) its flows, the
+# blocks it assumed and the odds those make, 1 - exp(-F^2 / (B_us B_peer))
+# (tech_spray.c); whether it meets is chance (about one run in five), so
+# a miss must be spray's own.
+n=$((n + 1))
+"$LAB" flush all >/dev/null 2>&1
+XOPT="-v -X" run_pair $n h-pba h-sym
+d=$T/pairs/$n
+for s in a b; do
+	line=$(grep '^tech-tool: spray: --hard search, both random: ' "$d/$s.err")
+	fig=$(echo "$line" | sed -n 's/.*: \([0-9]*\) flows from \([0-9]*\) sockets to 203\.0\.113\.[0-9]* ports [0-9]*\.\.\., blocks \([0-9]*\) (ours) and \([0-9]*\) (peer.s): success \([0-9.e+-]*\)% within \([0-9.]*\) s at 5 ms a flow$/\1 \2 \3 \4 \5 \6/p')
+	expect "h-pba-h-sym --hard: side $s's -v line" "$(echo "$fig" | awk '{ print $1, $2, $6 }')" "2560 40 12.8"
+	# The odds it states are the ones its blocks make.
+	want=$(echo "$fig" | awk '{ printf "%.3g", 100 * (1 - exp(-$1 * $1 / ($3 * $4))) }')
+	expect "h-pba-h-sym --hard: side $s's odds from its blocks" "$(echo "$fig" | awk '{ print $5 }')" "$want"
+done
+ra=$(cat "$d/a.rc") rb=$(cat "$d/b.rc")
+if [ "$ra/$rb" = 0/0 ]; then
+	expect "h-pba-h-sym --hard: technique" "$(grep '^type=path ' "$d/a.out" | field technique)/$(grep '^type=path ' "$d/b.out" | field technique)" spray/spray
+else
+	wa=$(spray_why "$d/a.out")
+	case $wa in
+	*"met none of the peer's (planned odds "*) echo "ok   h-pba-h-sym --hard missed, as its odds allow: $wa" ;;
+	*) expect "h-pba-h-sym --hard: the miss" "$ra/$rb $wa" "1/1 ...met none of the peer's (planned odds ..." ;;
+	esac
+fi
 
 # With TCP probed too (nat-probe -T), a UDP-blocked side still gets a
 # direct path by TCP simultaneous open through the masquerading NATs.

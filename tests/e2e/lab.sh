@@ -67,14 +67,16 @@ ok "up ($(tail -n 1 "$work/up.log"))"
 check "up again is a no-op" lab up
 lab ls >"$work/ls" || bad "ls"
 for h in pub srv h-open h-fc h-rc h-prc h-prc-b h-prc-6 h-sym h-sym2 h-adm h-blk h-upnp h-prc2 \
-	h-seq h-seq3 h-pba h-poolp h-poola h-t30 h-t10; do
+	h-seq h-seq3 h-pba h-poolp h-poola h-t30 h-t10 h-cgn h-nat64; do
 	grep -q "^type=host host=$h ns=$NATLAB_PREFIX$h addr=" "$work/ls" || bad "ls lists $h"
 done
 check "ls: h-prc record" grep -qx "type=host host=h-prc ns=${NATLAB_PREFIX}h-prc addr=10.0.3.2 router=r-prc nat=port-restricted-cone mapping=endpoint-independent filtering=address-and-port-dependent wan=203.0.113.13 addr6=2001:db8:13::2 nat6=firewall mapping6=- filtering6=endpoint-independent wan6=2001:db8:13::2" "$work/ls"
 check "addr h-upnp" test "$(lab addr h-upnp)" = 192.168.7.2
 check "addr srv" test "$(lab addr srv)" = 198.51.100.10
 check "addr of an unknown host exits 68" bash -c '"$0" addr nosuch 2>/dev/null; [ $? -eq 68 ]' "$L"
-check "39 namespaces" test "$(lab_namespaces "$NATLAB_PREFIX")" -eq 39
+check "ls: h-cgn record" grep -qx "type=host host=h-cgn ns=${NATLAB_PREFIX}h-cgn addr=192.168.1.2 router=r-cgn nat=symmetric mapping=address-and-port-dependent filtering=address-and-port-dependent wan=203.0.113.25 addr6=- nat6=- mapping6=- filtering6=- wan6=-" "$work/ls"
+check "ls: r-home record" grep -q "^type=router host=r-home ns=${NATLAB_PREFIX}r-home addr=100.64.0.2 lan=192.168.1.1 nat=port-restricted-cone " "$work/ls"
+check "44 namespaces" test "$(lab_namespaces "$NATLAB_PREFIX")" -eq 44
 if command -v setpriv >/dev/null; then
 	# A copy the user can run: the checkout may sit in a 0700 directory.
 	mkdir -m 755 "$work/user"
@@ -162,6 +164,17 @@ lab hairpin fc on
 # --- two hosts behind one NAT ------------------------------------------------
 in_ns h-prc-b stun 198.51.100.12 1 -v >/dev/null 2>"$work/prc-b"
 check "h-prc-b leaves through 203.0.113.13" grep -q 'MappedAddress = 203.0.113.13:' "$work/prc-b"
+
+# --- NAT444: h-cgn behind r-home behind the carrier-grade r-cgn -------------
+# Its packets leave r-home from 100.64.0.2 and r-cgn from its port block.
+in_ns h-cgn stun 198.51.100.12 1 -v >/dev/null 2>"$work/cgn"
+check "h-cgn leaves through 203.0.113.25, a port of 40960-41471" \
+	bash -c 'grep -o "MappedAddress = 203.0.113.25:[0-9]*" "$0" | head -n 1 |
+	    awk -F: "\$2 >= 40960 && \$2 <= 41471 { f = 1 } END { exit !f }"' "$work/cgn"
+check "r-cgn's conntrack has h-cgn's flow from r-home's 100.64.0.2" \
+	bash -c '"$0" exec r-cgn -- conntrack -L -p udp -s 100.64.0.2 -d 198.51.100.12 2>/dev/null | grep -q "dport=3478"' "$L"
+in_ns h-cgn natpmpc -g 192.168.1.1 >"$work/cgn-natpmp" 2>&1
+check "r-home states 100.64.0.2 over NAT-PMP" grep -q 'Public IP address : 100.64.0.2' "$work/cgn-natpmp"
 
 # --- loss and delay ------------------------------------------------------------
 # RFC 5780 tests send each request once, so a lost answer gives no verdict;
@@ -254,7 +267,7 @@ wait
 	[ "$(lab_namespaces "$NATLAB_PREFIX")" -eq 0 ] || exit 4
 )
 check "a second lab (prefix nt$$b-) beside the first ($?)" test $? -eq 0
-check "the first lab is intact" test "$(lab_namespaces "$NATLAB_PREFIX")" -eq 39
+check "the first lab is intact" test "$(lab_namespaces "$NATLAB_PREFIX")" -eq 44
 mkdir -p "$work/stub"
 printf '#!/bin/sh\nexit 1\n' >"$work/stub/turnserver"
 chmod +x "$work/stub/turnserver"

@@ -5,7 +5,8 @@
 # dependent on r-rc, address-and-port-dependent on r-sym, r-sym2 and
 # r-adm, UDP dropped on r-blk, NPTv6 without filter on r-prc2; h-upnp and
 # h-prc-b have no IPv6, h-prc-6 no IPv4; coturn serves IPv6; loss drops
-# IPv6 too.
+# IPv6 too.  h-nat64 reaches IPv4 through r-nat64's NAT64 and asks its
+# DNS64.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 command -v python3 >/dev/null || skip "python3 is not installed"
 command -v turnutils_natdiscovery >/dev/null ||
@@ -38,6 +39,29 @@ expect "addr -4 h-prc-6 exit" $? 68
 expect "addr -6 h-upnp exit" $? 68
 expect "h-prc-6 has no IPv4 address" \
     "$("$LAB" exec h-prc-6 -- ip -4 -o addr show scope global | wc -l)" 0
+
+# NAT64 and DNS64 (r-nat64): h-nat64 has IPv6 only; its resolver is the
+# DNS64, which synthesises AAAA records under 2001:db8:64::/96; tayga
+# and masquerade carry its packets to IPv4-only servers, seen there from
+# r-nat64's 203.0.113.26.
+expect "ls h-nat64" "$(grep ' host=h-nat64 ' "$T/ls")" \
+    "type=host host=h-nat64 ns=${NATLAB_PREFIX}h-nat64 addr=- router=r-nat64 nat=- mapping=- filtering=- wan=- addr6=2001:db8:26::2 nat6=open mapping6=- filtering6=- wan6=2001:db8:26::2"
+expect "ls dns64" "$(grep '^type=service name=dns64 ' "$T/ls")" \
+    "type=service name=dns64 host=r-nat64 addr=2001:db8:26::1 port=53 prefix=2001:db8:64::/96"
+expect "h-nat64 has no IPv4 address" \
+    "$("$LAB" exec h-nat64 -- ip -4 -o addr show scope global | wc -l)" 0
+expect "DNS64: ipv4only.arpa" "$("$LAB" exec h-nat64 -- timeout 10 \
+    getent ahostsv6 ipv4only.arpa | awk '{ print $1 }' | sort -u | tr '\n' ' ')" \
+    "2001:db8:64::c000:aa 2001:db8:64::c000:ab "
+expect "DNS64: srv.lab" "$("$LAB" exec h-nat64 -- timeout 10 \
+    getent ahostsv6 srv.lab | awk 'NR == 1 { print $1 }')" 2001:db8:64::c633:640a
+out=$("$LAB" exec h-nat64 -- timeout 30 "$NATKIT_BIN/nat-probe" -G \
+    -s "[2001:db8:64::198.51.100.10]:3478")
+expect "NAT64: coturn sees h-nat64 from r-nat64" \
+    "$(field ip6-public <<<"$out" | cut -d: -f1)" 203.0.113.26
+expect "NAT64: r-nat64 forwarded it from tayga's pool" "$("$LAB" exec r-nat64 -- \
+    conntrack -L -p udp -d 198.51.100.10 2>/dev/null |
+    grep -q 'src=192.168.255.' && echo yes)" yes
 
 # host       what comes back         the server sees
 MATRIX="

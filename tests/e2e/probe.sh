@@ -41,6 +41,9 @@ check() {
 		expect "$label $host $srv upnp" "$(field upnp <<<"$out")" \
 		    "$(field public <<<"$out" | cut -d: -f1)"
 		expect "$label $host $srv double-nat" "$(field double-nat <<<"$out")" no
+		expect "$label $host $srv cgnat" "$(field cgnat <<<"$out")" no
+		expect "$label $host $srv double-nat-evidence" \
+		    "$(field double-nat-evidence <<<"$out")" same
 	fi
 	if [ "$6" != udp-blocked ]; then
 		expect "$label $host $srv public is the router's" \
@@ -105,6 +108,31 @@ run_matrix "delay 20"
 out=$("$LAB" exec h-blk -- "$PROBE" -T -s $COTURN)
 expect "h-blk -T exit" "$?" 1
 expect "h-blk -T tcp-public" "$(field tcp-public <<<"$out" | cut -d: -f1)" 203.0.113.16
+
+# NAT444: h-cgn's home router states its WAN address 100.64.0.2 over
+# NAT-PMP; behind r-cgn's port block the public port is 40960-41471.
+for srv in $COTURN $REFLECT; do
+	out=$("$LAB" exec h-cgn -- "$PROBE" -v -s $srv 2>"$T/cgn.err")
+	expect "h-cgn $srv exit" $? 0
+	expect "h-cgn $srv nat" "$(field nat <<<"$out")" symmetric
+	expect "h-cgn $srv public" "$(field public <<<"$out" |
+	    awk -F: '$1 == "203.0.113.25" && $2 >= 40960 && $2 <= 41471 { print "in the block" }')" \
+	    "in the block"
+	expect "h-cgn $srv portmap" "$(field portmap <<<"$out")" natpmp
+	expect "h-cgn $srv natpmp" "$(field natpmp <<<"$out")" 100.64.0.2
+	expect "h-cgn $srv double-nat" "$(field double-nat <<<"$out")" yes
+	expect "h-cgn $srv cgnat" "$(field cgnat <<<"$out")" yes
+	expect "h-cgn $srv double-nat-evidence" \
+	    "$(field double-nat-evidence <<<"$out")" shared
+	expect "h-cgn $srv says why" "$(grep -c "carrier-grade NAT: NAT-PMP says the gateway's external address is 100.64.0.2, in 100.64.0.0/10" "$T/cgn.err")" 1
+done
+out=$("$LAB" exec h-cgn -- "$PROBE" -j -s $COTURN)
+expect "h-cgn JSON cgnat" "$(grep -o '"cgnat":"yes"' <<<"$out")" '"cgnat":"yes"'
+# Without the gateways (-G) nothing tells: the host's own address is
+# private, not in 100.64.0.0/10.
+out=$("$LAB" exec h-cgn -- "$PROBE" -G -s $COTURN)
+expect "h-cgn -G cgnat" "$(field cgnat <<<"$out")" -
+expect "h-cgn -G double-nat-evidence" "$(field double-nat-evidence <<<"$out")" -
 
 # The allocation step over all of the probe's flows: r-seq and r-seq3
 # give every new flow the next port of one counter (nat-lab(1)), so the

@@ -6,7 +6,8 @@
 # probes both and tells each lab router's IPv6 behaviour exactly: open,
 # a firewall and its filtering (as natdiscovery says), NPTv6, UDP
 # blocked; IPv4-only and IPv6-only hosts probe the family they have.
-# An ALG that rewrites MAPPED-ADDRESS is seen.
+# An ALG that rewrites MAPPED-ADDRESS is seen.  --nat64 finds r-nat64's
+# prefix through its DNS64 (RFC 7050), and says why when there is none.
 . "$NATKIT_TOP/tests/e2e/lib.sh"
 command -v turnutils_natdiscovery >/dev/null ||
     skip "turnutils_natdiscovery not installed (package coturn)"
@@ -141,4 +142,20 @@ expect "ALG: public is still the router's" "$(field public <<<"$out" | cut -d: -
 expect "ALG: the rest as before" "$(field mapping <<<"$out") $(field nat <<<"$out")" \
     "$EI port-restricted-cone"
 expect "ALG: -v says" "$(grep -c 'ALG: MAPPED-ADDRESS 10.0.3.2:[0-9]* differs' "$T/alg.err")" 1
+# NAT64 prefix discovery, only where asked: h-nat64's resolver is the
+# lab's DNS64 (no DNS query leaves the lab).
+out=$("$LAB" exec h-nat64 -- timeout 30 "$PROBE" -G -v --nat64 -s $R6 2>"$T/nat64.err")
+expect "h-nat64 --nat64 exit" $? 0
+expect "h-nat64 nat64" "$(field nat64 <<<"$out")" 2001:db8:64::/96
+expect "h-nat64 -v says" "$(grep -c 'NAT64: ipv4only.arpa has AAAA 2001:db8:64::c000:aa: prefix 2001:db8:64::/96' "$T/nat64.err")" 1
+out=$("$LAB" exec h-nat64 -- timeout 30 "$PROBE" -G -j --nat64 -s $R6)
+expect "h-nat64 JSON nat64" "$(grep -o '"nat64":"[^"]*"' <<<"$out")" '"nat64":"2001:db8:64::/96"'
+out=$("$LAB" exec h-nat64 -- timeout 30 "$PROBE" -G -s $R6)
+expect "h-nat64 without --nat64: no nat64 field" "$(grep -c ' nat64=' <<<"$out")" 0
+# No DNS64: no prefix, and the resolver's failure in words.
+"$LAB" stop dns64 || fail "nat-lab stop dns64"
+out=$("$LAB" exec h-nat64 -- timeout 60 "$PROBE" -G -v --nat64 -s $R6 2>"$T/nat64.err")
+expect "no DNS64: nat64" "$(field nat64 <<<"$out")" -
+expect "no DNS64: -v says" "$(grep -c 'NAT64: ipv4only.arpa: the resolver failed' "$T/nat64.err")" 1
+"$LAB" start dns64 || fail "nat-lab start dns64"
 finish

@@ -3,8 +3,9 @@
  * end-to-end tests, with the two sides' offers exchanged through files
  * instead of the rendezvous server.
  *
- *   tech-tool -s STUN [-S STUN6] -P PROFILEFILE -o MYSIDE -i PEERSIDE [-I] [-w secs]
- *       [-n name] [-H secs [-K]] [-r URL [-N] [-B bytes] [-U]]
+ *   tech-tool -s STUN [-S STUN6] -P PROFILEFILE -o MYSIDE -i PEERSIDE
+ *       [-I4] [-w secs] [-n name] [-H secs [-K]] [-v] [-X]
+ *       [-r URL [-N] [-B bytes] [-U]]
  *
  * It reads its nat-probe profile from PROFILEFILE, gathers candidates,
  * writes its side as one record to MYSIDE (through a temporary name and
@@ -21,6 +22,9 @@
  *   type=path technique= proto= local= remote= cands= ms=
  *   type=message text= ms=
  *   type=nopath why=
+ *
+ * -v logs the engine's story on stderr (log.h at LOG_INFO: spray's plan);
+ * -X allows the search of nat-connect --hard (tech_env.hard).
  *
  * With -r it also holds a tagged session to the rendezvous server at URL
  * (a fresh identity each run), names it in its side as rv=ID/TAG, and
@@ -54,6 +58,7 @@
 #include "addr.h"
 #include "connect.h"
 #include "ident.h"
+#include "log.h"
 #include "record.h"
 #include "rv.h"
 #include "stun_client.h"
@@ -96,7 +101,8 @@ usage(void)
 {
 	fprintf(stderr, "usage: tech-tool -s STUN [-S STUN6] -P PROFILEFILE "
 	    "-o MYSIDE -i PEERSIDE\n"
-	    "                 [-I4] [-w secs] [-n name] [-H secs [-K]]\n"
+	    "                 [-I4] [-w secs] [-n name] [-H secs [-K]] [-v] "
+	    "[-X]\n"
 	    "                 [-r URL [-N] [-B bytes] [-U]]\n");
 	exit(EX_USAGE);
 }
@@ -459,13 +465,16 @@ main(int argc, char *argv[])
 	uint64_t end, ka = 0;
 	int ch, rc, keepalive = 1, only4 = 0, i, j;
 
-	while ((ch = getopt(argc, argv, "4B:s:S:P:o:i:Iw:n:H:KNr:U")) != -1) {
+	while ((ch = getopt(argc, argv, "4B:s:S:P:o:i:Iw:n:H:KNr:UvX")) !=
+	    -1) {
 		switch (ch) {
 		case '4': only4 = 1; break;
 		case 'B':
 			bulk = strtoull(optarg, NULL, 10);
 			break;
 		case 'N': norelay = 1; break;
+		case 'v': log_init("tech-tool", 0, 1); break;
+		case 'X': e.hard = 1; break;
 		case 'U': upgrade = 1; break;
 		case 'r': rvurl = optarg; break;
 		case 'H':

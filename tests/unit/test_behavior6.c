@@ -140,7 +140,7 @@ test_record6(void **state)
 	p.udp6.delta = 0;
 	profile_write(&p, &r, 0);
 	assert_non_null(line = record_end(&r));
-	assert_non_null(strstr(line, " double-nat=- evidence=- "
+	assert_non_null(strstr(line, " double-nat=- cgnat=- double-nat-evidence=- evidence=- "
 	    "ip6-mapping=endpoint-independent ip6-filtering=address-dependent "
 	    "ip6-nat=firewall ip6-public=[2001:db8:12::2]:5000 ip6-hairpin=- "
 	    "ip6-preserve=yes ip6-delta=0 ip6-lifetime=-\n"));

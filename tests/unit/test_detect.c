@@ -1,6 +1,7 @@
 /*
  * Unit tests for detect.c: ALG detection from MAPPED-ADDRESS and
- * XOR-MAPPED-ADDRESS, and NAT64 prefix discovery (RFC 7050, RFC 6052).
+ * XOR-MAPPED-ADDRESS, NAT64 prefix discovery (RFC 7050, RFC 6052), and
+ * double NAT and carrier-grade NAT from the gateways (behavior.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include "addr.h"
+#include "behavior.h"
 #include "detect.h"
 
 static void
@@ -135,6 +137,85 @@ test_nat64_prefix(void **state)
 	assert_int_equal(detect_nat64_prefix(rec, 0, &got), -1);
 }
 
+/* One gateway (NAT-PMP) answered with ext; STUN saw pub ("" none). */
+static void
+dn(struct profile *p, const char *ext, const char *pub, const char *local)
+{
+	profile_init(p);
+	if (*ext != '\0') {
+		p->natpmp.found = 1;
+		assert_int_equal(addr_parse(&p->natpmp.external, ext, 0, 1),
+		    0);
+	}
+	if (*pub != '\0')
+		set(&p->udp.public, pub);
+	if (*local != '\0')
+		assert_int_equal(addr_parse(&p->local[p->nlocal++], local, 0,
+		    1), 0);
+	behavior_double_nat(p);
+}
+
+static void
+test_double_nat(void **state)
+{
+	struct profile p;
+	char why[256];
+
+	(void)state;
+	/* The gateway's address is what STUN sees: one NAT. */
+	dn(&p, "203.0.113.17", "203.0.113.17:4000", "192.168.7.2");
+	assert_int_equal(p.double_nat, PROFILE_NO);
+	assert_int_equal(p.cgnat, PROFILE_NO);
+	assert_string_equal(profile_dn_evidence_str(p.dn_evidence), "same");
+	/* NAT444: the home router's WAN is in 100.64.0.0/10. */
+	dn(&p, "100.64.0.2", "203.0.113.25:40961", "192.168.1.2");
+	assert_int_equal(p.double_nat, PROFILE_YES);
+	assert_int_equal(p.cgnat, PROFILE_YES);
+	assert_string_equal(profile_dn_evidence_str(p.dn_evidence), "shared");
+	assert_int_equal(p.dn_gateway, 1);
+	assert_non_null(strstr(behavior_double_nat_why(&p, why, sizeof(why)),
+	    "NAT-PMP says the gateway's external address is 100.64.0.2, in "
+	    "100.64.0.0/10"));
+	/* Without STUN's answer too: the address alone tells. */
+	dn(&p, "100.127.255.254", "", "");
+	assert_int_equal(p.cgnat, PROFILE_YES);
+	/* Just outside 100.64.0.0/10, and a public one that STUN saw. */
+	dn(&p, "100.128.0.1", "100.128.0.1:1", "");
+	assert_int_equal(p.double_nat, PROFILE_NO);
+	dn(&p, "100.63.255.255", "", "");
+	assert_int_equal(p.double_nat, PROFILE_DONTKNOW);
+	/* Private (RFC 1918): a double NAT, carrier-grade or not. */
+	dn(&p, "10.1.2.3", "203.0.113.25:1", "");
+	assert_int_equal(p.double_nat, PROFILE_YES);
+	assert_int_equal(p.cgnat, PROFILE_DONTKNOW);
+	assert_string_equal(profile_dn_evidence_str(p.dn_evidence),
+	    "private");
+	dn(&p, "172.31.0.1", "", "");
+	assert_int_equal(p.dn_evidence, PROFILE_DN_PRIVATE);
+	dn(&p, "172.32.0.1", "", "");
+	assert_int_equal(p.dn_evidence, PROFILE_DN_NONE);
+	dn(&p, "192.168.0.1", "", "");
+	assert_int_equal(p.dn_evidence, PROFILE_DN_PRIVATE);
+	/* Public but not what STUN sees. */
+	dn(&p, "203.0.113.17", "203.0.113.25:1", "");
+	assert_int_equal(p.double_nat, PROFILE_YES);
+	assert_string_equal(profile_dn_evidence_str(p.dn_evidence),
+	    "differs");
+	/* miniupnpd's 0.0.0.0 and no gateway: unknown. */
+	dn(&p, "0.0.0.0", "203.0.113.25:1", "");
+	assert_int_equal(p.double_nat, PROFILE_DONTKNOW);
+	assert_int_equal(p.cgnat, PROFILE_DONTKNOW);
+	dn(&p, "", "203.0.113.25:1", "10.0.3.2");
+	assert_int_equal(p.double_nat, PROFILE_DONTKNOW);
+	assert_string_equal(profile_dn_evidence_str(p.dn_evidence), "-");
+	/* The host itself on a carrier's network. */
+	dn(&p, "", "203.0.113.25:1", "100.64.0.3");
+	assert_int_equal(p.double_nat, PROFILE_DONTKNOW);
+	assert_int_equal(p.cgnat, PROFILE_YES);
+	assert_string_equal(profile_dn_evidence_str(p.dn_evidence),
+	    "local-shared");
+}
+
 int
 main(void)
 {
@@ -142,6 +223,7 @@ main(void)
 		cmocka_unit_test(test_alg),
 		cmocka_unit_test(test_synthesize),
 		cmocka_unit_test(test_nat64_prefix),
+		cmocka_unit_test(test_double_nat),
 	};
 
 	return cmocka_run_group_tests(tests, 0, 0);

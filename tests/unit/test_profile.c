@@ -31,7 +31,8 @@ test_good(void **state)
 		    "delta=random lifetime=- local=10.0.4.2,fe80::1 "
 		    "servers=198.51.100.10:3478,[2001:db8::1]:3478 rtt=41,- "
 		    "portmap=upnp,pcp upnp=203.0.113.17 natpmp=- pcp=- "
-		    "double-nat=- evidence=answer "
+		    "double-nat=yes cgnat=yes double-nat-evidence=shared "
+		    "evidence=answer "
 		    "tcp-mapping=endpoint-independent "
 		    "tcp-filtering=- tcp-nat=unknown tcp-public=[::1]:1 "
 		    "tcp-hairpin=- tcp-preserve=yes tcp-delta=-2 "
@@ -42,6 +43,10 @@ test_good(void **state)
 		    "ip6-preserve=yes ip6-delta=0 ip6-lifetime=- alg=no "
 		    "ip6-alg=yes",
 		"type=profile ip6-nat=nptv6 ip6-public=[2001:db8:19::2]:1",
+		"type=profile nat64=2001:db8:64::/96",
+		"type=profile nat64=64:ff9b::/96",
+		"type=profile nat64=2001:db8:122::/48 cgnat=no",
+		"type=profile nat64=-",
 		"{\"type\":\"peer\",\"id\":\"" ID "\",\"key\":\"" KEY "\","
 		    "\"name\":\"bob.home-1\",\"seq\":\"17\",\"expires\":"
 		    "\"1900000000\",\"nat\":\"full-cone\",\"future-field\":"
@@ -149,6 +154,17 @@ static const struct { const char *line, *why; } bad[] = {
 	    "field portmap: not a list of upnp, natpmp, pcp or -" },
 	{ "type=profile upnp=", "field upnp: not an address or -" },
 	{ "type=profile double-nat=1", "field double-nat: not yes, no or -" },
+	{ "type=profile cgnat=maybe", "field cgnat: not yes, no or -" },
+	{ "type=profile nat64=2001:db8::/33", "field nat64: not an IPv6 "
+	    "prefix of 32, 40, 48, 56, 64 or 96 bits or -" },
+	{ "type=profile nat64=192.0.0.0/96", "field nat64: not an IPv6 "
+	    "prefix of 32, 40, 48, 56, 64 or 96 bits or -" },
+	{ "type=profile nat64=2001:db8::", "field nat64: not an IPv6 "
+	    "prefix of 32, 40, 48, 56, 64 or 96 bits or -" },
+	{ "type=profile nat64=2001:db8::/96x", "field nat64: not an IPv6 "
+	    "prefix of 32, 40, 48, 56, 64 or 96 bits or -" },
+	{ "type=profile double-nat-evidence=stun", "field double-nat-evidence: "
+	    "not same, differs, private, shared, local-shared or -" },
 	{ "type=profile evidence=hunch", "field evidence: not answer, refused, "
 	    "tcp, filtered, unreachable, silence or -" },
 	{ "type=profile evidence=answer,tcp", "field evidence: not answer, "

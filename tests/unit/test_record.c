@@ -1,6 +1,7 @@
 /*
  * Unit tests for the record format and the profile record.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -193,6 +194,11 @@ test_profile_round_trip(void **state)
 	p.upnp.found = 1;
 	addr_parse(&p.upnp.external, "203.0.113.17", 0, 1);
 	p.evidence = PROFILE_EV_ANSWER;
+	p.cgnat = PROFILE_YES;
+	p.dn_evidence = PROFILE_DN_LOCAL_SHARED;
+	p.nat64_probed = 1;
+	p.nat64_len = 96;
+	inet_pton(AF_INET6, "2001:db8:64::", &p.nat64);
 	for (json = 0; json < 2; json++) {
 		profile_write(&p, &r, json);
 		assert_non_null(line = record_end(&r));
@@ -204,13 +210,19 @@ test_profile_round_trip(void **state)
 			    "delta=random lifetime=- local=10.0.4.2 "
 			    "servers=198.51.100.10:3478 rtt=41 portmap=upnp "
 			    "upnp=203.0.113.17 natpmp=- pcp=- double-nat=- "
-			    "evidence=answer\n");
+			    "cgnat=yes double-nat-evidence=local-shared "
+			    "evidence=answer nat64=2001:db8:64::/96\n");
 		assert_int_equal(record_parse(&in, line), 0);
 		assert_int_equal(profile_read(&q, &in), 0);
 		assert_int_equal(q.udp.mapping, PROFILE_APD);
 		assert_int_equal(q.udp.nat, PROFILE_NAT_SYMMETRIC);
 		assert_int_equal(q.udp.delta, PROFILE_DELTA_RANDOM);
 		assert_int_equal(q.udp.hairpin, PROFILE_NO);
+		assert_int_equal(q.cgnat, PROFILE_YES);
+		assert_int_equal(q.double_nat, PROFILE_DONTKNOW);
+		assert_int_equal(q.dn_evidence, PROFILE_DN_LOCAL_SHARED);
+		assert_int_equal(q.nat64_len, 96);
+		assert_memory_equal(&q.nat64, &p.nat64, sizeof(p.nat64));
 		assert_true(addr_equal((struct sockaddr *)&q.udp.public,
 		    (struct sockaddr *)&p.udp.public));
 		assert_int_equal(q.nlocal, 1);

@@ -343,6 +343,141 @@ test_predict_step(void **state)
 	assert_int_equal(e.self.prof.udp.delta, PROFILE_DELTA_RANDOM);
 }
 
+/* Spray (tech_spray.c): where both NATs map per destination.  Each row:
+ * our NAT, its step and the two public ports nat-probe and gathering
+ * saw (profile, srflx), the same of the peer, whether --hard is given,
+ * and spray's score (0: skipped) with its reason, whole. */
+static void
+test_spray(void **state)
+{
+	static const struct {
+		const char *self;
+		int sdelta, sp0, sp1;
+		const char *peer;
+		int pdelta, pp0, pp1, hard, score;
+		const char *why;
+	} t[] = {
+		/* h-seq3 and h-seq: both step, the guesses follow. */
+		{ "sym", 3, 30000, 30006, "sym", 1, 20000, 20010, 0, 83, "" },
+		/* h-seq3 and h-pba: two ports of a 512-port block. */
+		{ "sym", 3, 30000, 30006, "sym", PROFILE_DELTA_RANDOM, 41024,
+		    41100, 0, 83, "" },
+		{ "sym", PROFILE_DELTA_RANDOM, 41024, 41300, "sym", 3, 30000,
+		    30006, 0, 83, "" },
+		/* h-seq3 and h-adm: a pool of 1024. */
+		{ "sym", 3, 30000, 30006, "adm", PROFILE_DELTA_RANDOM, 50200,
+		    50900, 0, 83, "" },
+		/* h-seq3 and h-sym: the whole range, --hard only. */
+		{ "sym", 3, 30000, 30006, "sym", PROFILE_DELTA_RANDOM, 13279,
+		    50000, 0, 0, "our NAT steps by 3 but the peer's allocates "
+		    "at random over 64512 ports: 1792 flows would meet with "
+		    "2.7%, off unless nat-connect --hard (relay needed)" },
+		{ "sym", PROFILE_DELTA_RANDOM, 13279, 50000, "sym", -2, 30000,
+		    29990, 0, 0, "the peer's NAT steps by -2 but ours "
+		    "allocates at random over 64512 ports: 1792 flows would "
+		    "meet with 2.7%, off unless nat-connect --hard (relay "
+		    "needed)" },
+		{ "sym", 3, 30000, 30006, "sym", PROFILE_DELTA_RANDOM, 13279,
+		    50000, 1, 83, "" },
+		/* Both random: the two-sided search of --hard. */
+		{ "sym", PROFILE_DELTA_RANDOM, 13279, 50000, "sym",
+		    PROFILE_DELTA_RANDOM, 27358, 61000, 0, 0, "both NATs "
+		    "allocate ports at random (blocks of 64512 and 64512): a "
+		    "two-sided search would meet with 0.16% in 14 s, off "
+		    "unless nat-connect --hard (relay needed)" },
+		{ "sym", PROFILE_DELTA_RANDOM, 41024, 41100, "sym",
+		    PROFILE_DELTA_RANDOM, 13279, 50000, 0, 0, "both NATs "
+		    "allocate ports at random (blocks of 512 and 64512): a "
+		    "two-sided search would meet with 18% in 14 s, off unless "
+		    "nat-connect --hard (relay needed)" },
+		{ "sym", PROFILE_DELTA_RANDOM, 41024, 41100, "sym",
+		    PROFILE_DELTA_RANDOM, 13279, 50000, 1, 81, "" },
+		/* A step too large to follow is no step. */
+		{ "sym", 40, 30000, 30080, "sym", PROFILE_DELTA_RANDOM, 13279,
+		    50000, 0, 0, "both NATs allocate ports at random (blocks "
+		    "of 512 and 64512): a two-sided search would meet with "
+		    "18% in 14 s, off unless nat-connect --hard (relay "
+		    "needed)" },
+		/* The other techniques' pairs. */
+		{ "prc", 0, 40000, 40000, "sym", 3, 30000, 30006, 1, 0, "our "
+		    "NAT maps endpoint-independently: punch, predict or "
+		    "birthday reach it" },
+		{ "sym", 3, 30000, 30006, "prc", 0, 40000, 40000, 1, 0, "the "
+		    "peer's NAT maps endpoint-independently: punch, predict "
+		    "or birthday reach it" },
+		{ "blk", 0, 0, 0, "sym", 3, 30000, 30006, 1, 0, "our network "
+		    "blocks UDP" },
+	};
+	static struct tech_env e;
+	char why[TECH_WHY_LEN];
+	size_t i;
+	int got;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		mk(&e.self, t[i].self, "203.0.113.21:40000", t[i].sdelta);
+		mk(&e.peer, t[i].peer, "203.0.113.22:50000", t[i].pdelta);
+		if (e.self.ncand > 0) {
+			addr_set_port((struct sockaddr *)&e.self.prof.udp.public,
+			    (uint16_t)t[i].sp0);
+			addr_set_port((struct sockaddr *)&e.self.cand[1].addr,
+			    (uint16_t)t[i].sp1);
+		}
+		addr_set_port((struct sockaddr *)&e.peer.prof.udp.public,
+		    (uint16_t)t[i].pp0);
+		addr_set_port((struct sockaddr *)&e.peer.cand[1].addr,
+		    (uint16_t)t[i].pp1);
+		e.hard = t[i].hard;
+		e.initiator = 1;
+		why[0] = '\0';
+		got = tech("spray")->applies(&e, why);
+		if (got != t[i].score || strcmp(why, t[i].why) != 0)
+			fail_msg("row %zu: got %d '%s', want %d '%s'", i, got,
+			    why, t[i].score, t[i].why);
+	}
+	/* Behind one NAT the hosts meet on their LAN (punch). */
+	mk(&e.self, "sym", "203.0.113.21:40000", 3);
+	mk(&e.peer, "sym", "203.0.113.21:50000", 1);
+	why[0] = '\0';
+	assert_int_equal(tech("spray")->applies(&e, why), 0);
+	assert_string_equal(why, "both behind one NAT: punch's host "
+	    "candidates meet on the LAN");
+	e.hard = 0;
+}
+
+static void
+test_spray_odds(void **state)
+{
+	static struct tech_env e;
+	unsigned bu, bp;
+	double p;
+	int flows;
+
+	(void)state;
+	/* A 512-port block seen as two ports of one 256-port half. */
+	mk(&e.self, "sym", "203.0.113.21:30006", 3);
+	mk(&e.peer, "sym", "203.0.113.22:41100", PROFILE_DELTA_RANDOM);
+	addr_set_port((struct sockaddr *)&e.peer.prof.udp.public, 41024);
+	p = spray_odds(&e, &flows, &bu, &bp);
+	assert_int_equal(flows, 1792);
+	assert_int_equal(bp, 512);
+	/* 1 - (1 - 1/512)^1792 */
+	assert_true(p > 0.969 && p < 0.971);
+	/* Both step: certain. */
+	e.peer.prof.udp.delta = 1;
+	assert_true(spray_odds(&e, &flows, &bu, &bp) == 1.0);
+	/* Both random, 512 and the whole range: 1 - exp(-2560^2 / (512 ·
+	 * 64512)). */
+	e.self.prof.udp.delta = PROFILE_DELTA_RANDOM;
+	e.peer.prof.udp.delta = PROFILE_DELTA_RANDOM;
+	addr_set_port((struct sockaddr *)&e.self.prof.udp.public, 13279);
+	addr_set_port((struct sockaddr *)&e.self.cand[1].addr, 50000);
+	p = spray_odds(&e, &flows, &bu, &bp);
+	assert_int_equal(flows, 2560);
+	assert_int_equal(bu, 64512);
+	assert_true(p > 0.179 && p < 0.181);
+}
+
 static void
 test_pace(void **state)
 {
@@ -701,6 +836,8 @@ main(void)
 		cmocka_unit_test(test_applies),
 		cmocka_unit_test(test_ip6),
 		cmocka_unit_test(test_predict_step),
+		cmocka_unit_test(test_spray),
+		cmocka_unit_test(test_spray_odds),
 		cmocka_unit_test(test_pace),
 		cmocka_unit_test(test_birthday_sizing),
 		cmocka_unit_test(test_checks),

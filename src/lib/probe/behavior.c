@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -760,23 +761,144 @@ behavior_gateways(struct profile *p, unsigned min_ms, unsigned timeout_ms,
 	return n;
 }
 
+/* Returns 1 when sa is an IPv4 address in net/bits (host order net). */
+static int
+v4_in(const struct sockaddr *sa, uint32_t net, int bits)
+{
+	uint32_t a;
+
+	if (sa->sa_family != AF_INET)
+		return 0;
+	a = ntohl(((const struct sockaddr_in *)(const void *)sa)->
+	    sin_addr.s_addr);
+	return (a ^ net) >> (32 - bits) == 0;
+}
+
+static int
+v4_shared(const struct sockaddr *sa)
+{
+	return v4_in(sa, 0x64400000, 10);		/* 100.64.0.0/10 */
+}
+
+static int
+v4_private(const struct sockaddr *sa)
+{
+	return v4_in(sa, 0x0a000000, 8) ||		/* 10.0.0.0/8 */
+	    v4_in(sa, 0xac100000, 12) ||		/* 172.16.0.0/12 */
+	    v4_in(sa, 0xc0a80000, 16);			/* 192.168.0.0/16 */
+}
+
 void
 behavior_double_nat(struct profile *p)
 {
 	const struct profile_gateway *g[] = { &p->upnp, &p->natpmp, &p->pcp };
-	size_t i;
+	const struct sockaddr *pub = (const struct sockaddr *)&p->udp.public;
+	const struct sockaddr *ext;
+	enum profile_dn_evidence e;
+	int i;
 
-	p->double_nat = PROFILE_DONTKNOW;
-	if (p->udp.public.ss_family == 0)
-		return;
+	p->double_nat = p->cgnat = PROFILE_DONTKNOW;
+	p->dn_evidence = PROFILE_DN_NONE;
+	p->dn_gateway = -1;
 	for (i = 0; i < 3; i++) {
-		if (!g[i]->found)
+		ext = (const struct sockaddr *)&g[i]->external;
+		/* An IPv4 address only: miniupnpd says 0.0.0.0 when its
+		 * own is not public, which tells nothing of what is
+		 * beyond it. */
+		if (!g[i]->found || ext->sa_family != AF_INET ||
+		    addr_is_any(ext))
 			continue;
-		if (!addr_host_equal((const struct sockaddr *)&g[i]->external,
-		    (const struct sockaddr *)&p->udp.public)) {
-			p->double_nat = PROFILE_YES;
+		if (v4_shared(ext))
+			e = PROFILE_DN_SHARED;
+		else if (v4_private(ext))
+			e = PROFILE_DN_PRIVATE;
+		else if (pub->sa_family != AF_INET)
+			continue;
+		else if (!addr_host_equal(ext, pub))
+			e = PROFILE_DN_DIFFERS;
+		else
+			e = PROFILE_DN_SAME;
+		if (e > p->dn_evidence) {
+			p->dn_evidence = e;
+			p->dn_gateway = i;
+		}
+	}
+	switch (p->dn_evidence) {
+	case PROFILE_DN_SHARED:
+		p->double_nat = p->cgnat = PROFILE_YES;
+		return;
+	case PROFILE_DN_PRIVATE:
+	case PROFILE_DN_DIFFERS:
+		p->double_nat = PROFILE_YES;
+		break;
+	case PROFILE_DN_SAME:
+		p->double_nat = p->cgnat = PROFILE_NO;
+		break;
+	default:
+		break;
+	}
+	for (i = 0; i < p->nlocal; i++)
+		if (v4_shared((const struct sockaddr *)&p->local[i]) &&
+		    p->dn_evidence != PROFILE_DN_PRIVATE &&
+		    p->dn_evidence != PROFILE_DN_DIFFERS) {
+			p->cgnat = PROFILE_YES;
+			p->dn_evidence = PROFILE_DN_LOCAL_SHARED;
+			p->dn_gateway = -1;
 			return;
 		}
-		p->double_nat = PROFILE_NO;
+}
+
+char *
+behavior_double_nat_why(const struct profile *p, char *buf, size_t len)
+{
+	static const char *const name[] = { "UPnP IGD", "NAT-PMP", "PCP" };
+	const struct profile_gateway *g[] = { &p->upnp, &p->natpmp, &p->pcp };
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+	const char *gw = "", *ext = "";
+	int i;
+
+	if (p->dn_gateway >= 0 && p->dn_gateway < 3) {
+		gw = name[p->dn_gateway];
+		ext = addr_host_str((const struct sockaddr *)
+		    &g[p->dn_gateway]->external, a);
 	}
+	switch (p->dn_evidence) {
+	case PROFILE_DN_SAME:
+		snprintf(buf, len, "no double NAT: %s says the gateway's "
+		    "external address is %s, the one the STUN servers see",
+		    gw, ext);
+		break;
+	case PROFILE_DN_DIFFERS:
+		snprintf(buf, len, "double NAT: %s says the gateway's "
+		    "external address is %s, but the STUN servers see %s: "
+		    "another NAT is beyond the gateway", gw, ext,
+		    addr_host_str((const struct sockaddr *)&p->udp.public,
+		    b));
+		break;
+	case PROFILE_DN_PRIVATE:
+		snprintf(buf, len, "double NAT: %s says the gateway's "
+		    "external address is %s, a private address (RFC 1918): "
+		    "another NAT is beyond the gateway", gw, ext);
+		break;
+	case PROFILE_DN_SHARED:
+		snprintf(buf, len, "carrier-grade NAT: %s says the "
+		    "gateway's external address is %s, in 100.64.0.0/10 "
+		    "(RFC 6598 shared address space): the gateway is behind "
+		    "a carrier-grade NAT", gw, ext);
+		break;
+	case PROFILE_DN_LOCAL_SHARED:
+		for (i = 0; i < p->nlocal; i++)
+			if (v4_shared((const struct sockaddr *)&p->local[i]))
+				break;
+		snprintf(buf, len, "carrier-grade NAT: this host's address "
+		    "%s is in 100.64.0.0/10 (RFC 6598 shared address space)",
+		    i < p->nlocal ? addr_host_str((const struct sockaddr *)
+		    &p->local[i], a) : "-");
+		break;
+	default:
+		snprintf(buf, len, "double NAT unknown: no gateway told its "
+		    "external IPv4 address");
+		break;
+	}
+	return buf;
 }

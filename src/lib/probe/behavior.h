@@ -58,9 +58,23 @@ int behavior_gateways(struct profile *p, unsigned min_ms,
     unsigned timeout_ms, int stop_fd,
     const struct behavior_opts *o);
 
-/* Sets p->double_nat from the gateways' external addresses and the
- * public address: yes when one differs. */
+/*
+ * Sets p->double_nat, p->cgnat and what they rest on (dn_evidence,
+ * dn_gateway) from the gateways' external IPv4 addresses, the public
+ * address STUN saw and the local addresses.  A gateway whose external
+ * address is in 100.64.0.0/10 (RFC 6598) is behind a carrier-grade NAT:
+ * double-nat and cgnat yes; a private one (RFC 1918): double-nat yes; a
+ * public one that is not the address STUN saw: double-nat yes; the
+ * address STUN saw: double-nat and cgnat no.  The strongest evidence of
+ * those wins.  Without one, a local address in 100.64.0.0/10 means a
+ * carrier-grade NAT is this host's own NAT: cgnat yes.
+ */
 void behavior_double_nat(struct profile *p);
+
+/* Writes into buf (len bytes) what double-nat and cgnat rest on, in words
+ * for a person, and returns buf. */
+char *behavior_double_nat_why(const struct profile *p, char *buf,
+    size_t len);
 
 /* Fills p->local with this host's non-loopback addresses.  Returns the
  * number found, or -1 with errno. */

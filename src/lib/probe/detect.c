@@ -2,10 +2,43 @@
  * detect.c: ALG detection and NAT64 prefix discovery (detect.h).
  */
 #include <errno.h>
+#include <netdb.h>
 #include <string.h>
 
 #include "addr.h"
 #include "detect.h"
+
+int
+detect_nat64_lookup(struct in6_addr *prefix, struct in6_addr *first)
+{
+	struct addrinfo hints, *res, *ai;
+	struct in6_addr rec[8];
+	int n = 0, e;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_INET6;	/* AAAA only: no AI_V4MAPPED */
+	hints.ai_socktype = SOCK_DGRAM;
+	if ((e = getaddrinfo("ipv4only.arpa", NULL, &hints, &res)) != 0) {
+		if (e == EAI_SYSTEM)
+			return -1;
+#ifdef EAI_NODATA
+		if (e == EAI_NODATA)
+			e = EAI_NONAME;
+#endif
+		errno = e == EAI_NONAME ? ENOENT : e == EAI_MEMORY ? ENOMEM :
+		    EAGAIN;
+		return -1;
+	}
+	for (ai = res; ai != NULL && n < 8; ai = ai->ai_next)
+		if (ai->ai_family == AF_INET6 && ai->ai_addrlen >=
+		    sizeof(struct sockaddr_in6))
+			rec[n++] = ((const struct sockaddr_in6 *)(const void *)
+			    ai->ai_addr)->sin6_addr;
+	freeaddrinfo(res);
+	if (first != NULL && n > 0)
+		*first = rec[0];
+	return detect_nat64_prefix(rec, n, prefix);
+}
 
 enum profile_tri
 detect_alg(const struct stun_msg *m)

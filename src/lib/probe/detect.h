@@ -39,4 +39,15 @@ int detect_nat64_prefix(const struct in6_addr *aaaa, int n,
 int detect_nat64_synthesize(const struct in6_addr *prefix, int plen,
     const uint8_t v4[4], struct in6_addr *out);
 
+/*
+ * RFC 7050 discovery: asks this host's resolver for the AAAA records of
+ * ipv4only.arpa (a DNS query: only when the user asked) and finds the
+ * prefix in them as detect_nat64_prefix does; the first record, when
+ * first is not NULL.  Returns the prefix length, or -1 with errno ENOENT
+ * when no record holds one or the name has no AAAA record (no DNS64),
+ * EAGAIN when the resolver failed (no answer, a server failure), or
+ * another errno.
+ */
+int detect_nat64_lookup(struct in6_addr *prefix, struct in6_addr *first);
+
 #endif

@@ -1,6 +1,7 @@
 /*
  * profile.c: nat-probe's profile as a struct and as a record.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,10 @@ static const char *const nat_names[] = {
 	[PROFILE_NAT_UDP_BLOCKED] = "udp-blocked",
 	[PROFILE_NAT_FIREWALL] = "firewall",
 	[PROFILE_NAT_NPTV6] = "nptv6",
+};
+
+static const char *const dn_evidence_names[] = {
+	"-", "same", "differs", "private", "shared", "local-shared",
 };
 
 static const char *const evidence_names[] = {
@@ -60,6 +65,15 @@ profile_init(struct profile *p)
 	profile_transport_init(&p->tcp);
 	profile_transport_init(&p->udp6);
 	p->double_nat = PROFILE_DONTKNOW;
+	p->cgnat = PROFILE_DONTKNOW;
+	p->dn_gateway = -1;
+}
+
+const char *
+profile_dn_evidence_str(enum profile_dn_evidence e)
+{
+	return (size_t)e < NELEM(dn_evidence_names) ? dn_evidence_names[e] :
+	    "-";
 }
 
 const char *
@@ -363,7 +377,20 @@ profile_write(const struct profile *p, struct record *r, int json)
 		    g[i]->external.ss_family ? addr_host_str(
 		    (const struct sockaddr *)&g[i]->external, a) : NULL);
 	record_str(r, "double-nat", profile_tri_str(p->double_nat));
+	record_str(r, "cgnat", profile_tri_str(p->cgnat));
+	record_str(r, "double-nat-evidence",
+	    profile_dn_evidence_str(p->dn_evidence));
 	record_str(r, "evidence", profile_evidence_str(p->evidence));
+	if (p->nat64_probed) {
+		char pre[INET6_ADDRSTRLEN + 8];
+
+		if (p->nat64_len > 0 && inet_ntop(AF_INET6, &p->nat64, pre,
+		    INET6_ADDRSTRLEN) != NULL)
+			snprintf(pre + strlen(pre), 8, "/%d", p->nat64_len);
+		else
+			strcpy(pre, "-");
+		record_str(r, "nat64", pre);
+	}
 	if (p->tcp.probed)
 		profile_write_transport(&p->tcp, r, "tcp-");
 	if (p->udp6.probed)
@@ -464,6 +491,29 @@ profile_read_transport(struct profile_transport *t,
 	return 0;
 }
 
+/* A NAT64 prefix "ADDR/LEN" (RFC 6052 lengths): its length, or -1. */
+static int
+read_prefix6(const char *v, struct in6_addr *a)
+{
+	char buf[INET6_ADDRSTRLEN + 1], *slash, *end;
+	long len;
+
+	if (strlen(v) >= sizeof(buf) + 3)
+		return -1;
+	if ((slash = strchr(v, '/')) == NULL ||
+	    (size_t)(slash - v) >= sizeof(buf))
+		return -1;
+	memcpy(buf, v, (size_t)(slash - v));
+	buf[slash - v] = '\0';
+	errno = 0;
+	len = strtol(slash + 1, &end, 10);
+	if (*end != '\0' || end == slash + 1 || (len != 32 && len != 40 &&
+	    len != 48 && len != 56 && len != 64 && len != 96) ||
+	    inet_pton(AF_INET6, buf, a) != 1)
+		return -1;
+	return (int)len;
+}
+
 int
 profile_read(struct profile *p, const struct record_in *in)
 {
@@ -477,8 +527,21 @@ profile_read(struct profile *p, const struct record_in *in)
 	if (profile_read_transport(&p->udp, in, "") == -1 ||
 	    profile_read_transport(&p->tcp, in, "tcp-") == -1 ||
 	    profile_read_transport(&p->udp6, in, "ip6-") == -1 ||
-	    read_tri(record_get(in, "double-nat"), &p->double_nat) == -1)
+	    read_tri(record_get(in, "double-nat"), &p->double_nat) == -1 ||
+	    read_tri(record_get(in, "cgnat"), &p->cgnat) == -1)
 		goto bad;
+	if ((v = record_get(in, "nat64")) != NULL) {
+		p->nat64_probed = 1;
+		if (strcmp(v, "-") != 0 && (p->nat64_len = read_prefix6(v,
+		    &p->nat64)) == -1)
+			goto bad;
+	}
+	if ((v = record_get(in, "double-nat-evidence")) != NULL) {
+		if ((i = lookup(dn_evidence_names, NELEM(dn_evidence_names),
+		    v)) < 0)
+			goto bad;
+		p->dn_evidence = (enum profile_dn_evidence)i;
+	}
 	if ((v = record_get(in, "evidence")) != NULL) {
 		if ((i = lookup(evidence_names, NELEM(evidence_names), v)) < 0)
 			goto bad;
@@ -519,6 +582,8 @@ enum profile_kind {
 	PK_RTTS,	/* a list of 0 to 60000 or -, or - */
 	PK_GATEWAYS,	/* a list of upnp, natpmp, pcp, or - */
 	PK_EVIDENCE,	/* answer, refused, tcp ... or - */
+	PK_DN_EVIDENCE,	/* same, differs, private ... or - */
+	PK_PREFIX6,	/* ADDR6/LEN, LEN one of RFC 6052's, or - */
 };
 
 static const struct {
@@ -544,6 +609,11 @@ static const struct {
 	{ "natpmp", PK_ADDR, 0, "an address or -" },
 	{ "pcp", PK_ADDR, 0, "an address or -" },
 	{ "double-nat", PK_TRI, 0, "yes, no or -" },
+	{ "cgnat", PK_TRI, 0, "yes, no or -" },
+	{ "nat64", PK_PREFIX6, 0, "an IPv6 prefix of 32, 40, 48, 56, 64 or "
+	    "96 bits or -" },
+	{ "double-nat-evidence", PK_DN_EVIDENCE, 0, "same, differs, "
+	    "private, shared, local-shared or -" },
 	{ "evidence", PK_EVIDENCE, 0, "answer, refused, tcp, filtered, "
 	    "unreachable, silence or -" },
 };
@@ -608,6 +678,14 @@ check_one(enum profile_kind k, const char *v)
 		    strcmp(v, "pcp") == 0;
 	case PK_EVIDENCE:
 		return lookup(evidence_names, NELEM(evidence_names), v) > 0;
+	case PK_PREFIX6: {
+		struct in6_addr a;
+
+		return read_prefix6(v, &a) > 0;
+	}
+	case PK_DN_EVIDENCE:
+		return lookup(dn_evidence_names, NELEM(dn_evidence_names),
+		    v) > 0;
 	}
 	return 0;
 }

@@ -7,6 +7,7 @@
 #define NATKIT_PROFILE_H
 
 #include <limits.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "record.h"
@@ -67,6 +68,22 @@ enum profile_evidence {
 	PROFILE_EV_SILENCE,		/* nothing came back, over UDP or TCP */
 };
 
+/* What double-nat and cgnat rest on (behavior_double_nat): the record's
+ * double-nat-evidence. */
+enum profile_dn_evidence {
+	PROFILE_DN_NONE,		/* no gateway answered with an address */
+	PROFILE_DN_SAME,		/* a gateway's external address is the
+					   one the STUN servers see */
+	PROFILE_DN_DIFFERS,		/* a gateway's external address is
+					   public but not the one STUN sees */
+	PROFILE_DN_PRIVATE,		/* a gateway's external address is
+					   private (RFC 1918) */
+	PROFILE_DN_SHARED,		/* a gateway's external address is in
+					   100.64.0.0/10 (RFC 6598) */
+	PROFILE_DN_LOCAL_SHARED,	/* no gateway tells, but this host's
+					   own address is in 100.64.0.0/10 */
+};
+
 /* A server that was probed and what it answered. */
 struct profile_server {
 	struct sockaddr_storage addr;
@@ -109,6 +126,12 @@ struct profile {
 	int nserver;
 	struct profile_gateway upnp, natpmp, pcp;
 	enum profile_tri double_nat;
+	enum profile_tri cgnat;		/* a carrier-grade NAT on the path */
+	enum profile_dn_evidence dn_evidence;	/* of double_nat, cgnat */
+	int dn_gateway;			/* the portmap_proto that told, or -1 */
+	int nat64_probed;		/* RFC 7050 discovery ran */
+	int nat64_len;			/* the NAT64 prefix's length, 0 none */
+	struct in6_addr nat64;		/* the NAT64 prefix */
 	enum profile_evidence evidence;	/* of udp.nat */
 };
 
@@ -120,6 +143,9 @@ const char *profile_behavior_str(enum profile_behavior b);
 
 /* Returns the record term for a NAT type ("port-restricted-cone"). */
 const char *profile_nat_str(enum profile_nat n);
+
+/* Returns the record term for the double-NAT evidence ("shared", "-"). */
+const char *profile_dn_evidence_str(enum profile_dn_evidence e);
 
 /* Returns the record term for the evidence ("answer", "tcp", "-"). */
 const char *profile_evidence_str(enum profile_evidence e);

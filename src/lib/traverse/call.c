@@ -583,6 +583,10 @@ call_exchange(const struct call_cfg *cfg, struct tech_env *e,
 	memcpy(mine->cand, e->self.cand, sizeof(mine->cand));
 	mine->ncand = e->self.ncand;
 	if (theirs != NULL) {
+		/* The initiator picks the techniques: a spray it chose
+		 * (--hard) runs on our side too (tech_spray.c). */
+		if (strstr(theirs->techniques, "spray") != NULL)
+			e->hard = 1;
 		snprintf(mine->nonce, sizeof(mine->nonce), "%s", theirs->nonce);
 		if (strcmp(theirs->tag, "-") == 0)
 			snprintf(to, sizeof(to), "%s", e->peer.id);

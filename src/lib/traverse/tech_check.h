@@ -222,6 +222,12 @@ int predict_observe(const struct tech_env *e, uint64_t deadline, int *port);
 int predict_step(struct tech_env *e, const int *port, int n,
     int srflx_port);
 
+/* Spray's plan (tech_spray.c), as its -v line and its skip reason give
+ * it: the chance that its flows meet the peer's, how many flows we make
+ * (*flows), and the port blocks both NATs allocate from as estimated. */
+double spray_odds(const struct tech_env *e, int *flows, unsigned *block_us,
+    unsigned *block_peer);
+
 /* A generic failure sentence: what was checked, for how long, and what
  * came from the peer. */
 void tc_state_why(struct tc_state *s, const char *because, char *why);

@@ -7,7 +7,8 @@
 #include "technique.h"
 
 extern const struct technique tech_direct, tech_portmap, tech_punch,
-    tech_predict, tech_birthday, tech_tcp, tech_turn, tech_relay;
+    tech_predict, tech_birthday, tech_spray, tech_tcp, tech_turn,
+    tech_relay;
 
 /* One row per technique; the engine orders them by applies()'s score. */
 const struct technique *const technique_table[] = {
@@ -16,6 +17,7 @@ const struct technique *const technique_table[] = {
 	&tech_punch,
 	&tech_predict,
 	&tech_birthday,
+	&tech_spray,
 	&tech_tcp,
 	&tech_turn,
 	&tech_relay,

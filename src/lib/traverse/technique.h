@@ -77,6 +77,10 @@ struct tech_env {
 	 * NULL (a program's progress line: budget says what went out). */
 	void (*progress)(void *arg, const struct tech_env *e);
 	void *progress_arg;
+	/* Refinement: the two-sided search where both NATs allocate at
+	 * random, and a spray below one chance in five (tech_spray.c), may
+	 * run: nat-connect --hard, or an initiator's offer naming spray. */
+	int hard;
 };
 
 /* A path that works. */
