@@ -124,27 +124,50 @@ sha1(const void *buf, size_t len, uint8_t out[SHA1_LEN])
 }
 
 void
+hmac_sha1_init(struct hmac_sha1 *h, const void *key, size_t klen)
+{
+	uint8_t pad[SHA1_BLOCK];
+	int i;
+
+	memset(h->k, 0, sizeof(h->k));
+	if (klen > SHA1_BLOCK)
+		sha1(key, klen, h->k);
+	else if (klen > 0)
+		memcpy(h->k, key, klen);
+	for (i = 0; i < SHA1_BLOCK; i++)
+		pad[i] = h->k[i] ^ 0x36;
+	sha1_init(&h->s);
+	sha1_update(&h->s, pad, sizeof(pad));
+}
+
+void
+hmac_sha1_update(struct hmac_sha1 *h, const void *buf, size_t len)
+{
+	sha1_update(&h->s, buf, len);
+}
+
+void
+hmac_sha1_final(struct hmac_sha1 *h, uint8_t out[SHA1_LEN])
+{
+	uint8_t pad[SHA1_BLOCK], inner[SHA1_LEN];
+	int i;
+
+	sha1_final(&h->s, inner);
+	for (i = 0; i < SHA1_BLOCK; i++)
+		pad[i] = h->k[i] ^ 0x5c;
+	sha1_init(&h->s);
+	sha1_update(&h->s, pad, sizeof(pad));
+	sha1_update(&h->s, inner, sizeof(inner));
+	sha1_final(&h->s, out);
+}
+
+void
 hmac_sha1(const void *key, size_t klen, const void *buf, size_t len,
     uint8_t out[SHA1_LEN])
 {
-	uint8_t k[SHA1_BLOCK] = { 0 }, pad[SHA1_BLOCK], inner[SHA1_LEN];
-	struct sha1 s;
-	int i;
+	struct hmac_sha1 h;
 
-	if (klen > SHA1_BLOCK)
-		sha1(key, klen, k);
-	else if (klen > 0)
-		memcpy(k, key, klen);
-	for (i = 0; i < SHA1_BLOCK; i++)
-		pad[i] = k[i] ^ 0x36;
-	sha1_init(&s);
-	sha1_update(&s, pad, sizeof(pad));
-	sha1_update(&s, buf, len);
-	sha1_final(&s, inner);
-	for (i = 0; i < SHA1_BLOCK; i++)
-		pad[i] = k[i] ^ 0x5c;
-	sha1_init(&s);
-	sha1_update(&s, pad, sizeof(pad));
-	sha1_update(&s, inner, sizeof(inner));
-	sha1_final(&s, out);
+	hmac_sha1_init(&h, key, klen);
+	hmac_sha1_update(&h, buf, len);
+	hmac_sha1_final(&h, out);
 }

@@ -32,4 +32,14 @@ void sha1(const void *buf, size_t len, uint8_t out[SHA1_LEN]);
 void hmac_sha1(const void *key, size_t klen, const void *buf, size_t len,
     uint8_t out[SHA1_LEN]);
 
+/* The same over pieces: init, update for each, final. */
+struct hmac_sha1 {
+	struct sha1 s;
+	uint8_t k[SHA1_BLOCK];		/* the key, padded */
+};
+
+void hmac_sha1_init(struct hmac_sha1 *h, const void *key, size_t klen);
+void hmac_sha1_update(struct hmac_sha1 *h, const void *buf, size_t len);
+void hmac_sha1_final(struct hmac_sha1 *h, uint8_t out[SHA1_LEN]);
+
 #endif

@@ -692,30 +692,15 @@ integrity_of(const uint8_t *p, size_t at, const void *key, size_t klen,
     uint8_t out[SHA1_LEN])
 {
 	uint8_t hdr[STUN_HEADER_LEN];
-	struct sha1 s;
-	uint8_t k[SHA1_BLOCK] = { 0 }, pad[SHA1_BLOCK], inner[SHA1_LEN];
-	size_t i;
+	struct hmac_sha1 h;
 
 	memcpy(hdr, p, sizeof(hdr));
 	put16(hdr + 2, (uint16_t)(at + 24 - STUN_HEADER_LEN));
-	/* HMAC (RFC 2104) over the two pieces without copying them. */
-	if (klen > SHA1_BLOCK)
-		sha1(key, klen, k);
-	else if (klen > 0)
-		memcpy(k, key, klen);
-	for (i = 0; i < SHA1_BLOCK; i++)
-		pad[i] = k[i] ^ 0x36;
-	sha1_init(&s);
-	sha1_update(&s, pad, sizeof(pad));
-	sha1_update(&s, hdr, sizeof(hdr));
-	sha1_update(&s, p + STUN_HEADER_LEN, at - STUN_HEADER_LEN);
-	sha1_final(&s, inner);
-	for (i = 0; i < SHA1_BLOCK; i++)
-		pad[i] = k[i] ^ 0x5c;
-	sha1_init(&s);
-	sha1_update(&s, pad, sizeof(pad));
-	sha1_update(&s, inner, sizeof(inner));
-	sha1_final(&s, out);
+	/* Over the two pieces without copying them. */
+	hmac_sha1_init(&h, key, klen);
+	hmac_sha1_update(&h, hdr, sizeof(hdr));
+	hmac_sha1_update(&h, p + STUN_HEADER_LEN, at - STUN_HEADER_LEN);
+	hmac_sha1_final(&h, out);
 }
 
 int
