@@ -354,6 +354,15 @@ main(int argc, char **argv)
 	}
 	if (nat64)
 		probe_nat64(&p);
+	/* UDP blocked while TCP reaches a server: TCP is then all a
+	 * connection can use (nat-connect's tcp technique needs its
+	 * behaviour), so it is tested without -T. */
+	if (!tcp && p.evidence == PROFILE_EV_TCP) {
+		tcp = 1;
+		if (verbose)
+			log_say(NULL, "UDP is blocked but TCP reaches a server: "
+			    "testing TCP too");
+	}
 	if (tcp && behavior_probe_tcp(&p, &o) == -1)
 		err(EX_OSERR, "tcp tests");
 

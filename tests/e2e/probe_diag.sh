@@ -104,6 +104,9 @@ UDP or TCP"
 # r-blk drops UDP and lets TCP through: coturn accepts the connection;
 # on the refusing port the server's host resets it, which tells as much.
 check blk 1 udp-blocked tcp
+# ... and then TCP is tested without -T: all a connection could use.
+expect "blk tcp-public without -T" \
+    "$(field tcp-public <"$T/blk.out" | cut -d: -f1)" 203.0.113.16
 stderr blk "nat-probe: server $COTURN: no answer over UDP; it accepts TCP \
 connections
 nat-probe: UDP is blocked: no server answered over UDP, but TCP reaches them"
