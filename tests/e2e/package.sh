@@ -88,7 +88,8 @@ got=$(complete_words "$NATKIT_BIN" "$C/nat-rendezvousd" nat-rendezvousd --cert "
 have "nat-rendezvousd --cert completes a file" "$got" \
     "$NATKIT_TOP/scripts/systemd/nat-reflect.conf" "$NATKIT_TOP/scripts/systemd/nat-rendezvousd.conf"
 expect "nat-lab start offers its services" \
-    "$(complete_words "$NATKIT_TOP/scripts" "$C/nat-lab" nat-lab start "")" "coturn miniupnpd stund "
+    "$(complete_words "$NATKIT_TOP/scripts" "$C/nat-lab" nat-lab start "")" \
+    "coturn dns64 miniupnpd natpmp-home stund tayga "
 
 # --- make dist ---------------------------------------------------------------
 make -s -C "$NATKIT_TOP" dist DISTDIR="$T" >"$T/dist.log" 2>&1 ||
